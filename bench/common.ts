@@ -1,0 +1,154 @@
+/**
+ * Shared pieces of the benchmarks: command-line flags, statistics, output and the SMTP sink
+ * child process. Not a benchmark itself.
+ *
+ * @module
+ */
+
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cpus } from 'node:os';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root, the working directory of child processes (so `--import tsx` resolves). */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Command-line flags every benchmark understands. */
+export interface BenchFlags {
+  /** `--quick`: a short smoke run (CI proves the benchmark still runs). */
+  readonly quick: boolean;
+  /** `--rounds N`: repetitions to take the median of. @default 1 with --quick, else `fullRounds` */
+  readonly rounds: number;
+}
+
+/** Reads `--quick` and `--rounds N` from argv. */
+export function parseFlags(fullRounds: number, argv: readonly string[] = process.argv.slice(2)): BenchFlags {
+  const quick = argv.includes('--quick');
+  const i = argv.indexOf('--rounds');
+  let rounds = quick ? 1 : fullRounds;
+  if (i >= 0) {
+    const n = Number(argv[i + 1]);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`Expected --rounds to be an integer >= 1, got ${String(argv[i + 1])}`);
+    rounds = n;
+  }
+  return { quick, rounds };
+}
+
+/** Median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Value at quantile q (0..1) of a list, nearest-rank. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[idx]!;
+}
+
+/** "median (min–max, spread ±x%)" for a list of samples. */
+export function summary(values: readonly number[], digits = 2, unit = ''): string {
+  const m = median(values);
+  if (values.length === 1) return `${fmt(m, digits)}${unit}`;
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const spread = m === 0 ? 0 : ((hi - lo) / 2 / Math.abs(m)) * 100;
+  return `${fmt(m, digits)}${unit} (min ${fmt(lo, digits)}, max ${fmt(hi, digits)}, spread ±${spread.toFixed(1)}%, n=${values.length})`;
+}
+
+/** Number with fixed digits and thousands separators. */
+export function fmt(value: number, digits = 0): string {
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** One line describing the machine, printed by every benchmark. */
+export function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  return `node ${process.version}, ${cpus().length} cpu(s) (${cpu.trim()}), ${process.platform}/${process.arch}`;
+}
+
+/** Prints the benchmark header. */
+export function header(name: string, flags: BenchFlags, details: string): void {
+  console.log(`\n== ${name}${flags.quick ? ' (--quick)' : ''} ==`);
+  console.log(`   ${machine()}`);
+  console.log(`   ${details}; rounds: ${flags.rounds}`);
+}
+
+/** Prints a result line: metric, baseline, mailpush, ratio, target. */
+export function result(metric: string, baseline: string, mailpush: string, ratio: string, target: string, met: boolean | undefined): void {
+  const verdict = met === undefined ? '' : met ? '  [target met]' : '  [target MISSED]';
+  console.log(`   ${metric}: baseline ${baseline} | mailpush ${mailpush} | ratio ${ratio} | target ${target}${verdict}`);
+}
+
+/** Milliseconds since an arbitrary origin, sub-millisecond resolution. */
+export function nowMs(): number {
+  return performance.now();
+}
+
+/** Lets pending I/O and timers run (one macrotask turn). */
+export function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Waits `ms` milliseconds (ref'ed timer). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** An SMTP sink running in a child process (bench/sink-process.ts, parse: false). */
+export interface SinkChild {
+  readonly host: string;
+  readonly port: number;
+  /** Messages and bytes the sink accepted so far. */
+  count(): Promise<{ count: number; bytes: number }>;
+  /** Closes the sink and waits for the process to exit. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts bench/sink-process.ts in its own Node process, so the sink's CPU time is not
+ * charged to the client under test (the machine has few cores, so it still competes).
+ */
+export async function startSinkChild(): Promise<SinkChild> {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['--import', 'tsx', 'bench/sink-process.ts'], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const lines = createInterface({ input: child.stdout });
+  const pending: ((value: Record<string, unknown>) => void)[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  lines.on('line', (line) => {
+    const next = pending.shift();
+    if (next !== undefined) next(JSON.parse(line) as Record<string, unknown>);
+  });
+  const nextLine = (): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      pending.push(resolve);
+      void exited.then(() => reject(new Error(`sink process exited: ${stderr.trim()}`)));
+    });
+  const hello = await nextLine();
+  const host = String(hello.host);
+  const port = Number(hello.port);
+  return {
+    host,
+    port,
+    async count() {
+      const reply = nextLine();
+      child.stdin.write('count\n');
+      const r = await reply;
+      return { count: Number(r.count), bytes: Number(r.bytes) };
+    },
+    async close() {
+      child.stdin.end('close\n');
+      await exited;
+    },
+  };
+}

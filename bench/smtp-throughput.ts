@@ -1,0 +1,154 @@
+/**
+ * SMTP throughput to a sink in another process: mailpush (createMailer + smtpTransport, with
+ * the queue, domain limits that do not bind and `sent`/`failed` listeners) against raw
+ * nodemailer pooled `sendMail` with the same connection count and messages per connection.
+ * 5,000 messages of ~2 KB (text and HTML), one recipient each, over 10 recipient domains.
+ *
+ * Each run gets a fresh sink process (bench/sink-process.ts, parse: false) and a fresh
+ * connection pool; runs alternate A-B-B-A (raw, mailpush, mailpush, raw, ...) after one
+ * warm-up of each, and the medians are reported. Time runs from the first send to the last
+ * accepted message (connection setup included, on both sides).
+ *
+ * Run: npx tsx bench/smtp-throughput.ts [--quick] [--rounds N] [--tls]
+ *   --tls                      use STARTTLS (self-signed sink certificate) on both sides
+ *   --connections N            pool size on both sides (default 5)
+ *   --mp-concurrency N         experiment: let mailpush keep N sends in flight by overriding
+ *                              the transport's capabilities.maxConcurrency (default: as shipped)
+ */
+
+import { createTransport } from 'nodemailer';
+import type { SendMailOptions } from 'nodemailer';
+import { createMailer } from '../src/mailer.js';
+import smtpTransport from '../src/transports/smtp.js';
+import type { MessageInput, Transport } from '../src/types.js';
+import { fmt, header, median, nowMs, parseFlags, result, startSinkChild, summary } from './common.js';
+import type { SinkChild } from './common.js';
+
+const flags = parseFlags(5);
+const argv = process.argv.slice(2);
+const numberFlag = (name: string): number | undefined => {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  const n = Number(argv[i + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`Expected ${name} to be an integer >= 1, got ${String(argv[i + 1])}`);
+  return n;
+};
+const COUNT = flags.quick ? 500 : 5_000;
+const CONNECTIONS = numberFlag('--connections') ?? 5;
+const MAX_MESSAGES = 100; // nodemailer's default and smtpTransport's default
+const MP_CONCURRENCY = numberFlag('--mp-concurrency');
+const TLS = argv.includes('--tls');
+const DOMAINS = 10;
+
+const paragraph = 'Hello, your order has shipped and is on its way. Track it any time from your account page. ';
+const text = paragraph.repeat(Math.ceil(950 / paragraph.length)).slice(0, 950);
+const html = `<html><body><p>${text.slice(0, 900)}</p></body></html>`;
+
+const inputs: MessageInput[] = [];
+const raws: SendMailOptions[] = [];
+for (let i = 0; i < COUNT; i++) {
+  const to = `customer${i}@shop${i % DOMAINS}.example`;
+  const subject = `Your order #${100000 + i} has shipped`;
+  inputs.push({ from: 'Shop <orders@shop.example.com>', to, subject, text, html });
+  raws.push({ from: 'Shop <orders@shop.example.com>', to, subject, text, html });
+}
+
+const tlsOptions = TLS ? { tls: { rejectUnauthorized: false } } : { ignoreTLS: true };
+
+interface Run {
+  readonly perSecond: number;
+  readonly bytesPerMessage: number;
+}
+
+async function withSink(fn: (sink: SinkChild) => Promise<number>): Promise<Run> {
+  const sink = await startSinkChild();
+  try {
+    const ms = await fn(sink);
+    const { count, bytes } = await sink.count();
+    if (count !== COUNT) throw new Error(`sink received ${count} messages, expected ${COUNT}`);
+    return { perSecond: (COUNT / ms) * 1000, bytesPerMessage: bytes / count };
+  } finally {
+    await sink.close();
+  }
+}
+
+function runRaw(): Promise<Run> {
+  return withSink(async (sink) => {
+    const pool = createTransport({ pool: true, host: sink.host, port: sink.port, maxConnections: CONNECTIONS, maxMessages: MAX_MESSAGES, ...tlsOptions });
+    const start = nowMs();
+    await Promise.all(raws.map((m) => pool.sendMail(m)));
+    const ms = nowMs() - start;
+    pool.close();
+    return ms;
+  });
+}
+
+function runMailpush(): Promise<Run> {
+  return withSink(async (sink) => {
+    const smtp = smtpTransport({ host: sink.host, port: sink.port, maxConnections: CONNECTIONS, maxMessages: MAX_MESSAGES, ...tlsOptions });
+    const transport: Transport = MP_CONCURRENCY === undefined ? smtp : { ...smtp, capabilities: { ...smtp.capabilities, maxConcurrency: MP_CONCURRENCY } };
+    const mailer = createMailer({
+      transport,
+      limits: {
+        ...(MP_CONCURRENCY === undefined ? {} : { concurrency: MP_CONCURRENCY }),
+        // Limits that exist but never bind: the scheduler still checks them for every job.
+        domains: {
+          'shop0.example': { ratePerSecond: 1_000_000, concurrency: 1_000 },
+          'shop1.example': { ratePerSecond: 500_000 },
+          'shop2.example': { concurrency: 500 },
+        },
+      },
+    });
+    let sent = 0;
+    let failed = 0;
+    mailer.on('sent', () => {
+      sent++;
+    });
+    mailer.on('failed', (e) => {
+      failed++;
+      if (failed === 1) console.error(`   first failure: ${e.error.code} ${e.error.message}`);
+    });
+    await mailer.ready();
+    const start = nowMs();
+    for (const m of inputs) await mailer.send(m);
+    await mailer.onIdle();
+    const ms = nowMs() - start;
+    await mailer.close();
+    if (sent !== COUNT || failed !== 0) throw new Error(`mailpush: ${sent} sent, ${failed} failed, expected ${COUNT} sent`);
+    return ms;
+  });
+}
+
+header(
+  'smtp-throughput',
+  flags,
+  `${fmt(COUNT)} messages (~2 KB, text+html, 1 recipient, ${DOMAINS} domains), ${CONNECTIONS} pooled connections, maxMessages ${MAX_MESSAGES}, ${TLS ? 'STARTTLS' : 'plain (ignoreTLS)'}, sink in a child process` +
+    (MP_CONCURRENCY === undefined ? '' : `, EXPERIMENT: mailpush in-flight cap ${MP_CONCURRENCY}`),
+);
+
+// Warm-up of both paths (JIT, module loading), not counted.
+await runRaw();
+await runMailpush();
+
+const raw: Run[] = [];
+const mp: Run[] = [];
+for (let r = 0; r < flags.rounds; r++) {
+  if (r % 2 === 0) {
+    raw.push(await runRaw());
+    mp.push(await runMailpush());
+  } else {
+    mp.push(await runMailpush());
+    raw.push(await runRaw());
+  }
+  console.log(`   round ${r + 1}: raw ${fmt(raw[r]!.perSecond)} msg/s, mailpush ${fmt(mp[r]!.perSecond)} msg/s, ratio ${(mp[r]!.perSecond / raw[r]!.perSecond).toFixed(3)}`);
+}
+const ratios = mp.map((m, i) => m.perSecond / raw[i]!.perSecond);
+result(
+  'throughput (msg/s)',
+  summary(raw.map((x) => x.perSecond), 0),
+  summary(mp.map((x) => x.perSecond), 0),
+  summary(ratios, 3),
+  '>= 1.0',
+  median(ratios) >= 1,
+);
+console.log(`   bytes per message at the sink: raw ${fmt(median(raw.map((x) => x.bytesPerMessage)))}, mailpush ${fmt(median(mp.map((x) => x.bytesPerMessage)))}`);

@@ -1,0 +1,296 @@
+/**
+ * Quickstart: a password-reset service and a newsletter sharing one mailer.
+ *
+ * Starts a local SMTP sink (nothing leaves this machine) that misbehaves like real receivers:
+ * some mailboxes answer "try again later" once, some do not exist, one domain throttles with
+ * Gmail's 421 4.7.28. Then it queues a bulk batch across several recipient domains with
+ * per-domain rate limits, sends critical password resets while the batch drains, shows
+ * progress and prints a summary per domain.
+ *
+ *   npm start                                 # 3,000 bulk messages, about 10-15 s
+ *   MAILPUSH_EXAMPLE_QUICK=1 npm start        # 300 bulk messages, a few seconds
+ *
+ * In your application, import from 'mailpush' and 'mailpush/testing' instead of ../src.
+ *
+ * @module
+ */
+
+import { performance } from 'node:perf_hooks';
+import { DEFAULT_RETRY, DEFAULT_THROTTLE, createMailer, smtpTransport } from '../src/index.js';
+import type { DomainLimits, RetryOptions, SendReceipt, ThrottleOptions } from '../src/index.js';
+import { startSmtpSink } from '../src/testing/index.js';
+
+const QUICK = process.env.MAILPUSH_EXAMPLE_QUICK === '1';
+const BULK = QUICK ? 300 : 3000;
+const RESETS = QUICK ? 6 : 12;
+const RESET_INTERVAL_MS = QUICK ? 150 : 500;
+
+// ---------------------------------------------------------------------------------------
+// Output helpers: one updating line on a terminal, plain periodic lines otherwise.
+// ---------------------------------------------------------------------------------------
+
+const tty = process.stdout.isTTY === true;
+const colour = tty && process.env.NO_COLOR === undefined;
+const paint = (code: number) => (s: string): string => (colour ? `\x1b[${code}m${s}\x1b[0m` : s);
+const bold = paint(1);
+const dim = paint(2);
+const red = paint(31);
+const green = paint(32);
+const yellow = paint(33);
+
+let statusShown = false;
+function print(line = ''): void {
+  if (statusShown) process.stdout.write('\r\x1b[2K');
+  statusShown = false;
+  process.stdout.write(`${line}\n`);
+}
+function status(line: string): void {
+  if (tty) {
+    process.stdout.write(`\r\x1b[2K${line}`);
+    statusShown = true;
+  } else {
+    print(line);
+  }
+}
+
+const seconds = (ms: number): string => (ms >= 60_000 ? `${ms / 60_000} min` : `${ms / 1000} s`);
+const started = performance.now();
+const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+
+// ---------------------------------------------------------------------------------------
+// 1. A local SMTP server with scripted replies.
+// ---------------------------------------------------------------------------------------
+
+const sink = await startSmtpSink({
+  parse: false, // count messages only; parsing 3,000 of them would slow the sink down
+  disableStartTls: true, // its built-in certificate is self-signed; plain SMTP on loopback is fine here
+  rules: [
+    // Mailboxes that do not exist: refused for good at RCPT TO.
+    { match: '@nosuch.test', reply: 'recipient-unknown' },
+    // Gmail's "unusual rate" reply after the data, the first few times.
+    { match: '@throttle.test', reply: 'throttle-gmail', stage: 'data', times: 2 },
+  ],
+});
+// Every recipient at flaky.test is refused with "451 4.3.0 try again later" on its first attempt.
+sink.addRule({ match: (rcpt) => rcpt.endsWith('@flaky.test') && sink.attempts(rcpt) === 1, reply: 'tempfail' });
+
+// ---------------------------------------------------------------------------------------
+// 2. The mailer.
+// ---------------------------------------------------------------------------------------
+
+const domainLimits: Record<string, DomainLimits> = {
+  'big.test': { ratePerSecond: 200 }, // a large provider that takes a steady 200/s
+  'small.test': { ratePerSecond: 20 }, // a small provider: 20/s
+};
+
+// Server hints ("try again in 10 minutes") are capped too, or the demo would wait them out.
+const DEMO_RETRY = { scheduleMs: [500, 1000], maxHintMs: 1000 } as const satisfies RetryOptions;
+const DEMO_THROTTLE = { pauseMs: 1500, maxPauseMs: 1500 } as const satisfies ThrottleOptions;
+
+const mailer = createMailer({
+  transport: smtpTransport({ host: sink.host, port: sink.port, maxConnections: 5 }),
+  limits: { domains: domainLimits }, // other domains: unlimited (only the 5 connections bound them)
+  // Demo timings, so the run ends in seconds. The production defaults are printed below.
+  retry: DEMO_RETRY,
+  throttle: DEMO_THROTTLE,
+});
+
+print(bold(`mailpush quickstart: ${BULK} bulk messages + ${RESETS} password resets to a local SMTP sink (${sink.url})`));
+print(dim(`Demo timings: retries after ${DEMO_RETRY.scheduleMs.map(seconds).join(', ')}; a throttled domain pauses ${seconds(DEMO_THROTTLE.pauseMs)}.`));
+print(
+  dim(
+    `Production defaults: retries after ${DEFAULT_RETRY.scheduleMs.map(seconds).join(', ')}; ` +
+      `a throttled domain pauses ${seconds(DEFAULT_THROTTLE.pauseMs)} (or as long as the server asks, up to ${seconds(DEFAULT_THROTTLE.maxPauseMs)}).`,
+  ),
+);
+print();
+
+// ---------------------------------------------------------------------------------------
+// 3. Watch the events: per-domain tallies and critical-lane latency.
+// ---------------------------------------------------------------------------------------
+
+interface Tally {
+  sent: number;
+  deferred: number;
+  failed: number;
+  firstSendingAt: number | undefined;
+  lastSentAt: number | undefined;
+}
+const tallies = new Map<string, Tally>();
+const tally = (domain: string): Tally => {
+  let t = tallies.get(domain);
+  if (t === undefined) {
+    t = { sent: 0, deferred: 0, failed: 0, firstSendingAt: undefined, lastSentAt: undefined };
+    tallies.set(domain, t);
+  }
+  return t;
+};
+
+const resetStartedAt = new Map<string, number>(); // requestId -> performance.now() before send()
+const criticalLatencyMs: number[] = [];
+
+mailer.on('sending', (e) => {
+  tally(e.domain).firstSendingAt ??= performance.now();
+});
+mailer.on('sent', (e) => {
+  const t = tally(e.domain);
+  t.sent += e.recipients.length;
+  t.lastSentAt = performance.now();
+  if (e.priority === 'critical') {
+    const startedAt = resetStartedAt.get(String(e.metadata.requestId));
+    if (startedAt !== undefined) criticalLatencyMs.push(performance.now() - startedAt);
+  }
+});
+mailer.on('deferred', (e) => {
+  tally(e.domain).deferred += e.recipients.length;
+});
+mailer.on('failed', (e) => {
+  tally(e.domain).failed += e.recipients.length;
+});
+mailer.on('throttled', (e) => {
+  print(
+    `${elapsed()}  ${yellow('throttled')} ${e.domain}: "${(e.error.response ?? e.error.message).slice(0, 48)}..." -> ` +
+      `paused ${((e.pausedUntil - Date.now()) / 1000).toFixed(1)} s, then ${e.ratePerSecond.toFixed(1)}/s on ${e.concurrency} connection`,
+  );
+});
+
+function progress(): string {
+  const s = mailer.stats();
+  const ready = Object.values(s.queued).reduce((a, b) => a + b, 0);
+  const throttled = Object.entries(s.domains)
+    .filter(([, d]) => d.throttled || d.pausedUntil > 0)
+    .map(([name]) => name);
+  return (
+    `${elapsed()}  sent ${String(s.totals.sent).padStart(5)}  deferred ${String(s.totals.deferred).padStart(3)}  ` +
+    `failed ${String(s.totals.failed + s.totals.expired).padStart(3)}  queued ${String(ready + s.scheduled).padStart(5)}  ` +
+    `in flight ${s.inflight}  throttled: ${throttled.length > 0 ? throttled.join(', ') : '-'}`
+  );
+}
+let lastPlainLine = 0;
+const ticker = setInterval(() => {
+  if (tty) return status(progress());
+  // Without a terminal, a line every 2 s (1 s in quick mode) keeps logs short.
+  if (performance.now() - lastPlainLine >= (QUICK ? 1000 : 2000)) {
+    lastPlainLine = performance.now();
+    print(progress());
+  }
+}, 100);
+
+// ---------------------------------------------------------------------------------------
+// 4. The workload.
+// ---------------------------------------------------------------------------------------
+
+// Recipient domain of bulk message i: 50% big, 6% small, 24% mail, 10% throttle, 8% flaky, 2% nosuch.
+function bulkDomain(i: number): string {
+  const slot = i % 50;
+  if (slot < 25) return 'big.test';
+  if (slot < 28) return 'small.test';
+  if (slot < 40) return 'mail.test';
+  if (slot < 45) return 'throttle.test';
+  if (slot < 49) return 'flaky.test';
+  return 'nosuch.test';
+}
+
+const receipts: SendReceipt[] = [];
+const RESET_DOMAINS = ['big.test', 'small.test', 'mail.test'];
+
+async function sendPasswordReset(n: number): Promise<void> {
+  const requestId = `reset-${n}`;
+  const to = `reset${n}@${RESET_DOMAINS[n % RESET_DOMAINS.length]}`;
+  resetStartedAt.set(requestId, performance.now());
+  receipts.push(
+    await mailer.send(
+      {
+        from: 'Acme Accounts <accounts@acme.test>',
+        to,
+        subject: 'Reset your password',
+        text: `Someone asked to reset the password of ${to}. The link is valid for 15 minutes.`,
+        metadata: { requestId },
+      },
+      { priority: 'critical' },
+    ),
+  );
+}
+
+for (let i = 0; i < BULK; i++) {
+  if (i === BULK / 2) await sendPasswordReset(0); // one reset lands in the middle of the batch
+  receipts.push(
+    await mailer.send({
+      from: 'Acme News <news@acme.test>',
+      to: `reader${i}@${bulkDomain(i)}`,
+      subject: `Acme Weekly #${i}`,
+      text: 'This week at Acme: ...',
+      category: 'marketing', // marketing mail goes to the 'bulk' lane by default
+      tags: { campaign: 'weekly' },
+    }),
+  );
+}
+print(`${elapsed()}  queued ${BULK} bulk messages`);
+
+// The rest of the resets arrive while the batch drains.
+for (let n = 1; n < RESETS; n++) {
+  await new Promise((resolve) => setTimeout(resolve, RESET_INTERVAL_MS));
+  await sendPasswordReset(n);
+}
+
+const reports = await Promise.all(receipts.map((r) => r.done()));
+clearInterval(ticker);
+print(progress());
+print();
+
+// ---------------------------------------------------------------------------------------
+// 5. Summary.
+// ---------------------------------------------------------------------------------------
+
+const rows: string[][] = [['domain', 'sent', 'deferred', 'failed', 'achieved/s', 'limit/s']];
+for (const [domain, t] of [...tallies].sort(([a], [b]) => a.localeCompare(b))) {
+  const activeMs = t.firstSendingAt !== undefined && t.lastSentAt !== undefined ? t.lastSentAt - t.firstSendingAt : 0;
+  const rate = t.sent > 1 && activeMs > 0 ? (t.sent / (activeMs / 1000)).toFixed(1) : '-';
+  const limit = domainLimits[domain]?.ratePerSecond;
+  rows.push([domain, String(t.sent), String(t.deferred), String(t.failed), rate, limit === undefined ? 'unlimited' : String(limit)]);
+}
+const sum = (key: 'sent' | 'deferred' | 'failed'): number => [...tallies.values()].reduce((a, t) => a + t[key], 0);
+rows.push(['total', String(sum('sent')), String(sum('deferred')), String(sum('failed')), '', '']);
+const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+print(bold('Summary per recipient domain'));
+rows.forEach((row, i) => {
+  const line = row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ');
+  print(i === 0 || i === rows.length - 1 ? bold(line) : line);
+});
+print();
+
+const sorted = [...criticalLatencyMs].sort((a, b) => a - b);
+const pct = (p: number): string => `${(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN).toFixed(1)} ms`;
+print(
+  `${bold('Critical lane')} (password resets, send() to 'sent' event, ${sorted.length} messages): ` +
+    `p50 ${pct(50)}, p99 ${pct(99)}, max ${pct(100)}; the bulk batch was still draining.`,
+);
+
+// Every message reached a final state; only the unknown users at nosuch.test may have failed.
+const total = reports.length;
+const sentCount = reports.filter((r) => r.status === 'sent').length;
+const failedReports = reports.filter((r) => r.status !== 'sent');
+const unexpected = failedReports.filter((r) => !r.recipients.every((x) => x.address.endsWith('@nosuch.test')));
+const expectedFailures = receipts.filter((r) => r.jobs.some((j) => j.domain === 'nosuch.test')).length;
+print(
+  `All ${total} messages reached a final state: ${green(`${sentCount} sent`)}, ` +
+    `${failedReports.length} failed (${expectedFailures} unknown users at nosuch.test were scripted to fail: ${failedReports[0]?.recipients[0]?.error?.code ?? '-'} ${failedReports[0]?.recipients[0]?.error?.responseCode ?? ''} ${failedReports[0]?.recipients[0]?.error?.enhancedStatus ?? ''}).`,
+);
+print(`The SMTP sink accepted ${sink.count} messages.`);
+
+const problems: string[] = [];
+if (unexpected.length > 0) problems.push(`${unexpected.length} messages failed that should have been delivered`);
+if (failedReports.length !== expectedFailures) problems.push(`expected ${expectedFailures} failures, got ${failedReports.length}`);
+if (sink.count !== sentCount) problems.push(`the sink accepted ${sink.count} messages but ${sentCount} were reported sent`);
+if (sorted.length !== RESETS) problems.push(`only ${sorted.length} of ${RESETS} password resets were reported sent`);
+
+const { pending } = await mailer.close();
+await sink.close();
+if (pending !== 0) problems.push(`${pending} jobs were left in the store`);
+
+if (problems.length > 0) {
+  for (const p of problems) print(red(`Problem: ${p}`));
+  process.exitCode = 1;
+} else {
+  print(green(`Mailer closed cleanly (${pending} jobs left) after ${elapsed().trim()}.`));
+}

@@ -1,0 +1,187 @@
+/**
+ * Errors raised by mailpush. Every rejection from the library is a {@link MailError}
+ * with a stable string `code`; match on `error.code` (or {@link isMailError}), not on
+ * `instanceof`, so that matching keeps working across duplicate copies of the package.
+ *
+ * @module
+ */
+
+const BRAND = Symbol.for('mailpush.MailError');
+
+/**
+ * Every error code mailpush can produce. The strings are stable across releases.
+ */
+export const MailErrorCode = {
+  /** Options passed to a factory are invalid. */
+  CONFIG: 'MAILPUSH_ERR_CONFIG',
+  /** The message failed validation (addresses, headers, content). */
+  VALIDATION: 'MAILPUSH_ERR_VALIDATION',
+  /** An address is malformed or not allowed. */
+  INVALID_ADDRESS: 'MAILPUSH_ERR_INVALID_ADDRESS',
+  /** A header name or value is malformed (CR/LF injection, bad characters, duplicates). */
+  INVALID_HEADER: 'MAILPUSH_ERR_INVALID_HEADER',
+  /** The message or one of its parts exceeds a configured size limit. */
+  TOO_LARGE: 'MAILPUSH_ERR_TOO_LARGE',
+  /** The mailer is closed or closing and takes no new messages. */
+  CLOSED: 'MAILPUSH_ERR_CLOSED',
+  /** The send was aborted through its AbortSignal. */
+  ABORTED: 'MAILPUSH_ERR_ABORTED',
+  /** The receiving side answered with a temporary failure; the job will be retried. */
+  TRANSIENT: 'MAILPUSH_ERR_TRANSIENT',
+  /** The receiving side asked us to slow down. */
+  THROTTLED: 'MAILPUSH_ERR_THROTTLED',
+  /** The receiving side refused the message or recipient for good. */
+  PERMANENT: 'MAILPUSH_ERR_PERMANENT',
+  /** A job kept failing temporarily until its max age or max attempts ran out. */
+  EXPIRED: 'MAILPUSH_ERR_EXPIRED',
+  /** The recipient is on the suppression list. */
+  SUPPRESSED: 'MAILPUSH_ERR_SUPPRESSED',
+  /** A connection to the transport could not be made or broke. */
+  CONNECTION: 'MAILPUSH_ERR_CONNECTION',
+  /** The transport refused our credentials. */
+  AUTH: 'MAILPUSH_ERR_AUTH',
+  /** TLS was required but not available, or the handshake failed. */
+  TLS: 'MAILPUSH_ERR_TLS',
+  /** An operation took longer than its timeout. */
+  TIMEOUT: 'MAILPUSH_ERR_TIMEOUT',
+  /** The transport is paused (for example an ESP account with sending paused). */
+  TRANSPORT_PAUSED: 'MAILPUSH_ERR_TRANSPORT_PAUSED',
+  /** A store (queue journal, suppression list) failed. */
+  STORE: 'MAILPUSH_ERR_STORE',
+  /** An optional peer dependency is not installed. */
+  MISSING_DEPENDENCY: 'MAILPUSH_ERR_MISSING_DEPENDENCY',
+  /** An assertion of the testing kit failed. */
+  ASSERTION: 'MAILPUSH_ERR_ASSERTION',
+  /** Anything else: a bug or an unexpected failure of a dependency. */
+  INTERNAL: 'MAILPUSH_ERR_INTERNAL',
+} as const;
+
+/** Union of every {@link MailErrorCode} value. */
+export type MailErrorCode = (typeof MailErrorCode)[keyof typeof MailErrorCode];
+
+/** Fields accepted by the {@link MailError} constructor besides the message. */
+export interface MailErrorOptions {
+  /** Stable error code. */
+  readonly code: MailErrorCode;
+  /** Whether trying again later could succeed. Defaults from the code. */
+  readonly retryable?: boolean;
+  /** Name of the transport that produced the error, if any. */
+  readonly transport?: string;
+  /** SMTP reply code or HTTP status of the response that caused the error. */
+  readonly responseCode?: number;
+  /** RFC 3463 enhanced status code (`5.1.1`), when the response carried one. */
+  readonly enhancedStatus?: string;
+  /** The raw response text of the server. */
+  readonly response?: string;
+  /** How long the server asked us to wait before trying again, in milliseconds. */
+  readonly retryAfterMs?: number;
+  /** Classification category (`userunknown`, `ratelimited`, ...), see {@link BounceCategory}. */
+  readonly category?: string;
+  /** The recipient address the error is about, when it concerns one recipient. */
+  readonly recipient?: string;
+  /** Option path for configuration errors (`limits.default.ratePerSecond`). */
+  readonly option?: string;
+  /** The underlying error. */
+  readonly cause?: unknown;
+}
+
+const RETRYABLE_CODES: ReadonlySet<MailErrorCode> = new Set<MailErrorCode>([
+  MailErrorCode.TRANSIENT,
+  MailErrorCode.THROTTLED,
+  MailErrorCode.CONNECTION,
+  MailErrorCode.TIMEOUT,
+  MailErrorCode.TRANSPORT_PAUSED,
+  MailErrorCode.STORE,
+]);
+
+/**
+ * The one error type of mailpush.
+ *
+ * @example
+ * ```ts
+ * try { await mailer.send(msg) } catch (err) {
+ *   if (isMailError(err) && err.code === MailErrorCode.INVALID_ADDRESS) { ... }
+ * }
+ * ```
+ */
+export class MailError extends Error {
+  /** Stable error code; match on this. */
+  readonly code: MailErrorCode;
+  /** Whether trying again later could succeed. */
+  readonly retryable: boolean;
+  /** Transport name, when a transport produced the error. */
+  readonly transport?: string;
+  /** SMTP reply code or HTTP status. */
+  readonly responseCode?: number;
+  /** RFC 3463 enhanced status code. */
+  readonly enhancedStatus?: string;
+  /** Raw server response. */
+  readonly response?: string;
+  /** Server hint: wait this long before retrying, in milliseconds. */
+  readonly retryAfterMs?: number;
+  /** Classification category, when the error was classified. */
+  readonly category?: string;
+  /** Recipient address the error concerns. */
+  readonly recipient?: string;
+  /** Option path for configuration errors. */
+  readonly option?: string;
+
+  constructor(message: string, options: MailErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MailError';
+    this.code = options.code;
+    this.retryable = options.retryable ?? RETRYABLE_CODES.has(options.code);
+    if (options.transport !== undefined) this.transport = options.transport;
+    if (options.responseCode !== undefined) this.responseCode = options.responseCode;
+    if (options.enhancedStatus !== undefined) this.enhancedStatus = options.enhancedStatus;
+    if (options.response !== undefined) this.response = options.response;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options.category !== undefined) this.category = options.category;
+    if (options.recipient !== undefined) this.recipient = options.recipient;
+    if (options.option !== undefined) this.option = options.option;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** A plain JSON form, safe to log or to store in a durable queue. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message, retryable: this.retryable };
+    for (const k of ['transport', 'responseCode', 'enhancedStatus', 'response', 'retryAfterMs', 'category', 'recipient', 'option'] as const) {
+      if (this[k] !== undefined) out[k] = this[k];
+    }
+    return out;
+  }
+}
+
+/** True when `value` is a {@link MailError}, from this or any other copy of the package. */
+export function isMailError(value: unknown): value is MailError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/**
+ * Builds the configuration error for an option, with the message style used throughout:
+ * "Expected `limits.default.ratePerSecond` to be a positive number, got -1".
+ */
+export function configError(option: string, expected: string, got: unknown): MailError {
+  return new MailError(`Expected \`${option}\` to be ${expected}, got ${describeValue(got)}`, {
+    code: MailErrorCode.CONFIG,
+    option,
+  });
+}
+
+/** Short printable form of an arbitrary value for error messages. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (value instanceof Date) return `Date(${Number.isNaN(value.getTime()) ? 'invalid' : value.toISOString()})`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return 'an object';
+}
+
+/** Wraps anything thrown into a MailError, keeping MailErrors as they are. */
+export function toMailError(err: unknown, fallback: MailErrorCode = MailErrorCode.INTERNAL): MailError {
+  if (isMailError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new MailError(message, { code: fallback, cause: err });
+}

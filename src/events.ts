@@ -1,0 +1,165 @@
+/**
+ * Typed events of the mailer. Events are for observing; they are emitted synchronously and
+ * a throwing listener never breaks delivery.
+ *
+ * @module
+ */
+
+import { toMailError } from './errors.js';
+import type { MailError } from './errors.js';
+import type { MessageCategory, Priority } from './types.js';
+
+/** Fields every job event carries. */
+export interface JobEventBase {
+  /** Job id. */
+  readonly jobId: string;
+  /** Internal message id (`msg_...`). */
+  readonly id: string;
+  /** RFC 5322 Message-ID, with angle brackets. */
+  readonly messageId: string;
+  /** Recipient domain of the job. */
+  readonly domain: string;
+  /** Recipients concerned by this event. */
+  readonly recipients: readonly string[];
+  /** Attempts counted so far (throttled attempts do not count). */
+  readonly attempt: number;
+  readonly priority: Priority;
+  readonly category: MessageCategory;
+  /** Transport name. */
+  readonly transport: string;
+  /** The message's tags. */
+  readonly tags: Readonly<Record<string, string>>;
+  /** The host's metadata given with the message. */
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/** A job entered the queue. */
+export interface QueuedEvent extends JobEventBase {
+  /** When it becomes due, ms since epoch. */
+  readonly runAt: number;
+}
+
+/** A job is being handed to the transport. */
+export type SendingEvent = JobEventBase;
+
+/** The transport accepted the recipients of the event. */
+export interface SentEvent extends JobEventBase {
+  /** Transport that actually sent (for composite transports). */
+  readonly sentBy: string;
+  readonly response?: string;
+  readonly providerMessageId?: string;
+  /** Time from queueing (or from sendAt) to acceptance, in ms. */
+  readonly latencyMs: number;
+}
+
+/** The recipients of the event failed temporarily and will be retried. */
+export interface DeferredEvent extends JobEventBase {
+  /** When the next attempt is due, ms since epoch. */
+  readonly retryAt: number;
+  readonly error: MailError;
+  /** True when the deferral is a throttle (the attempt is not counted). */
+  readonly throttled: boolean;
+}
+
+/** Why a job ended without delivery. */
+export type FailureReason = 'permanent' | 'expired' | 'aborted' | 'suppressed' | 'invalid';
+
+/** The recipients of the event will not be delivered. Final. */
+export interface FailedEvent extends JobEventBase {
+  readonly reason: FailureReason;
+  readonly error: MailError;
+}
+
+/** A domain was slowed down after a throttling response. */
+export interface ThrottledEvent {
+  readonly domain: string;
+  readonly transport: string;
+  /** Sends to the domain resume at this time, ms since epoch. */
+  readonly pausedUntil: number;
+  /** Rate in force after the pause, per second. */
+  readonly ratePerSecond: number;
+  /** Concurrency in force after the pause. */
+  readonly concurrency: number;
+  /** The response that triggered it. */
+  readonly error: MailError;
+}
+
+/** Nothing is queued, scheduled or in flight. */
+export interface IdleEvent {
+  /** Time of the event, ms since epoch. */
+  readonly at: number;
+}
+
+/** An internal failure that lost nothing but deserves attention (a store write failed, a listener threw). */
+export interface ErrorEvent {
+  readonly error: MailError;
+  /** Where it happened (`store.update`, `listener:sent`, ...). */
+  readonly context: string;
+}
+
+/** Map of event names to payloads. */
+export interface MailerEvents {
+  queued: QueuedEvent;
+  sending: SendingEvent;
+  sent: SentEvent;
+  deferred: DeferredEvent;
+  failed: FailedEvent;
+  throttled: ThrottledEvent;
+  idle: IdleEvent;
+  error: ErrorEvent;
+}
+
+/** A listener of event `K`. */
+export type MailerListener<K extends keyof MailerEvents> = (event: MailerEvents[K]) => void;
+
+/**
+ * A small typed event emitter. Listeners run synchronously in registration order; one that
+ * throws is reported as an `error` event (or ignored when it was an `error` listener) so
+ * that observing can never break delivery.
+ */
+export class TypedEmitter {
+  private readonly listeners: { [K in keyof MailerEvents]?: MailerListener<K>[] } = {};
+
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void {
+    const list = (this.listeners[event] ??= []) as MailerListener<K>[];
+    list.push(listener);
+    return () => this.off(event, listener);
+  }
+
+  /** Adds a listener called at most once. */
+  once<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void {
+    const off = this.on(event, (e) => {
+      off();
+      listener(e);
+    });
+    return off;
+  }
+
+  /** Removes a listener. */
+  off<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): void {
+    const list = this.listeners[event] as MailerListener<K>[] | undefined;
+    if (list === undefined) return;
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+  }
+
+  /** True when someone listens to `event` (lets the mailer skip building payloads). */
+  has(event: keyof MailerEvents): boolean {
+    const list = this.listeners[event];
+    return list !== undefined && list.length > 0;
+  }
+
+  /** Calls the listeners of `event`. */
+  emit<K extends keyof MailerEvents>(event: K, payload: MailerEvents[K]): void {
+    const list = this.listeners[event] as MailerListener<K>[] | undefined;
+    if (list === undefined || list.length === 0) return;
+    for (const listener of list.length === 1 ? list : [...list]) {
+      try {
+        listener(payload);
+      } catch (err) {
+        if (event !== 'error') this.emit('error', { error: toMailError(err), context: `listener:${event}` });
+      }
+    }
+  }
+}

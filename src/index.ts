@@ -1,0 +1,119 @@
+/**
+ * mailpush: an embeddable email push library for Node services. A priority queue with
+ * per-recipient-domain rate limits, retries and adaptive throttling in front of pluggable
+ * transports.
+ *
+ * @example
+ * ```ts
+ * import { createMailer, smtpTransport } from 'mailpush';
+ *
+ * const mailer = createMailer({ transport: smtpTransport({ host: 'smtp.example.com', port: 587 }) });
+ * await mailer.send({ from: 'app@example.com', to: 'ann@example.org', subject: 'Hi', text: 'Hello' });
+ * ```
+ *
+ * @module
+ */
+
+// The mailer
+export { createMailer } from './mailer.js';
+export type {
+  Mailer,
+  MailerOptions,
+  SendOptions,
+  SendReceipt,
+  DeliveryReport,
+  RecipientResult,
+  RecipientStatus,
+  CloseOptions,
+  CloseResult,
+  MailerStats,
+} from './mailer.js';
+
+// Events
+export type {
+  MailerEvents,
+  MailerListener,
+  JobEventBase,
+  QueuedEvent,
+  SendingEvent,
+  SentEvent,
+  DeferredEvent,
+  FailedEvent,
+  FailureReason,
+  ThrottledEvent,
+  IdleEvent,
+  ErrorEvent,
+} from './events.js';
+
+// Errors
+export { MailError, MailErrorCode, isMailError } from './errors.js';
+export type { MailErrorOptions } from './errors.js';
+
+// Shared types and contracts
+export { PRIORITIES, systemClock } from './types.js';
+export type {
+  Address,
+  AddressInput,
+  Attachment,
+  MessageCategory,
+  MessageInput,
+  NormalizedMessage,
+  Priority,
+  Job,
+  JobState,
+  StoredEntry,
+  QueueStore,
+  Transport,
+  TransportCapabilities,
+  TransportSendContext,
+  PreparedMessage,
+  SendResult,
+  RejectedRecipient,
+  Outcome,
+  BounceCategory,
+  ClassifyInput,
+  Classification,
+  Clock,
+  TimerHandle,
+} from './types.js';
+
+// Queue limits and retries
+export { DEFAULT_PRIORITY_WEIGHTS, DEFAULT_THROTTLE } from './queue/limits.js';
+export type { DomainLimits, LimitsOptions, PriorityWeights, ThrottleOptions } from './queue/limits.js';
+export type { DomainStats } from './queue/scheduler.js';
+export { DEFAULT_RETRY, nextRetry } from './retry/schedule.js';
+export type { RetryOptions, RetryDecision } from './retry/schedule.js';
+
+// Classification
+export {
+  classify,
+  createClassifier,
+  defaultClassifier,
+  defaultClassificationRules,
+  classifiedError,
+  parseRetryAfter,
+  extractEnhancedStatus,
+  HARD_CATEGORIES,
+} from './classify/index.js';
+export type { Classifier, ClassifierOptions, ClassificationRule, RuleCondition } from './classify/index.js';
+
+// Messages
+export {
+  parseAddress,
+  parseAddressList,
+  normalizeMessage,
+  recipientsByDomain,
+  composeMessage,
+  DEFAULT_MESSAGE_LIMITS,
+} from './message/index.js';
+export type { MessageLimits, NormalizeOptions, Envelope } from './message/index.js';
+
+// Transports
+export { default as smtpTransport } from './transports/smtp.js';
+export type { SmtpTransportOptions, SmtpPasswordAuth, SmtpAccessTokenAuth } from './transports/smtp.js';
+export { default as memoryTransport } from './transports/memory.js';
+export type { MemoryTransport, MemoryTransportOptions, SentMail } from './transports/memory.js';
+
+// Stores
+export { default as memoryQueueStore } from './stores/memory.js';
+export type { MemoryQueueStore } from './stores/memory.js';

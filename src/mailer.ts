@@ -1,0 +1,753 @@
+/**
+ * `createMailer()`: validates options and wires normalization, the queue store, the scheduler
+ * and the transport; owns the lifecycle.
+ *
+ * @module
+ */
+
+import { MailError, MailErrorCode, configError, describeValue, isMailError, toMailError } from './errors.js';
+import { TypedEmitter } from './events.js';
+import type { FailureReason, JobEventBase, MailerEvents, MailerListener } from './events.js';
+import { normalizeMessage, recipientsByDomain, validateMessageLimits } from './message/index.js';
+import type { MessageLimits } from './message/index.js';
+import { prepareMessage } from './message/prepared.js';
+import { resolveLimits, resolveThrottle, resolveWeights } from './queue/limits.js';
+import type { LimitsOptions, PriorityWeights, ThrottleOptions } from './queue/limits.js';
+import { Scheduler } from './queue/scheduler.js';
+import type { DomainStats } from './queue/scheduler.js';
+import { nextRetry, resolveRetryOptions } from './retry/schedule.js';
+import type { RetryOptions } from './retry/schedule.js';
+import memoryQueueStore from './stores/memory.js';
+import { PRIORITIES, systemClock } from './types.js';
+import type { Clock, Job, MessageInput, NormalizedMessage, Priority, QueueStore, SendResult, Transport } from './types.js';
+
+/** Options of {@link createMailer}. */
+export interface MailerOptions {
+  /** Where mail goes: `smtpTransport(...)`, `memoryTransport()`, or any {@link Transport}. */
+  readonly transport: Transport;
+  /** Rate and concurrency limits per recipient domain, per transport and global. */
+  readonly limits?: LimitsOptions;
+  /** Weighted-fair shares of the priority lanes. @default DEFAULT_PRIORITY_WEIGHTS */
+  readonly priorityWeights?: Partial<PriorityWeights>;
+  /** Reaction to throttling responses. */
+  readonly throttle?: ThrottleOptions;
+  /** Retry policy for temporary failures. */
+  readonly retry?: RetryOptions;
+  /** The queue journal. @default an in-memory store */
+  readonly store?: QueueStore;
+  /** Size and count limits applied to every message. */
+  readonly messageLimits?: MessageLimits;
+  /** Priority of messages sent without one, by category. @default { transactional: 'normal', marketing: 'bulk' } */
+  readonly defaultPriority?: Partial<Record<'transactional' | 'marketing', Priority>>;
+  /** Domain of generated Message-IDs. @default the From domain */
+  readonly messageIdDomain?: string;
+  /** How long an `idempotencyKey` is remembered, in ms. @default 86_400_000 (24 h) */
+  readonly idempotencyWindowMs?: number;
+  /** Time source and timers. @default the system clock with unref()'ed timers */
+  readonly clock?: Clock;
+  /** Random source in [0, 1) for retry jitter. @default Math.random */
+  readonly random?: () => number;
+}
+
+/** Options of {@link Mailer.send}. */
+export interface SendOptions {
+  /** Dispatch priority. @default by category, see `defaultPriority` */
+  readonly priority?: Priority;
+  /** Do not send before this time (a Date or ms since epoch). */
+  readonly sendAt?: Date | number;
+  /** A second send with the same key within the idempotency window returns the first receipt and sends nothing. */
+  readonly idempotencyKey?: string;
+  /** Cancels the message: waiting jobs are dropped, sends in flight are aborted where the transport can. */
+  readonly signal?: AbortSignal;
+}
+
+/** Final state of one recipient. `pending` only appears in reports of a mailer that closed first. */
+export type RecipientStatus = 'sent' | 'failed' | 'expired' | 'aborted' | 'pending';
+
+/** What happened to one recipient. */
+export interface RecipientResult {
+  readonly address: string;
+  readonly status: RecipientStatus;
+  readonly jobId: string;
+  /** Attempts counted for the job. */
+  readonly attempts: number;
+  /** Transport that sent it. */
+  readonly transport?: string;
+  readonly response?: string;
+  readonly providerMessageId?: string;
+  /** Why it was not sent. */
+  readonly error?: MailError;
+}
+
+/** Outcome of a whole message. */
+export interface DeliveryReport {
+  readonly id: string;
+  readonly messageId: string;
+  /** `sent`: every recipient; `partial`: some; `failed`: none; `pending`: the mailer closed before the end. */
+  readonly status: 'sent' | 'partial' | 'failed' | 'pending';
+  readonly recipients: readonly RecipientResult[];
+}
+
+/** Returned by {@link Mailer.send} once the message is validated and queued. */
+export interface SendReceipt {
+  /** Internal message id. */
+  readonly id: string;
+  /** RFC 5322 Message-ID. */
+  readonly messageId: string;
+  /** The message as validated and queued (addresses normalized, ids assigned). */
+  readonly message: NormalizedMessage;
+  /** The jobs the message was split into (one per recipient domain). */
+  readonly jobs: readonly { readonly jobId: string; readonly domain: string; readonly recipients: readonly string[] }[];
+  /** True when this receipt comes from an earlier send with the same idempotency key. */
+  readonly duplicate: boolean;
+  /** Resolves (never rejects) with the final outcome of every recipient. */
+  done(): Promise<DeliveryReport>;
+}
+
+/** Options of {@link Mailer.close}. */
+export interface CloseOptions {
+  /** Wait until every queued job has reached a final state (up to `timeoutMs`). @default false */
+  readonly drain?: boolean;
+  /** Longest wait for draining and for sends in flight, in ms; then sends in flight are aborted and handed back to the store. @default 30_000 */
+  readonly timeoutMs?: number;
+}
+
+/** Returned by {@link Mailer.close}. */
+export interface CloseResult {
+  /** Unfinished jobs left in the store (recovered by the next mailer on a durable store). */
+  readonly pending: number;
+}
+
+/** Snapshot returned by {@link Mailer.stats}. */
+export interface MailerStats {
+  /** Ready jobs per priority lane. */
+  readonly queued: Readonly<Record<Priority, number>>;
+  /** Jobs waiting for their sendAt or retry time. */
+  readonly scheduled: number;
+  /** Sends in flight. */
+  readonly inflight: number;
+  /** Domains with something going on. */
+  readonly domains: Readonly<Record<string, DomainStats>>;
+  /** Event counts since start. */
+  readonly totals: Readonly<{ queued: number; sent: number; deferred: number; failed: number; expired: number; throttled: number }>;
+}
+
+/** The mailer. */
+export interface Mailer {
+  /**
+   * Validates and queues a message. Resolves once it is queued; `await (await send(m)).done()`
+   * waits for the final outcome. Rejects with a MailError (VALIDATION, INVALID_ADDRESS,
+   * INVALID_HEADER, TOO_LARGE, CLOSED, ABORTED, STORE) when it cannot be queued.
+   */
+  send(message: MessageInput, options?: SendOptions): Promise<SendReceipt>;
+  /** Adds an event listener; returns a function that removes it. */
+  on<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void;
+  /** Adds a listener called once. */
+  once<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void;
+  /** Removes an event listener. */
+  off<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): void;
+  /** A snapshot of queues, domains and totals. */
+  stats(): MailerStats;
+  /** Resolves when nothing is queued, scheduled or in flight. */
+  onIdle(): Promise<void>;
+  /** Resolves once jobs left in the store by a previous run are back in the queue. */
+  ready(): Promise<void>;
+  /** Stops intake, finishes or hands back in-flight work, closes the transport. Idempotent. */
+  close(options?: CloseOptions): Promise<CloseResult>;
+  /** True once `close()` was called. */
+  readonly closed: boolean;
+  /** The transport in use. */
+  readonly transport: Transport;
+}
+
+interface MessageRecord {
+  readonly message: NormalizedMessage;
+  readonly jobs: Job[];
+  pending: number;
+  readonly results: RecipientResult[];
+  waiters: ((report: DeliveryReport) => void)[] | undefined;
+  report: DeliveryReport | undefined;
+  aborted: boolean;
+  detach: (() => void) | undefined;
+  /** When the message became due (queue time or sendAt), for latency. */
+  readonly dueAt: number;
+}
+
+const DEFAULT_PRIORITY = { transactional: 'normal', marketing: 'bulk' } as const;
+
+function validateOptions(options: MailerOptions): void {
+  if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  const t = options.transport as Partial<Transport> | undefined;
+  if (typeof t !== 'object' || t === null || typeof t.send !== 'function' || typeof t.name !== 'string') {
+    throw configError('transport', 'a Transport (an object with `name` and `send()`)', t);
+  }
+  if (typeof t.capabilities !== 'object' || t.capabilities === null) throw configError('transport.capabilities', 'an object', t.capabilities);
+  const s = options.store as Partial<QueueStore> | undefined;
+  if (s !== undefined && (typeof s !== 'object' || s === null || ['add', 'update', 'remove', 'recover', 'size'].some((m) => typeof (s as Record<string, unknown>)[m] !== 'function'))) {
+    throw configError('store', 'a QueueStore (add, update, remove, recover, size)', s);
+  }
+  const c = options.clock as Partial<Clock> | undefined;
+  if (c !== undefined && (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function')) {
+    throw configError('clock', 'a Clock (now, setTimeout, clearTimeout)', c);
+  }
+  if (options.random !== undefined && typeof options.random !== 'function') throw configError('random', 'a function', options.random);
+  if (options.defaultPriority !== undefined) {
+    for (const [k, v] of Object.entries(options.defaultPriority)) {
+      if (!(PRIORITIES as readonly unknown[]).includes(v)) throw configError(`defaultPriority.${k}`, `one of ${PRIORITIES.join(', ')}`, v);
+    }
+  }
+  const w = options.idempotencyWindowMs;
+  if (w !== undefined && (typeof w !== 'number' || !(w >= 0) || !Number.isFinite(w))) throw configError('idempotencyWindowMs', 'a finite number >= 0', w);
+  if (options.messageIdDomain !== undefined && (typeof options.messageIdDomain !== 'string' || !/^[A-Za-z0-9.-]+$/.test(options.messageIdDomain))) {
+    throw configError('messageIdDomain', 'an ASCII domain name', options.messageIdDomain);
+  }
+}
+
+class MailerImpl implements Mailer {
+  readonly transport: Transport;
+  private readonly emitter = new TypedEmitter();
+  private readonly store: QueueStore;
+  private readonly ownsStore: boolean;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly scheduler: Scheduler;
+  private readonly retry: ReturnType<typeof resolveRetryOptions>;
+  private readonly messageLimits: ReturnType<typeof validateMessageLimits>;
+  private readonly defaultPriority: Readonly<Record<'transactional' | 'marketing', Priority>>;
+  private readonly messageIdDomain: string | undefined;
+  private readonly idempotencyWindowMs: number;
+  private readonly idempotency = new Map<string, { receipt: SendReceipt; expiresAt: number }>();
+  private readonly records = new Map<string, MessageRecord>();
+  private readonly inflight = new Map<string, { controller: AbortController; settled: Promise<void> }>();
+  private readonly readyPromise: Promise<void>;
+  private idleWaiters: (() => void)[] = [];
+  private wasIdle = true;
+  private closing = false;
+  private handingBack = false;
+  private closePromise: Promise<CloseResult> | undefined;
+  private readonly totals = { queued: 0, sent: 0, deferred: 0, failed: 0, expired: 0, throttled: 0 };
+
+  constructor(options: MailerOptions) {
+    validateOptions(options);
+    this.transport = options.transport;
+    this.store = options.store ?? memoryQueueStore();
+    this.ownsStore = options.store === undefined;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.retry = resolveRetryOptions(options.retry);
+    this.messageLimits = validateMessageLimits(options.messageLimits, 'messageLimits');
+    this.defaultPriority = { ...DEFAULT_PRIORITY, ...options.defaultPriority };
+    this.messageIdDomain = options.messageIdDomain;
+    this.idempotencyWindowMs = options.idempotencyWindowMs ?? 86_400_000;
+    this.scheduler = new Scheduler({
+      clock: this.clock,
+      limits: resolveLimits(options.limits, this.transport.capabilities),
+      weights: resolveWeights(options.priorityWeights),
+      throttle: resolveThrottle(options.throttle),
+      dispatch: (job) => this.startJob(job),
+      onDue: (job) => this.storeCall('update', job),
+    });
+    this.readyPromise = this.recover();
+    // recover() reports its own failure through ready(); keep it from being unhandled.
+    this.readyPromise.catch(() => undefined);
+  }
+
+  get closed(): boolean {
+    return this.closing;
+  }
+
+  on<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void {
+    return this.emitter.on(event, listener);
+  }
+
+  once<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void {
+    return this.emitter.once(event, listener);
+  }
+
+  off<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): void {
+    this.emitter.off(event, listener);
+  }
+
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  async send(input: MessageInput, options: SendOptions = {}): Promise<SendReceipt> {
+    if (this.closing) throw new MailError('The mailer is closed', { code: MailErrorCode.CLOSED });
+    if (typeof options !== 'object' || options === null) throw new MailError(`Expected send options to be an object, got ${describeValue(options)}`, { code: MailErrorCode.VALIDATION });
+    const { signal, idempotencyKey } = options;
+    if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function')) {
+      throw new MailError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(signal)}`, { code: MailErrorCode.VALIDATION });
+    }
+    if (signal?.aborted) throw new MailError('The send was aborted before it was queued', { code: MailErrorCode.ABORTED, cause: signal.reason });
+    const now = this.clock.now();
+    if (idempotencyKey !== undefined) {
+      if (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 512) {
+        throw new MailError(`Expected \`idempotencyKey\` to be a non-empty string of at most 512 characters, got ${describeValue(idempotencyKey)}`, { code: MailErrorCode.VALIDATION });
+      }
+      const seen = this.idempotency.get(idempotencyKey);
+      if (seen !== undefined && seen.expiresAt > now) return { ...seen.receipt, duplicate: true };
+    }
+    const message = normalizeMessage(input, {
+      now,
+      limits: this.messageLimits,
+      ...(this.messageIdDomain !== undefined ? { messageIdDomain: this.messageIdDomain } : {}),
+    });
+    const priority = options.priority ?? this.defaultPriority[message.category];
+    if (!(PRIORITIES as readonly unknown[]).includes(priority)) {
+      throw new MailError(`Expected \`priority\` to be one of ${PRIORITIES.join(', ')}, got ${describeValue(priority)}`, { code: MailErrorCode.VALIDATION });
+    }
+    let runAt = now;
+    if (options.sendAt !== undefined) {
+      const at = options.sendAt instanceof Date ? options.sendAt.getTime() : options.sendAt;
+      if (typeof at !== 'number' || !Number.isFinite(at)) {
+        throw new MailError(`Expected \`sendAt\` to be a valid Date or a time in ms, got ${describeValue(options.sendAt)}`, { code: MailErrorCode.VALIDATION });
+      }
+      runAt = Math.max(now, at);
+    }
+
+    const jobs: Job[] = [];
+    let i = 0;
+    for (const [domain, recipients] of recipientsByDomain(message)) {
+      jobs.push({ id: `${message.id}/${i++}`, messageRef: message.id, domain, recipients, priority, state: 'ready', attempt: 0, createdAt: now, runAt });
+    }
+    try {
+      await this.store.add({ message, jobs });
+    } catch (err) {
+      throw new MailError(`The queue store (${this.store.name}) could not record the message: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
+    }
+    // The store write is async: the mailer may have closed or the signal fired meanwhile.
+    const rec: MessageRecord = { message, jobs, pending: jobs.length, results: [], waiters: undefined, report: undefined, aborted: false, detach: undefined, dueAt: runAt };
+    this.records.set(message.id, rec);
+    const receipt = this.receipt(rec, false);
+    if (idempotencyKey !== undefined) this.remember(idempotencyKey, receipt, now);
+    if (this.closing) {
+      // Closed while the store wrote: the jobs stay in the store for the next run.
+      this.records.delete(message.id);
+      throw new MailError('The mailer closed while the message was being queued; it is kept in the store', { code: MailErrorCode.CLOSED });
+    }
+    if (signal !== undefined) {
+      const onAbort = (): void => this.abortMessage(rec, signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      rec.detach = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.wasIdle = false;
+    for (const job of jobs) {
+      this.totals.queued++;
+      if (this.emitter.has('queued')) this.emitter.emit('queued', { ...this.eventBase(job, rec, job.recipients), runAt: job.runAt });
+      this.scheduler.enqueue(job);
+    }
+    if (signal?.aborted) this.abortMessage(rec, signal.reason);
+    return receipt;
+  }
+
+  stats(): MailerStats {
+    const queued = {} as Record<Priority, number>;
+    PRIORITIES.forEach((p, i) => {
+      queued[p] = this.scheduler.laneCounts[i] ?? 0;
+    });
+    return {
+      queued,
+      scheduled: this.scheduler.scheduled,
+      inflight: this.scheduler.inflight,
+      domains: this.scheduler.domainStats(),
+      totals: { ...this.totals },
+    };
+  }
+
+  onIdle(): Promise<void> {
+    if (this.scheduler.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  close(options: CloseOptions = {}): Promise<CloseResult> {
+    this.closePromise ??= this.doClose(options);
+    return this.closePromise;
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private async recover(): Promise<void> {
+    const source = await this.store.recover();
+    const now = this.clock.now();
+    for await (const entry of source as AsyncIterable<{ message: NormalizedMessage; jobs: readonly Job[] }>) {
+      if (this.records.has(entry.message.id)) continue;
+      const jobs = entry.jobs.filter((j) => j.state !== 'sent' && j.state !== 'failed' && j.state !== 'expired');
+      if (jobs.length === 0) continue;
+      const rec: MessageRecord = { message: entry.message, jobs, pending: jobs.length, results: [], waiters: undefined, report: undefined, aborted: false, detach: undefined, dueAt: now };
+      this.records.set(entry.message.id, rec);
+      this.wasIdle = false;
+      for (const job of jobs) this.scheduler.enqueue(job);
+    }
+    this.checkIdle();
+  }
+
+  private remember(key: string, receipt: SendReceipt, now: number): void {
+    // Insertion order equals expiry order (the window is constant), so pruning from the front is enough.
+    for (const [k, v] of this.idempotency) {
+      if (v.expiresAt > now) break;
+      this.idempotency.delete(k);
+    }
+    this.idempotency.set(key, { receipt, expiresAt: now + this.idempotencyWindowMs });
+  }
+
+  private receipt(rec: MessageRecord, duplicate: boolean): SendReceipt {
+    return {
+      id: rec.message.id,
+      messageId: rec.message.messageId,
+      message: rec.message,
+      jobs: rec.jobs.map((j) => ({ jobId: j.id, domain: j.domain, recipients: [...j.recipients] })),
+      duplicate,
+      done: () => {
+        if (rec.report !== undefined) return Promise.resolve(rec.report);
+        return new Promise<DeliveryReport>((resolve) => (rec.waiters ??= []).push(resolve));
+      },
+    };
+  }
+
+  private eventBase(job: Job, rec: MessageRecord, recipients: readonly string[]): JobEventBase {
+    const m = rec.message;
+    return {
+      jobId: job.id,
+      id: m.id,
+      messageId: m.messageId,
+      domain: job.domain,
+      recipients,
+      attempt: job.attempt,
+      priority: job.priority,
+      category: m.category,
+      transport: this.transport.name,
+      tags: m.tags,
+      metadata: m.metadata,
+    };
+  }
+
+  /** Store writes are journal updates: a failure is reported but never loses the in-memory state. */
+  private storeCall(method: 'update' | 'remove', job: Job): void {
+    try {
+      const r = this.store[method](job);
+      if (r !== undefined) r.catch((err: unknown) => this.reportStoreError(method, err));
+    } catch (err) {
+      this.reportStoreError(method, err);
+    }
+  }
+
+  private reportStoreError(method: string, err: unknown): void {
+    const error = new MailError(`Queue store (${this.store.name}) ${method} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
+    if (this.emitter.has('error')) this.emitter.emit('error', { error, context: `store.${method}` });
+    else process.emitWarning(error.message, { code: error.code });
+  }
+
+  private startJob(job: Job): void {
+    const controller = new AbortController();
+    const entry = { controller, settled: undefined as unknown as Promise<void> };
+    this.inflight.set(job.id, entry);
+    entry.settled = this.runJob(job, controller.signal);
+  }
+
+  private async runJob(job: Job, signal: AbortSignal): Promise<void> {
+    const rec = this.records.get(job.messageRef);
+    if (rec === undefined) {
+      // Cannot happen: a job lives as long as its record. Fail safe rather than hang.
+      this.inflight.delete(job.id);
+      this.scheduler.release(job);
+      return;
+    }
+    job.attempt++;
+    this.storeCall('update', job);
+    if (this.emitter.has('sending')) this.emitter.emit('sending', this.eventBase(job, rec, job.recipients));
+    let result: SendResult | undefined;
+    let error: MailError | undefined;
+    try {
+      const prepared = prepareMessage(job.id, rec.message, { from: rec.message.returnPath, to: job.recipients });
+      result = await this.transport.send(prepared, { signal, attempt: job.attempt });
+      if (typeof result !== 'object' || result === null || !Array.isArray(result.accepted)) {
+        throw new MailError(`Transport ${this.transport.name} resolved with an invalid result: ${describeValue(result)}`, { code: MailErrorCode.INTERNAL, retryable: true });
+      }
+    } catch (err) {
+      result = undefined;
+      error = isMailError(err) ? err : new MailError(`Transport ${this.transport.name} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.INTERNAL, retryable: true, cause: err });
+    }
+    this.inflight.delete(job.id);
+
+    if (error !== undefined && this.handingBack && (error.code === MailErrorCode.ABORTED || signal.aborted)) {
+      // close() gave up waiting: the attempt does not count and the job stays in the store.
+      job.attempt--;
+      job.state = 'ready';
+      job.runAt = this.clock.now();
+      this.storeCall('update', job);
+      this.scheduler.release(job);
+      return;
+    }
+
+    // Throttle the domain before the released slot lets the next job of it go out.
+    const rejected = result?.rejected ?? [];
+    const throttleError = error?.code === MailErrorCode.THROTTLED ? error : rejected.find((r) => r.error.code === MailErrorCode.THROTTLED)?.error;
+    if (throttleError !== undefined) {
+      const change = this.scheduler.throttle(job.domain, throttleError.retryAfterMs);
+      if (change !== undefined) {
+        this.totals.throttled++;
+        this.emitter.emit('throttled', { ...change, transport: result?.transport ?? this.transport.name, error: throttleError });
+      }
+    }
+    this.scheduler.release(job);
+
+    if (result !== undefined) this.onResult(job, rec, result);
+    else this.onError(job, rec, error as MailError, job.recipients);
+    this.checkIdle();
+  }
+
+  private onResult(job: Job, rec: MessageRecord, result: SendResult): void {
+    const rejectedSet = new Set(result.rejected.map((r) => r.address));
+    const accepted = job.recipients.filter((a) => !rejectedSet.has(a));
+    if (accepted.length > 0) {
+      this.scheduler.recordSuccess(job.domain);
+      this.finish(job, rec, accepted, 'sent', undefined, result);
+    }
+    const retry: string[] = [];
+    let retryError: MailError | undefined;
+    for (const r of result.rejected) {
+      if (r.error.retryable) {
+        retry.push(r.address);
+        if (retryError === undefined || r.error.code === MailErrorCode.THROTTLED) retryError = r.error;
+      } else {
+        this.finish(job, rec, [r.address], 'failed', r.error, undefined, 'permanent');
+      }
+    }
+    if (retry.length > 0) {
+      job.recipients = retry;
+      this.onError(job, rec, retryError as MailError, retry);
+    } else {
+      this.jobDone(job, rec);
+    }
+  }
+
+  private onError(job: Job, rec: MessageRecord, error: MailError, recipients: readonly string[]): void {
+    const now = this.clock.now();
+    if (rec.aborted) {
+      this.finalFailure(job, rec, recipients, 'aborted', abortError(error));
+      return;
+    }
+    if (error.code === MailErrorCode.THROTTLED) {
+      job.attempt--; // a throttle says nothing about this message: it does not count
+      if (now - job.createdAt >= this.retry.maxAgeMs) {
+        this.finalFailure(job, rec, recipients, 'expired', expiredError(error, job));
+        return;
+      }
+      job.runAt = Math.max(now, this.scheduler.pausedUntil(job.domain));
+      job.lastError = error.toJSON();
+      this.storeCall('update', job);
+      this.totals.deferred++;
+      if (this.emitter.has('deferred')) this.emitter.emit('deferred', { ...this.eventBase(job, rec, recipients), retryAt: job.runAt, error, throttled: true });
+      this.scheduler.requeueFront(job);
+      return;
+    }
+    if (error.retryable) {
+      const decision = nextRetry(this.retry, job.attempt, job.createdAt, now, error.retryAfterMs, this.random);
+      if (!decision.retry) {
+        this.finalFailure(job, rec, recipients, 'expired', expiredError(error, job));
+        return;
+      }
+      job.runAt = decision.at;
+      job.lastError = error.toJSON();
+      this.storeCall('update', job);
+      this.totals.deferred++;
+      if (this.emitter.has('deferred')) this.emitter.emit('deferred', { ...this.eventBase(job, rec, recipients), retryAt: decision.at, error, throttled: false });
+      this.scheduler.enqueue(job);
+      return;
+    }
+    this.finalFailure(job, rec, recipients, 'permanent', error);
+  }
+
+  private finalFailure(job: Job, rec: MessageRecord, recipients: readonly string[], reason: FailureReason, error: MailError): void {
+    this.finish(job, rec, recipients, reason === 'expired' ? 'expired' : reason === 'aborted' ? 'aborted' : 'failed', error, undefined, reason);
+    this.jobDone(job, rec, reason === 'expired' ? 'expired' : 'failed');
+  }
+
+  /** Records final results for some recipients of a job and emits `sent` or `failed`. */
+  private finish(
+    job: Job,
+    rec: MessageRecord,
+    recipients: readonly string[],
+    status: Exclude<RecipientStatus, 'pending'>,
+    error: MailError | undefined,
+    result: SendResult | undefined,
+    reason?: FailureReason,
+  ): void {
+    const transport = result?.transport ?? this.transport.name;
+    for (const address of recipients) {
+      rec.results.push({
+        address,
+        status,
+        jobId: job.id,
+        attempts: job.attempt,
+        transport,
+        ...(result?.response !== undefined ? { response: result.response } : {}),
+        ...(result?.providerMessageId !== undefined ? { providerMessageId: result.providerMessageId } : {}),
+        ...(error !== undefined ? { error } : {}),
+      });
+    }
+    if (status === 'sent') {
+      this.totals.sent++;
+      if (this.emitter.has('sent')) {
+        this.emitter.emit('sent', {
+          ...this.eventBase(job, rec, recipients),
+          sentBy: transport,
+          latencyMs: this.clock.now() - Math.max(rec.dueAt, job.createdAt),
+          ...(result?.response !== undefined ? { response: result.response } : {}),
+          ...(result?.providerMessageId !== undefined ? { providerMessageId: result.providerMessageId } : {}),
+        });
+      }
+    } else {
+      if (status === 'expired') this.totals.expired++;
+      else this.totals.failed++;
+      if (this.emitter.has('failed')) this.emitter.emit('failed', { ...this.eventBase(job, rec, recipients), reason: reason ?? 'permanent', error: error as MailError });
+    }
+  }
+
+  private jobDone(job: Job, rec: MessageRecord, state: 'sent' | 'failed' | 'expired' = 'sent'): void {
+    job.state = state;
+    this.storeCall('remove', job);
+    if (--rec.pending === 0) this.completeRecord(rec, false);
+  }
+
+  private completeRecord(rec: MessageRecord, closing: boolean): void {
+    this.records.delete(rec.message.id);
+    rec.detach?.();
+    rec.detach = undefined;
+    const results = [...rec.results];
+    if (closing) {
+      for (const job of rec.jobs) {
+        if (job.state === 'sent' || job.state === 'failed' || job.state === 'expired') continue;
+        for (const address of job.recipients) results.push({ address, status: 'pending', jobId: job.id, attempts: job.attempt });
+      }
+    }
+    const sent = results.filter((r) => r.status === 'sent').length;
+    const status: DeliveryReport['status'] = closing && results.some((r) => r.status === 'pending') ? 'pending' : sent === results.length ? 'sent' : sent === 0 ? 'failed' : 'partial';
+    rec.report = Object.freeze({ id: rec.message.id, messageId: rec.message.messageId, status, recipients: Object.freeze(results) });
+    const waiters = rec.waiters;
+    rec.waiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w(rec.report);
+  }
+
+  private abortMessage(rec: MessageRecord, reason: unknown): void {
+    if (rec.aborted || rec.report !== undefined) return;
+    rec.aborted = true;
+    const error = new MailError('The send was aborted', { code: MailErrorCode.ABORTED, cause: reason });
+    for (const job of rec.jobs) {
+      if (job.state === 'sending') {
+        this.inflight.get(job.id)?.controller.abort(reason);
+      } else if (this.scheduler.cancel(job)) {
+        this.finalFailure(job, rec, job.recipients, 'aborted', error);
+      }
+    }
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (!this.scheduler.idle) {
+      this.wasIdle = false;
+      return;
+    }
+    if (this.wasIdle) return;
+    this.wasIdle = true;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+    this.emitter.emit('idle', { at: this.clock.now() });
+  }
+
+  private async doClose(options: CloseOptions): Promise<CloseResult> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw configError('close.timeoutMs', 'a number >= 0', timeoutMs);
+    this.closing = true;
+    await this.readyPromise.catch(() => undefined);
+    if (options.drain === true) await withTimeout(this.onIdle(), timeoutMs);
+    this.scheduler.pause();
+    const settled = (): Promise<unknown> => Promise.all([...this.inflight.values()].map((e) => e.settled));
+    if (!(await withTimeout(settled(), timeoutMs))) {
+      this.handingBack = true;
+      for (const e of this.inflight.values()) e.controller.abort(new MailError('The mailer is closing', { code: MailErrorCode.CLOSED }));
+      await withTimeout(settled(), 1_000);
+    }
+    this.scheduler.stop();
+    for (const rec of [...this.records.values()]) this.completeRecord(rec, true);
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+    try {
+      await this.transport.close?.();
+    } catch (err) {
+      this.reportStoreError('transport.close', err);
+    }
+    let pending = 0;
+    try {
+      pending = await this.store.size();
+      if (this.ownsStore) await this.store.close?.();
+    } catch (err) {
+      this.reportStoreError('close', err);
+    }
+    return { pending };
+  }
+}
+
+function abortError(cause: MailError): MailError {
+  return cause.code === MailErrorCode.ABORTED ? cause : new MailError('The send was aborted', { code: MailErrorCode.ABORTED, cause });
+}
+
+function expiredError(cause: MailError, job: Job): MailError {
+  return new MailError(`Gave up after ${job.attempt} attempt(s): ${cause.message}`, {
+    code: MailErrorCode.EXPIRED,
+    retryable: false,
+    cause,
+    ...(cause.responseCode !== undefined ? { responseCode: cause.responseCode } : {}),
+    ...(cause.enhancedStatus !== undefined ? { enhancedStatus: cause.enhancedStatus } : {}),
+    ...(cause.response !== undefined ? { response: cause.response } : {}),
+    ...(cause.transport !== undefined ? { transport: cause.transport } : {}),
+    category: 'expired',
+  });
+}
+
+/** Resolves true when `promise` settled within `ms`, false on timeout. Uses a real, unref()'ed timer. */
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
+}
+
+/**
+ * Creates a mailer.
+ *
+ * @example
+ * ```ts
+ * import { createMailer, smtpTransport } from 'mailpush';
+ *
+ * const mailer = createMailer({
+ *   transport: smtpTransport({ host: 'smtp.example.com', port: 465, secure: true, auth: { user, pass } }),
+ *   limits: { domains: { 'gmail.com': { ratePerSecond: 20 } } },
+ * });
+ * const receipt = await mailer.send(
+ *   { from: 'App <app@example.com>', to: 'ann@example.org', subject: 'Reset', text: '...' },
+ *   { priority: 'critical' },
+ * );
+ * const report = await receipt.done();
+ * ```
+ */
+export function createMailer(options: MailerOptions): Mailer {
+  try {
+    return new MailerImpl(options);
+  } catch (err) {
+    throw toMailError(err, MailErrorCode.CONFIG);
+  }
+}

@@ -1,0 +1,816 @@
+/**
+ * Message normalization: every message given to `mailer.send()` goes through
+ * {@link normalizeMessage} once. The result is validated, immutable and stored in the queue.
+ *
+ * Error codes:
+ * - `INVALID_ADDRESS`: an address (from, to, cc, bcc, replyTo, returnPath) is malformed.
+ * - `INVALID_HEADER`: a header name or value (subject, `headers`, attachment filename, content
+ *   type or cid, Message-ID, tags) contains CR, LF, NUL or another control character, is too
+ *   long, is owned by the message model (From, Subject, ...) or is repeated where RFC 5322
+ *   allows one; also too many headers.
+ * - `TOO_LARGE`: the estimated size, the recipient count, the attachment count or the
+ *   metadata size is over its limit.
+ * - `VALIDATION`: anything else (wrong types, no recipients, empty message, unsupported
+ *   nodemailer options such as attachment `path`, metadata that is not JSON).
+ *
+ * @module
+ */
+
+import { randomUUID } from 'node:crypto';
+import { MailError, MailErrorCode, configError } from '../errors.js';
+import type { Address, AddressInput, Attachment, MessageCategory, MessageInput, NormalizedMessage } from '../types.js';
+import { describeCharAt, domainOf, findTextControl, normalizeDomain, parseAddress, parseAddressList, showValue } from './address.js';
+
+/** Limits applied to every message. All values are positive integers. */
+export interface MessageLimits {
+  /** Largest estimated composed size, in bytes. @default 26_214_400 (25 MiB) */
+  readonly maxBytes?: number;
+  /** Most envelope recipients (to + cc + bcc after de-duplication). @default 1000 */
+  readonly maxRecipients?: number;
+  /**
+   * Longest value of an extra header, in characters, before folding (RFC 5322 2.1.1 allows 998
+   * octets per line, and a value without spaces cannot be folded). Also bounds header names
+   * and the Message-ID. @default 998
+   */
+  readonly maxHeaderLineLength?: number;
+  /** Most extra headers (`headers`, counting each value of a repeated header). @default 100 */
+  readonly maxHeaders?: number;
+  /** Longest subject in characters; it is folded, so it may exceed `maxHeaderLineLength`. @default 2048 */
+  readonly maxSubjectLength?: number;
+  /** Most attachments. @default 100 */
+  readonly maxAttachments?: number;
+  /** Most tags. @default 50 (the SES limit) */
+  readonly maxTags?: number;
+  /** Longest tag name or value in characters. @default 256 (the SES limit) */
+  readonly maxTagLength?: number;
+  /** Largest metadata, estimated as its JSON size in characters. @default 65_536 */
+  readonly maxMetadataBytes?: number;
+}
+
+/** The default {@link MessageLimits}. */
+export const DEFAULT_MESSAGE_LIMITS: Required<MessageLimits> = Object.freeze({
+  maxBytes: 26_214_400,
+  maxRecipients: 1000,
+  maxHeaderLineLength: 998,
+  maxHeaders: 100,
+  maxSubjectLength: 2048,
+  maxAttachments: 100,
+  maxTags: 50,
+  maxTagLength: 256,
+  maxMetadataBytes: 65_536,
+});
+
+const LIMIT_KEYS = Object.keys(DEFAULT_MESSAGE_LIMITS) as (keyof MessageLimits)[];
+
+/**
+ * Merges limits with {@link DEFAULT_MESSAGE_LIMITS} and validates them.
+ *
+ * @param limits - Limits given by the host; missing ones take their default.
+ * @param option - Option path for error messages, like `limits.message`.
+ * @returns A frozen object with every limit set.
+ * @throws MailError `CONFIG` when `limits` is not an object, has an unknown key or a value
+ *   that is not a positive integer.
+ */
+export function validateMessageLimits(limits: MessageLimits | undefined, option: string): Required<MessageLimits> {
+  try {
+    return mergeLimits(limits, option);
+  } catch (err) {
+    if (err instanceof MailError) throw err;
+    // A getter or proxy that throws while the limits are read.
+    throw new MailError(`Could not read \`${option}\`: ${safeMessage(err)}`, { code: MailErrorCode.CONFIG, option, cause: err });
+  }
+}
+
+function mergeLimits(limits: MessageLimits | undefined, option: string): Required<MessageLimits> {
+  if (limits === undefined) return DEFAULT_MESSAGE_LIMITS;
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) throw configError(option, 'an object', limits);
+  for (const key of Object.keys(limits)) {
+    if (!(LIMIT_KEYS as string[]).includes(key)) {
+      throw new MailError(`Unknown limit \`${option}.${key}\`; the limits are ${LIMIT_KEYS.join(', ')}`, {
+        code: MailErrorCode.CONFIG,
+        option: `${option}.${key}`,
+      });
+    }
+  }
+  const out: Record<string, number> = {};
+  for (const key of LIMIT_KEYS) {
+    const value: unknown = limits[key];
+    if (value === undefined) {
+      out[key] = DEFAULT_MESSAGE_LIMITS[key];
+    } else if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) {
+      out[key] = value;
+    } else {
+      throw configError(`${option}.${key}`, 'a positive integer', value);
+    }
+  }
+  return Object.freeze(out as Required<MessageLimits>);
+}
+
+/** Context of one {@link normalizeMessage} call. */
+export interface NormalizeOptions {
+  /** Current time, ms since the epoch; the Date header when the message has none. */
+  readonly now: number;
+  /** Limits, already validated by {@link validateMessageLimits}. @default DEFAULT_MESSAGE_LIMITS */
+  readonly limits?: Required<MessageLimits>;
+  /**
+   * Generates the internal message id.
+   * @default {@link createMessageId}: `msg_` + 32 random hex digits. When the Message-ID is
+   * generated too, both come from the same crypto.randomUUID() (`<uuid@domain>` and
+   * `msg_` + the uuid's hex digits), which halves the cost; neither is a secret.
+   */
+  readonly createId?: () => string;
+  /** Domain of generated Message-IDs. @default the From domain */
+  readonly messageIdDomain?: string;
+}
+
+/** Generates an internal message id: `msg_` and the 32 hex digits of a crypto.randomUUID(). */
+export function createMessageId(): string {
+  return idFromUuid(randomUUID());
+}
+
+function idFromUuid(u: string): string {
+  return `msg_${u.slice(0, 8)}${u.slice(9, 13)}${u.slice(14, 18)}${u.slice(19, 23)}${u.slice(24)}`;
+}
+
+const EMPTY_LIST: readonly never[] = Object.freeze([]);
+const EMPTY_RECORD: Readonly<Record<string, never>> = Object.freeze({});
+
+// Headers the message model writes itself. Lower case; the value says where to set it instead.
+const OWNED_HEADERS: ReadonlyMap<string, string> = new Map([
+  ['from', 'use the `from` field'],
+  ['to', 'use the `to` field'],
+  ['cc', 'use the `cc` field'],
+  ['bcc', 'use the `bcc` field'],
+  ['reply-to', 'use the `replyTo` field'],
+  ['subject', 'use the `subject` field'],
+  ['date', 'use the `date` field'],
+  ['message-id', 'use the `messageId` field'],
+  ['return-path', 'use the `returnPath` field'],
+  ['sender', 'the Sender header is not supported; the From address is the sender'],
+  ['mime-version', 'it is written by MIME composition'],
+  ['content-type', 'it is written by MIME composition; set `contentType` on attachments'],
+  ['content-transfer-encoding', 'it is written by MIME composition'],
+  ['content-disposition', 'it is written by MIME composition; set `disposition` on attachments'],
+  ['content-id', 'it is written by MIME composition; set `cid` on attachments'],
+]);
+
+// At most once per message: RFC 5322 3.6 (In-Reply-To, References), RFC 8058 (one
+// List-Unsubscribe-Post) and Gmail's Feedback-ID; Yahoo refuses duplicated headers. The value
+// is a bit to remember which were seen without allocating a Set per message.
+const SINGLE_HEADERS: ReadonlyMap<string, number> = new Map([
+  ['in-reply-to', 1],
+  ['references', 2],
+  ['list-unsubscribe', 4],
+  ['list-unsubscribe-post', 8],
+  ['list-id', 16],
+  ['feedback-id', 32],
+]);
+
+// nodemailer message options that mailpush does not take, with what to do instead. Checked
+// so that such a message fails loudly rather than going out without them.
+const UNSUPPORTED_FIELDS: readonly (readonly [string, string])[] = [
+  ['raw', 'raw MIME is not accepted; give from, to, subject, text, html and attachments'],
+  ['envelope', 'the envelope comes from from/to/cc/bcc and `returnPath`'],
+  ['sender', 'the Sender header is not supported'],
+  ['inReplyTo', "set it through `headers: { 'In-Reply-To': ... }`"],
+  ['references', "set it through `headers: { References: ... }`"],
+  ['alternatives', 'only `text` and `html` bodies are supported'],
+  ['amp', 'AMP bodies are not supported'],
+  ['watchHtml', 'only `text` and `html` bodies are supported'],
+  ['icalEvent', 'give the calendar as an attachment'],
+  ['list', 'set List-* headers through `headers`'],
+  ['dkim', 'DKIM is configured on the mailer, not per message'],
+  ['priority', 'it is an option of mailer.send(), not a message field'],
+  ['sendAt', 'it is an option of mailer.send(), not a message field'],
+  ['idempotencyKey', 'it is an option of mailer.send(), not a message field'],
+];
+
+const CATEGORIES: readonly MessageCategory[] = ['transactional', 'marketing'];
+const ENCODINGS: readonly string[] = ['utf8', 'base64', 'hex'];
+const DISPOSITIONS: readonly string[] = ['attachment', 'inline'];
+const MAX_ATTACHMENT_PARAM_LENGTH = 255;
+const MAX_METADATA_DEPTH = 64;
+// Latest date nodemailer can format as a 4-digit year (9999-12-31T23:59:59.999Z).
+const MAX_DATE_MS = 253_402_300_799_999;
+// Headers the composer writes (Date, Message-ID, MIME-Version, Content-Type, boundaries).
+const BASE_OVERHEAD_BYTES = 512;
+const PART_OVERHEAD_BYTES = 256;
+const BASE64_CHARS = /^[A-Za-z0-9+/=_\-\s]*$/;
+const HEX_CHARS = /^[0-9A-Fa-f]*$/;
+
+function validation(message: string, cause?: unknown): MailError {
+  return new MailError(message, cause === undefined ? { code: MailErrorCode.VALIDATION } : { code: MailErrorCode.VALIDATION, cause });
+}
+
+function invalidHeader(message: string): MailError {
+  return new MailError(message, { code: MailErrorCode.INVALID_HEADER });
+}
+
+function tooLarge(message: string): MailError {
+  return new MailError(message, { code: MailErrorCode.TOO_LARGE });
+}
+
+/** True for `{}`-like objects, from this or another realm, and null-prototype objects. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+/** Own property assignment that also works for the key `__proto__`. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/** Refuses control characters (TAB allowed) in text that becomes part of a header. */
+function checkHeaderText(text: string, what: string): void {
+  const i = findTextControl(text);
+  if (i >= 0) throw invalidHeader(`${what} contains ${describeCharAt(text, i)} (${showValue(text)}); line breaks in headers are not allowed`);
+}
+
+function optionalString(value: unknown, what: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw validation(`Expected ${what} to be a string, got ${showValue(value)}`);
+  return value;
+}
+
+function utf8Length(text: string): number {
+  return text.length === 0 ? 0 : Buffer.byteLength(text, 'utf8');
+}
+
+/** Size of `bytes` bytes in base64 with CRLF every 76 characters. */
+function base64Size(bytes: number): number {
+  const encoded = Math.ceil(bytes / 3) * 4;
+  return encoded + Math.ceil(encoded / 76) * 2;
+}
+
+function addressesSize(list: readonly Address[]): number {
+  let size = 0;
+  // Names count one byte per character: encoded-words inflate them anyway, this is an estimate.
+  for (const a of list) size += a.address.length + (a.name === undefined ? 0 : a.name.length) + 6;
+  return size;
+}
+
+function readAddressList(value: unknown, field: string): readonly Address[] {
+  if (value === undefined || value === null) return EMPTY_LIST;
+  return Object.freeze(parseAddressList(value as AddressInput | readonly AddressInput[], field));
+}
+
+interface HeadersResult {
+  readonly headers: NormalizedMessage['headers'];
+  readonly bytes: number;
+}
+
+function headerField(name: string, repeated: boolean, index: number): string {
+  const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 37)}...` : name);
+  return `headers[${shown}]${repeated ? `[${index}]` : ''}`;
+}
+
+function readHeaders(value: unknown, limits: Required<MessageLimits>): HeadersResult {
+  if (value === undefined || value === null) return { headers: EMPTY_LIST, bytes: 0 };
+  if (!isPlainObject(value)) throw validation(`Expected \`headers\` to be a plain object of name -> value, got ${showValue(value)}`);
+  const out: (readonly [string, string])[] = [];
+  let bytes = 0;
+  let seenSingle = 0;
+  const max = limits.maxHeaders;
+  const maxLength = limits.maxHeaderLineLength;
+  for (const name of Object.keys(value)) {
+    if (name.length === 0) throw invalidHeader('A header name in `headers` is empty');
+    if (name.length > maxLength - 2) throw invalidHeader(`The header name ${showValue(name)} is longer than ${maxLength - 2} characters`);
+    for (let i = 0; i < name.length; i++) {
+      const c = name.charCodeAt(i);
+      // RFC 5322 2.2: field-name = 1*ftext, printable US-ASCII except ':'.
+      if (c < 33 || c > 126 || c === 58) {
+        throw invalidHeader(`The header name ${showValue(name)} contains ${describeCharAt(name, i)}; names are printable ASCII without ':'`);
+      }
+    }
+    const lower = name.toLowerCase();
+    const owned = OWNED_HEADERS.get(lower);
+    if (owned !== undefined) throw invalidHeader(`The header ${JSON.stringify(name)} cannot be set through \`headers\`: ${owned}`);
+    const raw = value[name];
+    const repeated = Array.isArray(raw);
+    const count = repeated ? (raw as readonly unknown[]).length : 1;
+    const single = SINGLE_HEADERS.get(lower);
+    if (single !== undefined) {
+      if (count > 1 || (seenSingle & single) !== 0) throw invalidHeader(`The header ${JSON.stringify(name)} may appear only once`);
+      seenSingle |= single;
+    }
+    if (out.length + count > max) throw invalidHeader(`Too many headers in \`headers\`: more than ${max}`);
+    for (let i = 0; i < count; i++) {
+      const v: unknown = repeated ? (raw as readonly unknown[])[i] : raw;
+      if (typeof v !== 'string') throw invalidHeader(`Expected ${headerField(name, repeated, i)} to be a string, got ${showValue(v)}`);
+      if (v.length > maxLength) {
+        throw invalidHeader(`The value of ${headerField(name, repeated, i)} is ${v.length} characters long, over the limit of ${maxLength}`);
+      }
+      if (findTextControl(v) >= 0) checkHeaderText(v, `The value of ${headerField(name, repeated, i)}`);
+      out.push(Object.freeze([name, v] as const));
+      bytes += name.length + utf8Length(v) + 4;
+    }
+  }
+  return { headers: out.length === 0 ? EMPTY_LIST : Object.freeze(out), bytes };
+}
+
+function checkAttachmentParam(value: unknown, where: string, maxLength: number): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw validation(`Expected ${where} to be a string, got ${showValue(value)}`);
+  if (value.length === 0 || value.length > maxLength) throw invalidHeader(`${where} must be 1 to ${maxLength} characters long, got ${value.length}`);
+  checkHeaderText(value, where);
+  return value;
+}
+
+interface AttachmentsResult {
+  readonly attachments: readonly Attachment[];
+  readonly bytes: number;
+}
+
+function readAttachments(value: unknown, limits: Required<MessageLimits>): AttachmentsResult {
+  if (value === undefined || value === null) return { attachments: EMPTY_LIST, bytes: 0 };
+  if (!Array.isArray(value)) throw validation(`Expected \`attachments\` to be an array, got ${showValue(value)}`);
+  const list = value as readonly unknown[];
+  if (list.length > limits.maxAttachments) {
+    throw tooLarge(`Too many attachments: ${list.length}, the limit is ${limits.maxAttachments}`);
+  }
+  const out: Attachment[] = [];
+  let bytes = 0;
+  for (let i = 0; i < list.length; i++) {
+    const where = `attachments[${i}]`;
+    const item: unknown = list[i];
+    if (typeof item !== 'object' || item === null || Array.isArray(item) || ArrayBuffer.isView(item)) {
+      throw validation(`Expected ${where} to be an object, got ${showValue(item)}`);
+    }
+    const a = item as Record<string, unknown>;
+    // mailpush never reads files or fetches URLs: a message must not be able to make the
+    // process read /etc/passwd or call an internal URL.
+    for (const key of ['path', 'href', 'raw'] as const) {
+      if (a[key] !== undefined) {
+        throw validation(`${where}.${key} is not supported: mailpush never reads files or fetches URLs; give the bytes as \`content\``);
+      }
+    }
+    const content: unknown = a.content;
+    let size: number;
+    let encoding: Attachment['encoding'] | undefined;
+    if (typeof content === 'string') {
+      const enc: unknown = a.encoding;
+      if (enc !== undefined && enc !== null && !ENCODINGS.includes(enc as string)) {
+        throw validation(`Expected ${where}.encoding to be 'utf8', 'base64' or 'hex', got ${showValue(enc)}`);
+      }
+      encoding = (enc ?? undefined) as Attachment['encoding'] | undefined;
+      if (encoding === 'base64') {
+        if (!BASE64_CHARS.test(content)) throw validation(`${where}.content is not valid base64`);
+        size = base64Size(Math.floor((content.length * 3) / 4));
+      } else if (encoding === 'hex') {
+        if (content.length % 2 !== 0 || !HEX_CHARS.test(content)) throw validation(`${where}.content is not valid hex`);
+        size = base64Size(content.length / 2);
+      } else {
+        size = base64Size(utf8Length(content));
+      }
+    } else if (content instanceof Uint8Array) {
+      size = base64Size(content.byteLength);
+    } else if (content === undefined || content === null) {
+      throw validation(`${where}.content is required: give the bytes as a string or Uint8Array (files and URLs are never read)`);
+    } else {
+      const stream = typeof content === 'object' && typeof (content as { pipe?: unknown }).pipe === 'function';
+      throw validation(
+        `Expected ${where}.content to be a string or Uint8Array, got ${stream ? 'a stream (streams are not supported, give a Buffer)' : showValue(content)}`,
+      );
+    }
+    const filename = checkAttachmentParam(a.filename, `${where}.filename`, MAX_ATTACHMENT_PARAM_LENGTH);
+    const contentType = checkAttachmentParam(a.contentType, `${where}.contentType`, MAX_ATTACHMENT_PARAM_LENGTH);
+    if (contentType !== undefined && contentType.indexOf('/') <= 0) {
+      throw validation(`Expected ${where}.contentType to be a MIME type like 'application/pdf', got ${showValue(contentType)}`);
+    }
+    const cid = checkAttachmentParam(a.cid, `${where}.cid`, MAX_ATTACHMENT_PARAM_LENGTH);
+    if (cid !== undefined) {
+      for (let j = 0; j < cid.length; j++) {
+        const c = cid.charCodeAt(j);
+        if (c < 33 || c > 126 || c === 0x3c || c === 0x3e) throw invalidHeader(`${where}.cid contains ${describeCharAt(cid, j)}; use printable ASCII without <>`);
+      }
+    }
+    const disposition: unknown = a.disposition;
+    if (disposition !== undefined && disposition !== null && !DISPOSITIONS.includes(disposition as string)) {
+      throw validation(`Expected ${where}.disposition to be 'attachment' or 'inline', got ${showValue(disposition)}`);
+    }
+    const attachment: { -readonly [K in keyof Attachment]: Attachment[K] } = { content: content as string | Uint8Array };
+    if (filename !== undefined) attachment.filename = filename;
+    if (encoding !== undefined) attachment.encoding = encoding;
+    if (contentType !== undefined) attachment.contentType = contentType;
+    if (cid !== undefined) attachment.cid = cid;
+    if (disposition !== undefined && disposition !== null) attachment.disposition = disposition as 'attachment' | 'inline';
+    out.push(Object.freeze(attachment));
+    bytes += size + PART_OVERHEAD_BYTES + (filename === undefined ? 0 : 2 * utf8Length(filename));
+  }
+  return { attachments: out.length === 0 ? EMPTY_LIST : Object.freeze(out), bytes };
+}
+
+function tagField(name: string): string {
+  return `tags[${showValue(name)}]`;
+}
+
+/** Tags travel in headers for some transports (X-SES-MESSAGE-TAGS, X-SMTPAPI): no controls, no tabs. */
+function checkTagText(text: string, name: string, isValue: boolean): void {
+  if (text.includes('\t') || findTextControl(text) >= 0) {
+    const what = isValue ? `The value of ${tagField(name)}` : `The tag name ${showValue(name)}`;
+    if (text.includes('\t')) throw invalidHeader(`${what} contains a tab`);
+    checkHeaderText(text, what);
+  }
+}
+
+function readTags(value: unknown, limits: Required<MessageLimits>): Readonly<Record<string, string>> {
+  if (value === undefined || value === null) return EMPTY_RECORD;
+  if (!isPlainObject(value)) throw validation(`Expected \`tags\` to be a plain object of name -> string, got ${showValue(value)}`);
+  const keys = Object.keys(value);
+  if (keys.length === 0) return EMPTY_RECORD;
+  if (keys.length > limits.maxTags) throw validation(`Too many tags: ${keys.length}, the limit is ${limits.maxTags}`);
+  const max = limits.maxTagLength;
+  const out: Record<string, string> = {};
+  for (const name of keys) {
+    if (name.length === 0 || name.length > max) throw validation(`Tag names must be 1 to ${max} characters long, got ${showValue(name)}`);
+    checkTagText(name, name, false);
+    const v = value[name];
+    if (typeof v !== 'string') throw validation(`Expected ${tagField(name)} to be a string, got ${showValue(v)}`);
+    if (v.length > max) throw validation(`${tagField(name)} is ${v.length} characters long, over the limit of ${max}`);
+    checkTagText(v, name, true);
+    setOwn(out, name, v);
+  }
+  return Object.freeze(out);
+}
+
+function describeKind(value: unknown): string {
+  if (value instanceof Date) return 'a Date (give date.toISOString())';
+  if (value instanceof Map) return 'a Map (give a plain object)';
+  if (value instanceof Set) return 'a Set (give an array)';
+  if (ArrayBuffer.isView(value)) return 'binary data (give a string, e.g. base64)';
+  if (typeof value === 'bigint') return 'a BigInt (give a string or number)';
+  if (typeof value === 'symbol') return 'a symbol';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'number') return String(value);
+  if (value === undefined) return 'undefined inside an array';
+  return 'an object that is not a plain object';
+}
+
+/**
+ * Validates metadata as JSON data. Walks the whole value (bounded by `maxMetadataBytes` and
+ * MAX_METADATA_DEPTH) without copying it.
+ */
+class MetadataChecker {
+  private bytes = 0;
+  private readonly path: (string | number)[] = [];
+  private readonly ancestors: object[] = [];
+
+  constructor(private readonly maxBytes: number) {}
+
+  private fail(value: unknown, reason?: string): never {
+    let where = 'metadata';
+    for (const key of this.path) {
+      where += typeof key === 'number' ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+    }
+    throw validation(`\`${where}\` is not JSON-serializable: ${reason ?? describeKind(value)}`);
+  }
+
+  private add(n: number): void {
+    this.bytes += n;
+    if (this.bytes > this.maxBytes) throw tooLarge(`\`metadata\` is larger than ${this.maxBytes} characters as JSON`);
+  }
+
+  /** Checks the value of property `key` of an object being walked. */
+  checkProperty(key: string, value: unknown): void {
+    // JSON drops undefined properties, and reading them back gives undefined again.
+    if (value === undefined) return;
+    this.path.push(key);
+    this.add(key.length + 4);
+    this.check(value);
+    this.path.pop();
+  }
+
+  check(value: unknown): void {
+    switch (typeof value) {
+      case 'string':
+        this.add(value.length + 3);
+        return;
+      case 'boolean':
+        this.add(6);
+        return;
+      case 'number':
+        if (!Number.isFinite(value)) this.fail(value);
+        this.add(12);
+        return;
+      case 'object':
+        break;
+      default:
+        this.fail(value);
+    }
+    if (value === null) {
+      this.add(5);
+      return;
+    }
+    if (this.ancestors.includes(value)) this.fail(value, 'it contains a circular reference');
+    if (this.ancestors.length >= MAX_METADATA_DEPTH) this.fail(value, `it is nested deeper than ${MAX_METADATA_DEPTH} levels`);
+    this.ancestors.push(value);
+    if (Array.isArray(value)) {
+      const list = value as readonly unknown[];
+      this.add(2);
+      for (let i = 0; i < list.length; i++) {
+        this.path.push(i);
+        this.check(list[i]);
+        this.path.pop();
+      }
+    } else if (isPlainObject(value)) {
+      this.add(2);
+      for (const key of Object.keys(value)) this.checkProperty(key, value[key]);
+    } else {
+      this.fail(value);
+    }
+    this.ancestors.pop();
+  }
+}
+
+function readMetadata(value: unknown, limits: Required<MessageLimits>): Readonly<Record<string, unknown>> {
+  if (value === undefined || value === null) return EMPTY_RECORD;
+  if (!isPlainObject(value)) throw validation(`Expected \`metadata\` to be a plain object, got ${showValue(value)}`);
+  const keys = Object.keys(value);
+  if (keys.length === 0) return EMPTY_RECORD;
+  const checker = new MetadataChecker(limits.maxMetadataBytes);
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    // Read once: a getter could return something else the second time.
+    const v = value[key];
+    checker.checkProperty(key, v);
+    setOwn(out, key, v);
+  }
+  return Object.freeze(out);
+}
+
+function readMessageId(value: string, maxLength: number): string {
+  let id = value;
+  const open = id.charCodeAt(0) === 0x3c;
+  const close = id.charCodeAt(id.length - 1) === 0x3e;
+  if (open !== close) throw invalidHeader(`Invalid \`messageId\` ${showValue(value)}: unbalanced angle brackets`);
+  if (open) id = id.slice(1, -1);
+  if (id.length + 2 > maxLength) throw invalidHeader(`Invalid \`messageId\` ${showValue(value)}: longer than ${maxLength} characters`);
+  const at = id.indexOf('@');
+  let ok = at > 0 && at < id.length - 1 && id.indexOf('@', at + 1) < 0;
+  if (ok) {
+    // id-left and id-right: dot-atom-text (RFC 5322 3.6.4), printable ASCII only.
+    let previousDot = true;
+    for (let i = 0; i < id.length && ok; i++) {
+      const c = id.charCodeAt(i);
+      if (i === at) {
+        ok = !previousDot;
+        previousDot = true;
+      } else if (c === 0x2e) {
+        ok = !previousDot;
+        previousDot = true;
+      } else {
+        ok = c > 32 && c < 127 && !'"(),:;<>@[\\]'.includes(id[i]!);
+        previousDot = false;
+      }
+    }
+    ok &&= !previousDot;
+  }
+  if (!ok) {
+    const control = findTextControl(id);
+    if (control >= 0 || id.includes('\t')) throw invalidHeader(`Invalid \`messageId\` ${showValue(value)}: it contains ${describeCharAt(id, control >= 0 ? control : id.indexOf('\t'))}`);
+    throw invalidHeader(`Invalid \`messageId\` ${showValue(value)}: expected <left@right> with printable ASCII and no spaces`);
+  }
+  return open ? value : `<${id}>`;
+}
+
+function readDate(value: unknown, now: number): number {
+  if (value === undefined || value === null) return now;
+  if (!(value instanceof Date)) throw validation(`Expected \`date\` to be a Date, got ${showValue(value)}`);
+  const t = value.getTime();
+  if (Number.isNaN(t)) throw validation('Expected `date` to be a valid Date, got an invalid Date');
+  if (t < 0 || t > MAX_DATE_MS) throw validation(`Expected \`date\` to be between 1970 and 9999, got ${showValue(value)}`);
+  return t;
+}
+
+function safeMessage(err: unknown): string {
+  try {
+    return err instanceof Error ? String(err.message) : String(err);
+  } catch {
+    return 'an unreadable error';
+  }
+}
+
+const OWN_CODES: ReadonlySet<string> = new Set([
+  MailErrorCode.VALIDATION,
+  MailErrorCode.INVALID_ADDRESS,
+  MailErrorCode.INVALID_HEADER,
+  MailErrorCode.TOO_LARGE,
+  MailErrorCode.CONFIG,
+]);
+
+/**
+ * Validates a message and returns its normalized, frozen form: addresses parsed (IDN domains
+ * in ASCII), headers checked, ids and date assigned, size estimated.
+ *
+ * The result and its arrays are frozen and hold no reference to the input's arrays or
+ * objects, with two documented exceptions that are not copied for speed: attachment bytes
+ * (a `Uint8Array` given as `content` must not be changed afterwards) and values nested inside
+ * `metadata` (the top level is copied; nested objects are validated as JSON but shared).
+ *
+ * Each input field is read exactly once, so getters cannot change a value after it was checked.
+ *
+ * @param input - The message as given to `mailer.send()`.
+ * @param options - Current time, limits and id generation.
+ * @throws MailError `VALIDATION`, `INVALID_ADDRESS`, `INVALID_HEADER` or `TOO_LARGE` (see the
+ *   module documentation); `CONFIG` when `options` are invalid. Never another kind of error.
+ *
+ * @example
+ * ```ts
+ * const message = normalizeMessage(
+ *   { from: 'Shop <shop@example.com>', to: 'ann@bücher.de', subject: 'Hi', text: 'Hello' },
+ *   { now: Date.now() },
+ * );
+ * message.to[0].address; // 'ann@xn--bcher-kva.de'
+ * ```
+ */
+export function normalizeMessage(input: MessageInput, options: NormalizeOptions): NormalizedMessage {
+  try {
+    return normalize(input, options);
+  } catch (err) {
+    if (err instanceof MailError && OWN_CODES.has(err.code)) throw err;
+    // Getters or proxies in the input that throw, or anything unforeseen: still a MailError.
+    throw validation(`The message could not be read: ${safeMessage(err)}`, err);
+  }
+}
+
+function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMessage {
+  if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  const now = options.now;
+  if (typeof now !== 'number' || !Number.isFinite(now)) throw configError('now', 'a finite number of ms since the epoch', now);
+  const limits = options.limits ?? DEFAULT_MESSAGE_LIMITS;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw validation(`Expected the message to be an object, got ${showValue(input)}`);
+  }
+  const m = input as unknown as Record<string, unknown>;
+  // Named loads: much cheaper than a keyed loop over UNSUPPORTED_FIELDS on every message.
+  if (
+    m.raw !== undefined ||
+    m.envelope !== undefined ||
+    m.sender !== undefined ||
+    m.inReplyTo !== undefined ||
+    m.references !== undefined ||
+    m.alternatives !== undefined ||
+    m.amp !== undefined ||
+    m.watchHtml !== undefined ||
+    m.icalEvent !== undefined ||
+    m.list !== undefined ||
+    m.dkim !== undefined ||
+    m.priority !== undefined ||
+    m.sendAt !== undefined ||
+    m.idempotencyKey !== undefined
+  ) {
+    for (const [key, hint] of UNSUPPORTED_FIELDS) {
+      if (m[key] !== undefined) throw validation(`The message field \`${key}\` is not supported: ${hint}`);
+    }
+  }
+
+  const fromInput = m.from;
+  if (fromInput === undefined || fromInput === null) throw new MailError('The message has no `from` address', { code: MailErrorCode.INVALID_ADDRESS });
+  if (Array.isArray(fromInput)) {
+    throw new MailError(`\`from\` must be exactly one address, got a list of ${(fromInput as unknown[]).length}`, { code: MailErrorCode.INVALID_ADDRESS });
+  }
+  const from = parseAddress(fromInput as AddressInput, 'from');
+  const to = readAddressList(m.to, 'to');
+  const cc = readAddressList(m.cc, 'cc');
+  const bcc = readAddressList(m.bcc, 'bcc');
+  const replyTo = readAddressList(m.replyTo, 'replyTo');
+
+  const total = to.length + cc.length + bcc.length;
+  if (total === 0) throw validation('The message has no recipients: set `to`, `cc` or `bcc`');
+  if (total > limits.maxRecipients) {
+    // Only now is de-duplication worth its Set: below the limit the raw count is enough.
+    const unique = new Set<string>();
+    for (const list of [to, cc, bcc]) for (const a of list) unique.add(a.address);
+    if (unique.size > limits.maxRecipients) {
+      throw tooLarge(`Too many recipients: ${unique.size} (to + cc + bcc), the limit is ${limits.maxRecipients}`);
+    }
+  }
+
+  const subject = optionalString(m.subject, '`subject`') ?? '';
+  if (subject.length > limits.maxSubjectLength) {
+    throw invalidHeader(`The subject is ${subject.length} characters long, over the limit of ${limits.maxSubjectLength}`);
+  }
+  checkHeaderText(subject, 'The subject');
+
+  const text = optionalString(m.text, '`text`');
+  const html = optionalString(m.html, '`html`');
+  // Checked before measuring: a UTF-8 string has at least as many bytes as UTF-16 code units.
+  if ((text?.length ?? 0) + (html?.length ?? 0) > limits.maxBytes) {
+    throw tooLarge(`The message is larger than the limit of ${limits.maxBytes} bytes (text and html alone have ${(text?.length ?? 0) + (html?.length ?? 0)} characters)`);
+  }
+  const headers = readHeaders(m.headers, limits);
+  const attachments = readAttachments(m.attachments, limits);
+  if (!text && !html && attachments.attachments.length === 0) {
+    throw validation('The message is empty: give `text`, `html` or `attachments`');
+  }
+  const tags = readTags(m.tags, limits);
+  const metadata = readMetadata(m.metadata, limits);
+
+  const categoryInput = m.category;
+  let category: MessageCategory = 'transactional';
+  if (categoryInput !== undefined && categoryInput !== null) {
+    if (!CATEGORIES.includes(categoryInput as MessageCategory)) {
+      throw validation(`Expected \`category\` to be 'transactional' or 'marketing', got ${showValue(categoryInput)}`);
+    }
+    category = categoryInput as MessageCategory;
+  }
+
+  const returnPathInput = m.returnPath;
+  let returnPath = from.address;
+  if (returnPathInput !== undefined && returnPathInput !== null) {
+    if (typeof returnPathInput !== 'string') throw new MailError(`Invalid address in \`returnPath\` (${showValue(returnPathInput)}): expected a string`, { code: MailErrorCode.INVALID_ADDRESS });
+    const parsed = parseAddress(returnPathInput, 'returnPath');
+    if (parsed.name !== undefined) {
+      throw new MailError(`Invalid address in \`returnPath\` (${showValue(returnPathInput)}): expected a bare address without a display name`, { code: MailErrorCode.INVALID_ADDRESS });
+    }
+    returnPath = parsed.address;
+  }
+
+  const messageIdInput = m.messageId;
+  let messageId: string;
+  let uuid: string | undefined;
+  if (messageIdInput !== undefined && messageIdInput !== null) {
+    if (typeof messageIdInput !== 'string') throw invalidHeader(`Expected \`messageId\` to be a string, got ${showValue(messageIdInput)}`);
+    messageId = readMessageId(messageIdInput, limits.maxHeaderLineLength);
+  } else {
+    let domain = domainOf(from.address);
+    if (options.messageIdDomain !== undefined) {
+      try {
+        domain = normalizeDomain(options.messageIdDomain);
+      } catch {
+        throw configError('messageIdDomain', 'a valid domain name', options.messageIdDomain);
+      }
+    }
+    uuid = randomUUID();
+    messageId = `<${uuid}@${domain}>`;
+  }
+
+  const date = readDate(m.date, now);
+
+  const sizeBytes =
+    BASE_OVERHEAD_BYTES +
+    from.address.length +
+    (from.name === undefined ? 0 : from.name.length) +
+    addressesSize(to) +
+    addressesSize(cc) +
+    addressesSize(replyTo) +
+    utf8Length(subject) +
+    messageId.length +
+    headers.bytes +
+    (text === undefined ? 0 : utf8Length(text)) +
+    (html === undefined ? 0 : utf8Length(html)) +
+    attachments.bytes;
+  if (sizeBytes > limits.maxBytes) {
+    throw tooLarge(`The message is about ${sizeBytes} bytes, over the limit of ${limits.maxBytes} bytes`);
+  }
+
+  const id = options.createId !== undefined ? options.createId() : uuid !== undefined ? idFromUuid(uuid) : createMessageId();
+  if (typeof id !== 'string' || id.length === 0) throw configError('createId', 'a function returning a non-empty string', id);
+
+  const message: { -readonly [K in keyof NormalizedMessage]: NormalizedMessage[K] } = {
+    id,
+    messageId,
+    from,
+    to,
+    cc,
+    bcc,
+    replyTo,
+    subject,
+    headers: headers.headers,
+    attachments: attachments.attachments,
+    tags,
+    metadata,
+    category,
+    returnPath,
+    date,
+    sizeBytes,
+  };
+  if (text !== undefined) message.text = text;
+  if (html !== undefined) message.html = html;
+  return Object.freeze(message);
+}
+
+/**
+ * Groups the envelope recipients of a message (to, cc and bcc) by domain, each address once,
+ * in the order they appear. Domains are those of the normalized addresses (ASCII, lower case).
+ *
+ * @returns A new map of domain -> addresses; the caller may change it.
+ */
+export function recipientsByDomain(message: NormalizedMessage): Map<string, string[]> {
+  const byDomain = new Map<string, string[]>();
+  const seen = new Set<string>();
+  for (const list of [message.to, message.cc, message.bcc]) {
+    for (const { address } of list) {
+      if (seen.has(address)) continue;
+      seen.add(address);
+      const domain = domainOf(address);
+      const group = byDomain.get(domain);
+      if (group === undefined) byDomain.set(domain, [address]);
+      else group.push(address);
+    }
+  }
+  return byDomain;
+}

@@ -1,0 +1,486 @@
+/**
+ * The scheduler: one timer heap for scheduled sends, retries and wake-ups; ready lanes per
+ * (recipient domain, priority); a weighted-fair pick across priorities and round-robin
+ * across domains; token buckets and concurrency gates per domain, per transport and global;
+ * adaptive throttling per domain (multiplicative decrease, additive recovery).
+ *
+ * Invariants:
+ * - A job is in exactly one place: the heap (`scheduled`), a lane (`ready`), or in flight
+ *   (`sending`). Cancelled jobs may linger in the heap or a lane and are skipped there.
+ * - A domain is in the ring of priority p at most once (bit p of `inRing`), and only while it
+ *   is not parked. A parked domain waits for a wake-up (pause end, token) in the heap or for
+ *   one of its in-flight sends to end.
+ * - Nothing here awaits: dispatch hands a job to the `dispatch` callback synchronously and
+ *   the owner reports back through {@link Scheduler.release}.
+ *
+ * @internal
+ * @module
+ */
+
+import type { Clock, Job, Priority, TimerHandle } from '../types.js';
+import { PRIORITIES } from '../types.js';
+import { Deque } from './deque.js';
+import { TimeHeap } from './heap.js';
+import type { PriorityWeights, ResolvedDomainLimits, ResolvedLimits, ThrottleOptions } from './limits.js';
+import { TokenBucket } from './token-bucket.js';
+
+const LANES = PRIORITIES.length;
+const PRIORITY_INDEX: Readonly<Record<Priority, number>> = { critical: 0, high: 1, normal: 2, low: 3, bulk: 4 };
+
+interface ThrottleState {
+  rate: number;
+  concurrency: number;
+  readonly ceilingRate: number;
+  readonly ceilingConcurrency: number;
+  successes: number;
+}
+
+/** Scheduler view of one recipient domain. */
+export class DomainState {
+  readonly lanes: (Deque<Job> | undefined)[] = new Array<Deque<Job> | undefined>(LANES);
+  readonly bucket: TokenBucket;
+  /** Ready jobs (not counting cancelled ones left in lanes). */
+  queued = 0;
+  inflight = 0;
+  pausedUntil = 0;
+  inRing = 0;
+  parked = false;
+  throttle: ThrottleState | undefined;
+  winStart = 0;
+  winCount = 0;
+  lastRate = 0;
+
+  constructor(
+    readonly name: string,
+    readonly limits: ResolvedDomainLimits,
+    now: number,
+  ) {
+    this.bucket = new TokenBucket(limits.ratePerSecond, limits.burst, now);
+    this.winStart = now;
+  }
+
+  /** Concurrency in force (the throttle may hold it below the configured limit). */
+  concurrency(): number {
+    return this.throttle === undefined ? this.limits.concurrency : Math.min(this.limits.concurrency, this.throttle.concurrency);
+  }
+}
+
+/** Marker for the transport's own wake-up in the heap. */
+const TRANSPORT_WAKE = Symbol('transport-wake');
+type TimerItem = Job | DomainState | typeof TRANSPORT_WAKE;
+
+/** What the scheduler reports when it slows a domain down. */
+export interface ThrottleChange {
+  readonly domain: string;
+  readonly pausedUntil: number;
+  readonly ratePerSecond: number;
+  readonly concurrency: number;
+}
+
+/** Snapshot of one domain for `stats()`. */
+export interface DomainStats {
+  readonly queued: number;
+  readonly inflight: number;
+  /** Tokens available now (Infinity when unlimited). */
+  readonly tokens: number;
+  /** Rate in force, per second (lower than configured while throttled). */
+  readonly ratePerSecond: number;
+  /** Concurrency in force. */
+  readonly concurrency: number;
+  /** Paused until this time (ms since epoch), or 0. */
+  readonly pausedUntil: number;
+  readonly throttled: boolean;
+}
+
+/** Options of the scheduler. */
+export interface SchedulerOptions {
+  readonly clock: Clock;
+  readonly limits: ResolvedLimits;
+  readonly weights: PriorityWeights;
+  readonly throttle: Required<ThrottleOptions>;
+  /** Starts sending a job; must not throw. */
+  readonly dispatch: (job: Job) => void;
+  /** Called when a scheduled job becomes due (before it enters its lane). */
+  readonly onDue?: (job: Job) => void;
+}
+
+/** @internal */
+export class Scheduler {
+  private readonly clock: Clock;
+  private readonly limits: ResolvedLimits;
+  private readonly throttleOpts: Required<ThrottleOptions>;
+  private readonly dispatchFn: (job: Job) => void;
+  private readonly onDue: ((job: Job) => void) | undefined;
+  private readonly domains = new Map<string, DomainState>();
+  private readonly rings: Deque<DomainState>[] = [];
+  private readonly pass: number[] = new Array<number>(LANES).fill(0);
+  private readonly stride: number[];
+  private vtime = 0;
+  private readonly heap = new TimeHeap<TimerItem>();
+  private timer: TimerHandle | undefined;
+  private armedAt = Infinity;
+  private readonly transportBucket: TokenBucket;
+  private transportWakeAt = Infinity;
+  private pumping = false;
+  private repump = false;
+  private paused = false;
+  /** Jobs in flight. */
+  inflight = 0;
+  /** Jobs waiting in the heap (sendAt or retry), including cancelled ones not yet popped. */
+  scheduled = 0;
+  /** Ready jobs per lane. */
+  readonly laneCounts: number[] = new Array<number>(LANES).fill(0);
+
+  constructor(options: SchedulerOptions) {
+    this.clock = options.clock;
+    this.limits = options.limits;
+    this.throttleOpts = options.throttle;
+    this.dispatchFn = options.dispatch;
+    this.onDue = options.onDue;
+    this.stride = PRIORITIES.map((p) => 1 / options.weights[p]);
+    for (let i = 0; i < LANES; i++) this.rings.push(new Deque<DomainState>());
+    const tRate = this.limits.transportRate;
+    this.transportBucket = new TokenBucket(tRate, tRate === Infinity ? Infinity : Math.max(1, tRate / 20), this.clock.now());
+  }
+
+  /** Ready jobs in all lanes. */
+  get ready(): number {
+    let n = 0;
+    for (const c of this.laneCounts) n += c;
+    return n;
+  }
+
+  /** True when nothing is ready, scheduled or in flight. */
+  get idle(): boolean {
+    return this.inflight === 0 && this.scheduled === 0 && this.ready === 0;
+  }
+
+  /** Adds a job: into its lane when due, else into the heap. */
+  enqueue(job: Job): void {
+    if (job.runAt > this.clock.now()) {
+      job.state = 'scheduled';
+      this.scheduled++;
+      this.heap.push(job.runAt, job);
+      this.arm();
+    } else {
+      job.state = 'ready';
+      this.toLane(job, false);
+      this.pump();
+    }
+  }
+
+  /** Puts a job back at the head of its lane (a throttled send that must go first when the domain resumes). */
+  requeueFront(job: Job): void {
+    job.state = 'ready';
+    this.toLane(job, true);
+    this.pump();
+  }
+
+  /** A job in flight has finished its attempt (whatever the outcome). */
+  release(job: Job): void {
+    this.inflight--;
+    const d = this.domains.get(job.domain);
+    if (d !== undefined) {
+      d.inflight--;
+      if (d.parked && d.pausedUntil <= this.clock.now()) this.unpark(d);
+      this.maybeForget(d);
+    }
+    this.pump();
+  }
+
+  /** Marks a job cancelled wherever it waits; returns true when it was waiting (not in flight). */
+  cancel(job: Job): boolean {
+    if (job.state === 'ready') {
+      const d = this.domains.get(job.domain);
+      if (d !== undefined) d.queued--;
+      this.laneCounts[PRIORITY_INDEX[job.priority]]!--;
+      return true;
+    }
+    if (job.state === 'scheduled') {
+      this.scheduled--;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Slows a domain down after a throttling response: pauses it (hint or default), halves its
+   * rate and drops it to one connection. Returns the change, or undefined when the domain was
+   * already paused by an earlier response of the same burst (only the pause may grow then).
+   */
+  throttle(domain: string, retryAfterMs: number | undefined): ThrottleChange | undefined {
+    const now = this.clock.now();
+    const d = this.domainState(domain, now);
+    const t = this.throttleOpts;
+    const pause = Math.min(retryAfterMs ?? t.pauseMs, t.maxPauseMs);
+    const until = now + pause;
+    if (d.pausedUntil > now) {
+      if (until > d.pausedUntil) {
+        d.pausedUntil = until;
+        this.wakeAt(d, until);
+      }
+      return undefined;
+    }
+    const configured = d.limits.ratePerSecond;
+    const current = d.throttle?.rate ?? (Number.isFinite(configured) ? configured : Math.max(d.lastRate, d.winCount, t.minRatePerSecond));
+    const rate = Math.max(t.minRatePerSecond, current * t.decreaseFactor);
+    d.throttle = {
+      rate,
+      concurrency: 1,
+      ceilingRate: d.throttle?.ceilingRate ?? current,
+      ceilingConcurrency: d.throttle?.ceilingConcurrency ?? (Number.isFinite(d.limits.concurrency) ? d.limits.concurrency : Math.max(1, d.inflight)),
+      successes: 0,
+    };
+    d.bucket.setRate(rate, 1, now);
+    d.bucket.tokens = Math.min(d.bucket.tokens, 1);
+    d.pausedUntil = until;
+    // The domain may be parked waiting for a slot; make sure something wakes it after the pause.
+    this.wakeAt(d, until);
+    return { domain, pausedUntil: until, ratePerSecond: rate, concurrency: 1 };
+  }
+
+  /** Records an accepted send for the domain's throttle recovery (additive increase). */
+  recordSuccess(domain: string): void {
+    const d = this.domains.get(domain);
+    const th = d?.throttle;
+    if (d === undefined || th === undefined) return;
+    if (++th.successes < this.throttleOpts.recoverAfter) return;
+    th.successes = 0;
+    th.rate = Math.min(th.ceilingRate, th.rate + th.ceilingRate * this.throttleOpts.recoverStep);
+    th.concurrency = Math.min(th.ceilingConcurrency, th.concurrency + 1);
+    const now = this.clock.now();
+    if (th.rate >= th.ceilingRate && th.concurrency >= th.ceilingConcurrency) {
+      d.throttle = undefined;
+      d.bucket.setRate(d.limits.ratePerSecond, d.limits.burst, now);
+    } else {
+      d.bucket.setRate(th.rate, 1, now);
+    }
+    if (d.parked) this.unpark(d);
+    this.pump();
+  }
+
+  /** Stops dispatching (jobs stay where they are). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Stops the timer; nothing is dispatched afterwards. */
+  stop(): void {
+    this.paused = true;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedAt = Infinity;
+  }
+
+  /** Per-domain snapshot. */
+  domainStats(): Record<string, DomainStats> {
+    const now = this.clock.now();
+    const out: Record<string, DomainStats> = {};
+    for (const d of this.domains.values()) {
+      d.bucket.refill(now);
+      out[d.name] = {
+        queued: d.queued,
+        inflight: d.inflight,
+        tokens: d.bucket.tokens,
+        ratePerSecond: d.throttle?.rate ?? d.limits.ratePerSecond,
+        concurrency: d.concurrency(),
+        pausedUntil: d.pausedUntil > now ? d.pausedUntil : 0,
+        throttled: d.throttle !== undefined,
+      };
+    }
+    return out;
+  }
+
+  /** Time until which a domain is paused (0 when it is not). */
+  pausedUntil(domain: string): number {
+    return this.domains.get(domain)?.pausedUntil ?? 0;
+  }
+
+  /** Time of the next timer, or Infinity (for virtual clocks and tests). */
+  nextTimerAt(): number {
+    return this.heap.peekTime();
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private domainState(name: string, now: number): DomainState {
+    let d = this.domains.get(name);
+    if (d === undefined) {
+      d = new DomainState(name, this.limits.domains.get(name) ?? this.limits.default, now);
+      this.domains.set(name, d);
+    }
+    return d;
+  }
+
+  /** Drops the state of a domain with nothing going on, so a million-domain campaign stays bounded. */
+  private maybeForget(d: DomainState): void {
+    if (d.queued !== 0 || d.inflight !== 0 || d.inRing !== 0 || d.throttle !== undefined || d.parked) return;
+    for (const lane of d.lanes) if (lane !== undefined && lane.length > 0) return;
+    const now = this.clock.now();
+    if (d.pausedUntil > now) return;
+    d.bucket.refill(now);
+    if (d.bucket.tokens < d.bucket.burst) return;
+    this.domains.delete(d.name);
+  }
+
+  private toLane(job: Job, front: boolean): void {
+    const p = PRIORITY_INDEX[job.priority];
+    const d = this.domainState(job.domain, this.clock.now());
+    let lane = d.lanes[p];
+    if (lane === undefined) {
+      lane = new Deque<Job>();
+      d.lanes[p] = lane;
+    }
+    if (front) lane.unshift(job);
+    else lane.push(job);
+    d.queued++;
+    this.laneCounts[p]!++;
+    if (!d.parked) this.addToRing(d, p);
+  }
+
+  private addToRing(d: DomainState, p: number): void {
+    const bit = 1 << p;
+    if ((d.inRing & bit) !== 0) return;
+    const ring = this.rings[p] as Deque<DomainState>;
+    // A lane that was idle re-enters at the current virtual time: it neither hoards credit
+    // from its idle time nor waits behind lanes that were busy.
+    if (ring.length === 0 && (this.pass[p] as number) < this.vtime) this.pass[p] = this.vtime;
+    ring.push(d);
+    d.inRing |= bit;
+  }
+
+  private unpark(d: DomainState): void {
+    d.parked = false;
+    for (let p = 0; p < LANES; p++) {
+      const lane = d.lanes[p];
+      if (lane !== undefined && lane.length > 0) this.addToRing(d, p);
+    }
+  }
+
+  private park(d: DomainState, waitMs: number, now: number): void {
+    d.parked = true;
+    if (waitMs !== Infinity) this.wakeAt(d, now + waitMs);
+  }
+
+  private wakeAt(d: DomainState, at: number): void {
+    this.heap.push(at, d);
+    this.arm();
+  }
+
+  private pickLane(): number {
+    let best = -1;
+    for (let p = 0; p < LANES; p++) {
+      if ((this.rings[p] as Deque<DomainState>).length === 0) continue;
+      if (best < 0 || (this.pass[p] as number) < (this.pass[best] as number)) best = p;
+    }
+    return best;
+  }
+
+  /** Dispatches as much as the limits allow. Re-entrant calls are folded into the running one. */
+  pump(): void {
+    if (this.pumping) {
+      this.repump = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.repump = false;
+        this.pumpOnce();
+      } while (this.repump);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumpOnce(): void {
+    if (this.paused) return;
+    const limits = this.limits;
+    const globalMax = Math.min(limits.concurrency, limits.transportConcurrency);
+    let now = this.clock.now();
+    while (this.inflight < globalMax) {
+      const p = this.pickLane();
+      if (p < 0) return;
+      if (this.transportBucket.rate !== Infinity) {
+        const tw = this.transportBucket.waitMs(now);
+        if (tw > 0) {
+          if (this.transportWakeAt > now + tw) {
+            this.transportWakeAt = now + tw;
+            this.heap.push(now + tw, TRANSPORT_WAKE);
+            this.arm();
+          }
+          return;
+        }
+      }
+      const ring = this.rings[p] as Deque<DomainState>;
+      const d = ring.shift() as DomainState;
+      d.inRing &= ~(1 << p);
+      const lane = d.lanes[p];
+      if (lane === undefined || lane.length === 0) continue;
+      let wait: number;
+      if (d.pausedUntil > now) wait = d.pausedUntil - now;
+      else if (d.inflight >= d.concurrency()) wait = Infinity;
+      else wait = d.bucket.waitMs(now);
+      if (wait > 0) {
+        this.park(d, wait, now);
+        continue;
+      }
+      let job = lane.shift();
+      while (job !== undefined && job.state !== 'ready') job = lane.shift();
+      if (job === undefined) {
+        this.maybeForget(d);
+        continue;
+      }
+      d.bucket.take();
+      this.transportBucket.take();
+      d.queued--;
+      this.laneCounts[p]!--;
+      d.inflight++;
+      this.inflight++;
+      if (now - d.winStart >= 1000) {
+        d.lastRate = (d.winCount * 1000) / (now - d.winStart);
+        d.winStart = now;
+        d.winCount = 0;
+      }
+      d.winCount++;
+      this.vtime = this.pass[p] as number;
+      this.pass[p] = this.vtime + (this.stride[p] as number);
+      if (lane.length > 0) this.addToRing(d, p);
+      job.state = 'sending';
+      this.dispatchFn(job);
+      now = this.clock.now();
+    }
+  }
+
+  private arm(): void {
+    const next = this.heap.peekTime();
+    if (next === Infinity || next >= this.armedAt || this.paused) return;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.armedAt = next;
+    this.timer = this.clock.setTimeout(() => this.onTimer(), Math.max(0, next - this.clock.now()));
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    if (this.paused) return;
+    const now = this.clock.now();
+    let item = this.heap.popDue(now);
+    while (item !== undefined) {
+      if (item === TRANSPORT_WAKE) {
+        this.transportWakeAt = Infinity;
+      } else if (item instanceof DomainState) {
+        if (item.parked) this.unpark(item);
+      } else if (item.state === 'scheduled') {
+        this.scheduled--;
+        item.state = 'ready';
+        this.onDue?.(item);
+        this.toLane(item, false);
+      }
+      // else: a cancelled job; it was already uncounted.
+      item = this.heap.popDue(now);
+    }
+    this.pump();
+    this.arm();
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * SMTP transport over nodemailer's connection pool. nodemailer composes each message while
+ * it streams it to the server; this file only maps options, results and errors, and stays
+ * out of the way on the hot path.
+ *
+ * @module
+ */
+
+import { createTransport } from 'nodemailer';
+import type { ConnectionOptions } from 'node:tls';
+import type { NodemailerError, SMTPPoolOptions, SMTPPoolSentMessageInfo, SendMailOptions } from 'nodemailer';
+import { classifiedError } from '../classify/index.js';
+import { configError, describeValue, isMailError, MailError, MailErrorCode, toMailError } from '../errors.js';
+import { toMailOptions } from '../message/compose.js';
+import type { PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
+
+/** Name of this transport, used in errors and events. */
+export const TRANSPORT_NAME = 'smtp';
+
+/** Password authentication (AUTH PLAIN or LOGIN, whichever the server offers). */
+export interface SmtpPasswordAuth {
+  readonly user: string;
+  readonly pass: string;
+}
+
+/** XOAUTH2 with an access token you obtained and refresh yourself (create a new transport when it expires). */
+export interface SmtpAccessTokenAuth {
+  readonly user: string;
+  readonly accessToken: string;
+}
+
+/** The nodemailer module, or anything with its `createTransport`. */
+export interface NodemailerModule {
+  readonly createTransport: typeof createTransport;
+}
+
+/** Options of {@link smtpTransport}. */
+export interface SmtpTransportOptions {
+  /** Server host name or IP address. */
+  readonly host: string;
+  /** Server port. @default 465 with `secure`, 587 otherwise */
+  readonly port?: number;
+  /** Implicit TLS from the first byte (RFC 8314, port 465). @default false */
+  readonly secure?: boolean;
+  /** Insist on STARTTLS: a server that does not offer it fails the send before anything is sent. @default false */
+  readonly requireTLS?: boolean;
+  /** Never use STARTTLS even when offered. Cannot be combined with `requireTLS`. @default false */
+  readonly ignoreTLS?: boolean;
+  /** Node TLS options (`rejectUnauthorized`, `ca`, `servername`, `minVersion`, ...). @default Node's defaults: verified certificates */
+  readonly tls?: ConnectionOptions;
+  /** Credentials. @default no authentication */
+  readonly auth?: SmtpPasswordAuth | SmtpAccessTokenAuth;
+  /** Most connections open at once; also the transport's `maxConcurrency`. @default 5 */
+  readonly maxConnections?: number;
+  /** Messages sent over one connection before it is replaced. @default 100 */
+  readonly maxMessages?: number;
+  /** Time to establish the TCP connection, in milliseconds. @default 120000 */
+  readonly connectionTimeoutMs?: number;
+  /** Time to wait for the server greeting, in milliseconds. @default 30000 */
+  readonly greetingTimeoutMs?: number;
+  /** Inactivity allowed on an open connection, in milliseconds. @default 600000 */
+  readonly socketTimeoutMs?: number;
+  /** Host name sent with EHLO. @default the machine's host name */
+  readonly name?: string;
+  /** Log SMTP traffic to the console through nodemailer's logger (never in production: it shows addresses). @default false */
+  readonly logger?: boolean;
+  /** nodemailer module to use instead of the bundled one. @default the installed `nodemailer` */
+  readonly lib?: NodemailerModule;
+}
+
+type Pool = ReturnType<NodemailerModule['createTransport']> & {
+  sendMail(data: SendMailOptions): Promise<SMTPPoolSentMessageInfo>;
+  verify(): Promise<true>;
+  close(): void;
+};
+
+const NO_REJECTIONS: readonly RejectedRecipient[] = Object.freeze([]);
+// Postfix "250 2.0.0 Ok: queued as 4Jx9K31S2Xz", Exim "250 OK id=1tXyZa-0001Ab-2c",
+// Sendmail "250 2.0.0 5B2N0abc012345 Message accepted for delivery".
+const QUEUE_ID = /queued as ([\w.-]+)|\bid=([\w.-]+)|^250 (?:2\.\d{1,3}\.\d{1,3} )?(\w+) Message accepted/i;
+// OpenSSL and Node certificate/handshake error codes, reported by nodemailer as ESOCKET.
+const TLS_ERROR_CODE = /CERT|SSL|TLS|DEPTH_ZERO|UNABLE_TO_|HOSTNAME|ALTNAME|SELF_SIGNED/;
+const HOST = /^[^\s\u0000-\u001f\u007f]+$/;
+// nodemailer re-parses envelope addresses with its header address parser, which would turn
+// `a@x>\r\nRCPT TO:<b@y` into b@y and `a@x,b@y` into two recipients: only plain
+// addresses (or a quoted local part without controls or brackets) may reach it.
+const ENVELOPE_ADDRESS = /^(?:[^\s<>,;"()\\\u0000-\u001f\u007f@]+|"(?:[^"\\<>\u0000-\u001f\u007f]|\\[^\u0000-\u001f\u007f])*")@[^\s<>,;"()\\\u0000-\u001f\u007f@]+$/;
+
+const BOOLEAN_OPTIONS = ['secure', 'requireTLS', 'ignoreTLS', 'logger'] as const;
+const TIMEOUT_OPTIONS = ['connectionTimeoutMs', 'greetingTimeoutMs', 'socketTimeoutMs'] as const;
+
+function checkOptions(options: unknown): SmtpTransportOptions {
+  if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  const o = options as SmtpTransportOptions;
+  if (typeof o.host !== 'string' || o.host === '' || o.host.length > 255 || !HOST.test(o.host)) {
+    throw configError('host', 'a host name or IP address', o.host);
+  }
+  if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 1 && o.port <= 65535)) {
+    throw configError('port', 'an integer from 1 to 65535', o.port);
+  }
+  for (const key of BOOLEAN_OPTIONS) {
+    if (o[key] !== undefined && typeof o[key] !== 'boolean') throw configError(key, 'a boolean', o[key]);
+  }
+  if (o.requireTLS === true && o.ignoreTLS === true) throw configError('ignoreTLS', 'false or unset when `requireTLS` is true', true);
+  if (o.tls !== undefined && (typeof o.tls !== 'object' || o.tls === null || Array.isArray(o.tls))) {
+    throw configError('tls', 'an object of Node TLS options', o.tls);
+  }
+  if (o.auth !== undefined) checkAuth(o.auth);
+  if (o.maxConnections !== undefined && !(Number.isInteger(o.maxConnections) && o.maxConnections >= 1 && o.maxConnections <= 1000)) {
+    throw configError('maxConnections', 'an integer from 1 to 1000', o.maxConnections);
+  }
+  if (o.maxMessages !== undefined && !(o.maxMessages === Infinity || (Number.isInteger(o.maxMessages) && o.maxMessages >= 1))) {
+    throw configError('maxMessages', 'a positive integer or Infinity', o.maxMessages);
+  }
+  for (const key of TIMEOUT_OPTIONS) {
+    const value = o[key];
+    // Node timers overflow above 2^31-1 ms and fire at once.
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= 2_147_483_647)) {
+      throw configError(key, 'a number of milliseconds from 1 to 2147483647', value);
+    }
+  }
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '' || o.name.length > 255 || !HOST.test(o.name))) {
+    throw configError('name', 'a host name without spaces or control characters', o.name);
+  }
+  if (o.lib !== undefined && (typeof o.lib !== 'object' || o.lib === null || typeof o.lib.createTransport !== 'function')) {
+    throw configError('lib', 'the nodemailer module (an object with createTransport)', o.lib);
+  }
+  return o;
+}
+
+function checkAuth(auth: unknown): void {
+  if (typeof auth !== 'object' || auth === null) throw configError('auth', 'an object with user and pass, or user and accessToken', auth);
+  const a = auth as Partial<SmtpPasswordAuth & SmtpAccessTokenAuth>;
+  if (typeof a.user !== 'string' || a.user === '') throw configError('auth.user', 'a non-empty string', a.user);
+  const hasPass = a.pass !== undefined;
+  const hasToken = a.accessToken !== undefined;
+  if (hasPass === hasToken) throw configError('auth', 'exactly one of `pass` and `accessToken`', auth);
+  if (hasPass && typeof a.pass !== 'string') throw configError('auth.pass', 'a string', a.pass);
+  if (hasToken && (typeof a.accessToken !== 'string' || a.accessToken === '')) {
+    throw configError('auth.accessToken', 'a non-empty string', a.accessToken);
+  }
+}
+
+function toPoolOptions(o: SmtpTransportOptions): SMTPPoolOptions & { pool: true } {
+  const auth = o.auth === undefined
+    ? undefined
+    : 'accessToken' in o.auth
+      ? { type: 'OAuth2', user: o.auth.user, accessToken: o.auth.accessToken }
+      : { user: o.auth.user, pass: o.auth.pass };
+  return {
+    pool: true,
+    host: o.host,
+    port: o.port,
+    secure: o.secure ?? false,
+    requireTLS: o.requireTLS ?? false,
+    ignoreTLS: o.ignoreTLS ?? false,
+    tls: o.tls,
+    auth,
+    maxConnections: o.maxConnections ?? 5,
+    maxMessages: o.maxMessages ?? 100,
+    connectionTimeout: o.connectionTimeoutMs,
+    greetingTimeout: o.greetingTimeoutMs,
+    socketTimeout: o.socketTimeoutMs,
+    name: o.name,
+    logger: o.logger ?? false,
+  };
+}
+
+/** Extracts the id the server gave the message from its final reply, when it names one. */
+export function parseQueueId(response: string | undefined): string | undefined {
+  if (response === undefined) return undefined;
+  const m = QUEUE_ID.exec(response);
+  return m === null ? undefined : (m[1] ?? m[2] ?? m[3]);
+}
+
+// Codes nodemailer puts on any refused command: with a server reply at hand, the reply says
+// more (a 421 4.7.28 arrives as ECONNECTION because the server hangs up after it).
+const REPLY_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNECTION', 'EENVELOPE', 'EMESSAGE', 'EPROTOCOL']);
+
+/** Error code for the classifier: TLS failures surface as ESOCKET with an OpenSSL code underneath. */
+function errorCodeOf(err: NodemailerError, hasReply: boolean): string | undefined {
+  const code = err.code;
+  if (code === 'ETLS' || code === 'EREQUIRETLS') return 'ETLS';
+  const original = err.originalCode;
+  if (typeof original === 'string' && TLS_ERROR_CODE.test(original)) return 'ETLS';
+  if (code === 'ESOCKET' && typeof original === 'string') return original;
+  if (code === undefined || (hasReply && REPLY_ERROR_CODES.has(code))) return undefined;
+  return code;
+}
+
+/** Maps a nodemailer error to a classified MailError. */
+function toMailErrorFrom(err: unknown, recipient?: string): MailError {
+  if (isMailError(err)) return err;
+  if (typeof err !== 'object' || err === null) {
+    return new MailError(`SMTP send failed: ${String(err)}`, { code: MailErrorCode.INTERNAL, transport: TRANSPORT_NAME, cause: err });
+  }
+  const e = err as NodemailerError;
+  const hasReply = typeof e.responseCode === 'number';
+  const errorCode = errorCodeOf(e, hasReply);
+  const input = {
+    ...(hasReply ? { responseCode: e.responseCode as number } : {}),
+    ...(errorCode !== undefined ? { errorCode } : {}),
+    text: typeof e.response === 'string' ? e.response : String(e.message),
+  };
+  return classifiedError(input, {
+    transport: TRANSPORT_NAME,
+    cause: err,
+    message: e.command ? `SMTP ${e.command} failed: ${e.message}` : `SMTP send failed: ${e.message}`,
+    ...(recipient !== undefined ? { recipient } : {}),
+  });
+}
+
+function isPlainAddress(value: unknown): boolean {
+  return typeof value === 'string' && value.length <= 320 && ENVELOPE_ADDRESS.test(value);
+}
+
+function checkEnvelope(envelope: PreparedMessage['envelope']): MailError | undefined {
+  const to = envelope.to;
+  let bad = isPlainAddress(envelope.from) ? -1 : to.length;
+  for (let i = 0; bad === -1 && i < to.length; i++) if (!isPlainAddress(to[i])) bad = i;
+  if (bad === -1 && to.length > 0) return undefined;
+  return new MailError(
+    bad === -1 ? 'SMTP envelope has no recipients' : `SMTP envelope address ${describeValue(bad === to.length ? envelope.from : to[bad])} is not a plain address`,
+    { code: MailErrorCode.VALIDATION, transport: TRANSPORT_NAME },
+  );
+}
+
+function toResult(info: SMTPPoolSentMessageInfo): SendResult {
+  let rejected = NO_REJECTIONS;
+  if (info.rejected.length > 0) {
+    const errors = info.rejectedErrors ?? [];
+    rejected = info.rejected.map((address) => {
+      const error = errors.find((e) => e.recipient === address);
+      return {
+        address,
+        error: error === undefined
+          ? classifiedError({ text: 'Recipient rejected' }, { transport: TRANSPORT_NAME, recipient: address })
+          : toMailErrorFrom(error, address),
+      };
+    });
+  }
+  const providerMessageId = info.serverMessageId ?? parseQueueId(info.response);
+  return providerMessageId === undefined
+    ? { response: info.response, accepted: info.accepted, rejected }
+    : { providerMessageId, response: info.response, accepted: info.accepted, rejected };
+}
+
+/**
+ * Creates an SMTP transport with a connection pool.
+ *
+ * Aborting a send that is still queued in the pool removes it; aborting one being delivered
+ * closes its connection and rejects at once with `ABORTED`. If the server had already
+ * accepted the message by then, it is delivered all the same: an abort cannot recall mail.
+ *
+ * A send is never retried here, with one exception inherited from nodemailer: when a reused
+ * pooled connection turns out to be dead (or answers 421) before any byte of the message
+ * went out, the pool moves the message to another connection, at most 5 times. A 421
+ * (Gmail 4.7.28, Yahoo TSS04) on a warm pool can therefore be answered once per connection
+ * before it surfaces; when it surfaces it is classified like any other reply.
+ *
+ * @example
+ * ```ts
+ * const smtp = smtpTransport({ host: 'smtp.example.com', port: 465, secure: true, auth: { user, pass } });
+ * await smtp.verify();
+ * ```
+ */
+export default function smtpTransport(options: SmtpTransportOptions): Transport {
+  const o = checkOptions(options);
+  const lib = o.lib ?? { createTransport };
+  const poolOptions = toPoolOptions(o);
+  const pool = lib.createTransport(poolOptions) as Pool;
+  // The pool reports connection failures through the send callbacks; an 'error' event
+  // without a listener would crash the host process.
+  pool.on('error', () => {});
+  const capabilities: TransportCapabilities = Object.freeze({ rawMime: true, maxConcurrency: poolOptions.maxConnections! });
+  let closed = false;
+
+  function closedError(): MailError {
+    return new MailError('SMTP transport is closed', { code: MailErrorCode.CLOSED, transport: TRANSPORT_NAME });
+  }
+
+  function abortedError(signal: AbortSignal): MailError {
+    return new MailError('SMTP send was aborted', { code: MailErrorCode.ABORTED, transport: TRANSPORT_NAME, cause: signal.reason });
+  }
+
+  function send(prepared: PreparedMessage, context: TransportSendContext): Promise<SendResult> {
+    const signal = context.signal;
+    if (closed) return Promise.reject(closedError());
+    if (signal.aborted) return Promise.reject(abortedError(signal));
+    const invalid = checkEnvelope(prepared.envelope);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    let mail: SendMailOptions;
+    try {
+      mail = toMailOptions(prepared.message, prepared.envelope);
+    } catch (err) {
+      return Promise.reject(toMailError(err, MailErrorCode.VALIDATION));
+    }
+    mail.signal = signal;
+    return pool.sendMail(mail).then(toResult, (err: unknown) => {
+      if (signal.aborted) throw abortedError(signal);
+      // Messages still queued in the pool when it closes fail with a plain Error.
+      if (closed && (err as NodemailerError | null)?.code === undefined) throw closedError();
+      throw toMailErrorFrom(err);
+    });
+  }
+
+  return {
+    name: TRANSPORT_NAME,
+    capabilities,
+    send,
+    verify() {
+      if (closed) return Promise.reject(closedError());
+      return pool.verify().then(
+        () => undefined,
+        (err: unknown) => {
+          throw toMailErrorFrom(err);
+        },
+      );
+    },
+    close() {
+      // Idle connections close at once; a delivery in progress finishes first (abort its
+      // signal to cut it short). Sends still queued reject with CLOSED.
+      if (!closed) {
+        closed = true;
+        pool.close();
+      }
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import { simpleParser } from 'mailparser';
+import type { AddressObject, ParsedMail } from 'mailparser';
+import { describe, expect, it } from 'vitest';
+import { allRecipients, composeMessage, toMailOptions } from '../../src/message/compose.js';
+import { normalizeMessage } from '../../src/message/normalize.js';
+import type { MessageInput, NormalizedMessage } from '../../src/types.js';
+
+const DATE = new Date('2024-05-06T07:08:09Z');
+const PDF = new Uint8Array([0x25, 0x50, 0x44, 0x46, 0x2d, 0x31, 0x2e, 0x37, 0x00, 0xff, 0x10, 0x80]);
+const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+const SUBJECT = 'Grüße aus Köln – Ihre Bestellung ✓';
+
+function fullMessage(overrides: Partial<Record<keyof MessageInput, unknown>> = {}): NormalizedMessage {
+  const input = {
+    from: 'Shop Example <shop@example.com>',
+    to: ['Ann Example <ann@bücher.de>', 'bob@example.org'],
+    cc: '"Doe, John" <john@example.net>',
+    bcc: ['secret.one@hidden.example', 'Secret Two <secret.two@hidden.example>'],
+    replyTo: 'Support <help@example.com>',
+    subject: SUBJECT,
+    text: 'Hello Ann,\nyour order has shipped.\n',
+    html: '<p>Hello Ann, your order has <b>shipped</b>.</p><img src="cid:logo@example.com">',
+    headers: { 'X-Campaign': 'spring', 'X-Tag': ['a', 'b'], 'List-Id': '<orders.example.com>' },
+    attachments: [
+      { filename: 'invoice.pdf', content: PDF },
+      { filename: 'notes-ü.txt', content: 'Grüße\n' },
+      { filename: 'logo.png', content: PNG, cid: 'logo@example.com' },
+    ],
+    messageId: 'order-123.shipped@example.com',
+    date: DATE,
+    ...overrides,
+  };
+  return normalizeMessage(input as MessageInput, { now: 0 });
+}
+
+async function composeAndParse(message: NormalizedMessage): Promise<{ raw: Buffer; head: string; parsed: ParsedMail }> {
+  const raw = await composeMessage(message);
+  const text = raw.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  expect(end).toBeGreaterThan(0);
+  return { raw, head: text.slice(0, end), parsed: await simpleParser(raw) };
+}
+
+function addresses(field: AddressObject | AddressObject[] | undefined): { address: string | undefined; name: string }[] {
+  if (field === undefined) return [];
+  return (Array.isArray(field) ? field : [field]).flatMap((f) => f.value.map((v) => ({ address: v.address, name: v.name })));
+}
+
+describe('normalize -> composeMessage -> parse', () => {
+  it('writes From, To, Cc and Reply-To that parse back to the normalized addresses', async () => {
+    const { parsed } = await composeAndParse(fullMessage());
+    expect(addresses(parsed.from)).toEqual([{ address: 'shop@example.com', name: 'Shop Example' }]);
+    // mailparser decodes the IDN domain back to Unicode; the raw header is checked below.
+    expect(addresses(parsed.to)).toEqual([
+      { address: 'ann@bücher.de', name: 'Ann Example' },
+      { address: 'bob@example.org', name: '' },
+    ]);
+    expect(addresses(parsed.cc)).toEqual([{ address: 'john@example.net', name: 'Doe, John' }]);
+    expect(addresses(parsed.replyTo)).toEqual([{ address: 'help@example.com', name: 'Support' }]);
+  });
+
+  it('never writes Bcc recipients into the message, only into the envelope', async () => {
+    const message = fullMessage();
+    const { raw, head, parsed } = await composeAndParse(message);
+    expect(head).not.toMatch(/^bcc:/im);
+    expect(raw.toString('latin1')).not.toContain('hidden.example');
+    expect(raw.toString('latin1')).not.toContain('Secret Two');
+    expect(parsed.bcc).toBeUndefined();
+    expect(allRecipients(message)).toEqual([
+      'ann@xn--bcher-kva.de',
+      'bob@example.org',
+      'john@example.net',
+      'secret.one@hidden.example',
+      'secret.two@hidden.example',
+    ]);
+    expect(toMailOptions(message).envelope).toEqual({ from: 'shop@example.com', to: allRecipients(message) });
+  });
+
+  it('writes the IDN domain in ASCII and keeps every header line ASCII and under 998 octets', async () => {
+    const { raw, head } = await composeAndParse(fullMessage());
+    expect(head).toMatch(/^To: .*ann@xn--bcher-kva\.de/m);
+    expect(head).not.toContain('bücher');
+    expect(head).toMatch(/^[\x00-\x7f]*$/);
+    for (const line of raw.toString('latin1').split('\r\n')) expect(line.length).toBeLessThanOrEqual(998);
+  });
+
+  it('encodes the UTF-8 subject as an encoded-word that decodes to the original', async () => {
+    const { head, parsed } = await composeAndParse(fullMessage());
+    expect(head).toMatch(/^Subject: =\?UTF-8\?[BQ]\?/im);
+    expect(parsed.subject).toBe(SUBJECT);
+  });
+
+  it('keeps the given Message-ID and Date', async () => {
+    const { head, parsed } = await composeAndParse(fullMessage());
+    expect(head).toMatch(/^Message-ID: <order-123\.shipped@example\.com>$/m);
+    expect(parsed.messageId).toBe('<order-123.shipped@example.com>');
+    expect(head).toMatch(/^Date: Mon, 06 May 2024 07:08:09 \+0000$/m);
+    expect(parsed.date?.getTime()).toBe(DATE.getTime());
+  });
+
+  it('writes a generated Message-ID exactly once', async () => {
+    const message = fullMessage({ messageId: undefined });
+    const { head, parsed } = await composeAndParse(message);
+    expect(head.match(/^Message-ID:/gim)).toHaveLength(1);
+    expect(parsed.messageId).toBe(message.messageId);
+  });
+
+  it('writes From, Date, Message-ID, Subject, To and Cc exactly once (RFC 5322 3.6)', async () => {
+    const { head } = await composeAndParse(fullMessage());
+    for (const name of ['From', 'Date', 'Message-ID', 'Subject', 'To', 'Cc', 'Reply-To', 'MIME-Version']) {
+      expect(head.match(new RegExp(`^${name}:`, 'gim')), name).toHaveLength(1);
+    }
+  });
+
+  it('writes extra headers, repeated ones once per value', async () => {
+    const { head, parsed } = await composeAndParse(fullMessage());
+    expect(parsed.headers.get('x-campaign')).toBe('spring');
+    expect(head.match(/^X-Tag: (a|b)$/gm)).toEqual(['X-Tag: a', 'X-Tag: b']);
+    // nodemailer writes header names in its canonical case (List-ID).
+    expect(head).toMatch(/^List-Id: <orders\.example\.com>$/im);
+  });
+
+  it('carries the bodies and every attachment with its bytes', async () => {
+    const { parsed } = await composeAndParse(fullMessage());
+    expect(parsed.text).toBe('Hello Ann,\nyour order has shipped.\n');
+    expect(parsed.html).toContain('<b>shipped</b>');
+    const byName = new Map(parsed.attachments.map((a) => [a.filename, a]));
+    expect([...byName.keys()].sort()).toEqual(['invoice.pdf', 'logo.png', 'notes-ü.txt']);
+    expect(byName.get('invoice.pdf')?.contentType).toBe('application/pdf');
+    expect([...(byName.get('invoice.pdf')?.content ?? [])]).toEqual([...PDF]);
+    expect(byName.get('notes-ü.txt')?.content.toString('utf8')).toBe('Grüße\n');
+    expect(byName.get('logo.png')?.cid).toBe('logo@example.com');
+    expect(byName.get('logo.png')?.contentDisposition).toBe('inline');
+    expect(byName.get('logo.png')?.content.equals(PNG)).toBe(true);
+  });
+
+  it('decodes base64 and hex attachment strings', async () => {
+    const { parsed } = await composeAndParse(
+      fullMessage({
+        attachments: [
+          { filename: 'a.txt', content: Buffer.from('from base64').toString('base64'), encoding: 'base64' },
+          { filename: 'b.txt', content: Buffer.from('from hex').toString('hex'), encoding: 'hex' },
+        ],
+      }),
+    );
+    expect(parsed.attachments.map((a) => a.content.toString())).toEqual(['from base64', 'from hex']);
+  });
+
+  it('keeps a quoted display name with a comma as one address', async () => {
+    const { parsed } = await composeAndParse(fullMessage({ to: '"Doe, Jane" <jane@example.com>', cc: undefined }));
+    expect(addresses(parsed.to)).toEqual([{ address: 'jane@example.com', name: 'Doe, Jane' }]);
+  });
+
+  it('gives a composed size close to the estimate', async () => {
+    const message = fullMessage();
+    const { raw } = await composeAndParse(message);
+    expect(message.sizeBytes).toBeGreaterThan(raw.length * 0.5);
+    expect(message.sizeBytes).toBeLessThan(raw.length * 2);
+  });
+});
