@@ -90,7 +90,7 @@ header(
   `${fmt(BULK)} bulk jobs queued, transport latency ${LATENCY_MS} ms, concurrency ${CONCURRENCY}, one critical send every ${INTERVAL_MS} ms for ${DURATION_MS} ms`,
 );
 
-await measure(false); // warm-up
+if (!flags.quick) await measure(false); // warm-up
 const base: Run[] = [];
 const mine: Run[] = [];
 for (let r = 0; r < flags.rounds; r++) {

@@ -98,7 +98,7 @@ async function measure(withLimited: boolean): Promise<Run> {
 
 header('rate-limit accuracy', flags, `'${LIMITED}' limited to ${RATE}/s, '${FAST}' unlimited, ${WINDOW_MS / 1000} s window, transport latency ${LATENCY_MS} ms, concurrency ${CONCURRENCY}`);
 
-await measure(false); // warm-up (also in quick mode: it is short there)
+if (!flags.quick) await measure(false); // warm-up
 const base: Run[] = [];
 const mine: Run[] = [];
 for (let r = 0; r < flags.rounds; r++) {

@@ -59,6 +59,9 @@ export const MailErrorCode = {
 /** Union of every {@link MailErrorCode} value. */
 export type MailErrorCode = (typeof MailErrorCode)[keyof typeof MailErrorCode];
 
+/** What a throttle or pause concerns, see {@link MailErrorOptions.scope}. */
+export type ErrorScope = 'domain' | 'transport';
+
 /** Fields accepted by the {@link MailError} constructor besides the message. */
 export interface MailErrorOptions {
   /** Stable error code. */
@@ -81,6 +84,12 @@ export interface MailErrorOptions {
   readonly recipient?: string;
   /** Option path for configuration errors (`limits.default.ratePerSecond`). */
   readonly option?: string;
+  /**
+   * What a THROTTLED or TRANSPORT_PAUSED error is about: the recipient `domain` (SMTP 421
+   * 4.7.28: slow that domain down) or the whole `transport` (an ESP account rate or a paused
+   * account: slow down or pause every send through it). @default 'domain'
+   */
+  readonly scope?: ErrorScope;
   /** The underlying error. */
   readonly cause?: unknown;
 }
@@ -125,6 +134,8 @@ export class MailError extends Error {
   readonly recipient?: string;
   /** Option path for configuration errors. */
   readonly option?: string;
+  /** What a throttle or pause concerns. */
+  readonly scope?: ErrorScope;
 
   constructor(message: string, options: MailErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -139,13 +150,14 @@ export class MailError extends Error {
     if (options.category !== undefined) this.category = options.category;
     if (options.recipient !== undefined) this.recipient = options.recipient;
     if (options.option !== undefined) this.option = options.option;
+    if (options.scope !== undefined) this.scope = options.scope;
     Object.defineProperty(this, BRAND, { value: true });
   }
 
   /** A plain JSON form, safe to log or to store in a durable queue. */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message, retryable: this.retryable };
-    for (const k of ['transport', 'responseCode', 'enhancedStatus', 'response', 'retryAfterMs', 'category', 'recipient', 'option'] as const) {
+    for (const k of ['transport', 'responseCode', 'enhancedStatus', 'response', 'retryAfterMs', 'category', 'recipient', 'option', 'scope'] as const) {
       if (this[k] !== undefined) out[k] = this[k];
     }
     return out;

@@ -70,11 +70,18 @@ export interface FailedEvent extends JobEventBase {
   readonly error: MailError;
 }
 
-/** A domain was slowed down after a throttling response. */
+/**
+ * Sending was slowed down or paused after a throttling response: for one recipient domain
+ * (SMTP 421 4.7.28, 451 4.7.500, TSS04) or for the whole transport (an ESP account rate
+ * limit or a paused account).
+ */
 export interface ThrottledEvent {
+  /** What was slowed down. */
+  readonly scope: 'domain' | 'transport';
+  /** Recipient domain of the job that got the response (the slowed domain when `scope` is 'domain'). */
   readonly domain: string;
   readonly transport: string;
-  /** Sends to the domain resume at this time, ms since epoch. */
+  /** Sends resume at this time, ms since epoch. */
   readonly pausedUntil: number;
   /** Rate in force after the pause, per second. */
   readonly ratePerSecond: number;

@@ -8,7 +8,7 @@
 import { MailError, MailErrorCode, configError, describeValue, isMailError, toMailError } from './errors.js';
 import { TypedEmitter } from './events.js';
 import type { FailureReason, JobEventBase, MailerEvents, MailerListener } from './events.js';
-import { normalizeMessage, recipientsByDomain, validateMessageLimits } from './message/index.js';
+import { allRecipients, domainOf, normalizeDomain, normalizeMessage, recipientsByDomain, validateMessageLimits } from './message/index.js';
 import type { MessageLimits } from './message/index.js';
 import { prepareMessage } from './message/prepared.js';
 import { resolveLimits, resolveThrottle, resolveWeights } from './queue/limits.js';
@@ -198,8 +198,13 @@ function validateOptions(options: MailerOptions): void {
   }
   const w = options.idempotencyWindowMs;
   if (w !== undefined && (typeof w !== 'number' || !(w >= 0) || !Number.isFinite(w))) throw configError('idempotencyWindowMs', 'a finite number >= 0', w);
-  if (options.messageIdDomain !== undefined && (typeof options.messageIdDomain !== 'string' || !/^[A-Za-z0-9.-]+$/.test(options.messageIdDomain))) {
-    throw configError('messageIdDomain', 'an ASCII domain name', options.messageIdDomain);
+  if (options.messageIdDomain !== undefined) {
+    try {
+      if (typeof options.messageIdDomain !== 'string') throw new TypeError();
+      normalizeDomain(options.messageIdDomain);
+    } catch {
+      throw configError('messageIdDomain', 'a domain name', options.messageIdDomain);
+    }
   }
 }
 
@@ -308,7 +313,7 @@ class MailerImpl implements Mailer {
 
     const jobs: Job[] = [];
     let i = 0;
-    for (const [domain, recipients] of recipientsByDomain(message)) {
+    for (const [domain, recipients] of this.planJobs(message)) {
       jobs.push({ id: `${message.id}/${i++}`, messageRef: message.id, domain, recipients, priority, state: 'ready', attempt: 0, createdAt: now, runAt });
     }
     try {
@@ -380,6 +385,17 @@ class MailerImpl implements Mailer {
       for (const job of jobs) this.scheduler.enqueue(job);
     }
     this.checkIdle();
+  }
+
+  /**
+   * One job per recipient domain; a transport that builds the envelope itself from the whole
+   * message (`wholeMessage`, like SendGrid) gets one job with every recipient, limited by the
+   * first recipient's domain.
+   */
+  private planJobs(message: NormalizedMessage): Iterable<[string, string[]]> {
+    if (this.transport.capabilities.wholeMessage !== true) return recipientsByDomain(message);
+    const recipients = allRecipients(message);
+    return [[domainOf(recipients[0] as string), recipients]];
   }
 
   private remember(key: string, receipt: SendReceipt, now: number): void {
@@ -480,14 +496,28 @@ class MailerImpl implements Mailer {
       return;
     }
 
-    // Throttle the domain before the released slot lets the next job of it go out.
+    // Throttle the domain (or the transport) before the released slot lets the next job go out.
     const rejected = result?.rejected ?? [];
-    const throttleError = error?.code === MailErrorCode.THROTTLED ? error : rejected.find((r) => r.error.code === MailErrorCode.THROTTLED)?.error;
+    const throttleError = error !== undefined && isThrottle(error) ? error : rejected.find((r) => isThrottle(r.error))?.error;
     if (throttleError !== undefined) {
-      const change = this.scheduler.throttle(job.domain, throttleError.retryAfterMs);
+      const scope = throttleError.code === MailErrorCode.TRANSPORT_PAUSED || throttleError.scope === 'transport' ? 'transport' : 'domain';
+      const change =
+        throttleError.code === MailErrorCode.TRANSPORT_PAUSED
+          ? this.scheduler.pauseTransport(throttleError.retryAfterMs)
+          : scope === 'transport'
+            ? this.scheduler.throttleTransport(throttleError.retryAfterMs)
+            : this.scheduler.throttle(job.domain, throttleError.retryAfterMs);
       if (change !== undefined) {
         this.totals.throttled++;
-        this.emitter.emit('throttled', { ...change, transport: result?.transport ?? this.transport.name, error: throttleError });
+        this.emitter.emit('throttled', {
+          scope,
+          domain: job.domain,
+          transport: result?.transport ?? throttleError.transport ?? this.transport.name,
+          pausedUntil: change.pausedUntil,
+          ratePerSecond: change.ratePerSecond,
+          concurrency: change.concurrency,
+          error: throttleError,
+        });
       }
     }
     this.scheduler.release(job);
@@ -509,7 +539,7 @@ class MailerImpl implements Mailer {
     for (const r of result.rejected) {
       if (r.error.retryable) {
         retry.push(r.address);
-        if (retryError === undefined || r.error.code === MailErrorCode.THROTTLED) retryError = r.error;
+        if (retryError === undefined || isThrottle(r.error)) retryError = r.error;
       } else {
         this.finish(job, rec, [r.address], 'failed', r.error, undefined, 'permanent');
       }
@@ -528,8 +558,8 @@ class MailerImpl implements Mailer {
       this.finalFailure(job, rec, recipients, 'aborted', abortError(error));
       return;
     }
-    if (error.code === MailErrorCode.THROTTLED) {
-      job.attempt--; // a throttle says nothing about this message: it does not count
+    if (isThrottle(error)) {
+      job.attempt--; // a throttle or a paused account says nothing about this message: it does not count
       if (now - job.createdAt >= this.retry.maxAgeMs) {
         this.finalFailure(job, rec, recipients, 'expired', expiredError(error, job));
         return;
@@ -689,6 +719,11 @@ class MailerImpl implements Mailer {
     }
     return { pending };
   }
+}
+
+/** A throttle (domain or transport) or a paused transport: requeue without counting the attempt. */
+function isThrottle(error: MailError | undefined): boolean {
+  return error !== undefined && (error.code === MailErrorCode.THROTTLED || error.code === MailErrorCode.TRANSPORT_PAUSED);
 }
 
 function abortError(cause: MailError): MailError {

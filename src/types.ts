@@ -228,7 +228,12 @@ export interface SendResult {
   readonly response?: string;
   /** Recipients accepted. */
   readonly accepted: readonly string[];
-  /** Recipients refused (partial failure). Refusing every recipient is a rejection, not a result. */
+  /**
+   * Recipients refused, each with its own classified error. When every recipient is refused
+   * for the same kind of reason the transport rejects; when some are refused for good and
+   * others only for now it may resolve with no accepted recipient, so that the unknown
+   * address fails at once while the deferred one is retried.
+   */
   readonly rejected: readonly RejectedRecipient[];
   /** Name of the transport that actually sent, for composite transports. */
   readonly transport?: string;

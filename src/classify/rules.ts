@@ -5,15 +5,23 @@
  * Order, from specific to generic:
  * 1. accepted replies;
  * 2. HTTP statuses and provider API error names (SES), which are not SMTP;
- * 3. provider throttling signatures (Gmail, Microsoft, Yahoo, SES) and permanent deferrals;
+ * 3. provider signatures: permanent deferrals, then throttling (Gmail, Microsoft, Outlook.com,
+ *    Yahoo/AOL, SES);
  * 4. library/OS error codes (network, TLS, authentication, local envelope errors);
- * 5. enhanced statuses precise enough to decide alone (5.1.1, 5.2.2, 5.7.26, ...);
- * 6. generic throttling wording;
- * 7. wording about policy (sender, relay, authentication, virus, block lists, reputation,
- *    spam, content, policy), then about the address (unknown user or host, moved, disabled,
- *    full, too large, expired, network);
- * 8. vague statuses (5.7.x, 5.x.x by subject) and weak wording ("mailbox unavailable");
- * 9. reply code fallbacks, then library error codes without a reply.
+ * 5. enhanced statuses precise enough to decide alone (5.1.1, 5.2.2, 5.7.26, ...), after the
+ *    PTR/HELO/null-MX wording that providers attach to several statuses;
+ * 6. greylisting and generic throttling wording;
+ * 7. wording about the sender and policy (authentication, sender, relay, virus, block lists,
+ *    reputation, spam, content, policy), then about the address (unknown user or host, moved,
+ *    full, disabled, too large, expired, network);
+ * 8. vague statuses (5.7.x, X.y.x by subject) and weak wording ("mailbox unavailable");
+ * 9. reply code fallbacks (including HTTP-only statuses), then library error codes without a
+ *    reply.
+ *
+ * Rule of thumb kept throughout: a rate-limit rule gives category `ratelimited` and lets the
+ * reply class decide, so a 4xx is throttled and a 5xx fails for good (Yahoo: never retry a
+ * 5xx); only explicit signatures (HTTP 429, SES throttling errors, Yahoo's "permanently
+ * deferred") set the outcome themselves.
  *
  * @module
  */
@@ -237,13 +245,13 @@ const PTR_TEXT =
 const HELO_TEXT =
   /\b(?:HELO|EHLO)\b(?: command)?.{0,40}(?:rejected|invalid|not (?:a )?(?:valid|fully|FQDN|allowed)|fully[ -]qualified|bogus|forged)|invalid (?:HELO|EHLO)|need fully[ -]qualified hostname|(?:bad|invalid|bogus) (?:helo|hostname) /i;
 const RATE_TEXT =
-  /\brate[ -]?limit|\bratelimit|\bthrottl|slow(?:ing)? down|too (?:many|much) (?:\w{1,20} ){0,2}(?:connections?|messages|mails?|e-?mails|sessions|requests|deliveries|traffic|commands|data)(?! in (?:the |this |your |his |her |their )?(?:mail ?box|folder|inbox))|too many (?:concurrent|simultaneous|parallel)|(?:too fast|too quickly|too frequent)|(?:exceed|exceeded|exceeds|exceeding|over) (?:the |your |its |our )?(?:\w{1,20} ){0,3}(?:rate|sending limit|send limit|connection limit|message limit|hourly limit|daily limit)\b|(?:sending|message|connection|send|hourly|daily|per[ -]hour|per[ -]day) (?:user )?(?:sending )?(?:rate|quota|limit)s? (?:\w{1,20} ){0,2}(?:exceeded|reached|hit)|maximum (?:number of )?(?:concurrent |simultaneous |parallel )?(?:connections|sessions)|(?:server|system|service) (?:is )?(?:too )?busy|(?:temporarily|has been|have been|being) (?:rate[ -])?limited|unexpected volume|temporarily deferred|receive limit|connection (?:count|rate) (?:limit|exceeded)|(?:sending|send|outbound) (?:message )?quota|(?:daily|hourly) (?:\w{1,20} )?(?:quota|limit)/i;
+  /\brate[ -]?limit|\bratelimit|\bthrottl|slow(?:ing)? down|too (?:many|much) (?:\w{1,20} ){0,2}(?:connections?|messages|mails?|e-?mails|sessions|requests|deliveries|traffic|commands|data)(?! in (?:the |this |your |his |her |their )?(?:mail ?box|folder|inbox))|too many (?:concurrent|simultaneous|parallel)|(?:too fast|too quickly|too frequent)|(?:exceed|exceeded|exceeds|exceeding|over) (?:the |your |its |our )?(?:\w{1,20} ){0,3}(?:rate|sending limit|send limit|connection limit|message limit|hourly limit|daily limit)\b|(?:sending|message|connection|send|hourly|daily|per[ -]hour|per[ -]day) (?:user )?(?:sending )?(?:rate|quota|limit)s? (?:\w{1,20} ){0,2}(?:exceeded|reached|hit)|maximum (?:number of )?(?:\w{1,20} ){0,2}(?:connections|sessions)|(?:server|system|service) (?:is )?(?:too )?busy|(?:temporarily|has been|have been|being) (?:rate[ -])?limited|unexpected volume|temporarily deferred|receive limit|connection (?:count|rate) (?:limit|exceeded)|(?:sending|send|outbound) (?:message )?quota|(?:daily|hourly) (?:\w{1,20} )?(?:quota|limit)/i;
 const SENDER_TEXT =
   /\bsender (?:address |domain |e-?mail )?(?:rejected|refused|denied|blocked|unknown|invalid|not (?:allowed|permitted|authorized|accepted))|sender verif(?:y|ication) failed|unverified sender|(?:envelope[ -]from|mail from|return[ -]path|from address|from domain) (?:address |domain )?(?:\w{1,20} ){0,2}(?:is )?(?:invalid|rejected|not allowed|unknown|does not exist)|domain of sender address .{0,80}does not exist|(?:bad|invalid|unknown|unroute?able|unverifi?able|unverified|forged) sender|sender .{0,40}not (?:allowed|permitted|authorized)/i;
 const RELAY_TEXT =
   /\brelay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed|authorized)|prohibited|disallowed|refused|forbidden|not available)|(?:unable|not permitted|not allowed|not authorized|not configured|denied|refused|cannot|can't|we do not|don't) (?:\w{1,20} ){0,2}relay\b|relay not permitted|no relaying|isn't in my list of allowed rcpthosts|not in my list of allowed rcpthosts|not (?:a )?local (?:domain|recipient)|not our customer|open relay|relay access/i;
 const AUTH_TEXT =
-  /\b(?:SPF|DKIM|DMARC|ARC)\b.{0,60}(?:fail|not pass|did not pass|didn't pass|invalid|error|softfail|reject|policy|quarantine|not authori[sz]ed|record|align|check|verif|validat|missing|required|none)|(?:fail|failed|failure|invalid|bad|missing|no|without|broken|not pass) (?:\w{1,20} ){0,3}(?:SPF|DKIM|DMARC)\b|sender policy framework|domainkeys|authentication (?:checks|information|results)|(?:mail|message|e-?mail|sender) (?:is |was )?unauthenticated|unauthenticated (?:e-?mail|mail|message)|isn't aligned|not aligned|alignment|(?:identit(?:y|ies)|e-?mail address|domain) (?:is |are )?not verified|failed the check/i;
+  /\b(?:SPF|DKIM|DMARC|ARC)\b.{0,60}(?:fail|not pass|did not pass|didn't pass|invalid|error|softfail|reject|policy|quarantine|not authori[sz]ed|record|align|check|verif|validat|missing|required|none)|(?:fail|failed|failure|invalid|bad|missing|no|without|broken|not pass) (?:\w{1,20} ){0,3}(?:SPF|DKIM|DMARC)\b|(?:not (?:authori[sz]ed|permitted|allowed)|unauthori[sz]ed) .{0,100}\bSPF\b|sender policy framework|domainkeys|authentication (?:checks|information|results)|(?:mail|message|e-?mail|sender) (?:is |was )?unauthenticated|unauthenticated (?:e-?mail|mail|message)|isn't aligned|not aligned|alignment|(?:identit(?:y|ies)|e-?mail address|domain) (?:is |are )?not verified|failed the check/i;
 /** Demands for SMTP AUTH and refused credentials. */
 const SMTP_AUTH_TEXT =
   /smtp auth|authentication (?:is )?(?:required|needed|failed|failure|credentials|mechanism|unsuccessful|rejected)|turn on (?:smtp )?authentication|(?:must|please|need to) (?:\w{1,20} ){0,2}authenticate|unauthenticated (?:senders?|relay|users?|connections?|clients?)|not authenticated|username and password not accepted|invalid (?:credentials|login|username|password)|password (?:incorrect|invalid|required)|application-specific password/i;
@@ -251,17 +259,17 @@ const VIRUS_TEXT = /virus|malware|infected|trojan|ransomware|malicious (?:conten
 const CONTENT_TEXT =
   /(?:invalid|malformed|missing|duplicate|bad|illegal|too many|long|broken|unsupported) (?:\w{1,20} ){0,2}headers?\b|headers? (?:\w{1,20} ){0,2}(?:invalid|malformed|missing|too long|error)|header error|message-id|\bRFC ?(?:822|2822|5322|5321|2045)\b|not (?:RFC )?compliant|8[ -]?bit|bare (?:LF|CR|linefeed|newline)|(?:invalid|malformed) mime|malformed|potential security issue|executable|attachment|file ?(?:name|type|extension) .{0,40}(?:not allowed|blocked|prohibited|rejected)|content (?:\w{1,20} ){0,1}(?:restriction|not allowed|not accepted|refused|is not acceptable)|unacceptable content|invalid content|multiple addresses in from|(?:message|mail) (?:body|content) (?:\w{1,20} ){0,2}(?:invalid|rejected)/i;
 const BLOCKLIST_TEXT =
-  /blacklist|blocklist|block list|black list|denylist|deny list|spamhaus|spamcop|barracuda|sorbs|uceprotect|abuseat|\b(?:RBL|DNSBL|RHSBL|DNSRBL|CBL|PBL|SBL|XBL)\b|blocked using|listed (?:at|on|in|by) |(?:client|sending|your|the) (?:host|IP|server|network)(?: address)? (?:\S{1,60} ){0,3}(?:is |has been |was )?(?:blocked|banned|blacklisted|blocklisted|listed|rejected)|banned sending ip|\bbanned\b|traffic not accepted|access denied, (?:banned|bad|traffic|spam|sending ip)|(?:your|sender|sending) (?:account|domain|server|host|network|ip) (?:\w{1,20} ){0,3}(?:suspended|disabled|paused|blocked|banned)|dynamic(?:ally[ -]assigned)? (?:ip|address|range)|dial-?up|residential (?:ip|address)|client host (?:\S{1,60} )?rejected|connection (?:refused|rejected|denied) (?:from|for) (?:your|this|\[)/i;
+  /blacklist|blocklist|block list|black list|denylist|deny list|spamhaus|spamcop|barracuda|sorbs|uceprotect|abuseat|\b(?:RBL|DNSBL|RHSBL|DNSRBL|CBL|PBL|SBL|XBL)\b|blocked using|listed (?:at|on|in|by) |(?:client|sending|your|the) (?:host|IP|server|network)(?: address)? (?:\S{1,60} ){0,3}(?:is |has been |was )?(?:blocked|banned|blacklisted|blocklisted|listed|rejected)|banned sending ip|traffic not accepted|access denied, (?:banned|bad|traffic|spam|sending ip)|(?:your|sender|sending) (?:account|domain|server|host|network|ip) (?:\w{1,20} ){0,3}(?:suspended|disabled|paused|blocked|banned)|dynamic(?:ally[ -]assigned)? (?:ip|address|range)|dial-?up|residential (?:ip|address)|client host (?:\S{1,60} )?rejected|connection (?:refused|rejected|denied) (?:from|for) (?:your|this|\[)/i;
 const SPAM_TEXT =
   /spam|unsolicited|junk (?:e-?)?mail|bulk (?:e-?)?mail|\bUBE\b|\bUCE\b|content filter|phishing|\bscam\b|fraud|suspicious|scored (?:too high|as)|score .{0,20}(?:exceed|too high)|considered (?:as )?(?:spam|bulk|junk)|content (?:filter|rejected)/i;
 const POLICY_TEXT = /\bpolic(?:y|ies)\b|prohibit|administrative(?:ly)?|violation|not (?:allowed|permitted) by|against (?:our|the) (?:rules|terms)/i;
 const USER_UNKNOWN_TEXT =
-  /user unknown|unknown user|no such (?:user|mailbox|recipient|account|address|person|local user)|(?:user|mailbox|account|address|recipient|addressee|e-?mail(?: account| address)?|local[ -]part) (?:\w{1,20} ){0,3}(?:does not|doesn't|did not|didn't|does no longer|no longer) exist|unknown (?:or illegal )?(?:recipient|mailbox|address|local[ -]?part|alias|account|e-?mail)|recipient (?:address )?(?:not found|unknown|does not exist|invalid|is not valid|not valid|is unknown|not recognized)|(?:user|mailbox|recipient|account|address) (?:was |is )?not found|mailbox (?:does not exist|unknown|not present)|not a valid (?:mailbox|recipient|user|e-?mail|address)|not an? (?:known|valid) (?:user|recipient|mailbox)|addressee unknown|no mailbox (?:here|by that name|for)|RecipNotFound|RecipientNotFound|doesn't have an? [\w.-]{1,60} account|invalid (?:recipient|mailbox|e-?mail address|address|user|destination)|undeliverable address|bad (?:recipient|destination)(?: mailbox)?(?: address)?|non-?existent (?:user|mailbox|recipient|address|account)|(?:account|mailbox|address) (?:\w{1,20} ){0,2}(?:has been |was |is )?(?:closed|deleted|removed|terminated|cancell?ed|discontinued)|no longer (?:valid|available|in use|active|exists?|accepting)|recipient no longer|(?:user|recipient) (?:is )?not (?:a )?(?:local|registered|known)|(?:user|name) is (?:not recognized|unknown)|address (?:is )?(?:not|no longer) (?:valid|in use)|destin(?:ation|atario) (?:invalido|inv[aá]lido|desconocido)|unbekannt|inexistant|inconnu/i;
+  /user unknown|unknown user|no such (?:user|mailbox|recipient|account|address|person|local user)|(?:user|mailbox|account|address|recipient|addressee|e-?mail(?: account| address)?|local[ -]part) (?:\w{1,20} ){0,3}(?:does not|doesn't|did not|didn't|does no longer|no longer) exist|unknown (?:or illegal )?(?:recipient|mailbox|address|local[ -]?part|alias|account|e-?mail)|recipient (?:address )?(?:not found|unknown|does not exist|invalid|is not valid|not valid|is unknown|not recognized)|(?:user|mailbox|recipient|account|address) (?:was |is )?not found|mailbox (?:does not exist|unknown|not present)|not a valid (?:mailbox|recipient|user|e-?mail|address)|not an? (?:known|valid) (?:user|recipient|mailbox)|addressee unknown|no mailbox (?:here|by that name|for)|RecipNotFound|RecipientNotFound|doesn't have an? [\w.-]{1,60} account|invalid (?:recipient|mailbox|e-?mail address|address|user|destination)|undeliverable address|bad (?:recipient|destination)(?: mailbox)?(?: address)?|non-?existent (?:user|mailbox|recipient|address|account)|(?:account|mailbox|address) (?:\w{1,20} ){0,2}(?:has been |was |is )?(?:closed|deleted|removed|terminated|cancell?ed|discontinued)|no longer (?:valid|available|in use|active|exists?|accepting)|recipient no longer|(?:user|recipient) (?:is )?not (?:a )?(?:registered|known)|(?:user|name) is (?:not recognized|unknown)|address (?:is )?(?:not|no longer) (?:valid|in use)|destin(?:ation|atario) (?:invalido|inv[aá]lido|desconocido)|unbekannt|inexistant|inconnu/i;
 const HOST_UNKNOWN_TEXT =
   /host (?:or domain name )?not found|(?:host|domain) unknown|domain (?:name )?not found|unknown (?:host|domain)|no such (?:host|domain)|(?:domain|host|hostname) (?:\S{1,60} ){0,2}(?:does not|doesn't|did not) exist|unrouteable|unroutable|\bno (?:valid )?MX\b|MX (?:record )?(?:lookup )?(?:not found|failed)|NXDOMAIN|non-?existent (?:domain|host)|name or service not known|domain (?:\S{1,60} )?(?:is )?not (?:registered|resolvable|valid)|not a valid (?:domain|host)|InfoDomainNonexistent|NonExistentDomain|all relevant MX records point to non-existent hosts|(?:no|unable to find) (?:mail )?(?:route|routes) to/i;
-const MOVED_TEXT = /user not local|has moved|moved permanently|(?:his|her|the|new) (?:e-?mail )?address (?:is|has changed)|please try <|forwarding address|address (?:has )?changed/i;
+const MOVED_TEXT = /user not local|has moved|moved permanently|new (?:e-?mail )?address is|please try <|forwarding address|address has changed/i;
 const SUSPEND_TEXT =
-  /(?:account|mailbox|user|address|recipient|inbox)(?: \S{1,40}){0,2} (?:is |has been |was |are |temporarily )?(?:disabled|suspended|inactive|deactivated|locked|frozen|blocked|on hold|expired|not active|unavailable temporarily)|(?:disabled|suspended|inactive|deactivated|locked|frozen|expired) (?:e-?mail )?(?:account|mailbox|user|recipient)/i;
+  /(?:account|mailbox|user|address|recipient|inbox)(?: \S{1,40}){0,2} (?:is |has been |was |are |temporarily )?(?:disabled|suspended|inactive|deactivated|locked|frozen|blocked|on hold|expired|not active|unavailable temporarily)|(?:disabled|suspended|inactive|deactivated|locked|frozen|expired) (?:e-?mail )?(?:account|mailbox|user|recipient)|(?:mailbox|account|user) (?:is )?not accepting (?:any )?(?:messages|mail|e-?mail)/i;
 const NOT_ACCEPT_TEXT =
   /null MX|does not accept (?:any )?(?:e-?)?mail|doesn't (?:accept|receive) (?:any )?(?:e-?)?mail|(?:host|domain|server|system)(?:\/domain)? (?:\S{1,60} ){0,2}(?:does not|doesn't|will not|is not) (?:accept|receiv)|no SMTP service|accepts no (?:e-?)?mail/i;
 const MAILBOX_FULL_TEXT =
@@ -479,7 +487,7 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
   {
     id: 'local-message-too-large',
     description: 'nodemailer EMESSAGE "Message size larger than allowed" (the server SIZE limit, checked before sending).',
-    when: { errorCode: 'EMESSAGE', text: /larger than allowed|too large|size/i },
+    when: { errorCode: 'EMESSAGE', enhancedStatus: /^$/, text: /larger than allowed/i },
     then: { category: 'emailtoolarge' },
   },
   {
@@ -599,12 +607,6 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
     then: { category: 'requireptr' },
   },
   {
-    id: 'x.7.9-policy',
-    description: 'Yahoo uses 5.7.9 for "Message not accepted for policy reasons".',
-    when: { enhancedStatus: /^[45]\.7\.9$/, text: /polic(?:y|ies)|header/i },
-    then: { category: 'policyviolation' },
-  },
-  {
     id: 'x.7.auth',
     description:
       'Sender authentication statuses: X.7.8 credentials, X.7.12-14, X.7.20-24 DKIM/SPF, X.7.26/27/30/32/40 (Gmail), X.7.29 ARC, X.7.57/509/515 (Microsoft). Permanent on 5xx but never hard.',
@@ -613,8 +615,8 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
   },
   {
     id: 'x.7.security',
-    description: 'X.7.3-7, X.7.9-11 (security conversion, cryptography, weak mechanism, encryption required).',
-    when: { enhancedStatus: /^[45]\.7\.(?:[3-79]|1[01])$/ },
+    description: 'X.7.3-7, X.7.10-11 (security conversion, cryptography, encryption required).',
+    when: { enhancedStatus: /^[45]\.7\.(?:[3-7]|1[01])$/ },
     then: { category: 'securityerror' },
   },
 
@@ -641,6 +643,12 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
 
   // ---------------------------------------------------------------- 7. policy wording
   {
+    id: 'auth-failure-text',
+    description: 'SPF/DKIM/DMARC and alignment failures: the sending domain is not authenticated (never hard).',
+    when: { text: AUTH_TEXT },
+    then: { category: 'authfailure' },
+  },
+  {
     id: 'sender-rejected',
     description: 'Our sender address or domain was refused ("Sender address rejected", "sender verify failed"): not about the recipient.',
     when: { text: SENDER_TEXT },
@@ -651,12 +659,6 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
     description: 'Relaying denied: the server is not a destination for this domain.',
     when: { text: RELAY_TEXT },
     then: { category: 'norelaying' },
-  },
-  {
-    id: 'auth-failure-text',
-    description: 'SPF/DKIM/DMARC and alignment failures: the sending domain is not authenticated (never hard).',
-    when: { text: AUTH_TEXT },
-    then: { category: 'authfailure' },
   },
   {
     id: 'smtp-auth-text',
@@ -764,6 +766,12 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
   },
 
   // ---------------------------------------------------------------- 8. vague statuses, weak wording
+  {
+    id: 'x.7.9-weak-mechanism',
+    description: 'X.7.9 authentication mechanism too weak, when the wording said nothing else (Yahoo also uses 5.7.9 for policy and unauthenticated-sender refusals).',
+    when: { enhancedStatus: /^[45]\.7\.9$/ },
+    then: { category: 'securityerror' },
+  },
   {
     id: 'x.7.x-policy',
     description: 'Other X.7.x security or policy statuses (5.7.0, 5.7.1, Microsoft 5.7.6xx/7xx): refused, not hard.',

@@ -17,7 +17,7 @@
  *   trailing dot removed. Domain literals (`[192.0.2.1]`) and names that look like IPv4
  *   addresses are rejected.
  * - Lengths: local part <= 64 octets, address <= 254 octets, labels <= 63 and the domain <=
- *   253 octets, display names <= {@link MAX_DISPLAY_NAME_LENGTH} characters.
+ *   253 octets, display names <= `MAX_DISPLAY_NAME_LENGTH` characters.
  * - No control characters anywhere, in addresses or display names: C0 (CR, LF, NUL, TAB...),
  *   DEL and C1.
  *
@@ -226,7 +226,7 @@ const LIST_HINT = 'it contains a comma or semicolon outside quotes: give one add
 /**
  * The common case in one pass: `text[start, end)` is a dot-atom local part and a lower-case
  * LDH domain that needs no change. Returns the address, or undefined to let
- * {@link parseAddrSpec} decide (and explain) everything else: upper case, trailing dots,
+ * `parseAddrSpec` decide (and explain) everything else: upper case, trailing dots,
  * IDN and `xn--` labels, quoted local parts, errors.
  */
 function fastAddrSpec(text: string, start: number, end: number): string | undefined {

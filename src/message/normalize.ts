@@ -110,11 +110,11 @@ function mergeLimits(limits: MessageLimits | undefined, option: string): Require
 export interface NormalizeOptions {
   /** Current time, ms since the epoch; the Date header when the message has none. */
   readonly now: number;
-  /** Limits, already validated by {@link validateMessageLimits}. @default DEFAULT_MESSAGE_LIMITS */
+  /** Limits, already validated by `validateMessageLimits`. @default DEFAULT_MESSAGE_LIMITS */
   readonly limits?: Required<MessageLimits>;
   /**
    * Generates the internal message id.
-   * @default {@link createMessageId}: `msg_` + 32 random hex digits. When the Message-ID is
+   * @default `createMessageId`: `msg_` + 32 random hex digits. When the Message-ID is
    * generated too, both come from the same crypto.randomUUID() (`<uuid@domain>` and
    * `msg_` + the uuid's hex digits), which halves the cost; neither is a secret.
    */

@@ -21,6 +21,7 @@ import type { Clock, Job, Priority, TimerHandle } from '../types.js';
 import { PRIORITIES } from '../types.js';
 import { Deque } from './deque.js';
 import { TimeHeap } from './heap.js';
+import { defaultBurst } from './limits.js';
 import type { PriorityWeights, ResolvedDomainLimits, ResolvedLimits, ThrottleOptions } from './limits.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -65,9 +66,10 @@ export class DomainState {
   }
 }
 
-/** Marker for the transport's own wake-up in the heap. */
-const TRANSPORT_WAKE = Symbol('transport-wake');
-type TimerItem = Job | DomainState | typeof TRANSPORT_WAKE;
+type TimerItem = Job | DomainState;
+
+/** Name of the pseudo-domain that carries the transport's own limits and throttle state. */
+export const TRANSPORT_SCOPE = '*transport*';
 
 /** What the scheduler reports when it slows a domain down. */
 export interface ThrottleChange {
@@ -119,8 +121,8 @@ export class Scheduler {
   private readonly heap = new TimeHeap<TimerItem>();
   private timer: TimerHandle | undefined;
   private armedAt = Infinity;
-  private readonly transportBucket: TokenBucket;
-  private transportWakeAt = Infinity;
+  /** The transport's own limits, pause and throttle, kept like a domain's. */
+  private readonly transport: DomainState;
   private pumping = false;
   private repump = false;
   private paused = false;
@@ -140,7 +142,11 @@ export class Scheduler {
     this.stride = PRIORITIES.map((p) => 1 / options.weights[p]);
     for (let i = 0; i < LANES; i++) this.rings.push(new Deque<DomainState>());
     const tRate = this.limits.transportRate;
-    this.transportBucket = new TokenBucket(tRate, tRate === Infinity ? Infinity : Math.max(1, tRate / 20), this.clock.now());
+    this.transport = new DomainState(
+      TRANSPORT_SCOPE,
+      { ratePerSecond: tRate, burst: defaultBurst(tRate), concurrency: this.limits.transportConcurrency },
+      this.clock.now(),
+    );
   }
 
   /** Ready jobs in all lanes. */
@@ -179,6 +185,7 @@ export class Scheduler {
   /** A job in flight has finished its attempt (whatever the outcome). */
   release(job: Job): void {
     this.inflight--;
+    this.transport.inflight--;
     const d = this.domains.get(job.domain);
     if (d !== undefined) {
       d.inflight--;
@@ -209,11 +216,23 @@ export class Scheduler {
    * already paused by an earlier response of the same burst (only the pause may grow then).
    */
   throttle(domain: string, retryAfterMs: number | undefined): ThrottleChange | undefined {
+    return this.applyThrottle(this.domainState(domain, this.clock.now()), retryAfterMs, true);
+  }
+
+  /** Slows the whole transport down (an ESP account rate limit), like {@link throttle} for a domain. */
+  throttleTransport(retryAfterMs: number | undefined): ThrottleChange | undefined {
+    return this.applyThrottle(this.transport, retryAfterMs, true);
+  }
+
+  /** Pauses every send through the transport (a paused ESP account) without changing its rate. */
+  pauseTransport(retryAfterMs: number | undefined): ThrottleChange | undefined {
+    return this.applyThrottle(this.transport, retryAfterMs, false);
+  }
+
+  private applyThrottle(d: DomainState, retryAfterMs: number | undefined, slowDown: boolean): ThrottleChange | undefined {
     const now = this.clock.now();
-    const d = this.domainState(domain, now);
     const t = this.throttleOpts;
-    const pause = Math.min(retryAfterMs ?? t.pauseMs, t.maxPauseMs);
-    const until = now + pause;
+    const until = now + Math.min(retryAfterMs ?? t.pauseMs, t.maxPauseMs);
     if (d.pausedUntil > now) {
       if (until > d.pausedUntil) {
         d.pausedUntil = until;
@@ -221,30 +240,36 @@ export class Scheduler {
       }
       return undefined;
     }
-    const configured = d.limits.ratePerSecond;
-    const current = d.throttle?.rate ?? (Number.isFinite(configured) ? configured : Math.max(d.lastRate, d.winCount, t.minRatePerSecond));
-    const rate = Math.max(t.minRatePerSecond, current * t.decreaseFactor);
-    d.throttle = {
-      rate,
-      concurrency: 1,
-      ceilingRate: d.throttle?.ceilingRate ?? current,
-      ceilingConcurrency: d.throttle?.ceilingConcurrency ?? (Number.isFinite(d.limits.concurrency) ? d.limits.concurrency : Math.max(1, d.inflight)),
-      successes: 0,
-    };
-    d.bucket.setRate(rate, 1, now);
-    d.bucket.tokens = Math.min(d.bucket.tokens, 1);
     d.pausedUntil = until;
     // The domain may be parked waiting for a slot; make sure something wakes it after the pause.
     this.wakeAt(d, until);
-    return { domain, pausedUntil: until, ratePerSecond: rate, concurrency: 1 };
+    if (slowDown) {
+      const configured = d.limits.ratePerSecond;
+      const current = d.throttle?.rate ?? (Number.isFinite(configured) ? configured : Math.max(d.lastRate, d.winCount, t.minRatePerSecond));
+      const rate = Math.max(t.minRatePerSecond, current * t.decreaseFactor);
+      d.throttle = {
+        rate,
+        concurrency: 1,
+        ceilingRate: d.throttle?.ceilingRate ?? current,
+        ceilingConcurrency: d.throttle?.ceilingConcurrency ?? (Number.isFinite(d.limits.concurrency) ? d.limits.concurrency : Math.max(1, d.inflight)),
+        successes: 0,
+      };
+      d.bucket.setRate(rate, 1, now);
+      d.bucket.tokens = Math.min(d.bucket.tokens, 1);
+    }
+    return { domain: d.name, pausedUntil: until, ratePerSecond: d.throttle?.rate ?? d.limits.ratePerSecond, concurrency: d.concurrency() };
   }
 
-  /** Records an accepted send for the domain's throttle recovery (additive increase). */
+  /** Records an accepted send for the throttle recovery (additive increase) of its domain and of the transport. */
   recordSuccess(domain: string): void {
     const d = this.domains.get(domain);
-    const th = d?.throttle;
-    if (d === undefined || th === undefined) return;
-    if (++th.successes < this.throttleOpts.recoverAfter) return;
+    const stepped = (d !== undefined && this.stepUp(d)) || this.stepUp(this.transport);
+    if (stepped) this.pump();
+  }
+
+  private stepUp(d: DomainState): boolean {
+    const th = d.throttle;
+    if (th === undefined || ++th.successes < this.throttleOpts.recoverAfter) return false;
     th.successes = 0;
     th.rate = Math.min(th.ceilingRate, th.rate + th.ceilingRate * this.throttleOpts.recoverStep);
     th.concurrency = Math.min(th.ceilingConcurrency, th.concurrency + 1);
@@ -255,8 +280,8 @@ export class Scheduler {
     } else {
       d.bucket.setRate(th.rate, 1, now);
     }
-    if (d.parked) this.unpark(d);
-    this.pump();
+    if (d.parked && d !== this.transport) this.unpark(d);
+    return true;
   }
 
   /** Stops dispatching (jobs stay where they are). */
@@ -276,24 +301,31 @@ export class Scheduler {
   domainStats(): Record<string, DomainStats> {
     const now = this.clock.now();
     const out: Record<string, DomainStats> = {};
-    for (const d of this.domains.values()) {
-      d.bucket.refill(now);
-      out[d.name] = {
-        queued: d.queued,
-        inflight: d.inflight,
-        tokens: d.bucket.tokens,
-        ratePerSecond: d.throttle?.rate ?? d.limits.ratePerSecond,
-        concurrency: d.concurrency(),
-        pausedUntil: d.pausedUntil > now ? d.pausedUntil : 0,
-        throttled: d.throttle !== undefined,
-      };
-    }
+    for (const d of this.domains.values()) out[d.name] = this.snapshot(d, now);
     return out;
+  }
+
+  private snapshot(d: DomainState, now: number): DomainStats {
+    d.bucket.refill(now);
+    return {
+      queued: d.queued,
+      inflight: d.inflight,
+      tokens: d.bucket.tokens,
+      ratePerSecond: d.throttle?.rate ?? d.limits.ratePerSecond,
+      concurrency: d.concurrency(),
+      pausedUntil: d.pausedUntil > now ? d.pausedUntil : 0,
+      throttled: d.throttle !== undefined,
+    };
   }
 
   /** Time until which a domain is paused (0 when it is not). */
   pausedUntil(domain: string): number {
-    return this.domains.get(domain)?.pausedUntil ?? 0;
+    return Math.max(this.domains.get(domain)?.pausedUntil ?? 0, this.transport.pausedUntil);
+  }
+
+  /** Snapshot of the transport's own gate. */
+  transportStats(): DomainStats {
+    return this.snapshot(this.transport, this.clock.now());
   }
 
   /** Time of the next timer, or Infinity (for virtual clocks and tests). */
@@ -395,32 +427,26 @@ export class Scheduler {
 
   private pumpOnce(): void {
     if (this.paused) return;
-    const limits = this.limits;
-    const globalMax = Math.min(limits.concurrency, limits.transportConcurrency);
+    const t = this.transport;
     let now = this.clock.now();
-    while (this.inflight < globalMax) {
+    while (this.inflight < this.limits.concurrency) {
       const p = this.pickLane();
       if (p < 0) return;
-      if (this.transportBucket.rate !== Infinity) {
-        const tw = this.transportBucket.waitMs(now);
-        if (tw > 0) {
-          if (this.transportWakeAt > now + tw) {
-            this.transportWakeAt = now + tw;
-            this.heap.push(now + tw, TRANSPORT_WAKE);
-            this.arm();
-          }
-          return;
+      // The transport gate comes before any domain: when it is closed nothing can go.
+      const tw = t.pausedUntil > now ? t.pausedUntil - now : t.inflight >= t.concurrency() ? Infinity : t.bucket.waitMs(now);
+      if (tw > 0) {
+        if (tw !== Infinity && !t.parked) {
+          t.parked = true;
+          this.wakeAt(t, now + tw);
         }
+        return;
       }
       const ring = this.rings[p] as Deque<DomainState>;
       const d = ring.shift() as DomainState;
       d.inRing &= ~(1 << p);
       const lane = d.lanes[p];
       if (lane === undefined || lane.length === 0) continue;
-      let wait: number;
-      if (d.pausedUntil > now) wait = d.pausedUntil - now;
-      else if (d.inflight >= d.concurrency()) wait = Infinity;
-      else wait = d.bucket.waitMs(now);
+      const wait = this.waitMs(d, now);
       if (wait > 0) {
         this.park(d, wait, now);
         continue;
@@ -431,18 +457,11 @@ export class Scheduler {
         this.maybeForget(d);
         continue;
       }
-      d.bucket.take();
-      this.transportBucket.take();
+      this.take(d, now);
+      this.take(t, now);
       d.queued--;
       this.laneCounts[p]!--;
-      d.inflight++;
       this.inflight++;
-      if (now - d.winStart >= 1000) {
-        d.lastRate = (d.winCount * 1000) / (now - d.winStart);
-        d.winStart = now;
-        d.winCount = 0;
-      }
-      d.winCount++;
       this.vtime = this.pass[p] as number;
       this.pass[p] = this.vtime + (this.stride[p] as number);
       if (lane.length > 0) this.addToRing(d, p);
@@ -450,6 +469,25 @@ export class Scheduler {
       this.dispatchFn(job);
       now = this.clock.now();
     }
+  }
+
+  /** Time until `d` may send (0: now; Infinity: when one of its sends ends). */
+  private waitMs(d: DomainState, now: number): number {
+    if (d.pausedUntil > now) return d.pausedUntil - now;
+    if (d.inflight >= d.concurrency()) return Infinity;
+    return d.bucket.waitMs(now);
+  }
+
+  /** Books one send against `d`: a token, a slot, and the observed-rate window. */
+  private take(d: DomainState, now: number): void {
+    d.bucket.take();
+    d.inflight++;
+    if (now - d.winStart >= 1000) {
+      d.lastRate = (d.winCount * 1000) / (now - d.winStart);
+      d.winStart = now;
+      d.winCount = 0;
+    }
+    d.winCount++;
   }
 
   private arm(): void {
@@ -467,8 +505,8 @@ export class Scheduler {
     const now = this.clock.now();
     let item = this.heap.popDue(now);
     while (item !== undefined) {
-      if (item === TRANSPORT_WAKE) {
-        this.transportWakeAt = Infinity;
+      if (item === this.transport) {
+        item.parked = false;
       } else if (item instanceof DomainState) {
         if (item.parked) this.unpark(item);
       } else if (item.state === 'scheduled') {

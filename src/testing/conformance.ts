@@ -208,3 +208,6 @@ export function testTransport<T extends Transport>(options: TestTransportOptions
     options.additionalTests?.(ctx);
   });
 }
+
+export { testQueueStore } from './queue-store-conformance.js';
+export type { QueueStoreSuiteOptions } from './queue-store-conformance.js';

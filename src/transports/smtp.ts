@@ -225,6 +225,15 @@ function checkEnvelope(envelope: PreparedMessage['envelope']): MailError | undef
   );
 }
 
+/** Per-recipient errors of an EENVELOPE rejection that refused every recipient, if nodemailer gave them. */
+function allRefused(err: unknown, to: readonly string[]): RejectedRecipient[] | undefined {
+  const e = err as (NodemailerError & { rejectedErrors?: unknown }) | null;
+  if (e === null || typeof e !== 'object' || e.code !== 'EENVELOPE' || !Array.isArray(e.rejectedErrors)) return undefined;
+  const errors = e.rejectedErrors as (NodemailerError & { recipient?: string })[];
+  if (errors.length !== to.length || !to.every((a) => errors.some((x) => x.recipient === a))) return undefined;
+  return to.map((address) => ({ address, error: toMailErrorFrom(errors.find((x) => x.recipient === address), address) }));
+}
+
 function toResult(info: SMTPPoolSentMessageInfo): SendResult {
   let rejected = NO_REJECTIONS;
   if (info.rejected.length > 0) {
@@ -298,6 +307,12 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
     mail.signal = signal;
     return pool.sendMail(mail).then(toResult, (err: unknown) => {
       if (signal.aborted) throw abortedError(signal);
+      // Every recipient refused at RCPT, some for good and some for now: report each one's own
+      // reply, so that an unknown address fails at once while a deferred one is retried.
+      const refused = allRefused(err, prepared.envelope.to);
+      if (refused !== undefined && refused.some((r) => r.error.retryable) && refused.some((r) => !r.error.retryable)) {
+        return { accepted: [], rejected: refused };
+      }
       // Messages still queued in the pool when it closes fail with a plain Error.
       if (closed && (err as NodemailerError | null)?.code === undefined) throw closedError();
       throw toMailErrorFrom(err);

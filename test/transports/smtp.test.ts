@@ -126,16 +126,19 @@ describe('smtpTransport', () => {
     expect(err.response).toBe('451 4.3.0 Temporary server error. Please try again later');
   });
 
-  it('prefers a deferral over a refusal when all recipients fail differently', async () => {
+  it('reports each recipient when all are refused, some for good and some for now', async () => {
     const sink = await sinkFor({
       rules: [
         { match: 'gone@example.com', reply: 'recipient-unknown' },
         { match: 'busy@example.com', reply: 'tempfail' },
       ],
     });
-    const err = await failure(transportFor(sink).send(prepare({ to: ['gone@example.com', 'busy@example.com'] }), ctx()));
-    expect(err.retryable).toBe(true);
-    expect(err.responseCode).toBe(451);
+    const result = await transportFor(sink).send(prepare({ to: ['gone@example.com', 'busy@example.com'] }), ctx());
+    expect(result.accepted).toEqual([]);
+    const byAddress = Object.fromEntries(result.rejected.map((r) => [r.address, r.error]));
+    expect(byAddress['gone@example.com']).toMatchObject({ code: MailErrorCode.PERMANENT, retryable: false, responseCode: 550 });
+    expect(byAddress['busy@example.com']).toMatchObject({ code: MailErrorCode.TRANSIENT, retryable: true, responseCode: 451 });
+    expect(sink.count).toBe(0);
   });
 
   it.each([
