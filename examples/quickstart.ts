@@ -80,7 +80,7 @@ sink.addRule({ match: (rcpt) => rcpt.endsWith('@flaky.test') && sink.attempts(rc
 
 const domainLimits: Record<string, DomainLimits> = {
   'big.test': { ratePerSecond: 100 }, // a large provider that takes a steady 100/s
-  'small.test': { ratePerSecond: 20 }, // a small provider: 20/s
+  'small.test': { ratePerSecond: 20, burst: 1 }, // a small provider: 20/s, evenly spaced
   'throttle.test': { ratePerSecond: 100 }, // a provider that will say "slow down" anyway
 };
 
@@ -114,14 +114,16 @@ interface Tally {
   sent: number;
   deferred: number;
   failed: number;
-  firstSendingAt: number | undefined;
-  lastSentAt: number | undefined;
+  /** SMTP transactions started (attempts), and when the first and the last one started. */
+  attempts: number;
+  firstAttemptAt: number | undefined;
+  lastAttemptAt: number | undefined;
 }
 const tallies = new Map<string, Tally>();
 const tally = (domain: string): Tally => {
   let t = tallies.get(domain);
   if (t === undefined) {
-    t = { sent: 0, deferred: 0, failed: 0, firstSendingAt: undefined, lastSentAt: undefined };
+    t = { sent: 0, deferred: 0, failed: 0, attempts: 0, firstAttemptAt: undefined, lastAttemptAt: undefined };
     tallies.set(domain, t);
   }
   return t;
@@ -131,12 +133,13 @@ const resetStartedAt = new Map<string, number>(); // requestId -> performance.no
 const criticalLatencyMs: number[] = [];
 
 mailer.on('sending', (e) => {
-  tally(e.domain).firstSendingAt ??= performance.now();
+  const t = tally(e.domain);
+  t.attempts++;
+  t.firstAttemptAt ??= performance.now();
+  t.lastAttemptAt = performance.now();
 });
 mailer.on('sent', (e) => {
-  const t = tally(e.domain);
-  t.sent += e.recipients.length;
-  t.lastSentAt = performance.now();
+  tally(e.domain).sent += e.recipients.length;
   if (e.priority === 'critical') {
     const startedAt = resetStartedAt.get(String(e.metadata.requestId));
     if (startedAt !== undefined) criticalLatencyMs.push(performance.now() - startedAt);
@@ -246,10 +249,12 @@ print();
 // 5. Summary.
 // ---------------------------------------------------------------------------------------
 
+// Achieved rate: attempts per second between the domain's first and last attempt, which is
+// what the limits govern (retries count, and a connection set-up does not skew it).
 const rows: string[][] = [['domain', 'sent', 'deferred', 'failed', 'achieved/s', 'limit/s']];
 for (const [domain, t] of [...tallies].sort(([a], [b]) => a.localeCompare(b))) {
-  const activeMs = t.firstSendingAt !== undefined && t.lastSentAt !== undefined ? t.lastSentAt - t.firstSendingAt : 0;
-  const rate = t.sent > 1 && activeMs > 0 ? (t.sent / (activeMs / 1000)).toFixed(1) : '-';
+  const activeMs = t.firstAttemptAt !== undefined && t.lastAttemptAt !== undefined ? t.lastAttemptAt - t.firstAttemptAt : 0;
+  const rate = t.attempts > 1 && activeMs > 0 ? ((t.attempts - 1) / (activeMs / 1000)).toFixed(1) : '-';
   const limit = domainLimits[domain]?.ratePerSecond;
   rows.push([domain, String(t.sent), String(t.deferred), String(t.failed), rate, limit === undefined ? 'unlimited' : String(limit)]);
 }
@@ -267,7 +272,7 @@ const sorted = [...criticalLatencyMs].sort((a, b) => a - b);
 const pct = (p: number): string => `${(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN).toFixed(1)} ms`;
 print(
   `${bold('Critical lane')} (password resets, send() to 'sent' event, ${sorted.length} messages): ` +
-    `p50 ${pct(50)}, p99 ${pct(99)}, max ${pct(100)}; the bulk batch was still draining.`,
+    `p50 ${pct(50)}, p99 ${pct(99)}, max ${pct(100)}, sent while the bulk batch drained.`,
 );
 
 // Every message reached a final state; only the unknown users at nosuch.test may have failed.

@@ -27,6 +27,10 @@ export type {
   CloseOptions,
   CloseResult,
   MailerStats,
+  CampaignItem,
+  SendManyOptions,
+  CampaignProgress,
+  CampaignResult,
 } from './mailer.js';
 
 // Events
@@ -47,7 +51,7 @@ export type {
 
 // Errors
 export { MailError, MailErrorCode, isMailError } from './errors.js';
-export type { MailErrorOptions } from './errors.js';
+export type { MailErrorOptions, ErrorScope } from './errors.js';
 
 // Shared types and contracts
 export { PRIORITIES, systemClock } from './types.js';

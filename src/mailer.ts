@@ -104,6 +104,45 @@ export interface SendReceipt {
   done(): Promise<DeliveryReport>;
 }
 
+/** One item of a campaign given to {@link Mailer.sendMany}: a message, or a message with its send options. */
+export type CampaignItem = MessageInput | { readonly message: MessageInput; readonly options?: SendOptions };
+
+/** Options of {@link Mailer.sendMany}. */
+export interface SendManyOptions {
+  /**
+   * Most jobs held by the mailer (ready, scheduled or in flight) before `sendMany` stops
+   * reading its source; it reads on once the queue drains to half of this.
+   * @default 10_000
+   */
+  readonly maxQueued?: number;
+  /** Send options applied to items that give none. */
+  readonly defaults?: SendOptions;
+  /** Called after every `progressEvery` items read. */
+  readonly onProgress?: (progress: CampaignProgress) => void;
+  /** @default 1_000 */
+  readonly progressEvery?: number;
+  /** Stops reading the source (already queued messages go on). */
+  readonly signal?: AbortSignal;
+}
+
+/** Progress of a campaign. */
+export interface CampaignProgress {
+  /** Items read from the source. */
+  readonly read: number;
+  /** Messages queued. */
+  readonly queued: number;
+  /** Items refused by validation (bad address, header injection...). */
+  readonly invalid: number;
+}
+
+/** Result of {@link Mailer.sendMany}. */
+export interface CampaignResult extends CampaignProgress {
+  /** The first 100 validation errors, with the index of the item in the source. */
+  readonly errors: readonly { readonly index: number; readonly error: MailError }[];
+  /** True when the signal stopped the campaign before the source ended. */
+  readonly aborted: boolean;
+}
+
 /** Options of {@link Mailer.close}. */
 export interface CloseOptions {
   /** Wait until every queued job has reached a final state (up to `timeoutMs`). @default false */
@@ -140,6 +179,13 @@ export interface Mailer {
    * INVALID_HEADER, TOO_LARGE, CLOSED, ABORTED, STORE) when it cannot be queued.
    */
   send(message: MessageInput, options?: SendOptions): Promise<SendReceipt>;
+  /**
+   * Queues a campaign from an iterable or async iterable (a database cursor, a CSV stream),
+   * reading it only as fast as the queue drains, so a million recipients take bounded memory.
+   * Invalid items are counted and skipped; the campaign goes on. Resolves once every item is
+   * queued (not delivered: use events or `onIdle()` for that).
+   */
+  sendMany(source: Iterable<CampaignItem> | AsyncIterable<CampaignItem>, options?: SendManyOptions): Promise<CampaignResult>;
   /** Adds an event listener; returns a function that removes it. */
   on<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void;
   /** Adds a listener called once. */
@@ -226,6 +272,7 @@ class MailerImpl implements Mailer {
   private readonly inflight = new Map<string, { controller: AbortController; settled: Promise<void> }>();
   private readonly readyPromise: Promise<void>;
   private idleWaiters: (() => void)[] = [];
+  private drainWaiters: { level: number; resolve: () => void }[] = [];
   private wasIdle = true;
   private closing = false;
   private handingBack = false;
@@ -344,6 +391,27 @@ class MailerImpl implements Mailer {
     }
     if (signal?.aborted) this.abortMessage(rec, signal.reason);
     return receipt;
+  }
+
+  sendMany(source: Iterable<CampaignItem> | AsyncIterable<CampaignItem>, options: SendManyOptions = {}): Promise<CampaignResult> {
+    const maxQueued = options.maxQueued ?? 10_000;
+    if (!Number.isInteger(maxQueued) || maxQueued < 1) return Promise.reject(configError('sendMany.maxQueued', 'an integer >= 1', maxQueued));
+    return runCampaign(
+      (message, sendOptions) => this.send(message, sendOptions),
+      source,
+      options,
+      () => (this.held() >= maxQueued ? this.drainTo(maxQueued >> 1) : undefined),
+    );
+  }
+
+  /** Jobs held: ready, scheduled or in flight. */
+  private held(): number {
+    return this.scheduler.ready + this.scheduler.scheduled + this.scheduler.inflight;
+  }
+
+  private drainTo(level: number): Promise<void> {
+    if (this.held() <= level || this.closing) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push({ level, resolve }));
   }
 
   stats(): MailerStats {
@@ -639,6 +707,10 @@ class MailerImpl implements Mailer {
     job.state = state;
     this.storeCall('remove', job);
     if (--rec.pending === 0) this.completeRecord(rec, false);
+    if (this.drainWaiters.length > 0) {
+      const held = this.held();
+      this.drainWaiters = this.drainWaiters.filter((w) => (held <= w.level ? (w.resolve(), false) : true));
+    }
   }
 
   private completeRecord(rec: MessageRecord, closing: boolean): void {
@@ -702,8 +774,9 @@ class MailerImpl implements Mailer {
     }
     this.scheduler.stop();
     for (const rec of [...this.records.values()]) this.completeRecord(rec, true);
-    const waiters = this.idleWaiters;
+    const waiters = [...this.idleWaiters, ...this.drainWaiters.map((w) => w.resolve)];
     this.idleWaiters = [];
+    this.drainWaiters = [];
     for (const w of waiters) w();
     try {
       await this.transport.close?.();
@@ -759,6 +832,50 @@ function withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
       },
     );
   });
+}
+
+/**
+ * The campaign loop behind {@link Mailer.sendMany}: reads `source`, sends each item, counts
+ * validation failures, and awaits `backpressure` after each item.
+ * @internal
+ */
+export async function runCampaign(
+  send: (message: MessageInput, options: SendOptions) => Promise<unknown>,
+  source: Iterable<CampaignItem> | AsyncIterable<CampaignItem>,
+  options: SendManyOptions,
+  backpressure: () => Promise<void> | undefined,
+): Promise<CampaignResult> {
+  const every = options.progressEvery ?? 1_000;
+  if (!Number.isInteger(every) || every < 1) throw configError('sendMany.progressEvery', 'an integer >= 1', every);
+  if (source === null || typeof source !== 'object' || (!(Symbol.asyncIterator in source) && !(Symbol.iterator in source))) {
+    throw configError('sendMany.source', 'an iterable or async iterable of messages', source);
+  }
+  let read = 0;
+  let queued = 0;
+  let invalid = 0;
+  const errors: { index: number; error: MailError }[] = [];
+  for await (const item of source as AsyncIterable<CampaignItem>) {
+    if (options.signal?.aborted) return { read, queued, invalid, errors, aborted: true };
+    const index = read++;
+    const wrapped = typeof item === 'object' && item !== null && 'message' in item && typeof item.message === 'object' && item.message !== null;
+    const message = wrapped ? (item as { message: MessageInput }).message : (item as MessageInput);
+    const sendOptions = (wrapped ? (item as { options?: SendOptions }).options : undefined) ?? options.defaults ?? {};
+    try {
+      await send(message, sendOptions);
+      queued++;
+    } catch (err) {
+      const error = toMailError(err);
+      // The mailer itself cannot take more: stop rather than count every item as invalid.
+      if (error.code === MailErrorCode.CLOSED || error.code === MailErrorCode.STORE) throw error;
+      invalid++;
+      if (errors.length < 100) errors.push({ index, error });
+    }
+    if (read % every === 0) options.onProgress?.({ read, queued, invalid });
+    const wait = backpressure();
+    if (wait !== undefined) await wait;
+  }
+  options.onProgress?.({ read, queued, invalid });
+  return { read, queued, invalid, errors, aborted: false };
 }
 
 /**

@@ -286,3 +286,49 @@ describe('close', () => {
     expect(transport.sent).toHaveLength(20);
   });
 });
+
+describe('sendMany', () => {
+  it('streams a campaign with backpressure, skipping invalid items', async () => {
+    const transport = memoryTransport({ latencyMs: 1, record: false });
+    const mailer = createMailer({ transport, limits: { concurrency: 20 } });
+    let maxHeld = 0;
+    let produced = 0;
+    async function* recipients() {
+      for (let i = 0; i < 3000; i++) {
+        produced++;
+        const s = mailer.stats();
+        maxHeld = Math.max(maxHeld, s.inflight + s.scheduled + Object.values(s.queued).reduce((a, b) => a + b, 0));
+        yield i % 500 === 7 ? { message: msg('not an address') } : msg(`user${i}@d${i % 30}.test`);
+      }
+    }
+    const progress: number[] = [];
+    const result = await mailer.sendMany(recipients(), { maxQueued: 200, defaults: { priority: 'bulk' }, onProgress: (p) => progress.push(p.read), progressEvery: 1000 });
+    expect(result).toMatchObject({ read: 3000, queued: 2994, invalid: 6, aborted: false });
+    expect(result.errors[0]).toMatchObject({ index: 7 });
+    expect(result.errors[0]!.error.code).toBe(MailErrorCode.INVALID_ADDRESS);
+    expect(maxHeld).toBeLessThanOrEqual(200);
+    expect(progress).toEqual([1000, 2000, 3000, 3000]);
+    await mailer.onIdle();
+    expect(transport.count).toBe(2994);
+    expect(produced).toBe(3000);
+    await mailer.close();
+  });
+
+  it('stops reading when its signal aborts and tracks messages in the test mailer', async () => {
+    const mailer = createTestMailer();
+    const ac = new AbortController();
+    const items = Array.from({ length: 10 }, (_, i) => msg(`u${i}@x.test`));
+    const result = await mailer.sendMany(
+      (function* () {
+        for (const [i, m] of items.entries()) {
+          if (i === 4) ac.abort();
+          yield m;
+        }
+      })(),
+      { signal: ac.signal },
+    );
+    expect(result).toMatchObject({ read: 4, queued: 4, aborted: true });
+    mailer.assertSent(4);
+    await expect(mailer.sendMany(42 as never)).rejects.toMatchObject({ code: MailErrorCode.CONFIG });
+  });
+});

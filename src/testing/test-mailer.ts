@@ -7,7 +7,7 @@
  */
 
 import { MailError, MailErrorCode, configError } from '../errors.js';
-import { createMailer } from '../mailer.js';
+import { createMailer, runCampaign } from '../mailer.js';
 import type { DeliveryReport, Mailer, MailerOptions, SendOptions, SendReceipt } from '../mailer.js';
 import memoryTransport from '../transports/memory.js';
 import type { MemoryTransport, MemoryTransportOptions, SentMail } from '../transports/memory.js';
@@ -175,6 +175,8 @@ export function createTestMailer(options: TestMailerOptions = {}): TestMailer {
       return mailer.closed;
     },
     send,
+    // No backpressure: virtual time only moves in flush(), so waiting for the queue to drain would never end.
+    sendMany: (source, manyOptions = {}) => runCampaign(send, source, manyOptions, () => undefined),
     on: (event, listener) => mailer.on(event, listener),
     once: (event, listener) => mailer.once(event, listener),
     off: (event, listener) => mailer.off(event, listener),
