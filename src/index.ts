@@ -67,6 +67,9 @@ export type {
   JobState,
   StoredEntry,
   QueueStore,
+  SuppressionEntry,
+  SuppressionReason,
+  SuppressionStore,
   Transport,
   TransportCapabilities,
   TransportSendContext,
@@ -121,3 +124,5 @@ export type { MemoryTransport, MemoryTransportOptions, SentMail } from './transp
 // Stores
 export { default as memoryQueueStore } from './stores/memory.js';
 export type { MemoryQueueStore } from './stores/memory.js';
+export { default as memorySuppressionStore } from './stores/suppression-memory.js';
+export type { MemorySuppressionStore } from './stores/suppression-memory.js';

@@ -18,8 +18,9 @@ import type { DomainStats } from './queue/scheduler.js';
 import { nextRetry, resolveRetryOptions } from './retry/schedule.js';
 import type { RetryOptions } from './retry/schedule.js';
 import memoryQueueStore from './stores/memory.js';
+import memorySuppressionStore from './stores/suppression-memory.js';
 import { PRIORITIES, systemClock } from './types.js';
-import type { Clock, Job, MessageInput, NormalizedMessage, Priority, QueueStore, SendResult, Transport } from './types.js';
+import type { Clock, Job, MessageInput, NormalizedMessage, Priority, QueueStore, SendResult, SuppressionStore, Transport } from './types.js';
 
 /** Options of {@link createMailer}. */
 export interface MailerOptions {
@@ -35,6 +36,11 @@ export interface MailerOptions {
   readonly retry?: RetryOptions;
   /** The queue journal. @default an in-memory store */
   readonly store?: QueueStore;
+  /**
+   * The suppression list, consulted before every send (so an unsubscribe or a hard bounce that
+   * arrives during a campaign stops the rest of it). @default an in-memory list, see `mailer.suppression`
+   */
+  readonly suppression?: SuppressionStore;
   /** Size and count limits applied to every message. */
   readonly messageLimits?: MessageLimits;
   /** Priority of messages sent without one, by category. @default { transactional: 'normal', marketing: 'bulk' } */
@@ -62,7 +68,7 @@ export interface SendOptions {
 }
 
 /** Final state of one recipient. `pending` only appears in reports of a mailer that closed first. */
-export type RecipientStatus = 'sent' | 'failed' | 'expired' | 'aborted' | 'pending';
+export type RecipientStatus = 'sent' | 'failed' | 'expired' | 'aborted' | 'suppressed' | 'pending';
 
 /** What happened to one recipient. */
 export interface RecipientResult {
@@ -204,6 +210,8 @@ export interface Mailer {
   readonly closed: boolean;
   /** The transport in use. */
   readonly transport: Transport;
+  /** The suppression list in use: add entries here (or through feedback processing). */
+  readonly suppression: SuppressionStore;
 }
 
 interface MessageRecord {
@@ -232,6 +240,10 @@ function validateOptions(options: MailerOptions): void {
   if (s !== undefined && (typeof s !== 'object' || s === null || ['add', 'update', 'remove', 'recover', 'size'].some((m) => typeof (s as Record<string, unknown>)[m] !== 'function'))) {
     throw configError('store', 'a QueueStore (add, update, remove, recover, size)', s);
   }
+  const sup = options.suppression as Partial<SuppressionStore> | undefined;
+  if (sup !== undefined && (typeof sup !== 'object' || sup === null || ['add', 'remove', 'find', 'list'].some((m) => typeof (sup as Record<string, unknown>)[m] !== 'function'))) {
+    throw configError('suppression', 'a SuppressionStore (add, remove, find, list)', sup);
+  }
   const c = options.clock as Partial<Clock> | undefined;
   if (c !== undefined && (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function')) {
     throw configError('clock', 'a Clock (now, setTimeout, clearTimeout)', c);
@@ -256,6 +268,7 @@ function validateOptions(options: MailerOptions): void {
 
 class MailerImpl implements Mailer {
   readonly transport: Transport;
+  readonly suppression: SuppressionStore;
   private readonly emitter = new TypedEmitter();
   private readonly store: QueueStore;
   private readonly ownsStore: boolean;
@@ -284,6 +297,7 @@ class MailerImpl implements Mailer {
     this.transport = options.transport;
     this.store = options.store ?? memoryQueueStore();
     this.ownsStore = options.store === undefined;
+    this.suppression = options.suppression ?? memorySuppressionStore();
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.retry = resolveRetryOptions(options.retry);
@@ -537,6 +551,7 @@ class MailerImpl implements Mailer {
       this.scheduler.release(job);
       return;
     }
+    if (!(await this.dropSuppressed(job, rec))) return;
     job.attempt++;
     this.storeCall('update', job);
     if (this.emitter.has('sending')) this.emitter.emit('sending', this.eventBase(job, rec, job.recipients));
@@ -593,6 +608,46 @@ class MailerImpl implements Mailer {
     if (result !== undefined) this.onResult(job, rec, result);
     else this.onError(job, rec, error as MailError, job.recipients);
     this.checkIdle();
+  }
+
+  /**
+   * Takes suppressed recipients out of the job (final 'suppressed'). Returns false when none is
+   * left, after ending the job. A failing suppression list defers the job: sending to an address
+   * that may have unsubscribed is worse than sending late.
+   */
+  private async dropSuppressed(job: Job, rec: MessageRecord): Promise<boolean> {
+    const m = rec.message;
+    const scopes = m.tags.list === undefined ? [m.category] : [m.category, m.tags.list];
+    const now = this.clock.now();
+    let blocked: string[] | undefined;
+    let entry: Awaited<ReturnType<SuppressionStore['find']>>;
+    try {
+      for (const address of job.recipients) {
+        const found = this.suppression.find(address, scopes, now);
+        entry = found instanceof Promise ? await found : found;
+        if (entry !== undefined) (blocked ??= []).push(address);
+      }
+    } catch (err) {
+      job.attempt++;
+      this.inflight.delete(job.id);
+      this.scheduler.release(job);
+      this.onError(job, rec, new MailError(`Suppression list (${this.suppression.name}) failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err }), job.recipients);
+      this.checkIdle();
+      return false;
+    }
+    if (blocked === undefined) return true;
+    const error = new MailError(`Recipient is on the suppression list${entry?.reason !== undefined ? ` (${entry.reason})` : ''}`, { code: MailErrorCode.SUPPRESSED, retryable: false });
+    this.finish(job, rec, blocked, 'suppressed', error, undefined, 'suppressed');
+    const rest = job.recipients.filter((a) => !blocked.includes(a));
+    if (rest.length > 0) {
+      job.recipients = rest;
+      return true;
+    }
+    this.inflight.delete(job.id);
+    this.scheduler.release(job);
+    this.jobDone(job, rec, 'failed');
+    this.checkIdle();
+    return false;
   }
 
   private onResult(job: Job, rec: MessageRecord, result: SendResult): void {
@@ -658,7 +713,7 @@ class MailerImpl implements Mailer {
   }
 
   private finalFailure(job: Job, rec: MessageRecord, recipients: readonly string[], reason: FailureReason, error: MailError): void {
-    this.finish(job, rec, recipients, reason === 'expired' ? 'expired' : reason === 'aborted' ? 'aborted' : 'failed', error, undefined, reason);
+    this.finish(job, rec, recipients, reason === 'expired' || reason === 'aborted' || reason === 'suppressed' ? reason : 'failed', error, undefined, reason);
     this.jobDone(job, rec, reason === 'expired' ? 'expired' : 'failed');
   }
 

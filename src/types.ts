@@ -174,6 +174,55 @@ export interface QueueStore {
 }
 
 // ---------------------------------------------------------------------------------------
+// Suppression
+// ---------------------------------------------------------------------------------------
+
+/** Why an address or domain is suppressed. */
+export type SuppressionReason = 'hard-bounce' | 'soft-bounce' | 'complaint' | 'unsubscribe' | 'manual';
+
+/** One suppression: an address or a whole domain that must not be mailed. */
+export interface SuppressionEntry {
+  /** The address (compared case-insensitively). Exactly one of `address` and `domain`. */
+  readonly address?: string;
+  /** A whole recipient domain (ASCII, lower case). */
+  readonly domain?: string;
+  readonly reason: SuppressionReason;
+  /**
+   * What it applies to: absent = all mail; otherwise a message category (`'marketing'`) or a
+   * list name matched against the message's `tags.list`.
+   */
+  readonly scope?: string;
+  /** Where it came from (`ses`, `sendgrid`, `dsn`, `one-click`, `host`). */
+  readonly source?: string;
+  /** Free text: the bounce diagnostic, the complaint type. */
+  readonly detail?: string;
+  /** When it was added, ms since epoch. */
+  readonly createdAt: number;
+  /** When it lapses, ms since epoch; absent = never. */
+  readonly expiresAt?: number;
+}
+
+/**
+ * The suppression list. The mailer consults it before every send; feedback processing adds
+ * to it. Methods may return synchronously.
+ */
+export interface SuppressionStore {
+  readonly name: string;
+  /** Adds or replaces the entry for the same target and scope. */
+  add(entry: SuppressionEntry): void | Promise<void>;
+  /** Removes the entry for this target and scope (absent scope: the unscoped entry); true when one was removed. */
+  remove(target: { readonly address?: string; readonly domain?: string; readonly scope?: string }): boolean | Promise<boolean>;
+  /**
+   * The entry that blocks `address` for a message with these scopes at time `now`: an entry for
+   * the address or its domain, unscoped or with one of `scopes`, not expired. Undefined when none.
+   */
+  find(address: string, scopes: readonly string[], now: number): SuppressionEntry | undefined | Promise<SuppressionEntry | undefined>;
+  /** Every entry (expired ones may be included). */
+  list(): Iterable<SuppressionEntry> | AsyncIterable<SuppressionEntry>;
+  close?(): void | Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
 // Transports
 // ---------------------------------------------------------------------------------------
 
@@ -201,8 +250,20 @@ export interface PreparedMessage {
   readonly message: NormalizedMessage;
   /** SMTP envelope for this job: MAIL FROM and the RCPT TO addresses of this job only. */
   readonly envelope: { readonly from: string; readonly to: readonly string[] };
-  /** Composes the full MIME message (cached per prepared message). */
+  /** Composes the full MIME message (cached per prepared message), signed when `signer` is set. */
   raw(): Promise<Buffer>;
+  /**
+   * Set when the mailer DKIM-signs this job. `raw()` already returns the signed bytes; a
+   * transport that composes the MIME itself (as SMTP does while streaming) must put
+   * `await signer.signatureHeaders(bytes)` on top of exactly the bytes it sends.
+   */
+  readonly signer?: MimeSigner;
+}
+
+/** Signs a composed message: see {@link PreparedMessage.signer}. */
+export interface MimeSigner {
+  /** Header fields to place above the complete message `raw`, each ending with CRLF (DKIM-Signature). */
+  signatureHeaders(raw: Buffer): Promise<string>;
 }
 
 /** Per-send context given to a transport. */

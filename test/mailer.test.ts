@@ -332,3 +332,43 @@ describe('sendMany', () => {
     await expect(mailer.sendMany(42 as never)).rejects.toMatchObject({ code: MailErrorCode.CONFIG });
   });
 });
+
+describe('suppression', () => {
+  it('does not send to suppressed recipients, checked before every send', async () => {
+    const mailer = createTestMailer();
+    const failed: FailedEvent[] = [];
+    mailer.on('failed', (e) => failed.push(e));
+    await mailer.suppression.add({ address: 'gone@x.test', reason: 'hard-bounce', createdAt: mailer.clock.now() });
+    await mailer.suppression.add({ domain: 'closed.test', reason: 'manual', createdAt: mailer.clock.now() });
+    await mailer.suppression.add({ address: 'unsub@x.test', reason: 'unsubscribe', scope: 'marketing', createdAt: mailer.clock.now() });
+    const a = await mailer.send(msg(['ok@x.test', 'gone@x.test', 'who@closed.test']));
+    const b = await mailer.send(msg('unsub@x.test', { category: 'marketing' }));
+    const c = await mailer.send(msg('unsub@x.test'));
+    // suppressed while queued: a complaint arriving mid-campaign stops the rest
+    const d = await mailer.send(msg('late@x.test'), { sendAt: mailer.clock.now() + 60_000 });
+    await mailer.suppression.add({ address: 'late@x.test', reason: 'complaint', createdAt: mailer.clock.now() });
+    await mailer.flush();
+    expect(Object.fromEntries((await a.done()).recipients.map((r) => [r.address, r.status]))).toEqual({ 'ok@x.test': 'sent', 'gone@x.test': 'suppressed', 'who@closed.test': 'suppressed' });
+    expect((await b.done()).recipients[0]!.status).toBe('suppressed');
+    expect((await c.done()).recipients[0]!.status).toBe('sent');
+    expect((await d.done()).status).toBe('failed');
+    expect(failed.every((f) => f.reason === 'suppressed' && f.error.code === MailErrorCode.SUPPRESSED)).toBe(true);
+    expect(mailer.outbox.flatMap((m) => m.envelope.to).sort()).toEqual(['ok@x.test', 'unsub@x.test']);
+  });
+
+  it('defers instead of sending when the suppression list fails', async () => {
+    let fail = true;
+    const base = createTestMailer().suppression;
+    const flaky = { ...base, name: 'flaky', find: (...args: Parameters<typeof base.find>) => (fail ? Promise.reject(new Error('db down')) : base.find(...args)) };
+    const mailer = createTestMailer({ suppression: flaky, random: () => 0.5 });
+    const deferred: DeferredEvent[] = [];
+    mailer.on('deferred', (e) => deferred.push(e));
+    const r = await mailer.send(msg('a@x.test'));
+    await mailer.clock.advance(1);
+    expect(mailer.outbox).toHaveLength(0);
+    expect(deferred[0]!.error.code).toBe(MailErrorCode.STORE);
+    fail = false;
+    await mailer.flush();
+    expect((await r.done()).recipients[0]).toMatchObject({ status: 'sent' });
+  });
+});

@@ -174,6 +174,7 @@ export function createTestMailer(options: TestMailerOptions = {}): TestMailer {
     get closed() {
       return mailer.closed;
     },
+    suppression: mailer.suppression,
     send,
     // No backpressure: virtual time only moves in flush(), so waiting for the queue to drain would never end.
     sendMany: (source, manyOptions = {}) => runCampaign(send, source, manyOptions, () => undefined),
