@@ -68,6 +68,11 @@ export type FailureReason = 'permanent' | 'expired' | 'aborted' | 'suppressed' |
 export interface FailedEvent extends JobEventBase {
   readonly reason: FailureReason;
   readonly error: MailError;
+  /**
+   * A permanent problem with the address itself (unknown user or domain, moved): the host
+   * should suppress it. Policy, reputation and mailbox-full failures are never hard.
+   */
+  readonly hard: boolean;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 
 import { MailError, MailErrorCode, configError, describeValue, isMailError, toMailError } from './errors.js';
+import { HARD_CATEGORIES } from './classify/index.js';
 import { TypedEmitter } from './events.js';
 import type { FailureReason, JobEventBase, MailerEvents, MailerListener } from './events.js';
 import { allRecipients, domainOf, normalizeDomain, normalizeMessage, recipientsByDomain, validateMessageLimits } from './message/index.js';
@@ -285,6 +286,8 @@ class MailerImpl implements Mailer {
   private readonly inflight = new Map<string, { controller: AbortController; settled: Promise<void> }>();
   private readonly readyPromise: Promise<void>;
   private idleWaiters: (() => void)[] = [];
+  private holds = 0;
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
   private drainWaiters: { level: number; resolve: () => void }[] = [];
   private wasIdle = true;
   private closing = false;
@@ -425,7 +428,7 @@ class MailerImpl implements Mailer {
 
   private drainTo(level: number): Promise<void> {
     if (this.held() <= level || this.closing) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push({ level, resolve }));
+    return this.held_(new Promise((resolve) => this.drainWaiters.push({ level, resolve })));
   }
 
   stats(): MailerStats {
@@ -444,7 +447,21 @@ class MailerImpl implements Mailer {
 
   onIdle(): Promise<void> {
     if (this.scheduler.idle) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.held_(new Promise((resolve) => this.idleWaiters.push(resolve)));
+  }
+
+  /**
+   * Keeps the process alive while `promise` is pending. The mailer's timers are unref()'ed so
+   * that an idle mailer never holds a process open; but a script awaiting a delivery whose only
+   * pending work is a retry timer must not exit before it.
+   */
+  private held_<T>(promise: Promise<T>): Promise<T> {
+    if (this.holds++ === 0) this.keepAlive = setInterval(() => undefined, 1 << 30);
+    const release = (): void => {
+      if (--this.holds === 0) clearInterval(this.keepAlive);
+    };
+    promise.then(release, release);
+    return promise;
   }
 
   close(options: CloseOptions = {}): Promise<CloseResult> {
@@ -498,7 +515,7 @@ class MailerImpl implements Mailer {
       duplicate,
       done: () => {
         if (rec.report !== undefined) return Promise.resolve(rec.report);
-        return new Promise<DeliveryReport>((resolve) => (rec.waiters ??= []).push(resolve));
+        return this.held_(new Promise<DeliveryReport>((resolve) => (rec.waiters ??= []).push(resolve)));
       },
     };
   }
@@ -754,7 +771,11 @@ class MailerImpl implements Mailer {
     } else {
       if (status === 'expired') this.totals.expired++;
       else this.totals.failed++;
-      if (this.emitter.has('failed')) this.emitter.emit('failed', { ...this.eventBase(job, rec, recipients), reason: reason ?? 'permanent', error: error as MailError });
+      if (this.emitter.has('failed')) {
+        const e = error as MailError;
+        const hard = (reason ?? 'permanent') === 'permanent' && e.category !== undefined && (HARD_CATEGORIES as ReadonlySet<string>).has(e.category);
+        this.emitter.emit('failed', { ...this.eventBase(job, rec, recipients), reason: reason ?? 'permanent', error: e, hard });
+      }
     }
   }
 

@@ -245,7 +245,11 @@ export class Scheduler {
     this.wakeAt(d, until);
     if (slowDown) {
       const configured = d.limits.ratePerSecond;
-      const current = d.throttle?.rate ?? (Number.isFinite(configured) ? configured : Math.max(d.lastRate, d.winCount, t.minRatePerSecond));
+      // An unlimited domain has no rate to halve: estimate what it was getting, extrapolating
+      // the current window (at least a quarter second, so that a few early sends do not look
+      // like thousands per second).
+      const observed = Math.max(d.lastRate, (d.winCount * 1000) / Math.max(250, now - d.winStart));
+      const current = d.throttle?.rate ?? (Number.isFinite(configured) ? configured : Math.max(observed, t.minRatePerSecond));
       const rate = Math.max(t.minRatePerSecond, current * t.decreaseFactor);
       d.throttle = {
         rate,

@@ -68,7 +68,11 @@ export interface SmtpSinkOptions {
    * @default smtp-server's built-in test certificate, whose private key is public: clients need `rejectUnauthorized: false`
    */
   readonly tls?: SinkTlsOptions;
-  /** Do not offer STARTTLS. @default false */
+  /**
+   * Do not offer STARTTLS. By default it is offered only when `tls` gives a certificate, so
+   * that a client with default settings (verifying certificates) can talk to the sink.
+   * @default true without `tls`, false with it
+   */
   readonly disableStartTls?: boolean;
   /** Largest message accepted, in bytes; larger ones get `552 5.3.4`. @default unlimited */
   readonly maxSize?: number;
@@ -385,7 +389,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     disableReverseLookup: true,
     hideENHANCEDSTATUSCODES: true,
     lenientAddressParsing: o.lenientAddresses ?? false,
-    disabledCommands: [...(o.auth ? [] : ['AUTH']), ...(o.disableStartTls ? ['STARTTLS'] : [])],
+    disabledCommands: [...(o.auth ? [] : ['AUTH']), ...((o.disableStartTls ?? o.tls === undefined) ? ['STARTTLS'] : [])],
     authOptional: o.auth === undefined,
     allowInsecureAuth: true,
     authMethods: ['PLAIN', 'LOGIN'],

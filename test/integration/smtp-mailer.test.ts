@@ -91,9 +91,10 @@ describe('mailer over SMTP', () => {
     await new Promise((r) => setTimeout(r, 2000));
     const slow = sink.messages.filter((m) => m.envelope.to[0]!.endsWith('@slow.test'));
     const fast = sink.messages.filter((m) => m.envelope.to[0]!.endsWith('@fast.test'));
-    // 20/s over 2 s plus the two-token burst: 42; allow for timer and machine noise
-    expect(slow.length).toBeGreaterThanOrEqual(36);
+    // 20/s over 2 s plus the two-token burst: at most 42, never more. The lower bound only
+    // catches a broken limiter (timers run late on a loaded machine); bench/rate.ts measures accuracy.
     expect(slow.length).toBeLessThanOrEqual(43);
+    expect(slow.length).toBeGreaterThanOrEqual(25);
     expect(fast).toHaveLength(200);
     expect(Math.max(...fast.map((m) => m.receivedAt)) - start).toBeLessThan(1500);
   });
