@@ -7,7 +7,7 @@
 
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -77,7 +77,7 @@ let quickRun = false;
 export function header(name: string, flags: BenchFlags, details: string): void {
   quickRun = flags.quick;
   console.log(`\n== ${name}${flags.quick ? ' (--quick)' : ''} ==`);
-  console.log(`   ${machine()}`);
+  console.log(`   ${machine()}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes compete for the cores)`);
   console.log(`   ${details}; rounds: ${flags.rounds}`);
 }
 

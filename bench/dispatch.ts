@@ -47,6 +47,8 @@ interface Rates {
   readonly enqueue: number;
   /** Messages per second until everything was delivered. */
   readonly endToEnd: number;
+  /** CPU time (user + system) per message until idle, in µs: steadier than wall time on a shared machine. */
+  readonly cpuUs: number;
 }
 
 async function runMailer(n: number): Promise<Rates> {
@@ -57,14 +59,16 @@ async function runMailer(n: number): Promise<Rates> {
     sent++;
   });
   await mailer.ready();
+  const cpu = process.cpuUsage();
   const start = nowMs();
   for (let i = 0; i < n; i++) await mailer.send(makeMessage(i));
   const enqueued = nowMs();
   await mailer.onIdle();
   const end = nowMs();
+  const used = process.cpuUsage(cpu);
   await mailer.close();
   if (transport.count !== n || sent !== n) throw new Error(`mailer delivered ${transport.count}, sent events ${sent}, expected ${n}`);
-  return { enqueue: n / ((enqueued - start) / 1000), endToEnd: n / ((end - start) / 1000) };
+  return { enqueue: n / ((enqueued - start) / 1000), endToEnd: n / ((end - start) / 1000), cpuUs: (used.user + used.system) / n };
 }
 
 async function runPQueue(n: number): Promise<Rates> {
@@ -73,19 +77,22 @@ async function runPQueue(n: number): Promise<Rates> {
   const task = async (): Promise<void> => {
     done++;
   };
+  const cpu = process.cpuUsage();
   const start = nowMs();
   for (let i = 0; i < n; i++) void queue.add(task);
   const enqueued = nowMs();
   await queue.onIdle();
   const end = nowMs();
+  const used = process.cpuUsage(cpu);
   if (done !== n) throw new Error(`p-queue ran ${done} tasks, expected ${n}`);
-  return { enqueue: n / ((enqueued - start) / 1000), endToEnd: n / ((end - start) / 1000) };
+  return { enqueue: n / ((enqueued - start) / 1000), endToEnd: n / ((end - start) / 1000), cpuUs: (used.user + used.system) / n };
 }
 
 async function runHandRolled(n: number): Promise<Rates> {
   const transport = noopTransport();
   const queue = new PQueue({ concurrency: CONCURRENCY });
   const context = { signal: new AbortController().signal, attempt: 1 };
+  const cpu = process.cpuUsage();
   const start = nowMs();
   for (let i = 0; i < n; i++) {
     const message = normalizeMessage(makeMessage(i), { now: Date.now() });
@@ -96,8 +103,9 @@ async function runHandRolled(n: number): Promise<Rates> {
   const enqueued = nowMs();
   await queue.onIdle();
   const end = nowMs();
+  const used = process.cpuUsage(cpu);
   if (transport.count !== n) throw new Error(`hand-rolled delivered ${transport.count}, expected ${n}`);
-  return { enqueue: n / ((enqueued - start) / 1000), endToEnd: n / ((end - start) / 1000) };
+  return { enqueue: n / ((enqueued - start) / 1000), endToEnd: n / ((end - start) / 1000), cpuUs: (used.user + used.system) / n };
 }
 
 header('dispatch', flags, `${fmt(COUNT)} messages, one recipient each over ${DOMAINS} domains, no-op transport, concurrency ${CONCURRENCY}, 'sent' listener on`);
@@ -143,6 +151,13 @@ for (const key of ['enqueue', 'endToEnd'] as const) {
     undefined,
   );
 }
-const perMsgUs = mp.map((x) => 1e6 / x.endToEnd);
-const perHandUs = hr.map((x) => 1e6 / x.endToEnd);
-console.log(`   cost per message end-to-end: mailpush ${summary(perMsgUs, 2, ' µs')}, hand-rolled ${summary(perHandUs, 2, ' µs')}`);
+for (const [label, base] of [['p-queue no-op task', pq], ['hand-rolled', hr]] as const) {
+  result(
+    `CPU per message end-to-end (µs) vs ${label}`,
+    summary(base.map((x) => x.cpuUs), 2),
+    summary(mp.map((x) => x.cpuUs), 2),
+    summary(mp.map((m, i) => m.cpuUs / base[i]!.cpuUs), 3),
+    'none (informational)',
+    undefined,
+  );
+}

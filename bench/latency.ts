@@ -8,6 +8,7 @@
  * Run: npx tsx bench/latency.ts [--quick] [--rounds N]
  */
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createMailer } from '../src/mailer.js';
 import type { Mailer } from '../src/mailer.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport } from '../src/types.js';
@@ -29,6 +30,8 @@ interface Run {
   readonly bulkLeft: number;
   /** Bulk jobs delivered during the measurement window, per second. */
   readonly bulkRate: number;
+  /** Longest event-loop stall during the window, ms (the process being descheduled shows here too). */
+  readonly maxLoopDelayMs: number;
 }
 
 /** A transport that answers after LATENCY_MS and timestamps critical messages on arrival. */
@@ -61,6 +64,8 @@ async function measure(withBacklog: boolean): Promise<Run> {
     for (let i = 0; i < BULK; i++) await mailer.send(bulkMessage(i), { priority: 'bulk' });
   }
   const bulkBefore = transport.bulk;
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const start = nowMs();
   let n = 0;
   await new Promise<void>((resolve) => {
@@ -77,8 +82,9 @@ async function measure(withBacklog: boolean): Promise<Run> {
   // Let the last critical message through.
   await sleep(50);
   const elapsed = nowMs() - start;
+  loop.disable();
   const stats = mailer.stats();
-  const run: Run = { latencies, bulkLeft: stats.queued.bulk, bulkRate: ((transport.bulk - bulkBefore) / elapsed) * 1000 };
+  const run: Run = { latencies, bulkLeft: stats.queued.bulk, bulkRate: ((transport.bulk - bulkBefore) / elapsed) * 1000, maxLoopDelayMs: loop.max / 1e6 };
   await mailer.close({ timeoutMs: 1_000 });
   if (latencies.length < n) throw new Error(`only ${latencies.length} of ${n} critical messages arrived`);
   return run;
@@ -104,7 +110,7 @@ for (let r = 0; r < flags.rounds; r++) {
   const m = mine[r]!;
   const sorted = [...m.latencies].sort((a, b) => a - b);
   console.log(
-    `   round ${r + 1}: ${m.latencies.length} critical sends, p50 ${quantile(sorted, 0.5).toFixed(2)} ms, p99 ${quantile(sorted, 0.99).toFixed(2)} ms, max ${sorted[sorted.length - 1]!.toFixed(2)} ms; bulk ${fmt(m.bulkRate)}/s, ${fmt(m.bulkLeft)} bulk left at the end`,
+    `   round ${r + 1}: ${m.latencies.length} critical sends, p50 ${quantile(sorted, 0.5).toFixed(2)} ms, p99 ${quantile(sorted, 0.99).toFixed(2)} ms, max ${sorted[sorted.length - 1]!.toFixed(2)} ms; bulk ${fmt(m.bulkRate)}/s, ${fmt(m.bulkLeft)} bulk left at the end; longest loop stall ${m.maxLoopDelayMs.toFixed(0)} ms (baseline run ${base[r]!.maxLoopDelayMs.toFixed(0)} ms)`,
   );
 }
 

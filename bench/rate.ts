@@ -9,6 +9,7 @@
  * Run: npx tsx bench/rate.ts [--quick] [--rounds N]
  */
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createMailer } from '../src/mailer.js';
 import type { Mailer } from '../src/mailer.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport } from '../src/types.js';
@@ -38,6 +39,8 @@ interface Run {
   readonly limitedSteadyRate: number;
   /** Unlimited-domain sends per second inside the window. */
   readonly fastRate: number;
+  /** Longest event-loop stall in the window, ms. A stall longer than burst / rate (50 ms here) loses tokens. */
+  readonly maxLoopDelayMs: number;
 }
 
 function counter(win: Window): Transport & { limited: number[]; fast: number } {
@@ -84,16 +87,19 @@ async function measure(withLimited: boolean): Promise<Run> {
     feeding = true;
     void topUp().finally(() => (feeding = false));
   }, 50);
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   win.start = nowMs();
   win.end = win.start + WINDOW_MS;
   await sleep(WINDOW_MS + 20);
+  loop.disable();
   clearInterval(feeder);
   const leftLimited = mailer.stats().domains[LIMITED]?.queued ?? 0;
   await mailer.close({ timeoutMs: 1_000 });
   if (withLimited && leftLimited === 0) throw new Error('the limited domain ran out of jobs: the window was not backlogged');
   const l = transport.limited;
   const steady = l.length > 1 ? ((l.length - 1) / (l[l.length - 1]! - l[0]!)) * 1000 : 0;
-  return { limitedCount: l.length, limitedSteadyRate: steady, fastRate: (transport.fast / WINDOW_MS) * 1000 };
+  return { limitedCount: l.length, limitedSteadyRate: steady, fastRate: (transport.fast / WINDOW_MS) * 1000, maxLoopDelayMs: loop.max / 1e6 };
 }
 
 header('rate-limit accuracy', flags, `'${LIMITED}' limited to ${RATE}/s, '${FAST}' unlimited, ${WINDOW_MS / 1000} s window, transport latency ${LATENCY_MS} ms, concurrency ${CONCURRENCY}`);
@@ -111,7 +117,7 @@ for (let r = 0; r < flags.rounds; r++) {
   }
   const m = mine[r]!;
   console.log(
-    `   round ${r + 1}: limited ${m.limitedCount} sends in ${WINDOW_MS / 1000} s (${((m.limitedCount * 1000) / WINDOW_MS).toFixed(2)}/s, steady ${m.limitedSteadyRate.toFixed(2)}/s); unlimited ${fmt(m.fastRate)}/s with, ${fmt(base[r]!.fastRate)}/s without the limited domain`,
+    `   round ${r + 1}: limited ${m.limitedCount} sends in ${WINDOW_MS / 1000} s (${((m.limitedCount * 1000) / WINDOW_MS).toFixed(2)}/s, steady ${m.limitedSteadyRate.toFixed(2)}/s); unlimited ${fmt(m.fastRate)}/s with, ${fmt(base[r]!.fastRate)}/s without the limited domain; longest loop stall ${m.maxLoopDelayMs.toFixed(0)} ms`,
   );
 }
 

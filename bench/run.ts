@@ -3,6 +3,10 @@
  * and JIT state do not affect the next). Exits non-zero when a benchmark crashes; a missed
  * target is printed, not an error (machines differ).
  *
+ * A benchmark is any bench/*.ts file except the helpers listed in NOT_BENCHMARKS and files
+ * starting with `_` (scratch). The core ones run first, in a fixed order, then the others
+ * alphabetically. Every benchmark takes `--quick` and `--rounds N`.
+ *
  * Run: npm run bench [-- --quick] [-- --rounds N] [-- name ...]
  *   --quick     short smoke run of each benchmark (CI: proves they still run, < 60 s total)
  *   --rounds N  repetitions per benchmark (default: each benchmark's own)
@@ -10,9 +14,17 @@
  */
 
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { ROOT, machine, nowMs } from './common.js';
 
-const BENCHMARKS = ['smtp-throughput', 'dispatch', 'memory', 'latency', 'rate', 'normalize'] as const;
+const NOT_BENCHMARKS = new Set(['common', 'run', 'sink-process']);
+const FIRST = ['smtp-throughput', 'dispatch', 'memory', 'latency', 'rate'];
+const found = readdirSync(join(ROOT, 'bench'))
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.startsWith('_'))
+  .map((f) => f.slice(0, -3))
+  .filter((name) => !NOT_BENCHMARKS.has(name));
+const BENCHMARKS: readonly string[] = [...FIRST.filter((n) => found.includes(n)), ...found.filter((n) => !FIRST.includes(n)).sort()];
 
 const argv = process.argv.slice(2);
 const forwarded: string[] = [];
@@ -21,13 +33,13 @@ for (let i = 0; i < argv.length; i++) {
   const a = argv[i]!;
   if (a === '--quick') forwarded.push(a);
   else if (a === '--rounds') forwarded.push(a, argv[++i] ?? '');
-  else if ((BENCHMARKS as readonly string[]).includes(a)) selected.push(a);
+  else if (BENCHMARKS.includes(a)) selected.push(a);
   else {
     console.error(`Unknown argument ${JSON.stringify(a)}; expected --quick, --rounds N or one of ${BENCHMARKS.join(', ')}`);
     process.exit(2);
   }
 }
-const list = selected.length > 0 ? selected : [...BENCHMARKS];
+const list = selected.length > 0 ? selected : BENCHMARKS;
 
 function run(name: string): Promise<number> {
   return new Promise((resolve) => {

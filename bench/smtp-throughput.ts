@@ -5,8 +5,10 @@
  * 5,000 messages of ~2 KB (text and HTML), one recipient each, over 10 recipient domains.
  *
  * The sink (bench/sink-process.ts, parse: false, keeps nothing) runs in its own process for
- * the whole benchmark; each run opens a fresh connection pool. Runs alternate A-B-B-A (raw,
- * mailpush, mailpush, raw, ...) after one warm-up of each, and the medians are reported.
+ * the whole benchmark; each run opens a fresh connection pool. The order of the variants
+ * rotates every round, after one warm-up of each, and the medians are reported. A third,
+ * informational variant ("raw windowed") keeps at most as many sendMail calls outstanding as
+ * mailpush keeps in flight.
  * Time runs from the first send to the last accepted message (connection setup included, on
  * both sides).
  *
@@ -43,6 +45,8 @@ const maxMessagesArg = argv.indexOf('--max-messages') >= 0 ? argv[argv.indexOf('
 const MAX_MESSAGES = maxMessagesArg === 'Infinity' ? Infinity : maxMessagesArg === undefined ? 100 : (numberFlag('--max-messages') as number);
 const MP_CONCURRENCY = numberFlag('--mp-concurrency');
 const TLS = argv.includes('--tls');
+/** Outstanding sendMail calls of the windowed raw baseline: as many as mailpush keeps in flight. */
+const WINDOW = MP_CONCURRENCY ?? CONNECTIONS;
 const DOMAINS = 10;
 
 const paragraph = 'Hello, your order has shipped and is on its way. Track it any time from your account page. ';
@@ -63,17 +67,21 @@ const tlsOptions = TLS ? { tls: { rejectUnauthorized: false } } : { ignoreTLS: t
 interface Run {
   readonly perSecond: number;
   readonly bytesPerMessage: number;
+  /** CPU time (user + system) of this process per message: less sensitive to other load than wall time. */
+  readonly cpuUsPerMessage: number;
 }
 
 const sink: SinkChild = await startSinkChild();
 
 async function withSink(fn: (sink: SinkChild) => Promise<number>): Promise<Run> {
   const before = await sink.count();
+  const cpu = process.cpuUsage();
   const ms = await fn(sink);
+  const used = process.cpuUsage(cpu);
   const after = await sink.count();
   const count = after.count - before.count;
   if (count !== COUNT) throw new Error(`sink received ${count} messages, expected ${COUNT}`);
-  return { perSecond: (COUNT / ms) * 1000, bytesPerMessage: (after.bytes - before.bytes) / count };
+  return { perSecond: (COUNT / ms) * 1000, bytesPerMessage: (after.bytes - before.bytes) / count, cpuUsPerMessage: (used.user + used.system) / COUNT };
 }
 
 function runRaw(): Promise<Run> {
@@ -81,6 +89,26 @@ function runRaw(): Promise<Run> {
     const pool = createTransport({ pool: true, host: sink.host, port: sink.port, maxConnections: CONNECTIONS, maxMessages: MAX_MESSAGES, ...tlsOptions });
     const start = nowMs();
     await Promise.all(raws.map((m) => pool.sendMail(m)));
+    const ms = nowMs() - start;
+    pool.close();
+    return ms;
+  });
+}
+
+/**
+ * Informational second baseline: raw nodemailer, but never more than WINDOW sendMail calls
+ * outstanding (what mailpush's in-flight cap does), to separate the effect of handing
+ * nodemailer all 5,000 messages at once from the cost of mailpush itself.
+ */
+function runRawWindowed(): Promise<Run> {
+  return withSink(async (sink) => {
+    const pool = createTransport({ pool: true, host: sink.host, port: sink.port, maxConnections: CONNECTIONS, maxMessages: MAX_MESSAGES, ...tlsOptions });
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < raws.length) await pool.sendMail(raws[next++]!);
+    };
+    const start = nowMs();
+    await Promise.all(Array.from({ length: WINDOW }, worker));
     const ms = nowMs() - start;
     pool.close();
     return ms;
@@ -130,32 +158,50 @@ header(
     (MP_CONCURRENCY === undefined ? '' : `, EXPERIMENT: mailpush in-flight cap ${MP_CONCURRENCY}`),
 );
 
-// Warm-up of both paths (JIT, module loading), not counted.
+// Warm-up of every variant (JIT, module loading), not counted.
 if (!flags.quick) {
   await runRaw();
   await runMailpush();
+  await runRawWindowed();
 }
 
 const raw: Run[] = [];
 const mp: Run[] = [];
+const win: Run[] = [];
+const variants: readonly (readonly [Run[], () => Promise<Run>])[] = [
+  [raw, runRaw],
+  [mp, runMailpush],
+  [win, runRawWindowed],
+];
 for (let r = 0; r < flags.rounds; r++) {
-  if (r % 2 === 0) {
-    raw.push(await runRaw());
-    mp.push(await runMailpush());
-  } else {
-    mp.push(await runMailpush());
-    raw.push(await runRaw());
+  // Rotate the order every round so that no variant always runs first or last.
+  for (let k = 0; k < variants.length; k++) {
+    const [list, run] = variants[(r + k) % variants.length]!;
+    list.push(await run());
   }
-  console.log(`   round ${r + 1}: raw ${fmt(raw[r]!.perSecond)} msg/s, mailpush ${fmt(mp[r]!.perSecond)} msg/s, ratio ${(mp[r]!.perSecond / raw[r]!.perSecond).toFixed(3)}`);
+  console.log(
+    `   round ${r + 1}: raw ${fmt(raw[r]!.perSecond)} msg/s, mailpush ${fmt(mp[r]!.perSecond)} msg/s (ratio ${(mp[r]!.perSecond / raw[r]!.perSecond).toFixed(3)}), raw windowed ${fmt(win[r]!.perSecond)} msg/s`,
+  );
 }
 const ratios = mp.map((m, i) => m.perSecond / raw[i]!.perSecond);
+result('throughput (msg/s) vs raw sendMail', summary(raw.map((x) => x.perSecond), 0), summary(mp.map((x) => x.perSecond), 0), summary(ratios, 3), '>= 1.0', median(ratios) >= 1);
 result(
-  'throughput (msg/s)',
-  summary(raw.map((x) => x.perSecond), 0),
+  `throughput (msg/s) vs raw sendMail windowed (${WINDOW} outstanding)`,
+  summary(win.map((x) => x.perSecond), 0),
   summary(mp.map((x) => x.perSecond), 0),
-  summary(ratios, 3),
-  '>= 1.0',
-  median(ratios) >= 1,
+  summary(mp.map((m, i) => m.perSecond / win[i]!.perSecond), 3),
+  'none (informational)',
+  undefined,
 );
+for (const [label, base] of [['raw sendMail', raw], ['raw windowed', win]] as const) {
+  result(
+    `client CPU per message (µs, user+system) vs ${label}`,
+    summary(base.map((x) => x.cpuUsPerMessage), 0),
+    summary(mp.map((x) => x.cpuUsPerMessage), 0),
+    summary(mp.map((m, i) => m.cpuUsPerMessage / base[i]!.cpuUsPerMessage), 3),
+    'none (informational)',
+    undefined,
+  );
+}
 console.log(`   bytes per message at the sink: raw ${fmt(median(raw.map((x) => x.bytesPerMessage)))}, mailpush ${fmt(median(mp.map((x) => x.bytesPerMessage)))}`);
 await sink.close();

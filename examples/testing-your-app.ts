@@ -42,7 +42,7 @@ class Accounts {
     // expired after retries) do not: the address is fine, the moment was not.
     mailer.on('failed', (event) => {
       const category = event.error.category;
-      if (event.reason !== 'permanent' || category === undefined || !HARD_CATEGORIES.has(category as never)) return;
+      if (event.reason !== 'permanent' || category === undefined || !(HARD_CATEGORIES as ReadonlySet<string>).has(category)) return;
       for (const address of event.recipients) {
         const user = this.users.get(address);
         if (user !== undefined) user.bouncing = true;
@@ -159,17 +159,24 @@ check('a hard bounce flags the address and later resets skip it', async () => {
   assert.equal(users.get('ann@example.com')?.bouncing, true);
   const report = await mailer.messages[0]?.receipt.done();
   assert.equal(report?.status, 'failed');
-  assert.equal(report?.recipients[0]?.error?.code, MailErrorCode.PERMANENT);
+  const error = report?.recipients[0]?.error;
+  assert.equal(error?.code, MailErrorCode.PERMANENT);
+  assert.equal(error?.category, 'userunknown');
+  details.push(`${error.responseCode} ${error.enhancedStatus} ${error.category}`);
   await accounts.requestPasswordReset('ann@example.com', 'tok2');
   mailer.assertSent(1); // the second reset was never sent
 });
 
-check('a full mailbox is a soft bounce: the address is not flagged', async () => {
+check('a full mailbox is retried until the job expires, and the address is not flagged', async () => {
   const { mailer, users, accounts } = setup();
-  mailer.faults.rejectRecipients('ann@example.com', 'mailbox-full');
+  mailer.faults.rejectRecipients('ann@example.com', 'mailbox-full'); // 552 5.2.2, every time
   await accounts.requestPasswordReset('ann@example.com', 'tok');
-  await mailer.flush();
+  await mailer.flush(); // days of retries in milliseconds
+  const result = (await mailer.messages[0]?.receipt.done())?.recipients[0];
+  assert.equal(result?.status, 'expired');
+  assert.equal(result?.error?.code, MailErrorCode.EXPIRED);
   assert.equal(users.get('ann@example.com')?.bouncing, false);
+  details.push(`expired after ${result?.attempts} attempts`);
 });
 
 check('a throttling provider slows the domain down and loses nothing', async () => {

@@ -34,6 +34,8 @@ export const MailErrorCode = {
   PERMANENT: 'MAILPUSH_ERR_PERMANENT',
   /** A job kept failing temporarily until its max age or max attempts ran out. */
   EXPIRED: 'MAILPUSH_ERR_EXPIRED',
+  /** The From domain failed a required sending-domain check (SPF, DKIM, DMARC, alignment). */
+  PREFLIGHT: 'MAILPUSH_ERR_PREFLIGHT',
   /** The recipient is on the suppression list. */
   SUPPRESSED: 'MAILPUSH_ERR_SUPPRESSED',
   /** A connection to the transport could not be made or broke. */

@@ -7,6 +7,7 @@
 
 import { toMailError } from './errors.js';
 import type { MailError } from './errors.js';
+import type { FeedbackEvent } from './feedback/event.js';
 import type { MessageCategory, Priority } from './types.js';
 
 /** Fields every job event carries. */
@@ -119,6 +120,8 @@ export interface MailerEvents {
   throttled: ThrottledEvent;
   idle: IdleEvent;
   error: ErrorEvent;
+  /** Feedback processed through `mailer.feedback` (delivered, bounced, complained, opened, ...). */
+  feedback: FeedbackEvent;
 }
 
 /** A listener of event `K`. */

@@ -27,6 +27,8 @@ export type {
   CloseOptions,
   CloseResult,
   MailerStats,
+  MailerPreflightOptions,
+  MailerFeedbackOptions,
   CampaignItem,
   SendManyOptions,
   CampaignProgress,
@@ -74,6 +76,7 @@ export type {
   TransportCapabilities,
   TransportSendContext,
   PreparedMessage,
+  MimeSigner,
   SendResult,
   RejectedRecipient,
   Outcome,
@@ -100,9 +103,15 @@ export {
   classifiedError,
   parseRetryAfter,
   extractEnhancedStatus,
+  extractResponseCode,
+  parseEnhancedStatus,
   HARD_CATEGORIES,
+  BOUNCE_CATEGORIES,
+  OUTCOMES,
+  HTTP_ERROR_CODE,
+  MAX_RETRY_AFTER_MS,
 } from './classify/index.js';
-export type { Classifier, ClassifierOptions, ClassificationRule, RuleCondition } from './classify/index.js';
+export type { Classifier, ClassifierOptions, ClassifiedErrorOptions, ClassificationRule, RuleCondition, RuleEffect } from './classify/index.js';
 
 // Messages
 export {
@@ -117,9 +126,15 @@ export type { MessageLimits, NormalizeOptions, Envelope } from './message/index.
 
 // Transports
 export { default as smtpTransport } from './transports/smtp.js';
-export type { SmtpTransportOptions, SmtpPasswordAuth, SmtpAccessTokenAuth } from './transports/smtp.js';
+export type { SmtpTransportOptions, SmtpPasswordAuth, SmtpAccessTokenAuth, NodemailerModule } from './transports/smtp.js';
+export { failover, roundRobin, memberFailureAction, FAILOVER_NAME, ROUND_ROBIN_NAME, DEFAULT_COOLDOWN_MS } from './transports/composite.js';
+export type { CompositeOptions, CompositeTransport, WeightedTransport, MemberHealth, HealthChangeEvent, MemberFailureAction } from './transports/composite.js';
 export { default as memoryTransport } from './transports/memory.js';
 export type { MemoryTransport, MemoryTransportOptions, SentMail } from './transports/memory.js';
+
+// DKIM signing
+export { createDkimSigner, dkimDnsRecord, DKIM_SIGNED_HEADERS, DKIM_OVERSIGNED_HEADERS } from './auth/dkim.js';
+export type { DkimAlgorithm, DkimKey, DkimKeyInfo, DkimOptions, DkimPrivateKey, DkimSigner, MessageSigner } from './auth/dkim.js';
 
 // Stores
 export { default as memoryQueueStore } from './stores/memory.js';

@@ -6,7 +6,16 @@
  */
 
 import { MailError, MailErrorCode, configError, describeValue, isMailError, toMailError } from './errors.js';
+import { createDkimSigner } from './auth/dkim.js';
+import type { DkimOptions, DkimSigner } from './auth/dkim.js';
+import type { PreflightOptions, PreflightResult } from './auth/preflight.js';
 import { HARD_CATEGORIES } from './classify/index.js';
+import type { FeedbackEvent } from './feedback/event.js';
+import type { FeedbackPolicy, SuppressionPolicyOptions } from './feedback/policy.js';
+import { createFeedbackProcessor } from './feedback/processor.js';
+import type { Correlation, CorrelationQuery, FeedbackProcessor, ProcessedEvent } from './feedback/processor.js';
+import { createVerp } from './feedback/verp.js';
+import type { Verp, VerpOptions } from './feedback/verp.js';
 import { TypedEmitter } from './events.js';
 import type { FailureReason, JobEventBase, MailerEvents, MailerListener } from './events.js';
 import { allRecipients, domainOf, normalizeDomain, normalizeMessage, recipientsByDomain, validateMessageLimits } from './message/index.js';
@@ -21,6 +30,7 @@ import type { RetryOptions } from './retry/schedule.js';
 import memoryQueueStore from './stores/memory.js';
 import memorySuppressionStore from './stores/suppression-memory.js';
 import { PRIORITIES, systemClock } from './types.js';
+import type { KeyObject } from 'node:crypto';
 import type { Clock, Job, MessageInput, NormalizedMessage, Priority, QueueStore, SendResult, SuppressionStore, Transport } from './types.js';
 
 /** Options of {@link createMailer}. */
@@ -44,6 +54,26 @@ export interface MailerOptions {
   readonly suppression?: SuppressionStore;
   /** Size and count limits applied to every message. */
   readonly messageLimits?: MessageLimits;
+  /**
+   * DKIM keys. A message whose From domain (or, failing that, its closest parent domain) has
+   * active keys is signed by each of them (dual RSA + Ed25519 when both are given), after every
+   * header is final. Needs a raw-MIME transport (SMTP, SES). @default no signing
+   */
+  readonly dkim?: DkimOptions;
+  /**
+   * Sending-domain checks (SPF, DKIM, DMARC, alignment) run by {@link Mailer.preflight}; with
+   * `requireForMarketing`, marketing mail from a From domain whose required checks fail is
+   * refused (PREFLIGHT) until the DNS is fixed. Checks are cached per domain for `cacheMs`.
+   */
+  readonly preflight?: MailerPreflightOptions;
+  /** Feedback processing behind `mailer.feedback`: suppression policy, the host's awaited hook, correlation. */
+  readonly feedback?: MailerFeedbackOptions;
+  /**
+   * VERP: each job's envelope sender (Return-Path) becomes `bounces+<token>@domain`, a signed
+   * token naming the job, so a bounce that reaches that mailbox correlates exactly.
+   * @default off: the envelope sender is the message's `returnPath`
+   */
+  readonly verp?: VerpOptions;
   /** Priority of messages sent without one, by category. @default { transactional: 'normal', marketing: 'bulk' } */
   readonly defaultPriority?: Partial<Record<'transactional' | 'marketing', Priority>>;
   /** Domain of generated Message-IDs. @default the From domain */
@@ -54,6 +84,26 @@ export interface MailerOptions {
   readonly clock?: Clock;
   /** Random source in [0, 1) for retry jitter. @default Math.random */
   readonly random?: () => number;
+}
+
+/** Feedback settings of the mailer. */
+export interface MailerFeedbackOptions {
+  /** Suppression policy (or its options). @default hard bounces and complaints at once, soft bounces after 3 in 7 days */
+  readonly policy?: FeedbackPolicy | SuppressionPolicyOptions;
+  /** The host's hook, awaited for every event after suppression; a failure makes the webhook answer 5xx so the provider retries. */
+  readonly onEvent?: (event: FeedbackEvent, processed: ProcessedEvent) => void | Promise<void>;
+  /** Finds the job of a feedback item the mailer cannot correlate itself (a redacted complaint). */
+  readonly resolveCorrelation?: (query: CorrelationQuery) => Correlation | undefined | Promise<Correlation | undefined>;
+}
+
+/** The mailer's sending-domain check settings. */
+export interface MailerPreflightOptions extends PreflightOptions {
+  /** From addresses or domains to check. @default the domains of the DKIM keys */
+  readonly senders?: readonly string[];
+  /** Refuse marketing mail from a From domain that fails a required check. @default false */
+  readonly requireForMarketing?: boolean;
+  /** How long a domain's result is reused, in ms. @default 3_600_000 (1 h) */
+  readonly cacheMs?: number;
 }
 
 /** Options of {@link Mailer.send}. */
@@ -203,6 +253,13 @@ export interface Mailer {
   stats(): MailerStats;
   /** Resolves when nothing is queued, scheduled or in flight. */
   onIdle(): Promise<void>;
+  /**
+   * Checks the sending domains (SPF, DKIM keys, DMARC, alignment, MX) and returns one report
+   * per domain with the failed required items. Domains: `domains` given here, else
+   * `preflight.senders`, else the DKIM key domains; the configured DKIM keys are compared with
+   * the published ones.
+   */
+  preflight(options?: PreflightOptions & { readonly froms?: readonly string[] }): Promise<PreflightResult>;
   /** Resolves once jobs left in the store by a previous run are back in the queue. */
   ready(): Promise<void>;
   /** Stops intake, finishes or hands back in-flight work, closes the transport. Idempotent. */
@@ -213,6 +270,13 @@ export interface Mailer {
   readonly transport: Transport;
   /** The suppression list in use: add entries here (or through feedback processing). */
   readonly suppression: SuppressionStore;
+  /**
+   * Feedback processing bound to this mailer's suppression list: `ingest(events)` for provider
+   * events, `ingestRaw(mime)` for bounce and complaint mails read from a mailbox. Pass it to
+   * `createFeedbackHandler({ processor: mailer.feedback, ... })` from `mailpush/feedback`.
+   * Every event is also emitted as a `feedback` event.
+   */
+  readonly feedback: FeedbackProcessor;
 }
 
 interface MessageRecord {
@@ -270,9 +334,14 @@ function validateOptions(options: MailerOptions): void {
 class MailerImpl implements Mailer {
   readonly transport: Transport;
   readonly suppression: SuppressionStore;
+  readonly feedback: FeedbackProcessor;
+  private readonly verp: Verp | undefined;
   private readonly emitter = new TypedEmitter();
   private readonly store: QueueStore;
   private readonly ownsStore: boolean;
+  private readonly dkim: DkimSigner | undefined;
+  private readonly preflightOptions: MailerPreflightOptions;
+  private readonly preflightCache = new Map<string, { at: number; result: Promise<PreflightResult> }>();
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly scheduler: Scheduler;
@@ -301,8 +370,27 @@ class MailerImpl implements Mailer {
     this.store = options.store ?? memoryQueueStore();
     this.ownsStore = options.store === undefined;
     this.suppression = options.suppression ?? memorySuppressionStore();
+    this.verp = options.verp === undefined ? undefined : createVerp(options.verp);
+    const fb = options.feedback;
+    this.feedback = createFeedbackProcessor({
+      suppression: this.suppression,
+      now: () => this.clock.now(),
+      ...(fb?.policy !== undefined ? { policy: fb.policy } : {}),
+      ...(fb?.resolveCorrelation !== undefined ? { resolveCorrelation: fb.resolveCorrelation } : {}),
+      ...(this.verp !== undefined ? { verp: this.verp } : {}),
+      onEvent: async (event, processed) => {
+        this.emitter.emit('feedback', event);
+        await fb?.onEvent?.(event, processed);
+      },
+    });
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    if (options.dkim !== undefined && this.transport.capabilities.rawMime !== true) {
+      throw configError('dkim', `a raw-MIME transport: ${this.transport.name} builds its own MIME, so sign with the provider`, options.dkim);
+    }
+    this.dkim = options.dkim === undefined ? undefined : createDkimSigner(options.dkim, this.clock);
+    if (options.preflight !== undefined && (typeof options.preflight !== 'object' || options.preflight === null)) throw configError('preflight', 'an object', options.preflight);
+    this.preflightOptions = options.preflight ?? {};
     this.retry = resolveRetryOptions(options.retry);
     this.messageLimits = validateMessageLimits(options.messageLimits, 'messageLimits');
     this.defaultPriority = { ...DEFAULT_PRIORITY, ...options.defaultPriority };
@@ -362,6 +450,7 @@ class MailerImpl implements Mailer {
       limits: this.messageLimits,
       ...(this.messageIdDomain !== undefined ? { messageIdDomain: this.messageIdDomain } : {}),
     });
+    if (message.category === 'marketing' && this.preflightOptions.requireForMarketing === true) await this.requirePreflight(message.from.address);
     const priority = options.priority ?? this.defaultPriority[message.category];
     if (!(PRIORITIES as readonly unknown[]).includes(priority)) {
       throw new MailError(`Expected \`priority\` to be one of ${PRIORITIES.join(', ')}, got ${describeValue(priority)}`, { code: MailErrorCode.VALIDATION });
@@ -448,6 +537,42 @@ class MailerImpl implements Mailer {
   onIdle(): Promise<void> {
     if (this.scheduler.idle) return Promise.resolve();
     return this.held_(new Promise((resolve) => this.idleWaiters.push(resolve)));
+  }
+
+  async preflight(options: PreflightOptions & { readonly froms?: readonly string[] } = {}): Promise<PreflightResult> {
+    const { froms, ...overrides } = options;
+    const { senders, requireForMarketing: _r, cacheMs: _c, ...base } = this.preflightOptions;
+    const keys = this.dkim?.keys ?? [];
+    const domains = froms ?? senders ?? [...new Set(keys.map((k) => k.domain))];
+    if (domains.length === 0) throw configError('preflight.senders', 'the From domains to check (or DKIM keys to take them from)', domains);
+    // The configured DKIM keys are what the published records must match.
+    const perDomain: Record<string, { dkimSelectors: string[]; dkimKeys: Record<string, KeyObject>; dkimDomain: string }> = {};
+    for (const k of keys) {
+      const entry = (perDomain[k.domain] ??= { dkimSelectors: [], dkimKeys: {}, dkimDomain: k.domain });
+      entry.dkimSelectors.push(k.selector);
+      entry.dkimKeys[k.selector] = k.publicKey;
+    }
+    const { preflightDomains } = await import('./auth/preflight.js');
+    return preflightDomains(domains, { ...(keys.length > 0 ? { domains: perDomain } : {}), ...base, ...overrides });
+  }
+
+  /** Rejects with PREFLIGHT when the From domain fails a required check (cached per domain). */
+  private async requirePreflight(from: string): Promise<void> {
+    const domain = domainOf(from);
+    const now = this.clock.now();
+    let cached = this.preflightCache.get(domain);
+    if (cached === undefined || now - cached.at > (this.preflightOptions.cacheMs ?? 3_600_000)) {
+      const result = this.preflight({ froms: [domain] });
+      cached = { at: now, result };
+      this.preflightCache.set(domain, cached);
+      // A check that could not run (bad options) is not remembered.
+      result.catch(() => this.preflightCache.delete(domain));
+    }
+    const result = await cached.result;
+    if (!result.ok) {
+      const items = result.blocking.map((b) => `${b.item.id}: ${b.item.title}${b.item.fix !== undefined ? ` (fix: ${b.item.fix})` : ''}`);
+      throw new MailError(`Marketing mail from ${domain} is refused until its sending-domain checks pass: ${items.join('; ')}`, { code: MailErrorCode.PREFLIGHT });
+    }
   }
 
   /**
@@ -575,7 +700,11 @@ class MailerImpl implements Mailer {
     let result: SendResult | undefined;
     let error: MailError | undefined;
     try {
-      const prepared = prepareMessage(job.id, rec.message, { from: rec.message.returnPath, to: job.recipients });
+      // The job id travels in a header (and, with VERP, in the envelope sender) so that bounces,
+      // complaints and provider events correlate back to this job.
+      const message: NormalizedMessage = { ...rec.message, headers: [...rec.message.headers, ['X-Mailpush-Job-Id', job.id]] };
+      const from = this.verp === undefined ? rec.message.returnPath : this.verp.encode(job.id, job.recipients.length === 1 ? job.recipients[0] : undefined);
+      const prepared = prepareMessage(job.id, message, { from, to: job.recipients }, this.dkim?.signerFor(rec.message));
       result = await this.transport.send(prepared, { signal, attempt: job.attempt });
       if (typeof result !== 'object' || result === null || !Array.isArray(result.accepted)) {
         throw new MailError(`Transport ${this.transport.name} resolved with an invalid result: ${describeValue(result)}`, { code: MailErrorCode.INTERNAL, retryable: true });

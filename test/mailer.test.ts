@@ -372,3 +372,51 @@ describe('suppression', () => {
     expect((await r.done()).recipients[0]).toMatchObject({ status: 'sent' });
   });
 });
+
+describe('feedback and VERP', () => {
+  it('stamps each job with its id and a VERP envelope sender, and suppresses on a hard bounce fed back', async () => {
+    const mailer = createTestMailer({ verp: { domain: 'bounces.example.com', secret: 'a-secret-of-at-least-16-bytes' } });
+    const events: string[] = [];
+    mailer.on('feedback', (e) => events.push(`${e.type}:${e.recipient}`));
+    const r = await mailer.send(msg('gone@x.test'));
+    await mailer.flush();
+    const sent = mailer.outbox[0]!;
+    expect(sent.envelope.from).toMatch(/^bounces\+[a-z0-9]+@bounces\.example\.com$/);
+    expect(sent.message.headers).toContainEqual(['X-Mailpush-Job-Id', r.jobs[0]!.jobId]);
+    const dsn = [
+      'From: MAILER-DAEMON@mx.x.test',
+      `To: ${sent.envelope.from}`,
+      'Subject: Undelivered Mail Returned to Sender',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"',
+      '',
+      '--b1',
+      'Content-Type: text/plain',
+      '',
+      'Your message could not be delivered.',
+      '--b1',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; mx.x.test',
+      '',
+      'Final-Recipient: rfc822; gone@x.test',
+      'Action: failed',
+      'Status: 5.1.1',
+      'Diagnostic-Code: smtp; 550 5.1.1 <gone@x.test>: Recipient address rejected: User unknown',
+      '--b1',
+      'Content-Type: text/rfc822-headers',
+      '',
+      `Message-ID: ${r.messageId}`,
+      `X-Mailpush-Job-Id: ${r.jobs[0]!.jobId}`,
+      '--b1--',
+      '',
+    ].join('\r\n');
+    const result = await mailer.feedback.ingestRaw(dsn);
+    expect(result.kind).toBe('bounce');
+    expect(events).toEqual(['bounced:gone@x.test']);
+    expect(await mailer.suppression.find('gone@x.test', ['transactional'], mailer.clock.now())).toMatchObject({ reason: 'hard-bounce' });
+    const again = await mailer.send(msg('gone@x.test'));
+    await mailer.flush();
+    expect((await again.done()).recipients[0]!.status).toBe('suppressed');
+  });
+});

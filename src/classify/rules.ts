@@ -245,7 +245,7 @@ const PTR_TEXT =
 const HELO_TEXT =
   /\b(?:HELO|EHLO)\b(?: command)?.{0,40}(?:rejected|invalid|not (?:a )?(?:valid|fully|FQDN|allowed)|fully[ -]qualified|bogus|forged)|invalid (?:HELO|EHLO)|need fully[ -]qualified hostname|(?:bad|invalid|bogus) (?:helo|hostname) /i;
 const RATE_TEXT =
-  /\brate[ -]?limit|\bratelimit|\bthrottl|slow(?:ing)? down|too (?:many|much) (?:\w{1,20} ){0,2}(?:connections?|messages|mails?|e-?mails|sessions|requests|deliveries|traffic|commands|data)(?! in (?:the |this |your |his |her |their )?(?:mail ?box|folder|inbox))|too many (?:concurrent|simultaneous|parallel)|(?:too fast|too quickly|too frequent)|(?:exceed|exceeded|exceeds|exceeding|over) (?:the |your |its |our )?(?:\w{1,20} ){0,3}(?:rate|sending limit|send limit|connection limit|message limit|hourly limit|daily limit)\b|(?:sending|message|connection|send|hourly|daily|per[ -]hour|per[ -]day) (?:user )?(?:sending )?(?:rate|quota|limit)s? (?:\w{1,20} ){0,2}(?:exceeded|reached|hit)|maximum (?:number of )?(?:\w{1,20} ){0,2}(?:connections|sessions)|(?:server|system|service) (?:is )?(?:too )?busy|(?:temporarily|has been|have been|being) (?:rate[ -])?limited|unexpected volume|temporarily deferred|receive limit|connection (?:count|rate) (?:limit|exceeded)|(?:sending|send|outbound) (?:message )?quota|(?:daily|hourly) (?:\w{1,20} )?(?:quota|limit)/i;
+  /\brate[ -]?limit|\bratelimit|\bthrottl|slow(?:ing)? down|too (?:many|much) (?:\w{1,20} ){0,2}(?:connections?|messages|mails?|e-?mails|sessions|requests|deliveries|traffic|commands|data)(?! in (?:the |this |your |his |her |their )?(?:mail ?box|folder|inbox))|too many (?:concurrent|simultaneous|parallel)|(?:too fast|too quickly|too frequent)|(?:exceed|exceeded|exceeds|exceeding|over) (?:the |your |its |our )?(?:\w{1,20} ){0,3}(?:rate|sending limit|send limit|connection limit|message limit|hourly limit|daily limit)\b|(?:sending|message|connection|send|hourly|daily|per[ -]hour|per[ -]day) (?:user )?(?:sending )?(?:rate|quota|limit)s? (?:\w{1,20} ){0,2}(?:exceeded|reached|hit)|maximum (?:number of )?(?:\w{1,20} ){0,2}(?:connections|sessions)|(?:server|system|service) (?:is )?(?:too )?busy|(?:temporarily|has been|have been|being) (?:rate[ -])?limited|unexpected volume|temporarily deferred|receive limit|frequency limit|connection (?:count|rate) (?:limit|exceeded)|(?:sending|send|outbound) (?:message )?quota|(?:daily|hourly) (?:\w{1,20} )?(?:quota|limit)/i;
 const SENDER_TEXT =
   /\bsender (?:address |domain |e-?mail )?(?:rejected|refused|denied|blocked|unknown|invalid|not (?:allowed|permitted|authorized|accepted))|sender verif(?:y|ication) failed|unverified sender|(?:envelope[ -]from|mail from|return[ -]path|from address|from domain) (?:address |domain )?(?:\w{1,20} ){0,2}(?:is )?(?:invalid|rejected|not allowed|unknown|does not exist)|domain of sender address .{0,80}does not exist|(?:bad|invalid|unknown|unroute?able|unverifi?able|unverified|forged) sender|sender .{0,40}not (?:allowed|permitted|authorized)/i;
 const RELAY_TEXT =
@@ -266,7 +266,7 @@ const POLICY_TEXT = /\bpolic(?:y|ies)\b|prohibit|administrative(?:ly)?|violation
 const USER_UNKNOWN_TEXT =
   /user unknown|unknown user|no such (?:user|mailbox|recipient|account|address|person|local user)|(?:user|mailbox|account|address|recipient|addressee|e-?mail(?: account| address)?|local[ -]part) (?:\w{1,20} ){0,3}(?:does not|doesn't|did not|didn't|does no longer|no longer) exist|unknown (?:or illegal )?(?:recipient|mailbox|address|local[ -]?part|alias|account|e-?mail)|recipient (?:address )?(?:not found|unknown|does not exist|invalid|is not valid|not valid|is unknown|not recognized)|(?:user|mailbox|recipient|account|address) (?:was |is )?not found|mailbox (?:does not exist|unknown|not present)|not a valid (?:mailbox|recipient|user|e-?mail|address)|not an? (?:known|valid) (?:user|recipient|mailbox)|addressee unknown|no mailbox (?:here|by that name|for)|RecipNotFound|RecipientNotFound|doesn't have an? [\w.-]{1,60} account|invalid (?:recipient|mailbox|e-?mail address|address|user|destination)|undeliverable address|bad (?:recipient|destination)(?: mailbox)?(?: address)?|non-?existent (?:user|mailbox|recipient|address|account)|(?:account|mailbox|address) (?:\w{1,20} ){0,2}(?:has been |was |is )?(?:closed|deleted|removed|terminated|cancell?ed|discontinued)|no longer (?:valid|available|in use|active|exists?|accepting)|recipient no longer|(?:user|recipient) (?:is )?not (?:a )?(?:registered|known)|(?:user|name) is (?:not recognized|unknown)|address (?:is )?(?:not|no longer) (?:valid|in use)|destin(?:ation|atario) (?:invalido|inv[aá]lido|desconocido)|unbekannt|inexistant|inconnu/i;
 const HOST_UNKNOWN_TEXT =
-  /host (?:or domain name )?not found|(?:host|domain) unknown|domain (?:name )?not found|unknown (?:host|domain)|no such (?:host|domain)|(?:domain|host|hostname) (?:\S{1,60} ){0,2}(?:does not|doesn't|did not) exist|unrouteable|unroutable|\bno (?:valid )?MX\b|MX (?:record )?(?:lookup )?(?:not found|failed)|NXDOMAIN|non-?existent (?:domain|host)|name or service not known|domain (?:\S{1,60} )?(?:is )?not (?:registered|resolvable|valid)|not a valid (?:domain|host)|InfoDomainNonexistent|NonExistentDomain|all relevant MX records point to non-existent hosts|(?:no|unable to find) (?:mail )?(?:route|routes) to/i;
+  /host (?:or domain name )?not found|(?:host|domain) unknown|domain (?:name )?not found|unknown (?:host|domain)|no such (?:host|domain)|(?:domain|host|hostname) (?:\S{1,60} ){0,2}(?:does not|doesn't|did not) exist|unrouteable|unroutable|\bno (?:valid )?MX\b|MX (?:record )?(?:lookup )?(?:not found|failed)|NXDOMAIN|non-?existent (?:domain|host)|name or service not known|domain (?:\S{1,60} )?(?:is )?not (?:registered|resolvable|valid)|not a valid (?:domain|host)|InfoDomainNonexistent|NonExistentDomain|all relevant MX records point to non-existent hosts|(?:no|unable to find) (?:mail )?(?:route|routes) to|(?<![@\w.-])(?:[a-z0-9-]{1,63}\.){1,10}[a-z]{2,24}\.?:? (?:does not|doesn't) exist/i;
 const MOVED_TEXT = /user not local|has moved|moved permanently|new (?:e-?mail )?address is|please try <|forwarding address|address has changed/i;
 const SUSPEND_TEXT =
   /(?:account|mailbox|user|address|recipient|inbox)(?: \S{1,40}){0,2} (?:is |has been |was |are |temporarily )?(?:disabled|suspended|inactive|deactivated|locked|frozen|blocked|on hold|expired|not active|unavailable temporarily)|(?:disabled|suspended|inactive|deactivated|locked|frozen|expired) (?:e-?mail )?(?:account|mailbox|user|recipient)|(?:mailbox|account|user) (?:is )?not accepting (?:any )?(?:messages|mail|e-?mail)/i;
@@ -278,7 +278,7 @@ const TOO_LARGE_TEXT =
   /(?:message|mail|e-?mail|data) (?:\w{1,20} ){0,2}(?:too (?:big|large|long)|exceeds|exceeded|larger than)|\bsize (?:\w{1,20} ){0,2}(?:exceeds|exceeded|too (?:big|large)|limit)|exceeds (?:the )?(?:\w{1,20} ){0,3}size|too (?:big|large) for|message length|larger than (?:allowed|the maximum|permitted)|maximum (?:message )?size|payload too large|entity too large|SendSizeLimit|mesg too big/i;
 const SYSTEM_FULL_TEXT = /insufficient (?:system )?(?:storage|resources|disk|space)|(?:disk|system|storage|file ?system) (?:is )?full|out of (?:disk )?space|no space left|system resources|UsedDiskSpace/i;
 const EXPIRED_TEXT =
-  /(?:message|delivery|retry) (?:time ?out|timeout|time|period) (?:has )?(?:exceeded|expired)|retry timeout exceeded|message (?:has )?expired|expired (?:message|in queue|after)|too long in (?:the )?queue|(?:could not|couldn't|unable to|cannot) (?:be )?deliver(?:ed)? (?:\S{1,40} ){0,6}(?:for|in|within|after) (?:\d{1,4}|one|two|three|four|five) (?:days?|hours?)|max(?:imum)? (?:queue )?(?:lifetime|age|time) (?:exceeded|reached)|delivery (?:has )?expired|queue lifetime|message delayed|(?:has|have) not been delivered (?:yet|for)|delivery (?:is |was )?delayed|will (?:continue|keep) (?:to )?(?:try|retry)|giving up/i;
+  /(?:message|delivery|retry) (?:time ?out|timeout|time|period) (?:has )?(?:exceeded|expired)|retry timeout exceeded|message (?:has )?expired|expired (?:message|in queue|after)|too long in (?:the )?queue|(?:could not|couldn't|unable to|cannot) (?:be )?deliver(?:ed)? (?:\S{1,40} ){0,6}(?:for|in|within|after) (?:\d{1,4}|one|two|three|four|five) (?:days?|hours?)|max(?:imum)? (?:queue )?(?:lifetime|age|time) (?:exceeded|reached)|delivery (?:has )?expired|queue lifetime|message delayed|(?:has|have) not been delivered (?:yet|for)|delivery (?:is |was )?delayed|will (?:continue|keep) (?:to )?(?:try|retry)|giving up|(?:have|has) been failing for a long time|(?:been )?in the queue too long|failed \d{1,4} (?:delivery )?attempts|after \d{1,4} (?:delivery )?attempts/i;
 const NETWORK_TEXT =
   /connection (?:\w{1,20} ){0,2}(?:refused|reset|timed? ?out|lost|dropped|closed|failed|aborted|interrupted)|lost connection|(?:could not|couldn't|unable to|failed to|cannot) (?:establish (?:a )?)?connect|connect(?:ion)? to .{0,120}(?:failed|refused|timed out)|no route to host|network is unreachable|host (?:is )?unreachable|timed? ?out|time-?out|greeting never received|socket (?:error|hang up|closed)|SocketError|broken pipe|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|\bDNS\b.{0,40}(?:failed|failure|error|timeout|timed out|problem|no relevant answers)|(?:temporary|temporarily) (?:DNS|lookup|name server|resolution) (?:failure|error)|name server|hop count|routing loop|mail loop|loop detected|too many hops|looping/i;
 const SYSTEM_TEXT =
@@ -517,6 +517,12 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
     then: { category: 'notaccept' },
   },
   {
+    id: 'recipient-preferences',
+    description: 'Refused because of the recipient\'s own settings ("refused due to recipient preferences", "blocked by the recipient"): a filter, whatever the status (Facebook sends 5.1.1).',
+    when: { text: /refused due to recipient(?:'s)? preferences|recipient(?:'s)? (?:e-?mail )?preferences|blocked by (?:the )?recipient|recipient has blocked/i },
+    then: { category: 'filtered' },
+  },
+  {
     id: 'x.1.1-user-unknown',
     description: 'RFC 3463 X.1.1 bad destination mailbox address: the user does not exist (hard when permanent).',
     when: { enhancedStatus: /^[45]\.1\.1$/ },
@@ -655,6 +661,12 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
     then: { category: 'rejected' },
   },
   {
+    id: 'smtp-auth-demand',
+    description: 'A demand for SMTP AUTH ("Please turn on SMTP Authentication", "relay ... without authentication"): a sending-side security setting, even when the reply also says relaying is denied.',
+    when: { text: /turn on (?:smtp )?auth(?:entication)?|(?:relay|relaying|send)\b.{0,60}\bwithout (?:smtp )?auth(?:entication)?/i },
+    then: { category: 'securityerror' },
+  },
+  {
     id: 'relay-denied',
     description: 'Relaying denied: the server is not a destination for this domain.',
     when: { text: RELAY_TEXT },
@@ -673,6 +685,12 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
     then: { category: 'virusdetected' },
   },
   {
+    id: 'directory-not-listed',
+    description: 'Lotus Domino/Notes "User not listed in public Name & Address Book" (or the Domino Directory): an unknown user, not a block list.',
+    when: { text: /not listed in (?:the )?(?:public )?(?:Name (?:&|and) Address Book|Domino Directory|address book|directory)/i },
+    then: { category: 'userunknown' },
+  },
+  {
     id: 'blocklisted',
     description: 'The sending IP, host or account is on a block list or banned (Spamhaus, "blocked using", "banned sending IP").',
     when: { text: BLOCKLIST_TEXT },
@@ -683,6 +701,12 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
     description: 'Low sender or IP reputation.',
     when: { text: /reputation/i },
     then: { category: 'badreputation' },
+  },
+  {
+    id: 'rfc5322-noncompliant',
+    description: 'Gmail 5.7.1 "This message is not RFC 5322 compliant" (duplicate headers, bad Message-ID): a content error, even though the reply goes on about spam.',
+    when: { text: /not (?:RFC ?(?:5322|2822|822|5321) )?compliant with RFC|not RFC ?(?:5322|2822|822|5321)[ -]compliant/i },
+    then: { category: 'contenterror' },
   },
   {
     id: 'spam',
@@ -751,6 +775,12 @@ export const defaultClassificationRules: readonly ClassificationRule[] = deepFre
     description: 'Insufficient system storage.',
     when: { text: SYSTEM_FULL_TEXT },
     then: { category: 'systemfull' },
+  },
+  {
+    id: 'dns-failure-text',
+    description: 'DNS lookup failures ("host name lookup failure", "DNS query failed"), also when the message then expired: a network problem.',
+    when: { text: /\b(?:DNS|name server|host ?name lookup|MX lookup)\b.{0,30}\b(?:fail(?:ed|ure)?|error|time ?out|timed out)\b/i },
+    then: { category: 'networkerror' },
   },
   {
     id: 'expired-text',

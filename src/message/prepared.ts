@@ -4,23 +4,29 @@
  * @module
  */
 
-import type { NormalizedMessage, PreparedMessage } from '../types.js';
+import type { MimeSigner, NormalizedMessage, PreparedMessage } from '../types.js';
 import { composeMessage } from './compose.js';
 import type { Envelope } from './compose.js';
 
 /**
  * Builds the prepared message for one job. The MIME bytes are composed on first use only
  * (the SMTP transport composes while streaming and never calls `raw()`), then cached.
+ *
+ * With a `signer` (DKIM), `raw()` returns the message with the signature header fields on
+ * top, and transports that compose themselves sign what they compose through
+ * `prepared.signer`. Call this per attempt: each attempt is signed with a fresh `t=`.
  */
-export function prepareMessage(jobId: string, message: NormalizedMessage, envelope: Envelope): PreparedMessage {
+export function prepareMessage(jobId: string, message: NormalizedMessage, envelope: Envelope, signer?: MimeSigner): PreparedMessage {
   let raw: Promise<Buffer> | undefined;
-  return {
-    jobId,
-    message,
-    envelope,
-    raw() {
-      raw ??= composeMessage(message, envelope);
-      return raw;
-    },
+  const compose = signer === undefined
+    ? () => composeMessage(message, envelope)
+    : async () => {
+        const bytes = await composeMessage(message, envelope);
+        return Buffer.concat([Buffer.from(await signer.signatureHeaders(bytes), 'latin1'), bytes]);
+      };
+  const rawOnce = (): Promise<Buffer> => {
+    raw ??= compose();
+    return raw;
   };
+  return signer === undefined ? { jobId, message, envelope, raw: rawOnce } : { jobId, message, envelope, raw: rawOnce, signer };
 }

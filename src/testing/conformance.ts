@@ -18,6 +18,7 @@ import type { MailError } from '../errors.js';
 import { allRecipients, normalizeMessage } from '../message/index.js';
 import { prepareMessage } from '../message/prepared.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport, TransportSendContext } from '../types.js';
+import { FAULT_PRESETS } from './faults.js';
 import type { Fault } from './faults.js';
 
 /** Makes the next sends of a transport fail: a {@link FaultInjector}, an SMTP sink, or your own. */
@@ -49,6 +50,22 @@ export interface TestTransportOptions<T extends Transport> {
   readonly concurrency?: number;
   /** Registers transport-specific tests inside the suite. */
   readonly additionalTests?: (ctx: TransportConformanceContext<T>) => void;
+  /**
+   * Reply code and enhanced status the fault tests expect on the error for each fault they
+   * inject. A transport whose protocol is not SMTP translates the faults in its `faults` hook
+   * (an HTTP API: a 5xx for 'tempfail', a 4xx for 'permfail', a 429 for the throttle) and
+   * states what its errors then carry here. @default the SMTP replies of FAULT_PRESETS
+   */
+  readonly expectedFaultErrors?: Partial<Record<ConformanceFault, ExpectedFaultError>>;
+}
+
+/** The faults the conformance suite injects through {@link TestTransportOptions.faults}. */
+export type ConformanceFault = 'tempfail' | 'permfail' | 'throttle-microsoft';
+
+/** What an error caused by an injected fault must carry, see {@link TestTransportOptions.expectedFaultErrors}. */
+export interface ExpectedFaultError {
+  readonly responseCode?: number;
+  readonly enhancedStatus?: string;
 }
 
 let jobSeq = 0;
@@ -103,6 +120,7 @@ export function testTransport<T extends Transport>(options: TestTransportOptions
 
   const faults = (): FaultHook | undefined =>
     typeof options.faults === 'function' ? options.faults(ctx.transport) : options.faults;
+  const expected = (fault: ConformanceFault): ExpectedFaultError => options.expectedFaultErrors?.[fault] ?? FAULT_PRESETS[fault];
   const delivered = async (): Promise<number | undefined> =>
     options.delivered === undefined ? undefined : await options.delivered(ctx.transport);
 
@@ -177,7 +195,7 @@ export function testTransport<T extends Transport>(options: TestTransportOptions
         const err = await rejection(ctx.transport.send(prepare(), context()));
         expect(err.code).toBe(MailErrorCode.TRANSIENT);
         expect(err.retryable).toBe(true);
-        expect(err.responseCode).toBe(451);
+        expect(err.responseCode).toBe(expected('tempfail').responseCode);
         const result = await ctx.transport.send(prepare(), context());
         expect(result.accepted).toEqual(['rcpt@example.com']);
       });
@@ -187,7 +205,7 @@ export function testTransport<T extends Transport>(options: TestTransportOptions
         const err = await rejection(ctx.transport.send(prepare(), context()));
         expect(err.code).toBe(MailErrorCode.PERMANENT);
         expect(err.retryable).toBe(false);
-        expect(err.responseCode).toBe(554);
+        expect(err.responseCode).toBe(expected('permfail').responseCode);
       });
 
       it('rejects a provider throttle reply with a retryable THROTTLED MailError', async () => {
@@ -195,7 +213,7 @@ export function testTransport<T extends Transport>(options: TestTransportOptions
         const err = await rejection(ctx.transport.send(prepare(), context()));
         expect(err.code).toBe(MailErrorCode.THROTTLED);
         expect(err.retryable).toBe(true);
-        expect(err.enhancedStatus).toBe('4.7.500');
+        expect(err.enhancedStatus).toBe(expected('throttle-microsoft').enhancedStatus);
       });
 
       it('names itself on the errors it rejects with', async () => {
@@ -211,3 +229,5 @@ export function testTransport<T extends Transport>(options: TestTransportOptions
 
 export { testQueueStore } from './queue-store-conformance.js';
 export type { QueueStoreSuiteOptions } from './queue-store-conformance.js';
+export { testSuppressionStore } from './suppression-store-conformance.js';
+export type { SuppressionStoreSuiteOptions } from './suppression-store-conformance.js';

@@ -175,6 +175,7 @@ export function createTestMailer(options: TestMailerOptions = {}): TestMailer {
       return mailer.closed;
     },
     suppression: mailer.suppression,
+    feedback: mailer.feedback,
     send,
     // No backpressure: virtual time only moves in flush(), so waiting for the queue to drain would never end.
     sendMany: (source, manyOptions = {}) => runCampaign(send, source, manyOptions, () => undefined),
@@ -183,6 +184,7 @@ export function createTestMailer(options: TestMailerOptions = {}): TestMailer {
     off: (event, listener) => mailer.off(event, listener),
     stats: () => mailer.stats(),
     onIdle: () => mailer.onIdle(),
+    preflight: (o) => mailer.preflight(o),
     ready: () => mailer.ready(),
     close: (o) => mailer.close(o),
     async flush(flushOptions = {}) {

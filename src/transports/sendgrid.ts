@@ -30,33 +30,49 @@ export const TRANSPORT_NAME = 'sendgrid';
 
 /** An address in a v3 request. */
 export interface SendGridEmail {
+  /** The address. */
   readonly email: string;
+  /** Display name, written into the header as given (quoted by this transport when it needs to be). */
   readonly name?: string;
 }
 
 /** One copy of the message: its recipients (SendGrid writes To and Cc from them). */
 export interface SendGridPersonalization {
+  /** Primary recipients; SendGrid requires at least one. */
   readonly to: readonly SendGridEmail[];
+  /** Carbon copies. */
   readonly cc?: readonly SendGridEmail[];
+  /** Blind copies. */
   readonly bcc?: readonly SendGridEmail[];
+  /** Subject of this copy, overriding the message's. */
   readonly subject?: string;
+  /** Headers of this copy. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Custom arguments of this copy, echoed in event webhooks. */
   readonly custom_args?: Readonly<Record<string, string>>;
+  /** Scheduled send time, unix seconds. */
   readonly send_at?: number;
 }
 
 /** A body part. */
 export interface SendGridContent {
+  /** MIME type: `text/plain` first, then `text/html`. */
   readonly type: string;
+  /** The part's text; SendGrid requires at least one character. */
   readonly value: string;
 }
 
 /** An attachment, its bytes in base64. */
 export interface SendGridAttachment {
+  /** The bytes, base64-encoded. */
   readonly content: string;
+  /** File name; SendGrid requires one. */
   readonly filename: string;
+  /** MIME type. */
   readonly type?: string;
+  /** `inline` parts need a `content_id`. */
   readonly disposition?: 'attachment' | 'inline';
+  /** Content-ID referenced as `cid:` from the HTML. */
   readonly content_id?: string;
 }
 
@@ -213,7 +229,11 @@ export interface SendGridTransportOptions {
    * `mailpush_message_id` for event correlation. @default false
    */
   readonly messageIdHeader?: boolean;
-  /** `mail_settings` sent with every message (sandbox mode, list management bypass, footer, ...). @default none */
+  /**
+   * `mail_settings` sent with every message (list management bypass, footer, ...). With
+   * `sandbox_mode` SendGrid answers 200 and delivers nothing, yet every send is reported
+   * accepted. @default none
+   */
   readonly mailSettings?: SendGridMailSettings;
   /** `tracking_settings` sent with every message (click, open, subscription tracking, ...). @default none */
   readonly trackingSettings?: SendGridTrackingSettings;
@@ -261,19 +281,21 @@ function checkOptions(options: unknown): SendGridTransportOptions & { readonly b
   for (const k of ['categoriesFromTags', 'messageIdHeader'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw configError(k, 'a boolean', o[k]);
   }
+  const settings: { mailSettings?: SendGridMailSettings; trackingSettings?: SendGridTrackingSettings } = {};
   for (const k of ['mailSettings', 'trackingSettings'] as const) {
     const v = o[k];
     if (v === undefined) continue;
     if (!isPlainObject(v)) throw configError(k, 'a plain object', v);
     try {
-      JSON.stringify(v);
+      // A JSON copy: later changes by the caller do not leak into requests.
+      settings[k] = JSON.parse(JSON.stringify(v)) as SendGridMailSettings;
     } catch (err) {
       throw new MailError(`Expected \`${k}\` to be JSON-serializable: ${err instanceof Error ? err.message : String(err)}`, { code: MailErrorCode.CONFIG, option: k, cause: err });
     }
   }
   if (o.fetch !== undefined && typeof o.fetch !== 'function') throw configError('fetch', 'a fetch function', o.fetch);
   if (o.fetch === undefined && typeof globalThis.fetch !== 'function') throw configError('fetch', 'a fetch function (this runtime has no global fetch)', undefined);
-  return { ...o, baseUrl };
+  return { ...o, ...settings, baseUrl };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -403,15 +425,15 @@ function toCategories(tags: Readonly<Record<string, string>>): string[] | undefi
 
 /** Our ids first, then the tags in order while they fit in SendGrid's 10,000 bytes. */
 function toCustomArgs(prepared: PreparedMessage): Record<string, string> {
-  const entries: [string, string][] = [
-    [JOB_ID_ARG, prepared.jobId],
-    [MESSAGE_ID_ARG, prepared.message.messageId],
-  ];
+  const ids = { [JOB_ID_ARG]: prepared.jobId, [MESSAGE_ID_ARG]: prepared.message.messageId };
+  const tags = Object.entries(prepared.message.tags);
+  if (tags.length === 0) return ids;
+  const entries: [string, string][] = Object.entries(ids);
   // `{"k":"v"}` plus a comma per entry, with JSON escaping counted through JSON.stringify.
   let bytes = 1;
   const cost = (k: string, v: string): number => Buffer.byteLength(JSON.stringify(k)) + Buffer.byteLength(JSON.stringify(v)) + 2;
   for (const [k, v] of entries) bytes += cost(k, v);
-  for (const [k, v] of Object.entries(prepared.message.tags)) {
+  for (const [k, v] of tags) {
     if (k === JOB_ID_ARG || k === MESSAGE_ID_ARG) continue;
     const c = cost(k, v);
     if (bytes + c > SENDGRID_LIMITS.maxCustomArgsBytes) continue;
@@ -462,8 +484,12 @@ function toBody(prepared: PreparedMessage, o: BodyOptions): SendGridMailBody {
 // ---------------------------------------------------------------------------------------
 
 async function readBody(res: Response): Promise<string> {
+  // A declared length within the cap (the empty 202 above all) is read in one go: fetch
+  // refuses a body longer than its Content-Length, so the cap still holds.
+  const length = res.headers.get('content-length');
+  if (length === '0') return '';
   const stream = res.body;
-  if (stream === null || stream === undefined || typeof stream.getReader !== 'function') {
+  if ((length !== null && /^\d{1,9}$/.test(length) && Number(length) <= MAX_BODY_BYTES) || stream === null || stream === undefined || typeof stream.getReader !== 'function') {
     const text = await res.text();
     return text.length > MAX_BODY_BYTES ? text.slice(0, MAX_BODY_BYTES) : text;
   }

@@ -3,16 +3,23 @@
  * it streams it to the server; this file only maps options, results and errors, and stays
  * out of the way on the hot path.
  *
+ * A prepared message with a `signer` (DKIM) is signed inside nodemailer's stream pipeline,
+ * after every header is final: the composed bytes are held until complete (DKIM needs the
+ * body hash first, as nodemailer's own DKIM does), then go out below their signatures.
+ *
  * @module
  */
 
 import { createTransport } from 'nodemailer';
+import { pipeline, Transform } from 'node:stream';
+import type { Readable, TransformCallback } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
-import type { NodemailerError, SMTPPoolOptions, SMTPPoolSentMessageInfo, SendMailOptions } from 'nodemailer';
+import type { MailMessage, NodemailerError, SMTPPoolOptions, SMTPPoolSentMessageInfo, SendMailOptions } from 'nodemailer';
 import { classifiedError } from '../classify/index.js';
+import type { Classifier } from '../classify/index.js';
 import { configError, describeValue, isMailError, MailError, MailErrorCode, toMailError } from '../errors.js';
 import { toMailOptions } from '../message/compose.js';
-import type { PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
+import type { MimeSigner, PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
 /** Name of this transport, used in errors and events. */
 export const TRANSPORT_NAME = 'smtp';
@@ -66,10 +73,13 @@ export interface SmtpTransportOptions {
   readonly logger?: boolean;
   /** nodemailer module to use instead of the bundled one. @default the installed `nodemailer` */
   readonly lib?: NodemailerModule;
+  /** Classification table for the server's replies (extend the defaults with `createClassifier`). @default defaultClassifier */
+  readonly classifier?: Classifier;
 }
 
 type Pool = ReturnType<NodemailerModule['createTransport']> & {
   sendMail(data: SendMailOptions): Promise<SMTPPoolSentMessageInfo>;
+  use(step: 'stream', plugin: (mail: MailMessage, done: (err?: Error | null) => void) => void): unknown;
   verify(): Promise<true>;
   close(): void;
 };
@@ -122,6 +132,9 @@ function checkOptions(options: unknown): SmtpTransportOptions {
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '' || o.name.length > 255 || !HOST.test(o.name))) {
     throw configError('name', 'a host name without spaces or control characters', o.name);
   }
+  if (o.classifier !== undefined && (typeof o.classifier !== 'object' || o.classifier === null || typeof o.classifier.classify !== 'function')) {
+    throw configError('classifier', 'a Classifier from createClassifier()', o.classifier);
+  }
   if (o.lib !== undefined && (typeof o.lib !== 'object' || o.lib === null || typeof o.lib.createTransport !== 'function')) {
     throw configError('lib', 'the nodemailer module (an object with createTransport)', o.lib);
   }
@@ -166,6 +179,56 @@ function toPoolOptions(o: SmtpTransportOptions): SMTPPoolOptions & { pool: true 
   };
 }
 
+// nodemailer copies unknown mail options into `mail.data`, where the stream plugin finds it.
+const SIGNER_FIELD = 'mailpushSigner';
+/** Mail options carrying the DKIM signer of a prepared message to the stream plugin. */
+type SignedMailOptions = SendMailOptions & { [SIGNER_FIELD]?: MimeSigner };
+
+/**
+ * Holds the composed message back until it is complete, then emits the signature header
+ * fields followed by the message: DKIM needs the body hash before the first byte goes out.
+ * nodemailer's own DKIM buffers the same way.
+ */
+class SigningStream extends Transform {
+  private readonly chunks: Buffer[] = [];
+  private length = 0;
+
+  constructor(private readonly signer: MimeSigner) {
+    super();
+  }
+
+  override _transform(chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+    this.chunks.push(buf);
+    this.length += buf.length;
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const raw = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
+    this.chunks.length = 0;
+    this.signer.signatureHeaders(raw).then(
+      (fields) => {
+        this.push(Buffer.from(fields, 'latin1'));
+        callback(null, raw);
+      },
+      (err: unknown) => callback(err as Error),
+    );
+  }
+}
+
+/** Stream plugin: signs the messages whose options carry a signer, after every header is final. */
+function signingPlugin(mail: MailMessage, done: (err?: Error | null) => void): void {
+  const signer = (mail.data as SignedMailOptions)[SIGNER_FIELD];
+  if (signer !== undefined) {
+    mail.message.processFunc((input: Readable) => {
+      // pipeline carries an error of the composed input over to the signed output.
+      return pipeline(input, new SigningStream(signer), () => {});
+    });
+  }
+  done();
+}
+
 /** Extracts the id the server gave the message from its final reply, when it names one. */
 export function parseQueueId(response: string | undefined): string | undefined {
   if (response === undefined) return undefined;
@@ -189,7 +252,7 @@ function errorCodeOf(err: NodemailerError, hasReply: boolean): string | undefine
 }
 
 /** Maps a nodemailer error to a classified MailError. */
-function toMailErrorFrom(err: unknown, recipient?: string): MailError {
+function toMailErrorFrom(err: unknown, classifier: Classifier | undefined, recipient?: string): MailError {
   if (isMailError(err)) return err;
   if (typeof err !== 'object' || err === null) {
     return new MailError(`SMTP send failed: ${String(err)}`, { code: MailErrorCode.INTERNAL, transport: TRANSPORT_NAME, cause: err });
@@ -203,6 +266,7 @@ function toMailErrorFrom(err: unknown, recipient?: string): MailError {
     text: typeof e.response === 'string' ? e.response : String(e.message),
   };
   return classifiedError(input, {
+    ...(classifier !== undefined ? { classifier } : {}),
     transport: TRANSPORT_NAME,
     cause: err,
     message: e.command ? `SMTP ${e.command} failed: ${e.message}` : `SMTP send failed: ${e.message}`,
@@ -226,15 +290,15 @@ function checkEnvelope(envelope: PreparedMessage['envelope']): MailError | undef
 }
 
 /** Per-recipient errors of an EENVELOPE rejection that refused every recipient, if nodemailer gave them. */
-function allRefused(err: unknown, to: readonly string[]): RejectedRecipient[] | undefined {
+function allRefused(err: unknown, to: readonly string[], classifier: Classifier | undefined): RejectedRecipient[] | undefined {
   const e = err as (NodemailerError & { rejectedErrors?: unknown }) | null;
   if (e === null || typeof e !== 'object' || e.code !== 'EENVELOPE' || !Array.isArray(e.rejectedErrors)) return undefined;
   const errors = e.rejectedErrors as (NodemailerError & { recipient?: string })[];
   if (errors.length !== to.length || !to.every((a) => errors.some((x) => x.recipient === a))) return undefined;
-  return to.map((address) => ({ address, error: toMailErrorFrom(errors.find((x) => x.recipient === address), address) }));
+  return to.map((address) => ({ address, error: toMailErrorFrom(errors.find((x) => x.recipient === address), classifier, address) }));
 }
 
-function toResult(info: SMTPPoolSentMessageInfo): SendResult {
+function toResult(info: SMTPPoolSentMessageInfo, classifier: Classifier | undefined): SendResult {
   let rejected = NO_REJECTIONS;
   if (info.rejected.length > 0) {
     const errors = info.rejectedErrors ?? [];
@@ -243,8 +307,8 @@ function toResult(info: SMTPPoolSentMessageInfo): SendResult {
       return {
         address,
         error: error === undefined
-          ? classifiedError({ text: 'Recipient rejected' }, { transport: TRANSPORT_NAME, recipient: address })
-          : toMailErrorFrom(error, address),
+          ? classifiedError({ text: 'Recipient rejected' }, { ...(classifier !== undefined ? { classifier } : {}), transport: TRANSPORT_NAME, recipient: address })
+          : toMailErrorFrom(error, classifier, address),
       };
     });
   }
@@ -275,9 +339,11 @@ function toResult(info: SMTPPoolSentMessageInfo): SendResult {
  */
 export default function smtpTransport(options: SmtpTransportOptions): Transport {
   const o = checkOptions(options);
+  const classifier = o.classifier;
   const lib = o.lib ?? { createTransport };
   const poolOptions = toPoolOptions(o);
   const pool = lib.createTransport(poolOptions) as Pool;
+  pool.use('stream', signingPlugin);
   // The pool reports connection failures through the send callbacks; an 'error' event
   // without a listener would crash the host process.
   pool.on('error', () => {});
@@ -305,17 +371,18 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
       return Promise.reject(toMailError(err, MailErrorCode.VALIDATION));
     }
     mail.signal = signal;
-    return pool.sendMail(mail).then(toResult, (err: unknown) => {
+    if (prepared.signer !== undefined) (mail as SignedMailOptions)[SIGNER_FIELD] = prepared.signer;
+    return pool.sendMail(mail).then((info) => toResult(info, classifier), (err: unknown) => {
       if (signal.aborted) throw abortedError(signal);
       // Every recipient refused at RCPT, some for good and some for now: report each one's own
       // reply, so that an unknown address fails at once while a deferred one is retried.
-      const refused = allRefused(err, prepared.envelope.to);
+      const refused = allRefused(err, prepared.envelope.to, classifier);
       if (refused !== undefined && refused.some((r) => r.error.retryable) && refused.some((r) => !r.error.retryable)) {
         return { accepted: [], rejected: refused };
       }
       // Messages still queued in the pool when it closes fail with a plain Error.
       if (closed && (err as NodemailerError | null)?.code === undefined) throw closedError();
-      throw toMailErrorFrom(err);
+      throw toMailErrorFrom(err, classifier);
     });
   }
 
@@ -328,7 +395,7 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
       return pool.verify().then(
         () => undefined,
         (err: unknown) => {
-          throw toMailErrorFrom(err);
+          throw toMailErrorFrom(err, classifier);
         },
       );
     },

@@ -3,7 +3,10 @@
  * 127.0.0.1, with scripted replies. Timings are real but short (retry schedules and pauses are
  * set to fractions of a second).
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { dkimVerify } from 'mailauth';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createDkimSigner } from '../../src/auth/dkim.js';
 import { MailErrorCode } from '../../src/errors.js';
 import type { DeferredEvent, FailedEvent, SentEvent, ThrottledEvent } from '../../src/events.js';
 import { createMailer } from '../../src/mailer.js';
@@ -88,15 +91,22 @@ describe('mailer over SMTP', () => {
     const start = Date.now();
     for (let i = 0; i < 200; i++) await mailer.send(msg(`s${i}@slow.test`));
     for (let i = 0; i < 200; i++) await mailer.send(msg(`f${i}@fast.test`));
-    await new Promise((r) => setTimeout(r, 2000));
-    const slow = sink.messages.filter((m) => m.envelope.to[0]!.endsWith('@slow.test'));
-    const fast = sink.messages.filter((m) => m.envelope.to[0]!.endsWith('@fast.test'));
-    // 20/s over 2 s plus the two-token burst: at most 42, never more. The lower bound only
-    // catches a broken limiter (timers run late on a loaded machine); bench/rate.ts measures accuracy.
-    expect(slow.length).toBeLessThanOrEqual(43);
-    expect(slow.length).toBeGreaterThanOrEqual(25);
-    expect(fast).toHaveLength(200);
-    expect(Math.max(...fast.map((m) => m.receivedAt)) - start).toBeLessThan(1500);
+    const of = (domain: string) => sink.messages.filter((m) => m.envelope.to[0]!.endsWith(domain));
+    // The unlimited domain finishes at the sink's own pace, long before the limited one.
+    for (let i = 0; i < 200 && of('@fast.test').length < 200; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(of('@fast.test')).toHaveLength(200);
+    const elapsed = (Date.now() - start) / 1000;
+    const slow = of('@slow.test');
+    expect(slow.length).toBeLessThan(200);
+    // Never above the limit: 20/s plus the two-token burst.
+    expect(slow.length).toBeLessThanOrEqual(Math.ceil(20 * elapsed) + 2);
+    await new Promise((r) => setTimeout(r, 1000));
+    // Rate over the span of the slow domain's sends. The lower bound only catches a broken
+    // limiter (timers run late on a loaded machine); bench/rate.ts measures accuracy.
+    const times = of('@slow.test').map((m) => m.receivedAt).sort((x, y) => x - y);
+    const rate = (times.length - 2) / ((times[times.length - 1]! - times[0]!) / 1000);
+    expect(rate).toBeLessThanOrEqual(22);
+    expect(rate).toBeGreaterThanOrEqual(12);
   });
 
   it('does not let a slow domain block the others (no head-of-line blocking)', async () => {
@@ -190,5 +200,31 @@ describe('mailer over SMTP', () => {
     expect(sink.count + pending).toBe(20);
     expect(sink.count).toBeGreaterThanOrEqual(inflight);
     expect(new Set(sink.messages.map((m) => m.parsed!.subject)).size).toBe(sink.count);
+  });
+
+  it('signs with RSA and Ed25519 keys configured on the mailer, verifiable after the SMTP trip', async () => {
+    const keys = [
+      { domain: 'example.com', selector: 'rsa1', privateKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey },
+      { domain: 'example.com', selector: 'ed1', privateKey: generateKeyPairSync('ed25519').privateKey },
+    ];
+    const zone = Object.fromEntries(createDkimSigner({ keys }).keys.map((k) => [`${k.selector}._domainkey.${k.domain}`, k.dnsRecord]));
+    const resolver = async (name: string, type: string): Promise<string[][]> => {
+      const record = zone[name.toLowerCase()];
+      if (type !== 'TXT' || record === undefined) throw Object.assign(new Error(`ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+      return [record.match(/.{1,255}/g) ?? []];
+    };
+    const { sink, mailer } = await setup({ keepRaw: true }, { dkim: { keys } });
+    await mailer.send(msg('ann@x.test', 'signed', { headers: { 'List-Unsubscribe': '<https://u.example.com/u/1>', 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } }));
+    await mailer.send(msg('bob@x.test', 'not ours', { from: 'other@elsewhere.test' }));
+    await sink.waitFor(2, 5000);
+    const signed = sink.messages.find((m) => m.envelope.from === 'app@example.com')!;
+    const { results } = await dkimVerify(signed.raw!, { resolver });
+    expect(results.map((r) => [r.signingDomain, r.status.result])).toEqual([
+      ['example.com', 'pass'],
+      ['example.com', 'pass'],
+    ]);
+    expect(signed.raw!.toString()).toMatch(/h=[^;]*list-unsubscribe-post/i);
+    const unsigned = sink.messages.find((m) => m.envelope.from === 'other@elsewhere.test')!;
+    expect(unsigned.raw!.toString()).not.toMatch(/^DKIM-Signature:/im);
   });
 });

@@ -1,0 +1,567 @@
+/**
+ * Bounce parsing: RFC 3464 delivery status notifications and the non-standard bounces of
+ * common mail systems (Postfix, Exim, Sendmail, qmail, Exchange/Office 365, Gmail, Yahoo,
+ * Amazon SES, Domino, Courier, ...), plus recognition of RFC 3834 automatic replies.
+ *
+ * Every recipient's reason is decided by the same rule table as synchronous SMTP replies
+ * (src/classify): the enhanced status first (RFC 3463), then the diagnostic text.
+ *
+ * @example
+ * ```ts
+ * import { parseBounce } from 'mailpush';
+ *
+ * const report = parseBounce(rawMail);
+ * if (report.kind === 'bounce') {
+ *   for (const r of report.recipients) if (r.hard) await suppress(r.address, r.reason);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import { defaultClassifier, HARD_CATEGORIES, parseEnhancedStatus } from '../classify/index.js';
+import type { Classifier } from '../classify/index.js';
+import { configError, describeValue, MailError, MailErrorCode } from '../errors.js';
+import type { BounceCategory, Classification } from '../types.js';
+import {
+  DEFAULT_MAX_SCAN_LENGTH,
+  allAddresses,
+  cleanMessageId,
+  firstAddress,
+  forwardedReport,
+  headersInText,
+  inputToText,
+  parseDate,
+  parseHeaderBlock,
+  readOriginalHeaders,
+  readReport,
+  sanitizeAddress,
+} from './mime.js';
+import type { HeaderField, HeaderList, ReportView } from './mime.js';
+import { unwrapDiagnostic } from './mta/diagnostics.js';
+import { detectMta } from './mta/families.js';
+import {
+  MAILER_DIAGNOSTIC,
+  MAILER_TEXT,
+  MAX_BOUNCE_RECIPIENTS,
+  errorLines,
+  hasEvidence,
+  oneLine,
+  readCommand,
+  readReply,
+  recipientBlocks,
+  scanRecipients,
+  splitReportText,
+} from './mta/text.js';
+import type { ReportText } from './mta/text.js';
+import {
+  AUTOREPLY_HEADERS,
+  AUTOREPLY_SUBJECT,
+  BOUNCE_BODY,
+  BOUNCE_SENDER,
+  BOUNCE_SUBJECT,
+  DELAY_TEXT,
+  FINAL_TEXT,
+  REPORTING_HOST,
+} from './mta/wording.js';
+import type { BounceAction, BouncedRecipient, BounceKind, BounceResult, OriginalHeaders, ParseBounceOptions } from './types.js';
+
+/** Lines of report text, outside the recipients' blocks, tested for error wording. */
+const MAX_COMMON_LINES = 200;
+/** Longest diagnostic text kept per recipient. */
+const MAX_DIAGNOSTIC = 1000;
+
+// ---------------------------------------------------------------------------------------
+// Public entry point
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Parses a bounce: an RFC 3464 delivery status notification, the non-standard report of a
+ * common mail system, a delay warning, or an RFC 3834 automatic reply.
+ *
+ * Total for strings and bytes: malformed, truncated, huge or hostile input gives a result
+ * (at worst `{ kind: 'not-bounce', recipients: [] }`), never an exception. Only input that is
+ * neither a string nor a `Uint8Array` (a `Buffer` is one) throws a `MAILPUSH_ERR_VALIDATION`
+ * {@link MailError}, and invalid options a `MAILPUSH_ERR_CONFIG` one.
+ *
+ * @param raw The whole mail as received (headers and body), CRLF or LF.
+ * @returns What the mail is and, for bounces and delays, every recipient with its action,
+ *   enhanced status, reply code, diagnostic, reason category and hard/soft verdict.
+ *
+ * @example
+ * ```ts
+ * const { kind, recipients, originalHeaders } = parseBounce(raw);
+ * // kind: 'bounce', recipients: [{ address: 'ann@example.org', action: 'failed', status: '5.1.1',
+ * //   replyCode: 550, reason: 'userunknown', hard: true, ... }]
+ * // originalHeaders?.jobId: the X-Mailpush-Job-Id of the message that bounced
+ * ```
+ */
+export function parseBounce(raw: string | Uint8Array, options?: ParseBounceOptions): BounceResult {
+  if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
+    throw new MailError(`Expected the bounce to be a string or a Uint8Array, got ${describeValue(raw)}`, { code: MailErrorCode.VALIDATION });
+  }
+  const max = readMaxScanLength(options);
+  const classifier = readClassifier(options);
+  try {
+    const view = readReport(inputToText(raw, max));
+    const result = analyze(view, classifier);
+    if (result.kind !== 'not-bounce' || result.recipients.length > 0 || view.reportType !== undefined) return result;
+    // A bounce forwarded as an attachment: the enclosed report is the one to read.
+    const inner = forwardedReport(view);
+    return inner === undefined ? result : analyze(inner, classifier);
+  } catch {
+    // A bug on some unforeseen input must not take the caller's bounce processing down.
+    return NOT_BOUNCE;
+  }
+}
+
+/** Reads and validates `maxScanLength` (shared with the complaint parser). */
+export function readMaxScanLength(options: unknown): number {
+  if (options === undefined) return DEFAULT_MAX_SCAN_LENGTH;
+  if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  const value = (options as { maxScanLength?: unknown }).maxScanLength;
+  if (value === undefined) return DEFAULT_MAX_SCAN_LENGTH;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024) throw configError('maxScanLength', 'an integer >= 1024', value);
+  return value;
+}
+
+function readClassifier(options: ParseBounceOptions | undefined): Classifier {
+  const c: unknown = options?.classifier;
+  if (c === undefined) return defaultClassifier;
+  if (typeof c !== 'object' || c === null || typeof (c as Classifier).classify !== 'function') throw configError('classifier', 'a Classifier from createClassifier()', c);
+  return c as Classifier;
+}
+
+const NOT_BOUNCE: BounceResult = Object.freeze({ kind: 'not-bounce', recipients: Object.freeze([]) as readonly BouncedRecipient[] });
+
+// ---------------------------------------------------------------------------------------
+// Reason and hardness
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Reasons that say nothing more about a delay than "not delivered yet": a delay warning with
+ * one of them is reported as `expired` (the time the sending system keeps trying runs out).
+ */
+const GENERIC_DELAY_REASONS: ReadonlySet<BounceCategory> = new Set<BounceCategory>(['networkerror', 'systemerror', 'undefined', 'expired', 'syntaxerror', 'contenterror']);
+/** Wording of delivery attempts that never reached an SMTP conversation. */
+const NEVER_CONNECTED =
+  /socket error|connection (?:\w+ ){0,2}(?:refused|timed? ?out|reset)|could not connect|couldn'?t connect|unable to connect|failed to connect|no route to host|network is unreachable|host (?:is )?(?:not )?(?:un)?reachable|did not accept our requests to connect|not reachable/i;
+
+/** Unknown-user wording explicit enough to stand even after DATA (Yahoo answers unknown users there). */
+const EXPLICIT_UNKNOWN = /(?:doesn'?t|does not) have an? [\w.-]{1,60} account|no such (?:user|mailbox|account) here/i;
+/**
+ * "550 : User unknown" with an empty address: au/KDDI and other Japanese carriers refuse mail
+ * blocked by the recipient's reception filter this way (after DATA).
+ */
+const FILTER_UNKNOWN = /\b5\d\d:?[ ]{0,2}:[ ]{0,2}User unknown\b/i;
+
+interface Verdict {
+  readonly reason: BounceCategory;
+  readonly hard: boolean;
+}
+
+/**
+ * Classifies one recipient with the shared table, then applies what the report structure
+ * tells beyond the reply: the refused command, a failing local delivery program, the action.
+ */
+function decide(input: {
+  status: string | undefined;
+  code: number | undefined;
+  text: string;
+  action: BounceAction;
+  command: string | undefined;
+  mailer: boolean;
+  fallback: BounceCategory | undefined;
+  classifier: Classifier;
+}): Verdict {
+  const { status, code, text, action, command } = input;
+  const c: Classification = input.classifier.classify({
+    ...(status !== undefined ? { enhancedStatus: status } : {}),
+    ...(code !== undefined ? { responseCode: code } : {}),
+    text,
+  });
+  let reason = c.category === 'undefined' && input.fallback !== undefined ? input.fallback : c.category;
+  let hard = c.hard;
+  // A failed recipient with neither code nor status is still final: the reporting MTA gave up.
+  if (!hard && code === undefined && status === undefined && action === 'failed') hard = HARD_CATEGORIES.has(reason);
+  const addressStatus = status !== undefined && /^[45]\.1\.(?:1|10)$/.test(status);
+  if (input.mailer && reason !== 'mailboxfull') {
+    // The local delivery program failed (procmail, a pipe): a mailer error, not the address.
+    reason = 'systemerror';
+    hard = false;
+  } else if (
+    reason === 'userunknown' &&
+    command !== 'RCPT' &&
+    !EXPLICIT_UNKNOWN.test(text) &&
+    (FILTER_UNKNOWN.test(text) || (command !== undefined && !addressStatus) || (status !== undefined && !/^[45]\.(?:1\.\d{1,3}|0\.0)$/.test(status)))
+  ) {
+    // "User unknown" that is not an answer to RCPT TO: the address was accepted there, so a
+    // filter refused the content. Only an addressing status (X.1.x) or an explicit "has no
+    // account" keeps it an unknown user.
+    reason = 'filtered';
+    hard = false;
+  } else if (command === 'MAIL' && HARD_CATEGORIES.has(reason)) {
+    // Refused at MAIL FROM: the sender was refused, whatever the wording says about addresses.
+    reason = 'rejected';
+    hard = false;
+  } else if (command === 'CONNECT' && !(reason === 'ratelimited' && (code ?? 0) < 500 && !status?.startsWith('5'))) {
+    // Refused before any envelope was sent: about the sending host, not the recipient.
+    reason = 'blocked';
+    hard = false;
+  }
+  if (action === 'delayed' && GENERIC_DELAY_REASONS.has(reason)) reason = 'expired';
+  else if (action === 'failed' && code === undefined && reason === 'networkerror' && NEVER_CONNECTED.test(text)) {
+    // Mail systems only give up on unreachable hosts once the queue lifetime is over.
+    reason = 'expired';
+  }
+  if (action === 'delayed' || action === 'delivered' || action === 'relayed' || action === 'expanded') hard = false;
+  if (action === 'delivered' || action === 'relayed' || action === 'expanded') reason = 'delivered';
+  return { reason, hard };
+}
+
+// ---------------------------------------------------------------------------------------
+// RFC 3464 delivery-status fields
+// ---------------------------------------------------------------------------------------
+
+const PER_MESSAGE_FIELDS = new Set(['reporting-mta', 'arrival-date', 'received-from-mta', 'original-envelope-id', 'dsn-gateway', 'x-postfix-queue-id', 'x-postfix-sender']);
+const RECIPIENT_FIELDS = new Set(['final-recipient', 'original-recipient', 'x-actual-recipient']);
+const REPEATABLE_PER_RECIPIENT = new Set(['final-recipient', 'original-recipient', 'action', 'status', 'diagnostic-code', 'remote-mta', 'x-actual-recipient']);
+
+interface DsnFields {
+  readonly message: Map<string, string>;
+  readonly recipients: Map<string, string>[];
+}
+
+function parseDeliveryStatus(texts: readonly string[]): DsnFields {
+  const message = new Map<string, string>();
+  const recipients: Map<string, string>[] = [];
+  for (const text of texts) {
+    for (const block of text.split(/\n[ \t]*\n/)) {
+      const fields: readonly HeaderField[] = parseHeaderBlock(block.replace(/^\s*\n/, ''), true).fields;
+      let cur = new Map<string, string>();
+      const push = (): void => {
+        if ([...RECIPIENT_FIELDS].some((f) => cur.has(f)) || cur.has('action') || cur.has('status')) recipients.push(cur);
+        cur = new Map<string, string>();
+      };
+      for (const f of fields) {
+        if (PER_MESSAGE_FIELDS.has(f.name)) {
+          if (!message.has(f.name)) message.set(f.name, f.value.trim());
+          continue;
+        }
+        // Fields come in any order (Facebook writes Diagnostic-Code first, SES Action first), so
+        // a repeated field opens the next recipient, and so does an Original-Recipient after a
+        // complete recipient (RFC 3464 order: Original-Recipient, Final-Recipient, ...).
+        const startsNew =
+          (REPEATABLE_PER_RECIPIENT.has(f.name) && cur.has(f.name)) ||
+          (f.name === 'original-recipient' && cur.has('final-recipient') && cur.has('status'));
+        if (startsNew) push();
+        if (!cur.has(f.name)) cur.set(f.name, f.value.trim());
+      }
+      push();
+      if (recipients.length >= MAX_BOUNCE_RECIPIENTS) break;
+    }
+  }
+  return { message, recipients: recipients.slice(0, MAX_BOUNCE_RECIPIENTS) };
+}
+
+/** DSN fields written into a text part (mislabelled delivery-status parts, some gateways). */
+function dsnInText(text: string): string | undefined {
+  const m = /^(?:Reporting-MTA|Final-Recipient|Original-Recipient|Arrival-Date|Received-From-MTA)[ \t]*:/im.exec(text);
+  if (!m || !/^(?:Final|Original)-Recipient[ \t]*:/im.test(text) || !/^(?:Action|Status)[ \t]*:/im.test(text)) return undefined;
+  return text.slice(m.index);
+}
+
+function readAction(value: string | undefined): BounceAction | undefined {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v.startsWith('fail')) return 'failed';
+  if (v.startsWith('delay')) return 'delayed';
+  if (v.startsWith('deliver')) return 'delivered';
+  if (v.startsWith('relay')) return 'relayed';
+  if (v.startsWith('expand')) return 'expanded';
+  return undefined;
+}
+
+/** `smtp; 550 ...` into its type and text. */
+function splitTyped(value: string | undefined): { type?: string; text: string } {
+  if (value === undefined) return { text: '' };
+  const m = /^\s*([A-Za-z][\w.-]{0,30})\s*;\s*/.exec(value);
+  return m ? { type: m[1]!, text: value.slice(m[0].length).trim() } : { text: value.trim() };
+}
+
+// ---------------------------------------------------------------------------------------
+// The analysis
+// ---------------------------------------------------------------------------------------
+
+function senderAddresses(view: ReportView, original: HeaderList | undefined, dsnMessage: Map<string, string> | undefined): Set<string> {
+  const out = new Set<string>();
+  const add = (v: string | undefined): void => {
+    for (const a of allAddresses(v, 20)) out.add(a.toLowerCase());
+  };
+  const h = view.headers;
+  add(view.fromHeader);
+  add(h.get('to'));
+  add(h.get('return-path'));
+  add(h.get('sender'));
+  add(h.get('reply-to'));
+  if (original !== undefined) {
+    add(original.get('from'));
+    add(original.get('sender'));
+    add(original.get('return-path'));
+    add(original.get('reply-to'));
+    add(original.get('errors-to'));
+  }
+  if (dsnMessage !== undefined) add(dsnMessage.get('x-postfix-sender'));
+  return out;
+}
+
+function isAutoReply(view: ReportView, strongOnly: boolean): boolean {
+  const h = view.headers;
+  for (const [name, re] of AUTOREPLY_HEADERS) {
+    const v = h.get(name);
+    if (v !== undefined && re.test(v)) return true;
+  }
+  if (AUTOREPLY_SUBJECT.test(view.subject)) return true;
+  if (strongOnly) return false;
+  return /^auto-replied\b/i.test(h.get('auto-submitted') ?? '');
+}
+
+/** An unsubscribe request or ARF report: the complaint parser's business. */
+function isComplaintMail(view: ReportView): boolean {
+  if (view.reportType === 'feedback-report' || view.feedbackTexts.length > 0) return true;
+  const h = view.headers;
+  return h.get('x-apple-unsubscribe') === 'true' || view.reportType === 'disposition-notification';
+}
+
+/** MAILER-DAEMON, postmaster and friends, or the empty sender `<>`. */
+function isSystemSender(from: string): boolean {
+  return BOUNCE_SENDER.test(from) || /^<?>?$/.test(from.replace(/\s/g, ''));
+}
+
+function bounceScore(view: ReportView, report: ReportText, returnPathEmpty: boolean): number {
+  let score = 0;
+  if (isSystemSender(view.fromHeader)) score += 2;
+  if (BOUNCE_SUBJECT.test(view.subject)) score += 2;
+  const head = report.lines.slice(0, 80).join('\n');
+  if (BOUNCE_BODY.test(head)) score += 2;
+  if (returnPathEmpty) score += 1;
+  if (view.hasReturnedPart) score += 1;
+  if (view.headers.has('x-failed-recipients')) score += 3;
+  return score;
+}
+
+/** What the per-recipient readers share. */
+interface Context {
+  readonly lines: readonly string[];
+  readonly blocks: Map<string, number[]>;
+  /** Error lines of the report that belong to no recipient (the shared explanation). */
+  readonly commonErrors: readonly string[];
+  readonly delayedReport: boolean;
+  readonly fallback: BounceCategory | undefined;
+  readonly classifier: Classifier;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** One recipient of an RFC 3464 report, completed from its lines in the human-readable part. */
+function fromDsn(fields: Map<string, string>, address: string, ctx: Context, single: boolean): BouncedRecipient {
+  const original = sanitizeAddress(splitTyped(fields.get('original-recipient')).text);
+  const diag = splitTyped(fields.get('diagnostic-code'));
+  const block = ctx.blocks.get(address) ?? (original !== undefined ? ctx.blocks.get(original) : undefined) ?? [];
+  const blockText = errorLines(ctx.lines, block, address).join('\n');
+  const unwrapped = unwrapDiagnostic(diag.text);
+  let diagText = unwrapped.text;
+  let reply = readReply(diagText);
+  // An empty or code-less Diagnostic-Code: the human-readable part often says more.
+  if (diagText === '' || (reply.code === undefined && reply.status === undefined && hasEvidence(blockText, ctx.classifier))) {
+    const extra = blockText !== '' ? blockText : single ? ctx.commonErrors.join('\n') : '';
+    if (extra !== '') {
+      diagText = diagText === '' ? extra : `${diagText}\n${extra}`;
+      reply = readReply(diagText);
+    }
+  }
+  // The remote server's own status (right after its reply code) beats the reporting MTA's
+  // Status field, which is often a generic X.0.0 or a guess.
+  let status = parseEnhancedStatus(fields.get('status'));
+  const generic = status === undefined || /\.0\.0$/.test(status);
+  if (reply.status !== undefined && (generic || (reply.statusWithCode && reply.status !== status))) status = reply.status;
+  else if (unwrapped.status !== undefined && generic) status = unwrapped.status;
+  const action = readAction(fields.get('action')) ?? (status?.startsWith('2') ? 'delivered' : status?.startsWith('4') && ctx.delayedReport ? 'delayed' : 'failed');
+  const command = readCommand(`${diag.text}\n${blockText}`);
+  const mailer = (diag.type !== undefined && MAILER_DIAGNOSTIC.test(diag.type)) || MAILER_TEXT.test(diagText) || /;\s*\|/.test(fields.get('final-recipient') ?? '');
+  const verdict = decide({ status, code: reply.code, text: diagText, action, command, mailer, fallback: ctx.fallback, classifier: ctx.classifier });
+
+  const r: Mutable<BouncedRecipient> = { address, action, reason: verdict.reason, hard: verdict.hard };
+  if (original !== undefined) r.originalRecipient = original;
+  if (status !== undefined) r.status = status;
+  if (reply.code !== undefined) r.replyCode = reply.code;
+  const rawDiag = fields.get('diagnostic-code');
+  if (rawDiag !== undefined && rawDiag !== '') r.diagnosticCode = clean(rawDiag, MAX_DIAGNOSTIC);
+  else if (diagText !== '') r.diagnosticCode = oneLine(diagText);
+  if (diagText !== '') r.diagnosticText = oneLine(diagText);
+  const remote = clean(splitTyped(fields.get('remote-mta')).text, 255);
+  if (remote !== '') r.remoteMta = remote;
+  const until = parseDate(fields.get('will-retry-until'));
+  if (until !== undefined && action === 'delayed') r.willRetryUntil = until;
+  if (command !== undefined) r.command = command;
+  return Object.freeze(r);
+}
+
+/** One recipient of a non-standard report: its lines, else the report's shared error lines. */
+function fromText(address: string, ctx: Context, single: boolean, wholeText: string): BouncedRecipient {
+  const block = errorLines(ctx.lines, ctx.blocks.get(address) ?? [], address);
+  // The recipient's own lines, unless they only paraphrase ("has been blocked") while the
+  // report quotes the server's reply elsewhere (Gmail's "The response was:").
+  const own = readReply(block.join('\n'));
+  const sharedReply = ctx.commonErrors.some((l) => {
+    const r = readReply(l);
+    return r.code !== undefined || r.status !== undefined;
+  });
+  const ownEnough = own.code !== undefined || own.status !== undefined || (!sharedReply && hasEvidence(block.join('\n'), ctx.classifier));
+  const lines = ownEnough ? block : [...block, ...ctx.commonErrors];
+  const diagText = lines.join('\n');
+  const unwrapped = unwrapDiagnostic(diagText);
+  const reply = readReply(unwrapped.text);
+  const status = reply.status ?? unwrapped.status;
+  const action: BounceAction = ctx.delayedReport ? 'delayed' : 'failed';
+  const command = readCommand(diagText) ?? (single && wholeText.length < 20000 ? readCommand(wholeText) : undefined);
+  const verdict = decide({ status, code: reply.code, text: unwrapped.text, action, command, mailer: MAILER_TEXT.test(diagText), fallback: ctx.fallback, classifier: ctx.classifier });
+
+  const r: Mutable<BouncedRecipient> = { address, action, reason: verdict.reason, hard: verdict.hard };
+  if (status !== undefined) r.status = status;
+  if (reply.code !== undefined) r.replyCode = reply.code;
+  if (diagText !== '') {
+    r.diagnosticCode = oneLine(diagText);
+    r.diagnosticText = oneLine(unwrapped.text);
+  }
+  if (command !== undefined) r.command = command;
+  return Object.freeze(r);
+}
+
+/** Control characters out, capped: fields copied from the report into results and logs. */
+function clean(value: string, max: number): string {
+  const v = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return v.length > max ? v.slice(0, max) : v;
+}
+
+function analyze(view: ReportView, classifier: Classifier): BounceResult {
+  const base: Mutable<BounceResult> = { kind: 'not-bounce', recipients: [] };
+  const fromAddress = firstAddress(view.fromHeader);
+  if (fromAddress !== undefined) base.from = fromAddress;
+  if (view.subject !== '') base.subject = view.subject.slice(0, 998);
+  if (isComplaintMail(view)) return Object.freeze(base);
+
+  const report = splitReportText(view.texts);
+  const originalList = view.returned ?? (report.returned !== '' ? headersInText(report.returned) : undefined);
+  const original: OriginalHeaders | undefined = originalList === undefined ? undefined : readOriginalHeaders(originalList);
+
+  // RFC 3464 fields, from delivery-status parts or written into the text.
+  const dsnSources = [...view.dsnTexts];
+  if (dsnSources.length === 0) {
+    for (const t of view.texts) {
+      const d = dsnInText(t);
+      if (d !== undefined) dsnSources.push(d);
+    }
+  }
+  const dsn = dsnSources.length > 0 ? parseDeliveryStatus(dsnSources) : undefined;
+  const dsnRecipients = dsn?.recipients.filter((r) => dsnAddress(r) !== undefined) ?? [];
+
+  const returnPath = view.headers.get('return-path');
+  const returnPathEmpty = returnPath !== undefined && /^<\s*>$/.test(returnPath.trim());
+  const score = bounceScore(view, report, returnPathEmpty);
+  const isDsnReport = view.reportType === 'delivery-status' || dsnRecipients.length > 0;
+
+  if (!isDsnReport) {
+    if (isAutoReply(view, true) && score < 4) return Object.freeze({ ...base, kind: 'autoreply' as const });
+    if (score < 3) return Object.freeze(isAutoReply(view, false) ? { ...base, kind: 'autoreply' as const } : base);
+  }
+
+  const excluded = senderAddresses(view, originalList, dsn?.message);
+  const scan = scanRecipients(report.lines, excluded);
+  const blocks = recipientBlocks(report.lines, scan);
+  const text = report.lines.join('\n');
+  const head = [view.subject, report.lines.slice(0, 60).join('\n')].join('\n');
+  const inBlocks = new Set<number>();
+  for (const list of blocks.values()) for (const i of list) inBlocks.add(i);
+  const commonErrors: string[] = [];
+  for (let i = 0, tested = 0; i < report.lines.length && tested < MAX_COMMON_LINES; i++) {
+    const line = report.lines[i]!.trim();
+    if (inBlocks.has(i) || line.length < 8) continue;
+    tested++;
+    if (hasEvidence(line, classifier)) commonErrors.push(line);
+  }
+  const mta = detectMta({
+    from: view.fromHeader,
+    subject: view.subject,
+    headers: view.headerBlock.slice(0, 65536),
+    headerNames: view.headers.fields.map((f) => f.name).join('\n') + '\n' + [...(dsn?.message.keys() ?? [])].join('\n'),
+    body: text,
+  });
+  const ctx: Context = {
+    lines: report.lines,
+    blocks,
+    commonErrors,
+    delayedReport: DELAY_TEXT.test(head) && !FINAL_TEXT.test(head),
+    fallback: mta?.fallbackReason,
+    classifier,
+  };
+
+  const recipients: BouncedRecipient[] = [];
+  const seen = new Set<string>();
+  if (dsnRecipients.length > 0) {
+    for (const fields of dsnRecipients) {
+      const address = dsnAddress(fields)!;
+      if (seen.has(address.toLowerCase())) continue;
+      seen.add(address.toLowerCase());
+      recipients.push(fromDsn(fields, address, ctx, dsnRecipients.length === 1));
+    }
+  } else {
+    const candidates = [...scan.recipients];
+    // Exim and Google name the failed addresses in a header too; the text is preferred since
+    // it carries each address's error.
+    if (candidates.length === 0) candidates.push(...allAddresses(view.headers.getAll('x-failed-recipients').join(', '), MAX_BOUNCE_RECIPIENTS));
+    if (candidates.length === 0 && score >= 4 && originalList !== undefined) {
+      // The report names nobody: fall back to the returned message's only recipient.
+      const to = allAddresses(originalList.get('to'));
+      if (to.length === 1 && !excluded.has(to[0]!.toLowerCase())) candidates.push(to[0]!);
+    }
+    for (const address of candidates) {
+      if (seen.has(address.toLowerCase())) continue;
+      seen.add(address.toLowerCase());
+      recipients.push(fromText(address, ctx, candidates.length === 1, text));
+    }
+  }
+
+  // A mail that only reads like a bounce (a person's "could not be delivered" message) must
+  // come from a mail system or say what failed before its addresses are reported.
+  const fromSystem = isDsnReport || returnPathEmpty || view.headers.has('x-failed-recipients') || isSystemSender(view.fromHeader);
+  const explained = recipients.some((r) => r.reason !== 'undefined' || r.status !== undefined || r.replyCode !== undefined);
+  if (recipients.length === 0 || (!fromSystem && !explained)) {
+    return Object.freeze(isAutoReply(view, false) && !isDsnReport ? { ...base, kind: 'autoreply' as const } : base);
+  }
+
+  let kind: BounceKind = 'bounce';
+  if (!recipients.some((r) => r.action === 'failed')) kind = recipients.some((r) => r.action === 'delayed') ? 'delay' : 'not-bounce';
+  const result: Mutable<BounceResult> = { ...base, kind, recipients: Object.freeze(recipients) };
+  const reportingMta = clean(splitTyped(dsn?.message.get('reporting-mta')).text || (REPORTING_HOST.exec(text.slice(0, 4096))?.[1] ?? ''), 255);
+  if (reportingMta !== '') result.reportingMta = reportingMta;
+  const arrival = parseDate(dsn?.message.get('arrival-date'));
+  if (arrival !== undefined) result.arrivalDate = arrival;
+  if (original !== undefined) result.originalHeaders = Object.freeze(original);
+  const messageId = original?.messageId ?? cleanMessageId(/^[ \t>]*Message-ID:[ \t]*(<[^<>\s]{1,900}>)/im.exec(report.returned.slice(0, 65536))?.[1]);
+  if (messageId !== undefined) result.originalMessageId = messageId;
+  if (mta !== undefined) result.mta = mta.id;
+  return Object.freeze(result);
+}
+
+function dsnAddress(fields: Map<string, string>): string | undefined {
+  for (const name of ['final-recipient', 'x-actual-recipient', 'original-recipient']) {
+    const a = sanitizeAddress(splitTyped(fields.get(name)).text);
+    if (a !== undefined) return a;
+  }
+  // `rfc822;|/usr/bin/program user@example.com`: a pipe or alias; the address inside it.
+  for (const name of ['final-recipient', 'original-recipient']) {
+    const a = allAddresses(fields.get(name), 1)[0];
+    if (a !== undefined) return a;
+  }
+  return undefined;
+}

@@ -1,0 +1,191 @@
+/**
+ * The one normalized feedback event: whatever comes back after sending (an Amazon SES
+ * notification, a SendGrid event, a DSN or ARF mail) becomes a {@link FeedbackEvent} for one
+ * recipient, which the processor correlates, applies the suppression policy to, and hands to
+ * the host's hook.
+ *
+ * @module
+ */
+
+import { classify } from '../classify/index.js';
+import { MailError, MailErrorCode, describeValue } from '../errors.js';
+import type { BounceCategory } from '../types.js';
+
+/**
+ * What happened:
+ * - `processed`: the provider accepted the message for delivery (SES Send, SendGrid processed);
+ * - `delivered`: the receiving server accepted it;
+ * - `deferred`: delivery was delayed and is retried by the provider (never suppresses);
+ * - `bounced`: delivery failed; `hard` says whether the address itself is bad;
+ * - `complained`: the recipient reported the message as spam (feedback loop, ARF);
+ * - `opened`, `clicked`: tracking hits (`machineOpen` flags privacy-proxy opens);
+ * - `unsubscribed`, `resubscribed`: list preference changes (`list` names the list or group);
+ * - `dropped`: the provider did not even try (its own suppression list, invalid address);
+ * - `rejected`: the provider refused the message (virus, template rendering failure).
+ */
+export type FeedbackEventType =
+  | 'processed'
+  | 'delivered'
+  | 'deferred'
+  | 'bounced'
+  | 'complained'
+  | 'opened'
+  | 'clicked'
+  | 'unsubscribed'
+  | 'resubscribed'
+  | 'dropped'
+  | 'rejected';
+
+/** Every {@link FeedbackEventType}, in a stable order. */
+export const FEEDBACK_EVENT_TYPES: readonly FeedbackEventType[] = Object.freeze([
+  'processed',
+  'delivered',
+  'deferred',
+  'bounced',
+  'complained',
+  'opened',
+  'clicked',
+  'unsubscribed',
+  'resubscribed',
+  'dropped',
+  'rejected',
+]);
+
+/** Where an event came from: `ses`, `sendgrid`, `dsn` (a bounce mail), `arf` (a complaint mail), or a host's own source. */
+export type FeedbackProvider = 'ses' | 'sendgrid' | 'dsn' | 'arf' | (string & {});
+
+/** One thing that happened to one recipient of one message. Plain data, safe to store as JSON (except `raw`, which is the provider's own JSON or a parse result). */
+export interface FeedbackEvent {
+  readonly type: FeedbackEventType;
+  /** The recipient concerned, domain in lower case. */
+  readonly recipient: string;
+  readonly provider: FeedbackProvider;
+  /** When it happened according to the provider, ms since the epoch. */
+  readonly timestamp: number;
+  /**
+   * A stable id of this event (SendGrid `sg_event_id`, the SNS message id plus the recipient's
+   * index, the report's Message-ID plus the recipient), the same when a provider retries; use
+   * it to make host storage idempotent.
+   */
+  readonly eventId?: string;
+  /** RFC 5322 Message-ID of the original message, with angle brackets, when known. */
+  readonly messageId?: string;
+  /** mailpush job id of the original send, when known (`X-Mailpush-Job-Id`, custom args, VERP). */
+  readonly jobId?: string;
+  /** The provider's id of the original message (SES MessageId, SendGrid X-Message-Id). */
+  readonly providerMessageId?: string;
+  /** Reason category of a bounce, deferral or drop (shared with synchronous SMTP replies). */
+  readonly reason?: BounceCategory;
+  /** For `bounced`: a permanent problem with the address itself (unknown user or domain). Policy, reputation and mailbox-full bounces are never hard. */
+  readonly hard?: boolean;
+  /** The provider's or the remote server's text (`smtp; 550 5.1.1 user unknown`). */
+  readonly diagnostic?: string;
+  /** RFC 3463 enhanced status (`5.1.1`), when known. */
+  readonly status?: string;
+  /** For `complained`: the feedback type (`abuse`, `fraud`, `not-spam`, ...). */
+  readonly feedbackType?: string;
+  /** For `opened`: the open came from a privacy proxy (Apple Mail Privacy Protection), not a person. */
+  readonly machineOpen?: boolean;
+  /** For `clicked`: the link. */
+  readonly url?: string;
+  /** For `unsubscribed` and `resubscribed`: the list, group or topic (absent: all marketing mail). */
+  readonly list?: string;
+  /** User agent of an open, click or complaint. */
+  readonly userAgent?: string;
+  /** IP address of an open or click. */
+  readonly ip?: string;
+  /** The message's tags as the provider returned them (SendGrid custom args, SES message tags). */
+  readonly tags?: Readonly<Record<string, string>>;
+  /** Host data attached by correlation (`resolveCorrelation`). */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** The provider's payload item (SES notification, SendGrid event) or the parse result of a mail. */
+  readonly raw: unknown;
+}
+
+const TYPES: ReadonlySet<string> = new Set(FEEDBACK_EVENT_TYPES);
+const ADDRESS = /^[^\s@<>()",;]{1,256}@[^\s@<>()",;]{1,255}$/;
+
+/**
+ * Normalizes a recipient address as events carry it: trimmed, angle brackets removed, domain
+ * in lower case (a trailing dot dropped). Undefined when it does not look like an address.
+ */
+export function normalizeRecipient(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 600) return undefined;
+  let s = value.trim();
+  if (s.startsWith('<') && s.endsWith('>')) s = s.slice(1, -1).trim();
+  if (!ADDRESS.test(s)) return undefined;
+  const at = s.lastIndexOf('@');
+  return `${s.slice(0, at)}@${s.slice(at + 1).toLowerCase().replace(/\.$/, '')}`;
+}
+
+/**
+ * Checks an event given by a host to `processor.ingest` and returns it with the recipient
+ * normalized. Throws a `MAILPUSH_ERR_VALIDATION` {@link MailError} naming the problem.
+ */
+export function checkFeedbackEvent(event: unknown, index = 0): FeedbackEvent {
+  const where = `events[${index}]`;
+  if (typeof event !== 'object' || event === null) throw invalid(`${where} to be an object`, event);
+  const e = event as Record<string, unknown>;
+  if (typeof e.type !== 'string' || !TYPES.has(e.type)) throw invalid(`${where}.type to be one of ${FEEDBACK_EVENT_TYPES.join(', ')}`, e.type);
+  const recipient = normalizeRecipient(e.recipient);
+  if (recipient === undefined) throw invalid(`${where}.recipient to be an email address`, e.recipient);
+  if (typeof e.provider !== 'string' || e.provider === '') throw invalid(`${where}.provider to be a non-empty string`, e.provider);
+  if (typeof e.timestamp !== 'number' || !Number.isFinite(e.timestamp)) throw invalid(`${where}.timestamp to be a time in ms`, e.timestamp);
+  if (e.hard !== undefined && typeof e.hard !== 'boolean') throw invalid(`${where}.hard to be a boolean`, e.hard);
+  for (const k of ['eventId', 'messageId', 'jobId', 'providerMessageId', 'list', 'feedbackType'] as const) {
+    if (e[k] !== undefined && typeof e[k] !== 'string') throw invalid(`${where}.${k} to be a string`, e[k]);
+  }
+  return recipient === e.recipient ? (event as FeedbackEvent) : { ...(event as FeedbackEvent), recipient };
+}
+
+function invalid(expected: string, got: unknown): MailError {
+  return new MailError(`Expected ${expected}, got ${describeValue(got)}`, { code: MailErrorCode.VALIDATION });
+}
+
+/** Rule ids of the classification table that only look at the reply class: they decide nothing about the reason. */
+const FALLBACK_RULES: ReadonlySet<string> = new Set(['default', 'smtp-5xx', 'smtp-4xx', 'smtp-3xx']);
+
+/** What the shared classification table says about a provider's diagnostic. */
+export interface DiagnosticVerdict {
+  readonly reason: BounceCategory;
+  readonly hard: boolean;
+  /** False when only the reply class was recognised (or nothing): the provider's own verdict should decide. */
+  readonly decisive: boolean;
+}
+
+/**
+ * Classifies a provider's status and diagnostic text with the table that classifies
+ * synchronous SMTP replies and DSNs, so the three agree.
+ */
+export function diagnosticVerdict(status: string | undefined, text: string | undefined): DiagnosticVerdict {
+  const c = classify({
+    ...(status !== undefined && /^[245]\.\d{1,3}\.\d{1,3}$/.test(status) ? { enhancedStatus: status } : {}),
+    ...(text !== undefined ? { text: text.replace(/^\s*smtp\s*;\s*/i, '') } : {}),
+  });
+  return { reason: c.category, hard: c.hard, decisive: !FALLBACK_RULES.has(c.rule) && c.category !== 'undefined' };
+}
+
+/** Parses an ISO date or a number of ms/s into ms since the epoch; undefined when not a time. */
+export function parseTime(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== 'string' || value.length > 64) return undefined;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** A one-line, length-capped copy of a provider string; undefined for anything else. */
+export function cleanText(value: unknown, max = 1000): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const s = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  if (s === '') return undefined;
+  return s.length > max ? s.slice(0, max) : s;
+}
+
+/** A Message-ID with angle brackets, or undefined when the value is not one. */
+export function cleanMessageId(value: unknown): string | undefined {
+  const s = cleanText(value, 998);
+  if (s === undefined || /\s/.test(s)) return undefined;
+  const inner = s.startsWith('<') && s.endsWith('>') ? s.slice(1, -1) : s;
+  if (inner === '' || /[<>]/.test(inner)) return undefined;
+  return `<${inner}>`;
+}

@@ -1,0 +1,441 @@
+/**
+ * One webhook handler for provider feedback: Amazon SES notifications through SNS and the
+ * SendGrid Event Webhook. A Fetch API handler (`Request` -> `Response`, for Hono, Bun, Deno,
+ * workers and Node 18+) plus {@link toNodeHandler} for node:http, Express and Fastify.
+ *
+ * Order of work, and the answers:
+ * 1. route by path (`paths`), else by the provider's headers; 404 when neither matches;
+ *    405 for anything but POST;
+ * 2. read the raw body, capped at `maxBodyBytes` (413 above it);
+ * 3. verify before anything is parsed or stored, failing closed: 401 without a signature,
+ *    403 for a bad signature, an unknown topic, a foreign certificate URL, a stale or future
+ *    timestamp; 503 when the SNS certificate cannot be fetched (the provider retries);
+ * 4. parse (400 for malformed JSON or envelopes);
+ * 5. hand the events to the processor (suppression, then the host's hook) and answer 200
+ *    only once it resolved; 500 when it failed, so the provider delivers them again.
+ *
+ * A request verified and processed once is remembered (SNS MessageId, SendGrid signature), so
+ * a replay inside the freshness window is answered 200 without processing it twice.
+ * The handler never throws and never rejects.
+ *
+ * @example
+ * ```ts
+ * const handler = createFeedbackHandler({
+ *   processor: mailer.feedback,
+ *   ses: { topicArns: ['arn:aws:sns:us-east-1:123456789012:ses-feedback'] },
+ *   sendgrid: { publicKey: process.env.SENDGRID_WEBHOOK_KEY! },
+ * });
+ * // Hono:     app.post('/webhooks/*', (c) => handler(c.req.raw));
+ * // node:http createServer(toNodeHandler(handler)).listen(8080);
+ * ```
+ *
+ * @module
+ */
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MailError, MailErrorCode, configError, isMailError, toMailError } from '../errors.js';
+import type { FeedbackProcessor } from './processor.js';
+import { SENDGRID_SIGNATURE_HEADER, SENDGRID_TIMESTAMP_HEADER, createSendGridVerifier, parseSendGridEvents } from './sendgrid-events.js';
+import type { SendGridVerifierOptions } from './sendgrid-events.js';
+import { SNS_MAX_FETCH_BYTES, SnsVerificationError, createSnsVerifier, defaultSnsFetcher, isSubscribeUrl, parseSesNotification } from './sns.js';
+import type { SnsVerifierOptions } from './sns.js';
+
+/** SES (through SNS) options of the handler. */
+export interface SesHandlerOptions extends Omit<SnsVerifierOptions, 'now'> {
+  /** Confirm SNS subscriptions of allowed topics by fetching their SubscribeURL. @default true */
+  readonly autoConfirm?: boolean;
+}
+
+/** SendGrid options of the handler. */
+export type SendGridHandlerOptions = Omit<SendGridVerifierOptions, 'now'>;
+
+/** URL paths the handler answers on. A request path equal to or ending with one of these goes to that provider. */
+export interface FeedbackHandlerPaths {
+  /** @default '/ses' */
+  readonly ses?: string;
+  /** @default '/sendgrid' */
+  readonly sendgrid?: string;
+}
+
+/** A refused or failed request, for logs. */
+export interface FeedbackHandlerError {
+  readonly provider: 'ses' | 'sendgrid' | undefined;
+  /** The HTTP status answered. */
+  readonly status: number;
+  readonly error: MailError;
+}
+
+/** Options of {@link createFeedbackHandler}. */
+export interface FeedbackHandlerOptions {
+  /** Where verified events go (`mailer.feedback`, or `createFeedbackProcessor(...)`). */
+  readonly processor: FeedbackProcessor;
+  /** Accept Amazon SES notifications through SNS. */
+  readonly ses?: SesHandlerOptions;
+  /** Accept the SendGrid Event Webhook. */
+  readonly sendgrid?: SendGridHandlerOptions;
+  /** Largest request body read, bytes (SNS messages are at most 256 KiB, SendGrid batches about 768 KiB). @default 2_097_152 */
+  readonly maxBodyBytes?: number;
+  /** Paths per provider. @default { ses: '/ses', sendgrid: '/sendgrid' } */
+  readonly paths?: FeedbackHandlerPaths;
+  /** Requests remembered as processed, to answer replays without processing them again; 0 turns it off. @default 10_000 */
+  readonly replayCacheSize?: number;
+  /** Called for every answer that is not 2xx (never awaited; what it throws is ignored). */
+  readonly onError?: (info: FeedbackHandlerError) => void;
+  /** Current time, ms. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** A Fetch API handler. */
+export interface FeedbackHandler {
+  (request: Request): Promise<Response>;
+  /** The body cap, used by {@link toNodeHandler}. */
+  readonly maxBodyBytes: number;
+}
+
+/** The default cap on request bodies. */
+export const DEFAULT_FEEDBACK_MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+type Provider = 'ses' | 'sendgrid';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly error?: MailError,
+  ) {
+    super(message);
+  }
+}
+
+function json(status: number, body: Record<string, unknown>, extra?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...extra } });
+}
+
+function checkPath(name: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(value)) throw configError(`paths.${name}`, "a path starting with '/'", value);
+  return value.length > 1 ? value.replace(/\/+$/, '') : value;
+}
+
+/**
+ * Creates the feedback webhook handler. At least one of `ses` and `sendgrid` is required.
+ * Throws a CONFIG MailError for invalid options (an empty topic list, a key that is not a P-256 key).
+ */
+export function createFeedbackHandler(options: FeedbackHandlerOptions): FeedbackHandler {
+  if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  const processor = options.processor;
+  if (typeof processor !== 'object' || processor === null || typeof processor.ingest !== 'function') {
+    throw configError('processor', 'a FeedbackProcessor (createFeedbackProcessor() or mailer.feedback)', processor);
+  }
+  if (options.ses === undefined && options.sendgrid === undefined) throw configError('ses', 'set (or `sendgrid`): the handler needs a provider', undefined);
+  const now = options.now ?? Date.now;
+  if (typeof now !== 'function') throw configError('now', 'a function', now);
+  const maxBody = options.maxBodyBytes ?? DEFAULT_FEEDBACK_MAX_BODY_BYTES;
+  if (typeof maxBody !== 'number' || !Number.isInteger(maxBody) || maxBody < 1024 || maxBody > 64 * 1024 * 1024) {
+    throw configError('maxBodyBytes', 'an integer from 1024 to 67108864', maxBody);
+  }
+  const replayMax = options.replayCacheSize ?? 10_000;
+  if (typeof replayMax !== 'number' || !Number.isInteger(replayMax) || replayMax < 0) throw configError('replayCacheSize', 'an integer >= 0', replayMax);
+  if (options.onError !== undefined && typeof options.onError !== 'function') throw configError('onError', 'a function', options.onError);
+  const paths = { ses: checkPath('ses', options.paths?.ses ?? '/ses'), sendgrid: checkPath('sendgrid', options.paths?.sendgrid ?? '/sendgrid') };
+
+  const ses = options.ses === undefined ? undefined : { verifier: createSnsVerifier({ ...options.ses, now }), fetcher: options.ses.fetcher ?? defaultSnsFetcher, autoConfirm: options.ses.autoConfirm !== false, timeoutMs: options.ses.fetchTimeoutMs ?? 5_000 };
+  const sendgrid = options.sendgrid === undefined ? undefined : createSendGridVerifier({ ...options.sendgrid, now });
+
+  // Insertion-ordered: the first key is the oldest, evicted first.
+  const seen = new Map<string, true>();
+  const remember = (key: string): void => {
+    if (replayMax === 0) return;
+    seen.set(key, true);
+    if (seen.size > replayMax) seen.delete(seen.keys().next().value as string);
+  };
+
+  const route = (request: Request, pathname: string): Provider | undefined => {
+    const p = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname;
+    const byPath = (path: string): boolean => p === path || (path !== '/' && p.endsWith(path));
+    if (byPath(paths.ses)) return 'ses';
+    if (byPath(paths.sendgrid)) return 'sendgrid';
+    if (request.headers.has('x-amz-sns-message-type')) return 'ses';
+    if (request.headers.has(SENDGRID_SIGNATURE_HEADER)) return 'sendgrid';
+    return undefined;
+  };
+
+  const handleSes = async (request: Request, body: Uint8Array): Promise<Response> => {
+    if (ses === undefined) throw new HttpError(404, 'SES feedback is not configured');
+    const type = request.headers.get('x-amz-sns-message-type');
+    const topic = request.headers.get('x-amz-sns-topic-arn');
+    if (type === null || topic === null) throw new HttpError(400, 'Not an SNS request (x-amz-sns-message-type and x-amz-sns-topic-arn headers missing)');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    } catch {
+      throw new HttpError(400, 'SNS body is not JSON');
+    }
+    // Header and body must agree before anything is fetched: a proxy or an attacker mixing them is refused.
+    const b = parsed as Record<string, unknown> | null;
+    const headerId = request.headers.get('x-amz-sns-message-id');
+    if (typeof b !== 'object' || b === null || b.Type !== type || b.TopicArn !== topic || (headerId !== null && b.MessageId !== headerId)) {
+      throw new HttpError(400, 'SNS headers and body disagree');
+    }
+    const env = await ses.verifier.verify(parsed);
+    const key = `ses:${env.TopicArn}:${env.MessageId}`;
+    if (seen.has(key)) return json(200, { ok: true, duplicate: true });
+    if (env.Type === 'SubscriptionConfirmation') {
+      if (!isSubscribeUrl(env.SubscribeURL ?? '', env.TopicArn)) throw new HttpError(403, 'SNS SubscribeURL is not a ConfirmSubscription URL on sns.<region>.amazonaws.com for this topic');
+      if (!ses.autoConfirm) return json(200, { ok: true, confirmed: false });
+      try {
+        await ses.fetcher(env.SubscribeURL!, { signal: AbortSignal.timeout(ses.timeoutMs), maxBytes: SNS_MAX_FETCH_BYTES });
+      } catch (err) {
+        throw new HttpError(503, 'Could not confirm the SNS subscription', new MailError(`Confirming the SNS subscription failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.CONNECTION, cause: err }));
+      }
+      remember(key);
+      return json(200, { ok: true, confirmed: true });
+    }
+    if (env.Type === 'UnsubscribeConfirmation') {
+      remember(key);
+      return json(200, { ok: true });
+    }
+    const events = parseSesNotification(env.Message, { envelopeId: env.MessageId, receivedAt: now() });
+    const result = await ingest(events);
+    remember(key);
+    return json(200, { ok: true, events: result.events, suppressed: result.suppressed });
+  };
+
+  const handleSendGrid = async (request: Request, body: Uint8Array): Promise<Response> => {
+    if (sendgrid === undefined) throw new HttpError(404, 'SendGrid feedback is not configured');
+    const signature = request.headers.get(SENDGRID_SIGNATURE_HEADER);
+    sendgrid.verify(body, signature, request.headers.get(SENDGRID_TIMESTAMP_HEADER));
+    const key = `sg:${signature!}`;
+    if (seen.has(key)) return json(200, { ok: true, duplicate: true });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    } catch {
+      throw new HttpError(400, 'SendGrid body is not JSON');
+    }
+    if (!Array.isArray(parsed)) throw new HttpError(400, 'SendGrid body is not a JSON array of events');
+    const result = await ingest(parseSendGridEvents(parsed, now()));
+    remember(key);
+    return json(200, { ok: true, events: result.events, suppressed: result.suppressed });
+  };
+
+  const ingest = async (events: Parameters<FeedbackProcessor['ingest']>[0]): Promise<{ events: number; suppressed: number }> => {
+    try {
+      const r = await processor.ingest(events);
+      return { events: r.events.length, suppressed: r.suppressed };
+    } catch (err) {
+      const error = toMailError(err, MailErrorCode.STORE);
+      // Invalid events from our own parsers would be a bug; a provider retry will not fix them, but 500 keeps them.
+      throw new HttpError(500, 'Processing the events failed; retry later', error);
+    }
+  };
+
+  const report = (provider: Provider | undefined, status: number, error: MailError): void => {
+    if (options.onError === undefined) return;
+    try {
+      options.onError({ provider, status, error });
+    } catch {
+      // A logging hook must not change the answer.
+    }
+  };
+
+  const handler = async (request: Request): Promise<Response> => {
+    let provider: Provider | undefined;
+    try {
+      let pathname: string;
+      try {
+        pathname = new URL(request.url).pathname;
+      } catch {
+        pathname = '/';
+      }
+      provider = route(request, pathname);
+      if (provider === undefined) throw new HttpError(404, 'No feedback provider at this path');
+      if (request.method !== 'POST') return json(405, { ok: false, error: 'Use POST' }, { allow: 'POST' });
+      const body = await readBody(request, maxBody);
+      if (body === undefined) throw new HttpError(413, `Body over ${maxBody} bytes`);
+      return provider === 'ses' ? await handleSes(request, body) : await handleSendGrid(request, body);
+    } catch (err) {
+      let status = 500;
+      let message = 'Internal error';
+      let error: MailError;
+      if (err instanceof HttpError) {
+        status = err.status;
+        message = err.message;
+        error = err.error ?? new MailError(err.message, { code: status >= 500 ? MailErrorCode.INTERNAL : MailErrorCode.VALIDATION });
+      } else if (err instanceof SnsVerificationError || (isMailError(err) && typeof (err as { status?: unknown }).status === 'number')) {
+        status = (err as MailError & { status: number }).status;
+        message = (err as MailError).message;
+        error = err as MailError;
+      } else {
+        error = toMailError(err);
+      }
+      report(provider, status, error);
+      return json(status, { ok: false, error: message });
+    }
+  };
+  return Object.assign(handler, { maxBodyBytes: maxBody });
+}
+
+/** Reads a request body up to `max` bytes; undefined when it is larger. */
+async function readBody(request: Request, max: number): Promise<Uint8Array | undefined> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > max) {
+    await request.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+// ---------------------------------------------------------------------------------------
+// Node adapter
+// ---------------------------------------------------------------------------------------
+
+/**
+ * A Node request as frameworks hand it over: when a body parser already read the body, the
+ * raw bytes must be available as `rawBody` (or as a Buffer `body`, as `express.raw()` leaves it).
+ */
+export type NodeFeedbackRequest = IncomingMessage & { rawBody?: unknown; body?: unknown; originalUrl?: string };
+
+/** Options of {@link toNodeHandler}. */
+export interface NodeHandlerOptions {
+  /** Largest body read. @default the handler's `maxBodyBytes`, else 2_097_152 */
+  readonly maxBodyBytes?: number;
+}
+
+/**
+ * Adapts a Fetch API handler to node:http's `(req, res)`. Reads the body itself, or takes the
+ * bytes a framework already read:
+ * - node:http: `createServer(toNodeHandler(handler))`;
+ * - Express: `app.post('/webhooks/:provider', express.raw({ type: '*\/*', limit: '2mb' }), toNodeHandler(handler))`
+ *   (a JSON body parser in front of it would destroy the signed bytes: the adapter then answers 500);
+ * - Fastify: `fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_r, body, done) => done(null, body))`, then in
+ *   the route `reply.hijack(); node(Object.assign(request.raw, { rawBody: request.body }), reply.raw)`;
+ * - Hono and other Fetch runtimes: use the handler directly, `(c) => handler(c.req.raw)`.
+ *
+ * The returned function never throws; it answers 500 if anything unexpected happens.
+ */
+export function toNodeHandler(handler: (request: Request) => Promise<Response>, options: NodeHandlerOptions = {}): (req: NodeFeedbackRequest, res: ServerResponse) => void {
+  if (typeof handler !== 'function') throw configError('handler', 'a function (request: Request) => Promise<Response>', handler);
+  const max = options.maxBodyBytes ?? (handler as Partial<FeedbackHandler>).maxBodyBytes ?? DEFAULT_FEEDBACK_MAX_BODY_BYTES;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw configError('maxBodyBytes', 'a positive integer', max);
+
+  const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void => {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
+    res.end(body);
+  };
+
+  const run = async (req: NodeFeedbackRequest, res: ServerResponse): Promise<void> => {
+    const method = (req.method ?? 'GET').toUpperCase();
+    let body: Uint8Array | undefined;
+    const pre = req.rawBody ?? (Buffer.isBuffer(req.body) || typeof req.body === 'string' ? req.body : undefined);
+    if (pre instanceof Uint8Array) body = pre;
+    else if (typeof pre === 'string') body = Buffer.from(pre, 'utf8');
+    else if (method !== 'GET' && method !== 'HEAD') {
+      if ((req.body !== undefined && req.body !== null) || req.readableEnded) {
+        // A body parser consumed the stream and kept only a parsed form: the signed bytes are gone.
+        send(res, 500, JSON.stringify({ ok: false, error: 'The request body was already consumed by a body parser; give the raw bytes (express.raw(), req.rawBody)' }));
+        return;
+      }
+      const read = await readNodeBody(req, max);
+      if (read === undefined) {
+        send(res, 413, JSON.stringify({ ok: false, error: `Body over ${max} bytes` }), { connection: 'close' });
+        return;
+      }
+      body = read;
+    }
+    if (body !== undefined && body.byteLength > max) {
+      send(res, 413, JSON.stringify({ ok: false, error: `Body over ${max} bytes` }));
+      return;
+    }
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || name.startsWith(':')) continue;
+      try {
+        if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+        else headers.set(name, value);
+      } catch {
+        // A header value fetch refuses (control characters) is dropped, not fatal.
+      }
+    }
+    const path = typeof req.originalUrl === 'string' ? req.originalUrl : (req.url ?? '/');
+    let url: URL;
+    try {
+      url = new URL(path.startsWith('/') ? path : `/${path}`, 'http://localhost');
+    } catch {
+      url = new URL('http://localhost/');
+    }
+    const init: RequestInit = { method, headers };
+    if (body !== undefined && method !== 'GET' && method !== 'HEAD') init.body = body;
+    const response = await handler(new Request(url, init));
+    const out: Record<string, string> = {};
+    response.headers.forEach((v, k) => {
+      out[k] = v;
+    });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.writeHead(response.status, out);
+    res.end(bytes);
+  };
+
+  return (req, res) => {
+    run(req, res).catch(() => {
+      try {
+        send(res, 500, JSON.stringify({ ok: false, error: 'Internal error' }));
+      } catch {
+        res.destroy();
+      }
+    });
+  };
+}
+
+/** Reads a Node request stream up to `max` bytes; undefined (and the rest discarded) when larger. */
+function readNodeBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > max) {
+      req.resume();
+      resolve(undefined);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > max) {
+        over = true;
+        chunks.length = 0;
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks, size));
+    });
+    req.on('error', (err) => {
+      if (!over) reject(err);
+    });
+  });
+}

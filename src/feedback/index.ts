@@ -1,0 +1,95 @@
+/**
+ * `mailpush/feedback`: bounces, complaints and provider events back into the host's storage.
+ *
+ * - {@link parseBounce} and {@link parseComplaint} read DSN and ARF mails;
+ * - {@link createFeedbackHandler} receives Amazon SES (through SNS) and SendGrid webhooks,
+ *   verifying signatures before anything is parsed;
+ * - {@link createFeedbackProcessor} applies the {@link createSuppressionPolicy | suppression policy}
+ *   and awaits the host's hook;
+ * - {@link createVerp} makes per-job return paths for exact bounce correlation.
+ *
+ * @example
+ * ```ts
+ * import { createFeedbackHandler, createFeedbackProcessor, toNodeHandler } from 'mailpush/feedback';
+ *
+ * const processor = createFeedbackProcessor({ suppression: mailer.suppression, onEvent: (e) => db.events.insert(e) });
+ * const handler = createFeedbackHandler({ processor, ses: { topicArns: [TOPIC_ARN] }, sendgrid: { publicKey: SG_KEY } });
+ * http.createServer(toNodeHandler(handler)).listen(8080);
+ * ```
+ *
+ * @module
+ */
+
+// Mail parsers
+export { parseBounce } from './dsn.js';
+export { parseComplaint } from './arf.js';
+export type {
+  BounceKind,
+  BounceAction,
+  OriginalHeaders,
+  BouncedRecipient,
+  BounceResult,
+  ParseBounceOptions,
+  FeedbackType,
+  ComplaintReport,
+  ParseComplaintOptions,
+} from './types.js';
+
+// The event
+export { FEEDBACK_EVENT_TYPES, normalizeRecipient, checkFeedbackEvent } from './event.js';
+export type { FeedbackEvent, FeedbackEventType, FeedbackProvider } from './event.js';
+
+// Processing and policy
+export { createFeedbackProcessor } from './processor.js';
+export type {
+  FeedbackProcessor,
+  FeedbackProcessorOptions,
+  ProcessedEvent,
+  IngestResult,
+  RawIngestResult,
+  RawIngestOptions,
+  RawFeedbackKind,
+  CorrelationQuery,
+  Correlation,
+} from './processor.js';
+export { createSuppressionPolicy, memorySoftBounceCounter, DEFAULT_SUPPRESSION_POLICY, NEVER_SUPPRESS_REASONS, NON_COMPLAINT_FEEDBACK_TYPES } from './policy.js';
+export type { FeedbackPolicy, PolicyDecision, SoftBounceCounter, SuppressionPolicyOptions, MemorySoftBounceCounterOptions } from './policy.js';
+
+// Webhooks
+export { createFeedbackHandler, toNodeHandler, DEFAULT_FEEDBACK_MAX_BODY_BYTES } from './handler.js';
+export type {
+  FeedbackHandler,
+  FeedbackHandlerOptions,
+  FeedbackHandlerPaths,
+  FeedbackHandlerError,
+  SesHandlerOptions,
+  SendGridHandlerOptions,
+  NodeFeedbackRequest,
+  NodeHandlerOptions,
+} from './handler.js';
+export {
+  createSnsVerifier,
+  parseSesNotification,
+  snsStringToSign,
+  isSigningCertUrl,
+  isSubscribeUrl,
+  defaultSnsFetcher,
+  SnsVerificationError,
+  SNS_MAX_FETCH_BYTES,
+} from './sns.js';
+export type { SnsVerifier, SnsVerifierOptions, SnsEnvelope, SnsMessageType, SnsFetcher, SnsFetchOptions, SesParseContext } from './sns.js';
+export {
+  createSendGridVerifier,
+  parseSendGridEvents,
+  readSendGridPublicKey,
+  SendGridVerificationError,
+  SENDGRID_SIGNATURE_HEADER,
+  SENDGRID_TIMESTAMP_HEADER,
+  SENDGRID_JOB_ID_ARG,
+  SENDGRID_MESSAGE_ID_ARG,
+} from './sendgrid-events.js';
+export type { SendGridVerifier, SendGridVerifierOptions } from './sendgrid-events.js';
+
+// VERP
+export { createVerp } from './verp.js';
+export type { Verp, VerpData, VerpOptions } from './verp.js';

@@ -1,0 +1,241 @@
+/**
+ * Reading the human-readable part of a report, which is all there is in the non-standard
+ * bounces of most mail systems: where the report ends and the returned message begins, which
+ * addresses are the bounced recipients (not our sender, the postmaster or a Message-ID), the
+ * lines that belong to each, and the reply code, enhanced status and refused SMTP command
+ * they quote. Generic: the wording it relies on is in ./wording.ts.
+ *
+ * @module
+ */
+
+import type { Classifier } from '../../classify/index.js';
+import { extractEnhancedStatus, normalizeResponseText } from '../../classify/index.js';
+import { ADDRESS_IN_TEXT, sanitizeAddress } from '../mime.js';
+import { HEADER_ECHO_LINE, RETURNED_MESSAGE_MARKERS } from './wording.js';
+
+/** Most recipients reported from one bounce. */
+export const MAX_BOUNCE_RECIPIENTS = 500;
+/** Most characters of human-readable report text examined. */
+const MAX_REPORT_TEXT = 256 * 1024;
+/** Most lines of report text examined. */
+const MAX_REPORT_LINES = 4000;
+/** Longest line examined for addresses and wording. */
+const MAX_LINE = 2000;
+/** Mentions of one recipient whose surrounding lines are read. */
+const MAX_MENTIONS = 20;
+/** Longest diagnostic text kept per recipient. */
+const MAX_DIAGNOSTIC = 1000;
+
+// ---------------------------------------------------------------------------------------
+// Report text: the human part, cut where the returned message begins
+// ---------------------------------------------------------------------------------------
+
+/** The human-readable part of a report, split where the returned message begins. */
+export interface ReportText {
+  /** Lines of the report before the returned copy. */
+  readonly lines: readonly string[];
+  /** Text after the "copy of the message follows" marker, if any. */
+  readonly returned: string;
+}
+
+/** Joins the report's texts and cuts them at the first "copy of the message follows" line (bounded). */
+export function splitReportText(texts: readonly string[]): ReportText {
+  let all = texts.join('\n\n');
+  if (all.length > MAX_REPORT_TEXT) all = all.slice(0, MAX_REPORT_TEXT);
+  const lines = all.split('\n', MAX_REPORT_LINES);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.length > 200 || line.trim() === '') continue;
+    if (RETURNED_MESSAGE_MARKERS.some((re) => re.test(line))) {
+      return { lines: lines.slice(0, i).map(capLine), returned: lines.slice(i + 1).join('\n') };
+    }
+  }
+  return { lines: lines.map(capLine), returned: '' };
+}
+
+function capLine(line: string): string {
+  return line.length > MAX_LINE ? line.slice(0, MAX_LINE) : line;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reply codes, statuses, commands in diagnostic text
+// ---------------------------------------------------------------------------------------
+
+/** An error reply code followed by an enhanced status: `550 5.1.1`, `550-5.1.1`, `550 #5.1.1`, `550-'5.7.1` (SES). */
+const CODE_AND_STATUS = /(?<![\w.:/-])([45]\d\d)[ -]{1,2}['"#(]?(?:[45]\d\d[ -])?#?([45]\.\d{1,3}\.\d{1,3})(?![\w.]|\.\d)/;
+/** A reply code where a server reply is quoted. */
+const CODE_ONLY = /(?:^|[\s;:(\[<>#"'=])([45][0-5]\d)(?=[ -]{1,3}(?:[A-Za-z<#\[('":]|[45]\.\d))/m;
+
+/** The reply a diagnostic quotes. */
+export interface Reply {
+  readonly code?: number;
+  readonly status?: string;
+  /** Whether the status stood right after the reply code (the remote server's own). */
+  readonly statusWithCode: boolean;
+}
+
+/** The error reply code and enhanced status a diagnostic quotes (never a 2xx success from a transcript). */
+export function readReply(text: string): Reply {
+  const t = text.length > 8192 ? text.slice(0, 8192) : text;
+  const both = CODE_AND_STATUS.exec(t);
+  if (both) return { code: Number(both[1]), status: both[2]!, statusWithCode: true };
+  const status = extractEnhancedStatus(t);
+  const code = CODE_ONLY.exec(t);
+  const out: { code?: number; status?: string; statusWithCode: boolean } = { statusWithCode: false };
+  if (code) out.code = Number(code[1]);
+  // Success statuses (`250 2.1.0 Ok` in a transcript) are never the error being reported.
+  if (status !== undefined && status[0] !== '2' && (out.code === undefined || status[0] === String(out.code)[0])) out.status = status;
+  return out;
+}
+
+/** Phrases naming the SMTP command a remote server refused (Postfix, Exim, qmail, DragonFly...). */
+const COMMANDS: readonly (readonly [RegExp, string])[] = [
+  [/in reply to (?:end of )?DATA command|after end of (?:data|message)|after DATA\b|our final DATA|following DATA|end of data/i, 'DATA'],
+  [/in reply to RCPT TO command|after RCPT TO|like our RCPT TO|following RCPT|\bRCPT_TO\b|SMTP:RCPT|does not like recipient|rejected recipient/i, 'RCPT'],
+  [/in reply to MAIL FROM command|after MAIL FROM|like our MAIL FROM|\bMAIL_FROM\b|sender was rejected/i, 'MAIL'],
+  [/in reply to (?:HELO|EHLO) command|after (?:HELO|EHLO)\b/i, 'HELO'],
+  [/after initial connection|after (?:the )?(?:greeting|banner)|during (?:the )?(?:initial )?connection|on connect\b|connection (?:refused|rejected) by remote/i, 'CONNECT'],
+];
+/** A session transcript: `>>> RCPT To:<...>` then `<<< 550 ...` (Sendmail), `--> RCPT` / `<-- 550` (MDaemon). */
+const TRANSCRIPT_SENT = /(?:^|\s)(?:>{2,}|-->|->)\s*(DATA|RCPT|MAIL|EHLO|HELO|QUIT|RSET|STARTTLS|AUTH)\b/i;
+const TRANSCRIPT_ERROR = /(?:^|\s)(?:<{2,}|<--|<-)\s*[45]\d\d\b/;
+const COMMAND_TITLE = /^\s*-*\s*SMTP command\s*:?\s*-*\s*$/i;
+
+/** Replies that only a RCPT TO gets, when nothing else names the command. */
+const RCPT_REPLY = /recipient address rejected|(?:has|have) rejected (?:the )?(?:recipient )?address|does not like recipient/i;
+
+/** The SMTP command the remote server refused (`DATA`, `RCPT`, `MAIL`, `HELO`, `CONNECT`), when the text tells. */
+export function readCommand(text: string): string | undefined {
+  const flat = text.replace(/\s+/g, ' ');
+  for (const [re, command] of COMMANDS) if (re.test(flat)) return command;
+  // In a transcript the refused command is the last one sent before the first error reply.
+  let last: string | undefined;
+  const lines = text.split('\n', 400);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const sent = TRANSCRIPT_SENT.exec(line);
+    if (sent) last = sent[1]!.toUpperCase().replace('EHLO', 'HELO');
+    else if (TRANSCRIPT_ERROR.test(line) && last !== undefined) return last;
+    else if (COMMAND_TITLE.test(line)) {
+      const next = /^\s*(DATA|RCPT|MAIL|HELO|EHLO)\b/i.exec(lines[i + 1] ?? '');
+      if (next) return next[1]!.toUpperCase().replace('EHLO', 'HELO');
+    }
+  }
+  return last ?? (RCPT_REPLY.test(flat) ? 'RCPT' : undefined);
+}
+
+/** Diagnostic types of local delivery programs: their failures are mailer errors, not address problems. */
+export const MAILER_DIAGNOSTIC = /^x-(?:unix|local|pipe)$/i;
+/** Wording of failing local delivery programs (a pipe, procmail). */
+export const MAILER_TEXT = /\bpipe to \||\bcommand output:|\bmailer error\b|\bprocmail:|\bcommand died\b|\bexit (?:code|status) \d/i;
+
+// ---------------------------------------------------------------------------------------
+// Finding recipients and their error lines in text
+// ---------------------------------------------------------------------------------------
+
+/** Local parts that are never the bounced recipient of a report. */
+const SYSTEM_LOCAL = /^(?:mailer-?daemon|post_?master|mail-?daemon|mdaemon|double-bounce)$/i;
+/** Text just before an address that makes it a forwarding address or a contact, not a recipient. */
+const OTHER_BEFORE = /(?:please try|\btry|forward(?:ed|ing)? to|new (?:e-?mail )?address(?: is)?|\bcontact|write to|reply to|send (?:it |mail )?to)\s{0,3}[:=]?\s{0,3}[<"'(]{0,2}$/i;
+/** Text just before an address that makes it our sender rather than a recipient. */
+const SENDER_BEFORE = /(?:\bfrom|\bsender(?: address)?|\bmail from|\benvelope-from|\breturn-path|\bsent by|\breply-to|\boriginator)\s{0,3}[:=]?\s{0,3}[<"'(]{0,2}$/i;
+
+/** Where the bounced recipients of a report are named. */
+export interface TextScan {
+  /** Recipients in order of first appearance. */
+  readonly recipients: string[];
+  /** Lines (index) that mention each recipient in a recipient context. */
+  readonly occurrences: Map<string, number[]>;
+}
+
+/** Finds the bounced recipients named in report lines, skipping `excluded` (our sender) and system addresses. */
+export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<string>): TextScan {
+  const recipients: string[] = [];
+  const occurrences = new Map<string, number[]>();
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!line.includes('@') || HEADER_ECHO_LINE.test(line)) continue;
+    for (const m of line.matchAll(ADDRESS_IN_TEXT)) {
+      const at = m.index;
+      const token = tokenAround(line, at, m[0].length);
+      if (token.includes('://') || /^[\w.+-]*=[^@]*$/.test(line.slice(Math.max(0, at - 1), at)) || /[/?&=]$/.test(line.slice(Math.max(0, at - 1), at))) continue;
+      const address = sanitizeAddress(m[0].replace(/^[.'=/-]+/, ''));
+      if (address === undefined || excluded.has(address.toLowerCase())) continue;
+      const local = address.slice(0, address.lastIndexOf('@'));
+      if (SYSTEM_LOCAL.test(local)) continue;
+      const before = line.slice(Math.max(0, at - 40), at);
+      if (SENDER_BEFORE.test(before) || OTHER_BEFORE.test(before)) continue;
+      let list = occurrences.get(address);
+      if (list === undefined) {
+        if (recipients.length >= MAX_BOUNCE_RECIPIENTS) continue;
+        list = [];
+        occurrences.set(address, list);
+        recipients.push(address);
+      }
+      if (list[list.length - 1] !== i) list.push(i);
+    }
+  }
+  return { recipients, occurrences };
+}
+
+function tokenAround(line: string, start: number, length: number): string {
+  let a = start;
+  let b = start + length;
+  while (a > 0 && !/\s/.test(line[a - 1]!)) a--;
+  while (b < line.length && !/\s/.test(line[b]!)) b++;
+  return line.slice(a, b);
+}
+
+/** Lines belonging to each recipient: from each mention to the next blank line or the next recipient. */
+export function recipientBlocks(lines: readonly string[], scan: TextScan): Map<string, number[]> {
+  const owner = new Map<number, string>();
+  for (const [address, list] of scan.occurrences) for (const i of list) if (!owner.has(i)) owner.set(i, address);
+  const blocks = new Map<string, number[]>();
+  for (const [address, list] of scan.occurrences) {
+    const set = new Set<number>();
+    // A few mentions are enough to find the error lines; more only cost time.
+    for (const start of list.slice(0, MAX_MENTIONS)) {
+      // The command line of a transcript (`>>> DATA`) before the reply that names the address.
+      if (start > 0 && TRANSCRIPT_SENT.test(lines[start - 1]!) && !owner.has(start - 1)) set.add(start - 1);
+      set.add(start);
+      for (let j = start + 1; j < lines.length && j < start + 16; j++) {
+        const other = owner.get(j);
+        if ((other !== undefined && other !== address) || lines[j]!.trim() === '') break;
+        set.add(j);
+      }
+    }
+    blocks.set(
+      address,
+      [...set].sort((a, b) => a - b),
+    );
+  }
+  return blocks;
+}
+
+/** Whether a text carries something the classifier can use: a reply code, a status or known wording. */
+export function hasEvidence(text: string, classifier: Classifier): boolean {
+  if (text.trim() === '') return false;
+  const reply = readReply(text);
+  if (reply.code !== undefined || reply.status !== undefined) return true;
+  return classifier.classify({ text }).category !== 'undefined';
+}
+
+/** Drops the lines that only name the address (and bullets, "on <date>" tails) from a block. */
+export function errorLines(lines: readonly string[], indexes: readonly number[], address: string): string[] {
+  const out: string[] = [];
+  const escaped = address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const onlyAddress = new RegExp(String.raw`^[\s*•>-]*(?:(?:recipient|to|address|e-?mail)\s*:?\s*)?[<"'(\[]*(?:mailto:)?${escaped}[>"')\]]*:?\s*(?:on .{0,80})?$`, 'i');
+  for (const i of indexes) {
+    const line = lines[i]!.trim();
+    if (line === '' || onlyAddress.test(line)) continue;
+    out.push(line);
+  }
+  return out;
+}
+
+/** A diagnostic on one line, capped. */
+export function oneLine(text: string): string {
+  const t = normalizeResponseText(text);
+  return t.length > MAX_DIAGNOSTIC ? t.slice(0, MAX_DIAGNOSTIC) : t;
+}
+

@@ -1,0 +1,252 @@
+/**
+ * The suppression policy: which feedback events put an address (or a domain) on the
+ * suppression list, for what, and for how long.
+ *
+ * - A hard bounce (unknown user or domain, moved) suppresses the address at once, for all mail.
+ * - A complaint suppresses at once, for all mail by default (`complaintScope` narrows it);
+ *   `not-spam`, `auth-failure` and `virus` reports are not the recipient's wish and do not.
+ * - A soft bounce that concerns the address (mailbox full, disabled, undecided) suppresses it
+ *   only after `softBounceThreshold` of them within `softBounceWindowMs`, and only for
+ *   `softBounceSuppressMs`. A delivery clears the count.
+ * - Policy, reputation, content and rate-limit refusals (`blocked`, `policyviolation`,
+ *   `badreputation`, ...) never suppress: they are about the sender, not the address.
+ * - Deferrals and delays never suppress.
+ * - An unsubscribe suppresses for its list (SendGrid group, SES topic) or, without one, for
+ *   marketing mail; a resubscribe lifts that entry.
+ * - Opens and clicks never suppress, and nothing here relies on them.
+ *
+ * @module
+ */
+
+import { configError } from '../errors.js';
+import type { BounceCategory, SuppressionEntry, SuppressionReason } from '../types.js';
+import type { FeedbackEvent } from './event.js';
+
+/** What the policy decided for one event. */
+export type PolicyDecision =
+  | { readonly action: 'none'; readonly why: string }
+  | { readonly action: 'suppress'; readonly entry: SuppressionEntry; readonly why: string }
+  | {
+      readonly action: 'unsuppress';
+      readonly target: { readonly address: string; readonly scope?: string };
+      /** Only an entry with this reason is lifted (a resubscribe never lifts a hard bounce). */
+      readonly reason: SuppressionReason;
+      readonly why: string;
+    };
+
+/**
+ * Decides what an event does to the suppression list. `evaluate` may keep state (the soft
+ * bounce counts) and must be idempotent per `event.eventId`, because providers retry.
+ */
+export interface FeedbackPolicy {
+  evaluate(event: FeedbackEvent, now: number): PolicyDecision | Promise<PolicyDecision>;
+}
+
+/**
+ * Counts soft bounces per address. The default keeps them in memory; a host running several
+ * processes can back it with shared storage.
+ */
+export interface SoftBounceCounter {
+  /**
+   * Records a soft bounce of `address` (a second call with the same `id` counts nothing) and
+   * returns how many distinct soft bounces fall within `windowMs` before `at`, this one included.
+   */
+  hit(address: string, id: string, at: number, windowMs: number): number | Promise<number>;
+  /** Forgets the soft bounces of `address` (after a delivery or once it is suppressed). */
+  reset(address: string): void | Promise<void>;
+}
+
+/**
+ * Reasons that never suppress: the receiving side refused the sender, the content or the rate,
+ * not the address (COMPLIANCE.md B-2: 5.7.x is policy, never suppress the recipient).
+ */
+export const NEVER_SUPPRESS_REASONS: ReadonlySet<BounceCategory> = new Set<BounceCategory>([
+  'blocked',
+  'spamdetected',
+  'policyviolation',
+  'ratelimited',
+  'securityerror',
+  'authfailure',
+  'requireptr',
+  'badreputation',
+  'contenterror',
+  'virusdetected',
+  'emailtoolarge',
+  'mesgtoobig',
+  'norelaying',
+  'syntaxerror',
+  'rejected',
+  'delivered',
+]);
+
+/** Complaint feedback types that do not suppress: not the recipient asking to stop. */
+export const NON_COMPLAINT_FEEDBACK_TYPES: ReadonlySet<string> = new Set(['not-spam', 'auth-failure', 'virus']);
+
+/** Options of {@link createSuppressionPolicy}. */
+export interface SuppressionPolicyOptions {
+  /** Soft bounces within `softBounceWindowMs` that suppress the address; 0 turns soft-bounce suppression off. @default 3 */
+  readonly softBounceThreshold?: number;
+  /** Window the soft bounces are counted in, ms. @default 604_800_000 (7 days) */
+  readonly softBounceWindowMs?: number;
+  /** How long a soft-bounce suppression lasts, ms. @default 2_592_000_000 (30 days) */
+  readonly softBounceSuppressMs?: number;
+  /** How long a hard-bounce suppression lasts, ms. @default forever */
+  readonly hardBounceSuppressMs?: number;
+  /** Scope of complaint suppressions: absent = all mail, or `'marketing'`, or a list name. @default all mail */
+  readonly complaintScope?: string;
+  /** Scope of an unsubscribe. @default the event's `list`, else `'marketing'` */
+  readonly unsubscribeScope?: (event: FeedbackEvent) => string;
+  /** Suppress the whole recipient domain on a hard `hostunknown` bounce (the domain does not exist). @default false */
+  readonly suppressDomainOnHostUnknown?: boolean;
+  /** Where soft bounces are counted. @default an in-memory counter of at most 100,000 addresses */
+  readonly counter?: SoftBounceCounter;
+}
+
+/** The defaults of {@link createSuppressionPolicy}. */
+export const DEFAULT_SUPPRESSION_POLICY = Object.freeze({
+  softBounceThreshold: 3,
+  softBounceWindowMs: 7 * 86_400_000,
+  softBounceSuppressMs: 30 * 86_400_000,
+});
+
+/** Options of {@link memorySoftBounceCounter}. */
+export interface MemorySoftBounceCounterOptions {
+  /** Most addresses tracked; the least recently bounced are forgotten first. @default 100_000 */
+  readonly maxAddresses?: number;
+}
+
+/** Most soft bounces remembered per address (more than any sensible threshold). */
+const MAX_HITS_PER_ADDRESS = 32;
+
+/** An in-memory {@link SoftBounceCounter}, bounded in addresses and in hits per address. */
+export function memorySoftBounceCounter(options: MemorySoftBounceCounterOptions = {}): SoftBounceCounter & { readonly size: number } {
+  const max = options.maxAddresses ?? 100_000;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw configError('maxAddresses', 'an integer >= 1', max);
+  const hits = new Map<string, { id: string; at: number }[]>();
+  return {
+    get size() {
+      return hits.size;
+    },
+    hit(address, id, at, windowMs) {
+      const key = address.toLowerCase();
+      let list = hits.get(key);
+      if (list !== undefined) hits.delete(key);
+      list = (list ?? []).filter((h) => h.at > at - windowMs || h.at > at);
+      if (!list.some((h) => h.id === id)) list.push({ id, at });
+      if (list.length > MAX_HITS_PER_ADDRESS) list.splice(0, list.length - MAX_HITS_PER_ADDRESS);
+      // Re-inserted last: Map order is the recency order the eviction relies on.
+      hits.set(key, list);
+      if (hits.size > max) hits.delete(hits.keys().next().value as string);
+      return list.filter((h) => h.at <= at && h.at > at - windowMs).length;
+    },
+    reset(address) {
+      hits.delete(address.toLowerCase());
+    },
+  };
+}
+
+function checkMs(name: string, value: unknown, min: number): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < min)) {
+    throw configError(`policy.${name}`, `a finite number >= ${min} (ms)`, value);
+  }
+}
+
+const DAY_MS = 86_400_000;
+const days = (ms: number): string => (ms % DAY_MS === 0 ? `${ms / DAY_MS} d` : `${Math.round(ms / 60_000)} min`);
+
+/**
+ * Creates the default suppression policy (see the module description).
+ *
+ * @example
+ * ```ts
+ * const policy = createSuppressionPolicy({ softBounceThreshold: 5, complaintScope: 'marketing' });
+ * const processor = createFeedbackProcessor({ suppression: mailer.suppression, policy });
+ * ```
+ */
+export function createSuppressionPolicy(options: SuppressionPolicyOptions = {}): FeedbackPolicy {
+  if (typeof options !== 'object' || options === null) throw configError('policy', 'an object', options);
+  const threshold = options.softBounceThreshold ?? DEFAULT_SUPPRESSION_POLICY.softBounceThreshold;
+  if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 0) throw configError('policy.softBounceThreshold', 'an integer >= 0', threshold);
+  checkMs('softBounceWindowMs', options.softBounceWindowMs, 1);
+  checkMs('softBounceSuppressMs', options.softBounceSuppressMs, 1);
+  checkMs('hardBounceSuppressMs', options.hardBounceSuppressMs, 1);
+  const windowMs = options.softBounceWindowMs ?? DEFAULT_SUPPRESSION_POLICY.softBounceWindowMs;
+  const softMs = options.softBounceSuppressMs ?? DEFAULT_SUPPRESSION_POLICY.softBounceSuppressMs;
+  const hardMs = options.hardBounceSuppressMs;
+  const complaintScope = options.complaintScope;
+  if (complaintScope !== undefined && (typeof complaintScope !== 'string' || complaintScope === '')) throw configError('policy.complaintScope', 'a non-empty string', complaintScope);
+  if (options.unsubscribeScope !== undefined && typeof options.unsubscribeScope !== 'function') throw configError('policy.unsubscribeScope', 'a function', options.unsubscribeScope);
+  const unsubscribeScope = options.unsubscribeScope ?? ((e: FeedbackEvent) => e.list ?? 'marketing');
+  const counter = options.counter ?? memorySoftBounceCounter();
+  if (typeof counter !== 'object' || counter === null || typeof counter.hit !== 'function' || typeof counter.reset !== 'function') {
+    throw configError('policy.counter', 'a SoftBounceCounter (hit, reset)', counter);
+  }
+  const domainOnHostUnknown = options.suppressDomainOnHostUnknown === true;
+
+  const base = (e: FeedbackEvent, now: number) => ({
+    source: e.provider,
+    createdAt: now,
+    ...(e.diagnostic !== undefined ? { detail: e.diagnostic } : {}),
+  });
+
+  return {
+    async evaluate(e, now) {
+      switch (e.type) {
+        case 'bounced': {
+          if (e.hard === true) {
+            const domainWide = domainOnHostUnknown && e.reason === 'hostunknown';
+            const target = domainWide ? { domain: e.recipient.slice(e.recipient.lastIndexOf('@') + 1) } : { address: e.recipient };
+            const entry: SuppressionEntry = {
+              ...target,
+              reason: 'hard-bounce',
+              ...base(e, now),
+              ...(hardMs !== undefined ? { expiresAt: now + hardMs } : {}),
+            };
+            return { action: 'suppress', entry, why: `hard bounce (${e.reason ?? 'undefined'})${domainWide ? ': the whole domain' : ''}` };
+          }
+          if (e.reason !== undefined && NEVER_SUPPRESS_REASONS.has(e.reason)) {
+            return { action: 'none', why: `${e.reason} is about the sender or the content, not the address` };
+          }
+          if (threshold === 0) return { action: 'none', why: 'soft bounce (soft-bounce suppression is off)' };
+          const id = e.eventId ?? `${e.provider}|${e.providerMessageId ?? e.messageId ?? e.jobId ?? ''}|${e.timestamp}`;
+          const count = await counter.hit(e.recipient, id, e.timestamp, windowMs);
+          if (count < threshold) return { action: 'none', why: `soft bounce ${count} of ${threshold} within ${days(windowMs)}` };
+          await counter.reset(e.recipient);
+          const entry: SuppressionEntry = { address: e.recipient, reason: 'soft-bounce', ...base(e, now), expiresAt: now + softMs };
+          return { action: 'suppress', entry, why: `${count} soft bounces within ${days(windowMs)}: suppressed for ${days(softMs)}` };
+        }
+        case 'complained': {
+          const type = e.feedbackType?.toLowerCase();
+          if (type !== undefined && NON_COMPLAINT_FEEDBACK_TYPES.has(type)) return { action: 'none', why: `a ${type} report is not a complaint by the recipient` };
+          const entry: SuppressionEntry = {
+            address: e.recipient,
+            reason: 'complaint',
+            ...(complaintScope !== undefined ? { scope: complaintScope } : {}),
+            source: e.provider,
+            createdAt: now,
+            detail: e.feedbackType ?? 'complaint',
+          };
+          return { action: 'suppress', entry, why: `complaint (${e.feedbackType ?? 'unspecified'})` };
+        }
+        case 'unsubscribed': {
+          const scope = unsubscribeScope(e);
+          if (typeof scope !== 'string' || scope === '') return { action: 'none', why: 'unsubscribe without a scope (unsubscribeScope gave none)' };
+          const entry: SuppressionEntry = { address: e.recipient, reason: 'unsubscribe', scope, source: e.provider, createdAt: now };
+          return { action: 'suppress', entry, why: `unsubscribed from ${scope}` };
+        }
+        case 'resubscribed': {
+          const scope = unsubscribeScope(e);
+          if (typeof scope !== 'string' || scope === '') return { action: 'none', why: 'resubscribe without a scope' };
+          return { action: 'unsuppress', target: { address: e.recipient, scope }, reason: 'unsubscribe', why: `resubscribed to ${scope}` };
+        }
+        case 'delivered':
+          await counter.reset(e.recipient);
+          return { action: 'none', why: 'delivered' };
+        case 'deferred':
+          return { action: 'none', why: 'a delay never suppresses' };
+        default:
+          return { action: 'none', why: `${e.type} does not change the suppression list` };
+      }
+    },
+  };
+}
