@@ -37,7 +37,7 @@ const numberFlag = (name: string): number | undefined => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`Expected ${name} to be an integer >= 1, got ${String(argv[i + 1])}`);
   return n;
 };
-const COUNT = flags.quick ? 500 : 5_000;
+const COUNT = flags.quick ? 300 : 5_000;
 const CONNECTIONS = numberFlag('--connections') ?? 5;
 const maxMessagesArg = argv.indexOf('--max-messages') >= 0 ? argv[argv.indexOf('--max-messages') + 1] : undefined;
 // nodemailer's default and smtpTransport's default: each connection is replaced after 100

@@ -170,6 +170,7 @@ export interface QueueStore {
   /** Number of unfinished jobs held. */
   size(): number | Promise<number>;
   /** Releases resources. */
+  /** Releases resources. */
   close?(): void | Promise<void>;
 }
 
@@ -219,6 +220,7 @@ export interface SuppressionStore {
   find(address: string, scopes: readonly string[], now: number): SuppressionEntry | undefined | Promise<SuppressionEntry | undefined>;
   /** Every entry (expired ones may be included). */
   list(): Iterable<SuppressionEntry> | AsyncIterable<SuppressionEntry>;
+  /** Releases resources. */
   close?(): void | Promise<void>;
 }
 

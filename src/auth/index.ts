@@ -11,14 +11,15 @@ export type { CheckDomainOptions, CheckItem, CheckStatus, CheckSummary, DomainRe
 export { preflightDomains, REQUIRED_CHECKS, isRequiredCheck } from './preflight.js';
 export type { PreflightOptions, PreflightResult, BlockingItem, DomainCheckSettings } from './preflight.js';
 export { createDnsResolver, DEFAULT_DNS_TIMEOUT_MS } from './dns.js';
-export type { DnsResolver, DnsResolverOptions, MxRecord } from './dns.js';
+export type { DnsResolver, DnsResolverOptions, MxRecord, DnsLookup, DnsAnswer, DnsFailureKind, DnsRecordType } from './dns.js';
 export { parseSpf, evaluateSpf, analyzeSpf, SPF_MAX_LOOKUPS, SPF_MAX_VOID_LOOKUPS } from './spf.js';
-export type { SpfRecord, SpfMechanism, SpfModifier, SpfParseResult, SpfResult, SpfAnalysis, SpfEvaluation, SpfWalkOptions } from './spf.js';
+export type { SpfQualifier, SpfMechanismName, SpfLookupTerm, SpfInclude, SpfProblem, SpfProblemKind, SpfRecord, SpfMechanism, SpfModifier, SpfParseResult, SpfResult, SpfAnalysis, SpfEvaluation, SpfWalkOptions } from './spf.js';
 export { parseDmarc, findDmarc } from './dmarc.js';
 export type { DmarcRecord, DmarcPolicy, DmarcParseResult, DmarcDiscovery } from './dmarc.js';
 export { orgDomain, isAligned } from './org-domain.js';
 export type { AlignmentMode } from './org-domain.js';
 export { parseDkimKeyRecord } from './dkim-record.js';
-export type { DkimKeyRecord, DkimKeyParseResult } from './dkim-record.js';
+export type { DkimKeyRecord, DkimKeyParseResult, DkimKeyInput } from './dkim-record.js';
+export type { IpAddress } from './ip.js';
 export { createDkimSigner, dkimDnsRecord, DKIM_SIGNED_HEADERS, DKIM_OVERSIGNED_HEADERS } from './dkim.js';
 export type { DkimAlgorithm, DkimKey, DkimKeyInfo, DkimOptions, DkimPrivateKey, DkimSigner, MessageSigner } from './dkim.js';

@@ -39,6 +39,7 @@ export type PolicyDecision =
  * bounce counts) and must be idempotent per `event.eventId`, because providers retry.
  */
 export interface FeedbackPolicy {
+  /** Decides what an event does to the suppression list. */
   evaluate(event: FeedbackEvent, now: number): PolicyDecision | Promise<PolicyDecision>;
 }
 

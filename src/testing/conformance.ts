@@ -21,8 +21,9 @@ import type { MessageInput, PreparedMessage, SendResult, Transport, TransportSen
 import { FAULT_PRESETS } from './faults.js';
 import type { Fault } from './faults.js';
 
-/** Makes the next sends of a transport fail: a {@link FaultInjector}, an SMTP sink, or your own. */
+/** Makes the next sends of a transport fail: a `FaultInjector`, an SMTP sink, or your own. */
 export interface FaultHook {
+  /** Makes the next `count` sends fail with `fault`. */
   failNext(count: number, fault: Fault): unknown;
 }
 

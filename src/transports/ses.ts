@@ -66,7 +66,9 @@ export interface SesClientConfig {
 
 /** An `SESv2Client`, or anything with its `send` (and, optionally, `destroy`). */
 export interface SesClient {
+  /** Sends an SDK command. */
   send(command: object, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
+  /** Closes the client. */
   destroy?(): void;
 }
 

@@ -38,6 +38,7 @@ export interface SmtpAccessTokenAuth {
 
 /** The nodemailer module, or anything with its `createTransport`. */
 export interface NodemailerModule {
+  /** nodemailer's `createTransport`. */
   readonly createTransport: typeof createTransport;
 }
 
