@@ -24,7 +24,7 @@
  * @module
  */
 
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { MailError, MailErrorCode, describeValue } from '../errors.js';
 import type { Address, AddressInput } from '../types.js';
 
@@ -131,7 +131,8 @@ function checkAsciiDomain(domain: string): string | DomainProblem {
         return new DomainProblem('a domain label starts or ends with a hyphen');
       }
       // "xn--" labels are A-labels: check that they decode, or a garbage label would pass.
-      if (labelLength > 4 && domain.startsWith('xn--', labelStart) && domainToASCII(domain.slice(labelStart, i)) === '') {
+      // Node 20 maps an invalid one to '', Node 24 hands it back undecoded: refuse both.
+      if (labelLength > 4 && domain.startsWith('xn--', labelStart) && !isValidALabel(domain.slice(labelStart, i))) {
         return new DomainProblem('a domain label is not valid punycode');
       }
       if (i === length && numericLabel) {
@@ -512,4 +513,10 @@ export function parseAddressList(input: AddressInput | readonly AddressInput[] |
     out.push(parseAddress(item as AddressInput, `${field}[${i}]`));
   }
   return out;
+}
+
+/** True when an `xn--` label decodes to Unicode and encodes back to itself. */
+function isValidALabel(label: string): boolean {
+  const unicode = domainToUnicode(label);
+  return unicode !== '' && !unicode.toLowerCase().startsWith('xn--') && domainToASCII(unicode) === label.toLowerCase();
 }
