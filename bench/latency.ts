@@ -8,7 +8,7 @@
  * Run: npx tsx bench/latency.ts [--quick] [--rounds N]
  */
 
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { createMailer } from '../src/mailer.js';
 import type { Mailer } from '../src/mailer.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport } from '../src/types.js';
@@ -32,6 +32,8 @@ interface Run {
   readonly bulkRate: number;
   /** Longest event-loop stall during the window, ms (the process being descheduled shows here too). */
   readonly maxLoopDelayMs: number;
+  /** Garbage-collection pauses during the window, ms. */
+  readonly gcPausesMs: number[];
 }
 
 /** A transport that answers after LATENCY_MS and timestamps critical messages on arrival. */
@@ -66,6 +68,11 @@ async function measure(withBacklog: boolean): Promise<Run> {
   const bulkBefore = transport.bulk;
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
+  const gcPausesMs: number[] = [];
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcPausesMs.push(e.duration);
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const start = nowMs();
   let n = 0;
   await new Promise<void>((resolve) => {
@@ -83,11 +90,18 @@ async function measure(withBacklog: boolean): Promise<Run> {
   await sleep(50);
   const elapsed = nowMs() - start;
   loop.disable();
+  gc.disconnect();
   const stats = mailer.stats();
-  const run: Run = { latencies, bulkLeft: stats.queued.bulk, bulkRate: ((transport.bulk - bulkBefore) / elapsed) * 1000, maxLoopDelayMs: loop.max / 1e6 };
+  const run: Run = { latencies, bulkLeft: stats.queued.bulk, bulkRate: ((transport.bulk - bulkBefore) / elapsed) * 1000, maxLoopDelayMs: loop.max / 1e6, gcPausesMs };
   await mailer.close({ timeoutMs: 1_000 });
   if (latencies.length < n) throw new Error(`only ${latencies.length} of ${n} critical messages arrived`);
   return run;
+}
+
+function gcLine(run: Run): string {
+  const g = run.gcPausesMs;
+  const total = g.reduce((a, b) => a + b, 0);
+  return `GC ${g.length} pauses, longest ${Math.max(0, ...g).toFixed(1)} ms, total ${total.toFixed(0)} ms`;
 }
 
 header(
@@ -110,7 +124,7 @@ for (let r = 0; r < flags.rounds; r++) {
   const m = mine[r]!;
   const sorted = [...m.latencies].sort((a, b) => a - b);
   console.log(
-    `   round ${r + 1}: ${m.latencies.length} critical sends, p50 ${quantile(sorted, 0.5).toFixed(2)} ms, p99 ${quantile(sorted, 0.99).toFixed(2)} ms, max ${sorted[sorted.length - 1]!.toFixed(2)} ms; bulk ${fmt(m.bulkRate)}/s, ${fmt(m.bulkLeft)} bulk left at the end; longest loop stall ${m.maxLoopDelayMs.toFixed(0)} ms (baseline run ${base[r]!.maxLoopDelayMs.toFixed(0)} ms)`,
+    `   round ${r + 1}: ${m.latencies.length} critical sends, p50 ${quantile(sorted, 0.5).toFixed(2)} ms, p99 ${quantile(sorted, 0.99).toFixed(2)} ms, max ${sorted[sorted.length - 1]!.toFixed(2)} ms; bulk ${fmt(m.bulkRate)}/s, ${fmt(m.bulkLeft)} bulk left at the end; longest loop stall ${m.maxLoopDelayMs.toFixed(0)} ms (baseline run ${base[r]!.maxLoopDelayMs.toFixed(0)} ms); ${gcLine(m)}`,
   );
 }
 
