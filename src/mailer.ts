@@ -517,7 +517,7 @@ class MailerImpl implements Mailer {
 
   private drainTo(level: number): Promise<void> {
     if (this.held() <= level || this.closing) return Promise.resolve();
-    return this.held_(new Promise((resolve) => this.drainWaiters.push({ level, resolve })));
+    return this.keepAliveUntil(new Promise((resolve) => this.drainWaiters.push({ level, resolve })));
   }
 
   stats(): MailerStats {
@@ -536,12 +536,15 @@ class MailerImpl implements Mailer {
 
   onIdle(): Promise<void> {
     if (this.scheduler.idle) return Promise.resolve();
-    return this.held_(new Promise((resolve) => this.idleWaiters.push(resolve)));
+    return this.keepAliveUntil(new Promise((resolve) => this.idleWaiters.push(resolve)));
   }
 
   async preflight(options: PreflightOptions & { readonly froms?: readonly string[] } = {}): Promise<PreflightResult> {
     const { froms, ...overrides } = options;
-    const { senders, requireForMarketing: _r, cacheMs: _c, ...base } = this.preflightOptions;
+    // Only the DNS check settings go to preflightDomains; the mailer-level keys stay here.
+    const { senders, requireForMarketing, cacheMs, ...base } = this.preflightOptions;
+    void requireForMarketing;
+    void cacheMs;
     const keys = this.dkim?.keys ?? [];
     const domains = froms ?? senders ?? [...new Set(keys.map((k) => k.domain))];
     if (domains.length === 0) throw configError('preflight.senders', 'the From domains to check (or DKIM keys to take them from)', domains);
@@ -580,7 +583,7 @@ class MailerImpl implements Mailer {
    * that an idle mailer never holds a process open; but a script awaiting a delivery whose only
    * pending work is a retry timer must not exit before it.
    */
-  private held_<T>(promise: Promise<T>): Promise<T> {
+  private keepAliveUntil<T>(promise: Promise<T>): Promise<T> {
     if (this.holds++ === 0) this.keepAlive = setInterval(() => undefined, 1 << 30);
     const release = (): void => {
       if (--this.holds === 0) clearInterval(this.keepAlive);
@@ -640,7 +643,7 @@ class MailerImpl implements Mailer {
       duplicate,
       done: () => {
         if (rec.report !== undefined) return Promise.resolve(rec.report);
-        return this.held_(new Promise<DeliveryReport>((resolve) => (rec.waiters ??= []).push(resolve)));
+        return this.keepAliveUntil(new Promise<DeliveryReport>((resolve) => (rec.waiters ??= []).push(resolve)));
       },
     };
   }

@@ -64,16 +64,6 @@ export class TimeHeap<T> {
     }
     return top.item;
   }
-
-  /** Iterates all items in no particular order. */
-  *values(): IterableIterator<T> {
-    for (const e of this.items) yield e.item;
-  }
-
-  /** Removes every entry. */
-  clear(): void {
-    this.items.length = 0;
-  }
 }
 
 function less<T>(a: Entry<T>, b: Entry<T>): boolean {

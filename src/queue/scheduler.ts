@@ -332,11 +332,6 @@ export class Scheduler {
     return this.snapshot(this.transport, this.clock.now());
   }
 
-  /** Time of the next timer, or Infinity (for virtual clocks and tests). */
-  nextTimerAt(): number {
-    return this.heap.peekTime();
-  }
-
   // -------------------------------------------------------------------------------------
 
   private domainState(name: string, now: number): DomainState {
