@@ -147,6 +147,47 @@ export interface Job {
 export interface StoredEntry {
   readonly message: NormalizedMessage;
   readonly jobs: readonly Job[];
+  /**
+   * Final results of recipients already settled (a job whose other recipients were deferred,
+   * another job of the message that finished). Given back by `recover()` and `page()` so a
+   * restarted mailer reports every recipient. Absent = none yet.
+   */
+  readonly results?: readonly StoredResult[];
+}
+
+/** The final outcome of one recipient, as plain data a store can serialize. */
+export interface StoredResult {
+  readonly address: string;
+  /** `sent`, `failed`, `expired`, `aborted` or `suppressed`. */
+  readonly status: 'sent' | 'failed' | 'expired' | 'aborted' | 'suppressed';
+  readonly jobId: string;
+  readonly attempts: number;
+  readonly transport?: string;
+  readonly response?: string;
+  readonly providerMessageId?: string;
+  /** The error, as `MailError.toJSON()`. */
+  readonly error?: Readonly<Record<string, unknown>>;
+  /** When it was settled, ms since epoch. */
+  readonly at: number;
+}
+
+/** What a store knows of one message: see {@link QueueStore.status}. */
+export interface StoredStatus {
+  /** Internal message id (`msg_...`). */
+  readonly id: string;
+  /** The RFC 5322 Message-ID. */
+  readonly messageId: string;
+  /** Jobs not yet final. Empty once the message is done. */
+  readonly jobs: readonly Job[];
+  /** Settled recipients. */
+  readonly results: readonly StoredResult[];
+}
+
+/** One page of unfinished entries, in the order they were added: see {@link QueueStore.page}. */
+export interface StoredPage {
+  readonly entries: readonly StoredEntry[];
+  /** Pass back to get the next page; undefined when this page reached the end. */
+  readonly cursor: string | undefined;
 }
 
 /**
@@ -161,16 +202,138 @@ export interface QueueStore {
   readonly name: string;
   /** Records a new message and its jobs. */
   add(entry: StoredEntry): void | Promise<void>;
-  /** Records a state change of a job (state, attempt, runAt, recipients, lastError). */
-  update(job: Job): void | Promise<void>;
-  /** Removes a job that reached a final state; the message goes once it has no jobs left. */
-  remove(job: Job): void | Promise<void>;
+  /**
+   * Records a state change of a job (state, attempt, runAt, recipients, lastError), and the
+   * final results of recipients that this transition settled (some accepted, others deferred).
+   */
+  update(job: Job, results?: readonly StoredResult[]): void | Promise<void>;
+  /**
+   * Removes a job that reached a final state, recording the results of its last recipients.
+   * The message goes once it has no jobs left (a store that answers `status()` may keep its
+   * results for a while).
+   */
+  remove(job: Job, results?: readonly StoredResult[]): void | Promise<void>;
   /** Returns every unfinished job with its message, to resume after a restart. */
   recover(): Iterable<StoredEntry> | AsyncIterable<StoredEntry> | Promise<Iterable<StoredEntry>>;
+  /**
+   * Optional, for durable stores that keep a backlog larger than memory: unfinished entries
+   * added after `cursor` (undefined = from the start), oldest first, at most `limit` messages.
+   * With it the mailer holds a bounded window of jobs in memory and reads the rest page by page.
+   */
+  page?(cursor: string | undefined, limit: number): StoredPage | Promise<StoredPage>;
+  /**
+   * Optional: what the store knows of a message by its internal id (`send()`'s `receipt.id`):
+   * its unfinished jobs and settled results, also after a restart. Undefined when unknown (or
+   * forgotten after the store's retention).
+   */
+  status?(id: string): StoredStatus | undefined | Promise<StoredStatus | undefined>;
   /** Number of unfinished jobs held. */
   size(): number | Promise<number>;
   /** Releases resources. */
+  close?(): void | Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Other state that must outlive the process
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Idempotency keys: which message holds a key, for the idempotency window. Methods may return
+ * synchronously.
+ */
+export interface IdempotencyStore {
+  readonly name: string;
+  /**
+   * Claims `key` for message `id` until `expiresAt` unless an unexpired claim exists. Returns
+   * the id of the message that holds the key: `id` itself when the claim was made now.
+   */
+  claim(key: string, id: string, expiresAt: number, now: number): string | Promise<string>;
+  /** Drops the claim of `key` if message `id` holds it (the send failed before it was queued). */
+  release(key: string, id: string): void | Promise<void>;
   /** Releases resources. */
+  close?(): void | Promise<void>;
+}
+
+/** What the mailer remembers of one job it handed to a transport, to verify bounces and complaints. */
+export interface SentRecord {
+  /** Job id, as carried in `X-Mailpush-Job-Id` and in VERP tokens. */
+  readonly jobId: string;
+  /** Internal message id (`msg_...`). */
+  readonly id: string;
+  /** The RFC 5322 Message-ID, with angle brackets. */
+  readonly messageId: string;
+  /** Envelope recipients of the job (lower-case domain). */
+  readonly recipients: readonly string[];
+  /** When it was handed to the transport, ms since epoch. */
+  readonly sentAt: number;
+  /** Provider's id for it, when the transport returned one (SES, SendGrid). */
+  readonly providerMessageId?: string;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Correlation data: the jobs that were sent, so that feedback (a bounce naming a job id and a
+ * Message-ID) can be checked against what mailpush really sent. Methods may return synchronously.
+ */
+export interface CorrelationStore {
+  readonly name: string;
+  /** Records a sent job (a second record of the same job id replaces the first). */
+  record(entry: SentRecord): void | Promise<void>;
+  /** The record of `jobId`, when known and within the store's retention. */
+  find(jobId: string): SentRecord | undefined | Promise<SentRecord | undefined>;
+  /** Releases resources. */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * Webhook replay ids: provider notification ids already processed, so that a replayed or
+ * retried delivery is acknowledged without being processed twice. Methods may return synchronously.
+ */
+export interface ReplayStore {
+  readonly name: string;
+  /** True when `key` was added and has not expired at `now`. */
+  has(key: string, now: number): boolean | Promise<boolean>;
+  /** Remembers `key` until `expiresAt`. */
+  add(key: string, expiresAt: number): void | Promise<void>;
+  /** Releases resources. */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * Soft bounces per address, for the policy that suppresses after N soft bounces in a window.
+ * Methods may return synchronously.
+ */
+export interface SoftBounceCounter {
+  /**
+   * Records a soft bounce of `address` (a second call with the same `id` counts nothing) and
+   * returns how many distinct soft bounces fall within `windowMs` before `at`, this one included.
+   */
+  hit(address: string, id: string, at: number, windowMs: number): number | Promise<number>;
+  /** Forgets the soft bounces of `address` (after a delivery or once it is suppressed). */
+  reset(address: string): void | Promise<void>;
+}
+
+/**
+ * Everything of a mailer that must outlive the process, as one object: pass it as
+ * `createMailer({ store })`. `memoryStore()` is the default; `sqliteStore({ path })` from
+ * `mailpush/stores/sqlite` keeps it all in one file.
+ */
+export interface MailerStore {
+  /** Store name, for errors and logs. */
+  readonly name: string;
+  /** The queue journal. */
+  readonly queue: QueueStore;
+  /** The suppression list. */
+  readonly suppression: SuppressionStore;
+  /** Idempotency keys. */
+  readonly idempotency: IdempotencyStore;
+  /** Soft-bounce counters of the suppression policy. */
+  readonly softBounces: SoftBounceCounter;
+  /** Sent jobs, for verifying and correlating feedback. */
+  readonly correlation: CorrelationStore;
+  /** Webhook replay ids. */
+  readonly replay: ReplayStore;
+  /** Flushes and releases everything (the parts' own `close` are not called separately). */
   close?(): void | Promise<void>;
 }
 
@@ -274,6 +437,8 @@ export interface TransportSendContext {
   readonly signal: AbortSignal;
   /** 1 for the first attempt. */
   readonly attempt: number;
+  /** Priority of the job, so a transport can keep capacity for critical mail. @default 'normal' */
+  readonly priority?: Priority;
 }
 
 /** A recipient the receiving side refused while accepting others. */

@@ -19,7 +19,7 @@
  */
 
 import { configError } from '../errors.js';
-import type { BounceCategory, SuppressionEntry, SuppressionReason } from '../types.js';
+import type { BounceCategory, SoftBounceCounter, SuppressionEntry, SuppressionReason } from '../types.js';
 import type { FeedbackEvent } from './event.js';
 
 /** What the policy decided for one event. */
@@ -43,19 +43,8 @@ export interface FeedbackPolicy {
   evaluate(event: FeedbackEvent, now: number): PolicyDecision | Promise<PolicyDecision>;
 }
 
-/**
- * Counts soft bounces per address. The default keeps them in memory; a host running several
- * processes can back it with shared storage.
- */
-export interface SoftBounceCounter {
-  /**
-   * Records a soft bounce of `address` (a second call with the same `id` counts nothing) and
-   * returns how many distinct soft bounces fall within `windowMs` before `at`, this one included.
-   */
-  hit(address: string, id: string, at: number, windowMs: number): number | Promise<number>;
-  /** Forgets the soft bounces of `address` (after a delivery or once it is suppressed). */
-  reset(address: string): void | Promise<void>;
-}
+/** Counts soft bounces per address: the contract lives with the other store contracts. */
+export type { SoftBounceCounter } from '../types.js';
 
 /**
  * Reasons that never suppress: the receiving side refused the sender, the content or the rate,
