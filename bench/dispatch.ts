@@ -12,7 +12,7 @@
  */
 
 import PQueue from 'p-queue';
-import { createMailer } from '../src/mailer.js';
+import { createMailer } from '../src/mailer/index.js';
 import { normalizeMessage } from '../src/message/normalize.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport } from '../src/types.js';
 import { fmt, header, nowMs, parseFlags, result, summary, tick } from './common.js';

@@ -27,7 +27,7 @@ import NodemailerDkim from 'nodemailer/lib/dkim';
 import type { SendMailOptions } from 'nodemailer';
 import { createDkimSigner } from '../src/auth/dkim.js';
 import type { DkimSigner } from '../src/auth/dkim.js';
-import { createMailer } from '../src/mailer.js';
+import { createMailer } from '../src/mailer/index.js';
 import { composeMessage } from '../src/message/compose.js';
 import { normalizeMessage } from '../src/message/normalize.js';
 import { prepareMessage } from '../src/message/prepared.js';

@@ -9,8 +9,8 @@
  */
 
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
-import { createMailer } from '../src/mailer.js';
-import type { Mailer } from '../src/mailer.js';
+import { createMailer } from '../src/mailer/index.js';
+import type { Mailer } from '../src/mailer/index.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport } from '../src/types.js';
 import { fmt, header, median, nowMs, parseFlags, quantile, result, sleep, summary } from './common.js';
 

@@ -17,7 +17,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { createMailer } from '../src/mailer.js';
+import { createMailer } from '../src/mailer/index.js';
 import { normalizeMessage } from '../src/message/normalize.js';
 import type { MessageInput, NormalizedMessage, SendResult, Transport } from '../src/types.js';
 import { ROOT, fmt, header, median, parseFlags, result, summary } from './common.js';

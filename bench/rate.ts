@@ -10,8 +10,8 @@
  */
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createMailer } from '../src/mailer.js';
-import type { Mailer } from '../src/mailer.js';
+import { createMailer } from '../src/mailer/index.js';
+import type { Mailer } from '../src/mailer/index.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport } from '../src/types.js';
 import { fmt, header, median, nowMs, parseFlags, result, sleep, summary } from './common.js';
 

@@ -35,7 +35,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createMailer } from '../src/mailer.js';
+import { createMailer } from '../src/mailer/index.js';
 import { startSendGridServer } from '../src/testing/sendgrid-server.js';
 import sendgridTransport from '../src/transports/sendgrid.js';
 import type { MessageInput } from '../src/types.js';

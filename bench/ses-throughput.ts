@@ -32,7 +32,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { createMailer } from '../src/mailer.js';
+import { createMailer } from '../src/mailer/index.js';
 import { startSesServer } from '../src/testing/ses-server.js';
 import sesTransport from '../src/transports/ses.js';
 import type { MessageInput } from '../src/types.js';

@@ -22,7 +22,7 @@
 
 import { createTransport } from 'nodemailer';
 import type { SendMailOptions } from 'nodemailer';
-import { createMailer } from '../src/mailer.js';
+import { createMailer } from '../src/mailer/index.js';
 import smtpTransport from '../src/transports/smtp.js';
 import type { MessageInput, Transport } from '../src/types.js';
 import { fmt, header, median, nowMs, parseFlags, result, startSinkChild, summary } from './common.js';

@@ -166,6 +166,34 @@ export class MailError extends Error {
   }
 }
 
+/**
+ * Rebuilds a {@link MailError} from its {@link MailError.toJSON} form (as kept by a durable
+ * store). Unknown fields are ignored; a value that is not such a form gives an INTERNAL error.
+ *
+ * @example
+ * ```ts
+ * const error = mailErrorFromJSON(JSON.parse(row.error));
+ * ```
+ */
+export function mailErrorFromJSON(json: Readonly<Record<string, unknown>>): MailError {
+  const str = (k: string): string | undefined => (typeof json[k] === 'string' ? (json[k] as string) : undefined);
+  const num = (k: string): number | undefined => (typeof json[k] === 'number' ? (json[k] as number) : undefined);
+  const code = (Object.values(MailErrorCode) as string[]).includes(str('code') ?? '') ? (str('code') as MailErrorCode) : MailErrorCode.INTERNAL;
+  const scope = str('scope');
+  const opts: { -readonly [K in keyof MailErrorOptions]: MailErrorOptions[K] } = { code };
+  if (typeof json.retryable === 'boolean') opts.retryable = json.retryable;
+  for (const k of ['transport', 'enhancedStatus', 'response', 'category', 'recipient', 'option'] as const) {
+    const v = str(k);
+    if (v !== undefined) opts[k] = v;
+  }
+  const responseCode = num('responseCode');
+  if (responseCode !== undefined) opts.responseCode = responseCode;
+  const retryAfterMs = num('retryAfterMs');
+  if (retryAfterMs !== undefined) opts.retryAfterMs = retryAfterMs;
+  if (scope === 'domain' || scope === 'transport') opts.scope = scope;
+  return new MailError(str('message') ?? 'Unknown error', opts);
+}
+
 /** True when `value` is a {@link MailError}, from this or any other copy of the package. */
 export function isMailError(value: unknown): value is MailError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;

@@ -97,6 +97,14 @@ export interface ThrottledEvent {
   readonly error: MailError;
 }
 
+/** A job accepted by an earlier run (before a crash or a restart) is back in the queue. */
+export interface RecoveredEvent extends JobEventBase {
+  /** When it becomes due, ms since epoch. */
+  readonly runAt: number;
+  /** When the earlier run accepted it, ms since epoch. */
+  readonly createdAt: number;
+}
+
 /** Nothing is queued, scheduled or in flight. */
 export interface IdleEvent {
   /** Time of the event, ms since epoch. */
@@ -113,6 +121,8 @@ export interface ErrorEvent {
 /** Map of event names to payloads. */
 export interface MailerEvents {
   queued: QueuedEvent;
+  /** A job accepted before a restart was read back from the store and queued again. */
+  recovered: RecoveredEvent;
   sending: SendingEvent;
   sent: SentEvent;
   deferred: DeferredEvent;

@@ -15,7 +15,7 @@
  */
 
 // The mailer
-export { createMailer } from './mailer.js';
+export { createMailer } from './mailer/index.js';
 export type {
   Mailer,
   MailerOptions,
@@ -33,7 +33,7 @@ export type {
   SendManyOptions,
   CampaignProgress,
   CampaignResult,
-} from './mailer.js';
+} from './mailer/index.js';
 
 // Events
 export type {

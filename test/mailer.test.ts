@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MailErrorCode, isMailError } from '../src/errors.js';
 import type { DeferredEvent, FailedEvent, SentEvent, ThrottledEvent } from '../src/events.js';
-import { createMailer } from '../src/mailer.js';
+import { createMailer } from '../src/mailer/index.js';
 import memoryQueueStore from '../src/stores/memory.js';
 import { createTestClock } from '../src/testing/clock.js';
 import { createTestMailer } from '../src/testing/test-mailer.js';
@@ -82,6 +82,26 @@ describe('send', () => {
     await mailer.clock.advance(86_400_001);
     const c = await mailer.send(msg('a@x.test'), { idempotencyKey: 'order-42' });
     expect(c.duplicate).toBe(false);
+  });
+
+  it('sends once when concurrent sends share an idempotency key, all resolving to the first receipt', async () => {
+    const mailer = createTestMailer();
+    const receipts = await Promise.all(Array.from({ length: 20 }, () => mailer.send(msg('a@x.test'), { idempotencyKey: 'reset:42' })));
+    await mailer.flush();
+    expect(mailer.outbox).toHaveLength(1);
+    expect(new Set(receipts.map((r) => r.id)).size).toBe(1);
+    expect(receipts.filter((r) => !r.duplicate)).toHaveLength(1);
+    expect((await receipts[19]!.done()).status).toBe('sent');
+  });
+
+  it('lets a concurrent duplicate send on its own when the first send is refused', async () => {
+    const mailer = createTestMailer();
+    const bad = mailer.send({ from: 'App <app@example.com>', to: 'not an address', subject: 'x', text: 'x' }, { idempotencyKey: 'k1' });
+    const good = mailer.send(msg('a@x.test'), { idempotencyKey: 'k1' });
+    await expect(bad).rejects.toMatchObject({ code: MailErrorCode.INVALID_ADDRESS });
+    expect((await good).duplicate).toBe(false);
+    await mailer.flush();
+    expect(mailer.outbox).toHaveLength(1);
   });
 
   it('holds a sendAt message until its time', async () => {

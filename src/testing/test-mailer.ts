@@ -7,8 +7,8 @@
  */
 
 import { MailError, MailErrorCode, configError } from '../errors.js';
-import { createMailer, runCampaign } from '../mailer.js';
-import type { DeliveryReport, Mailer, MailerOptions, SendOptions, SendReceipt } from '../mailer.js';
+import { createMailer, runCampaign } from '../mailer/index.js';
+import type { DeliveryReport, Mailer, MailerOptions, SendOptions, SendReceipt } from '../mailer/index.js';
 import memoryTransport from '../transports/memory.js';
 import type { MemoryTransport, MemoryTransportOptions, SentMail } from '../transports/memory.js';
 import type { MessageInput, NormalizedMessage } from '../types.js';
@@ -175,8 +175,10 @@ export function createTestMailer(options: TestMailerOptions = {}): TestMailer {
       return mailer.closed;
     },
     suppression: mailer.suppression,
+    store: mailer.store,
     feedback: mailer.feedback,
     send,
+    status: (id) => mailer.status(id),
     // No backpressure: virtual time only moves in flush(), so waiting for the queue to drain would never end.
     sendMany: (source, manyOptions = {}) => runCampaign(send, source, manyOptions, () => undefined),
     on: (event, listener) => mailer.on(event, listener),

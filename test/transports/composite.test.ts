@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { classifiedError } from '../../src/classify/index.js';
 import { MailError, MailErrorCode, isMailError } from '../../src/errors.js';
 import type { SentEvent } from '../../src/events.js';
-import { createMailer } from '../../src/mailer.js';
+import { createMailer } from '../../src/mailer/index.js';
 import { allRecipients, normalizeMessage } from '../../src/message/index.js';
 import { prepareMessage } from '../../src/message/prepared.js';
 import { createTestClock } from '../../src/testing/clock.js';

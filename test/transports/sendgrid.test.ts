@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MailErrorCode, isMailError } from '../../src/errors.js';
 import type { MailError } from '../../src/errors.js';
-import { createMailer } from '../../src/mailer.js';
+import { createMailer } from '../../src/mailer/index.js';
 import { allRecipients, normalizeMessage, validateMessageLimits } from '../../src/message/index.js';
 import type { MessageLimits } from '../../src/message/index.js';
 import { prepareMessage } from '../../src/message/prepared.js';

@@ -7,7 +7,7 @@ import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MailErrorCode, isMailError } from '../../src/errors.js';
 import type { MailError } from '../../src/errors.js';
-import { createMailer } from '../../src/mailer.js';
+import { createMailer } from '../../src/mailer/index.js';
 import { DEFAULT_MESSAGE_LIMITS, allRecipients, normalizeMessage } from '../../src/message/index.js';
 import { prepareMessage } from '../../src/message/prepared.js';
 import { testTransport } from '../../src/testing/conformance.js';

@@ -1,0 +1,82 @@
+/**
+ * Accept: checks the send options, validates and normalizes the message, and plans its jobs
+ * (one per recipient domain). Synchronous and side-effect free: nothing is queued here.
+ *
+ * @module
+ * @internal
+ */
+
+import { MailError, MailErrorCode, describeValue } from '../errors.js';
+import { allRecipients, domainOf, normalizeMessage, recipientsByDomain } from '../message/index.js';
+import type { validateMessageLimits } from '../message/index.js';
+import { PRIORITIES } from '../types.js';
+import type { Job, MessageInput, NormalizedMessage, Priority, Transport } from '../types.js';
+import type { SendOptions } from './options.js';
+
+/** What accepting needs from the mailer's settings. */
+export interface AcceptSettings {
+  readonly transport: Transport;
+  readonly limits: ReturnType<typeof validateMessageLimits>;
+  readonly defaultPriority: Readonly<Record<'transactional' | 'marketing', Priority>>;
+  readonly messageIdDomain: string | undefined;
+}
+
+/** A message ready to be journaled. */
+export interface Accepted {
+  readonly message: NormalizedMessage;
+  readonly jobs: Job[];
+  readonly priority: Priority;
+  /** When it becomes due (now or sendAt). */
+  readonly runAt: number;
+}
+
+/** Checks the parts of {@link SendOptions} that need no message; throws VALIDATION or ABORTED. */
+export function checkSendOptions(options: SendOptions): void {
+  if (typeof options !== 'object' || options === null) throw new MailError(`Expected send options to be an object, got ${describeValue(options)}`, { code: MailErrorCode.VALIDATION });
+  const { signal, idempotencyKey } = options;
+  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function')) {
+    throw new MailError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(signal)}`, { code: MailErrorCode.VALIDATION });
+  }
+  if (signal?.aborted) throw new MailError('The send was aborted before it was queued', { code: MailErrorCode.ABORTED, cause: signal.reason });
+  if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 512)) {
+    throw new MailError(`Expected \`idempotencyKey\` to be a non-empty string of at most 512 characters, got ${describeValue(idempotencyKey)}`, { code: MailErrorCode.VALIDATION });
+  }
+}
+
+/** Validates and normalizes `input` and plans its jobs. Throws a MailError for bad input. */
+export function acceptMessage(input: MessageInput, options: SendOptions, settings: AcceptSettings, now: number): Accepted {
+  const message = normalizeMessage(input, {
+    now,
+    limits: settings.limits,
+    ...(settings.messageIdDomain !== undefined ? { messageIdDomain: settings.messageIdDomain } : {}),
+  });
+  const priority = options.priority ?? settings.defaultPriority[message.category];
+  if (!(PRIORITIES as readonly unknown[]).includes(priority)) {
+    throw new MailError(`Expected \`priority\` to be one of ${PRIORITIES.join(', ')}, got ${describeValue(priority)}`, { code: MailErrorCode.VALIDATION });
+  }
+  let runAt = now;
+  if (options.sendAt !== undefined) {
+    const at = options.sendAt instanceof Date ? options.sendAt.getTime() : options.sendAt;
+    if (typeof at !== 'number' || !Number.isFinite(at)) {
+      throw new MailError(`Expected \`sendAt\` to be a valid Date or a time in ms, got ${describeValue(options.sendAt)}`, { code: MailErrorCode.VALIDATION });
+    }
+    runAt = Math.max(now, at);
+  }
+  const jobs: Job[] = [];
+  let i = 0;
+  for (const [domain, recipients] of planJobs(message, settings.transport)) {
+    jobs.push({ id: `${message.id}/${i++}`, messageRef: message.id, domain, recipients, priority, state: 'ready', attempt: 0, createdAt: now, runAt });
+  }
+  return { message, jobs, priority, runAt };
+}
+
+/**
+ * One job per recipient domain; a transport that builds the envelope itself from the whole
+ * message (`wholeMessage`, like SendGrid) gets one job with every recipient, limited by the
+ * first recipient's domain.
+ */
+function planJobs(message: NormalizedMessage, transport: Transport): Iterable<[string, string[]]> {
+  if (transport.capabilities.wholeMessage !== true) return recipientsByDomain(message);
+  const recipients = allRecipients(message);
+  return [[domainOf(recipients[0] as string), recipients]];
+}

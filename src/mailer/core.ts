@@ -1,0 +1,157 @@
+/**
+ * The state the stages of the mailer share: the messages in memory, the sends in flight,
+ * event totals, idle and drain waiters. Each stage (accept, journal, deliver, settle) reads
+ * and updates it; none of them owns the others.
+ *
+ * @module
+ * @internal
+ */
+
+import { MailError, MailErrorCode } from '../errors.js';
+import { TypedEmitter } from '../events.js';
+import type { JobEventBase } from '../events.js';
+import type { Scheduler } from '../queue/scheduler.js';
+import type { Clock, Job, NormalizedMessage, Transport } from '../types.js';
+import type { DeliveryReport, RecipientResult } from './options.js';
+import type { StoredResult } from '../types.js';
+
+/** A message held in memory with its jobs, results so far and the callers waiting on it. */
+export interface MessageRecord {
+  readonly message: NormalizedMessage;
+  readonly jobs: Job[];
+  /** Jobs not yet final. */
+  pending: number;
+  readonly results: RecipientResult[];
+  /** Results settled since the last journal write of this message, written with the next one. */
+  unsaved: StoredResult[];
+  waiters: ((report: DeliveryReport) => void)[] | undefined;
+  report: DeliveryReport | undefined;
+  aborted: boolean;
+  detach: (() => void) | undefined;
+  /** When the message became due (queue time or sendAt), for latency. */
+  readonly dueAt: number;
+}
+
+/** Creates the record of a message entering memory. */
+export function newRecord(message: NormalizedMessage, jobs: Job[], dueAt: number, results: RecipientResult[] = []): MessageRecord {
+  return { message, jobs, pending: jobs.length, results, unsaved: [], waiters: undefined, report: undefined, aborted: false, detach: undefined, dueAt };
+}
+
+/** Most finished reports kept for `status()` and idempotent duplicates when the store keeps none. */
+const RECENT_REPORTS = 10_000;
+
+/** Shared state of one mailer. */
+export class MailerCore {
+  readonly emitter = new TypedEmitter();
+  /** Messages in memory by internal id. */
+  readonly records = new Map<string, MessageRecord>();
+  /** Sends in flight by job id. */
+  readonly inflight = new Map<string, { controller: AbortController; settled: Promise<void> }>();
+  /** Finished reports, newest last, bounded. */
+  readonly recent = new Map<string, DeliveryReport>();
+  readonly totals = { queued: 0, sent: 0, deferred: 0, failed: 0, expired: 0, throttled: 0 };
+  /** Set once by the mailer right after construction (the scheduler dispatches into the stages). */
+  scheduler!: Scheduler;
+  wasIdle = true;
+  closing = false;
+  /** close() gave up waiting: aborted sends go back to the store instead of failing. */
+  handingBack = false;
+  /** Called when a message completes (the backlog refills, spilled waiters resolve). */
+  onComplete: (report: DeliveryReport) => void = () => undefined;
+  private idleWaiters: (() => void)[] = [];
+  private drainWaiters: { level: number; resolve: () => void }[] = [];
+  private holds = 0;
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    readonly transport: Transport,
+    readonly clock: Clock,
+  ) {}
+
+  /** Jobs held in memory: ready, scheduled or in flight. */
+  held(): number {
+    return this.scheduler.ready + this.scheduler.scheduled + this.scheduler.inflight;
+  }
+
+  eventBase(job: Job, rec: MessageRecord, recipients: readonly string[]): JobEventBase {
+    const m = rec.message;
+    return {
+      jobId: job.id,
+      id: m.id,
+      messageId: m.messageId,
+      domain: job.domain,
+      recipients,
+      attempt: job.attempt,
+      priority: job.priority,
+      category: m.category,
+      transport: this.transport.name,
+      tags: m.tags,
+      metadata: m.metadata,
+    };
+  }
+
+  /** Reports a failure that lost nothing (a journal write, a correlation record) as an `error` event or a warning. */
+  reportError(context: string, what: string, err: unknown): void {
+    const error = new MailError(`${what} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
+    if (this.emitter.has('error')) this.emitter.emit('error', { error, context });
+    else process.emitWarning(error.message, { code: error.code });
+  }
+
+  rememberReport(report: DeliveryReport): void {
+    this.recent.set(report.id, report);
+    if (this.recent.size > RECENT_REPORTS) this.recent.delete(this.recent.keys().next().value as string);
+  }
+
+  checkIdle(): void {
+    if (!this.scheduler.idle) {
+      this.wasIdle = false;
+      return;
+    }
+    if (this.wasIdle) return;
+    this.wasIdle = true;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+    this.emitter.emit('idle', { at: this.clock.now() });
+  }
+
+  onIdle(): Promise<void> {
+    if (this.scheduler.idle) return Promise.resolve();
+    return this.keepAliveUntil(new Promise((resolve) => this.idleWaiters.push(resolve)));
+  }
+
+  /** Resolves once at most `level` jobs are held (or the mailer closes). */
+  drainTo(level: number): Promise<void> {
+    if (this.held() <= level || this.closing) return Promise.resolve();
+    return this.keepAliveUntil(new Promise((resolve) => this.drainWaiters.push({ level, resolve })));
+  }
+
+  /** A job left memory: wake the drain waiters whose level is reached. */
+  jobLeft(): void {
+    if (this.drainWaiters.length === 0) return;
+    const held = this.held();
+    this.drainWaiters = this.drainWaiters.filter((w) => (held <= w.level ? (w.resolve(), false) : true));
+  }
+
+  /** Resolves every idle and drain waiter (the mailer closed). */
+  releaseWaiters(): void {
+    const waiters = [...this.idleWaiters, ...this.drainWaiters.map((w) => w.resolve)];
+    this.idleWaiters = [];
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Keeps the process alive while `promise` is pending. The mailer's timers are unref()'ed so
+   * that an idle mailer never holds a process open; but a script awaiting a delivery whose only
+   * pending work is a retry timer must not exit before it.
+   */
+  keepAliveUntil<T>(promise: Promise<T>): Promise<T> {
+    if (this.holds++ === 0) this.keepAlive = setInterval(() => undefined, 1 << 30);
+    const release = (): void => {
+      if (--this.holds === 0) clearInterval(this.keepAlive);
+    };
+    promise.then(release, release);
+    return promise;
+  }
+}

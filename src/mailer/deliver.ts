@@ -1,0 +1,192 @@
+/**
+ * Deliver: one attempt of a job the scheduler dispatched. Checks the suppression list, prepares
+ * the message (job-id header, VERP envelope sender, DKIM), hands it to the transport, slows the
+ * domain or the transport down on a throttle, records sent jobs for feedback correlation, and
+ * passes the outcome to {@link Settler}.
+ *
+ * @module
+ * @internal
+ */
+
+import { MailError, MailErrorCode, describeValue, isMailError } from '../errors.js';
+import type { DkimSigner } from '../auth/dkim.js';
+import type { Verp } from '../feedback/verp.js';
+import { prepareMessage } from '../message/prepared.js';
+import type { CorrelationStore, Job, NormalizedMessage, SendResult, SuppressionStore } from '../types.js';
+import type { MailerCore, MessageRecord } from './core.js';
+import type { Journal } from './journal.js';
+import { isThrottle } from './settle.js';
+import type { Settler } from './settle.js';
+
+/** What delivering needs besides the shared state. */
+export interface DeliverParts {
+  readonly journal: Journal;
+  readonly settler: Settler;
+  readonly suppression: SuppressionStore;
+  readonly correlation: CorrelationStore;
+  readonly verp: Verp | undefined;
+  readonly dkim: DkimSigner | undefined;
+}
+
+/** Runs attempts. */
+export class Deliverer {
+  constructor(
+    private readonly core: MailerCore,
+    private readonly parts: DeliverParts,
+  ) {}
+
+  /** The scheduler's dispatch callback: starts an attempt of `job`. */
+  start(job: Job): void {
+    const controller = new AbortController();
+    const entry = { controller, settled: undefined as unknown as Promise<void> };
+    this.core.inflight.set(job.id, entry);
+    entry.settled = this.run(job, controller.signal);
+  }
+
+  private async run(job: Job, signal: AbortSignal): Promise<void> {
+    const core = this.core;
+    const { journal, settler } = this.parts;
+    const rec = core.records.get(job.messageRef);
+    if (rec === undefined) {
+      // Cannot happen: a job lives as long as its record. Fail safe rather than hang.
+      core.inflight.delete(job.id);
+      core.scheduler.release(job);
+      return;
+    }
+    if (!(await this.dropSuppressed(job, rec))) return;
+    job.attempt++;
+    journal.update(job, rec);
+    if (core.emitter.has('sending')) core.emitter.emit('sending', core.eventBase(job, rec, job.recipients));
+    let result: SendResult | undefined;
+    let error: MailError | undefined;
+    try {
+      result = await core.transport.send(this.prepare(job, rec), { signal, attempt: job.attempt, priority: job.priority });
+      if (typeof result !== 'object' || result === null || !Array.isArray(result.accepted)) {
+        throw new MailError(`Transport ${core.transport.name} resolved with an invalid result: ${describeValue(result)}`, { code: MailErrorCode.INTERNAL, retryable: true });
+      }
+    } catch (err) {
+      result = undefined;
+      error = isMailError(err) ? err : new MailError(`Transport ${core.transport.name} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.INTERNAL, retryable: true, cause: err });
+    }
+    core.inflight.delete(job.id);
+
+    if (error !== undefined && core.handingBack && (error.code === MailErrorCode.ABORTED || signal.aborted)) {
+      // close() gave up waiting: the attempt does not count and the job stays in the store.
+      job.attempt--;
+      job.state = 'ready';
+      job.runAt = core.clock.now();
+      journal.update(job, rec);
+      core.scheduler.release(job);
+      return;
+    }
+
+    this.throttleOn(job, result, error);
+    core.scheduler.release(job);
+    if (result !== undefined) {
+      this.recordSent(job, rec, result);
+      settler.onResult(job, rec, result);
+    } else {
+      settler.onError(job, rec, error as MailError, job.recipients);
+    }
+    core.checkIdle();
+  }
+
+  /** The job id travels in a header (and, with VERP, in the envelope sender) so that feedback correlates back to the job. */
+  private prepare(job: Job, rec: MessageRecord): ReturnType<typeof prepareMessage> {
+    const { verp, dkim } = this.parts;
+    const message: NormalizedMessage = { ...rec.message, headers: [...rec.message.headers, ['X-Mailpush-Job-Id', job.id]] };
+    const from = verp === undefined ? rec.message.returnPath : verp.encode(job.id, job.recipients.length === 1 ? job.recipients[0] : undefined);
+    return prepareMessage(job.id, message, { from, to: job.recipients }, dkim?.signerFor(rec.message));
+  }
+
+  /** Throttles the domain (or the transport) before the released slot lets the next job go out. */
+  private throttleOn(job: Job, result: SendResult | undefined, error: MailError | undefined): void {
+    const core = this.core;
+    const rejected = result?.rejected ?? [];
+    const throttleError = error !== undefined && isThrottle(error) ? error : rejected.find((r) => isThrottle(r.error))?.error;
+    if (throttleError === undefined) return;
+    const scope = throttleError.code === MailErrorCode.TRANSPORT_PAUSED || throttleError.scope === 'transport' ? 'transport' : 'domain';
+    const change =
+      throttleError.code === MailErrorCode.TRANSPORT_PAUSED
+        ? core.scheduler.pauseTransport(throttleError.retryAfterMs)
+        : scope === 'transport'
+          ? core.scheduler.throttleTransport(throttleError.retryAfterMs)
+          : core.scheduler.throttle(job.domain, throttleError.retryAfterMs);
+    if (change === undefined) return;
+    core.totals.throttled++;
+    core.emitter.emit('throttled', {
+      scope,
+      domain: job.domain,
+      transport: result?.transport ?? throttleError.transport ?? core.transport.name,
+      pausedUntil: change.pausedUntil,
+      ratePerSecond: change.ratePerSecond,
+      concurrency: change.concurrency,
+      error: throttleError,
+    });
+  }
+
+  /** Remembers what was sent to whom, so that a bounce naming this job can be verified. */
+  private recordSent(job: Job, rec: MessageRecord, result: SendResult): void {
+    const rejected = result.rejected.length === 0 ? undefined : new Set(result.rejected.map((r) => r.address));
+    const recipients = rejected === undefined ? job.recipients : job.recipients.filter((a) => !rejected.has(a));
+    if (recipients.length === 0) return;
+    const { correlation } = this.parts;
+    const m = rec.message;
+    try {
+      const r = correlation.record({
+        jobId: job.id,
+        id: m.id,
+        messageId: m.messageId,
+        recipients: [...recipients],
+        sentAt: this.core.clock.now(),
+        ...(result.providerMessageId !== undefined ? { providerMessageId: result.providerMessageId } : {}),
+        ...(Object.keys(m.tags).length > 0 ? { tags: m.tags } : {}),
+      });
+      if (r !== undefined) r.catch((err: unknown) => this.core.reportError('store.correlation', `Correlation store (${correlation.name}) record`, err));
+    } catch (err) {
+      this.core.reportError('store.correlation', `Correlation store (${correlation.name}) record`, err);
+    }
+  }
+
+  /**
+   * Takes suppressed recipients out of the job (final 'suppressed'). Returns false when none is
+   * left, after ending the job. A failing suppression list defers the job: sending to an address
+   * that may have unsubscribed is worse than sending late.
+   */
+  private async dropSuppressed(job: Job, rec: MessageRecord): Promise<boolean> {
+    const core = this.core;
+    const { suppression, settler } = this.parts;
+    const m = rec.message;
+    const scopes = m.tags.list === undefined ? [m.category] : [m.category, m.tags.list];
+    const now = core.clock.now();
+    let blocked: string[] | undefined;
+    let entry: Awaited<ReturnType<SuppressionStore['find']>>;
+    try {
+      for (const address of job.recipients) {
+        const found = suppression.find(address, scopes, now);
+        entry = found instanceof Promise ? await found : found;
+        if (entry !== undefined) (blocked ??= []).push(address);
+      }
+    } catch (err) {
+      job.attempt++;
+      core.inflight.delete(job.id);
+      core.scheduler.release(job);
+      settler.onError(job, rec, new MailError(`Suppression list (${suppression.name}) failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err }), job.recipients);
+      core.checkIdle();
+      return false;
+    }
+    if (blocked === undefined) return true;
+    const error = new MailError(`Recipient is on the suppression list${entry?.reason !== undefined ? ` (${entry.reason})` : ''}`, { code: MailErrorCode.SUPPRESSED, retryable: false });
+    settler.finish(job, rec, blocked, 'suppressed', error, undefined, 'suppressed');
+    const rest = job.recipients.filter((a) => !blocked.includes(a));
+    if (rest.length > 0) {
+      job.recipients = rest;
+      return true;
+    }
+    core.inflight.delete(job.id);
+    core.scheduler.release(job);
+    settler.jobDone(job, rec, 'failed');
+    core.checkIdle();
+    return false;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The journal: every state change of a job goes to the queue store. `add` is awaited (accepted
+ * means spooled); later transitions are written without holding up delivery, and a failed
+ * write is reported, never lost silently.
+ *
+ * @module
+ * @internal
+ */
+
+import { MailError, MailErrorCode } from '../errors.js';
+import type { Job, QueueStore, StoredEntry, StoredPage, StoredStatus } from '../types.js';
+import type { MailerCore, MessageRecord } from './core.js';
+
+/** Writes job transitions to a {@link QueueStore}. */
+export class Journal {
+  constructor(
+    readonly store: QueueStore,
+    private readonly core: MailerCore,
+  ) {}
+
+  /** True when the store can keep a backlog larger than memory. */
+  get pages(): boolean {
+    return typeof this.store.page === 'function';
+  }
+
+  /** Records a new message; rejects with STORE when it could not be written. */
+  async add(entry: StoredEntry): Promise<void> {
+    try {
+      await this.store.add(entry);
+    } catch (err) {
+      throw new MailError(`The queue store (${this.store.name}) could not record the message: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
+    }
+  }
+
+  /** Records a state change of `job`, with the results its message settled since the last write. */
+  update(job: Job, rec: MessageRecord | undefined): void {
+    this.write('update', job, rec);
+  }
+
+  /** Records that `job` reached a final state. */
+  remove(job: Job, rec: MessageRecord | undefined): void {
+    this.write('remove', job, rec);
+  }
+
+  page(cursor: string | undefined, limit: number): StoredPage | Promise<StoredPage> {
+    return (this.store.page as NonNullable<QueueStore['page']>)(cursor, limit);
+  }
+
+  status(id: string): StoredStatus | undefined | Promise<StoredStatus | undefined> {
+    return this.store.status?.(id);
+  }
+
+  private write(method: 'update' | 'remove', job: Job, rec: MessageRecord | undefined): void {
+    const results = rec !== undefined && rec.unsaved.length > 0 ? rec.unsaved : undefined;
+    if (results !== undefined) (rec as MessageRecord).unsaved = [];
+    try {
+      const r = results === undefined ? this.store[method](job) : this.store[method](job, results);
+      if (r !== undefined) r.catch((err: unknown) => this.core.reportError(`store.${method}`, `Queue store (${this.store.name}) ${method}`, err));
+    } catch (err) {
+      this.core.reportError(`store.${method}`, `Queue store (${this.store.name}) ${method}`, err);
+    }
+  }
+}

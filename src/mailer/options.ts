@@ -1,0 +1,341 @@
+/**
+ * The mailer's public types (options, receipts, reports) and the validation of its options.
+ *
+ * @module
+ */
+
+import { configError } from '../errors.js';
+import type { MailError } from '../errors.js';
+import type { PreflightOptions, PreflightResult } from '../auth/preflight.js';
+import type { DkimOptions } from '../auth/dkim.js';
+import type { FeedbackEvent } from '../feedback/event.js';
+import type { FeedbackPolicy, SuppressionPolicyOptions } from '../feedback/policy.js';
+import type { Correlation, CorrelationQuery, FeedbackProcessor, ProcessedEvent } from '../feedback/processor.js';
+import type { VerpOptions } from '../feedback/verp.js';
+import type { MailerEvents, MailerListener } from '../events.js';
+import { normalizeDomain } from '../message/index.js';
+import type { MessageLimits } from '../message/index.js';
+import type { LimitsOptions, PriorityWeights, ThrottleOptions } from '../queue/limits.js';
+import type { DomainStats } from '../queue/scheduler.js';
+import type { RetryOptions } from '../retry/schedule.js';
+import { PRIORITIES } from '../types.js';
+import type { Clock, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, SuppressionStore, Transport } from '../types.js';
+
+/** Options of {@link createMailer}. */
+export interface MailerOptions {
+  /** Where mail goes: `smtpTransport(...)`, `memoryTransport()`, or any {@link Transport}. */
+  readonly transport: Transport;
+  /** Rate and concurrency limits per recipient domain, per transport and global. */
+  readonly limits?: LimitsOptions;
+  /** Weighted-fair shares of the priority lanes. @default DEFAULT_PRIORITY_WEIGHTS */
+  readonly priorityWeights?: Partial<PriorityWeights>;
+  /** Reaction to throttling responses. */
+  readonly throttle?: ThrottleOptions;
+  /** Retry policy for temporary failures. */
+  readonly retry?: RetryOptions;
+  /**
+   * Everything that must outlive the process: the queue journal, the suppression list,
+   * idempotency keys, soft-bounce counters, correlation data and webhook replay ids, as one
+   * {@link MailerStore} (`sqliteStore({ path })` from `mailpush/stores/sqlite`), or a bare
+   * {@link QueueStore} for the queue alone (the rest then stays in memory).
+   * @default memoryStore(): nothing survives the process
+   */
+  readonly store?: MailerStore | QueueStore;
+  /**
+   * The suppression list, consulted before every send (so an unsubscribe or a hard bounce that
+   * arrives during a campaign stops the rest of it). @default the store's, see `mailer.suppression`
+   */
+  readonly suppression?: SuppressionStore;
+  /**
+   * Most jobs the mailer holds in memory (ready, scheduled or in flight) when the store keeps
+   * a backlog of its own (`QueueStore.page`, as the SQLite store does): beyond this, accepted
+   * messages wait on disk and are read back in order as the queue drains. Critical mail is
+   * always taken in at once. Ignored with the memory store, which holds everything anyway.
+   * @default 10_000
+   */
+  readonly maxJobsInMemory?: number;
+  /** Size and count limits applied to every message. */
+  readonly messageLimits?: MessageLimits;
+  /**
+   * DKIM keys. A message whose From domain (or, failing that, its closest parent domain) has
+   * active keys is signed by each of them (dual RSA + Ed25519 when both are given), after every
+   * header is final. Needs a raw-MIME transport (SMTP, SES). @default no signing
+   */
+  readonly dkim?: DkimOptions;
+  /**
+   * Sending-domain checks (SPF, DKIM, DMARC, alignment) run by {@link Mailer.preflight}; with
+   * `requireForMarketing`, marketing mail from a From domain whose required checks fail is
+   * refused (PREFLIGHT) until the DNS is fixed. Checks are cached per domain for `cacheMs`.
+   */
+  readonly preflight?: MailerPreflightOptions;
+  /** Feedback processing behind `mailer.feedback`: suppression policy, the host's awaited hook, correlation. */
+  readonly feedback?: MailerFeedbackOptions;
+  /**
+   * VERP: each job's envelope sender (Return-Path) becomes `bounces+<token>@domain`, a signed
+   * token naming the job, so a bounce that reaches that mailbox correlates exactly.
+   * @default off: the envelope sender is the message's `returnPath`
+   */
+  readonly verp?: VerpOptions;
+  /** Priority of messages sent without one, by category. @default { transactional: 'normal', marketing: 'bulk' } */
+  readonly defaultPriority?: Partial<Record<'transactional' | 'marketing', Priority>>;
+  /** Domain of generated Message-IDs. @default the From domain */
+  readonly messageIdDomain?: string;
+  /** How long an `idempotencyKey` is remembered, in ms. @default 86_400_000 (24 h) */
+  readonly idempotencyWindowMs?: number;
+  /** Time source and timers. @default the system clock with unref()'ed timers */
+  readonly clock?: Clock;
+  /** Random source in [0, 1) for retry jitter. @default Math.random */
+  readonly random?: () => number;
+}
+
+/** Feedback settings of the mailer. */
+export interface MailerFeedbackOptions {
+  /** Suppression policy (or its options). @default hard bounces and complaints at once, soft bounces after 3 in 7 days */
+  readonly policy?: FeedbackPolicy | SuppressionPolicyOptions;
+  /** The host's hook, awaited for every event after suppression; a failure makes the webhook answer 5xx so the provider retries. */
+  readonly onEvent?: (event: FeedbackEvent, processed: ProcessedEvent) => void | Promise<void>;
+  /** Finds the job of a feedback item the mailer cannot correlate itself (a redacted complaint). */
+  readonly resolveCorrelation?: (query: CorrelationQuery) => Correlation | undefined | Promise<Correlation | undefined>;
+}
+
+/** The mailer's sending-domain check settings. */
+export interface MailerPreflightOptions extends PreflightOptions {
+  /** From addresses or domains to check. @default the domains of the DKIM keys */
+  readonly senders?: readonly string[];
+  /** Refuse marketing mail from a From domain that fails a required check. @default false */
+  readonly requireForMarketing?: boolean;
+  /** How long a domain's result is reused, in ms. @default 3_600_000 (1 h) */
+  readonly cacheMs?: number;
+}
+
+/** Options of {@link Mailer.send}. */
+export interface SendOptions {
+  /** Dispatch priority. @default by category, see `defaultPriority` */
+  readonly priority?: Priority;
+  /** Do not send before this time (a Date or ms since epoch). */
+  readonly sendAt?: Date | number;
+  /** A second send with the same key within the idempotency window returns the first receipt and sends nothing. */
+  readonly idempotencyKey?: string;
+  /** Cancels the message: waiting jobs are dropped, sends in flight are aborted where the transport can. */
+  readonly signal?: AbortSignal;
+}
+
+/** Final state of one recipient. `pending` only appears in reports of a mailer that closed first. */
+export type RecipientStatus = 'sent' | 'failed' | 'expired' | 'aborted' | 'suppressed' | 'pending';
+
+/** What happened to one recipient. */
+export interface RecipientResult {
+  readonly address: string;
+  readonly status: RecipientStatus;
+  readonly jobId: string;
+  /** Attempts counted for the job. */
+  readonly attempts: number;
+  /** Transport that sent it. */
+  readonly transport?: string;
+  readonly response?: string;
+  readonly providerMessageId?: string;
+  /** Why it was not sent. */
+  readonly error?: MailError;
+}
+
+/** Outcome of a whole message. */
+export interface DeliveryReport {
+  readonly id: string;
+  readonly messageId: string;
+  /** `sent`: every recipient; `partial`: some; `failed`: none; `pending`: the mailer closed before the end. */
+  readonly status: 'sent' | 'partial' | 'failed' | 'pending';
+  readonly recipients: readonly RecipientResult[];
+}
+
+/** Returned by {@link Mailer.send} once the message is validated and queued. */
+export interface SendReceipt {
+  /** Internal message id. */
+  readonly id: string;
+  /** RFC 5322 Message-ID. */
+  readonly messageId: string;
+  /** The message as validated and queued (addresses normalized, ids assigned). */
+  readonly message: NormalizedMessage;
+  /** The jobs the message was split into (one per recipient domain). */
+  readonly jobs: readonly { readonly jobId: string; readonly domain: string; readonly recipients: readonly string[] }[];
+  /** True when this receipt comes from an earlier send with the same idempotency key. */
+  readonly duplicate: boolean;
+  /** Resolves (never rejects) with the final outcome of every recipient. */
+  done(): Promise<DeliveryReport>;
+}
+
+/** One item of a campaign given to {@link Mailer.sendMany}: a message, or a message with its send options. */
+export type CampaignItem = MessageInput | { readonly message: MessageInput; readonly options?: SendOptions };
+
+/** Options of {@link Mailer.sendMany}. */
+export interface SendManyOptions {
+  /**
+   * Most jobs held by the mailer (ready, scheduled or in flight) before `sendMany` stops
+   * reading its source; it reads on once the queue drains to half of this.
+   * @default 10_000
+   */
+  readonly maxQueued?: number;
+  /** Send options applied to items that give none. */
+  readonly defaults?: SendOptions;
+  /** Called after every `progressEvery` items read. */
+  readonly onProgress?: (progress: CampaignProgress) => void;
+  /** @default 1_000 */
+  readonly progressEvery?: number;
+  /** Stops reading the source (already queued messages go on). */
+  readonly signal?: AbortSignal;
+}
+
+/** Progress of a campaign. */
+export interface CampaignProgress {
+  /** Items read from the source. */
+  readonly read: number;
+  /** Messages queued. */
+  readonly queued: number;
+  /** Items refused by validation (bad address, header injection...). */
+  readonly invalid: number;
+}
+
+/** Result of {@link Mailer.sendMany}. */
+export interface CampaignResult extends CampaignProgress {
+  /** The first 100 validation errors, with the index of the item in the source. */
+  readonly errors: readonly { readonly index: number; readonly error: MailError }[];
+  /** True when the signal stopped the campaign before the source ended. */
+  readonly aborted: boolean;
+}
+
+/** Options of {@link Mailer.close}. */
+export interface CloseOptions {
+  /** Wait until every queued job has reached a final state (up to `timeoutMs`). @default false */
+  readonly drain?: boolean;
+  /** Longest wait for draining and for sends in flight, in ms; then sends in flight are aborted and handed back to the store. @default 30_000 */
+  readonly timeoutMs?: number;
+}
+
+/** Returned by {@link Mailer.close}. */
+export interface CloseResult {
+  /** Unfinished jobs left in the store (recovered by the next mailer on a durable store). */
+  readonly pending: number;
+}
+
+/** Snapshot returned by {@link Mailer.stats}. */
+export interface MailerStats {
+  /** Ready jobs per priority lane. */
+  readonly queued: Readonly<Record<Priority, number>>;
+  /** Jobs waiting for their sendAt or retry time. */
+  readonly scheduled: number;
+  /** Sends in flight. */
+  readonly inflight: number;
+  /** Domains with something going on. */
+  readonly domains: Readonly<Record<string, DomainStats>>;
+  /** Event counts since start. */
+  readonly totals: Readonly<{ queued: number; sent: number; deferred: number; failed: number; expired: number; throttled: number }>;
+}
+
+/** The mailer. */
+export interface Mailer {
+  /**
+   * Validates and queues a message. Resolves once it is queued; `await (await send(m)).done()`
+   * waits for the final outcome. Rejects with a MailError (VALIDATION, INVALID_ADDRESS,
+   * INVALID_HEADER, TOO_LARGE, CLOSED, ABORTED, STORE) when it cannot be queued.
+   */
+  send(message: MessageInput, options?: SendOptions): Promise<SendReceipt>;
+  /**
+   * Queues a campaign from an iterable or async iterable (a database cursor, a CSV stream),
+   * reading it only as fast as the queue drains, so a million recipients take bounded memory.
+   * Invalid items are counted and skipped; the campaign goes on. Resolves once every item is
+   * queued (not delivered: use events or `onIdle()` for that).
+   */
+  sendMany(source: Iterable<CampaignItem> | AsyncIterable<CampaignItem>, options?: SendManyOptions): Promise<CampaignResult>;
+  /** Adds an event listener; returns a function that removes it. */
+  on<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void;
+  /** Adds a listener called once. */
+  once<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void;
+  /** Removes an event listener. */
+  off<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): void;
+  /** A snapshot of queues, domains and totals. */
+  stats(): MailerStats;
+  /** Resolves when nothing is queued, scheduled or in flight. */
+  onIdle(): Promise<void>;
+  /**
+   * Checks the sending domains (SPF, DKIM keys, DMARC, alignment, MX) and returns one report
+   * per domain with the failed required items. Domains: `domains` given here, else
+   * `preflight.senders`, else the DKIM key domains; the configured DKIM keys are compared with
+   * the published ones.
+   */
+  preflight(options?: PreflightOptions & { readonly froms?: readonly string[] }): Promise<PreflightResult>;
+  /** Resolves once jobs left in the store by a previous run are back in the queue (the first window of them, with a store that pages). */
+  ready(): Promise<void>;
+  /** Stops intake, finishes or hands back in-flight work, closes the transport. Idempotent. */
+  close(options?: CloseOptions): Promise<CloseResult>;
+  /** True once `close()` was called. */
+  readonly closed: boolean;
+  /** The transport in use. */
+  readonly transport: Transport;
+  /** The suppression list in use: add entries here (or through feedback processing). */
+  readonly suppression: SuppressionStore;
+  /** The store in use (the memory store by default). */
+  readonly store: MailerStore;
+  /**
+   * What is known of a message by its internal id (`receipt.id`): a report whose recipients
+   * are `sent`, `failed`, ... or `pending`. Works for messages accepted before a restart when
+   * the store keeps results (the SQLite store keeps them for `keepResultsMs`). Undefined when
+   * the id is unknown.
+   *
+   * @example
+   * ```ts
+   * const report = await mailer.status(savedReceiptId);
+   * if (report?.status === 'sent') markDelivered();
+   * ```
+   */
+  status(id: string): Promise<DeliveryReport | undefined>;
+  /**
+   * Feedback processing bound to this mailer's suppression list: `ingest(events)` for provider
+   * events, `ingestRaw(mime)` for bounce and complaint mails read from a mailbox. Pass it to
+   * `createFeedbackHandler({ processor: mailer.feedback, ... })` from `mailpush/feedback`.
+   * Every event is also emitted as a `feedback` event.
+   */
+  readonly feedback: FeedbackProcessor;
+}
+
+/** Validates the options of createMailer; throws a CONFIG MailError naming the option. @internal */
+export function validateOptions(options: MailerOptions): void {
+  if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  const t = options.transport as Partial<Transport> | undefined;
+  if (typeof t !== 'object' || t === null || typeof t.send !== 'function' || typeof t.name !== 'string') {
+    throw configError('transport', 'a Transport (an object with `name` and `send()`)', t);
+  }
+  if (typeof t.capabilities !== 'object' || t.capabilities === null) throw configError('transport.capabilities', 'an object', t.capabilities);
+  const s = options.store as Partial<QueueStore & MailerStore> | undefined;
+  if (s !== undefined) {
+    const queue = (typeof s === 'object' && s !== null && 'queue' in s ? s.queue : s) as Partial<QueueStore> | undefined;
+    if (typeof queue !== 'object' || queue === null || ['add', 'update', 'remove', 'recover', 'size'].some((m) => typeof (queue as Record<string, unknown>)[m] !== 'function')) {
+      throw configError('store', 'a MailerStore (sqliteStore(), memoryStore()) or a QueueStore (add, update, remove, recover, size)', s);
+    }
+  }
+  const maxJobs = options.maxJobsInMemory;
+  if (maxJobs !== undefined && (typeof maxJobs !== 'number' || !Number.isInteger(maxJobs) || maxJobs < 1)) throw configError('maxJobsInMemory', 'an integer >= 1', maxJobs);
+  const sup = options.suppression as Partial<SuppressionStore> | undefined;
+  if (sup !== undefined && (typeof sup !== 'object' || sup === null || ['add', 'remove', 'find', 'list'].some((m) => typeof (sup as Record<string, unknown>)[m] !== 'function'))) {
+    throw configError('suppression', 'a SuppressionStore (add, remove, find, list)', sup);
+  }
+  const c = options.clock as Partial<Clock> | undefined;
+  if (c !== undefined && (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function')) {
+    throw configError('clock', 'a Clock (now, setTimeout, clearTimeout)', c);
+  }
+  if (options.random !== undefined && typeof options.random !== 'function') throw configError('random', 'a function', options.random);
+  if (options.defaultPriority !== undefined) {
+    for (const [k, v] of Object.entries(options.defaultPriority)) {
+      if (!(PRIORITIES as readonly unknown[]).includes(v)) throw configError(`defaultPriority.${k}`, `one of ${PRIORITIES.join(', ')}`, v);
+    }
+  }
+  const w = options.idempotencyWindowMs;
+  if (w !== undefined && (typeof w !== 'number' || !(w >= 0) || !Number.isFinite(w))) throw configError('idempotencyWindowMs', 'a finite number >= 0', w);
+  if (options.messageIdDomain !== undefined) {
+    try {
+      if (typeof options.messageIdDomain !== 'string') throw new TypeError();
+      normalizeDomain(options.messageIdDomain);
+    } catch {
+      throw configError('messageIdDomain', 'a domain name', options.messageIdDomain);
+    }
+  }
+}
+

@@ -1,0 +1,98 @@
+/**
+ * Receipts and delivery reports: what `send()` returns, what `done()` and `status()` resolve
+ * with, and the conversion of per-recipient results to and from the store's plain form.
+ *
+ * @module
+ * @internal
+ */
+
+import { mailErrorFromJSON } from '../errors.js';
+import type { StoredResult, StoredStatus } from '../types.js';
+import type { MailerCore, MessageRecord } from './core.js';
+import type { DeliveryReport, RecipientResult, SendReceipt } from './options.js';
+
+/** The store's plain form of a result. */
+export function toStored(r: RecipientResult, at: number): StoredResult {
+  return {
+    address: r.address,
+    status: r.status as StoredResult['status'],
+    jobId: r.jobId,
+    attempts: r.attempts,
+    at,
+    ...(r.transport !== undefined ? { transport: r.transport } : {}),
+    ...(r.response !== undefined ? { response: r.response } : {}),
+    ...(r.providerMessageId !== undefined ? { providerMessageId: r.providerMessageId } : {}),
+    ...(r.error !== undefined ? { error: r.error.toJSON() } : {}),
+  };
+}
+
+/** A result read back from the store. */
+export function fromStored(r: StoredResult): RecipientResult {
+  return {
+    address: r.address,
+    status: r.status,
+    jobId: r.jobId,
+    attempts: r.attempts,
+    ...(r.transport !== undefined ? { transport: r.transport } : {}),
+    ...(r.response !== undefined ? { response: r.response } : {}),
+    ...(r.providerMessageId !== undefined ? { providerMessageId: r.providerMessageId } : {}),
+    ...(r.error !== undefined ? { error: mailErrorFromJSON(r.error) } : {}),
+  };
+}
+
+/** The overall status of a set of recipient results. */
+export function overallStatus(results: readonly RecipientResult[]): DeliveryReport['status'] {
+  if (results.some((r) => r.status === 'pending')) return 'pending';
+  const sent = results.filter((r) => r.status === 'sent').length;
+  return sent === results.length ? 'sent' : sent === 0 ? 'failed' : 'partial';
+}
+
+/** The report of a message in memory; unfinished recipients are `pending`. */
+export function reportOf(rec: MessageRecord): DeliveryReport {
+  const results = [...rec.results];
+  for (const job of rec.jobs) {
+    if (job.state === 'sent' || job.state === 'failed' || job.state === 'expired') continue;
+    for (const address of job.recipients) results.push({ address, status: 'pending', jobId: job.id, attempts: job.attempt });
+  }
+  return Object.freeze({ id: rec.message.id, messageId: rec.message.messageId, status: overallStatus(results), recipients: Object.freeze(results) });
+}
+
+/** The report of what a store knows of a message. */
+export function reportFromStatus(status: StoredStatus): DeliveryReport {
+  const results: RecipientResult[] = status.results.map(fromStored);
+  for (const job of status.jobs) {
+    for (const address of job.recipients) results.push({ address, status: 'pending', jobId: job.id, attempts: job.attempt });
+  }
+  return Object.freeze({ id: status.id, messageId: status.messageId, status: overallStatus(results), recipients: Object.freeze(results) });
+}
+
+/**
+ * Ends a record: it leaves memory, its report is frozen and every `done()` waiter gets it.
+ * `closing`: the mailer closed first, so unfinished recipients are reported `pending`.
+ */
+export function completeRecord(core: MailerCore, rec: MessageRecord, closing: boolean): void {
+  core.records.delete(rec.message.id);
+  rec.detach?.();
+  rec.detach = undefined;
+  rec.report = closing ? reportOf(rec) : Object.freeze({ id: rec.message.id, messageId: rec.message.messageId, status: overallStatus(rec.results), recipients: Object.freeze([...rec.results]) });
+  if (!closing) core.rememberReport(rec.report);
+  const waiters = rec.waiters;
+  rec.waiters = undefined;
+  if (waiters !== undefined) for (const w of waiters) w(rec.report);
+  core.onComplete(rec.report);
+}
+
+/** The receipt of a message held in memory. */
+export function receiptOf(core: MailerCore, rec: MessageRecord, duplicate: boolean): SendReceipt {
+  return {
+    id: rec.message.id,
+    messageId: rec.message.messageId,
+    message: rec.message,
+    jobs: rec.jobs.map((j) => ({ jobId: j.id, domain: j.domain, recipients: [...j.recipients] })),
+    duplicate,
+    done: () => {
+      if (rec.report !== undefined) return Promise.resolve(rec.report);
+      return core.keepAliveUntil(new Promise<DeliveryReport>((resolve) => (rec.waiters ??= []).push(resolve)));
+    },
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Settle: turns the outcome of an attempt into results, retries and events. Accepted
+ * recipients are done; refused ones fail at once or are retried on the schedule (a throttle
+ * does not count as an attempt); jobs that reach a final state leave the journal.
+ *
+ * @module
+ * @internal
+ */
+
+import { MailError, MailErrorCode } from '../errors.js';
+import type { FailureReason } from '../events.js';
+import { HARD_CATEGORIES } from '../classify/index.js';
+import { nextRetry } from '../retry/schedule.js';
+import type { resolveRetryOptions } from '../retry/schedule.js';
+import type { Job, SendResult } from '../types.js';
+import type { MailerCore, MessageRecord } from './core.js';
+import type { Journal } from './journal.js';
+import type { RecipientStatus } from './options.js';
+import { completeRecord, toStored } from './reports.js';
+
+/** Records outcomes of jobs. */
+export class Settler {
+  constructor(
+    private readonly core: MailerCore,
+    private readonly journal: Journal,
+    private readonly retry: ReturnType<typeof resolveRetryOptions>,
+    private readonly random: () => number,
+  ) {}
+
+  /** The transport answered: accepted recipients are sent, the refused ones fail or retry. */
+  onResult(job: Job, rec: MessageRecord, result: SendResult): void {
+    const rejectedSet = new Set(result.rejected.map((r) => r.address));
+    const accepted = rejectedSet.size === 0 ? job.recipients : job.recipients.filter((a) => !rejectedSet.has(a));
+    if (accepted.length > 0) {
+      this.core.scheduler.recordSuccess(job.domain);
+      this.finish(job, rec, accepted, 'sent', undefined, result);
+    }
+    const retry: string[] = [];
+    let retryError: MailError | undefined;
+    for (const r of result.rejected) {
+      if (r.error.retryable) {
+        retry.push(r.address);
+        if (retryError === undefined || isThrottle(r.error)) retryError = r.error;
+      } else {
+        this.finish(job, rec, [r.address], 'failed', r.error, undefined, 'permanent');
+      }
+    }
+    if (retry.length > 0) {
+      job.recipients = retry;
+      this.onError(job, rec, retryError as MailError, retry);
+    } else {
+      this.jobDone(job, rec);
+    }
+  }
+
+  /** The attempt failed for `recipients`: fail, expire, or schedule the next attempt. */
+  onError(job: Job, rec: MessageRecord, error: MailError, recipients: readonly string[]): void {
+    const core = this.core;
+    const now = core.clock.now();
+    if (rec.aborted) {
+      this.finalFailure(job, rec, recipients, 'aborted', abortError(error));
+      return;
+    }
+    if (isThrottle(error)) {
+      job.attempt--; // a throttle or a paused account says nothing about this message: it does not count
+      if (now - job.createdAt >= this.retry.maxAgeMs) {
+        this.finalFailure(job, rec, recipients, 'expired', expiredError(error, job));
+        return;
+      }
+      job.runAt = Math.max(now, core.scheduler.pausedUntil(job.domain));
+      job.lastError = error.toJSON();
+      this.journal.update(job, rec);
+      core.totals.deferred++;
+      if (core.emitter.has('deferred')) core.emitter.emit('deferred', { ...core.eventBase(job, rec, recipients), retryAt: job.runAt, error, throttled: true });
+      core.scheduler.requeueFront(job);
+      return;
+    }
+    if (error.retryable) {
+      const decision = nextRetry(this.retry, job.attempt, job.createdAt, now, error.retryAfterMs, this.random);
+      if (!decision.retry) {
+        this.finalFailure(job, rec, recipients, 'expired', expiredError(error, job));
+        return;
+      }
+      job.runAt = decision.at;
+      job.lastError = error.toJSON();
+      this.journal.update(job, rec);
+      core.totals.deferred++;
+      if (core.emitter.has('deferred')) core.emitter.emit('deferred', { ...core.eventBase(job, rec, recipients), retryAt: decision.at, error, throttled: false });
+      core.scheduler.enqueue(job);
+      return;
+    }
+    this.finalFailure(job, rec, recipients, 'permanent', error);
+  }
+
+  finalFailure(job: Job, rec: MessageRecord, recipients: readonly string[], reason: FailureReason, error: MailError): void {
+    this.finish(job, rec, recipients, reason === 'expired' || reason === 'aborted' || reason === 'suppressed' ? reason : 'failed', error, undefined, reason);
+    this.jobDone(job, rec, reason === 'expired' ? 'expired' : 'failed');
+  }
+
+  /** Records final results for some recipients of a job and emits `sent` or `failed`. */
+  finish(
+    job: Job,
+    rec: MessageRecord,
+    recipients: readonly string[],
+    status: Exclude<RecipientStatus, 'pending'>,
+    error: MailError | undefined,
+    result: SendResult | undefined,
+    reason?: FailureReason,
+  ): void {
+    const core = this.core;
+    const transport = result?.transport ?? core.transport.name;
+    const now = core.clock.now();
+    for (const address of recipients) {
+      const r = {
+        address,
+        status,
+        jobId: job.id,
+        attempts: job.attempt,
+        transport,
+        ...(result?.response !== undefined ? { response: result.response } : {}),
+        ...(result?.providerMessageId !== undefined ? { providerMessageId: result.providerMessageId } : {}),
+        ...(error !== undefined ? { error } : {}),
+      };
+      rec.results.push(r);
+      rec.unsaved.push(toStored(r, now));
+    }
+    if (status === 'sent') {
+      core.totals.sent++;
+      if (core.emitter.has('sent')) {
+        core.emitter.emit('sent', {
+          ...core.eventBase(job, rec, recipients),
+          sentBy: transport,
+          latencyMs: now - Math.max(rec.dueAt, job.createdAt),
+          ...(result?.response !== undefined ? { response: result.response } : {}),
+          ...(result?.providerMessageId !== undefined ? { providerMessageId: result.providerMessageId } : {}),
+        });
+      }
+    } else {
+      if (status === 'expired') core.totals.expired++;
+      else core.totals.failed++;
+      if (core.emitter.has('failed')) {
+        const e = error as MailError;
+        const hard = (reason ?? 'permanent') === 'permanent' && e.category !== undefined && (HARD_CATEGORIES as ReadonlySet<string>).has(e.category);
+        core.emitter.emit('failed', { ...core.eventBase(job, rec, recipients), reason: reason ?? 'permanent', error: e, hard });
+      }
+    }
+  }
+
+  /** A job reached a final state: it leaves the journal, and the message completes with its last job. */
+  jobDone(job: Job, rec: MessageRecord, state: 'sent' | 'failed' | 'expired' = 'sent'): void {
+    job.state = state;
+    this.journal.remove(job, rec);
+    if (--rec.pending === 0) completeRecord(this.core, rec, false);
+    this.core.jobLeft();
+  }
+}
+
+/** A throttle (domain or transport) or a paused transport: requeue without counting the attempt. */
+export function isThrottle(error: MailError | undefined): boolean {
+  return error !== undefined && (error.code === MailErrorCode.THROTTLED || error.code === MailErrorCode.TRANSPORT_PAUSED);
+}
+
+/** The error of an aborted send. */
+export function abortError(cause: MailError): MailError {
+  return cause.code === MailErrorCode.ABORTED ? cause : new MailError('The send was aborted', { code: MailErrorCode.ABORTED, cause });
+}
+
+function expiredError(cause: MailError, job: Job): MailError {
+  return new MailError(`Gave up after ${job.attempt} attempt(s): ${cause.message}`, {
+    code: MailErrorCode.EXPIRED,
+    retryable: false,
+    cause,
+    ...(cause.responseCode !== undefined ? { responseCode: cause.responseCode } : {}),
+    ...(cause.enhancedStatus !== undefined ? { enhancedStatus: cause.enhancedStatus } : {}),
+    ...(cause.response !== undefined ? { response: cause.response } : {}),
+    ...(cause.transport !== undefined ? { transport: cause.transport } : {}),
+    category: 'expired',
+  });
+}
