@@ -14,10 +14,10 @@ import type { KeyObject } from 'node:crypto';
 import { configError, isMailError } from '../errors.js';
 import { normalizeDomain } from '../message/address.js';
 import { parseDkimKeyRecord, publicKeyOf, sameKey, keyRecordFor, type DkimKeyInput } from './dkim-record.js';
-import { findDmarc, reportAddress, type DmarcRecord } from './dmarc.js';
+import { findDmarc, isDmarcRecord, reportAddress, type DmarcRecord, type IgnoredDmarcRecord } from './dmarc.js';
 import { createDnsLookup, createDnsResolver, dnsName, DEFAULT_DNS_TIMEOUT_MS, type DnsFailureKind, type DnsLookup, type DnsResolver } from './dns.js';
 import { parseIp } from './ip.js';
-import { isAligned, orgDomain, type AlignmentMode } from './org-domain.js';
+import { canonicalDomain, isAligned, orgDomain, type AlignmentMode } from './org-domain.js';
 import { analyzeSpf, evaluateSpf, SPF_MAX_LOOKUPS, SPF_MAX_VOID_LOOKUPS, type SpfAnalysis } from './spf.js';
 
 /** Outcome of one check. `info` is neither good nor bad (an optional feature, a note). */
@@ -128,8 +128,13 @@ export async function checkDomain(options: CheckDomainOptions): Promise<DomainRe
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw configError('timeoutMs', 'a positive integer (milliseconds)', options.timeoutMs);
   const settings = readSettings(options, timeoutMs);
   const resolver = options.resolver ?? createDnsResolver({ timeoutMs });
-  if (typeof resolver !== 'object' || resolver === null || typeof resolver.resolveTxt !== 'function') {
-    throw configError('resolver', 'an object with resolveTxt, resolveMx, resolve4 and resolve6', resolver);
+  if (
+    typeof resolver !== 'object' ||
+    resolver === null ||
+    typeof resolver.resolveTxt !== 'function' ||
+    (resolver.resolvePtr !== undefined && typeof resolver.resolvePtr !== 'function')
+  ) {
+    throw configError('resolver', 'an object with resolveTxt, resolveMx, resolve4 and resolve6 (and optionally resolvePtr)', resolver);
   }
   const items = await runChecks(settings, createDnsLookup(resolver, timeoutMs));
   return makeReport(settings.domain, items);
@@ -321,7 +326,8 @@ async function spfChecks(s: Settings, spfDomain: string, dns: DnsLookup): Promis
   }
   const ptr = a.problems.filter((p) => p.kind === 'ptr');
   if (ptr.length > 0) {
-    items.push(item('spf.ptr', 'warn', 'The SPF record uses ptr', ptr.map((p) => p.message).join('\n'), 'Replace ptr with ip4:/ip6: ranges or include: (RFC 7208 5.5)'));
+    const how = s.ips.length === 0 ? '' : dns.supportsPtr ? '\nFor the sending IPs it was evaluated: reverse lookup, then A/AAAA confirmation (RFC 7208 5.5).' : '\nThe DNS resolver has no resolvePtr, so ptr was not evaluated for the sending IPs: it never matches here.';
+    items.push(item('spf.ptr', 'warn', 'The SPF record uses ptr', `${ptr.map((p) => p.message).join('\n')}${how}`, 'Replace ptr with ip4:/ip6: ranges or include: (RFC 7208 5.5)'));
   }
   const unresolved = a.problems.filter((p) => p.kind === 'unresolved');
   // With sending IPs the evaluation below expands these terms; only the analysis skips them.
@@ -501,6 +507,19 @@ async function dmarcChecks(domain: string, dns: DnsLookup): Promise<DmarcOutcome
     return { items };
   }
   if (found.status === 'none') {
+    if (found.ignored.length > 0) {
+      const first = found.ignored[0]!;
+      items.push(
+        item(
+          'dmarc.present',
+          'fail',
+          `No valid DMARC record for ${domain}: "v=${versionOf(first.text)}" must be "v=DMARC1"`,
+          `${ignoredLines(found.ignored)}\nReceivers apply no DMARC policy to ${domain}, whatever p= says. Gmail, Yahoo and Microsoft require DMARC (at least p=none) for bulk mail.`,
+          `Write the version in upper case at ${first.name}: "${truncate(fixedVersion(first.text), 200)}"`,
+        ),
+      );
+      return { items };
+    }
     items.push(item('dmarc.present', 'fail', `No DMARC record for ${domain}`, `Checked ${found.checked.join(' and ')}. Gmail, Yahoo and Microsoft require DMARC (at least p=none) for bulk mail.`, `Publish a TXT record at _dmarc.${domain}: ${starter}`));
     return { items };
   }
@@ -511,9 +530,21 @@ async function dmarcChecks(domain: string, dns: DnsLookup): Promise<DmarcOutcome
   const where = `_dmarc.${found.policyDomain}`;
   items.push(
     found.inherited
-      ? item('dmarc.present', 'pass', `DMARC record found at ${where} (the organizational domain)`, `No record at _dmarc.${domain}; the record of ${found.policyDomain} applies to it (RFC 7489 6.6.3), with sp= for subdomains.\n${found.text}`)
+      ? item('dmarc.present', 'pass', `DMARC record found at ${where} (the organizational domain)`, `No ${found.ignored.length > 0 ? 'valid ' : ''}record at _dmarc.${domain}; the record of ${found.policyDomain} applies to it (RFC 7489 6.6.3), with sp= for subdomains.\n${found.text}`)
       : item('dmarc.present', 'pass', `DMARC record found at ${where}`, found.text),
   );
+  if (found.ignored.length > 0) {
+    const first = found.ignored[0]!;
+    items.push(
+      item(
+        'dmarc.ignored',
+        'warn',
+        `A DMARC record at ${first.name} is ignored: "v=${versionOf(first.text)}" must be "v=DMARC1"`,
+        `${ignoredLines(found.ignored)}\nReceivers use ${found.inherited ? `the record of ${found.policyDomain} instead` : 'only the valid record'}.`,
+        found.inherited ? `Write the version in upper case at ${first.name}: "${truncate(fixedVersion(first.text), 200)}"` : `Delete the ignored record at ${first.name}`,
+      ),
+    );
+  }
   if (!found.parsed.ok) {
     items.push(item('dmarc.syntax', 'fail', `The DMARC record at ${where} is invalid`, `${found.parsed.error}\nRecord: ${truncate(found.text, 300)}`, `Correct the record: ${found.parsed.error}`));
     return { items };
@@ -548,6 +579,20 @@ async function dmarcChecks(domain: string, dns: DnsLookup): Promise<DmarcOutcome
   return { items, record };
 }
 
+/** The version value of a record that `dmarcVersionProblem` flagged (`dmarc1`). */
+function versionOf(text: string): string {
+  return /^\s*v\s*=\s*([^;\s]*)/i.exec(text)?.[1] ?? '';
+}
+
+/** The record with its version written as `v=DMARC1`. */
+function fixedVersion(text: string): string {
+  return text.replace(/^(\s*[vV]\s*=\s*)dmarc1/i, '$1DMARC1');
+}
+
+function ignoredLines(ignored: readonly IgnoredDmarcRecord[]): string {
+  return ignored.map((r) => `${r.name}: ${truncate(r.text, 200)}\n  ${r.reason}`).join('\n');
+}
+
 async function ruaItem(policyDomain: string, record: DmarcRecord, dns: DnsLookup): Promise<CheckItem> {
   if (record.rua.length === 0) {
     return item('dmarc.rua', 'warn', 'No rua=: you receive no DMARC aggregate reports', 'Without reports you cannot see who sends as your domain, nor when to tighten the policy.', `Add rua=mailto:dmarc-reports@${policyDomain}`);
@@ -558,12 +603,13 @@ async function ruaItem(policyDomain: string, record: DmarcRecord, dns: DnsLookup
   for (const uri of record.rua.slice(0, 5)) {
     const address = reportAddress(uri);
     if (address === undefined) continue;
-    const target = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+    const rawTarget = address.slice(address.lastIndexOf('@') + 1);
+    const target = canonicalDomain(rawTarget) ?? rawTarget.toLowerCase();
     if (orgDomain(target) === org) continue;
     const name = `${policyDomain}._report._dmarc.${target}`;
     const answer = await dns.txt(name);
     if (!answer.ok && answer.kind !== 'absent') problems.push(`${answer.message}: could not check that ${target} accepts reports for ${policyDomain}`);
-    else if (!answer.ok || !answer.records.some((r) => /^\s*v\s*=\s*DMARC1/i.test(r))) {
+    else if (!answer.ok || !answer.records.some(isDmarcRecord)) {
       problems.push(`${target} has not authorized reports for ${policyDomain}: no "v=DMARC1" TXT record at ${name}, so receivers skip ${address}`);
     }
   }
@@ -707,7 +753,7 @@ async function mtaStsPolicyItem(s: Settings, id: string, dns: DnsLookup): Promis
   if (mode !== 'enforce' && mode !== 'testing' && mode !== 'none') problems.push(`mode must be enforce, testing or none, got ${JSON.stringify(mode ?? '')}`);
   const maxAge = Number(fields.get('max_age')?.[0]);
   if (!Number.isInteger(maxAge) || maxAge < 0 || maxAge > MTA_STS_MAX_AGE) problems.push(`max_age must be a whole number of seconds up to ${MTA_STS_MAX_AGE}`);
-  const patterns = (fields.get('mx') ?? []).map((p) => p.toLowerCase());
+  const patterns = (fields.get('mx') ?? []).map((p) => p.toLowerCase().replace(/\.$/, ''));
   if (mode !== 'none' && patterns.length === 0) problems.push('no mx: lines');
   const mx = await dns.mx(s.domain);
   if (mx.ok && patterns.length > 0) {

@@ -594,7 +594,9 @@ export function createDkimSigner(options: DkimOptions, clock: Pick<Clock, 'now'>
   return {
     keys: infos,
     signerFor(message) {
+      // Normalized messages have canonical domains; a hand-built one may not (case, root dot).
       let domain = domainOf(message.from.address).toLowerCase();
+      if (domain.endsWith('.')) domain = domain.slice(0, -1);
       for (;;) {
         const signer = signers.get(domain);
         if (signer !== undefined) return signer;

@@ -6,11 +6,17 @@
  * `np`, `psd` (added by it). A missing `p` reads as `none`, as DMARCbis says, and is
  * reported so the caller can warn.
  *
+ * The version value is case-sensitive: it must be exactly `DMARC1` (RFC 7489 6.3 and its
+ * ABNF `%x44 %x4d %x41 %x52 %x43 %x31`, kept by RFC 9989), and receivers discard any other
+ * TXT record at `_dmarc` (RFC 7489 6.6.3). So `v=dmarc1; p=reject` is no DMARC record at all:
+ * {@link isDmarcRecord} and {@link parseDmarc} refuse it, and {@link findDmarc} reports it
+ * as ignored and goes on as the receiver does. The tag name `v` itself may be `V`.
+ *
  * @module
  */
 
 import type { DnsLookup } from './dns.js';
-import { orgDomain } from './org-domain.js';
+import { canonicalDomain, orgDomain } from './org-domain.js';
 
 /** A DMARC policy. */
 export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
@@ -52,7 +58,7 @@ export type DmarcParseResult =
   | {
       readonly ok: true;
       readonly record: DmarcRecord;
-      /** Things that parse but deserve a word (invalid report URIs, lower-case `dmarc1`). */
+      /** Things that parse but deserve a word (invalid report URIs, `rf` values). */
       readonly notes: readonly string[];
     }
   | { readonly ok: false; readonly error: string };
@@ -60,18 +66,45 @@ export type DmarcParseResult =
 const POLICIES = new Set<string>(['none', 'quarantine', 'reject']);
 
 /**
- * True when a TXT record is a DMARC record: it starts with the `v=DMARC1` tag (RFC 7489
- * 6.6.3 discards every other TXT record at `_dmarc`).
+ * True when a TXT record is a DMARC record: it starts with the `v=DMARC1` tag, `DMARC1` in
+ * upper case (RFC 7489 6.6.3 discards every other TXT record at `_dmarc`).
+ *
+ * @example
+ * ```ts
+ * isDmarcRecord('v=DMARC1; p=reject'); // true
+ * isDmarcRecord('v=dmarc1; p=reject'); // false: receivers ignore it
+ * ```
  */
 export function isDmarcRecord(txt: string): boolean {
+  return versionValue(txt) === 'DMARC1';
+}
+
+/**
+ * When a TXT record starts with a DMARC version tag whose value is `DMARC1` in the wrong
+ * case (`v=dmarc1`, `v=Dmarc1`), the reason receivers ignore it; otherwise undefined.
+ *
+ * @example
+ * ```ts
+ * dmarcVersionProblem('v=dmarc1; p=reject'); // 'the version is "v=dmarc1", but it must be ...'
+ * dmarcVersionProblem('v=DMARC1; p=reject'); // undefined
+ * ```
+ */
+export function dmarcVersionProblem(txt: string): string | undefined {
+  const value = versionValue(txt);
+  if (value === undefined || value === 'DMARC1' || value.toLowerCase() !== 'dmarc1') return undefined;
+  return `the version is "v=${value}", but it must be exactly "v=DMARC1" in upper case (the value is case-sensitive, RFC 7489 6.3 and RFC 9989): receivers ignore this record`;
+}
+
+/** The value of a leading `v=` tag (6 characters, any case), or undefined. */
+function versionValue(txt: string): string | undefined {
   let i = skipSpace(txt, 0);
-  if ((txt.charAt(i) || '').toLowerCase() !== 'v') return false;
+  if ((txt.charAt(i) || '').toLowerCase() !== 'v') return undefined;
   i = skipSpace(txt, i + 1);
-  if (txt.charAt(i) !== '=') return false;
+  if (txt.charAt(i) !== '=') return undefined;
   i = skipSpace(txt, i + 1);
-  if (txt.slice(i, i + 6).toLowerCase() !== 'dmarc1') return false;
+  const value = txt.slice(i, i + 6);
   const after = skipSpace(txt, i + 6);
-  return after >= txt.length || txt.charAt(after) === ';';
+  return after >= txt.length || txt.charAt(after) === ';' ? value : undefined;
 }
 
 function skipSpace(text: string, i: number): number {
@@ -84,7 +117,7 @@ function skipSpace(text: string, i: number): number {
  * tags are listed and ignored.
  */
 export function parseDmarc(txt: string): DmarcParseResult {
-  if (!isDmarcRecord(txt)) return { ok: false, error: 'the record does not start with "v=DMARC1"' };
+  if (!isDmarcRecord(txt)) return { ok: false, error: dmarcVersionProblem(txt) ?? 'the record does not start with "v=DMARC1"' };
   const notes: string[] = [];
   const seen = new Map<string, string>();
   const unknownTags: string[] = [];
@@ -99,7 +132,6 @@ export function parseDmarc(txt: string): DmarcParseResult {
     if (!/^[a-z][a-z0-9_]*$/.test(tag)) return { ok: false, error: `${quote(part.slice(0, eq))} is not a tag name` };
     if (seen.has(tag)) return { ok: false, error: `the tag "${tag}" appears twice` };
     seen.set(tag, value);
-    if (k === 0 && value !== 'DMARC1') notes.push(`write "v=DMARC1" in upper case; some receivers only accept that`);
   }
   const get = (tag: string): string | undefined => seen.get(tag);
 
@@ -202,10 +234,21 @@ function quote(text: string): string {
   return JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
 }
 
+/** A TXT record at `_dmarc.<domain>` that looks like DMARC but that receivers ignore. */
+export interface IgnoredDmarcRecord {
+  /** Where it was found: `_dmarc.example.com`. */
+  readonly name: string;
+  readonly text: string;
+  /** Why receivers ignore it (see {@link dmarcVersionProblem}). */
+  readonly reason: string;
+}
+
 /** Result of {@link findDmarc}. */
 export type DmarcDiscovery =
   | {
       readonly status: 'found';
+      /** Records passed over on the way, such as `v=dmarc1` at the From domain. */
+      readonly ignored: readonly IgnoredDmarcRecord[];
       /** The domain whose `_dmarc` record applies (the From domain or its organizational domain). */
       readonly policyDomain: string;
       /** The record came from the organizational domain, not the From domain itself. */
@@ -213,27 +256,48 @@ export type DmarcDiscovery =
       readonly text: string;
       readonly parsed: DmarcParseResult;
     }
-  | { readonly status: 'none'; readonly checked: readonly string[] }
+  | {
+      readonly status: 'none';
+      readonly checked: readonly string[];
+      /** Records that look like DMARC but that receivers ignore (`v=dmarc1`): why there is none. */
+      readonly ignored: readonly IgnoredDmarcRecord[];
+    }
   | { readonly status: 'multiple'; readonly policyDomain: string; readonly texts: readonly string[] }
   | { readonly status: 'dns-error'; readonly message: string; readonly dnsFailure: 'timeout' | 'servfail' | 'error' };
 
 /**
  * Finds the DMARC record that applies to mail from `domain`: `_dmarc.<domain>`, else
  * `_dmarc.<organizational domain>` (RFC 7489 6.6.3). A DNS failure stops the search, since
- * falling back on it could report a policy the receiver would not use.
+ * falling back on it could report a policy the receiver would not use. Records with a
+ * miscased version (`v=dmarc1`) are skipped as receivers skip them, and listed in `ignored`.
+ * The domain is compared in canonical form (case and a trailing dot do not matter).
+ *
+ * @example
+ * ```ts
+ * const found = await findDmarc('mail.example.com', createDnsLookup(resolver, 5000));
+ * if (found.status === 'found') console.log(found.policyDomain, found.parsed);
+ * ```
  */
 export async function findDmarc(domain: string, dns: DnsLookup): Promise<DmarcDiscovery> {
-  const org = orgDomain(domain);
-  const candidates = org === domain ? [domain] : [domain, org];
+  const name = canonicalDomain(domain) ?? domain;
+  const org = orgDomain(name);
+  const candidates = org === name ? [name] : [name, org];
+  const ignored: IgnoredDmarcRecord[] = [];
   for (const candidate of candidates) {
-    const answer = await dns.txt(`_dmarc.${candidate}`);
+    const where = `_dmarc.${candidate}`;
+    const answer = await dns.txt(where);
     if (!answer.ok && answer.kind !== 'absent') return { status: 'dns-error', message: answer.message, dnsFailure: answer.kind };
-    const records = answer.ok ? answer.records.filter(isDmarcRecord) : [];
+    const texts = answer.ok ? answer.records : [];
+    for (const text of texts) {
+      const reason = dmarcVersionProblem(text);
+      if (reason !== undefined) ignored.push({ name: where, text, reason });
+    }
+    const records = texts.filter(isDmarcRecord);
     if (records.length > 1) return { status: 'multiple', policyDomain: candidate, texts: records };
     if (records.length === 1) {
       const text = records[0]!;
-      return { status: 'found', policyDomain: candidate, inherited: candidate !== domain, text, parsed: parseDmarc(text) };
+      return { status: 'found', policyDomain: candidate, inherited: candidate !== name, text, parsed: parseDmarc(text), ignored };
     }
   }
-  return { status: 'none', checked: candidates.map((c) => `_dmarc.${c}`) };
+  return { status: 'none', checked: candidates.map((c) => `_dmarc.${c}`), ignored };
 }

@@ -12,6 +12,7 @@
 
 import { Resolver } from 'node:dns/promises';
 import { configError } from '../errors.js';
+import { parseIp, type IpAddress } from './ip.js';
 
 /** An MX record as `node:dns/promises` returns it. */
 export interface MxRecord {
@@ -33,6 +34,16 @@ export interface DnsResolver {
   resolve4(name: string): Promise<readonly string[]>;
   /** IPv6 addresses of `name`. */
   resolve6(name: string): Promise<readonly string[]>;
+  /**
+   * PTR records (reverse lookup) of `name`, a reverse-mapping name such as
+   * `1.2.0.192.in-addr.arpa` or `...ip6.arpa`, as host names. `node:dns/promises` and its
+   * `Resolver` have it.
+   *
+   * Optional, so that resolvers written for the four forward lookups keep working: without
+   * it, SPF `ptr` terms never match (RFC 7208 5.5 treats a failed PTR lookup the same way)
+   * and the domain checks say that `ptr` was not evaluated.
+   */
+  resolvePtr?(name: string): Promise<readonly string[]>;
 }
 
 /** Options of {@link createDnsResolver}. */
@@ -74,11 +85,12 @@ export function createDnsResolver(options: DnsResolverOptions = {}): DnsResolver
     resolveMx: (name) => resolver.resolveMx(name),
     resolve4: (name) => resolver.resolve4(name),
     resolve6: (name) => resolver.resolve6(name),
+    resolvePtr: (name) => resolver.resolvePtr(name),
   };
 }
 
 /** Record types the checks ask for. */
-export type DnsRecordType = 'TXT' | 'MX' | 'A' | 'AAAA';
+export type DnsRecordType = 'TXT' | 'MX' | 'A' | 'AAAA' | 'PTR';
 
 /** Why a lookup gave no records. */
 export type DnsFailureKind =
@@ -113,6 +125,14 @@ export interface DnsLookup {
   a(name: string): Promise<DnsAnswer<string>>;
   /** IPv6 addresses. */
   aaaa(name: string): Promise<DnsAnswer<string>>;
+  /**
+   * PTR records of a reverse-mapping name (`1.2.0.192.in-addr.arpa`; see {@link reverseName}),
+   * host names in lower case without a trailing dot. Fails with kind `error` when the
+   * resolver has no `resolvePtr`.
+   */
+  ptr(name: string): Promise<DnsAnswer<string>>;
+  /** The resolver can do reverse lookups (it has `resolvePtr`). */
+  readonly supportsPtr: boolean;
   /** Number of queries sent to the resolver (cache hits not counted). */
   readonly queryCount: number;
 }
@@ -130,6 +150,7 @@ const SERVFAIL_CODES = new Set(['ESERVFAIL', 'SERVFAIL']);
 export function createDnsLookup(resolver: DnsResolver, timeoutMs: number): DnsLookup {
   const cache = new Map<string, Promise<DnsAnswer<unknown>>>();
   let queryCount = 0;
+  const supportsPtr = typeof resolver.resolvePtr === 'function';
 
   function query<T>(type: DnsRecordType, rawName: string, run: (name: string) => Promise<unknown>, check: (value: unknown) => T[] | undefined): Promise<DnsAnswer<T>> {
     const name = dnsName(rawName);
@@ -184,6 +205,11 @@ export function createDnsLookup(resolver: DnsResolver, timeoutMs: number): DnsLo
     mx: (name) => query('MX', name, (n) => resolver.resolveMx(n), checkMx),
     a: (name) => query('A', name, (n) => resolver.resolve4(n), checkStrings),
     aaaa: (name) => query('AAAA', name, (n) => resolver.resolve6(n), checkStrings),
+    ptr: (name) =>
+      supportsPtr
+        ? query('PTR', name, (n) => resolver.resolvePtr!(n), checkHostNames)
+        : Promise.resolve(failure<string>('error', false, `PTR lookup of ${dnsName(name) ?? JSON.stringify(name.slice(0, 80))} not possible: the DNS resolver has no resolvePtr`)),
+    supportsPtr,
     get queryCount() {
       return queryCount;
     },
@@ -217,6 +243,11 @@ function checkMx(value: unknown): MxRecord[] | undefined {
   return out;
 }
 
+function checkHostNames(value: unknown): string[] | undefined {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return undefined;
+  return (value as string[]).map((v) => v.toLowerCase().replace(/\.$/, ''));
+}
+
 function checkStrings(value: unknown): string[] | undefined {
   return Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : undefined;
 }
@@ -244,4 +275,30 @@ export function dnsName(name: string): string | undefined {
     }
   }
   return labelLength === 0 ? undefined : n;
+}
+
+const HEX = '0123456789abcdef';
+
+/**
+ * The reverse-mapping name of an IP address, for a PTR lookup (RFC 1035 3.5, RFC 3596 2.5):
+ * `192.0.2.1` -> `1.2.0.192.in-addr.arpa`, IPv6 as 32 reversed nibbles under `ip6.arpa`.
+ * An IPv4-mapped IPv6 address gives its IPv4 name.
+ *
+ * @returns The name, or undefined when `ip` is not an IP address.
+ *
+ * @example
+ * ```ts
+ * reverseName('2001:db8::1'); // '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa'
+ * ```
+ */
+export function reverseName(ip: string | IpAddress): string | undefined {
+  const address = typeof ip === 'string' ? parseIp(ip) : ip;
+  if (address === undefined) return undefined;
+  if (address.family === 4) return `${Array.from(address.bytes).reverse().join('.')}.in-addr.arpa`;
+  const nibbles: string[] = [];
+  for (let k = address.bytes.length - 1; k >= 0; k--) {
+    const b = address.bytes[k]!;
+    nibbles.push(HEX[b & 15]!, HEX[b >> 4]!);
+  }
+  return `${nibbles.join('.')}.ip6.arpa`;
 }

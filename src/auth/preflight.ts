@@ -48,7 +48,10 @@ export type DomainCheckSettings = Omit<CheckDomainOptions, 'domain' | 'resolver'
 
 /** Options of {@link preflightDomains}. */
 export interface PreflightOptions extends DomainCheckSettings {
-  /** Settings for one From domain, merged over the shared ones (keys are ASCII domains). */
+  /**
+   * Settings for one From domain, merged over the shared ones. Keys are domains, matched in
+   * canonical form (`Example.COM.` is `example.com`, Unicode names as A-labels).
+   */
   readonly domains?: Readonly<Record<string, DomainCheckSettings>>;
   /** Where DNS queries go. @default a `node:dns/promises` resolver */
   readonly resolver?: DnsResolver;
@@ -89,11 +92,20 @@ export async function preflightDomains(froms: readonly string[], options: Prefli
     const domain = domainOption(`froms[${i}]`, from.slice(from.lastIndexOf('@') + 1));
     if (!domains.includes(domain)) domains.push(domain);
   });
-  const { domains: perDomain, required = REQUIRED_CHECKS, ...shared } = options;
+  const { domains: perDomainInput, required = REQUIRED_CHECKS, ...shared } = options;
+  const perDomain = new Map<string, DomainCheckSettings>();
+  if (perDomainInput !== undefined) {
+    if (typeof perDomainInput !== 'object' || perDomainInput === null) throw configError('domains', 'an object of settings by domain', perDomainInput);
+    for (const [key, settings] of Object.entries(perDomainInput)) {
+      const domain = domainOption(`domains[${JSON.stringify(key)}]`, key);
+      if (perDomain.has(domain)) throw configError(`domains[${JSON.stringify(key)}]`, `a domain given once (it is the same domain as another key, ${domain})`, key);
+      perDomain.set(domain, settings);
+    }
+  }
   const timeoutMs = shared.timeoutMs ?? DEFAULT_DNS_TIMEOUT_MS;
   // One resolver for every domain: the default one is created once.
   const resolver = shared.resolver ?? createDnsResolver(Number.isInteger(timeoutMs) && timeoutMs > 0 ? { timeoutMs } : {});
-  const reports = await Promise.all(domains.map((domain) => checkDomain({ ...shared, ...(perDomain?.[domain] ?? {}), domain, resolver })));
+  const reports = await Promise.all(domains.map((domain) => checkDomain({ ...shared, ...(perDomain.get(domain) ?? {}), domain, resolver })));
   const blocking: BlockingItem[] = [];
   for (const report of reports) {
     for (const it of report.items) if (it.status === 'fail' && isRequiredCheck(it.id, required)) blocking.push({ domain: report.domain, item: it });

@@ -10,13 +10,18 @@
  *   problem it finds: lookup and void counts, include loops, missing or malformed included
  *   records, `mx` with more than 10 hosts, `ptr`, `+all`.
  *
- * `ptr` is counted but never matches: the resolver interface has no reverse lookups, and
- * RFC 7208 5.5 says not to use it.
+ * `ptr` is evaluated as RFC 7208 5.5 says: the client IP's PTR names (the first
+ * {@link SPF_MAX_PTR_NAMES}), each validated by a forward A/AAAA lookup that must return the
+ * client IP, match when one equals the target domain or is below it. The term counts as one
+ * DNS lookup, a PTR lookup that finds nothing as a void lookup, and a DNS error makes it not
+ * match (no temperror). Without `resolvePtr` on the resolver, it never matches. The analysis,
+ * which has no client IP, only counts it and warns (5.5: "SHOULD NOT be used"). The `%{p}`
+ * macro is expanded as `unknown`.
  *
  * @module
  */
 
-import { dnsName, type DnsAnswer, type DnsLookup } from './dns.js';
+import { dnsName, reverseName, type DnsAnswer, type DnsLookup } from './dns.js';
 import { inCidr, ipMacroForm, parseIPv4, parseIPv6, parseIp, type IpAddress } from './ip.js';
 
 /** Most DNS-querying terms in one evaluation (RFC 7208 4.6.4). */
@@ -25,6 +30,8 @@ export const SPF_MAX_LOOKUPS = 10;
 export const SPF_MAX_VOID_LOOKUPS = 2;
 /** Most MX hosts an `mx` term may name (RFC 7208 4.6.4). */
 export const SPF_MAX_MX_HOSTS = 10;
+/** Most PTR names a `ptr` term validates; the others are ignored (RFC 7208 4.6.4). */
+export const SPF_MAX_PTR_NAMES = 10;
 // The analysis goes on past the limit to report the real count, but not forever.
 const ANALYSIS_LOOKUP_CAP = 40;
 
@@ -583,8 +590,8 @@ class Walker {
         }
       }
       case 'ptr':
-        this.problems.push({ kind: 'ptr', domain, message: `${quote(m.text)} in ${domain}: ptr is slow and unreliable (RFC 7208 5.5); receivers may ignore it` });
-        return NO_MATCH;
+        this.problems.push({ kind: 'ptr', domain, message: `${quote(m.text)} in ${domain}: ptr is slow and unreliable and SHOULD NOT be used (RFC 7208 5.5); receivers may ignore it` });
+        return this.ip === undefined ? NO_MATCH : this.matchPtr(this.ip, target, domain, m.text);
       case 'exists': {
         const answer = await this.dns.a(target);
         const error = this.dnsOutcome(answer, domain, m.text);
@@ -635,6 +642,33 @@ class Walker {
     for (const text of answer.records) {
       const address = parseIp(text);
       if (address !== undefined && inCidr(this.ip, address, prefix)) return true;
+    }
+    return NO_MATCH;
+  }
+
+  /**
+   * `ptr` (RFC 7208 5.5): the client's PTR names that equal `target` or end in `.target`
+   * match once validated, that is when their A (or AAAA) records include the client IP. Only
+   * the first SPF_MAX_PTR_NAMES names count (4.6.4); names outside `target` are skipped
+   * before validation, which saves lookups and gives the same result.
+   */
+  private async matchPtr(ip: IpAddress, target: string, domain: string, term: string): Promise<Match> {
+    const answer = await this.dns.ptr(reverseName(ip)!);
+    if (!answer.ok) {
+      // No PTR record: a void lookup. Any other DNS error: the mechanism fails to match.
+      return answer.kind === 'absent' ? (this.countVoid(domain, term) ?? NO_MATCH) : NO_MATCH;
+    }
+    const suffix = `.${target}`;
+    for (const record of answer.records.slice(0, SPF_MAX_PTR_NAMES)) {
+      const name = dnsName(record);
+      if (name === undefined || (name !== target && !name.endsWith(suffix))) continue;
+      const addresses = ip.family === 4 ? await this.dns.a(name) : await this.dns.aaaa(name);
+      // A DNS error while validating skips that name (5.5).
+      if (!addresses.ok) continue;
+      for (const text of addresses.records) {
+        const address = parseIp(text);
+        if (address !== undefined && inCidr(ip, address, ip.family === 4 ? 32 : 128)) return true;
+      }
     }
     return NO_MATCH;
   }

@@ -27,7 +27,8 @@ function formatAddresses(list: readonly Address[]): { name: string; address: str
  * local file or fetch a URL.
  */
 export function toMailOptions(message: NormalizedMessage, envelope?: Envelope): MailComposerOptions {
-  const headers: Record<string, string | string[]> = {};
+  // No prototype: a name like `constructor` or `__proto__` must be an ordinary key here.
+  const headers = Object.create(null) as Record<string, string | string[]>;
   for (const [name, value] of message.headers) {
     const prev = headers[name];
     if (prev === undefined) headers[name] = value;

@@ -16,6 +16,7 @@ export {
 } from './address.js';
 export {
   DEFAULT_MESSAGE_LIMITS,
+  RECIPIENT_ENTRIES_FACTOR,
   createMessageId,
   normalizeMessage,
   recipientsByDomain,

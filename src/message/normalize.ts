@@ -6,10 +6,12 @@
  * - `INVALID_ADDRESS`: an address (from, to, cc, bcc, replyTo, returnPath) is malformed.
  * - `INVALID_HEADER`: a header name or value (subject, `headers`, attachment filename, content
  *   type or cid, Message-ID, tags) contains CR, LF, NUL or another control character, is too
- *   long, is owned by the message model (From, Subject, ...) or is repeated where RFC 5322
- *   allows one; also too many headers.
- * - `TOO_LARGE`: the estimated size, the recipient count, the attachment count or the
- *   metadata size is over its limit.
+ *   long, is owned by the message model (From, Subject, ...), is a trace or signature header
+ *   that only relays, receivers or the mailer write (Received, Resent-*, DKIM-Signature,
+ *   ARC-*, Authentication-Results, X-Mailpush-*), is a JavaScript object key (`__proto__`,
+ *   `constructor`, ...) or is repeated where RFC 5322 allows one; also too many headers.
+ * - `TOO_LARGE`: the estimated size, the recipient count (entries are counted before any
+ *   address is parsed), the attachment count or the metadata size is over its limit.
  * - `VALIDATION`: anything else (wrong types, no recipients, empty message, unsupported
  *   nodemailer options such as attachment `path`, metadata that is not JSON).
  *
@@ -25,7 +27,12 @@ import { describeCharAt, domainOf, findTextControl, normalizeDomain, parseAddres
 export interface MessageLimits {
   /** Largest estimated composed size, in bytes. @default 26_214_400 (25 MiB) */
   readonly maxBytes?: number;
-  /** Most envelope recipients (to + cc + bcc after de-duplication). @default 1000 */
+  /**
+   * Most envelope recipients (to + cc + bcc after de-duplication). The entries as given are
+   * counted first, before any address is parsed: more than `RECIPIENT_ENTRIES_FACTOR` (10)
+   * times this limit, duplicates included, is refused at once, so an oversized list costs
+   * nothing to reject. @default 1000
+   */
   readonly maxRecipients?: number;
   /**
    * Longest value of an extra header, in characters, before folding (RFC 5322 2.1.1 allows 998
@@ -154,6 +161,66 @@ const OWNED_HEADERS: ReadonlyMap<string, string> = new Map([
   ['content-id', 'it is written by MIME composition; set `cid` on attachments'],
 ]);
 
+// Trace and signature headers: written by relays and receivers (Received, Return-Path,
+// Resent-*, Authentication-Results) or at signing time (DKIM-Signature, ARC-*), never by the
+// author. A caller that sets them forges trace data or a signature the mailer did not make.
+// Lower case; the value says why.
+const TRACE_HEADERS: ReadonlyMap<string, string> = new Map([
+  ['received', 'it is a trace header that each relay adds (RFC 5321 4.4)'],
+  ['received-spf', 'it is a trace header that the receiver adds (RFC 7208 9.1)'],
+  ['authentication-results', 'it is added by the receiver that verified the message (RFC 8601)'],
+  ['dkim-signature', 'DKIM signatures are added by the mailer at send time; configure `dkim` on the mailer'],
+  ['domainkey-signature', 'it is an obsolete signature header (RFC 4870); configure `dkim` on the mailer'],
+]);
+
+// Header name prefixes refused the same way, with the reason.
+const TRACE_PREFIXES: readonly (readonly [string, string])[] = [
+  ['resent-', 'Resent-* fields are added when a mailbox re-sends a message it received (RFC 5322 3.6.6), not when a message is composed'],
+  ['arc-', 'ARC-* fields are added by intermediaries that forward the message (RFC 8617)'],
+  ['x-mailpush-', 'X-Mailpush-* headers are reserved: the mailer adds X-Mailpush-Job-Id itself and feedback processing trusts them to find the job'],
+];
+
+// Names of Object.prototype properties (and `prototype`), lower case: a header map built as a
+// plain object (`headers[name] = value`, here, in nodemailer or in a transport) drops
+// `__proto__` silently and reads `constructor` as a function. Compared case-insensitively
+// because some consumers lower-case names before using them as keys.
+const OBJECT_KEYS: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+  'hasownproperty',
+  'isprototypeof',
+  'propertyisenumerable',
+  'tostring',
+  'tolocalestring',
+  'valueof',
+  '__definegetter__',
+  '__definesetter__',
+  '__lookupgetter__',
+  '__lookupsetter__',
+]);
+
+const OBJECT_KEY_REASON = 'it is the name of a JavaScript object property, which header maps built from plain objects drop or misread';
+
+// Every refused name in one map: one lookup per header on the hot path.
+const REFUSED_HEADERS: ReadonlyMap<string, string> = new Map([
+  ...OWNED_HEADERS,
+  ...TRACE_HEADERS,
+  ...[...OBJECT_KEYS].map((key) => [key, OBJECT_KEY_REASON] as const),
+]);
+
+/** Why a header name (lower case) may not be set through `headers`, or undefined. */
+function refusedHeader(lower: string): string | undefined {
+  const reason = REFUSED_HEADERS.get(lower);
+  if (reason !== undefined) return reason;
+  // Prefixes start with a, r or x: skip the loop for every other name.
+  const c = lower.charCodeAt(0);
+  if (c === 0x61 || c === 0x72 || c === 0x78) {
+    for (const [prefix, why] of TRACE_PREFIXES) if (lower.startsWith(prefix)) return why;
+  }
+  return undefined;
+}
+
 // At most once per message: RFC 5322 3.6 (In-Reply-To, References), RFC 8058 (one
 // List-Unsubscribe-Post) and Gmail's Feedback-ID; Yahoo refuses duplicated headers. The value
 // is a bit to remember which were seen without allocating a Set per message.
@@ -184,6 +251,14 @@ const UNSUPPORTED_FIELDS: readonly (readonly [string, string])[] = [
   ['sendAt', 'it is an option of mailer.send(), not a message field'],
   ['idempotencyKey', 'it is an option of mailer.send(), not a message field'],
 ];
+
+/**
+ * Entries of to + cc + bcc as given (duplicates included) that are read at most, as a multiple
+ * of `maxRecipients`. Counted from array lengths before any address is parsed, so a list of a
+ * million addresses is refused in constant time; below it, duplicates are still allowed and
+ * the limit applies to unique addresses.
+ */
+export const RECIPIENT_ENTRIES_FACTOR = 10;
 
 const CATEGORIES: readonly MessageCategory[] = ['transactional', 'marketing'];
 const ENCODINGS: readonly string[] = ['utf8', 'base64', 'hex'];
@@ -252,6 +327,12 @@ function addressesSize(list: readonly Address[]): number {
   return size;
 }
 
+/** Entries of an address field as given: an array counts its items, one address counts one. */
+function entryCount(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  return Array.isArray(value) ? (value as readonly unknown[]).length : 1;
+}
+
 function readAddressList(value: unknown, field: string): readonly Address[] {
   if (value === undefined || value === null) return EMPTY_LIST;
   return Object.freeze(parseAddressList(value as AddressInput | readonly AddressInput[], field));
@@ -286,8 +367,8 @@ function readHeaders(value: unknown, limits: Required<MessageLimits>): HeadersRe
       }
     }
     const lower = name.toLowerCase();
-    const owned = OWNED_HEADERS.get(lower);
-    if (owned !== undefined) throw invalidHeader(`The header ${JSON.stringify(name)} cannot be set through \`headers\`: ${owned}`);
+    const refused = refusedHeader(lower);
+    if (refused !== undefined) throw invalidHeader(`The header ${JSON.stringify(name)} cannot be set through \`headers\`: ${refused}`);
     const raw = value[name];
     const repeated = Array.isArray(raw);
     const count = repeated ? (raw as readonly unknown[]).length : 1;
@@ -673,9 +754,22 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
     throw new MailError(`\`from\` must be exactly one address, got a list of ${(fromInput as unknown[]).length}`, { code: MailErrorCode.INVALID_ADDRESS });
   }
   const from = parseAddress(fromInput as AddressInput, 'from');
-  const to = readAddressList(m.to, 'to');
-  const cc = readAddressList(m.cc, 'cc');
-  const bcc = readAddressList(m.bcc, 'bcc');
+  const toInput = m.to;
+  const ccInput = m.cc;
+  const bccInput = m.bcc;
+  // Counted before parsing: parsing is about 2 µs per address, and a list far over the limit
+  // must not cost seconds before it is refused. Strings are one address each (a string that
+  // holds a list is refused by the parser, long ones before they are scanned).
+  const entries = entryCount(toInput) + entryCount(ccInput) + entryCount(bccInput);
+  const maxEntries = limits.maxRecipients * RECIPIENT_ENTRIES_FACTOR;
+  if (entries > maxEntries) {
+    throw tooLarge(
+      `Too many recipients: ${entries} entries in to + cc + bcc, more than ${maxEntries} are never read (the limit is ${limits.maxRecipients} recipients after de-duplication)`,
+    );
+  }
+  const to = readAddressList(toInput, 'to');
+  const cc = readAddressList(ccInput, 'cc');
+  const bcc = readAddressList(bccInput, 'bcc');
   const replyTo = readAddressList(m.replyTo, 'replyTo');
 
   const total = to.length + cc.length + bcc.length;

@@ -29,6 +29,11 @@ export interface MemoryZoneRecords {
   readonly mx?: readonly MxRecord[];
   readonly a?: readonly string[];
   readonly aaaa?: readonly string[];
+  /**
+   * PTR records (host names), on a reverse-mapping name such as `1.2.0.192.in-addr.arpa`
+   * (`reverseName('192.0.2.1')` from `mailpush/auth` builds it).
+   */
+  readonly ptr?: readonly string[];
   /** An alias: every query of this name is answered from the target's records. */
   readonly cname?: string;
   /** Answer every query of this name with this fault. */
@@ -43,7 +48,7 @@ export type MemoryZones = Readonly<Record<string, MemoryZoneRecords>>;
 /** One query the memory resolver received. */
 export interface MemoryDnsQuery {
   readonly name: string;
-  readonly type: 'TXT' | 'MX' | 'A' | 'AAAA';
+  readonly type: 'TXT' | 'MX' | 'A' | 'AAAA' | 'PTR';
 }
 
 /** Options of {@link createMemoryResolver}. */
@@ -54,8 +59,9 @@ export interface MemoryResolverOptions {
   readonly fault?: MemoryDnsFault;
 }
 
-/** A {@link DnsResolver} over in-memory zones. */
+/** A {@link DnsResolver} over in-memory zones, reverse lookups included. */
 export interface MemoryResolver extends DnsResolver {
+  resolvePtr(name: string): Promise<readonly string[]>;
   /** Every query received, in order. */
   readonly queries: readonly MemoryDnsQuery[];
   /** Adds or replaces the records of a name. */
@@ -82,6 +88,7 @@ const MAX_CNAME_CHAIN = 8;
  *   'example.com': { txt: ['v=spf1 include:_spf.example.net -all'], mx: [{ exchange: 'mx.example.com', priority: 10 }] },
  *   '_dmarc.example.com': { txt: ['v=DMARC1; p=reject; rua=mailto:d@example.com'] },
  *   's1._domainkey.example.com': { fault: 'timeout' },
+ *   '1.2.0.192.in-addr.arpa': { ptr: ['mail.example.com'] }, // reverse lookup of 192.0.2.1
  * });
  * const report = await checkDomain({ domain: 'example.com', resolver });
  * ```
@@ -131,6 +138,7 @@ export function createMemoryResolver(zones: MemoryZones = {}, options: MemoryRes
     resolveMx: (name) => answer('MX', 'queryMx', name, (r) => r.mx?.map((m) => ({ ...m }))),
     resolve4: (name) => answer('A', 'queryA', name, (r) => r.a),
     resolve6: (name) => answer('AAAA', 'queryAaaa', name, (r) => r.aaaa),
+    resolvePtr: (name) => answer('PTR', 'queryPtr', name, (r) => r.ptr),
     resolve(name, rrtype) {
       switch (rrtype.toUpperCase()) {
         case 'TXT':
@@ -141,6 +149,8 @@ export function createMemoryResolver(zones: MemoryZones = {}, options: MemoryRes
           return resolver.resolve4(name);
         case 'AAAA':
           return resolver.resolve6(name);
+        case 'PTR':
+          return resolver.resolvePtr(name);
         default:
           return Promise.reject(dnsError('query', key(name), 'ENOTIMP'));
       }

@@ -173,6 +173,28 @@ describe('SPF items', () => {
     expect(items(await check(spfZone('v=spf1 redirect=_spf.esp.example')))['spf.all']).toMatchObject({ status: 'pass', title: 'SPF ends with redirect=_spf.esp.example' });
   });
 
+  it('evaluates ptr for the sending IPs: reverse lookup, then forward confirmation', async () => {
+    const z = spfZone('v=spf1 ptr -all', {
+      '10.2.0.192.in-addr.arpa': { ptr: ['Mail.Example.com.'] },
+      'mail.example.com': { a: ['192.0.2.10'] },
+    });
+    const r = items(await check(z));
+    expect(r['spf.authorizes']).toMatchObject({ status: 'pass' });
+    expect(r['spf.authorizes']!.detail).toContain('192.0.2.10: pass (matched "ptr" in the SPF record of example.com)');
+    expect(r['spf.ptr']!.status).toBe('warn');
+    expect(r['spf.ptr']!.detail).toContain('it was evaluated');
+  });
+
+  it('says that ptr was not evaluated when the resolver has no resolvePtr', async () => {
+    const z = spfZone('v=spf1 ptr -all', { '10.2.0.192.in-addr.arpa': { ptr: ['mail.example.com'] }, 'mail.example.com': { a: ['192.0.2.10'] } });
+    const memory = createMemoryResolver(z);
+    const forwardOnly = { resolveTxt: memory.resolveTxt, resolveMx: memory.resolveMx, resolve4: memory.resolve4, resolve6: memory.resolve6 };
+    const r = items(await check(z, { resolver: forwardOnly }));
+    expect(r['spf.authorizes']!.status).toBe('fail');
+    expect(r['spf.ptr']!.detail).toContain('The DNS resolver has no resolvePtr, so ptr was not evaluated');
+    expect(memory.queries.some((q) => q.type === 'PTR')).toBe(false);
+  });
+
   it('passes IPs authorized through a nested include and CIDR ranges, v4 and v6', async () => {
     const z = spfZone('v=spf1 include:_spf.example.com -all', {
       '_spf.example.com': { txt: ['v=spf1 include:_spf.esp.example ip4:192.0.2.128/25 ~all'] },
@@ -346,6 +368,50 @@ describe('DMARC items', () => {
     expect(bad['dmarc.syntax']!.detail).toContain('p=rejected is not a policy');
   });
 
+  it('fails a v=dmarc1 record: the version is case-sensitive and receivers ignore the record', async () => {
+    const report = await check(zones({ '_dmarc.example.com': { txt: ['v=dmarc1; p=reject; rua=mailto:dmarc@example.com'] } }));
+    const r = items(report);
+    expect(r['dmarc.present']).toMatchObject({
+      status: 'fail',
+      title: 'No valid DMARC record for example.com: "v=dmarc1" must be "v=DMARC1"',
+      fix: 'Write the version in upper case at _dmarc.example.com: "v=DMARC1; p=reject; rua=mailto:dmarc@example.com"',
+    });
+    expect(r['dmarc.present']!.detail).toContain('_dmarc.example.com: v=dmarc1; p=reject; rua=mailto:dmarc@example.com');
+    expect(r['dmarc.present']!.detail).toContain('case-sensitive');
+    expect(r['dmarc.present']!.detail).toContain('Receivers apply no DMARC policy to example.com, whatever p= says.');
+    // Nothing of the ignored record is reported as if it applied.
+    expect(r['dmarc.policy']).toBeUndefined();
+    expect(r['dmarc.syntax']).toBeUndefined();
+    expect(r['alignment.dkim']!.detail).toContain('relaxed assumed');
+    expect(report.ok).toBe(false);
+  });
+
+  it('warns when a subdomain v=dmarc1 record is ignored in favour of the organizational one', async () => {
+    const z: MemoryZones = {
+      'news.example.com': { txt: ['v=spf1 ip4:192.0.2.0/24 -all'], mx: [{ exchange: 'mx.example.com', priority: 1 }] },
+      '_dmarc.news.example.com': { txt: ['v=Dmarc1; p=none'] },
+      '_dmarc.example.com': { txt: ['v=DMARC1; p=reject; rua=mailto:d@example.com'] },
+    };
+    const r = items(await checkDomain({ domain: 'news.example.com', resolver: createMemoryResolver(z), timeoutMs: 200 }));
+    expect(r['dmarc.present']).toMatchObject({ status: 'pass', title: 'DMARC record found at _dmarc.example.com (the organizational domain)' });
+    expect(r['dmarc.present']!.detail).toContain('No valid record at _dmarc.news.example.com');
+    expect(r['dmarc.ignored']).toMatchObject({
+      status: 'warn',
+      title: 'A DMARC record at _dmarc.news.example.com is ignored: "v=Dmarc1" must be "v=DMARC1"',
+      fix: 'Write the version in upper case at _dmarc.news.example.com: "v=DMARC1; p=none"',
+    });
+    expect(r['dmarc.policy']).toMatchObject({ title: 'DMARC policy is p=reject' });
+  });
+
+  it('does not count a v=dmarc1 report authorization record (RFC 7489 7.1)', async () => {
+    const dmarc = { '_dmarc.example.com': { txt: ['v=DMARC1; p=reject; rua=mailto:reports@dmarc-service.example'] } };
+    const lower = zones({ ...dmarc, 'example.com._report._dmarc.dmarc-service.example': { txt: ['v=dmarc1'] } });
+    expect(items(await check(lower))['dmarc.rua']!.status).toBe('warn');
+    // The destination domain is compared in canonical form.
+    const same = zones({ '_dmarc.example.com': { txt: ['v=DMARC1; p=reject; rua=mailto:reports@Reports.Example.COM.'] } });
+    expect(items(await check(same))['dmarc.rua']!.status).toBe('pass');
+  });
+
   it('warns on p=none with the fix to tighten it', async () => {
     const r = items(await check(zones({ '_dmarc.example.com': { txt: ['v=DMARC1; p=none; rua=mailto:d@example.com'] } })));
     expect(r['dmarc.policy']).toMatchObject({ status: 'warn', fix: 'Move to quarantine/reject once reports are clean' });
@@ -449,6 +515,9 @@ describe('MX, MTA-STS and TLS-RPT', () => {
     expect(throwing['mta-sts']).toMatchObject({ status: 'warn' });
     expect(throwing['mta-sts']!.detail).toContain('certificate has expired');
     expect(items(await check(zones(), { fetchMtaStsPolicy: policy('version: STSv1\nmode: sometimes\nmax_age: 99999999999\n') }))['mta-sts']!.status).toBe('warn');
+    // mx: patterns are compared in canonical form (a trailing root dot, upper case).
+    const dotted = items(await check(zones(), { fetchMtaStsPolicy: policy('version: STSv1\nmode: enforce\nmx: MX1.example.com.\nmx: mx2.example.com.\nmax_age: 604800\n') }));
+    expect(dotted['mta-sts']!.status).toBe('pass');
   });
 
   it('gives up on a policy fetch that never answers', async () => {
@@ -541,6 +610,15 @@ describe('options', () => {
 
   it('refuses a resolver without the right shape', async () => {
     await expect(checkDomain({ domain: 'example.com', resolver: {} as never })).rejects.toMatchObject({ code: 'MAILPUSH_ERR_CONFIG', option: 'resolver' });
+    const bad = { ...createMemoryResolver({}), resolvePtr: 'no' };
+    await expect(checkDomain({ domain: 'example.com', resolver: bad as never })).rejects.toMatchObject({ code: 'MAILPUSH_ERR_CONFIG', option: 'resolver' });
+  });
+
+  it('compares domains in canonical form: case and trailing dots in options do not matter', async () => {
+    const r = items(await check(zones({ '_dmarc.example.com': { txt: ['v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:d@example.com'] } }), { domain: 'Example.COM.', dkimDomain: 'EXAMPLE.com.', mailFrom: 'bounce@example.com.' }));
+    expect(r['alignment.dkim']).toMatchObject({ status: 'pass', title: 'DKIM d=example.com aligns with example.com' });
+    expect(r['alignment.spf']).toMatchObject({ status: 'pass' });
+    expect(r['dmarc.present']).toMatchObject({ status: 'pass', title: 'DMARC record found at _dmarc.example.com' });
   });
 
   it('accepts a MAIL FROM address as well as a domain', async () => {

@@ -357,6 +357,9 @@ describe('keys: selection, rotation, formats', () => {
     expect(s.signerFor({ from: { address: 'a@news.example.com' } })!.keys.map((k) => k.selector)).toEqual(['n1']);
     expect(s.signerFor({ from: { address: 'a@example.org' } })).toBeUndefined();
     expect(s.signerFor({ from: { address: 'a@notexample.com' } })).toBeUndefined();
+    // A hand-built message with a non-canonical From domain (case, trailing root dot).
+    expect(s.signerFor({ from: { address: 'a@News.Example.COM.' } })!.keys.map((k) => k.selector)).toEqual(['n1']);
+    expect(s.signerFor({ from: { address: 'a@example.com.' } })!.keys.map((k) => k.domain)).toEqual(['example.com']);
     const m = message({ from: 'a@mail.example.com' });
     const raw = await signed(s, m);
     expect(statuses(await verify(raw, zoneOf(s)))).toEqual(['pass']);

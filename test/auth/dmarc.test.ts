@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { createDnsLookup } from '../../src/auth/dns.js';
-import { findDmarc, isDmarcRecord, parseDmarc, reportAddress } from '../../src/auth/dmarc.js';
+import { dmarcVersionProblem, findDmarc, isDmarcRecord, parseDmarc, reportAddress } from '../../src/auth/dmarc.js';
 import { createMemoryResolver, type MemoryZones } from '../../src/testing/dns.js';
 
 describe('isDmarcRecord', () => {
@@ -8,7 +8,11 @@ describe('isDmarcRecord', () => {
     ['v=DMARC1; p=none', true],
     ['v=DMARC1', true],
     ['v = DMARC1 ; p=none', true],
-    ['v=dmarc1; p=none', true],
+    ['V=DMARC1; p=none', true],
+    // The version value is case-sensitive (RFC 7489 6.3, RFC 9989): receivers ignore these.
+    ['v=dmarc1; p=none', false],
+    ['v=Dmarc1; p=reject', false],
+    ['v = dmarc1', false],
     ['p=none; v=DMARC1', false],
     ['v=DMARC10; p=none', false],
     ['v=spf1 -all', false],
@@ -42,13 +46,24 @@ describe('parseDmarc', () => {
     expect(parseDmarc('v=DMARC1;P=Reject ;  ADKIM = S;')).toMatchObject({ ok: true, record: { p: 'reject', adkim: 's' } });
   });
 
-  it('lists unknown tags and notes bad report URIs and a lower-case version', () => {
-    const r = parseDmarc('v=dmarc1; p=none; foo=bar; rua=dmarc@example.com,ftp://x, mailto:nobody');
+  it('refuses a version that is not exactly DMARC1, saying why', () => {
+    for (const txt of ['v=dmarc1; p=reject', 'v=Dmarc1; p=reject', 'V = dmarC1;p=none']) {
+      const r = parseDmarc(txt);
+      expect(r.ok, txt).toBe(false);
+      expect(!r.ok && r.error).toMatch(/^the version is "v=dmarc1", but it must be exactly "v=DMARC1" in upper case \(the value is case-sensitive, RFC 7489 6\.3 and RFC 9989\): receivers ignore this record$/i);
+    }
+    expect(dmarcVersionProblem('v=DMARC1; p=none')).toBeUndefined();
+    expect(dmarcVersionProblem('v=DMARC2; p=none')).toBeUndefined();
+    expect(dmarcVersionProblem('v=spf1 -all')).toBeUndefined();
+    expect(dmarcVersionProblem('v=dmarc1')).toContain('"v=dmarc1"');
+  });
+
+  it('lists unknown tags and notes bad report URIs', () => {
+    const r = parseDmarc('v=DMARC1; p=none; foo=bar; rua=dmarc@example.com,ftp://x, mailto:nobody');
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.record.unknownTags).toEqual(['foo']);
     expect(r.notes).toEqual([
-      'write "v=DMARC1" in upper case; some receivers only accept that',
       'rua: "dmarc@example.com" is not a URI (expected mailto:reports@example.com)',
       'rua: "ftp://x" uses the scheme "ftp"; receivers send reports by mailto:',
       'rua: "mailto:nobody" is not a valid mailto: address',
@@ -119,8 +134,35 @@ describe('findDmarc', () => {
   });
 
   it('reports none after checking both names', async () => {
-    expect(await find({}, 'mail.example.com')).toEqual({ status: 'none', checked: ['_dmarc.mail.example.com', '_dmarc.example.com'] });
-    expect(await find({}, 'example.com')).toEqual({ status: 'none', checked: ['_dmarc.example.com'] });
+    expect(await find({}, 'mail.example.com')).toEqual({ status: 'none', checked: ['_dmarc.mail.example.com', '_dmarc.example.com'], ignored: [] });
+    expect(await find({}, 'example.com')).toEqual({ status: 'none', checked: ['_dmarc.example.com'], ignored: [] });
+  });
+
+  it('skips a record with v=dmarc1 as receivers do, and says so', async () => {
+    const r = await find({ '_dmarc.example.com': { txt: ['v=dmarc1; p=reject'] } }, 'example.com');
+    expect(r).toEqual({
+      status: 'none',
+      checked: ['_dmarc.example.com'],
+      ignored: [{ name: '_dmarc.example.com', text: 'v=dmarc1; p=reject', reason: expect.stringContaining('must be exactly "v=DMARC1"') }],
+    });
+  });
+
+  it('falls back to the organizational domain past an ignored v=dmarc1 record', async () => {
+    const r = await find({ '_dmarc.mail.example.com': { txt: ['v=dmarc1; p=none'] }, '_dmarc.example.com': { txt: ['v=DMARC1; p=reject'] } }, 'mail.example.com');
+    expect(r).toMatchObject({ status: 'found', policyDomain: 'example.com', inherited: true, text: 'v=DMARC1; p=reject', ignored: [{ name: '_dmarc.mail.example.com', text: 'v=dmarc1; p=none' }] });
+  });
+
+  it('uses the valid record when a v=dmarc1 one sits next to it (not "multiple")', async () => {
+    const r = await find({ '_dmarc.example.com': { txt: ['v=dmarc1; p=none', 'v=DMARC1; p=reject'] } }, 'example.com');
+    expect(r).toMatchObject({ status: 'found', text: 'v=DMARC1; p=reject', inherited: false, ignored: [{ text: 'v=dmarc1; p=none' }] });
+  });
+
+  it('compares the domain in canonical form: case and a trailing dot do not make it inherited', async () => {
+    const zones = { '_dmarc.example.com': { txt: ['v=DMARC1; p=reject'] } };
+    for (const domain of ['Example.COM.', 'example.com.', 'EXAMPLE.COM']) {
+      expect(await find(zones, domain), domain).toMatchObject({ status: 'found', policyDomain: 'example.com', inherited: false });
+    }
+    expect(await find({}, 'Mail.Example.com.')).toMatchObject({ status: 'none', checked: ['_dmarc.mail.example.com', '_dmarc.example.com'] });
   });
 
   it('stops at a DNS failure instead of falling back', async () => {

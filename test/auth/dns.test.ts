@@ -1,7 +1,7 @@
 import * as dnsPromises from 'node:dns/promises';
 import { Resolver } from 'node:dns/promises';
 import { describe, it, expect } from 'vitest';
-import { createDnsLookup, createDnsResolver, dnsName, type DnsResolver } from '../../src/auth/dns.js';
+import { createDnsLookup, createDnsResolver, dnsName, reverseName, type DnsResolver } from '../../src/auth/dns.js';
 import { createMemoryResolver } from '../../src/testing/dns.js';
 
 const rejecting = (error: unknown): DnsResolver => ({
@@ -78,6 +78,50 @@ describe('createDnsLookup', () => {
   });
 });
 
+describe('createDnsLookup: PTR', () => {
+  it('looks up PTR records, lower case and without the root dot, once per name', async () => {
+    const resolver = createMemoryResolver({ '1.2.0.192.in-addr.arpa': { ptr: ['Mail.Example.COM.', 'other.example'] } });
+    const dns = createDnsLookup(resolver, 100);
+    expect(dns.supportsPtr).toBe(true);
+    expect(await dns.ptr('1.2.0.192.IN-ADDR.ARPA.')).toEqual({ ok: true, records: ['mail.example.com', 'other.example'] });
+    expect(await dns.ptr('1.2.0.192.in-addr.arpa')).toMatchObject({ ok: true });
+    expect(await dns.ptr('2.2.0.192.in-addr.arpa')).toMatchObject({ ok: false, kind: 'absent', nxdomain: true });
+    expect(resolver.queries).toEqual([
+      { name: '1.2.0.192.in-addr.arpa', type: 'PTR' },
+      { name: '2.2.0.192.in-addr.arpa', type: 'PTR' },
+    ]);
+  });
+
+  it('answers an error, without asking, when the resolver has no resolvePtr', async () => {
+    const dns = createDnsLookup(rejecting(new Error('x')), 100);
+    expect(dns.supportsPtr).toBe(false);
+    expect(await dns.ptr('1.2.0.192.in-addr.arpa')).toEqual({
+      ok: false,
+      kind: 'error',
+      nxdomain: false,
+      message: 'PTR lookup of 1.2.0.192.in-addr.arpa not possible: the DNS resolver has no resolvePtr',
+    });
+    expect(dns.queryCount).toBe(0);
+  });
+
+  it('refuses a PTR answer that is not a list of names', async () => {
+    const odd: DnsResolver = { ...rejecting(new Error('x')), resolvePtr: () => Promise.resolve([42] as never) };
+    expect(await createDnsLookup(odd, 100).ptr('1.2.0.192.in-addr.arpa')).toMatchObject({ ok: false, kind: 'error' });
+  });
+});
+
+describe('reverseName', () => {
+  it.each([
+    ['192.0.2.1', '1.2.0.192.in-addr.arpa'],
+    ['::ffff:192.0.2.1', '1.2.0.192.in-addr.arpa'],
+    ['2001:db8::1', '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa'],
+    ['2001:DB8:ABCD::FF', 'f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.c.b.a.8.b.d.0.1.0.0.2.ip6.arpa'],
+    ['not an ip', undefined],
+  ])('%j -> %j', (ip, expected) => {
+    expect(reverseName(ip)).toBe(expected);
+  });
+});
+
 describe('dnsName', () => {
   it.each([
     ['Example.COM.', 'example.com'],
@@ -114,6 +158,8 @@ describe('createDnsResolver', () => {
   it('builds a resolver with the node:dns/promises shape, asking the given servers', async () => {
     const resolver = createDnsResolver({ servers: ['127.0.0.1:1'], timeoutMs: 50, tries: 1 });
     expect(typeof resolver.resolveTxt).toBe('function');
+    expect(typeof resolver.resolvePtr).toBe('function');
+    expect(typeof dnsPromises.resolvePtr).toBe('function');
     // Nothing listens on port 1: the lookup fails locally, never reaching real DNS.
     const answer = await createDnsLookup(resolver, 2000).txt('example.com');
     expect(answer.ok).toBe(false);
@@ -149,6 +195,14 @@ describe('createMemoryResolver', () => {
     });
     await expect(resolver.resolveTxt('em123.example.com')).resolves.toEqual([['v=spf1 include:sendgrid.net ~all']]);
     await expect(resolver.resolveTxt('loop1.example')).rejects.toMatchObject({ code: 'ENODATA' });
+  });
+
+  it('answers reverse lookups from ptr records, with node:dns errors and the query logged', async () => {
+    const resolver = createMemoryResolver({ [reverseName('192.0.2.1')!]: { ptr: ['mail.example.com'] } });
+    await expect(resolver.resolvePtr('1.2.0.192.in-addr.arpa')).resolves.toEqual(['mail.example.com']);
+    await expect(resolver.resolvePtr('2.2.0.192.in-addr.arpa')).rejects.toMatchObject({ code: 'ENOTFOUND', syscall: 'queryPtr' });
+    await expect(resolver.resolve('1.2.0.192.in-addr.arpa', 'PTR')).resolves.toEqual(['mail.example.com']);
+    expect(resolver.queries.map((q) => `${q.type} ${q.name}`)).toEqual(['PTR 1.2.0.192.in-addr.arpa', 'PTR 2.2.0.192.in-addr.arpa', 'PTR 1.2.0.192.in-addr.arpa']);
   });
 
   it('offers a dns.resolve(name, rrtype) function for mailauth', async () => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { isAligned, orgDomain } from '../../src/auth/org-domain.js';
+import { canonicalDomain, isAligned, orgDomain } from '../../src/auth/org-domain.js';
 
 describe('orgDomain', () => {
   it.each([
@@ -33,5 +33,43 @@ describe('isAligned', () => {
   it('strict: identical domains only, ignoring case and a trailing dot', () => {
     expect(isAligned('example.com', 'EXAMPLE.com.', 'strict')).toBe(true);
     expect(isAligned('example.com', 'mail.example.com', 'strict')).toBe(false);
+  });
+
+  it('compares both sides in canonical form: case, trailing dots and IDN', () => {
+    expect(isAligned('MAC.com.', 'mac.com', 'strict')).toBe(true);
+    expect(isAligned('mac.com.', 'Mac.Com.', 'strict')).toBe(true);
+    expect(isAligned('Mail.MAC.com.', 'mac.com', 'relaxed')).toBe(true);
+    expect(isAligned('bücher.de', 'xn--bcher-kva.de', 'strict')).toBe(true);
+    expect(isAligned('Bücher.DE.', 'mail.xn--bcher-kva.de', 'relaxed')).toBe(true);
+  });
+
+  it('never aligns a name that is not a domain (an empty label), in either mode', () => {
+    for (const mode of ['strict', 'relaxed'] as const) {
+      expect(isAligned('mac.com', '.mac.com.', mode)).toBe(false);
+      expect(isAligned('.mac.com.', 'mac.com', mode)).toBe(false);
+      expect(isAligned('mac.com', 'mac..com', mode)).toBe(false);
+      expect(isAligned('mac.com', 'mac.com..', mode)).toBe(false);
+      expect(isAligned('mac.com', '', mode)).toBe(false);
+    }
+  });
+});
+
+describe('canonicalDomain', () => {
+  it.each([
+    ['Example.COM.', 'example.com'],
+    ['mail.example.com', 'mail.example.com'],
+    ['_dmarc.Example.com', '_dmarc.example.com'],
+    ['Bücher.DE.', 'xn--bcher-kva.de'],
+    ['.example.com', undefined],
+    ['example..com', undefined],
+    ['example.com..', undefined],
+    ['', undefined],
+    ['exa mple.com', undefined],
+  ])('%j -> %j', (name, expected) => {
+    expect(canonicalDomain(name)).toBe(expected);
+  });
+
+  it('leaves a name that is not a domain out of every organization', () => {
+    expect(orgDomain('.mac.com.')).toBe('.mac.com.');
   });
 });

@@ -53,6 +53,20 @@ describe('preflightDomains', () => {
     expect(result.reports[1]!.items.some((i) => i.id === 'dkim.k2.present' && i.status === 'pass')).toBe(true);
   });
 
+  it('matches per-domain settings whatever the case or trailing dot of their key', async () => {
+    const resolver = createMemoryResolver({ ...healthy('example.com'), ...healthy('example.org', 'k2') });
+    const result = await preflightDomains(['news@example.com', 'news@Example.ORG'], { dkimSelectors: ['s1'], domains: { 'EXAMPLE.org.': { dkimSelectors: ['k2'] } }, resolver, timeoutMs: 200 });
+    expect(result.reports.map((r) => r.domain)).toEqual(['example.com', 'example.org']);
+    expect(result.reports[1]!.items.some((i) => i.id === 'dkim.k2.present' && i.status === 'pass')).toBe(true);
+    expect(result.ok).toBe(true);
+  });
+
+  it('refuses per-domain keys that are not domains or name the same domain twice', async () => {
+    const resolver = createMemoryResolver({});
+    await expect(preflightDomains(['example.com'], { resolver, domains: { 'not a domain': {} } })).rejects.toMatchObject({ code: 'MAILPUSH_ERR_CONFIG', option: 'domains["not a domain"]' });
+    await expect(preflightDomains(['example.com'], { resolver, domains: { 'example.com': {}, 'Example.com.': {} } })).rejects.toMatchObject({ code: 'MAILPUSH_ERR_CONFIG', option: 'domains["Example.com."]' });
+  });
+
   it('blocks when DNS cannot be read (a timeout is not a pass)', async () => {
     const result = await preflightDomains(['example.com'], { dkimSelectors: ['s1'], resolver: createMemoryResolver({}, { fault: 'hang' }), timeoutMs: 50 });
     expect(result.ok).toBe(false);

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { createDnsLookup } from '../../src/auth/dns.js';
-import { analyzeSpf, evaluateSpf, isSpfRecord, parseSpf, type SpfMechanism } from '../../src/auth/spf.js';
+import { createDnsLookup, reverseName, type DnsResolver } from '../../src/auth/dns.js';
+import { analyzeSpf, evaluateSpf, isSpfRecord, parseSpf, SPF_MAX_PTR_NAMES, type SpfMechanism } from '../../src/auth/spf.js';
 import { createMemoryResolver, type MemoryZones } from '../../src/testing/dns.js';
 
 const lookupOver = (zones: MemoryZones, timeoutMs = 200) => {
@@ -227,8 +227,116 @@ describe('evaluateSpf', () => {
     expect((await evaluate(zones, '192.0.2.1')).result).toBe('pass');
   });
 
-  it('ptr never matches here', async () => {
-    expect((await evaluate({ 'example.com': { txt: ['v=spf1 ptr -all'] } }, '192.0.2.1')).result).toBe('fail');
+  describe('ptr (RFC 7208 5.5)', () => {
+    const evaluateOver = async (zones: MemoryZones, ip: string, resolver?: DnsResolver) => {
+      const memory = createMemoryResolver(zones);
+      const evaluation = await evaluateSpf('example.com', ip, createDnsLookup(resolver ?? memory, 200));
+      return { ...evaluation, queries: memory.queries.map((q) => `${q.type} ${q.name}`) };
+    };
+
+    it('matches a validated PTR name equal to the domain or below it', async () => {
+      const base: MemoryZones = { 'example.com': { txt: ['v=spf1 ptr -all'], a: ['192.0.2.1'] }, 'mail.example.com': { a: ['192.0.2.2'] } };
+      const own = await evaluateOver({ ...base, '1.2.0.192.in-addr.arpa': { ptr: ['example.com'] } }, '192.0.2.1');
+      expect(own).toMatchObject({ result: 'pass', reason: 'matched "ptr" in the SPF record of example.com', lookups: 1 });
+      expect(own.queries).toEqual(['TXT example.com', 'PTR 1.2.0.192.in-addr.arpa', 'A example.com']);
+      // Case and the trailing root dot of the PTR answer do not matter.
+      const sub = await evaluateOver({ ...base, '2.2.0.192.in-addr.arpa': { ptr: ['Mail.EXAMPLE.com.'] } }, '192.0.2.2');
+      expect(sub.result).toBe('pass');
+    });
+
+    it('matches ptr:<domain> against that domain', async () => {
+      const zones: MemoryZones = {
+        'example.com': { txt: ['v=spf1 ptr:relay.example.net -all'] },
+        '7.2.0.192.in-addr.arpa': { ptr: ['out1.relay.example.net'] },
+        'out1.relay.example.net': { a: ['192.0.2.7'] },
+      };
+      expect((await evaluateOver(zones, '192.0.2.7')).result).toBe('pass');
+    });
+
+    it('does not match a PTR name whose addresses do not include the client (not validated)', async () => {
+      const zones: MemoryZones = {
+        'example.com': { txt: ['v=spf1 ptr -all'] },
+        '9.113.0.203.in-addr.arpa': { ptr: ['mail.example.com'] },
+        'mail.example.com': { a: ['192.0.2.1'] },
+      };
+      expect(await evaluateOver(zones, '203.0.113.9')).toMatchObject({ result: 'fail', reason: 'matched "-all" in the SPF record of example.com' });
+    });
+
+    it('does not match, nor validate, PTR names outside the domain', async () => {
+      const zones: MemoryZones = {
+        'example.com': { txt: ['v=spf1 ptr -all'] },
+        '1.2.0.192.in-addr.arpa': { ptr: ['host.attacker.example', 'notexample.com', 'example.com.evil.example'] },
+        'host.attacker.example': { a: ['192.0.2.1'] },
+        'notexample.com': { a: ['192.0.2.1'] },
+      };
+      const r = await evaluateOver(zones, '192.0.2.1');
+      expect(r.result).toBe('fail');
+      expect(r.queries).toEqual(['TXT example.com', 'PTR 1.2.0.192.in-addr.arpa']);
+    });
+
+    it('reverse-maps IPv6 clients under ip6.arpa and validates with AAAA', async () => {
+      const zones: MemoryZones = {
+        'example.com': { txt: ['v=spf1 ptr -all'] },
+        [reverseName('2001:db8::25')!]: { ptr: ['mx.example.com'] },
+        'mx.example.com': { aaaa: ['2001:0db8:0000::0025'], a: ['2001:db8::25'] },
+      };
+      const r = await evaluateOver(zones, '2001:db8::25');
+      expect(r.result).toBe('pass');
+      expect(r.queries).toEqual(['TXT example.com', `PTR ${reverseName('2001:db8::25')!}`, 'AAAA mx.example.com']);
+    });
+
+    it('validates only the first 10 PTR names (RFC 7208 4.6.4)', async () => {
+      const names = (matchAt: number) => Array.from({ length: 12 }, (_, i) => (i === matchAt ? 'good.example.com' : `bad${i}.example.com`));
+      const zones = (matchAt: number): MemoryZones => ({
+        'example.com': { txt: ['v=spf1 ptr -all'] },
+        '1.2.0.192.in-addr.arpa': { ptr: names(matchAt) },
+        'good.example.com': { a: ['192.0.2.1'] },
+        ...Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`bad${i}.example.com`, { a: ['198.51.100.1'] }])),
+      });
+      expect(SPF_MAX_PTR_NAMES).toBe(10);
+      const tenth = await evaluateOver(zones(9), '192.0.2.1');
+      expect(tenth.result).toBe('pass');
+      const eleventh = await evaluateOver(zones(10), '192.0.2.1');
+      expect(eleventh.result).toBe('fail');
+      // One PTR query and at most 10 address queries.
+      expect(eleventh.queries.filter((q) => q.startsWith('A '))).toHaveLength(10);
+    });
+
+    it('does not match on a DNS error of the PTR lookup (no temperror)', async () => {
+      const zones: MemoryZones = { 'example.com': { txt: ['v=spf1 ptr ~all'] }, '1.2.0.192.in-addr.arpa': { fault: 'servfail' } };
+      expect(await evaluateOver(zones, '192.0.2.1')).toMatchObject({ result: 'softfail', voidLookups: 0 });
+    });
+
+    it('skips a PTR name whose address lookup fails and goes on with the next', async () => {
+      const zones: MemoryZones = {
+        'example.com': { txt: ['v=spf1 ptr -all'] },
+        '1.2.0.192.in-addr.arpa': { ptr: ['broken.example.com', 'mail.example.com'] },
+        'broken.example.com': { fault: 'servfail' },
+        'mail.example.com': { a: ['192.0.2.1'] },
+      };
+      expect((await evaluateOver(zones, '192.0.2.1')).result).toBe('pass');
+    });
+
+    it('counts a client without PTR records as a void lookup', async () => {
+      const r = await evaluateOver({ 'example.com': { txt: ['v=spf1 ptr ptr:other.example ptr:third.example -all'] } }, '192.0.2.1');
+      // The PTR answer is cached, but each term that finds nothing is void: the third is over the limit.
+      expect(r).toMatchObject({ result: 'permerror', lookups: 3, voidLookups: 3 });
+    });
+
+    it('counts ptr against the limit of 10 DNS lookups', async () => {
+      const a = Array.from({ length: 10 }, () => 'a:h.example.com').join(' ');
+      const zones: MemoryZones = { 'example.com': { txt: [`v=spf1 ${a} ptr -all`] }, 'h.example.com': { a: ['198.51.100.1'] }, '1.2.0.192.in-addr.arpa': { ptr: ['example.com'] } };
+      expect(await evaluateOver(zones, '192.0.2.1')).toMatchObject({ result: 'permerror', lookups: 11 });
+    });
+
+    it('never matches with a resolver that has no resolvePtr', async () => {
+      const zones: MemoryZones = { 'example.com': { txt: ['v=spf1 ptr -all'], a: ['192.0.2.1'] }, '1.2.0.192.in-addr.arpa': { ptr: ['example.com'] } };
+      const memory = createMemoryResolver(zones);
+      const forwardOnly: DnsResolver = { resolveTxt: memory.resolveTxt, resolveMx: memory.resolveMx, resolve4: memory.resolve4, resolve6: memory.resolve6 };
+      const r = await evaluateSpf('example.com', '192.0.2.1', createDnsLookup(forwardOnly, 200));
+      expect(r).toMatchObject({ result: 'fail', lookups: 1, voidLookups: 0 });
+      expect(memory.queries.map((q) => q.type)).toEqual(['TXT']);
+    });
   });
 
   it('refuses what is not an IP', async () => {

@@ -92,6 +92,35 @@ describe('mailpush doctor: table output', () => {
   });
 });
 
+describe('mailpush doctor: what receivers actually see', () => {
+  it('fails a v=dmarc1 record, which receivers ignore, and says why and how to fix it', async () => {
+    const zones = { ...HEALTHY, '_dmarc.example.com': { txt: ['v=dmarc1; p=reject; rua=mailto:d@example.com'] } };
+    const { code, out } = await run(['example.com', '-s', 's1', '--verbose'], { zones });
+    expect(code).toBe(1);
+    const lines = out.split('\n');
+    expect(lines.find((l) => l.includes('dmarc.present'))).toMatch(/^ {2}✗ FAIL {2}dmarc\.present +No valid DMARC record for example\.com: "v=dmarc1" must be "v=DMARC1"$/);
+    expect(out).toContain('it must be exactly "v=DMARC1" in upper case (the value is case-sensitive, RFC 7489 6.3 and RFC 9989): receivers ignore this record');
+    expect(out).toContain('→ Write the version in upper case at _dmarc.example.com: "v=DMARC1; p=reject; rua=mailto:d@example.com"');
+    // The ignored record's p=reject is not reported as protection.
+    expect(out).not.toContain('dmarc.policy');
+  });
+
+  it('evaluates an SPF ptr term for --ip through the reverse lookup', async () => {
+    const zones = {
+      ...HEALTHY,
+      'example.com': { txt: ['v=spf1 ptr include:sendgrid.net -all'], mx: [{ exchange: 'mx.example.com', priority: 10 }] },
+      '25.2.0.192.in-addr.arpa': { ptr: ['out.example.com.'] },
+      'out.example.com': { a: ['192.0.2.25'] },
+    };
+    const { out } = await run(['example.com', '-s', 's1', '--ip', '192.0.2.25', '--ip', '192.0.2.26', '--json'], { zones });
+    const report = JSON.parse(out) as { items: { id: string; status: string; detail: string; title: string }[] };
+    const authorizes = report.items.find((i) => i.id === 'spf.authorizes')!;
+    expect(authorizes.title).toBe('SPF does not authorize 192.0.2.26');
+    expect(authorizes.detail).toContain('192.0.2.25: pass (matched "ptr" in the SPF record of example.com)');
+    expect(report.items.find((i) => i.id === 'spf.ptr')!.status).toBe('warn');
+  });
+});
+
 describe('mailpush doctor: JSON output', () => {
   it('prints the report as JSON that parses', async () => {
     const { code, out } = await run(['doctor', 'example.com', '--selector', 's1', '--json'], { isTTY: true });

@@ -158,3 +158,18 @@ describe('normalize -> composeMessage -> parse', () => {
     expect(message.sizeBytes).toBeLessThan(raw.length * 2);
   });
 });
+
+describe('toMailOptions: header names that are object keys', () => {
+  it('keeps a header named like an Object.prototype property as an ordinary header', async () => {
+    // normalizeMessage refuses these names; a message built by hand (or a later stage that
+    // adds headers) must still not turn them into prototype lookups.
+    const base = fullMessage({ headers: undefined });
+    const message: NormalizedMessage = { ...base, headers: [['constructor', 'Y'], ['X-A', '1']] };
+    const options = toMailOptions(message);
+    expect(Object.getPrototypeOf(options.headers)).toBe(null);
+    expect({ ...(options.headers as object) }).toEqual({ constructor: 'Y', 'X-A': '1' });
+    const raw = (await composeMessage(message)).toString('latin1');
+    expect(raw).toMatch(/^Constructor: Y\r$/m);
+    expect(raw).not.toContain('function');
+  });
+});

@@ -3,6 +3,7 @@ import { MailErrorCode, isMailError } from '../../src/errors.js';
 import type { MailError } from '../../src/errors.js';
 import {
   DEFAULT_MESSAGE_LIMITS,
+  RECIPIENT_ENTRIES_FACTOR,
   createMessageId,
   normalizeMessage,
   recipientsByDomain,
@@ -226,9 +227,58 @@ describe('normalizeMessage: addresses', () => {
     expect(err.message).toContain('2');
   });
 
-  it('accepts a huge list of one repeated recipient and refuses a list over the limit', () => {
-    expect(normalize({ to: Array.from({ length: 20_000 }, () => 'same@example.com') }).to).toHaveLength(20_000);
+  it('accepts a long list of one repeated recipient and refuses a list over the limit', () => {
+    expect(normalize({ to: Array.from({ length: 10_000 }, () => 'same@example.com') }).to).toHaveLength(10_000);
     expectCode(() => normalize({ to: Array.from({ length: 1001 }, (_, i) => `u${i}@example.com`) }), MailErrorCode.TOO_LARGE, 'limit is 1000');
+  });
+
+  it('refuses more than RECIPIENT_ENTRIES_FACTOR x maxRecipients entries before parsing any', () => {
+    expect(RECIPIENT_ENTRIES_FACTOR).toBe(10);
+    let reads = 0;
+    // Every entry is the same address: de-duplicated it would be one recipient.
+    const trap = {
+      get address(): string {
+        reads++;
+        return 'same@example.com';
+      },
+    };
+    const lim = limits({ maxRecipients: 3 });
+    // 30 entries over to, cc and bcc: still read, de-duplicated, accepted.
+    expect(normalize({ to: new Array(10).fill(trap), cc: new Array(10).fill(trap), bcc: new Array(10).fill(trap) }, { limits: lim }).to).toHaveLength(10);
+    expect(reads).toBe(30);
+    reads = 0;
+    const err = expectCode(() => normalize({ to: new Array(10).fill(trap), cc: new Array(10).fill(trap), bcc: [...new Array(10).fill(trap), 'x@example.com'] }, { limits: lim }), MailErrorCode.TOO_LARGE);
+    expect(reads).toBe(0);
+    expect(err.message).toBe('Too many recipients: 31 entries in to + cc + bcc, more than 30 are never read (the limit is 3 recipients after de-duplication)');
+    // A single string is one entry.
+    expect(normalize({ to: new Array(29).fill(trap), cc: 'same@example.com' }, { limits: lim }).cc).toHaveLength(1);
+  });
+
+  it('refuses a list of 1,000,000 recipients without parsing it', () => {
+    let reads = 0;
+    const trap = {
+      get address(): string {
+        reads++;
+        return 'same@example.com';
+      },
+    };
+    const same = new Array(1_000_000).fill(trap);
+    const distinct = Array.from({ length: 1_000_000 }, (_, i) => `user${i}@example.com`);
+    // Parsing one list takes more than a second; counting it, microseconds. The bound is wide
+    // so that a slow machine never fails it, and the read count is exact.
+    const started = performance.now();
+    expectCode(() => normalize({ to: same }), MailErrorCode.TOO_LARGE, '1000000 entries');
+    expectCode(() => normalize({ to: undefined, bcc: distinct }), MailErrorCode.TOO_LARGE, '1000000 entries');
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(reads).toBe(0);
+  });
+
+  it('refuses a comma-separated list in one string cheaply: a string is one address', () => {
+    const list = Array.from({ length: 100_000 }, (_, i) => `user${i}@example.com`).join(', ');
+    const started = performance.now();
+    expectCode(() => normalize({ to: list }), MailErrorCode.INVALID_ADDRESS, 'too long');
+    expectCode(() => normalize({ to: 'a@example.com, b@example.com' }), MailErrorCode.INVALID_ADDRESS, '`to`');
+    expect(performance.now() - started).toBeLessThan(200);
   });
 
   it('validates returnPath as a bare address', () => {
@@ -285,6 +335,43 @@ describe('normalizeMessage: header injection', () => {
   ])('refuses the model-owned header %s and points to %s', (name, hint) => {
     expectCode(() => normalize({ headers: { [name]: 'x' } }), MailErrorCode.INVALID_HEADER, hint);
   });
+
+  it.each([
+    ['DKIM-Signature', 'the mailer'],
+    ['dkim-signature', 'the mailer'],
+    ['DomainKey-Signature', 'obsolete'],
+    ['Received', 'relay'],
+    ['RECEIVED', 'relay'],
+    ['Received-SPF', 'receiver'],
+    ['Authentication-Results', 'receiver'],
+    ['Resent-From', 'RFC 5322 3.6.6'],
+    ['Resent-Message-ID', 'RFC 5322 3.6.6'],
+    ['resent-date', 'RFC 5322 3.6.6'],
+    ['ARC-Seal', 'RFC 8617'],
+    ['ARC-Message-Signature', 'RFC 8617'],
+    ['ARC-Authentication-Results', 'RFC 8617'],
+    ['X-Mailpush-Job-Id', 'reserved'],
+    ['x-mailpush-message-id', 'reserved'],
+  ])('refuses the trace or signature header %s, naming it', (name, why) => {
+    const err = expectCode(() => normalize({ headers: { 'X-Ok': 'fine', [name]: 'forged' } }), MailErrorCode.INVALID_HEADER, why);
+    expect(err.message).toContain(`The header ${JSON.stringify(name)} cannot be set through \`headers\``);
+  });
+
+  it('still accepts headers that only look like trace headers', () => {
+    const names = ['X-Original-Received', 'Resentment', 'X-Resent-Note', 'Arcade', 'X-ARC-Note', 'X-Mailpush', 'X-DKIM-Note', 'Proto'];
+    const m = normalize({ headers: Object.fromEntries(names.map((n) => [n, 'v'])) });
+    expect(m.headers.map(([n]) => n)).toEqual(names);
+  });
+
+  it.each(['__proto__', 'constructor', 'prototype', 'Constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__'])(
+    'refuses the object key %s as a header name (from JSON.parse) instead of dropping it',
+    (name) => {
+      const input = JSON.parse(`{"from":"shop@example.com","to":"ann@example.org","text":"Hi","headers":{"X-A":"1",${JSON.stringify(name)}:"X"}}`) as MessageInput;
+      expect(Object.keys(input.headers as object)).toContain(name);
+      const err = expectCode(() => normalizeMessage(input, OPTIONS), MailErrorCode.INVALID_HEADER, 'JavaScript object property');
+      expect(err.message).toContain(JSON.stringify(name));
+    },
+  );
 
   it.each([
     ['an empty name', ''],
