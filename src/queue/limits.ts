@@ -48,6 +48,14 @@ export interface LimitsOptions {
   readonly domains?: Readonly<Record<string, DomainLimits>>;
   /** Limits of the transport as a whole (on top of its own `capabilities`). */
   readonly transport?: { readonly ratePerSecond?: number; readonly concurrency?: number };
+  /**
+   * Sends in flight that only `critical` jobs may add on top of `concurrency` and of the
+   * transport's concurrency, so that sends of other priorities stuck on a stalling server can
+   * take every normal slot but never these. It matches the SMTP transport's `criticalReserve`
+   * connections. Domain limits still apply to critical jobs. 0 turns the reserve off.
+   * @default 1
+   */
+  readonly criticalReserve?: number;
 }
 
 /** Default lane weights: a critical lane gets 64 dispatches for each bulk one when both wait. */
@@ -113,6 +121,8 @@ export interface ResolvedLimits {
   readonly domains: ReadonlyMap<string, ResolvedDomainLimits>;
   readonly transportRate: number;
   readonly transportConcurrency: number;
+  /** Extra slots, globally and on the transport, that only critical jobs may take. */
+  readonly criticalReserve: number;
 }
 
 /** Validates all limits. `transportDefault` comes from the transport's capabilities. */
@@ -147,7 +157,11 @@ export function resolveLimits(
         ? transport.maxConcurrency
         : 50
       : integerOrInfinity(input.concurrency, 'limits.concurrency');
-  return { concurrency, default: def, domains, transportRate, transportConcurrency };
+  const reserve = input?.criticalReserve ?? 1;
+  if (typeof reserve !== 'number' || !Number.isInteger(reserve) || reserve < 0 || reserve > 1000) {
+    throw configError('limits.criticalReserve', 'an integer from 0 to 1000', reserve);
+  }
+  return { concurrency, default: def, domains, transportRate, transportConcurrency, criticalReserve: reserve };
 }
 
 /** Validates throttle options. */

@@ -12,6 +12,12 @@
  *   one of its in-flight sends to end.
  * - Nothing here awaits: dispatch hands a job to the `dispatch` callback synchronously and
  *   the owner reports back through {@link Scheduler.release}.
+ * - Each lane has two FIFOs: due retries (and sends put back by {@link Scheduler.requeueFront})
+ *   are served before fresh jobs of the same domain and priority, so a retry due in 200 ms
+ *   does not wait behind the domain's whole backlog.
+ * - Jobs of every priority share `concurrency` (global and the transport's); critical jobs may
+ *   go `criticalReserve` beyond it, so sends stuck on a stalling server never hold every slot
+ *   a critical job could use.
  *
  * @internal
  * @module
@@ -27,6 +33,7 @@ import { TokenBucket } from './token-bucket.js';
 
 const LANES = PRIORITIES.length;
 const PRIORITY_INDEX: Readonly<Record<Priority, number>> = { critical: 0, high: 1, normal: 2, low: 3, bulk: 4 };
+const CRITICAL = PRIORITY_INDEX.critical;
 
 interface ThrottleState {
   rate: number;
@@ -38,7 +45,10 @@ interface ThrottleState {
 
 /** Scheduler view of one recipient domain. */
 export class DomainState {
+  /** Fresh jobs per priority. */
   readonly lanes: (Deque<Job> | undefined)[] = new Array<Deque<Job> | undefined>(LANES);
+  /** Retries (attempt > 0) and requeued sends per priority, served before `lanes`; made on first use. */
+  retries: (Deque<Job> | undefined)[] | undefined;
   readonly bucket: TokenBucket;
   /** Ready jobs (not counting cancelled ones left in lanes). */
   queued = 0;
@@ -58,6 +68,23 @@ export class DomainState {
   ) {
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.burst, now);
     this.winStart = now;
+  }
+
+  /** Jobs waiting in priority `p`, retries and fresh, including cancelled ones not yet skipped. */
+  waiting(p: number): number {
+    return (this.lanes[p]?.length ?? 0) + (this.retries?.[p]?.length ?? 0);
+  }
+
+  /** Takes the next ready job of priority `p`, retries first; skips cancelled ones. */
+  next(p: number): Job | undefined {
+    const retries = this.retries?.[p];
+    let job = retries?.shift();
+    while (job !== undefined && job.state !== 'ready') job = retries!.shift();
+    if (job !== undefined) return job;
+    const lane = this.lanes[p];
+    job = lane?.shift();
+    while (job !== undefined && job.state !== 'ready') job = lane!.shift();
+    return job;
   }
 
   /** Concurrency in force (the throttle may hold it below the configured limit). */
@@ -161,7 +188,7 @@ export class Scheduler {
     return this.inflight === 0 && this.scheduled === 0 && this.ready === 0;
   }
 
-  /** Adds a job: into its lane when due, else into the heap. */
+  /** Adds a job: into its lane when due (a retry, `attempt > 0`, before fresh jobs), else into the heap. */
   enqueue(job: Job): void {
     if (job.runAt > this.clock.now()) {
       job.state = 'scheduled';
@@ -175,7 +202,7 @@ export class Scheduler {
     }
   }
 
-  /** Puts a job back at the head of its lane (a throttled send that must go first when the domain resumes). */
+  /** Puts a job back at the head of its lane, before due retries (a throttled send that must go first when the domain resumes). */
   requeueFront(job: Job): void {
     job.state = 'ready';
     this.toLane(job, true);
@@ -346,7 +373,7 @@ export class Scheduler {
   /** Drops the state of a domain with nothing going on, so a million-domain campaign stays bounded. */
   private maybeForget(d: DomainState): void {
     if (d.queued !== 0 || d.inflight !== 0 || d.inRing !== 0 || d.throttle !== undefined || d.parked) return;
-    for (const lane of d.lanes) if (lane !== undefined && lane.length > 0) return;
+    for (let p = 0; p < LANES; p++) if (d.waiting(p) > 0) return;
     const now = this.clock.now();
     if (d.pausedUntil > now) return;
     d.bucket.refill(now);
@@ -357,10 +384,13 @@ export class Scheduler {
   private toLane(job: Job, front: boolean): void {
     const p = PRIORITY_INDEX[job.priority];
     const d = this.domainState(job.domain, this.clock.now());
-    let lane = d.lanes[p];
+    // A retry has waited its backoff already; behind the fresh backlog it could wait far longer.
+    const retry = front || job.attempt > 0;
+    const lanes = retry ? (d.retries ??= new Array<Deque<Job> | undefined>(LANES)) : d.lanes;
+    let lane = lanes[p];
     if (lane === undefined) {
       lane = new Deque<Job>();
-      d.lanes[p] = lane;
+      lanes[p] = lane;
     }
     if (front) lane.unshift(job);
     else lane.push(job);
@@ -382,10 +412,7 @@ export class Scheduler {
 
   private unpark(d: DomainState): void {
     d.parked = false;
-    for (let p = 0; p < LANES; p++) {
-      const lane = d.lanes[p];
-      if (lane !== undefined && lane.length > 0) this.addToRing(d, p);
-    }
+    for (let p = 0; p < LANES; p++) if (d.waiting(p) > 0) this.addToRing(d, p);
   }
 
   private park(d: DomainState, waitMs: number, now: number): void {
@@ -427,12 +454,18 @@ export class Scheduler {
   private pumpOnce(): void {
     if (this.paused) return;
     const t = this.transport;
+    const concurrency = this.limits.concurrency;
+    const reserve = this.limits.criticalReserve;
     let now = this.clock.now();
-    while (this.inflight < this.limits.concurrency) {
-      const p = this.pickLane();
+    while (this.inflight < concurrency + reserve) {
+      // Once the normal slots (global or the transport's) are taken, only the critical lane
+      // may go on, into the reserve: stuck sends of other priorities never hold it.
+      const reserveOnly = this.inflight >= concurrency || t.inflight >= t.concurrency();
+      const p = reserveOnly ? ((this.rings[CRITICAL] as Deque<DomainState>).length > 0 ? CRITICAL : -1) : this.pickLane();
       if (p < 0) return;
       // The transport gate comes before any domain: when it is closed nothing can go.
-      const tw = t.pausedUntil > now ? t.pausedUntil - now : t.inflight >= t.concurrency() ? Infinity : t.bucket.waitMs(now);
+      const tLimit = p === CRITICAL ? t.concurrency() + reserve : t.concurrency();
+      const tw = t.pausedUntil > now ? t.pausedUntil - now : t.inflight >= tLimit ? Infinity : t.bucket.waitMs(now);
       if (tw > 0) {
         if (tw !== Infinity && !t.parked) {
           t.parked = true;
@@ -443,15 +476,13 @@ export class Scheduler {
       const ring = this.rings[p] as Deque<DomainState>;
       const d = ring.shift() as DomainState;
       d.inRing &= ~(1 << p);
-      const lane = d.lanes[p];
-      if (lane === undefined || lane.length === 0) continue;
+      if (d.waiting(p) === 0) continue;
       const wait = this.waitMs(d, now);
       if (wait > 0) {
         this.park(d, wait, now);
         continue;
       }
-      let job = lane.shift();
-      while (job !== undefined && job.state !== 'ready') job = lane.shift();
+      const job = d.next(p);
       if (job === undefined) {
         this.maybeForget(d);
         continue;
@@ -463,7 +494,7 @@ export class Scheduler {
       this.inflight++;
       this.vtime = this.pass[p] as number;
       this.pass[p] = this.vtime + (this.stride[p] as number);
-      if (lane.length > 0) this.addToRing(d, p);
+      if (d.waiting(p) > 0) this.addToRing(d, p);
       job.state = 'sending';
       this.dispatchFn(job);
       now = this.clock.now();

@@ -7,10 +7,22 @@
  * after every header is final: the composed bytes are held until complete (DKIM needs the
  * body hash first, as nodemailer's own DKIM does), then go out below their signatures.
  *
+ * Timeouts follow the SMTP phases (RFC 5321 4.5.3.2): nodemailer bounds connecting and the
+ * greeting; its socket inactivity timeout is set to `commandTimeoutMs` and bounds every
+ * command reply and any pause while the data is written. Once the last byte of the message
+ * is handed to the connection, the wait for the final reply gets `dataTimeoutMs` instead: the
+ * socket's inactivity timeout is raised for that phase (a reach into nodemailer's pool, with
+ * a fallback when it is not there) and a timer of ours aborts the delivery when it runs out.
+ *
+ * A second, small pool (`criticalReserve` connections) takes `priority: 'critical'` sends
+ * when every connection of the main pool is busy, so that deliveries stuck on a stalling
+ * server hold up everything but critical mail.
+ *
  * @module
  */
 
 import { createTransport } from 'nodemailer';
+import type { Socket } from 'node:net';
 import { pipeline, Transform } from 'node:stream';
 import type { Readable, TransformCallback } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
@@ -58,15 +70,43 @@ export interface SmtpTransportOptions {
   readonly tls?: ConnectionOptions;
   /** Credentials. @default no authentication */
   readonly auth?: SmtpPasswordAuth | SmtpAccessTokenAuth;
-  /** Most connections open at once; also the transport's `maxConcurrency`. @default 5 */
+  /** Most connections open at once for mail of any priority; also the transport's `maxConcurrency`. @default 5 */
   readonly maxConnections?: number;
+  /**
+   * Extra connections that only `priority: 'critical'` sends use, and only while all
+   * `maxConnections` are busy: deliveries stuck on a stalling server cannot delay a password
+   * reset. They open on first use and close when idle. Keep it equal to the mailer's
+   * `limits.criticalReserve` (also 1 by default), which lets critical jobs reach them.
+   * 0 turns the reserve off.
+   * @default 1
+   */
+  readonly criticalReserve?: number;
   /** Messages sent over one connection before it is replaced. @default 100 */
   readonly maxMessages?: number;
-  /** Time to establish the TCP connection, in milliseconds. @default 120000 */
+  /** Time to establish the TCP connection (DNS and TLS included), in milliseconds. @default 120000 */
   readonly connectionTimeoutMs?: number;
-  /** Time to wait for the server greeting, in milliseconds. @default 30000 */
+  /** Time to wait for the server greeting (and a STARTTLS handshake), in milliseconds. @default 30000 */
   readonly greetingTimeoutMs?: number;
-  /** Inactivity allowed on an open connection, in milliseconds. @default 600000 */
+  /**
+   * Time to wait for the reply to each command (EHLO, AUTH, MAIL FROM, RCPT TO, DATA, RSET),
+   * and the longest pause allowed while the message data is written, in milliseconds.
+   * A send that runs out fails with a retryable `TIMEOUT`.
+   * @default 60000, or `socketTimeoutMs` when that is set
+   */
+  readonly commandTimeoutMs?: number;
+  /**
+   * Time to wait for the final reply after the end of the message data, in milliseconds.
+   * RFC 5321 (4.5.3.2.6) asks for 10 minutes, since a server may scan the message before it
+   * answers. A send that runs out fails with a retryable `TIMEOUT`; the server may have taken
+   * the message all the same, so its retry can deliver it twice. Shorter values free the
+   * connections a stalling relay holds sooner, at that risk.
+   * @default 600000, or `socketTimeoutMs` when that is set
+   */
+  readonly dataTimeoutMs?: number;
+  /**
+   * @deprecated Use `commandTimeoutMs` and `dataTimeoutMs`. When set, it is the default of
+   * both (one inactivity timeout for every phase, as before they existed).
+   */
   readonly socketTimeoutMs?: number;
   /** Host name sent with EHLO. @default the machine's host name */
   readonly name?: string;
@@ -98,7 +138,19 @@ const HOST = /^[^\s\u0000-\u001f\u007f]+$/;
 const ENVELOPE_ADDRESS = /^(?:[^\s<>,;"()\\\u0000-\u001f\u007f@]+|"(?:[^"\\<>\u0000-\u001f\u007f]|\\[^\u0000-\u001f\u007f])*")@[^\s<>,;"()\\\u0000-\u001f\u007f@]+$/;
 
 const BOOLEAN_OPTIONS = ['secure', 'requireTLS', 'ignoreTLS', 'logger'] as const;
-const TIMEOUT_OPTIONS = ['connectionTimeoutMs', 'greetingTimeoutMs', 'socketTimeoutMs'] as const;
+const TIMEOUT_OPTIONS = ['connectionTimeoutMs', 'greetingTimeoutMs', 'commandTimeoutMs', 'dataTimeoutMs', 'socketTimeoutMs'] as const;
+const DEFAULT_CONNECTION_TIMEOUT_MS = 120_000;
+const DEFAULT_GREETING_TIMEOUT_MS = 30_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
+/** RFC 5321 4.5.3.2.6, "DATA Termination: 10 minutes". */
+const DEFAULT_DATA_TIMEOUT_MS = 600_000;
+// Node timers overflow above 2^31-1 ms and fire at once.
+const MAX_TIMER_MS = 2_147_483_647;
+/** nodemailer's own default for closing idle pooled connections. */
+const IDLE_TIMEOUT_MS = 240_000;
+// The socket's own inactivity timeout during the end-of-data wait fires this much later than
+// our timer, so that ours reports the phase; it stays as the backstop.
+const SOCKET_BACKSTOP_MS = 1_000;
 
 function checkOptions(options: unknown): SmtpTransportOptions {
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
@@ -120,13 +172,15 @@ function checkOptions(options: unknown): SmtpTransportOptions {
   if (o.maxConnections !== undefined && !(Number.isInteger(o.maxConnections) && o.maxConnections >= 1 && o.maxConnections <= 1000)) {
     throw configError('maxConnections', 'an integer from 1 to 1000', o.maxConnections);
   }
+  if (o.criticalReserve !== undefined && !(Number.isInteger(o.criticalReserve) && o.criticalReserve >= 0 && o.criticalReserve <= 1000)) {
+    throw configError('criticalReserve', 'an integer from 0 to 1000', o.criticalReserve);
+  }
   if (o.maxMessages !== undefined && !(o.maxMessages === Infinity || (Number.isInteger(o.maxMessages) && o.maxMessages >= 1))) {
     throw configError('maxMessages', 'a positive integer or Infinity', o.maxMessages);
   }
   for (const key of TIMEOUT_OPTIONS) {
     const value = o[key];
-    // Node timers overflow above 2^31-1 ms and fire at once.
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= 2_147_483_647)) {
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= MAX_TIMER_MS)) {
       throw configError(key, 'a number of milliseconds from 1 to 2147483647', value);
     }
   }
@@ -155,7 +209,24 @@ function checkAuth(auth: unknown): void {
   }
 }
 
-function toPoolOptions(o: SmtpTransportOptions): SMTPPoolOptions & { pool: true } {
+/** Timeouts of each phase after defaults, in milliseconds. */
+interface PhaseTimeouts {
+  readonly connection: number;
+  readonly greeting: number;
+  readonly command: number;
+  readonly data: number;
+}
+
+function phaseTimeouts(o: SmtpTransportOptions): PhaseTimeouts {
+  return {
+    connection: o.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+    greeting: o.greetingTimeoutMs ?? DEFAULT_GREETING_TIMEOUT_MS,
+    command: o.commandTimeoutMs ?? o.socketTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    data: o.dataTimeoutMs ?? o.socketTimeoutMs ?? DEFAULT_DATA_TIMEOUT_MS,
+  };
+}
+
+function toPoolOptions(o: SmtpTransportOptions, timeouts: PhaseTimeouts, socketTimeout: number, maxConnections: number): SMTPPoolOptions & { pool: true } {
   const auth = o.auth === undefined
     ? undefined
     : 'accessToken' in o.auth
@@ -170,20 +241,24 @@ function toPoolOptions(o: SmtpTransportOptions): SMTPPoolOptions & { pool: true 
     ignoreTLS: o.ignoreTLS ?? false,
     tls: o.tls,
     auth,
-    maxConnections: o.maxConnections ?? 5,
+    maxConnections,
     maxMessages: o.maxMessages ?? 100,
-    connectionTimeout: o.connectionTimeoutMs,
-    greetingTimeout: o.greetingTimeoutMs,
-    socketTimeout: o.socketTimeoutMs,
+    // An idle pooled connection is closed with QUIT before its socket timeout could end it
+    // with an error (nodemailer's 4 minutes would outlast a 60 s command timeout).
+    idleTimeout: Math.min(IDLE_TIMEOUT_MS, Math.floor(socketTimeout * 0.9)),
+    connectionTimeout: timeouts.connection,
+    greetingTimeout: timeouts.greeting,
+    socketTimeout,
     name: o.name,
     logger: o.logger ?? false,
   };
 }
 
-// nodemailer copies unknown mail options into `mail.data`, where the stream plugin finds it.
+// nodemailer copies unknown mail options into `mail.data`, where the stream plugin finds them.
 const SIGNER_FIELD = 'mailpushSigner';
-/** Mail options carrying the DKIM signer of a prepared message to the stream plugin. */
-type SignedMailOptions = SendMailOptions & { [SIGNER_FIELD]?: MimeSigner };
+const DATA_END_FIELD = 'mailpushOnDataEnd';
+/** Mail options carrying the DKIM signer and the end-of-data hook of a send to the stream plugin. */
+type TrackedMailOptions = SendMailOptions & { [SIGNER_FIELD]?: MimeSigner; [DATA_END_FIELD]?: (mail: MailMessage) => void };
 
 /**
  * Holds the composed message back until it is complete, then emits the signature header
@@ -218,16 +293,50 @@ class SigningStream extends Transform {
   }
 }
 
-/** Stream plugin: signs the messages whose options carry a signer, after every header is final. */
-function signingPlugin(mail: MailMessage, done: (err?: Error | null) => void): void {
-  const signer = (mail.data as SignedMailOptions)[SIGNER_FIELD];
-  if (signer !== undefined) {
+/**
+ * Stream plugin: signs the messages whose options carry a signer, after every header is
+ * final, and reports when the connection has read the last byte of the message. nodemailer
+ * runs the process function when a connection starts on the message (again if the pool
+ * moves it to another connection).
+ */
+function deliveryPlugin(mail: MailMessage, done: (err?: Error | null) => void): void {
+  const data = mail.data as TrackedMailOptions;
+  const signer = data[SIGNER_FIELD];
+  const onDataEnd = data[DATA_END_FIELD];
+  if (signer !== undefined || onDataEnd !== undefined) {
     mail.message.processFunc((input: Readable) => {
       // pipeline carries an error of the composed input over to the signed output.
-      return pipeline(input, new SigningStream(signer), () => {});
+      const output = signer === undefined ? input : pipeline(input, new SigningStream(signer), () => {});
+      // 'end' fires once the consumer (the connection's data stream) has read everything.
+      if (onDataEnd !== undefined) output.once('end', () => onDataEnd(mail));
+      return output;
     });
   }
   done();
+}
+
+/** The parts of nodemailer's pool this file reaches into, all optional: a `lib` may lack them. */
+interface PoolInternals {
+  readonly transporter?: {
+    readonly _connections?: readonly ({ readonly queueEntry?: { readonly mail?: unknown } | false; readonly connection?: { readonly _socket?: Socket } | false } | undefined)[];
+  };
+}
+
+/** Whether the pool exposes its connections, so that a phase can change a socket's timeout. */
+function exposesSockets(pool: Pool): boolean {
+  return Array.isArray((pool as unknown as PoolInternals).transporter?._connections);
+}
+
+/** Socket of the pooled connection delivering `mail`, when it can be found and is open. */
+function socketOf(pool: Pool, mail: MailMessage): Socket | undefined {
+  const connections = (pool as unknown as PoolInternals).transporter?._connections;
+  if (!Array.isArray(connections)) return undefined;
+  for (const c of connections) {
+    if (c === undefined || !c.queueEntry || c.queueEntry.mail !== mail) continue;
+    const socket = c.connection ? c.connection._socket : undefined;
+    return socket !== undefined && typeof socket.setTimeout === 'function' && !socket.destroyed ? socket : undefined;
+  }
+  return undefined;
 }
 
 /** Extracts the id the server gave the message from its final reply, when it names one. */
@@ -330,25 +439,65 @@ function toResult(info: SMTPPoolSentMessageInfo, classifier: Classifier | undefi
  * pooled connection turns out to be dead (or answers 421) before any byte of the message
  * went out, the pool moves the message to another connection, at most 5 times. A 421
  * (Gmail 4.7.28, Yahoo TSS04) on a warm pool can therefore be answered once per connection
- * before it surfaces; when it surfaces it is classified like any other reply.
+ * before it surfaces; when it surfaces it is classified like any other reply. (That includes
+ * a reused connection that times out waiting for a command reply.)
+ *
+ * Every phase has its own timeout (`greetingTimeoutMs`, `commandTimeoutMs`, `dataTimeoutMs`),
+ * and a send that runs out rejects with a retryable `TIMEOUT`. While every one of the
+ * `maxConnections` connections is busy, `priority: 'critical'` sends go over up to
+ * `criticalReserve` extra connections.
  *
  * @example
  * ```ts
  * const smtp = smtpTransport({ host: 'smtp.example.com', port: 465, secure: true, auth: { user, pass } });
  * await smtp.verify();
+ *
+ * // A relay that sometimes sits on a message after its data: give up after 2 minutes.
+ * const relay = smtpTransport({ host: 'relay.internal', port: 25, commandTimeoutMs: 30_000, dataTimeoutMs: 120_000 });
  * ```
  */
 export default function smtpTransport(options: SmtpTransportOptions): Transport {
   const o = checkOptions(options);
   const classifier = o.classifier;
   const lib = o.lib ?? { createTransport };
-  const poolOptions = toPoolOptions(o);
-  const pool = lib.createTransport(poolOptions) as Pool;
-  pool.use('stream', signingPlugin);
-  // The pool reports connection failures through the send callbacks; an 'error' event
-  // without a listener would crash the host process.
-  pool.on('error', () => {});
-  const capabilities: TransportCapabilities = Object.freeze({ rawMime: true, maxConcurrency: poolOptions.maxConnections! });
+  const timeouts = phaseTimeouts(o);
+  const maxConnections = o.maxConnections ?? 5;
+  const reserveSize = o.criticalReserve ?? 1;
+
+  /** One nodemailer pool and the sends handed to it that have not settled. */
+  interface Lane {
+    readonly pool: Pool;
+    readonly size: number;
+    /** Whether a phase can change a connection's socket timeout (see {@link socketOf}). */
+    readonly sockets: boolean;
+    /** Socket inactivity timeout outside the end-of-data phase. */
+    readonly socketTimeout: number;
+    inflight: number;
+  }
+
+  function openPool(size: number, socketTimeout: number): Pool {
+    const pool = lib.createTransport(toPoolOptions(o, timeouts, socketTimeout, size)) as Pool;
+    pool.use('stream', deliveryPlugin);
+    // The pool reports connection failures through the send callbacks; an 'error' event
+    // without a listener would crash the host process.
+    pool.on('error', () => {});
+    return pool;
+  }
+
+  let mainPool = openPool(maxConnections, timeouts.command);
+  const sockets = exposesSockets(mainPool);
+  let socketTimeout = timeouts.command;
+  if (!sockets && timeouts.data > timeouts.command) {
+    // Without a way to raise it for the end-of-data phase, the socket timeout has to cover
+    // that phase all along (our own timer still ends that phase on time).
+    mainPool.close();
+    socketTimeout = timeouts.data;
+    mainPool = openPool(maxConnections, socketTimeout);
+  }
+  const main: Lane = { pool: mainPool, size: maxConnections, sockets, socketTimeout, inflight: 0 };
+  // Opened on the first critical send that finds the main pool busy.
+  let reserve: Lane | undefined;
+  const capabilities: TransportCapabilities = Object.freeze({ rawMime: true, maxConcurrency: maxConnections });
   let closed = false;
 
   function closedError(): MailError {
@@ -357,6 +506,21 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
 
   function abortedError(signal: AbortSignal): MailError {
     return new MailError('SMTP send was aborted', { code: MailErrorCode.ABORTED, transport: TRANSPORT_NAME, cause: signal.reason });
+  }
+
+  function dataTimeoutError(): MailError {
+    const ms = timeouts.data;
+    return classifiedError(
+      { errorCode: 'ETIMEDOUT', text: `No reply to the end of the message data within ${ms} ms` },
+      { ...(classifier !== undefined ? { classifier } : {}), transport: TRANSPORT_NAME, message: `SMTP end of data timed out: no reply within ${ms} ms (dataTimeoutMs)` },
+    );
+  }
+
+  /** The pool for a send: the reserve takes critical mail when every main connection is busy. */
+  function laneFor(context: TransportSendContext): Lane {
+    if (context.priority !== 'critical' || reserveSize === 0 || main.inflight < main.size) return main;
+    reserve ??= { pool: openPool(reserveSize, socketTimeout), size: reserveSize, sockets, socketTimeout, inflight: 0 };
+    return reserve;
   }
 
   function send(prepared: PreparedMessage, context: TransportSendContext): Promise<SendResult> {
@@ -371,9 +535,45 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
     } catch (err) {
       return Promise.reject(toMailError(err, MailErrorCode.VALIDATION));
     }
-    mail.signal = signal;
-    if (prepared.signer !== undefined) (mail as SignedMailOptions)[SIGNER_FIELD] = prepared.signer;
-    return pool.sendMail(mail).then((info) => toResult(info, classifier), (err: unknown) => {
+    const lane = laneFor(context);
+    // Our own signal: it carries the caller's abort and cuts a stalled end of data short.
+    const controller = new AbortController();
+    const forward = (): void => controller.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let raised: Socket | undefined;
+    let timedOut: MailError | undefined;
+    mail.signal = controller.signal;
+    if (prepared.signer !== undefined) (mail as TrackedMailOptions)[SIGNER_FIELD] = prepared.signer;
+    (mail as TrackedMailOptions)[DATA_END_FIELD] = (message) => {
+      clearTimeout(timer);
+      const socket = lane.sockets ? socketOf(lane.pool, message) : undefined;
+      if (socket !== undefined) {
+        socket.setTimeout(Math.min(timeouts.data + SOCKET_BACKSTOP_MS, MAX_TIMER_MS));
+        raised = socket;
+      }
+      timer = setTimeout(() => {
+        timedOut = dataTimeoutError();
+        // nodemailer closes the connection of an aborted delivery and fails it at once.
+        controller.abort(timedOut);
+      }, timeouts.data);
+      timer.unref?.();
+    };
+    lane.inflight++;
+    const settle = (): void => {
+      lane.inflight--;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', forward);
+      // The connection goes on to its next command: back to the command timeout. This runs
+      // before the pool hands the connection its next message (it does so on setImmediate).
+      if (raised !== undefined && !raised.destroyed) raised.setTimeout(lane.socketTimeout);
+    };
+    return lane.pool.sendMail(mail).then((info) => {
+      settle();
+      return toResult(info, classifier);
+    }, (err: unknown) => {
+      settle();
+      if (timedOut !== undefined) throw timedOut;
       if (signal.aborted) throw abortedError(signal);
       // Every recipient refused at RCPT, some for good and some for now: report each one's own
       // reply, so that an unknown address fails at once while a deferred one is retried.
@@ -393,7 +593,7 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
     send,
     verify() {
       if (closed) return Promise.reject(closedError());
-      return pool.verify().then(
+      return main.pool.verify().then(
         () => undefined,
         (err: unknown) => {
           throw toMailErrorFrom(err, classifier);
@@ -405,7 +605,8 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
       // signal to cut it short). Sends still queued reject with CLOSED.
       if (!closed) {
         closed = true;
-        pool.close();
+        main.pool.close();
+        reserve?.pool.close();
       }
       return Promise.resolve();
     },

@@ -7,9 +7,9 @@ import type { TestClock } from '../../src/testing/clock.js';
 import type { Job, Priority } from '../../src/types.js';
 
 let seq = 0;
-function job(domain: string, priority: Priority = 'normal', runAt = 0): Job {
+function job(domain: string, priority: Priority = 'normal', runAt = 0, attempt = 0): Job {
   const id = `j${seq++}`;
-  return { id, messageRef: `m${id}`, domain, recipients: [`x@${domain}`], priority, state: 'ready', attempt: 0, createdAt: 0, runAt };
+  return { id, messageRef: `m${id}`, domain, recipients: [`x@${domain}`], priority, state: 'ready', attempt, createdAt: 0, runAt };
 }
 
 function setup(limits: LimitsOptions = {}, opts: { autoRelease?: boolean } = {}) {
@@ -46,7 +46,8 @@ describe('Scheduler', () => {
   });
 
   it('shares dispatches between busy lanes by weight, starving none', () => {
-    const { s, dispatched } = setup({ concurrency: 1 });
+    // One slot and no critical reserve: the reserve would let critical jobs take a second slot.
+    const { s, dispatched } = setup({ concurrency: 1, criticalReserve: 0 });
     for (let i = 0; i < 2000; i++) {
       s.enqueue(job('a.test', 'critical'));
       s.enqueue(job('b.test', 'bulk'));
@@ -204,5 +205,118 @@ describe('Scheduler', () => {
     for (let i = 0; i < 5000; i++) s.enqueue(job(`d${i}.test`));
     for (const j of dispatched) s.release(j);
     expect(Object.keys(s.domainStats())).toHaveLength(0);
+  });
+  describe('retries', () => {
+    it('dispatches a retry as soon as it is due, before the fresh backlog of its lane', async () => {
+      const { s, clock, dispatched } = setup({ concurrency: 1 });
+      for (let i = 0; i < 1000; i++) s.enqueue(job('a.test'));
+      const first = dispatched[0]!;
+      // The first attempt failed: the owner schedules attempt 2 in 200 ms and releases the slot.
+      first.attempt = 1;
+      first.runAt = clock.now() + 200;
+      s.enqueue(first);
+      s.release(first);
+      expect(dispatched).toHaveLength(2);
+      await clock.advance(200);
+      s.release(dispatched[1]!);
+      expect(dispatched[2]).toBe(first);
+      expect(s.ready).toBe(998);
+    });
+
+    it('keeps due retries in their order, after a send put back in front', () => {
+      const { s, dispatched } = setup({ concurrency: 1 });
+      const busy = job('a.test');
+      s.enqueue(busy);
+      const fresh = job('a.test');
+      s.enqueue(fresh);
+      const r1 = job('a.test', 'normal', 0, 1);
+      const r2 = job('a.test', 'normal', 0, 2);
+      s.enqueue(r1);
+      s.enqueue(r2);
+      const throttled = job('a.test', 'normal', 0, 1);
+      throttled.state = 'sending';
+      s.requeueFront(throttled);
+      for (let i = 0; i < 4; i++) s.release(dispatched[dispatched.length - 1]!);
+      expect(dispatched).toEqual([busy, throttled, r1, r2, fresh]);
+    });
+
+    it('serves a retry of a lower priority only in its own lane', () => {
+      const { s, dispatched } = setup({ concurrency: 1, criticalReserve: 0 });
+      s.enqueue(job('a.test'));
+      const critical = job('a.test', 'critical');
+      s.enqueue(critical);
+      const retry = job('a.test', 'bulk', 0, 1);
+      s.enqueue(retry);
+      s.release(dispatched[0]!);
+      expect(dispatched[1]).toBe(critical);
+    });
+
+    it('skips a cancelled retry', () => {
+      const { s, dispatched } = setup({ concurrency: 1 });
+      s.enqueue(job('a.test'));
+      const retry = job('a.test', 'normal', 0, 1);
+      s.enqueue(retry);
+      const fresh = job('a.test');
+      s.enqueue(fresh);
+      expect(s.cancel(retry)).toBe(true);
+      retry.state = 'failed';
+      s.release(dispatched[0]!);
+      expect(dispatched[1]).toBe(fresh);
+      s.release(fresh);
+      expect(s.idle).toBe(true);
+      expect(Object.keys(s.domainStats())).toHaveLength(0);
+    });
+  });
+
+  describe('critical reserve', () => {
+    it('dispatches a critical job while stuck jobs of other priorities hold every global slot', () => {
+      const { s, dispatched } = setup({ concurrency: 5 });
+      for (let i = 0; i < 20; i++) s.enqueue(job(`d${i % 4}.test`, i % 2 === 0 ? 'normal' : 'bulk'));
+      expect(dispatched).toHaveLength(5);
+      const critical = job('urgent.test', 'critical');
+      s.enqueue(critical);
+      expect(dispatched[5]).toBe(critical);
+      expect(s.inflight).toBe(6);
+      // The reserve is for critical jobs only: a high job waits for a normal slot.
+      s.enqueue(job('other.test', 'high'));
+      expect(dispatched).toHaveLength(6);
+      // and it holds one critical job beyond the limit, not more
+      s.enqueue(job('urgent.test', 'critical'));
+      expect(dispatched).toHaveLength(6);
+      s.release(critical);
+      expect(dispatched).toHaveLength(7);
+      expect(dispatched[6]!.priority).toBe('critical');
+    });
+
+    it('keeps the reserve on the transport concurrency too', () => {
+      const { s, dispatched } = setup({ concurrency: 50, transport: { concurrency: 3 }, criticalReserve: 2 });
+      for (let i = 0; i < 10; i++) s.enqueue(job(`d${i}.test`, 'low'));
+      expect(dispatched).toHaveLength(3);
+      for (let i = 0; i < 3; i++) s.enqueue(job(`c${i}.test`, 'critical'));
+      expect(dispatched.map((j) => j.priority)).toEqual(['low', 'low', 'low', 'critical', 'critical']);
+    });
+
+    it('still applies the domain limits and pauses to critical jobs', () => {
+      const { s, dispatched } = setup({ concurrency: 5, domains: { 'one.test': { concurrency: 1 } } });
+      for (let i = 0; i < 5; i++) s.enqueue(job(`d${i}.test`));
+      s.enqueue(job('one.test', 'critical'));
+      s.enqueue(job('one.test', 'critical'));
+      expect(dispatched).toHaveLength(6);
+      const paused = setup({ concurrency: 1 });
+      paused.s.pauseTransport(1_000);
+      paused.s.enqueue(job('a.test', 'critical'));
+      expect(paused.dispatched).toHaveLength(0);
+    });
+
+    it('has no reserve with criticalReserve 0', () => {
+      const { s, dispatched } = setup({ concurrency: 2, criticalReserve: 0 });
+      for (let i = 0; i < 3; i++) s.enqueue(job(`d${i}.test`));
+      s.enqueue(job('urgent.test', 'critical'));
+      expect(dispatched).toHaveLength(2);
+    });
+
+    it.each([-1, 1.5, '1', Infinity])('rejects criticalReserve %o naming the option', (value) => {
+      expect(() => resolveLimits({ criticalReserve: value as number }, {})).toThrow(/`limits.criticalReserve`/);
+    });
   });
 });

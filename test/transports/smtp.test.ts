@@ -21,7 +21,26 @@ function prepare(input: Partial<MessageInput> = {}): PreparedMessage {
   const message = normalizeMessage({ from: 'app@example.com', to: 'ann@example.com', subject: 'Hi', text: 'Hello there', ...input }, { now: Date.now() });
   return prepareMessage(`job_${++seq}`, message, { from: message.returnPath, to: allRecipients(message) });
 }
-const ctx = (signal: AbortSignal = new AbortController().signal): TransportSendContext => ({ signal, attempt: 1 });
+const ctx = (signal: AbortSignal = new AbortController().signal, priority?: TransportSendContext['priority']): TransportSendContext =>
+  priority === undefined ? { signal, attempt: 1 } : { signal, attempt: 1, priority };
+
+/** Settles like `promise`, or rejects once `ms` have passed (so that a hang fails fast, not at the test timeout). */
+function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves once `check` holds, polling every 10 ms; rejects after `ms`. */
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 async function failure(promise: Promise<unknown>): Promise<MailError> {
   const err = await promise.then(
@@ -309,6 +328,125 @@ describe('smtpTransport', () => {
     });
   });
 
+  describe('phase timeouts', () => {
+    it('fails a transaction stalled after the end of data with a retryable TIMEOUT once dataTimeoutMs runs out', async () => {
+      const sink = await sinkFor({ rules: [{ match: 'stall@example.com', stage: 'data', reply: 'timeout' }] });
+      const t = transportFor(sink, { commandTimeoutMs: 10_000, dataTimeoutMs: 300 });
+      const started = Date.now();
+      const err = await failure(within(3_000, t.send(prepare({ to: 'stall@example.com' }), ctx())));
+      const elapsed = Date.now() - started;
+      expect(err.code).toBe(MailErrorCode.TIMEOUT);
+      expect(err.retryable).toBe(true);
+      expect(err.message).toMatch(/end of data.*dataTimeoutMs/);
+      expect(elapsed).toBeGreaterThanOrEqual(290);
+      expect(elapsed).toBeLessThan(2_000);
+      // The stalled connection was closed; the next send goes out on a new one.
+      await within(3_000, t.send(prepare(), ctx()));
+      expect(sink.count).toBe(1);
+    });
+
+    it('waits dataTimeoutMs, not commandTimeoutMs, for the reply to the end of data', async () => {
+      const sink = await sinkFor({ rules: [{ match: 'scan@example.com', stage: 'data', delayMs: 700 }] });
+      const t = transportFor(sink, { commandTimeoutMs: 250, dataTimeoutMs: 5_000 });
+      const result = await within(4_000, t.send(prepare({ to: 'scan@example.com' }), ctx()));
+      expect(result.accepted).toEqual(['scan@example.com']);
+    });
+
+    it('fails a command left unanswered with TIMEOUT once commandTimeoutMs runs out', async () => {
+      const sink = await sinkFor({ rules: [{ match: 'stall@example.com', reply: 'timeout' }] });
+      const t = transportFor(sink, { commandTimeoutMs: 250, dataTimeoutMs: 10_000 });
+      const started = Date.now();
+      const err = await failure(within(3_000, t.send(prepare({ to: 'stall@example.com' }), ctx())));
+      expect(err.code).toBe(MailErrorCode.TIMEOUT);
+      expect(err.retryable).toBe(true);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    });
+
+    it('gives a reused connection the command timeout again after an end of data', async () => {
+      const sink = await sinkFor();
+      const t = transportFor(sink, { maxConnections: 1, commandTimeoutMs: 250, dataTimeoutMs: 20_000 });
+      await t.send(prepare(), ctx());
+      // The same connection, then a stall at RCPT: the 250 ms timeout ends it (nodemailer then
+      // moves the message to a new connection, where it is accepted), not the 20 s one.
+      sink.addRule({ match: 'late@example.com', reply: 'timeout', times: 1 });
+      const started = Date.now();
+      const result = await within(5_000, t.send(prepare({ to: 'late@example.com' }), ctx()));
+      expect(result.accepted).toEqual(['late@example.com']);
+      expect(sink.attempts('late@example.com')).toBe(2);
+      expect(Date.now() - started).toBeLessThan(3_000);
+    });
+
+    it('closes an idle connection before its command timeout and sends the next message on a new one', async () => {
+      const sink = await sinkFor();
+      const t = transportFor(sink, { maxConnections: 1, commandTimeoutMs: 200 });
+      await t.send(prepare(), ctx());
+      await new Promise((r) => setTimeout(r, 400));
+      await within(2_000, t.send(prepare(), ctx()));
+      expect(sink.count).toBe(2);
+    });
+
+    it('reports an abort by the caller during the end of data as ABORTED, not TIMEOUT', async () => {
+      const sink = await sinkFor({ rules: [{ match: 'stall@example.com', stage: 'data', reply: 'timeout' }] });
+      const t = transportFor(sink, { dataTimeoutMs: 10_000 });
+      const controller = new AbortController();
+      const pending = failure(within(3_000, t.send(prepare({ to: 'stall@example.com' }), ctx(controller.signal))));
+      await until(() => sink.attempts('stall@example.com') === 1);
+      setTimeout(() => controller.abort(), 100);
+      expect((await pending).code).toBe(MailErrorCode.ABORTED);
+    });
+  });
+
+  describe('critical reserve', () => {
+    /** Five sends (one per connection) stalled after their data, and the transport they hold. */
+    async function stalledPool(options: Partial<SmtpTransportOptions> = {}) {
+      const sink = await sinkFor({ rules: [{ match: '*@stall.test', stage: 'data', reply: 'timeout' }] });
+      const t = transportFor(sink, { maxConnections: 5, ...options });
+      const stalled = Array.from({ length: 5 }, (_, i) => t.send(prepare({ to: `s${i}@stall.test` }), ctx(undefined, 'normal')).catch((e: unknown) => e));
+      await until(() => [0, 1, 2, 3, 4].every((i) => sink.attempts(`s${i}@stall.test`) === 1));
+      return { sink, t, stalled };
+    }
+
+    it('sends a critical message within a couple of seconds while every connection is stalled by other mail', async () => {
+      const { sink, t, stalled } = await stalledPool();
+      const other = t.send(prepare({ to: 'newsletter@example.com' }), ctx(undefined, 'bulk')).then(() => 'sent', () => 'failed');
+      const started = Date.now();
+      const result = await within(2_000, t.send(prepare({ to: 'reset@example.com', subject: 'Password reset' }), ctx(undefined, 'critical')));
+      expect(result.accepted).toEqual(['reset@example.com']);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(sink.messages.map((m) => m.parsed?.subject)).toEqual(['Password reset']);
+      // The reserve is for critical mail only: the bulk message still waits for a connection.
+      expect(await Promise.race([other, new Promise((r) => setTimeout(() => r('waiting'), 200))])).toBe('waiting');
+      await t.close!();
+      expect(await other).toBe('failed');
+      await sink.close();
+      await Promise.all(stalled);
+    });
+
+    it('has no reserve with criticalReserve 0', async () => {
+      const { sink, t, stalled } = await stalledPool({ criticalReserve: 0 });
+      const critical = t.send(prepare({ to: 'reset@example.com' }), ctx(undefined, 'critical')).then(() => 'sent', () => 'failed');
+      expect(await Promise.race([critical, new Promise((r) => setTimeout(() => r('waiting'), 500))])).toBe('waiting');
+      await t.close!();
+      await sink.close();
+      await Promise.all([critical, ...stalled]);
+    });
+
+    it('sends critical mail over the main pool while it has a free connection', async () => {
+      const sink = await sinkFor();
+      const calls: unknown[] = [];
+      const lib = {
+        createTransport: ((options: unknown) => {
+          calls.push(options);
+          return createTransport(options as never);
+        }) as typeof createTransport,
+      };
+      const t = transportFor(sink, { lib });
+      await t.send(prepare(), ctx(undefined, 'critical'));
+      expect(sink.count).toBe(1);
+      expect(calls).toHaveLength(1); // the reserve pool was never opened
+    });
+  });
+
   it('delivers 200 messages over a 5-connection pool, each exactly once', async () => {
     const sink = await sinkFor({ parse: false, keepRaw: true });
     const t = transportFor(sink, { maxConnections: 5, maxMessages: 30 });
@@ -392,6 +530,34 @@ describe('smtpTransport', () => {
     ]);
   });
 
+  it('sets the phase timeouts on the pool, defaults included', () => {
+    const calls: Record<string, unknown>[] = [];
+    const lib = {
+      createTransport: ((options: Record<string, unknown>) => {
+        calls.push(options);
+        return createTransport(options as never);
+      }) as unknown as typeof createTransport,
+    };
+    void smtpTransport({ host: 'smtp.example.com', lib }).close!();
+    void smtpTransport({ host: 'smtp.example.com', lib, commandTimeoutMs: 5_000, dataTimeoutMs: 90_000 }).close!();
+    expect(calls.map((c) => [c.connectionTimeout, c.greetingTimeout, c.socketTimeout])).toEqual([
+      [120_000, 30_000, 60_000],
+      [120_000, 30_000, 5_000],
+    ]);
+  });
+
+  it('keeps the socket timeout at dataTimeoutMs when the lib hides its connections', () => {
+    const calls: Record<string, unknown>[] = [];
+    const lib = {
+      createTransport: ((options: Record<string, unknown>) => {
+        calls.push(options);
+        return { use() {}, on() {}, close() {} };
+      }) as unknown as typeof createTransport,
+    };
+    void smtpTransport({ host: 'smtp.example.com', lib, commandTimeoutMs: 5_000, dataTimeoutMs: 90_000 }).close!();
+    expect(calls.at(-1)).toMatchObject({ socketTimeout: 90_000 });
+  });
+
   it.each<[Record<string, unknown>, string]>([
     [{}, 'host'],
     [{ host: '' }, 'host'],
@@ -412,6 +578,11 @@ describe('smtpTransport', () => {
     [{ host: 'h', socketTimeoutMs: 0 }, 'socketTimeoutMs'],
     [{ host: 'h', greetingTimeoutMs: Infinity }, 'greetingTimeoutMs'],
     [{ host: 'h', connectionTimeoutMs: 2 ** 31 }, 'connectionTimeoutMs'],
+    [{ host: 'h', commandTimeoutMs: 0 }, 'commandTimeoutMs'],
+    [{ host: 'h', dataTimeoutMs: '600000' }, 'dataTimeoutMs'],
+    [{ host: 'h', dataTimeoutMs: NaN }, 'dataTimeoutMs'],
+    [{ host: 'h', criticalReserve: -1 }, 'criticalReserve'],
+    [{ host: 'h', criticalReserve: 1.5 }, 'criticalReserve'],
     [{ host: 'h', name: 'bad name' }, 'name'],
     [{ host: 'h', logger: 1 }, 'logger'],
     [{ host: 'h', lib: {} }, 'lib'],
