@@ -38,6 +38,8 @@ const mailer = createMailer({ transport });
 const stored: FeedbackEvent[] = [];
 const processor = createFeedbackProcessor({
   suppression: mailer.suppression,
+  // What the mailer sent, so that a bounce mail is believed only for mail it really sent.
+  correlation: mailer.store.correlation,
   // Awaited: if this threw, the webhook would answer 500 and the provider would send again.
   onEvent: async (event, { suppression }) => {
     stored.push(event);
@@ -132,8 +134,12 @@ const forged = sendgrid.sign(JSON.stringify([{ email: 'victim@example.com', even
 const attack = await post('/webhooks/sendgrid', { ...forged, body: forged.body.replace('victim', 'target') });
 console.log(`forged SendGrid request -> ${attack.status} (${String(attack.body.error)})`);
 
-// 7. A bounce mail from the bounce mailbox, through the same processor.
-const dsn = [
+// 7. A bounce mail from the bounce mailbox, through the same processor. Anyone can send mail
+// to a bounce address, so a report counts only for a message this mailer sent: its returned
+// headers must carry the job id and the Message-ID of a job sent to that recipient.
+const old = await mailer.send({ from: 'shop@shop.example', to: 'old.address@example.org', subject: 'Your order', text: 'Thanks!' });
+const oldJob = (await old.done()).recipients[0]?.jobId ?? '';
+const dsnOf = (returned: readonly string[]): string => [
   'From: MAILER-DAEMON@mx.example.org',
   'To: bounces@shop.example',
   'Subject: Undelivered Mail Returned to Sender',
@@ -150,10 +156,15 @@ const dsn = [
   'Status: 5.1.1',
   'Diagnostic-Code: smtp; 550 5.1.1 <old.address@example.org>: Recipient address rejected: User unknown',
   '',
+  ...returned,
   '--b--',
   '',
 ].join('\r\n');
-const raw = await processor.ingestRaw(dsn);
+const returnedHeaders = ['--b', 'Content-Type: text/rfc822-headers', '', `Message-ID: ${old.messageId}`, `X-Mailpush-Job-Id: ${oldJob}`, 'Subject: Your order', ''];
+const forgedBounce = await processor.ingestRaw(dsnOf([]));
+const verdict = forgedBounce.events[0]?.verification;
+console.log(`forged bounce: ${forgedBounce.kind}, ${forgedBounce.events.length} event, ${forgedBounce.suppressed} suppressed (${verdict?.verified === false ? `unverified: ${verdict.reason}` : 'verified'})`);
+const raw = await processor.ingestRaw(dsnOf(returnedHeaders));
 console.log(`bounce mailbox: ${raw.kind}, ${raw.events.length} event, ${raw.suppressed} suppressed`);
 
 // 8. What the host has now, and what the mailer does with it.

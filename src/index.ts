@@ -49,10 +49,11 @@ export type {
   ThrottledEvent,
   IdleEvent,
   ErrorEvent,
+  RecoveredEvent,
 } from './events.js';
 
 // Errors
-export { MailError, MailErrorCode, isMailError } from './errors.js';
+export { MailError, MailErrorCode, isMailError, mailErrorFromJSON } from './errors.js';
 export type { MailErrorOptions, ErrorScope } from './errors.js';
 
 // Shared types and contracts
@@ -68,7 +69,16 @@ export type {
   Job,
   JobState,
   StoredEntry,
+  StoredResult,
+  StoredStatus,
+  StoredPage,
   QueueStore,
+  MailerStore,
+  IdempotencyStore,
+  CorrelationStore,
+  SentRecord,
+  ReplayStore,
+  SoftBounceCounter,
   SuppressionEntry,
   SuppressionReason,
   SuppressionStore,
@@ -121,6 +131,7 @@ export {
   recipientsByDomain,
   composeMessage,
   DEFAULT_MESSAGE_LIMITS,
+  RECIPIENT_ENTRIES_FACTOR,
 } from './message/index.js';
 export type { MessageLimits, NormalizeOptions, Envelope } from './message/index.js';
 
@@ -141,3 +152,13 @@ export { default as memoryQueueStore } from './stores/memory.js';
 export type { MemoryQueueStore } from './stores/memory.js';
 export { default as memorySuppressionStore } from './stores/suppression-memory.js';
 export type { MemorySuppressionStore } from './stores/suppression-memory.js';
+export { memoryStore, MEMORY_STORE_NAME } from './stores/memory-store.js';
+export type { MemoryStoreOptions, MemoryMailerStore } from './stores/memory-store.js';
+export { default as memoryIdempotencyStore, IDEMPOTENCY_STORE_NAME } from './stores/idempotency-memory.js';
+export type { MemoryIdempotencyStore, MemoryIdempotencyStoreOptions } from './stores/idempotency-memory.js';
+export { memorySoftBounceCounter, MAX_SOFT_BOUNCES_PER_ADDRESS } from './stores/soft-bounce-memory.js';
+export type { MemorySoftBounceCounter, MemorySoftBounceCounterOptions } from './stores/soft-bounce-memory.js';
+export { default as memoryCorrelationStore, CORRELATION_STORE_NAME, DEFAULT_CORRELATION_MAX_ENTRIES, DEFAULT_CORRELATION_RETENTION_MS } from './stores/correlation-memory.js';
+export type { MemoryCorrelationStore, MemoryCorrelationStoreOptions } from './stores/correlation-memory.js';
+export { default as memoryReplayStore, REPLAY_STORE_NAME, DEFAULT_REPLAY_MAX_ENTRIES } from './stores/replay-memory.js';
+export type { MemoryReplayStore, MemoryReplayStoreOptions } from './stores/replay-memory.js';

@@ -69,10 +69,11 @@ const expectations: Record<string, (out: string) => void> = {
     expect(out).toMatch(/^event ses\s+bounced\s+kim@example\.net\s+soft blocked\s+suppression: none$/m);
     expect(out).toMatch(/^replayed SNS message -> 200 duplicate, not processed twice$/m);
     expect(out).toMatch(/^forged SendGrid request -> 403 \(SendGrid signature does not verify\)$/m);
+    expect(out).toMatch(/^forged bounce: bounce, 1 event, 0 suppressed \(unverified: no-proof\)$/m);
     expect(out).toMatch(/^bounce mailbox: bounce, 1 event, 1 suppressed$/m);
     expect(out).toMatch(/^send to jane@example\.com: suppressed$/m);
     expect(out).toMatch(/^send to kim@example\.net: sent$/m);
-    expect(out).toContain('Server closed; the memory transport sent 1 message(s).');
+    expect(out).toContain('Server closed; the memory transport sent 2 message(s).');
   },
   'sendgrid.ts': (out) => {
     expect(out).toMatch(/^sent: Order #1001 confirmed -> X-Message-Id \S+ \(4 recipients in 1 request\)$/m);

@@ -394,6 +394,34 @@ describe('suppression', () => {
 });
 
 describe('feedback and VERP', () => {
+  it('does not let a forged bounce mail suppress an address it never proves was mailed', async () => {
+    const mailer = createTestMailer({ verp: { domain: 'bounces.sender.test', secret: 'a-secret-of-at-least-16-bytes' } });
+    const forged = (deliveredTo?: string) =>
+      mailer.feedback.ingestRaw(
+        [
+          'From: MAILER-DAEMON@mx.attacker.test',
+          'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+          '',
+          '--b',
+          'Content-Type: message/delivery-status',
+          '',
+          'Final-Recipient: rfc822; victim@bigcustomer.example',
+          'Action: failed',
+          'Status: 5.1.1',
+          '--b--',
+          '',
+        ].join('\r\n'),
+        deliveredTo === undefined ? {} : { deliveredTo },
+      );
+    for (const result of [await forged('bounces+forgedtoken@bounces.sender.test'), await forged()]) {
+      expect(result.suppressed).toBe(0);
+      expect(result.events[0]!.verification).toMatchObject({ verified: false });
+    }
+    const receipt = await mailer.send(msg('victim@bigcustomer.example'));
+    await mailer.flush();
+    expect((await receipt.done()).status).toBe('sent');
+  });
+
   it('stamps each job with its id and a VERP envelope sender, and suppresses on a hard bounce fed back', async () => {
     const mailer = createTestMailer({ verp: { domain: 'bounces.example.com', secret: 'a-secret-of-at-least-16-bytes' } });
     const events: string[] = [];
@@ -433,6 +461,7 @@ describe('feedback and VERP', () => {
     ].join('\r\n');
     const result = await mailer.feedback.ingestRaw(dsn);
     expect(result.kind).toBe('bounce');
+    expect(result.events[0]!.verification).toMatchObject({ verified: true });
     expect(events).toEqual(['bounced:gone@x.test']);
     expect(await mailer.suppression.find('gone@x.test', ['transactional'], mailer.clock.now())).toMatchObject({ reason: 'hard-bounce' });
     const again = await mailer.send(msg('gone@x.test'));

@@ -13,7 +13,7 @@
 
 import { describeValue, MailError, MailErrorCode } from '../errors.js';
 import { readMaxScanLength } from './dsn.js';
-import { allAddresses, firstAddress, headersInText, inputToText, parseDate, parseHeaderBlock, readOriginalHeaders, readReport, sanitizeAddress } from './mime.js';
+import { allAddresses, firstAddress, headersInText, parseDate, parseHeaderBlock, readInput, readOriginalHeaders, readReport, sanitizeAddress } from './mime.js';
 import type { HeaderList, ReportView } from './mime.js';
 import { RETURNED_MESSAGE_MARKERS } from './mta/wording.js';
 import type { ComplaintReport, ParseComplaintOptions } from './types.js';
@@ -47,7 +47,7 @@ export function parseComplaint(raw: string | Uint8Array, options?: ParseComplain
   }
   const max = readMaxScanLength(options);
   try {
-    return analyze(readReport(inputToText(raw, max)));
+    return analyze(readReport(readInput(raw, max)));
   } catch {
     return undefined;
   }

@@ -30,10 +30,11 @@ import {
   firstAddress,
   forwardedReport,
   headersInText,
-  inputToText,
+  MAX_SCAN_LENGTH_LIMIT,
   parseDate,
   parseHeaderBlock,
   readOriginalHeaders,
+  readInput,
   readReport,
   sanitizeAddress,
 } from './mime.js';
@@ -103,7 +104,7 @@ export function parseBounce(raw: string | Uint8Array, options?: ParseBounceOptio
   const max = readMaxScanLength(options);
   const classifier = readClassifier(options);
   try {
-    const view = readReport(inputToText(raw, max));
+    const view = readReport(readInput(raw, max));
     const result = analyze(view, classifier);
     if (result.kind !== 'not-bounce' || result.recipients.length > 0 || view.reportType !== undefined) return result;
     // A bounce forwarded as an attachment: the enclosed report is the one to read.
@@ -115,13 +116,15 @@ export function parseBounce(raw: string | Uint8Array, options?: ParseBounceOptio
   }
 }
 
-/** Reads and validates `maxScanLength` (shared with the complaint parser). */
+/** Reads and validates `maxScanLength` (shared with the complaint parser): 1024 to {@link MAX_SCAN_LENGTH_LIMIT}. */
 export function readMaxScanLength(options: unknown): number {
   if (options === undefined) return DEFAULT_MAX_SCAN_LENGTH;
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
   const value = (options as { maxScanLength?: unknown }).maxScanLength;
   if (value === undefined) return DEFAULT_MAX_SCAN_LENGTH;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024) throw configError('maxScanLength', 'an integer >= 1024', value);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024 || value > MAX_SCAN_LENGTH_LIMIT) {
+    throw configError('maxScanLength', `an integer from 1024 to ${MAX_SCAN_LENGTH_LIMIT} (16 MiB)`, value);
+  }
   return value;
 }
 

@@ -98,6 +98,13 @@ export interface FeedbackEvent {
   readonly tags?: Readonly<Record<string, string>>;
   /** Host data attached by correlation (`resolveCorrelation`). */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * Set on events read from a mail (`ingestRaw`): `false` when the report proved nothing about
+   * this recipient (no valid VERP token, no returned original matching a sent job), so the event
+   * changed no state; `true` when it did. Absent on webhook events (verified by their signature).
+   * An event given to `ingest` with `verified: false` changes no state either.
+   */
+  readonly verified?: boolean;
   /** The provider's payload item (SES notification, SendGrid event) or the parse result of a mail. */
   readonly raw: unknown;
 }
@@ -132,6 +139,7 @@ export function checkFeedbackEvent(event: unknown, index = 0): FeedbackEvent {
   if (typeof e.provider !== 'string' || e.provider === '') throw invalid(`${where}.provider to be a non-empty string`, e.provider);
   if (typeof e.timestamp !== 'number' || !Number.isFinite(e.timestamp)) throw invalid(`${where}.timestamp to be a time in ms`, e.timestamp);
   if (e.hard !== undefined && typeof e.hard !== 'boolean') throw invalid(`${where}.hard to be a boolean`, e.hard);
+  if (e.verified !== undefined && typeof e.verified !== 'boolean') throw invalid(`${where}.verified to be a boolean`, e.verified);
   for (const k of ['eventId', 'messageId', 'jobId', 'providerMessageId', 'list', 'feedbackType'] as const) {
     if (e[k] !== undefined && typeof e[k] !== 'string') throw invalid(`${where}.${k} to be a string`, e[k]);
   }

@@ -14,9 +14,13 @@
  * 5. hand the events to the processor (suppression, then the host's hook) and answer 200
  *    only once it resolved; 500 when it failed, so the provider delivers them again.
  *
- * A request verified and processed once is remembered (SNS MessageId, SendGrid signature), so
- * a replay inside the freshness window is answered 200 without processing it twice.
- * The handler never throws and never rejects.
+ * A request verified and processed once is remembered in a {@link ReplayStore} (SNS TopicArn and
+ * MessageId, SendGrid signature) for `replayRetentionMs` (7 days), so a replay or a provider's
+ * retry is answered 200 without processing it twice. It is remembered only after processing
+ * succeeded: a failing hook answers 5xx and the provider's retry is processed.
+ * The handler never throws and never rejects. Problems that do not change the answer (a
+ * signed SNS notification whose Message is not JSON, a replay id that could not be stored) are
+ * reported to `onError` and counted in `handler.stats`.
  *
  * @example
  * ```ts
@@ -34,6 +38,8 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MailError, MailErrorCode, configError, isMailError, toMailError } from '../errors.js';
+import memoryReplayStore from '../stores/replay-memory.js';
+import type { ReplayStore } from '../types.js';
 import type { FeedbackProcessor } from './processor.js';
 import { SENDGRID_SIGNATURE_HEADER, SENDGRID_TIMESTAMP_HEADER, createSendGridVerifier, parseSendGridEvents } from './sendgrid-events.js';
 import type { SendGridVerifierOptions } from './sendgrid-events.js';
@@ -57,12 +63,31 @@ export interface FeedbackHandlerPaths {
   readonly sendgrid?: string;
 }
 
-/** A refused or failed request, for logs. */
+/**
+ * A refused or failed request, for logs; or a request answered 2xx that could not be used (a
+ * signed SNS notification whose Message is not JSON) or whose replay id could not be stored.
+ */
 export interface FeedbackHandlerError {
   readonly provider: 'ses' | 'sendgrid' | undefined;
-  /** The HTTP status answered. */
+  /** The HTTP status answered (200 for the problems that do not change the answer). */
   readonly status: number;
   readonly error: MailError;
+}
+
+/** Counters of a {@link FeedbackHandler}, since it was created. */
+export interface FeedbackHandlerStats {
+  /** Requests received. */
+  readonly requests: number;
+  /** Requests whose events were handed to the processor and processed. */
+  readonly processed: number;
+  /** Events handed to the processor. */
+  readonly events: number;
+  /** Replays and retries answered without processing them again. */
+  readonly duplicates: number;
+  /** Requests answered with a status that is not 2xx. */
+  readonly errors: number;
+  /** Signed SNS notifications whose Message is not JSON (answered 200: a retry cannot fix them). */
+  readonly unreadable: number;
 }
 
 /** Options of {@link createFeedbackHandler}. */
@@ -77,9 +102,29 @@ export interface FeedbackHandlerOptions {
   readonly maxBodyBytes?: number;
   /** Paths per provider. @default { ses: '/ses', sendgrid: '/sendgrid' } */
   readonly paths?: FeedbackHandlerPaths;
-  /** Requests remembered as processed, to answer replays without processing them again; 0 turns it off. @default 10_000 */
+  /**
+   * Most requests the default in-memory replay store remembers; 0 turns replay detection off.
+   * Ignored when `replay` is given. @default 10_000
+   */
   readonly replayCacheSize?: number;
-  /** Called for every answer that is not 2xx (never awaited; what it throws is ignored). */
+  /**
+   * Where processed requests are remembered, to answer replays and retries without processing
+   * them again (`mailer` stores give one with `store.replay`). A failing `has` answers 503 (the
+   * provider retries); a failing `add` after processing is reported to `onError` and answered 200.
+   * @default memoryReplayStore({ maxEntries: replayCacheSize })
+   */
+  readonly replay?: ReplayStore;
+  /**
+   * How long a processed request is remembered, ms. Longer than the freshness windows (SNS
+   * messages are refused after `ses.maxMessageAgeMs`, 2 h; SendGrid after `sendgrid.toleranceSec`,
+   * 10 min), so that a replay is caught even when a host widens them. @default 604_800_000 (7 days)
+   */
+  readonly replayRetentionMs?: number;
+  /**
+   * Called for every answer that is not 2xx, and for problems answered 200 (a signed SNS
+   * notification whose Message is not JSON, a replay id that could not be stored). Never
+   * awaited; what it throws is ignored.
+   */
   readonly onError?: (info: FeedbackHandlerError) => void;
   /** Current time, ms. @default Date.now */
   readonly now?: () => number;
@@ -90,7 +135,15 @@ export interface FeedbackHandler {
   (request: Request): Promise<Response>;
   /** The body cap, used by {@link toNodeHandler}. */
   readonly maxBodyBytes: number;
+  /** Counters since the handler was created (a live view). */
+  readonly stats: FeedbackHandlerStats;
 }
+
+/** Default {@link FeedbackHandlerOptions.replayRetentionMs}: 7 days. */
+export const DEFAULT_REPLAY_RETENTION_MS = 7 * 86_400_000;
+
+/** The text SES posts to a topic when event publishing to it is set up: a notice, not an error. */
+const SES_SETUP_NOTICE = /^Successfully validated SNS topic for Amazon SES event publishing\.?$/;
 
 /** The default cap on request bodies. */
 export const DEFAULT_FEEDBACK_MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -135,18 +188,42 @@ export function createFeedbackHandler(options: FeedbackHandlerOptions): Feedback
   }
   const replayMax = options.replayCacheSize ?? 10_000;
   if (typeof replayMax !== 'number' || !Number.isInteger(replayMax) || replayMax < 0) throw configError('replayCacheSize', 'an integer >= 0', replayMax);
+  const given = options.replay;
+  if (given !== undefined && (typeof given !== 'object' || given === null || typeof given.has !== 'function' || typeof given.add !== 'function')) {
+    throw configError('replay', 'a ReplayStore (has, add)', given);
+  }
+  const replay: ReplayStore | undefined = given ?? (replayMax === 0 ? undefined : memoryReplayStore({ maxEntries: replayMax }));
+  const retentionMs = options.replayRetentionMs ?? DEFAULT_REPLAY_RETENTION_MS;
+  if (typeof retentionMs !== 'number' || !Number.isFinite(retentionMs) || retentionMs < 60_000) throw configError('replayRetentionMs', 'a finite number of ms >= 60000', retentionMs);
   if (options.onError !== undefined && typeof options.onError !== 'function') throw configError('onError', 'a function', options.onError);
   const paths = { ses: checkPath('ses', options.paths?.ses ?? '/ses'), sendgrid: checkPath('sendgrid', options.paths?.sendgrid ?? '/sendgrid') };
 
   const ses = options.ses === undefined ? undefined : { verifier: createSnsVerifier({ ...options.ses, now }), fetcher: options.ses.fetcher ?? defaultSnsFetcher, autoConfirm: options.ses.autoConfirm !== false, timeoutMs: options.ses.fetchTimeoutMs ?? 5_000 };
   const sendgrid = options.sendgrid === undefined ? undefined : createSendGridVerifier({ ...options.sendgrid, now });
 
-  // Insertion-ordered: the first key is the oldest, evicted first.
-  const seen = new Map<string, true>();
-  const remember = (key: string): void => {
-    if (replayMax === 0) return;
-    seen.set(key, true);
-    if (seen.size > replayMax) seen.delete(seen.keys().next().value as string);
+  const stats = { requests: 0, processed: 0, events: 0, duplicates: 0, errors: 0, unreadable: 0 };
+
+  const seen = async (key: string): Promise<boolean> => {
+    if (replay === undefined) return false;
+    let hit: boolean;
+    try {
+      const r = replay.has(key, now());
+      hit = r instanceof Promise ? await r : r;
+    } catch (err) {
+      throw new HttpError(503, 'The replay store is unavailable; retry later', storeError(`Replay store (${replay.name}) has`, err));
+    }
+    if (hit) stats.duplicates++;
+    return hit;
+  };
+  /** Remembers a processed request. The processing is done: a failure is reported, not answered 5xx. */
+  const remember = async (provider: Provider, key: string): Promise<void> => {
+    if (replay === undefined) return;
+    try {
+      const r = replay.add(key, now() + retentionMs);
+      if (r instanceof Promise) await r;
+    } catch (err) {
+      report(provider, 200, storeError(`Replay store (${replay.name}) add`, err));
+    }
   };
 
   const route = (request: Request, pathname: string): Provider | undefined => {
@@ -178,7 +255,7 @@ export function createFeedbackHandler(options: FeedbackHandlerOptions): Feedback
     }
     const env = await ses.verifier.verify(parsed);
     const key = `ses:${env.TopicArn}:${env.MessageId}`;
-    if (seen.has(key)) return json(200, { ok: true, duplicate: true });
+    if (await seen(key)) return json(200, { ok: true, duplicate: true });
     if (env.Type === 'SubscriptionConfirmation') {
       if (!isSubscribeUrl(env.SubscribeURL ?? '', env.TopicArn)) throw new HttpError(403, 'SNS SubscribeURL is not a ConfirmSubscription URL on sns.<region>.amazonaws.com for this topic');
       if (!ses.autoConfirm) return json(200, { ok: true, confirmed: false });
@@ -187,16 +264,27 @@ export function createFeedbackHandler(options: FeedbackHandlerOptions): Feedback
       } catch (err) {
         throw new HttpError(503, 'Could not confirm the SNS subscription', new MailError(`Confirming the SNS subscription failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.CONNECTION, cause: err }));
       }
-      remember(key);
+      await remember('ses', key);
       return json(200, { ok: true, confirmed: true });
     }
     if (env.Type === 'UnsubscribeConfirmation') {
-      remember(key);
+      await remember('ses', key);
       return json(200, { ok: true });
     }
-    const events = parseSesNotification(env.Message, { envelopeId: env.MessageId, receivedAt: now() });
+    const message = readSesMessage(env.Message);
+    if (message === undefined) {
+      // Signed by AWS, so a retry brings the same bytes: answered 200, but never silently.
+      stats.unreadable++;
+      const error = new MailError(`SNS notification ${env.MessageId} of ${env.TopicArn} carries a Message that is not JSON; no SES event was read from it`, {
+        code: MailErrorCode.VALIDATION,
+      });
+      report('ses', 200, error);
+      await remember('ses', key);
+      return json(200, { ok: true, events: 0, suppressed: 0, ignored: 'Message is not JSON' });
+    }
+    const events = parseSesNotification(message, { envelopeId: env.MessageId, receivedAt: now() });
     const result = await ingest(events);
-    remember(key);
+    await remember('ses', key);
     return json(200, { ok: true, events: result.events, suppressed: result.suppressed });
   };
 
@@ -205,7 +293,7 @@ export function createFeedbackHandler(options: FeedbackHandlerOptions): Feedback
     const signature = request.headers.get(SENDGRID_SIGNATURE_HEADER);
     sendgrid.verify(body, signature, request.headers.get(SENDGRID_TIMESTAMP_HEADER));
     const key = `sg:${signature!}`;
-    if (seen.has(key)) return json(200, { ok: true, duplicate: true });
+    if (await seen(key)) return json(200, { ok: true, duplicate: true });
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
@@ -214,13 +302,15 @@ export function createFeedbackHandler(options: FeedbackHandlerOptions): Feedback
     }
     if (!Array.isArray(parsed)) throw new HttpError(400, 'SendGrid body is not a JSON array of events');
     const result = await ingest(parseSendGridEvents(parsed, now()));
-    remember(key);
+    await remember('sendgrid', key);
     return json(200, { ok: true, events: result.events, suppressed: result.suppressed });
   };
 
   const ingest = async (events: Parameters<FeedbackProcessor['ingest']>[0]): Promise<{ events: number; suppressed: number }> => {
     try {
       const r = await processor.ingest(events);
+      stats.processed++;
+      stats.events += r.events.length;
       return { events: r.events.length, suppressed: r.suppressed };
     } catch (err) {
       const error = toMailError(err, MailErrorCode.STORE);
@@ -240,6 +330,7 @@ export function createFeedbackHandler(options: FeedbackHandlerOptions): Feedback
 
   const handler = async (request: Request): Promise<Response> => {
     let provider: Provider | undefined;
+    stats.requests++;
     try {
       let pathname: string;
       try {
@@ -268,11 +359,32 @@ export function createFeedbackHandler(options: FeedbackHandlerOptions): Feedback
       } else {
         error = toMailError(err);
       }
+      stats.errors++;
       report(provider, status, error);
       return json(status, { ok: false, error: message });
     }
   };
-  return Object.assign(handler, { maxBodyBytes: maxBody });
+  return Object.assign(handler, { maxBodyBytes: maxBody, stats: stats as FeedbackHandlerStats });
+}
+
+/**
+ * The `Message` of a verified SNS notification as SES writes it (a JSON object), or the SES
+ * setup notice as an empty object; undefined when it is neither.
+ */
+function readSesMessage(message: string): Record<string, unknown> | undefined {
+  const text = message.trim();
+  if (SES_SETUP_NOTICE.test(text)) return {};
+  if (!text.startsWith('{')) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function storeError(what: string, err: unknown): MailError {
+  return new MailError(`${what} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
 }
 
 /** Reads a request body up to `max` bytes; undefined when it is larger. */

@@ -4,8 +4,9 @@
  * - {@link parseBounce} and {@link parseComplaint} read DSN and ARF mails;
  * - {@link createFeedbackHandler} receives Amazon SES (through SNS) and SendGrid webhooks,
  *   verifying signatures before anything is parsed;
- * - {@link createFeedbackProcessor} applies the {@link createSuppressionPolicy | suppression policy}
- *   and awaits the host's hook;
+ * - {@link createFeedbackProcessor} verifies what a bounce or complaint mail proves (VERP, a
+ *   returned original matching a sent job), applies the
+ *   {@link createSuppressionPolicy | suppression policy} and awaits the host's hook;
  * - {@link createVerp} makes per-job return paths for exact bounce correlation.
  *
  * @example
@@ -23,6 +24,7 @@
 // Mail parsers
 export { parseBounce } from './dsn.js';
 export { parseComplaint } from './arf.js';
+export { MAX_SCAN_LENGTH_LIMIT } from './mime.js';
 export type {
   BounceKind,
   BounceAction,
@@ -51,15 +53,19 @@ export type {
   RawFeedbackKind,
   CorrelationQuery,
   Correlation,
+  RawTrust,
+  FeedbackVerification,
+  UnverifiedReason,
 } from './processor.js';
 export { createSuppressionPolicy, memorySoftBounceCounter, DEFAULT_SUPPRESSION_POLICY, NEVER_SUPPRESS_REASONS, NON_COMPLAINT_FEEDBACK_TYPES } from './policy.js';
 export type { FeedbackPolicy, PolicyDecision, SoftBounceCounter, SuppressionPolicyOptions, MemorySoftBounceCounterOptions } from './policy.js';
 
 // Webhooks
-export { createFeedbackHandler, toNodeHandler, DEFAULT_FEEDBACK_MAX_BODY_BYTES } from './handler.js';
+export { createFeedbackHandler, toNodeHandler, DEFAULT_FEEDBACK_MAX_BODY_BYTES, DEFAULT_REPLAY_RETENTION_MS } from './handler.js';
 export type {
   FeedbackHandler,
   FeedbackHandlerOptions,
+  FeedbackHandlerStats,
   FeedbackHandlerPaths,
   FeedbackHandlerError,
   SesHandlerOptions,

@@ -15,6 +15,14 @@ import type { OriginalHeaders } from './types.js';
 
 /** Default most characters of an input that are read (2 MiB). */
 export const DEFAULT_MAX_SCAN_LENGTH = 2 * 1024 * 1024;
+/**
+ * Highest `maxScanLength` accepted (16 MiB). Parsing time and memory grow with it (a 100 MiB
+ * setting let 50 MB inputs take seconds and over a gigabyte of heap), and a larger one is not
+ * needed to find a report: an input over `maxScanLength` is skimmed (see {@link readInput}).
+ */
+export const MAX_SCAN_LENGTH_LIMIT = 16 * 1024 * 1024;
+/** Most characters (bytes) of an input searched for MIME part boundaries when it is skimmed (64 MiB). */
+export const MAX_SKIM_INPUT = 64 * 1024 * 1024;
 /** Most MIME parts read in one message, nested ones included. */
 export const MAX_PARTS = 128;
 /** Deepest nesting of multiparts and messages followed. */
@@ -111,6 +119,227 @@ export function inputToText(raw: string | Uint8Array, maxLength: number): string
     text = bytesToText(raw.subarray(0, end));
   }
   return text.indexOf('\r') === -1 ? text : text.replace(/\r+\n?/g, '\n');
+}
+
+// ---------------------------------------------------------------------------------------
+// Skimming inputs larger than the scan length
+// ---------------------------------------------------------------------------------------
+
+/**
+ * The input as text for the parsers, at most `maxLength` characters. An input that fits is
+ * read whole (as {@link inputToText}). A larger one is skimmed first: its MIME structure is
+ * followed through the whole input (up to {@link MAX_SKIM_INPUT}, a plain substring search),
+ * report parts (delivery-status, feedback-report, returned headers) are kept whole, and the
+ * other parts are shortened to share what is left. So a report that comes after a huge first
+ * text part, or after a huge attachment, is still read, in bounded time and memory.
+ */
+export function readInput(raw: string | Uint8Array, maxLength: number): string {
+  const length = typeof raw === 'string' ? raw.length : raw.byteLength;
+  if (length <= maxLength) return inputToText(raw, maxLength);
+  return inputToText(skimMime(raw, maxLength), maxLength);
+}
+
+/** Types of parts that carry the report itself: kept whole when skimming. */
+const REPORT_PART_TYPES = new Set([
+  'message/delivery-status',
+  'message/global-delivery-status',
+  'message/feedback-report',
+  'text/rfc822-headers',
+  'message/rfc822-headers',
+  'message/global-headers',
+]);
+/** Most characters of one header block kept when skimming. */
+const SKIM_HEADER_BLOCK = 64 * 1024;
+/** Most characters of a multipart preamble kept when skimming. */
+const SKIM_PREAMBLE = 4096;
+/** Least characters kept of any part when skimming, whatever the budget. */
+const SKIM_MIN_PART = 4096;
+/**
+ * Most places where a boundary string is found and checked when skimming: real delimiters are
+ * few; a hostile input repeating a short boundary in mid-line stops the search here.
+ */
+const MAX_SKIM_PROBES = 100_000;
+
+/** A character source over a string or bytes (bytes read as ISO-8859-1: boundaries are ASCII). */
+interface SkimSource {
+  readonly length: number;
+  indexOf(needle: string, from: number): number;
+  /** Character code (byte) at `i`. */
+  code(i: number): number;
+  text(from: number, to: number): string;
+  /** The end of a cut at `at`, moved back so that a UTF-8 character is not split. */
+  cut(at: number): number;
+}
+
+function skimSource(raw: string | Uint8Array): SkimSource {
+  if (typeof raw === 'string') {
+    return { length: raw.length, indexOf: (n, f) => raw.indexOf(n, f), code: (i) => raw.charCodeAt(i), text: (a, b) => raw.slice(a, b), cut: (at) => at };
+  }
+  const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const needles = new Map<string, Buffer>();
+  return {
+    length: buf.length,
+    indexOf(n, f) {
+      let needle = needles.get(n);
+      if (needle === undefined) needles.set(n, (needle = Buffer.from(n, 'latin1')));
+      return buf.indexOf(needle, f);
+    },
+    code: (i) => buf[i] ?? -1,
+    text: (a, b) => buf.toString('latin1', a, b),
+    cut(at) {
+      let end = at;
+      let back = 0;
+      while (back < 4 && end > 0 && end < buf.length && ((buf[end] ?? 0) & 0xc0) === 0x80) {
+        end--;
+        back++;
+      }
+      return end;
+    },
+  };
+}
+
+type Range = readonly [from: number, to: number];
+
+type SkimNode =
+  | { readonly kind: 'leaf'; readonly head: Range; readonly body: Range; readonly report: boolean }
+  | { readonly kind: 'multipart'; readonly head: Range; readonly preamble: Range; readonly boundary: string; readonly parts: readonly SkimNode[] }
+  | { readonly kind: 'message'; readonly head: Range; readonly inner: SkimNode };
+
+/** End of the header block starting at `start` (after its blank line), or `start` when the entity has no headers. */
+function skimHeaderEnd(src: SkimSource, start: number, end: number, top: boolean): number {
+  let pos = start;
+  let first = true;
+  const limit = Math.min(end, start + SKIM_HEADER_BLOCK);
+  while (pos < limit) {
+    let nl = src.indexOf('\n', pos);
+    if (nl === -1 || nl >= end) nl = end;
+    const line = src.text(pos, Math.min(nl, pos + 1000)).replace(/\r$/, '');
+    if (first) {
+      first = false;
+      if (!(FIELD_LINE.test(line) || (top && line.startsWith('From ')))) return start;
+    } else if (line === '') return Math.min(nl + 1, end);
+    pos = nl + 1;
+  }
+  // No blank line within the limit: headers up to there, the rest is body.
+  return Math.min(pos, end);
+}
+
+function skimEntity(src: SkimSource, from: number, end: number, depth: number, budget: { parts: number; probes: number }, top: boolean): SkimNode {
+  budget.parts++;
+  let start = from;
+  // Blank lines before the headers of a whole message (hand-made or re-wrapped samples), as splitMessage.
+  if (top) while (start < end && (src.code(start) === 10 || src.code(start) === 13)) start++;
+  const bodyStart = skimHeaderEnd(src, start, end, top);
+  const head: Range = [start, bodyStart];
+  const headers = parseHeaderBlock(src.text(start, bodyStart).replace(/\r+\n?/g, '\n'));
+  const { type, params } = contentTypeOf(headers);
+  if (type.startsWith('multipart/') && depth < MAX_DEPTH) {
+    const boundary = params['boundary'] ?? guessBoundary(src.text(bodyStart, Math.min(end, bodyStart + 65536)).replace(/\r+\n?/g, '\n'));
+    if (boundary !== undefined && boundary !== '') {
+      const delim = `--${boundary}`;
+      // Delimiter lines: where each starts, where the part after it starts, and whether it closes.
+      const delims: { at: number; next: number; closing: boolean }[] = [];
+      let pos = bodyStart;
+      while (pos < end && budget.parts + delims.length < MAX_PARTS && budget.probes < MAX_SKIM_PROBES) {
+        const i = src.indexOf(delim, pos);
+        if (i === -1 || i >= end) break;
+        budget.probes++;
+        pos = i + delim.length;
+        // A delimiter only counts at the start of a line, alone on it (or closing).
+        if (i > bodyStart && src.code(i - 1) !== 10) continue;
+        const closing = src.code(pos) === 45 && src.code(pos + 1) === 45;
+        let lineEnd = pos;
+        if (!closing) {
+          // Only blanks may follow the boundary on its line.
+          while (lineEnd < end && lineEnd < pos + 200 && (src.code(lineEnd) === 32 || src.code(lineEnd) === 9 || src.code(lineEnd) === 13)) lineEnd++;
+          if (lineEnd < end && src.code(lineEnd) !== 10) continue;
+        } else {
+          lineEnd = src.indexOf('\n', pos);
+          if (lineEnd === -1 || lineEnd > end) lineEnd = end;
+        }
+        delims.push({ at: i, next: Math.min(lineEnd + 1, end), closing });
+        if (closing) break;
+      }
+      if (delims.length > 0 && !delims[0]!.closing) {
+        const parts: SkimNode[] = [];
+        for (let k = 0; k < delims.length && !delims[k]!.closing && budget.parts < MAX_PARTS; k++) {
+          const from = delims[k]!.next;
+          const following = delims[k + 1];
+          // The line break before a delimiter belongs to the delimiter; a truncated multipart's last part runs to the end.
+          const to = following === undefined ? end : Math.max(from, following.at - 1);
+          parts.push(skimEntity(src, from, to, depth + 1, budget, false));
+        }
+        return { kind: 'multipart', head, preamble: [bodyStart, Math.max(bodyStart, delims[0]!.at - 1)], boundary, parts };
+      }
+    }
+  }
+  const cte = headers.get('content-transfer-encoding')?.toLowerCase();
+  if (MESSAGE_TYPES.has(type) && depth < MAX_DEPTH && budget.parts < MAX_PARTS && cte !== 'base64' && cte !== 'quoted-printable') {
+    return { kind: 'message', head, inner: skimEntity(src, bodyStart, end, depth + 1, budget, false) };
+  }
+  return { kind: 'leaf', head, body: [bodyStart, end], report: REPORT_PART_TYPES.has(type) };
+}
+
+/**
+ * A shortened copy of a MIME message: the same structure, every header block, report parts
+ * whole (up to {@link MAX_DECODED_BODY}), and the other leaf bodies cut to share the budget.
+ */
+export function skimMime(raw: string | Uint8Array, budget: number): string | Uint8Array {
+  const src = skimSource(raw);
+  const end = Math.min(src.length, MAX_SKIM_INPUT);
+  const root = skimEntity(src, 0, end, 0, { parts: 0, probes: 0 }, true);
+
+  // What is fixed (headers, delimiters, preambles, report parts), then what the other leaves share.
+  let fixed = 0;
+  const sizes: number[] = [];
+  const walk = (n: SkimNode): void => {
+    fixed += n.head[1] - n.head[0];
+    if (n.kind === 'leaf') {
+      const size = n.body[1] - n.body[0];
+      if (n.report) fixed += Math.min(size, MAX_DECODED_BODY);
+      else sizes.push(size);
+    } else if (n.kind === 'message') walk(n.inner);
+    else {
+      fixed += Math.min(n.preamble[1] - n.preamble[0], SKIM_PREAMBLE) + (n.parts.length + 1) * (n.boundary.length + 6);
+      n.parts.forEach(walk);
+    }
+  };
+  walk(root);
+  // Water-filling: small parts whole, the large ones cut to one common length.
+  let left = Math.max(0, budget - fixed - 1024);
+  let cap = Number.POSITIVE_INFINITY;
+  sizes.sort((a, b) => a - b);
+  for (let i = 0; i < sizes.length; i++) {
+    const share = Math.floor(left / (sizes.length - i));
+    if (sizes[i]! > share) {
+      cap = Math.max(share, SKIM_MIN_PART);
+      break;
+    }
+    left -= sizes[i]!;
+  }
+
+  const pieces: (Range | string)[] = [];
+  const take = (r: Range, max: number): void => {
+    const to = r[1] - r[0] > max ? src.cut(r[0] + max) : r[1];
+    if (to > r[0]) pieces.push([r[0], to]);
+  };
+  const emit = (n: SkimNode): void => {
+    pieces.push(n.head);
+    if (n.kind === 'leaf') take(n.body, n.report ? MAX_DECODED_BODY : cap);
+    else if (n.kind === 'message') emit(n.inner);
+    else {
+      take(n.preamble, SKIM_PREAMBLE);
+      for (const part of n.parts) {
+        pieces.push(`\n--${n.boundary}\n`);
+        emit(part);
+      }
+      pieces.push(`\n--${n.boundary}--\n`);
+    }
+  };
+  emit(root);
+  if (typeof raw === 'string') return pieces.map((p) => (typeof p === 'string' ? p : raw.slice(p[0], p[1]))).join('');
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  return Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : bytes.subarray(p[0], p[1]))));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@
 import { configError } from '../errors.js';
 import type { BounceCategory, SoftBounceCounter, SuppressionEntry, SuppressionReason } from '../types.js';
 import type { FeedbackEvent } from './event.js';
+import { memorySoftBounceCounter } from '../stores/soft-bounce-memory.js';
 
 /** What the policy decided for one event. */
 export type PolicyDecision =
@@ -99,41 +100,9 @@ export const DEFAULT_SUPPRESSION_POLICY = Object.freeze({
   softBounceSuppressMs: 30 * 86_400_000,
 });
 
-/** Options of {@link memorySoftBounceCounter}. */
-export interface MemorySoftBounceCounterOptions {
-  /** Most addresses tracked; the least recently bounced are forgotten first. @default 100_000 */
-  readonly maxAddresses?: number;
-}
-
-/** Most soft bounces remembered per address (more than any sensible threshold). */
-const MAX_HITS_PER_ADDRESS = 32;
-
-/** An in-memory {@link SoftBounceCounter}, bounded in addresses and in hits per address. */
-export function memorySoftBounceCounter(options: MemorySoftBounceCounterOptions = {}): SoftBounceCounter & { readonly size: number } {
-  const max = options.maxAddresses ?? 100_000;
-  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw configError('maxAddresses', 'an integer >= 1', max);
-  const hits = new Map<string, { id: string; at: number }[]>();
-  return {
-    get size() {
-      return hits.size;
-    },
-    hit(address, id, at, windowMs) {
-      const key = address.toLowerCase();
-      let list = hits.get(key);
-      if (list !== undefined) hits.delete(key);
-      list = (list ?? []).filter((h) => h.at > at - windowMs || h.at > at);
-      if (!list.some((h) => h.id === id)) list.push({ id, at });
-      if (list.length > MAX_HITS_PER_ADDRESS) list.splice(0, list.length - MAX_HITS_PER_ADDRESS);
-      // Re-inserted last: Map order is the recency order the eviction relies on.
-      hits.set(key, list);
-      if (hits.size > max) hits.delete(hits.keys().next().value as string);
-      return list.filter((h) => h.at <= at && h.at > at - windowMs).length;
-    },
-    reset(address) {
-      hits.delete(address.toLowerCase());
-    },
-  };
-}
+/** The in-memory counter lives with the other memory stores; re-exported here where it used to be. */
+export { memorySoftBounceCounter } from '../stores/soft-bounce-memory.js';
+export type { MemorySoftBounceCounterOptions } from '../stores/soft-bounce-memory.js';
 
 function checkMs(name: string, value: unknown, min: number): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < min)) {

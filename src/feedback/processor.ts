@@ -1,7 +1,7 @@
 /**
  * The feedback processor: takes normalized feedback events (or raw DSN/ARF mails), completes
- * their correlation, applies the suppression policy to the SuppressionStore, then awaits the
- * host's hook, one event after the other.
+ * their correlation, verifies what a mail-borne report proves, applies the suppression policy
+ * to the SuppressionStore, then awaits the host's hook, one event after the other.
  *
  * Ordering, and why: the suppression write comes first, then the hook. If the hook (the host's
  * storage) fails, `ingest` rejects, the webhook answers 5xx and the provider sends the same
@@ -10,12 +10,25 @@
  * The host's hook therefore sees an event at least once, never zero times once acknowledged:
  * make it idempotent with `event.eventId`.
  *
+ * Trust, and why: anybody can send a mail to a bounce or abuse mailbox, so a DSN or ARF report
+ * is not evidence by itself. With the default `rawTrust: 'verified'`, a report read by
+ * `ingestRaw` changes state (suppression, soft-bounce counts, the count reset of a delivery)
+ * only for the recipients it proves something about:
+ * - a valid VERP token (HMAC-signed by {@link createVerp}) naming that recipient, or naming a
+ *   job that the {@link CorrelationStore} says was sent to that recipient;
+ * - a returned original whose `X-Mailpush-Job-Id` and `Message-ID` match a job that the
+ *   {@link CorrelationStore} says was sent to that recipient.
+ * Anything else is an unverified event (`event.verified === false`, the reason in
+ * `processed.verification`): the host's hook still sees it, and nothing else changes. Events
+ * given to `ingest` (provider webhooks verified by their signature, or the host's own) are
+ * trusted, unless they carry `verified: false`.
+ *
  * @module
  */
 
 import { createHash } from 'node:crypto';
 import { MailError, MailErrorCode, configError, isMailError } from '../errors.js';
-import type { SuppressionEntry, SuppressionStore } from '../types.js';
+import type { CorrelationStore, SentRecord, SuppressionEntry, SuppressionStore } from '../types.js';
 import { parseComplaint } from './arf.js';
 import { parseBounce } from './dsn.js';
 import { checkFeedbackEvent, cleanMessageId, normalizeRecipient } from './event.js';
@@ -23,7 +36,7 @@ import type { FeedbackEvent, FeedbackEventType } from './event.js';
 import { createSuppressionPolicy } from './policy.js';
 import type { FeedbackPolicy, PolicyDecision, SuppressionPolicyOptions } from './policy.js';
 import type { BouncedRecipient, BounceResult, ComplaintReport } from './types.js';
-import type { Verp } from './verp.js';
+import type { Verp, VerpData } from './verp.js';
 
 /** What is known about an event when correlation is asked for. */
 export interface CorrelationQuery {
@@ -45,17 +58,55 @@ export interface Correlation {
   readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * How much the processor trusts a mail read by `ingestRaw`:
+ * - `'verified'`: a report changes state only for the recipients it proves (a valid VERP token,
+ *   or a returned original matching a job in the {@link CorrelationStore}); the rest are
+ *   reported as unverified events;
+ * - `'mailbox'`: every report is believed, as before. Only for a private mailbox that nobody
+ *   outside can write to (the MTA accepts mail for it only from your own systems, or filters
+ *   forged reports upstream).
+ */
+export type RawTrust = 'verified' | 'mailbox';
+
+/** Why an event was not verified: see {@link FeedbackVerification}. */
+export type UnverifiedReason =
+  /** The report carries no VERP token and no returned original naming a mailpush job. */
+  | 'no-proof'
+  /** A returned original names a job, but no `correlation` store is configured to check it. */
+  | 'no-correlation-store'
+  /** The job named (by the VERP token or the returned original) is not in the correlation store (unknown, or past its retention). */
+  | 'unknown-job'
+  /** The returned original's Message-ID is missing or is not the one of the job it names. */
+  | 'message-id-mismatch'
+  /** The VERP token or the job names other recipients than this one. */
+  | 'recipient-mismatch'
+  /** An event given to `ingest` with `verified: false`. */
+  | 'caller';
+
+/**
+ * Whether an event may change state, and why. `by` says what vouched for it: `verp` (a valid
+ * VERP token), `correlation` (a returned original matching a sent job), `mailbox` (the
+ * `rawTrust: 'mailbox'` option), `caller` (an event given to `ingest`: a webhook verified by
+ * its provider's signature, or the host's own).
+ */
+export type FeedbackVerification =
+  | { readonly verified: true; readonly by: 'verp' | 'correlation' | 'mailbox' | 'caller' }
+  | { readonly verified: false; readonly reason: UnverifiedReason; readonly detail: string };
+
 /** How one event was handled. */
 export interface ProcessedEvent {
   /** The event, correlated. */
   readonly event: FeedbackEvent;
-  /** What the policy decided. */
+  /** What the policy decided (`none` for an unverified event: the policy is not asked). */
   readonly decision: PolicyDecision;
   /**
    * What happened to the suppression list: `added`, `kept` (an entry at least as strong was
    * already there), `removed`, `absent` (nothing to lift) or `none`.
    */
   readonly suppression: 'added' | 'kept' | 'removed' | 'absent' | 'none';
+  /** Whether the event was allowed to change state, and why. */
+  readonly verification: FeedbackVerification;
 }
 
 /** Result of {@link FeedbackProcessor.ingest}. */
@@ -65,6 +116,8 @@ export interface IngestResult {
   readonly suppressed: number;
   /** Suppression entries lifted (resubscribes). */
   readonly unsuppressed: number;
+  /** Events that were not verified and changed nothing (see {@link RawTrust}). */
+  readonly unverified: number;
 }
 
 /** What a raw mail was. */
@@ -96,12 +149,28 @@ export interface FeedbackProcessorOptions {
   /**
    * The host's hook, awaited for every event after the suppression list was updated. A
    * rejection stops the batch and rejects `ingest` (the webhook answers 5xx, the provider retries).
+   * It sees unverified events too (`event.verified === false`, `processed.verification`).
    */
   readonly onEvent?: (event: FeedbackEvent, processed: ProcessedEvent) => void | Promise<void>;
-  /** Fills in what an event lacks (job id, metadata, a redacted recipient) from the host's records. Awaited. */
+  /**
+   * Fills in what an event lacks (job id, metadata, a redacted recipient) from the host's records. Awaited.
+   * What it returns completes an event; it does not verify a mail-borne report (see `correlation`).
+   */
   readonly resolveCorrelation?: (query: CorrelationQuery) => Correlation | undefined | Promise<Correlation | undefined>;
-  /** Decodes VERP return paths of raw bounces (the address the bounce was sent to). */
+  /** Decodes VERP return paths of raw bounces (the address the bounce was sent to); a valid token verifies its recipient. */
   readonly verp?: Verp;
+  /**
+   * The jobs mailpush sent (`record()` is called by the mailer after each successful send): a
+   * raw report whose returned original names one of them (X-Mailpush-Job-Id and Message-ID) is
+   * verified for that job's recipients, and a redacted complaint about a job with one recipient
+   * names that recipient. @default none: only VERP verifies raw reports
+   */
+  readonly correlation?: CorrelationStore;
+  /**
+   * How much `ingestRaw` trusts a report: see {@link RawTrust}. Provider webhooks given to
+   * `ingest` are not concerned (their signature was checked). @default 'verified'
+   */
+  readonly rawTrust?: RawTrust;
   /** Current time, ms, for suppression entries. @default Date.now */
   readonly now?: () => number;
 }
@@ -111,16 +180,45 @@ export interface FeedbackProcessor {
   /**
    * Processes events in order: correlation, suppression, hook. Validates every event first (a
    * VALIDATION MailError before any side effect). Rejects with a STORE MailError when the
-   * suppression list or the hook fails; events before the failing one were processed.
+   * suppression list or the hook fails; events before the failing one were processed. The
+   * events are trusted (a webhook verified them), except those with `verified: false`.
    */
   ingest(events: readonly FeedbackEvent[]): Promise<IngestResult>;
   /**
    * Processes a raw mail from a bounce or feedback-loop mailbox: a DSN or non-standard bounce
    * (`bounced` events, `deferred` for delays, `delivered` for success DSNs), an ARF complaint
    * (`complained`, or `unsubscribed` for opt-out reports). Auto-replies and ordinary mail
-   * give no event. Rejects like `ingest`, and with VALIDATION for input that is not text or bytes.
+   * give no event. Each event is verified first (see {@link RawTrust}): an unverified one
+   * (`event.verified === false`) changes nothing but still reaches the hook. Rejects like
+   * `ingest`, and with VALIDATION for input that is not text or bytes.
    */
   ingestRaw(mime: string | Uint8Array, options?: RawIngestOptions): Promise<RawIngestResult>;
+}
+
+/** What a report offers as proof, for {@link FeedbackProcessor.ingestRaw}. */
+interface Proofs {
+  /** The VERP token the report was sent to (valid: decode checks the HMAC). */
+  readonly verp: VerpData | undefined;
+  /** `X-Mailpush-Job-Id` of the returned original. */
+  readonly jobId: string | undefined;
+  /** `Message-ID` of the returned original. */
+  readonly messageId: string | undefined;
+}
+
+/** A verification, with the sent record that proved it (to complete the event). */
+type Verdict = FeedbackVerification & { readonly record?: SentRecord };
+
+const TRUSTED_BY_CALLER: FeedbackVerification = Object.freeze({ verified: true, by: 'caller' });
+const TRUSTED_BY_MAILBOX: FeedbackVerification = Object.freeze({ verified: true, by: 'mailbox' });
+
+/**
+ * Compares a reported address with one mailpush sent to. The domain is compared in lower case;
+ * so is the local part: mail systems change its case in reports, and the suppression list
+ * compares whole addresses case-insensitively, so this match never lets a report suppress
+ * more than the address it matched.
+ */
+function sameAddress(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }
 
 /**
@@ -130,9 +228,12 @@ export interface FeedbackProcessor {
  * ```ts
  * const processor = createFeedbackProcessor({
  *   suppression: mailer.suppression,
+ *   verp: createVerp({ domain: 'bounces.example.com', secret: process.env.VERP_SECRET! }),
+ *   correlation: memoryCorrelationStore(), // the mailer records every job it sends here
  *   onEvent: async (event) => { await db.feedback.insert(event) }, // failures make the provider retry
  * });
- * await processor.ingestRaw(bounceMail);
+ * const result = await processor.ingestRaw(bounceMail, { deliveredTo: envelopeRecipient });
+ * // result.unverified: events of a report that proved nothing (forged?): seen by onEvent, no suppression
  * ```
  */
 export function createFeedbackProcessor(options: FeedbackProcessorOptions): FeedbackProcessor {
@@ -149,6 +250,12 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
   }
   const verp = options.verp;
   if (verp !== undefined && (typeof verp !== 'object' || verp === null || typeof verp.decode !== 'function')) throw configError('verp', 'a Verp (createVerp())', verp);
+  const correlation = options.correlation;
+  if (correlation !== undefined && (typeof correlation !== 'object' || correlation === null || typeof correlation.find !== 'function' || typeof correlation.record !== 'function')) {
+    throw configError('correlation', 'a CorrelationStore (record, find)', correlation);
+  }
+  const rawTrust = options.rawTrust ?? 'verified';
+  if (rawTrust !== 'verified' && rawTrust !== 'mailbox') throw configError('rawTrust', "'verified' or 'mailbox'", rawTrust);
   const onEvent = options.onEvent;
   const resolve = options.resolveCorrelation;
   const now = options.now ?? Date.now;
@@ -181,29 +288,105 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
     return 'none';
   };
 
-  const run = async (events: readonly FeedbackEvent[], correlated = false): Promise<IngestResult> => {
+  /**
+   * Processes events in order. `verifications[i]` is the verdict of `events[i]` (raw mails);
+   * without it an event is trusted unless it says `verified: false` (ingest).
+   */
+  const run = async (events: readonly FeedbackEvent[], correlated: boolean, verifications?: readonly FeedbackVerification[]): Promise<IngestResult> => {
     const done: ProcessedEvent[] = [];
     let suppressed = 0;
     let unsuppressed = 0;
-    for (const raw of events) {
+    let unverified = 0;
+    for (let i = 0; i < events.length; i++) {
+      const raw = events[i]!;
+      const verification =
+        verifications?.[i] ??
+        (raw.verified === false ? ({ verified: false, reason: 'caller', detail: 'the event was given with verified: false' } as const) : TRUSTED_BY_CALLER);
       const event = correlated ? raw : await correlate(raw);
       const at = now();
-      const decision = await guard('policy', () => policy.evaluate(event, at));
+      let decision: PolicyDecision;
+      if (verification.verified) {
+        decision = await guard('policy', () => policy.evaluate(event, at));
+      } else {
+        // Not even the policy sees it: its soft-bounce counting and count resets are state too.
+        decision = { action: 'none', why: `unverified report: ${verification.detail}` };
+        unverified++;
+      }
       const suppression = await apply(decision, at);
       if (suppression === 'added') suppressed++;
       else if (suppression === 'removed') unsuppressed++;
-      const processed: ProcessedEvent = { event, decision, suppression };
+      const processed: ProcessedEvent = { event, decision, suppression, verification };
       if (onEvent !== undefined) await guard('onEvent', () => onEvent(event, processed));
       done.push(processed);
     }
-    return { events: done, suppressed, unsuppressed };
+    return { events: done, suppressed, unsuppressed, unverified };
+  };
+
+  /** Looks sent jobs up once per report. */
+  const lookup = (): ((jobId: string) => Promise<SentRecord | undefined>) => {
+    const cache = new Map<string, Promise<SentRecord | undefined>>();
+    return (jobId) => {
+      let hit = cache.get(jobId);
+      if (hit === undefined) {
+        hit = correlation === undefined ? Promise.resolve(undefined) : guard('correlation.find', () => correlation.find(jobId));
+        cache.set(jobId, hit);
+      }
+      return hit;
+    };
+  };
+
+  /** What a report proves about one recipient (see the module description). */
+  const verify = async (recipient: string, proofs: Proofs, find: (jobId: string) => Promise<SentRecord | undefined>): Promise<Verdict> => {
+    if (rawTrust === 'mailbox') return TRUSTED_BY_MAILBOX;
+    const failures: { reason: UnverifiedReason; detail: string }[] = [];
+    const v = proofs.verp;
+    if (v !== undefined) {
+      if (v.recipient !== undefined) {
+        if (sameAddress(v.recipient, recipient)) return { verified: true, by: 'verp' };
+        failures.push({ reason: 'recipient-mismatch', detail: `the VERP token was issued for another recipient than ${recipient}` });
+      } else if (correlation === undefined) {
+        failures.push({ reason: 'no-correlation-store', detail: 'the VERP token names a job but no recipient, and no correlation store can tell its recipients' });
+      } else {
+        const record = await find(v.jobId);
+        if (record === undefined) failures.push({ reason: 'unknown-job', detail: `the VERP job ${v.jobId} is not in the correlation store` });
+        else if (!record.recipients.some((r) => sameAddress(r, recipient))) failures.push({ reason: 'recipient-mismatch', detail: `the VERP job ${v.jobId} was not sent to ${recipient}` });
+        else return { verified: true, by: 'verp', record };
+      }
+    }
+    if (proofs.jobId !== undefined) {
+      if (correlation === undefined) {
+        failures.push({ reason: 'no-correlation-store', detail: 'the returned original names a job, but no correlation store is configured to check it' });
+      } else {
+        const record = await find(proofs.jobId);
+        if (record === undefined) failures.push({ reason: 'unknown-job', detail: `the returned original names job ${proofs.jobId}, which is not in the correlation store` });
+        else if (proofs.messageId === undefined || record.messageId !== proofs.messageId) {
+          failures.push({ reason: 'message-id-mismatch', detail: `the returned original's Message-ID is not the one of job ${proofs.jobId}` });
+        } else if (!record.recipients.some((r) => sameAddress(r, recipient))) {
+          failures.push({ reason: 'recipient-mismatch', detail: `job ${proofs.jobId} was not sent to ${recipient}` });
+        } else return { verified: true, by: 'correlation', record };
+      }
+    }
+    const first = failures[0] ?? { reason: 'no-proof' as const, detail: 'no valid VERP token and no returned original naming a mailpush job' };
+    return { verified: false, reason: first.reason, detail: failures.length > 1 ? failures.map((f) => f.detail).join('; ') : first.detail };
+  };
+
+  /** Verifies each event of a report, completing the verified ones from the sent record, and marks them. */
+  const verifyAll = async (events: FeedbackEvent[], proofs: Proofs): Promise<FeedbackVerification[]> => {
+    const find = lookup();
+    const out: FeedbackVerification[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const { record, ...verification } = await verify(events[i]!.recipient, proofs, find);
+      out.push(verification as FeedbackVerification);
+      events[i] = withVerdict(events[i]!, verification.verified, record);
+    }
+    return out;
   };
 
   return {
     async ingest(events) {
       if (!Array.isArray(events)) throw new MailError(`Expected an array of feedback events, got ${typeof events}`, { code: MailErrorCode.VALIDATION });
       const checked = events.map((e: unknown, i) => checkFeedbackEvent(e, i));
-      return run(checked);
+      return run(checked, false);
     },
     async ingestRaw(mime, rawOptions = {}) {
       if (typeof mime !== 'string' && !(mime instanceof Uint8Array)) {
@@ -216,6 +399,7 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
       // The same mail read twice (a retry after a failed hook) must give the same event ids.
       const reportKey = reportId ?? `sha256:${createHash('sha256').update(typeof mime === 'string' ? mime.slice(0, 65_536) : mime.subarray(0, 65_536)).digest('hex').slice(0, 32)}`;
       const eventId = (provider: string, i: number, recipient: string): string => `${provider}:${reportKey}:${i}:${recipient.toLowerCase()}`;
+      const empty = { events: [], suppressed: 0, unsuppressed: 0, unverified: 0, unresolved: 0 };
 
       const bounce = parseBounce(mime);
       if (bounce.kind === 'bounce' || bounce.kind === 'delay' || (bounce.kind === 'not-bounce' && bounce.recipients.length > 0)) {
@@ -252,17 +436,20 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
             }),
           );
         });
-        return { ...(await run(events)), kind, unresolved, bounce };
+        const proofs: Proofs = { verp: verpData, jobId: bounce.originalHeaders?.jobId, messageId: bounce.originalHeaders?.messageId ?? bounce.originalMessageId };
+        const verifications = await verifyAll(events, proofs);
+        return { ...(await run(events, false, verifications)), kind, unresolved, bounce };
       }
-      if (bounce.kind === 'autoreply') return { events: [], suppressed: 0, unsuppressed: 0, kind: 'autoreply', unresolved: 0, bounce };
+      if (bounce.kind === 'autoreply') return { ...empty, kind: 'autoreply', bounce };
 
       const complaint = parseComplaint(mime);
-      if (complaint === undefined) return { events: [], suppressed: 0, unsuppressed: 0, kind: 'not-bounce', unresolved: 0 };
+      if (complaint === undefined) return { ...empty, kind: 'not-bounce' };
       const type: FeedbackEventType = complaint.feedbackType === 'opt-out' ? 'unsubscribed' : 'complained';
       // Feedback loops report to the abuse address, but Original-Mail-From is the VERP return path.
       const complaintVerp = verpData ?? (verp !== undefined && complaint.originalMailFrom !== undefined ? verp.decode(complaint.originalMailFrom) : undefined);
       const jobId = complaint.originalHeaders?.jobId ?? complaintVerp?.jobId;
       const messageId = complaint.originalMessageId ?? complaint.originalHeaders?.messageId;
+      const proofs: Proofs = { verp: complaintVerp, jobId: complaint.originalHeaders?.jobId, messageId: complaint.originalHeaders?.messageId ?? complaint.originalMessageId };
       const named = complaint.originalRcptTos !== undefined && complaint.originalRcptTos.length > 0 ? complaint.originalRcptTos : complaint.originalRcptTo !== undefined ? [complaint.originalRcptTo] : [];
       let addresses = named.map((a) => normalizeRecipient(a)).filter((a): a is string => a !== undefined);
       if (addresses.length === 0 && complaintVerp?.recipient !== undefined) addresses = [complaintVerp.recipient];
@@ -278,19 +465,54 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
         raw: complaint,
       };
       const events: FeedbackEvent[] = [];
+      let correlated = false;
       if (addresses.length === 0) {
-        // Redacted: only the host's records (by job or Message-ID) can name the recipient.
-        const c = resolve === undefined ? undefined : await guard('resolveCorrelation', () => resolve(clean({ type, provider: 'arf', jobId, messageId }) as CorrelationQuery));
-        const recipient = normalizeRecipient(c?.recipient);
-        if (recipient === undefined) unresolved = 1;
-        else events.push(merge(clean({ ...base, recipient, eventId: eventId('arf', 0, recipient) }), c!));
+        // Redacted: only records of the send (by job or Message-ID) can name the recipient.
+        const sent = await redactedRecipient(proofs, lookup());
+        if (sent !== undefined) {
+          events.push(clean({ ...base, recipient: sent, eventId: eventId('arf', 0, sent) }));
+        } else {
+          const c = resolve === undefined ? undefined : await guard('resolveCorrelation', () => resolve(clean({ type, provider: 'arf', jobId, messageId }) as CorrelationQuery));
+          const recipient = normalizeRecipient(c?.recipient);
+          if (recipient === undefined) unresolved = 1;
+          else events.push(merge(clean({ ...base, recipient, eventId: eventId('arf', 0, recipient) }), c!));
+          // A redacted complaint was correlated here to find its recipient; once is enough.
+          correlated = true;
+        }
       } else {
         addresses.forEach((recipient, i) => events.push(clean({ ...base, recipient, eventId: eventId('arf', i, recipient) })));
       }
-      // A redacted complaint was correlated above to find its recipient; once is enough.
-      return { ...(await run(events, addresses.length === 0)), kind: 'complaint', unresolved, complaint };
+      const verifications = await verifyAll(events, proofs);
+      return { ...(await run(events, correlated, verifications)), kind: 'complaint', unresolved, complaint };
     },
   };
+
+  /**
+   * The recipient of a redacted complaint, from the sent job its returned original names (with
+   * the matching Message-ID), when that job had one recipient.
+   */
+  async function redactedRecipient(proofs: Proofs, find: (jobId: string) => Promise<SentRecord | undefined>): Promise<string | undefined> {
+    if (correlation === undefined) return undefined;
+    const jobId = proofs.verp?.jobId ?? proofs.jobId;
+    if (jobId === undefined) return undefined;
+    const record = await find(jobId);
+    if (record === undefined || record.recipients.length !== 1) return undefined;
+    // Through the returned original, its Message-ID must match; a VERP token is proof enough.
+    if (proofs.verp === undefined && (proofs.messageId === undefined || record.messageId !== proofs.messageId)) return undefined;
+    return normalizeRecipient(record.recipients[0]);
+  }
+}
+
+/** The event marked verified or not, completed with what the sent record knows. */
+function withVerdict(e: FeedbackEvent, verified: boolean, record: SentRecord | undefined): FeedbackEvent {
+  const out: Record<string, unknown> = { ...e, verified };
+  if (record !== undefined) {
+    if (e.jobId === undefined) out.jobId = record.jobId;
+    if (e.messageId === undefined) out.messageId = record.messageId;
+    if (e.providerMessageId === undefined && record.providerMessageId !== undefined) out.providerMessageId = record.providerMessageId;
+    if (record.tags !== undefined) out.tags = { ...record.tags, ...e.tags };
+  }
+  return out as unknown as FeedbackEvent;
 }
 
 function query(e: FeedbackEvent): CorrelationQuery {

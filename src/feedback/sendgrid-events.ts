@@ -53,14 +53,48 @@ export interface SendGridVerifier {
   verify(body: Uint8Array, signature: string | null | undefined, timestamp: string | null | undefined): void;
 }
 
+/**
+ * Decodes base64 strictly, as Go's `base64.StdEncoding` (SendGrid's own SDK) does: the standard
+ * alphabet, padding to a multiple of 4, padding only at the end, and zero unused bits (one
+ * text, one value). Line breaks and spaces between the characters are allowed. Undefined
+ * otherwise; Node's own decoder stops at the first `=` or skips junk, which would accept a
+ * key with anything appended.
+ */
+function strictBase64(text: string): Buffer | undefined {
+  const s = text.replace(/[ \t\r\n]+/g, '');
+  if (s.length === 0 || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(s)) return undefined;
+  const bytes = Buffer.from(s, 'base64');
+  return bytes.toString('base64') === s ? bytes : undefined;
+}
+
+/**
+ * Length of the DER element at the start of `der`, header included; undefined when its header
+ * is malformed (indefinite or non-minimal lengths are not DER).
+ */
+function derElementLength(der: Uint8Array): number | undefined {
+  if (der.length < 2) return undefined;
+  const first = der[1]!;
+  if (first < 0x80) return 2 + first;
+  const n = first & 0x7f;
+  if (n === 0 || n > 4 || der.length < 2 + n || der[2] === 0) return undefined;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + der[2 + i]!;
+  if (len < 0x80) return undefined;
+  return 2 + n + len;
+}
+
 /** Reads the SendGrid verification key; throws a CONFIG MailError when it is not an EC P-256 public key. */
 export function readSendGridPublicKey(value: unknown): KeyObject {
   let key: KeyObject;
   try {
     if (typeof value === 'object' && value !== null && (value as KeyObject).type === 'public') key = value as KeyObject;
     else if (typeof value === 'string' && value.includes('-----BEGIN')) key = createPublicKey(value);
-    else if (typeof value === 'string' && /^[A-Za-z0-9+/=\s]+$/.test(value)) key = createPublicKey({ key: Buffer.from(value.replace(/\s+/g, ''), 'base64'), format: 'der', type: 'spki' });
-    else throw new Error('not a key');
+    else if (typeof value === 'string') {
+      const der = strictBase64(value);
+      // Exactly one SubjectPublicKeyInfo (a SEQUENCE) and nothing after it.
+      if (der === undefined || der[0] !== 0x30 || derElementLength(der) !== der.length) throw new Error('not one base64 DER SPKI');
+      key = createPublicKey({ key: der, format: 'der', type: 'spki' });
+    } else throw new Error('not a key');
   } catch {
     throw configError('sendgrid.publicKey', 'the base64 DER (SPKI) verification key from SendGrid', value);
   }

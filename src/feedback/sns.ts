@@ -156,8 +156,10 @@ export class SnsVerificationError extends MailError {
 }
 
 /**
- * Checks the shape of a parsed SNS body. Throws {@link SnsVerificationError} (400) when a
- * required field is missing or not a string.
+ * Checks the shape of a parsed SNS body: the HTTP(S) delivery, or the `Sns` object of an AWS
+ * Lambda record (which spells `SigningCertUrl` and `UnsubscribeUrl`; the envelope returned
+ * uses the HTTP names). Throws {@link SnsVerificationError} (400) when a required field is
+ * missing or not a string.
  */
 export function readSnsEnvelope(body: unknown): SnsEnvelope {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new SnsVerificationError('SNS body is not a JSON object', 400);
@@ -171,15 +173,29 @@ export function readSnsEnvelope(body: unknown): SnsEnvelope {
     if (typeof v !== 'string') throw new SnsVerificationError(`SNS message field ${k} is not a string`, 400);
     return v;
   };
+  /**
+   * A field SNS spells two ways: `SigningCertURL` over HTTP, `SigningCertUrl` in the records it
+   * delivers to AWS Lambda. Neither key name is signed (the string to sign uses canonical names
+   * and leaves these two out), so both are read; two different values are refused.
+   */
+  const either = (k: string, lambda: string, required: boolean): string | undefined => {
+    const a = str(k, false);
+    const b = str(lambda, false);
+    if (a !== undefined && b !== undefined && a !== b) throw new SnsVerificationError(`SNS message has both ${k} and ${lambda}, with different values`, 400);
+    const v = a ?? b;
+    if (v === undefined && required) throw new SnsVerificationError(`SNS message has no ${k}`, 400);
+    return v;
+  };
   const type = str('Type', true)!;
   if (!TYPES.has(type)) throw new SnsVerificationError(`Unknown SNS message Type ${describeValue(type)}`, 400);
   const confirmation = type !== 'Notification';
   const env: Record<string, string> = {};
-  for (const k of ['MessageId', 'TopicArn', 'Message', 'Timestamp', 'SignatureVersion', 'Signature', 'SigningCertURL']) env[k] = str(k, true)!;
-  for (const k of ['Subject', 'UnsubscribeURL']) {
-    const v = str(k, false);
-    if (v !== undefined) env[k] = v;
-  }
+  for (const k of ['MessageId', 'TopicArn', 'Message', 'Timestamp', 'SignatureVersion', 'Signature']) env[k] = str(k, true)!;
+  env.SigningCertURL = either('SigningCertURL', 'SigningCertUrl', true)!;
+  const subject = str('Subject', false);
+  if (subject !== undefined) env.Subject = subject;
+  const unsubscribe = either('UnsubscribeURL', 'UnsubscribeUrl', false);
+  if (unsubscribe !== undefined) env.UnsubscribeURL = unsubscribe;
   for (const k of ['Token', 'SubscribeURL']) {
     const v = str(k, confirmation);
     if (v !== undefined) env[k] = v;
@@ -233,8 +249,9 @@ export interface SnsVerifier {
   /** The allowed topics. */
   readonly topicArns: ReadonlySet<string>;
   /**
-   * Verifies a parsed SNS body: shape, topic, certificate URL, freshness, certificate
-   * validity, signature. Resolves with the envelope; rejects with {@link SnsVerificationError}.
+   * Verifies a parsed SNS body (or the `Sns` object of a record SNS delivered to AWS Lambda,
+   * `event.Records[i].Sns`): shape, topic, certificate URL, freshness, certificate validity,
+   * signature. Resolves with the envelope; rejects with {@link SnsVerificationError}.
    */
   verify(body: unknown): Promise<SnsEnvelope>;
   /** Number of cached certificates. */

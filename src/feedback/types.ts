@@ -103,8 +103,12 @@ export interface BounceResult {
 /** Options of `parseBounce`. */
 export interface ParseBounceOptions {
   /**
-   * Most characters of the input that are read; the rest is ignored, which bounds the time
-   * spent on huge inputs (the report comes before the returned message). @default 2_097_152
+   * Most characters of the input that are parsed, which bounds the time and memory spent on
+   * huge inputs. An input that is longer is skimmed first: its MIME parts are found through the
+   * whole input (up to 64 MiB, a plain substring search), the report parts (delivery-status,
+   * feedback-report, returned headers) are kept whole and the other parts are shortened, so a
+   * report behind a huge first text part or attachment is still found. At most 16_777_216
+   * (`MAX_SCAN_LENGTH_LIMIT`); a CONFIG MailError above it. @default 2_097_152
    */
   readonly maxScanLength?: number;
   /**

@@ -33,6 +33,11 @@ export class Backlog {
     private readonly load: (entry: StoredEntry) => void,
   ) {}
 
+  /** Messages wait on disk, or a refill is reading them. */
+  get busy(): boolean {
+    return this.spilled || this.refilling !== undefined;
+  }
+
   /** True when paging is on (the store pages). */
   get enabled(): boolean {
     return this.journal.pages;
@@ -63,6 +68,7 @@ export class Backlog {
     if (this.core.held() > this.max >> 1) return;
     this.refilling = this.refill().finally(() => {
       this.refilling = undefined;
+      this.core.checkIdle();
     });
     this.refilling.catch((err: unknown) => this.core.reportError('store.page', `Queue store (${this.journal.store.name}) page`, err));
   }

@@ -58,6 +58,8 @@ export class MailerCore {
   handingBack = false;
   /** Called when a message completes (the backlog refills, spilled waiters resolve). */
   onComplete: (report: DeliveryReport) => void = () => undefined;
+  /** True while messages wait on disk to be read back (the backlog): the mailer is not idle then. */
+  backlogBusy: () => boolean = () => false;
   private idleWaiters: (() => void)[] = [];
   private drainWaiters: { level: number; resolve: () => void }[] = [];
   private holds = 0;
@@ -102,8 +104,13 @@ export class MailerCore {
     if (this.recent.size > RECENT_REPORTS) this.recent.delete(this.recent.keys().next().value as string);
   }
 
+  /** Nothing queued, scheduled, in flight or waiting on disk. */
+  get idle(): boolean {
+    return this.scheduler.idle && !this.backlogBusy();
+  }
+
   checkIdle(): void {
-    if (!this.scheduler.idle) {
+    if (!this.idle) {
       this.wasIdle = false;
       return;
     }
@@ -116,7 +123,7 @@ export class MailerCore {
   }
 
   onIdle(): Promise<void> {
-    if (this.scheduler.idle) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return this.keepAliveUntil(new Promise((resolve) => this.idleWaiters.push(resolve)));
   }
 

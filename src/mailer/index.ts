@@ -29,7 +29,7 @@ import { resolveRetryOptions } from '../retry/schedule.js';
 import { memoryStore } from '../stores/memory-store.js';
 import { PRIORITIES, systemClock } from '../types.js';
 import type { KeyObject } from 'node:crypto';
-import type { Job, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, StoredEntry, SuppressionStore, Transport } from '../types.js';
+import type { Clock, Job, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, StoredEntry, SuppressionStore, Transport } from '../types.js';
 import { acceptMessage, checkSendOptions } from './accept.js';
 import type { AcceptSettings } from './accept.js';
 import { Backlog } from './backlog.js';
@@ -79,10 +79,12 @@ export type {
 const DEFAULT_PRIORITY = { transactional: 'normal', marketing: 'bulk' } as const;
 
 /** The whole store from the `store` option: a MailerStore as given, a bare QueueStore with memory parts around it. */
-function resolveStore(store: MailerStore | QueueStore | undefined): { store: MailerStore; owned: boolean } {
-  if (store === undefined) return { store: memoryStore(), owned: true };
+function resolveStore(store: MailerStore | QueueStore | undefined, clock: Clock): { store: MailerStore; owned: boolean } {
+  // Retention of sent records follows the mailer's clock (a virtual one in tests).
+  const memory = (): MailerStore => memoryStore({ correlation: { now: () => clock.now() } });
+  if (store === undefined) return { store: memory(), owned: true };
   if ('queue' in store) return { store, owned: true };
-  const parts = memoryStore();
+  const parts = memory();
   return { store: { ...parts, name: store.name, queue: store, close: () => parts.close?.() }, owned: false };
 }
 
@@ -122,7 +124,7 @@ class MailerImpl implements Mailer {
     this.transport = options.transport;
     const clock = options.clock ?? systemClock;
     this.startedAt = clock.now();
-    const resolved = resolveStore(options.store);
+    const resolved = resolveStore(options.store, clock);
     this.store = resolved.store;
     this.ownsStore = resolved.owned;
     this.suppression = options.suppression ?? this.store.suppression;
@@ -161,6 +163,7 @@ class MailerImpl implements Mailer {
       onDue: (job) => this.journal.update(job, this.core.records.get(job.messageRef)),
     });
     this.backlog = new Backlog(this.core, this.journal, options.maxJobsInMemory ?? 10_000, (entry) => this.load(entry));
+    this.core.backlogBusy = () => this.backlog.busy;
     this.core.onComplete = (report) => {
       this.backlog.completed(report.id);
       const wait = this.spilledWaits.get(report.id);
@@ -187,6 +190,8 @@ class MailerImpl implements Mailer {
       suppression: this.suppression,
       now: () => this.core.clock.now(),
       policy,
+      correlation: this.store.correlation,
+      ...(fb?.rawTrust !== undefined ? { rawTrust: fb.rawTrust } : {}),
       ...(fb?.resolveCorrelation !== undefined ? { resolveCorrelation: fb.resolveCorrelation } : {}),
       ...(this.verp !== undefined ? { verp: this.verp } : {}),
       onEvent: async (event, processed) => {
@@ -406,6 +411,7 @@ class MailerImpl implements Mailer {
       queued,
       scheduled: scheduler.scheduled,
       inflight: scheduler.inflight,
+      backlog: this.backlog.busy,
       domains: scheduler.domainStats(),
       totals: { ...this.core.totals },
     };

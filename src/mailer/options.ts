@@ -10,7 +10,7 @@ import type { PreflightOptions, PreflightResult } from '../auth/preflight.js';
 import type { DkimOptions } from '../auth/dkim.js';
 import type { FeedbackEvent } from '../feedback/event.js';
 import type { FeedbackPolicy, SuppressionPolicyOptions } from '../feedback/policy.js';
-import type { Correlation, CorrelationQuery, FeedbackProcessor, ProcessedEvent } from '../feedback/processor.js';
+import type { Correlation, CorrelationQuery, FeedbackProcessor, ProcessedEvent, RawTrust } from '../feedback/processor.js';
 import type { VerpOptions } from '../feedback/verp.js';
 import type { MailerEvents, MailerListener } from '../events.js';
 import { normalizeDomain } from '../message/index.js';
@@ -94,7 +94,16 @@ export interface MailerFeedbackOptions {
   readonly policy?: FeedbackPolicy | SuppressionPolicyOptions;
   /** The host's hook, awaited for every event after suppression; a failure makes the webhook answer 5xx so the provider retries. */
   readonly onEvent?: (event: FeedbackEvent, processed: ProcessedEvent) => void | Promise<void>;
-  /** Finds the job of a feedback item the mailer cannot correlate itself (a redacted complaint). */
+  /**
+   * How much `mailer.feedback.ingestRaw` trusts a bounce or complaint mail. `'verified'`: a report
+   * changes state only for what it proves (a valid VERP token, or a returned original whose
+   * X-Mailpush-Job-Id and Message-ID match a job this mailer sent, from `store.correlation`);
+   * other reports reach `onEvent` as unverified events (`event.verified === false`) and change
+   * nothing. `'mailbox'`: every report is believed (a private mailbox nobody outside can write to).
+   * @default 'verified'
+   */
+  readonly rawTrust?: RawTrust;
+  /** Finds the job of a feedback item the mailer cannot correlate itself (a redacted complaint). It completes events; it does not verify a mail-borne report. */
   readonly resolveCorrelation?: (query: CorrelationQuery) => Correlation | undefined | Promise<Correlation | undefined>;
 }
 
@@ -224,6 +233,8 @@ export interface MailerStats {
   readonly scheduled: number;
   /** Sends in flight. */
   readonly inflight: number;
+  /** True while accepted messages wait in the store to be read into memory (see `maxJobsInMemory`). */
+  readonly backlog: boolean;
   /** Domains with something going on. */
   readonly domains: Readonly<Record<string, DomainStats>>;
   /** Event counts since start. */
@@ -311,6 +322,8 @@ export function validateOptions(options: MailerOptions): void {
       throw configError('store', 'a MailerStore (sqliteStore(), memoryStore()) or a QueueStore (add, update, remove, recover, size)', s);
     }
   }
+  const rawTrust = options.feedback?.rawTrust;
+  if (rawTrust !== undefined && rawTrust !== 'verified' && rawTrust !== 'mailbox') throw configError('feedback.rawTrust', "'verified' or 'mailbox'", rawTrust);
   const maxJobs = options.maxJobsInMemory;
   if (maxJobs !== undefined && (typeof maxJobs !== 'number' || !Number.isInteger(maxJobs) || maxJobs < 1)) throw configError('maxJobsInMemory', 'an integer >= 1', maxJobs);
   const sup = options.suppression as Partial<SuppressionStore> | undefined;

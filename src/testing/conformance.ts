@@ -232,3 +232,7 @@ export { testQueueStore } from './queue-store-conformance.js';
 export type { QueueStoreSuiteOptions } from './queue-store-conformance.js';
 export { testSuppressionStore } from './suppression-store-conformance.js';
 export type { SuppressionStoreSuiteOptions } from './suppression-store-conformance.js';
+export { testCorrelationStore } from './correlation-store-conformance.js';
+export type { CorrelationStoreSuiteOptions, CorrelationStoreSuiteContext } from './correlation-store-conformance.js';
+export { testReplayStore } from './replay-store-conformance.js';
+export type { ReplayStoreSuiteOptions } from './replay-store-conformance.js';

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createClassifier } from '../../src/classify/index.js';
 import { MailErrorCode, isMailError } from '../../src/errors.js';
+import { parseComplaint } from '../../src/feedback/arf.js';
 import { parseBounce } from '../../src/feedback/dsn.js';
+import { MAX_SCAN_LENGTH_LIMIT } from '../../src/feedback/mime.js';
 import type { BouncedRecipient, BounceResult } from '../../src/feedback/types.js';
 
 // Synthetic fixtures, written for these tests in the shapes the mail systems use.
@@ -624,6 +626,137 @@ describe('parseBounce: malformed, hostile and huge input', () => {
     const r = parseBounce(line);
     expect(performance.now() - start).toBeLessThan(3000);
     expect(r.recipients.length).toBeLessThanOrEqual(500);
+  });
+
+  /** A DSN whose parts come in this order; `first` is the human-readable part. */
+  const bigDsn = (first: string, eol = '\r\n') =>
+    [
+      'Return-Path: <>',
+      'From: MAILER-DAEMON@mx.shop.example (Mail Delivery System)',
+      'To: bounces@shop.example',
+      'Subject: Undelivered Mail Returned to Sender',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="=_b1"',
+      '',
+      'This is a MIME-encapsulated message.',
+      '',
+      '--=_b1',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      first,
+      '',
+      '--=_b1',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; mx.shop.example',
+      '',
+      'Final-Recipient: rfc822; ann@example.org',
+      'Action: failed',
+      'Status: 5.1.1',
+      'Diagnostic-Code: smtp; 550 5.1.1 <ann@example.org>: Recipient address rejected: User unknown',
+      '',
+      '--=_b1',
+      'Content-Type: text/rfc822-headers',
+      '',
+      'From: Shop <orders@shop.example>',
+      'To: ann@example.org',
+      'Subject: Your order',
+      'Message-ID: <msg_1@shop.example>',
+      'X-Mailpush-Job-Id: msg_0123456789abcdef0123456789abcdef/0',
+      '',
+      '--=_b1--',
+      '',
+    ].join(eol);
+  // Neutral prose, with multi-byte characters so that a cut could split one.
+  const prose = (bytes: number) => 'Le système a rencontré un problème — voir ci-dessous. '.repeat(Math.ceil(bytes / 60));
+
+  it('finds the delivery-status part behind a first text part larger than maxScanLength, as text or bytes', () => {
+    const raw = bigDsn(prose(3 * 1024 * 1024));
+    expect(raw.length).toBeGreaterThan(2 * 1024 * 1024);
+    for (const input of [raw, Buffer.from(raw, 'utf8'), raw.replace(/\r\n/g, '\n')]) {
+      const r = parseBounce(input);
+      expect(r.kind).toBe('bounce');
+      expect(only(r)).toMatchObject({ address: 'ann@example.org', action: 'failed', status: '5.1.1', reason: 'userunknown', hard: true });
+      expect(r.originalHeaders).toMatchObject({ messageId: '<msg_1@shop.example>', jobId: 'msg_0123456789abcdef0123456789abcdef/0' });
+      expect(r.reportingMta).toBe('mx.shop.example');
+    }
+    // A smaller scan length skims sooner, with the same answer.
+    expect(only(parseBounce(bigDsn(prose(200_000)), { maxScanLength: 64 * 1024 }))).toMatchObject({ address: 'ann@example.org', hard: true });
+  });
+
+  it('finds the report behind a huge attachment in a nested multipart, and an ARF report behind a huge text', () => {
+    const attachment = Buffer.alloc(6 * 1024 * 1024, 7).toString('base64').replace(/.{76}/g, '$&\r\n');
+    const report = bigDsn('Delivery failed.');
+    const reportBody = report.slice(report.indexOf('\r\n\r\n') + 4);
+    const nested = [
+      'From: MAILER-DAEMON@mx.shop.example',
+      'Subject: Undelivered Mail Returned to Sender',
+      'Content-Type: multipart/mixed; boundary=outer',
+      '',
+      '--outer',
+      'Content-Type: application/octet-stream; name=big.bin',
+      'Content-Transfer-Encoding: base64',
+      '',
+      attachment,
+      '--outer',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="=_b1"',
+      '',
+      reportBody,
+      '--outer--',
+      '',
+    ].join('\r\n');
+    const r = parseBounce(Buffer.from(nested));
+    expect(only(r)).toMatchObject({ address: 'ann@example.org', status: '5.1.1', hard: true });
+
+    const arf = [
+      'From: fbl@isp.example',
+      'Subject: Abuse report',
+      'Content-Type: multipart/report; report-type=feedback-report; boundary=p',
+      '',
+      '--p',
+      'Content-Type: text/plain',
+      '',
+      prose(3 * 1024 * 1024),
+      '--p',
+      'Content-Type: message/feedback-report',
+      '',
+      'Feedback-Type: abuse',
+      'Version: 1',
+      'Original-Rcpt-To: <vic@isp.example>',
+      '',
+      '--p--',
+      '',
+    ].join('\r\n');
+    expect(parseComplaint(arf)).toMatchObject({ feedbackType: 'abuse', arf: true, originalRcptTo: 'vic@isp.example' });
+  });
+
+  it('skims a 50 MB report in bounded time', () => {
+    const raw = bigDsn('x'.repeat(50 * 1024 * 1024));
+    let start = performance.now();
+    expect(only(parseBounce(raw))).toMatchObject({ address: 'ann@example.org', hard: true });
+    expect(performance.now() - start).toBeLessThan(3000);
+    // A short boundary repeated all over 60 MB, in mid-line and on lines of its own.
+    const hostile = 'From: MAILER-DAEMON@x.example\nContent-Type: multipart/report; boundary=a\n\n' + '--a x\nx--a\n'.repeat(5_000_000);
+    for (const input of [hostile, Buffer.from(hostile)]) {
+      start = performance.now();
+      expect(parseBounce(input).kind).toBe('not-bounce');
+      expect(performance.now() - start).toBeLessThan(3000);
+    }
+  });
+
+  it('caps maxScanLength at MAX_SCAN_LENGTH_LIMIT (16 MiB)', () => {
+    expect(MAX_SCAN_LENGTH_LIMIT).toBe(16 * 1024 * 1024);
+    expect(parseBounce('x', { maxScanLength: MAX_SCAN_LENGTH_LIMIT }).kind).toBe('not-bounce');
+    for (const maxScanLength of [MAX_SCAN_LENGTH_LIMIT + 1, 100 * 1024 * 1024, Infinity]) {
+      let caught: unknown;
+      try {
+        parseBounce('x', { maxScanLength });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, String(maxScanLength)).toMatchObject({ code: MailErrorCode.CONFIG, message: expect.stringMatching(/maxScanLength.*16777216/) });
+      expect(() => parseComplaint('x', { maxScanLength })).toThrow(/maxScanLength/);
+    }
   });
 
   it('never throws on damaged copies of a real-shaped report', () => {

@@ -7,8 +7,10 @@ import { createFeedbackHandler, toNodeHandler } from '../../src/feedback/handler
 import type { FeedbackHandlerError, FeedbackHandlerOptions } from '../../src/feedback/handler.js';
 import { createFeedbackProcessor } from '../../src/feedback/processor.js';
 import type { SnsFetcher } from '../../src/feedback/sns.js';
+import memoryReplayStore from '../../src/stores/replay-memory.js';
 import memorySuppressionStore from '../../src/stores/suppression-memory.js';
 import { createSendGridTestSigner, createSnsTestSigner } from '../../src/testing/feedback-signers.js';
+import type { ReplayStore } from '../../src/types.js';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:ses-feedback';
 const OTHER_TOPIC = 'arn:aws:sns:us-east-1:123456789012:someone-else';
@@ -308,6 +310,114 @@ describe('createFeedbackHandler: routing, limits and robustness', () => {
     expect(() => createFeedbackHandler({ processor, sendgrid: { publicKey: sg.publicKey }, maxBodyBytes: 10 })).toThrow(/maxBodyBytes/);
     expect(() => createFeedbackHandler({ processor, sendgrid: { publicKey: sg.publicKey }, paths: { ses: 'ses' } })).toThrow(/paths.ses/);
     expect(() => createFeedbackHandler({ processor, sendgrid: { publicKey: sg.publicKey }, replayCacheSize: -1 })).toThrow(/replayCacheSize/);
+  });
+});
+
+describe('createFeedbackHandler: replay store', () => {
+  /** A ReplayStore that records what it is asked, over the memory one (a fake, not a mock). */
+  function recording(inner: ReplayStore = memoryReplayStore()) {
+    const calls: string[] = [];
+    const store: ReplayStore & { calls: string[]; fail: { has: boolean; add: boolean } } = {
+      name: 'recording',
+      calls,
+      fail: { has: false, add: false },
+      async has(key, now) {
+        calls.push(`has ${key.slice(0, 3)}`);
+        if (store.fail.has) throw new Error('replay db down');
+        return inner.has(key, now);
+      },
+      async add(key, expiresAt) {
+        calls.push(`add ${key.slice(0, 3)} ${expiresAt}`);
+        if (store.fail.add) throw new Error('replay db down');
+        return inner.add(key, expiresAt);
+      },
+    };
+    return store;
+  }
+  const NOW = Date.now();
+
+  it('remembers processed requests in the given store, so a restarted handler answers a replay without processing it', async () => {
+    const replay = memoryReplayStore();
+    const first = setup({ replay });
+    const signedSes = sns.notification(TOPIC, sesBounce());
+    const signedSg = sg.sign(sgBatch());
+    expect((await first.handler(post('/ses', signedSes))).status).toBe(200);
+    expect((await first.handler(post('/sendgrid', signedSg))).status).toBe(200);
+    // Another handler (a restart, another process) on the same store.
+    const second = setup({ replay });
+    expect(await answer(await second.handler(post('/ses', signedSes)))).toEqual({ status: 200, body: { ok: true, duplicate: true } });
+    expect(await answer(await second.handler(post('/sendgrid', signedSg)))).toEqual({ status: 200, body: { ok: true, duplicate: true } });
+    expect(second.events).toEqual([]);
+    expect(second.handler.stats).toMatchObject({ requests: 2, duplicates: 2, processed: 0 });
+  });
+
+  it('remembers a request for replayRetentionMs (7 days by default), only once it was processed', async () => {
+    const replay = recording();
+    const s = setup({ replay, now: () => NOW });
+    s.hook.fail = 1;
+    const signed = sg.sign(sgBatch(), Math.floor(NOW / 1000));
+    expect((await s.handler(post('/sendgrid', signed))).status).toBe(500);
+    expect(replay.calls).toEqual(['has sg:']);
+    expect((await s.handler(post('/sendgrid', signed))).status).toBe(200);
+    expect(replay.calls).toEqual(['has sg:', 'has sg:', `add sg: ${NOW + 7 * 86_400_000}`]);
+    expect(s.events).toHaveLength(1);
+
+    const shorter = recording();
+    const t = setup({ replay: shorter, replayRetentionMs: 3_600_000, now: () => NOW });
+    await t.handler(post('/sendgrid', sg.sign(sgBatch(), Math.floor(NOW / 1000))));
+    expect(shorter.calls).toContain(`add sg: ${NOW + 3_600_000}`);
+  });
+
+  it('answers 503 when the store cannot be read, and 200 with a report when it cannot record', async () => {
+    const replay = recording();
+    const s = setup({ replay });
+    replay.fail.has = true;
+    expect((await s.handler(post('/sendgrid', sg.sign(sgBatch('a@example.com'))))).status).toBe(503);
+    expect(s.events).toEqual([]);
+    expect(s.errors.at(-1)).toMatchObject({ provider: 'sendgrid', status: 503, error: { code: 'MAILPUSH_ERR_STORE' } });
+    replay.fail.has = false;
+    replay.fail.add = true;
+    expect((await s.handler(post('/sendgrid', sg.sign(sgBatch('b@example.com'))))).status).toBe(200);
+    expect(s.events).toHaveLength(1);
+    expect(s.errors.at(-1)).toMatchObject({ provider: 'sendgrid', status: 200, error: { code: 'MAILPUSH_ERR_STORE', message: expect.stringMatching(/replay db down/) } });
+  });
+
+  it('turns replay detection off with replayCacheSize: 0', async () => {
+    const s = setup({ replayCacheSize: 0 });
+    const signed = sg.sign(sgBatch());
+    await s.handler(post('/sendgrid', signed));
+    expect(await answer(await s.handler(post('/sendgrid', signed)))).toMatchObject({ status: 200, body: { ok: true, events: 1 } });
+    expect(s.events).toHaveLength(2);
+  });
+
+  it('validates replay and replayRetentionMs', () => {
+    const processor = createFeedbackProcessor({ suppression: memorySuppressionStore() });
+    expect(() => createFeedbackHandler({ processor, sendgrid: { publicKey: sg.publicKey }, replay: { name: 'x' } as never })).toThrow(/`replay`/);
+    for (const replayRetentionMs of [0, -1, 1000, Number.NaN, Infinity]) {
+      expect(() => createFeedbackHandler({ processor, sendgrid: { publicKey: sg.publicKey }, replayRetentionMs }), String(replayRetentionMs)).toThrow(/replayRetentionMs/);
+    }
+  });
+});
+
+describe('createFeedbackHandler: signed SNS notifications that carry no SES notification', () => {
+  it('reports a Message that is not JSON to onError and counts it, answering 200 (a retry brings the same bytes)', async () => {
+    const s = setup();
+    const res = await answer(await s.handler(post('/ses', sns.notification(TOPIC, 'Bounce for jane@example.com: user unknown'))));
+    expect(res).toEqual({ status: 200, body: { ok: true, events: 0, suppressed: 0, ignored: 'Message is not JSON' } });
+    expect(s.errors).toHaveLength(1);
+    expect(s.errors[0]).toMatchObject({ provider: 'ses', status: 200, error: { code: 'MAILPUSH_ERR_VALIDATION', message: expect.stringMatching(/not JSON/) } });
+    expect(s.handler.stats).toMatchObject({ requests: 1, unreadable: 1, errors: 0 });
+    for (const message of ['{"notificationType":', '[1,2]', '"text"']) await s.handler(post('/ses', sns.notification(TOPIC, message)));
+    expect(s.handler.stats.unreadable).toBe(4);
+    expect(s.events).toEqual([]);
+  });
+
+  it('does not report the SES setup notice or JSON that is no SES notification', async () => {
+    const s = setup();
+    await s.handler(post('/ses', sns.notification(TOPIC, 'Successfully validated SNS topic for Amazon SES event publishing.')));
+    await s.handler(post('/ses', sns.notification(TOPIC, { notificationType: 'AmazonSnsSubscriptionSucceeded', message: 'You have successfully subscribed' })));
+    expect(s.errors).toEqual([]);
+    expect(s.handler.stats).toMatchObject({ requests: 2, unreadable: 0, processed: 2, events: 0 });
   });
 });
 

@@ -4,8 +4,9 @@ import type { FeedbackEvent } from '../../src/feedback/event.js';
 import { createFeedbackProcessor } from '../../src/feedback/processor.js';
 import type { ProcessedEvent } from '../../src/feedback/processor.js';
 import { createVerp } from '../../src/feedback/verp.js';
+import memoryCorrelationStore from '../../src/stores/correlation-memory.js';
 import memorySuppressionStore from '../../src/stores/suppression-memory.js';
-import type { SuppressionEntry, SuppressionStore } from '../../src/types.js';
+import type { SentRecord, SuppressionEntry, SuppressionStore } from '../../src/types.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -14,6 +15,8 @@ let seq = 0;
 const ev = (e: Partial<FeedbackEvent> & Pick<FeedbackEvent, 'type'>): FeedbackEvent => ({ recipient: 'ann@example.org', provider: 'ses', timestamp: NOW, eventId: `e${++seq}`, raw: {}, ...e });
 const hard = (recipient = 'ann@example.org') => ev({ type: 'bounced', recipient, hard: true, reason: 'userunknown' });
 const soft = (eventId: string) => ev({ type: 'bounced', hard: false, reason: 'mailboxfull', eventId });
+
+const sentJob = (r: Partial<SentRecord> & Pick<SentRecord, 'jobId' | 'messageId' | 'recipients'>): SentRecord => ({ id: r.jobId.split('/')[0]!, sentAt: NOW - DAY, ...r });
 
 async function rejection(p: Promise<unknown>) {
   const err = await p.then(
@@ -257,8 +260,11 @@ describe('createFeedbackProcessor: ingestRaw', () => {
   it('turns a DSN into a hard bounce with the job id and Message-ID of the returned message', async () => {
     const suppression = memorySuppressionStore();
     const events: FeedbackEvent[] = [];
-    const r = await createFeedbackProcessor({ suppression, now, onEvent: (e) => void events.push(e) }).ingestRaw(dsn({ jobId: 'msg_0123456789abcdef0123456789abcdef/0' }));
-    expect(r).toMatchObject({ kind: 'bounce', suppressed: 1, unresolved: 0 });
+    const correlation = memoryCorrelationStore({ now });
+    correlation.record(sentJob({ jobId: 'msg_0123456789abcdef0123456789abcdef/0', messageId: '<msg_1@shop.example>', recipients: ['ann@example.org'], tags: { list: 'orders' } }));
+    const r = await createFeedbackProcessor({ suppression, now, correlation, onEvent: (e) => void events.push(e) }).ingestRaw(dsn({ jobId: 'msg_0123456789abcdef0123456789abcdef/0' }));
+    expect(r).toMatchObject({ kind: 'bounce', suppressed: 1, unresolved: 0, unverified: 0 });
+    expect(r.events[0]!.verification).toEqual({ verified: true, by: 'correlation' });
     expect(events[0]).toMatchObject({
       type: 'bounced',
       provider: 'dsn',
@@ -270,13 +276,15 @@ describe('createFeedbackProcessor: ingestRaw', () => {
       jobId: 'msg_0123456789abcdef0123456789abcdef/0',
       timestamp: Date.parse('2026-03-01T11:58:00Z'),
       eventId: 'dsn:<dsn-1@mx.shop.example>:0:ann@example.org',
+      verified: true,
+      tags: { list: 'orders' },
     });
     expect(suppression.find('ann@example.org', [], NOW)).toMatchObject({ reason: 'hard-bounce', source: 'dsn' });
   });
 
   it('does not suppress a policy block or a delay, and counts the same soft bounce mail once', async () => {
     const suppression = memorySuppressionStore();
-    const processor = createFeedbackProcessor({ suppression, now, policy: { softBounceThreshold: 2 } });
+    const processor = createFeedbackProcessor({ suppression, now, policy: { softBounceThreshold: 2 }, rawTrust: 'mailbox' });
     const blocked = await processor.ingestRaw(dsn({ status: '5.7.1', diagnostic: '550 5.7.1 Message rejected due to content restrictions (policy)' }));
     expect(blocked.events[0]).toMatchObject({ event: { type: 'bounced', hard: false }, suppression: 'none' });
     const delay = await processor.ingestRaw(dsn({ action: 'delayed', status: '4.4.7', diagnostic: '421 4.4.7 timed out' }));
@@ -319,8 +327,10 @@ describe('createFeedbackProcessor: ingestRaw', () => {
 
   it('turns an ARF report into a complaint that suppresses', async () => {
     const suppression = memorySuppressionStore();
-    const r = await createFeedbackProcessor({ suppression, now }).ingestRaw(arf({ rcptTo: 'vic@isp.example', jobId: 'job_news7' }));
-    expect(r).toMatchObject({ kind: 'complaint', suppressed: 1 });
+    const correlation = memoryCorrelationStore({ now });
+    correlation.record(sentJob({ jobId: 'job_news7', messageId: '<news-7@shop.example>', recipients: ['vic@isp.example'] }));
+    const r = await createFeedbackProcessor({ suppression, now, correlation }).ingestRaw(arf({ rcptTo: 'vic@isp.example', jobId: 'job_news7' }));
+    expect(r).toMatchObject({ kind: 'complaint', suppressed: 1, unverified: 0 });
     expect(r.events[0]!.event).toMatchObject({ type: 'complained', provider: 'arf', recipient: 'vic@isp.example', feedbackType: 'abuse', jobId: 'job_news7', messageId: '<news-7@shop.example>', userAgent: 'ExampleFBL/1.0' });
     expect(suppression.find('vic@isp.example', [], NOW)).toMatchObject({ reason: 'complaint', source: 'arf' });
   });
@@ -331,6 +341,7 @@ describe('createFeedbackProcessor: ingestRaw', () => {
     const processor = createFeedbackProcessor({
       suppression,
       now,
+      rawTrust: 'mailbox',
       resolveCorrelation: (q) => {
         queries.push(q);
         return q.jobId === 'job_news7' ? { recipient: 'vic@isp.example', metadata: { userId: 9 } } : undefined;
@@ -368,5 +379,187 @@ describe('createFeedbackProcessor: ingestRaw', () => {
   it('rejects input that is not text or bytes', async () => {
     const processor = createFeedbackProcessor({ suppression: memorySuppressionStore() });
     expect((await rejection(processor.ingestRaw(42 as never))).code).toBe(MailErrorCode.VALIDATION);
+  });
+});
+
+describe('createFeedbackProcessor: a mail-borne report changes state only for what it proves', () => {
+  const SECRET = 'a-long-enough-verp-test-secret';
+  // Long enough local parts for the recipient to fit in the token (at 64 octets only short addresses do).
+  const verp = createVerp({ domain: 'bounces.sender.test', secret: SECRET, maxLocalPartLength: 160 });
+  const JOB = 'msg_0123456789abcdef0123456789abcdef/0';
+  // Ten lines anybody can send to a bounce mailbox.
+  const forged = (recipient = 'victim@bigcustomer.example', status = '5.1.1', action = 'failed') =>
+    [
+      'From: MAILER-DAEMON@mx.attacker.example',
+      'To: bounces@bounces.sender.test',
+      'Subject: Undelivered Mail Returned to Sender',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="x"',
+      '',
+      '--x',
+      'Content-Type: message/delivery-status',
+      '',
+      `Final-Recipient: rfc822; ${recipient}`,
+      `Action: ${action}`,
+      `Status: ${status}`,
+      '--x--',
+      '',
+    ].join('\r\n');
+
+  function setup(extra: Partial<Parameters<typeof createFeedbackProcessor>[0]> = {}) {
+    const suppression = memorySuppressionStore();
+    const correlation = memoryCorrelationStore({ now });
+    const seen: ProcessedEvent[] = [];
+    const processor = createFeedbackProcessor({ suppression, now, verp, correlation, onEvent: (_e, p) => void seen.push(p), ...extra });
+    return { suppression, correlation, seen, processor };
+  }
+
+  it('does not suppress the victim of a forged bounce, with a forged VERP token or none, and still reports it', async () => {
+    const { suppression, seen, processor } = setup();
+    for (const deliveredTo of ['bounces+forgedtoken@bounces.sender.test', undefined]) {
+      const r = await processor.ingestRaw(forged(), deliveredTo === undefined ? {} : { deliveredTo });
+      expect(r).toMatchObject({ kind: 'bounce', suppressed: 0, unverified: 1 });
+      expect(r.events[0]).toMatchObject({
+        suppression: 'none',
+        decision: { action: 'none' },
+        verification: { verified: false, reason: 'no-proof' },
+        event: { type: 'bounced', recipient: 'victim@bigcustomer.example', hard: true, verified: false },
+      });
+    }
+    expect(suppression.size).toBe(0);
+    expect(suppression.find('victim@bigcustomer.example', [], NOW)).toBeUndefined();
+    // The host's hook sees the unverified events, marked.
+    expect(seen.map((p) => p.event.verified)).toEqual([false, false]);
+  });
+
+  it('does not take a forged ARF complaint either', async () => {
+    const { suppression, processor } = setup();
+    const r = await processor.ingestRaw(arf({ rcptTo: 'victim@bigcustomer.example', jobId: 'msg_guessed/0' }));
+    expect(r).toMatchObject({ kind: 'complaint', suppressed: 0, unverified: 1 });
+    expect(r.events[0]).toMatchObject({ verification: { verified: false, reason: 'unknown-job' }, event: { type: 'complained', verified: false } });
+    expect(suppression.size).toBe(0);
+  });
+
+  it('neither counts forged soft bounces nor lets a forged delivery reset the count', async () => {
+    const { suppression, processor } = setup({ policy: { softBounceThreshold: 2 } });
+    const full = (n: number, deliveredTo?: string) =>
+      processor.ingestRaw(dsn({ status: '5.2.2', diagnostic: '552 5.2.2 Mailbox full', messageId: `full-${n}` }), deliveredTo === undefined ? {} : { deliveredTo });
+    // Forged: they count nothing.
+    await full(1);
+    await full(2);
+    expect(suppression.size).toBe(0);
+    // Real ones (sent to the job's VERP return path), with a forged delivery report in between.
+    const returnPath = verp.encode(JOB, 'ann@example.org');
+    await full(3, returnPath);
+    const delivered = await processor.ingestRaw(forged('ann@example.org', '2.0.0', 'delivered'));
+    expect(delivered).toMatchObject({ kind: 'delivery', unverified: 1 });
+    await full(4, returnPath);
+    expect(suppression.find('ann@example.org', [], NOW)).toMatchObject({ reason: 'soft-bounce' });
+  });
+
+  it('believes a valid VERP token for its own recipient only', async () => {
+    const { suppression, processor } = setup();
+    // The attacker's own return path (from a mail sent to the attacker) does not cover the victim.
+    const own = verp.encode('msg_ffffffffffffffffffffffffffffffff/0', 'attacker@evil.example');
+    const r = await processor.ingestRaw(forged(), { deliveredTo: own });
+    expect(r.events[0]).toMatchObject({ suppression: 'none', verification: { verified: false, reason: 'recipient-mismatch' } });
+    expect(suppression.size).toBe(0);
+
+    const real = verp.encode(JOB, 'Victim@BigCustomer.example');
+    const ok = await processor.ingestRaw(forged('victim@bigcustomer.example'), { deliveredTo: real });
+    expect(ok.events[0]).toMatchObject({ suppression: 'added', verification: { verified: true, by: 'verp' }, event: { jobId: JOB, verified: true } });
+    expect(suppression.find('victim@bigcustomer.example', [], NOW)).toMatchObject({ reason: 'hard-bounce', source: 'dsn' });
+  });
+
+  it('checks a VERP token without recipient against the recipients of its job', async () => {
+    const { suppression, correlation, processor } = setup();
+    correlation.record(sentJob({ jobId: JOB, messageId: '<m@shop.example>', recipients: ['ann@example.org', 'bob@example.org'] }));
+    const returnPath = verp.encode(JOB);
+    expect((await processor.ingestRaw(forged('mallory@example.org'), { deliveredTo: returnPath })).events[0]).toMatchObject({
+      verification: { verified: false, reason: 'recipient-mismatch' },
+    });
+    expect((await processor.ingestRaw(forged('bob@example.org'), { deliveredTo: returnPath })).events[0]).toMatchObject({ suppression: 'added', verification: { verified: true, by: 'verp' } });
+    expect(suppression.size).toBe(1);
+    // Without a correlation store such a token cannot say who the recipients were.
+    const bare = createFeedbackProcessor({ suppression: memorySuppressionStore(), verp, now });
+    expect((await bare.ingestRaw(forged('bob@example.org'), { deliveredTo: returnPath })).events[0]).toMatchObject({
+      verification: { verified: false, reason: 'no-correlation-store' },
+    });
+  });
+
+  it('believes a returned original only when its job id, Message-ID and recipient match a sent job', async () => {
+    const { suppression, correlation, processor } = setup({ verp: undefined } as never);
+    correlation.record(sentJob({ jobId: JOB, messageId: '<msg_1@shop.example>', recipients: ['Ann@example.org'], providerMessageId: 'ses-42' }));
+    const cases: [string, Parameters<typeof dsn>[0], string][] = [
+      ['unknown job', { jobId: 'msg_99999999999999999999999999999999/0' }, 'unknown-job'],
+      ['another recipient of the same domain', { jobId: JOB, recipient: 'zed@example.org' }, 'recipient-mismatch'],
+      ['no returned job id', {}, 'no-proof'],
+    ];
+    for (const [what, options, reason] of cases) {
+      const r = await processor.ingestRaw(dsn(options));
+      expect(r.events[0]!.verification, what).toMatchObject({ verified: false, reason });
+    }
+    const otherMessage = dsn({ jobId: JOB }).replace('Message-ID: <msg_1@shop.example>', 'Message-ID: <forged@shop.example>');
+    expect((await processor.ingestRaw(otherMessage)).events[0]!.verification).toMatchObject({ verified: false, reason: 'message-id-mismatch' });
+    expect(suppression.size).toBe(0);
+    // The local part's case may differ in the report (the list compares addresses case-insensitively).
+    const ok = await processor.ingestRaw(dsn({ jobId: JOB, recipient: 'ann@EXAMPLE.org' }));
+    expect(ok.events[0]).toMatchObject({ suppression: 'added', verification: { verified: true, by: 'correlation' }, event: { recipient: 'ann@example.org', providerMessageId: 'ses-42', verified: true } });
+  });
+
+  it('without a correlation store, says so for a report that names a job', async () => {
+    const processor = createFeedbackProcessor({ suppression: memorySuppressionStore(), now });
+    const r = await processor.ingestRaw(dsn({ jobId: JOB }));
+    expect(r.events[0]!.verification).toMatchObject({ verified: false, reason: 'no-correlation-store' });
+  });
+
+  it('takes the correlation store asynchronously too, looking a job up once per report', async () => {
+    const inner = memoryCorrelationStore({ now });
+    const finds: string[] = [];
+    const correlation = {
+      name: 'async',
+      record: async (e: SentRecord) => inner.record(e),
+      find: async (jobId: string) => {
+        finds.push(jobId);
+        return inner.find(jobId);
+      },
+    };
+    await correlation.record(sentJob({ jobId: JOB, messageId: '<msg_1@shop.example>', recipients: ['ann@example.org'] }));
+    const suppression = memorySuppressionStore();
+    const r = await createFeedbackProcessor({ suppression, now, correlation }).ingestRaw(dsn({ jobId: JOB }));
+    expect(r).toMatchObject({ suppressed: 1, unverified: 0 });
+    expect(finds).toEqual([JOB]);
+    const failing = createFeedbackProcessor({ suppression, now, correlation: { name: 'down', record: () => undefined, find: () => Promise.reject(new Error('db down')) } });
+    expect(await rejection(failing.ingestRaw(dsn({ jobId: JOB })))).toMatchObject({ code: MailErrorCode.STORE, retryable: true });
+  });
+
+  it('names the recipient of a redacted complaint from the one recipient of the sent job', async () => {
+    const { suppression, correlation, processor } = setup({ verp: undefined } as never);
+    correlation.record(sentJob({ jobId: 'job_news7', messageId: '<news-7@shop.example>', recipients: ['vic@isp.example'] }));
+    const r = await processor.ingestRaw(arf({ jobId: 'job_news7' }));
+    expect(r).toMatchObject({ kind: 'complaint', unresolved: 0, suppressed: 1 });
+    expect(r.events[0]).toMatchObject({ verification: { verified: true, by: 'correlation' }, event: { recipient: 'vic@isp.example', jobId: 'job_news7' } });
+    expect(suppression.find('vic@isp.example', [], NOW)).toMatchObject({ reason: 'complaint' });
+  });
+
+  it("believes every report with rawTrust: 'mailbox' (a private mailbox), and events given to ingest unless marked unverified", async () => {
+    const { suppression, processor } = setup({ rawTrust: 'mailbox' });
+    const r = await processor.ingestRaw(forged());
+    expect(r.events[0]).toMatchObject({ suppression: 'added', verification: { verified: true, by: 'mailbox' }, event: { verified: true } });
+    expect(suppression.size).toBe(1);
+    const other = setup();
+    const given = await other.processor.ingest([hard('a@example.org'), { ...hard('b@example.org'), verified: false }]);
+    expect(given.events.map((p) => [p.suppression, p.verification.verified])).toEqual([
+      ['added', true],
+      ['none', false],
+    ]);
+    expect(given.unverified).toBe(1);
+    expect(given.events[0]!.verification).toEqual({ verified: true, by: 'caller' });
+  });
+
+  it('validates the new options', async () => {
+    const suppression = memorySuppressionStore();
+    expect(() => createFeedbackProcessor({ suppression, rawTrust: 'always' as never })).toThrow(/rawTrust/);
+    expect(() => createFeedbackProcessor({ suppression, correlation: { name: 'x' } as never })).toThrow(/correlation/);
+    await expect(createFeedbackProcessor({ suppression }).ingest([{ ...hard(), verified: 'yes' as never }])).rejects.toThrow(/verified/);
   });
 });

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MailErrorCode } from '../../src/errors.js';
-import { SendGridVerificationError, createSendGridVerifier, parseSendGridEvents } from '../../src/feedback/sendgrid-events.js';
+import { SendGridVerificationError, createSendGridVerifier, parseSendGridEvents, readSendGridPublicKey } from '../../src/feedback/sendgrid-events.js';
 import { createSendGridTestSigner } from '../../src/testing/feedback-signers.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -93,6 +93,42 @@ describe('createSendGridVerifier', () => {
       expect(() => createSendGridVerifier({ publicKey: publicKey as string }), String(publicKey).slice(0, 20)).toThrow(/sendgrid.publicKey/);
     }
     expect(() => createSendGridVerifier({ publicKey: signer.publicKey, toleranceSec: 0 })).toThrow(/toleranceSec/);
+  });
+});
+
+/** The same base64 with a non-zero unused bit in its last character: Node decodes it to the same bytes. */
+function withUnusedBits(b64: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const pad = b64.length - b64.replace(/=+$/, '').length;
+  const at = b64.length - pad - 1;
+  return b64.slice(0, at) + alphabet[alphabet.indexOf(b64[at]!) | 1] + b64.slice(at + 1);
+}
+
+describe('readSendGridPublicKey', () => {
+  const der = Buffer.from(signer.publicKey, 'base64');
+
+  it('takes the base64 key as SendGrid shows it, also wrapped over lines', () => {
+    expect(readSendGridPublicKey(signer.publicKey).asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    const wrapped = `${signer.publicKey.slice(0, 64)}\r\n${signer.publicKey.slice(64)}\n`;
+    expect(readSendGridPublicKey(`  ${wrapped}`).export({ type: 'spki', format: 'der' })).toEqual(der);
+  });
+
+  it('refuses junk after the base64, bad padding, other alphabets and trailing bytes after the DER (as the Go SDK does)', () => {
+    for (const [what, key] of [
+      ['text after the padding', `${signer.publicKey}junk`],
+      ['a second block after the padding', `${signer.publicKey}AAAA`],
+      ['extra padding', `${signer.publicKey}=`],
+      ['the key twice', `${signer.publicKey}${signer.publicKey}`],
+      ['padding removed', signer.publicKey.replace(/=+$/, '')],
+      ['non-zero unused bits (same bytes, another text)', withUnusedBits(signer.publicKey)],
+      ['bytes after the DER, well encoded', Buffer.concat([der, Buffer.from([0, 0, 0])]).toString('base64')],
+      ['a second SPKI after the first', Buffer.concat([der, der]).toString('base64')],
+      ['a truncated DER', der.subarray(0, der.length - 3).toString('base64')],
+      ['junk inside', `${signer.publicKey.slice(0, 20)}!${signer.publicKey.slice(21)}`],
+    ] as const) {
+      expect(() => readSendGridPublicKey(key), what).toThrow(/sendgrid.publicKey/);
+      expect(() => createSendGridVerifier({ publicKey: key }), what).toThrow(/sendgrid.publicKey/);
+    }
   });
 });
 

@@ -235,6 +235,33 @@ describe('createSnsVerifier', () => {
     expect(seen?.maxBytes).toBe(65_536);
   });
 
+  it('verifies the record SNS delivers to AWS Lambda (SigningCertUrl, UnsubscribeUrl, Subject null, MessageAttributes)', async () => {
+    const { verifier } = make();
+    for (const subject of [undefined, 'Amazon SES Email Event Notification']) {
+      const { SigningCertURL, UnsubscribeURL, ...rest } = signer.sign({
+        Type: 'Notification',
+        MessageId: 'b4d0c2a4-0000-4000-8000-00000000000a',
+        TopicArn: TOPIC,
+        Message: '{"notificationType":"Bounce"}',
+        Timestamp: new Date(NOW - 1000).toISOString(),
+        ...(subject !== undefined ? { Subject: subject } : {}),
+        UnsubscribeURL: `https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=${TOPIC}:x`,
+      });
+      const lambdaRecord = { ...rest, Subject: subject ?? null, SigningCertUrl: SigningCertURL, UnsubscribeUrl: UnsubscribeURL, MessageAttributes: {} };
+      await expect(verifier.verify(lambdaRecord), String(subject)).resolves.toMatchObject({ SigningCertURL, UnsubscribeURL, Message: '{"notificationType":"Bounce"}' });
+      // The key names are not signed, but the values are: a Lambda record with a forged Message is refused.
+      expect((await refusal(verifier.verify({ ...lambdaRecord, Message: '{"notificationType":"Complaint"}' }))).status).toBe(403);
+    }
+    // Both spellings with different values: refused before anything is fetched; the same value twice is fine.
+    const env = envelope();
+    expect((await refusal(verifier.verify({ ...env, SigningCertUrl: 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-other.pem' }))).status).toBe(400);
+    await expect(verifier.verify({ ...env, SigningCertUrl: env.SigningCertURL })).resolves.toMatchObject({ Type: 'Notification' });
+    // The Lambda spelling is held to the same certificate URL rules.
+    const { SigningCertURL: _c, ...noUrl } = env;
+    expect((await refusal(verifier.verify({ ...noUrl, SigningCertUrl: 'https://sns.us-east-1.amazonaws.com.evil.example/SimpleNotificationService-x.pem' }))).status).toBe(403);
+    expect((await refusal(verifier.verify(noUrl))).status).toBe(400);
+  });
+
   it('refuses malformed envelopes with 400 and unsupported signature versions with 403', async () => {
     const { verifier, fetcher } = make();
     const env = envelope();

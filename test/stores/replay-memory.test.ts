@@ -1,0 +1,12 @@
+import { expect, it } from 'vitest';
+import memoryReplayStore from '../../src/stores/replay-memory.js';
+import { testReplayStore } from '../../src/testing/replay-store-conformance.js';
+
+testReplayStore({ name: 'memory replay store', create: () => memoryReplayStore() });
+
+it('memory replay store: keeps at most maxEntries, the oldest go first, and validates its options', () => {
+  const store = memoryReplayStore({ maxEntries: 2 });
+  for (const k of ['a', 'b', 'c']) store.add(k, 10);
+  expect([store.has('a', 0), store.has('b', 0), store.has('c', 0), store.size]).toEqual([false, true, true, 2]);
+  expect(() => memoryReplayStore({ maxEntries: 0 })).toThrow(/maxEntries/);
+});
