@@ -8,6 +8,7 @@
  */
 
 import { MailError, MailErrorCode } from '../errors.js';
+import { STORE_NAME as MEMORY_QUEUE_STORE } from '../stores/memory.js';
 import type { Job, QueueStore, StoredEntry, StoredPage, StoredStatus } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 
@@ -18,9 +19,12 @@ export class Journal {
     private readonly core: MailerCore,
   ) {}
 
-  /** True when the store can keep a backlog larger than memory. */
+  /**
+   * True when the store keeps a backlog larger than memory: it pages, and it is not the memory
+   * store (which holds everything in this process anyway, so paging would only cost time).
+   */
   get pages(): boolean {
-    return typeof this.store.page === 'function';
+    return typeof this.store.page === 'function' && this.store.name !== MEMORY_QUEUE_STORE;
   }
 
   /** Records a new message; rejects with STORE when it could not be written. */

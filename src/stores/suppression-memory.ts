@@ -12,8 +12,8 @@ export const SUPPRESSION_STORE_NAME = 'memory';
 
 const REASONS: ReadonlySet<string> = new Set(['hard-bounce', 'soft-bounce', 'complaint', 'unsubscribe', 'manual']);
 
-/** Key of an entry's target: `a:<address>` or `d:<domain>`. */
-function targetKey(target: { readonly address?: string | undefined; readonly domain?: string | undefined }): string {
+/** Key of an entry's target: `a:<address>` or `d:<domain>`, lower case; shared by the stores. */
+export function suppressionTargetKey(target: { readonly address?: string | undefined; readonly domain?: string | undefined }): string {
   if (target.address !== undefined) return `a:${target.address.toLowerCase()}`;
   return `d:${(target.domain as string).toLowerCase().replace(/\.$/, '')}`;
 }
@@ -59,7 +59,7 @@ export default function memorySuppressionStore(initial: readonly SuppressionEntr
     },
     add(entry) {
       checkSuppressionEntry(entry);
-      const key = targetKey(entry);
+      const key = suppressionTargetKey(entry);
       let byScope = entries.get(key);
       if (byScope === undefined) entries.set(key, (byScope = new Map()));
       if (!byScope.has(entry.scope ?? '')) size++;
@@ -67,7 +67,7 @@ export default function memorySuppressionStore(initial: readonly SuppressionEntr
     },
     remove(target) {
       if (target.address === undefined && target.domain === undefined) return false;
-      const key = targetKey(target);
+      const key = suppressionTargetKey(target);
       const byScope = entries.get(key);
       if (byScope === undefined || !byScope.delete(target.scope ?? '')) return false;
       size--;

@@ -235,4 +235,10 @@ export type { SuppressionStoreSuiteOptions } from './suppression-store-conforman
 export { testCorrelationStore } from './correlation-store-conformance.js';
 export type { CorrelationStoreSuiteOptions, CorrelationStoreSuiteContext } from './correlation-store-conformance.js';
 export { testReplayStore } from './replay-store-conformance.js';
+export { testIdempotencyStore } from './idempotency-store-conformance.js';
+export type { IdempotencyStoreSuiteOptions } from './idempotency-store-conformance.js';
+export { testSoftBounceCounter } from './soft-bounce-conformance.js';
+export type { SoftBounceCounterSuiteOptions } from './soft-bounce-conformance.js';
+export { testMailerStore } from './mailer-store-conformance.js';
+export type { MailerStoreSuiteOptions, MailerStoreSuiteContext } from './mailer-store-conformance.js';
 export type { ReplayStoreSuiteOptions } from './replay-store-conformance.js';

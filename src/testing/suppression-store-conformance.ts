@@ -13,6 +13,11 @@ export interface SuppressionStoreSuiteOptions {
   readonly name?: string;
   /** Creates an empty store. */
   readonly create: () => SuppressionStore | Promise<SuppressionStore>;
+  /**
+   * Closes `previous` and opens a second store on the same backing storage, to check that
+   * entries survive a restart. Omit for stores that do not persist (memory).
+   */
+  readonly reopen?: (previous: SuppressionStore) => SuppressionStore | Promise<SuppressionStore>;
 }
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -98,7 +103,46 @@ export function testSuppressionStore(options: SuppressionStoreSuiteOptions): voi
       for (const entry of bad) {
         await expect(Promise.resolve().then(() => store.add(entry as SuppressionEntry))).rejects.toMatchObject({ code: 'MAILPUSH_ERR_CONFIG' });
       }
+      expect(await all(store)).toEqual([]);
       await store.close?.();
     });
+
+    it('keeps its own copy of an added entry', async () => {
+      const store = await options.create();
+      const entry = { address: 'ann@example.com', reason: 'manual', detail: 'before', createdAt: T0 } as { -readonly [K in keyof SuppressionEntry]: SuppressionEntry[K] };
+      await store.add(entry);
+      entry.detail = 'after';
+      expect(await store.find('ann@example.com', [], T0)).toMatchObject({ detail: 'before' });
+      await store.close?.();
+    });
+
+    it('lists many entries', async () => {
+      const store = await options.create();
+      for (let i = 0; i < 2500; i++) await store.add({ address: `u${i}@example.com`, reason: 'hard-bounce', createdAt: T0 });
+      await store.add({ address: 'u0@example.com', reason: 'unsubscribe', scope: 'marketing', createdAt: T0 });
+      const entries = await all(store);
+      expect(entries).toHaveLength(2501);
+      expect(new Set(entries.map((e) => `${e.address}|${e.scope ?? ''}`)).size).toBe(2501);
+      await store.close?.();
+    });
+
+    if (options.reopen !== undefined) {
+      const reopen = options.reopen;
+      it('keeps entries across a reopen', async () => {
+        const store = await options.create();
+        await store.add({ address: 'Ann@Example.com', reason: 'hard-bounce', source: 'dsn', detail: '550 5.1.1', createdAt: T0 });
+        await store.add({ domain: 'closed.example', reason: 'manual', createdAt: T0 });
+        await store.add({ address: 'bob@example.com', reason: 'unsubscribe', scope: 'weekly', createdAt: T0, expiresAt: T0 + 1000 });
+        await store.add({ address: 'gone@example.com', reason: 'manual', createdAt: T0 });
+        expect(await store.remove({ address: 'gone@example.com' })).toBe(true);
+        const again = await reopen(store);
+        expect(await again.find('ann@example.com', [], T0)).toEqual({ address: 'Ann@Example.com', reason: 'hard-bounce', source: 'dsn', detail: '550 5.1.1', createdAt: T0 });
+        expect(await again.find('x@closed.example', [], T0)).toMatchObject({ domain: 'closed.example' });
+        expect(await again.find('bob@example.com', ['weekly'], T0 + 999)).toMatchObject({ scope: 'weekly', expiresAt: T0 + 1000 });
+        expect(await again.find('gone@example.com', [], T0)).toBeUndefined();
+        expect(await all(again)).toHaveLength(3);
+        await again.close?.();
+      });
+    }
   });
 }

@@ -1,0 +1,61 @@
+/**
+ * The in-memory soft-bounce counter: the default counter of the suppression policy. Bounded in
+ * addresses and in hits per address; nothing survives the process.
+ *
+ * @module
+ */
+
+import { configError } from '../errors.js';
+import type { SoftBounceCounter } from '../types.js';
+
+/** Options of {@link memorySoftBounceCounter}. */
+export interface MemorySoftBounceCounterOptions {
+  /** Most addresses tracked; the least recently bounced are forgotten first. @default 100_000 */
+  readonly maxAddresses?: number;
+}
+
+/** The memory counter, with a `size` for tests. */
+export interface MemorySoftBounceCounter extends SoftBounceCounter {
+  /** Number of addresses tracked. */
+  readonly size: number;
+}
+
+/** Most soft bounces remembered per address (more than any sensible threshold). */
+export const MAX_SOFT_BOUNCES_PER_ADDRESS = 32;
+
+/**
+ * Creates an in-memory {@link SoftBounceCounter}, bounded in addresses and in hits per address.
+ *
+ * @example
+ * ```ts
+ * const counter = memorySoftBounceCounter({ maxAddresses: 10_000 });
+ * await counter.hit('ann@example.com', 'event-1', Date.now(), 7 * 86_400_000); // 1
+ * ```
+ */
+export function memorySoftBounceCounter(options: MemorySoftBounceCounterOptions = {}): MemorySoftBounceCounter {
+  const max = options.maxAddresses ?? 100_000;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw configError('maxAddresses', 'an integer >= 1', max);
+  const hits = new Map<string, { id: string; at: number }[]>();
+  return {
+    get size() {
+      return hits.size;
+    },
+    hit(address, id, at, windowMs) {
+      const key = address.toLowerCase();
+      let list = hits.get(key);
+      if (list !== undefined) hits.delete(key);
+      list = (list ?? []).filter((h) => h.at > at - windowMs);
+      if (!list.some((h) => h.id === id)) list.push({ id, at });
+      if (list.length > MAX_SOFT_BOUNCES_PER_ADDRESS) list.splice(0, list.length - MAX_SOFT_BOUNCES_PER_ADDRESS);
+      // Re-inserted last: Map order is the recency order the eviction relies on.
+      hits.set(key, list);
+      if (hits.size > max) hits.delete(hits.keys().next().value as string);
+      return list.filter((h) => h.at <= at && h.at > at - windowMs).length;
+    },
+    reset(address) {
+      hits.delete(address.toLowerCase());
+    },
+  };
+}
+
+export default memorySoftBounceCounter;

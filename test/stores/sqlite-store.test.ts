@@ -1,0 +1,508 @@
+import { chmodSync, chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isMailError } from '../../src/errors.js';
+import { loadBetterSqlite3, loadNodeSqlite, openConnection } from '../../src/stores/sqlite-driver.js';
+import type { SqliteDriverName } from '../../src/stores/sqlite-driver.js';
+import { APPLICATION_ID, SCHEMA_VERSION } from '../../src/stores/sqlite-schema.js';
+import { sqliteStore } from '../../src/stores/sqlite.js';
+import type { SqliteStore, SqliteStoreOptions } from '../../src/stores/sqlite.js';
+import type { Job, NormalizedMessage, StoredEntry, StoredResult } from '../../src/types.js';
+import { DRIVERS, tempDir } from './sqlite-helpers.js';
+import { startChild } from './sqlite-process.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+const T0 = Date.UTC(2026, 0, 1);
+const DAY = 86_400_000;
+let n = 0;
+
+/** A cheap entry (no normalization): one job to a.test. */
+function entry(metadata: Record<string, unknown> = { n }): StoredEntry {
+  const id = `msg_test_${++n}`;
+  const message = {
+    id,
+    messageId: `<${id}@test.example>`,
+    from: { address: 'app@example.com' },
+    to: [{ address: `user${n}@a.test` }],
+    cc: [],
+    bcc: [],
+    replyTo: [],
+    subject: `message ${n}`,
+    text: 'hello',
+    headers: [],
+    attachments: [],
+    tags: {},
+    metadata,
+    category: 'transactional',
+    returnPath: 'app@example.com',
+    date: T0,
+    sizeBytes: 100,
+  } satisfies NormalizedMessage;
+  const job: Job = { id: `${id}/0`, messageRef: id, domain: 'a.test', recipients: [`user${n}@a.test`], priority: 'normal', state: 'ready', attempt: 0, createdAt: T0, runAt: T0 };
+  return { message, jobs: [job] };
+}
+
+async function recoveredIds(store: SqliteStore): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const e of await store.queue.recover()) ids.push(e.message.id);
+  return ids;
+}
+
+/** Runs `fn`, returning what it threw (or rejected with). */
+async function failure(fn: () => unknown): Promise<{ code?: string; message: string; retryable?: boolean }> {
+  try {
+    await fn();
+  } catch (err) {
+    expect(isMailError(err), String(err)).toBe(true);
+    return err as { code: string; message: string };
+  }
+  throw new Error('expected a failure');
+}
+
+/** Raw SQL on a closed store's file, through the same driver. */
+function raw<T>(path: string, driver: SqliteDriverName, fn: (db: ReturnType<typeof openConnection>) => T): T {
+  const db = openConnection(path, { driver });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+describe('sqliteStore options', () => {
+  it('validates options, naming the option and the value', () => {
+    const bad: [unknown, RegExp][] = [
+      [undefined, /`options`/],
+      [{}, /`path`.*got undefined/],
+      [{ path: '' }, /`path`/],
+      [{ path: ':memory:', driver: 'sqlite3' }, /`driver`.*got "sqlite3"/],
+      [{ path: ':memory:', durability: 'extra' }, /`durability`.*'normal' or 'full'.*got "extra"/],
+      [{ path: ':memory:', resultRetentionMs: -1 }, /`resultRetentionMs`.*got -1/],
+      [{ path: ':memory:', correlationRetentionMs: Number.NaN }, /`correlationRetentionMs`/],
+      [{ path: ':memory:', softBounceRetentionMs: '1d' }, /`softBounceRetentionMs`/],
+      [{ path: ':memory:', pragmas: { journal_mode: 'DELETE' } }, /`pragmas.journal_mode`.*left to the store/],
+      [{ path: ':memory:', pragmas: { 'cache_size; DROP': 1 } }, /`pragmas`/],
+      [{ path: ':memory:', pragmas: { cache_size: '1; DROP TABLE jobs' } }, /`pragmas.cache_size`/],
+      [{ path: ':memory:', clock: Date.now }, /`clock`/],
+      [{ path: ':memory:', lib: 'better-sqlite3' }, /`lib`/],
+    ];
+    for (const [options, message] of bad) {
+      let thrown: unknown;
+      try {
+        sqliteStore(options as SqliteStoreOptions);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, JSON.stringify(options)).toMatchObject({ code: 'MAILPUSH_ERR_CONFIG' });
+      expect((thrown as Error).message).toMatch(message);
+    }
+  });
+
+  it('accepts extra pragmas', async () => {
+    const store = sqliteStore({ path: tmp.file(), pragmas: { cache_size: -4096, mmap_size: 0 } });
+    await store.queue.add(entry());
+    expect(store.queue.size()).toBe(1);
+    await store.close();
+  });
+});
+
+describe('sqlite drivers', () => {
+  it('names better-sqlite3 and the install command when it is missing', () => {
+    const missing = (): never => {
+      throw Object.assign(new Error("Cannot find module 'better-sqlite3'"), { code: 'MODULE_NOT_FOUND' });
+    };
+    let thrown: unknown;
+    try {
+      loadBetterSqlite3(missing);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toMatchObject({ code: 'MAILPUSH_ERR_MISSING_DEPENDENCY', retryable: false });
+    expect((thrown as Error).message).toContain('npm install better-sqlite3');
+  });
+
+  it('says how to rebuild a better-sqlite3 built for another Node', () => {
+    const wrongAbi = (): never => {
+      throw Object.assign(new Error('The module was compiled against a different Node.js version using NODE_MODULE_VERSION 115'), { code: 'ERR_DLOPEN_FAILED' });
+    };
+    expect(() => loadBetterSqlite3(wrongAbi)).toThrow(/npm rebuild better-sqlite3/);
+  });
+
+  it.skipIf(loadNodeSqlite() !== undefined)('refuses driver node:sqlite on a Node without it, naming the option', () => {
+    expect(() => sqliteStore({ path: ':memory:', driver: 'node:sqlite' })).toThrow(expect.objectContaining({ code: 'MAILPUSH_ERR_CONFIG', option: 'driver' }));
+  });
+
+  it('accepts a user-supplied better-sqlite3 (lib)', async () => {
+    if (!DRIVERS.includes('better-sqlite3')) return;
+    const store = sqliteStore({ path: ':memory:', lib: loadBetterSqlite3() });
+    expect(store.driver).toBe('better-sqlite3');
+    await store.close();
+  });
+
+  it('loads node:sqlite without printing a warning', () => {
+    if (!DRIVERS.includes('node:sqlite')) return;
+    const warnings: unknown[] = [];
+    const listener = (w: unknown): number => warnings.push(w);
+    process.on('warning', listener);
+    const store = sqliteStore({ path: ':memory:', driver: 'node:sqlite' });
+    void store.close();
+    process.off('warning', listener);
+    expect(warnings).toEqual([]);
+  });
+});
+
+for (const driver of DRIVERS) {
+  const open = (options: Partial<SqliteStoreOptions> = {}): SqliteStore => sqliteStore({ path: tmp.file(), driver, ...options });
+
+  describe(`sqlite store (${driver})`, () => {
+    describe('group commit', () => {
+      it('commits the writes of one tick in one transaction, and resolves add() after it', async () => {
+        const store = open();
+        const before = store.stats().commits;
+        const entries = Array.from({ length: 200 }, () => entry());
+        let resolved = 0;
+        const adds = entries.map((e) => Promise.resolve(store.queue.add(e)).then(() => resolved++));
+        await Promise.resolve();
+        expect(resolved).toBe(0);
+        await Promise.all(adds);
+        expect(store.stats().commits).toBe(before + 1);
+        expect(store.stats().writes).toBeGreaterThanOrEqual(200);
+        expect(store.queue.size()).toBe(200);
+        await store.close();
+      });
+
+      it('lets a read see the writes made before it', async () => {
+        const store = open();
+        const e = entry();
+        const added = store.queue.add(e);
+        // Not awaited: the read commits the pending write first.
+        expect(store.queue.status(e.message.id)).toMatchObject({ id: e.message.id });
+        expect(store.queue.size()).toBe(1);
+        await added;
+        await store.close();
+      });
+
+      it('refuses metadata a file cannot keep at add(), naming the field, and keeps the rest of the tick', async () => {
+        const store = open();
+        const good = entry();
+        const bad = entry({ when: new Date(T0) });
+        const cyclic: Record<string, unknown> = {};
+        cyclic.self = cyclic;
+        const results = await Promise.allSettled([store.queue.add(good), store.queue.add(bad), store.queue.add(entry({ nested: cyclic })), store.queue.add(entry({ n: Number.NaN }))]);
+        expect(results[0]!.status).toBe('fulfilled');
+        for (const r of results.slice(1)) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'MAILPUSH_ERR_VALIDATION' } });
+        expect(((results[1] as PromiseRejectedResult).reason as Error).message).toMatch(/`metadata.when`.*Date/);
+        expect(((results[2] as PromiseRejectedResult).reason as Error).message).toMatch(/circular/);
+        expect(await recoveredIds(store)).toEqual([good.message.id]);
+        await store.close();
+      });
+
+      it('copies a job at update(): later changes to the object are not written', async () => {
+        const store = open();
+        const e = entry();
+        await store.queue.add(e);
+        const job = e.jobs[0]! as Job;
+        job.attempt = 1;
+        const written = store.queue.update(job);
+        job.attempt = 99;
+        await written;
+        expect((await store.queue.status(e.message.id))!.jobs[0]!.attempt).toBe(1);
+        await store.close();
+      });
+    });
+
+    describe('status and retention', () => {
+      it('answers status(id) for a finished message during the result retention, then forgets it', async () => {
+        let now = T0;
+        const path = tmp.file();
+        const store = sqliteStore({ path, driver, clock: { now: () => now } });
+        const e = entry();
+        await store.queue.add(e);
+        const result: StoredResult = { address: e.jobs[0]!.recipients[0]!, status: 'sent', jobId: e.jobs[0]!.id, attempts: 1, at: T0 };
+        await store.queue.remove(e.jobs[0]!, [result]);
+        expect(await store.queue.status(e.message.id)).toEqual({ id: e.message.id, messageId: e.message.messageId, jobs: [], results: [result] });
+        expect(await recoveredIds(store)).toEqual([]);
+        now = T0 + 7 * DAY - 1;
+        expect(await store.queue.status(e.message.id)).toBeDefined();
+        now = T0 + 7 * DAY;
+        expect(await store.queue.status(e.message.id)).toBeUndefined();
+        // A commit later than a minute after the last pruning deletes the rows for good.
+        now = T0 + 8 * DAY;
+        await store.queue.add(entry());
+        await store.close();
+        const early = sqliteStore({ path, driver, clock: { now: () => T0 } });
+        expect(await early.queue.status(e.message.id)).toBeUndefined();
+        await early.close();
+      });
+
+      it('forgets a finished message at once with resultRetentionMs: 0', async () => {
+        const store = open({ resultRetentionMs: 0 });
+        const e = entry();
+        await store.queue.add(e);
+        await store.queue.remove(e.jobs[0]!);
+        expect(await store.queue.status(e.message.id)).toBeUndefined();
+        await store.close();
+      });
+
+      it('keeps a message added without jobs as finished, with its results', async () => {
+        const store = open();
+        const e = entry();
+        const result: StoredResult = { address: 'x@a.test', status: 'suppressed', jobId: e.jobs[0]!.id, attempts: 0, at: T0 };
+        await store.queue.add({ message: e.message, jobs: [], results: [result] });
+        expect(await recoveredIds(store)).toEqual([]);
+        expect(store.queue.size()).toBe(0);
+        expect(await store.queue.status(e.message.id)).toMatchObject({ jobs: [], results: [result] });
+        await store.close();
+      });
+    });
+
+    describe('one writer per file', () => {
+      it('refuses a second store on the same file in this process, and opens once the first is closed', async () => {
+        const path = tmp.file();
+        const first = sqliteStore({ path, driver });
+        const err = await failure(() => sqliteStore({ path, driver }));
+        expect(err.code).toBe('MAILPUSH_ERR_STORE');
+        expect(err.message).toMatch(/one writer per file/);
+        await first.close();
+        await first.close();
+        const second = sqliteStore({ path, driver });
+        await second.close();
+      });
+
+      it('refuses a store in another process while the file is held, and lets it take over once the holder is gone', async () => {
+        const path = tmp.file();
+        const first = sqliteStore({ path, driver });
+        const refused = startChild(['open', path, driver]);
+        const line = await refused.next((l) => 'error' in l || 'opened' in l);
+        expect(line).toMatchObject({ error: { code: 'MAILPUSH_ERR_STORE' } });
+        expect((line.error as { message: string }).message).toMatch(/one writer per file/);
+        await refused.exited;
+        await first.close();
+        const taker = startChild(['open', path, driver]);
+        expect(await taker.next((l) => 'error' in l || 'opened' in l)).toEqual({ opened: true });
+        await taker.exited;
+      });
+
+      it('takes over from a process killed with SIGKILL, with everything it acknowledged', async () => {
+        const path = tmp.file();
+        const holder = startChild(['hold', path, driver, '50']);
+        const ready = await holder.next((l) => 'ready' in l || 'error' in l);
+        expect(ready).toMatchObject({ ready: true });
+        const err = await failure(() => sqliteStore({ path, driver }));
+        expect(err).toMatchObject({ code: 'MAILPUSH_ERR_STORE', retryable: true });
+        holder.process.kill('SIGKILL');
+        await holder.exited;
+        const store = sqliteStore({ path, driver });
+        expect((await recoveredIds(store)).sort()).toEqual([...(ready.ids as string[])].sort());
+        await store.close();
+      });
+    });
+
+    describe('crash safety', () => {
+      it('keeps every add() that resolved before a SIGKILL, and the file stays intact', async () => {
+        const path = tmp.file();
+        const child = startChild(['burst', path, driver]);
+        // Kill it mid-burst, once a good number of adds were acknowledged.
+        await child.next(() => child.lines.filter((l) => 'acked' in l).length >= 20, 30_000);
+        child.process.kill('SIGKILL');
+        await child.exited;
+        const acked = child.lines.flatMap((l) => (l.acked as string[] | undefined) ?? []);
+        expect(acked.length).toBeGreaterThanOrEqual(2000);
+        const store = sqliteStore({ path, driver });
+        const recovered = new Set(await recoveredIds(store));
+        expect(acked.filter((id) => !recovered.has(id))).toEqual([]);
+        expect(store.queue.size()).toBe(recovered.size);
+        await store.close();
+        expect(raw(path, driver, (db) => db.prepare('PRAGMA integrity_check').get())).toEqual({ integrity_check: 'ok' });
+      });
+
+      it('recovers 100,000 pending jobs in well under 3 s', async () => {
+        const path = tmp.file();
+        const store = sqliteStore({ path, driver });
+        for (let b = 0; b < 10; b++) await Promise.all(Array.from({ length: 10_000 }, () => store.queue.add(entry())));
+        await store.close();
+        const start = performance.now();
+        const again = sqliteStore({ path, driver });
+        let jobs = 0;
+        for await (const e of await again.queue.recover()) jobs += e.jobs.length;
+        const ms = performance.now() - start;
+        expect(jobs).toBe(100_000);
+        expect(again.queue.size()).toBe(100_000);
+        expect(ms).toBeLessThan(3000);
+        await again.close();
+      }, 120_000);
+
+      it('uses WAL and checkpoints it on close', async () => {
+        const path = tmp.file();
+        const store = sqliteStore({ path, driver });
+        await store.queue.add(entry());
+        expect(existsSync(`${path}-wal`)).toBe(true);
+        await store.close();
+        expect(existsSync(`${path}-wal`)).toBe(false);
+        expect(raw(path, driver, (db) => db.prepare('PRAGMA journal_mode').get())).toEqual({ journal_mode: 'wal' });
+      });
+    });
+
+    describe('faults', () => {
+      it('refuses a file that is not a database, and leaves it as it was', async () => {
+        const path = tmp.file();
+        const junk = Buffer.from('this is not a database at all, just some text '.repeat(200));
+        writeFileSync(path, junk);
+        const err = await failure(() => sqliteStore({ path, driver }));
+        expect(err.code).toBe('MAILPUSH_ERR_STORE');
+        expect(err.message).toMatch(/not a SQLite database/);
+        expect(readFileSync(path).equals(junk)).toBe(true);
+      });
+
+      it('reports a corrupt store with a STORE error, at open or at recovery', async () => {
+        const path = tmp.file();
+        const store = sqliteStore({ path, driver });
+        for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 100 }, () => store.queue.add(entry())));
+        await store.close();
+        const bytes = readFileSync(path);
+        // Keep the header page, garble the rest.
+        for (let i = 4096; i < bytes.length; i += 7) bytes[i] = (bytes[i]! * 31 + 17) & 0xff;
+        writeFileSync(path, bytes);
+        const err = await failure(async () => {
+          const s = sqliteStore({ path, driver });
+          try {
+            await recoveredIds(s);
+          } finally {
+            await s.close().catch(() => undefined);
+          }
+        });
+        expect(err.code).toBe('MAILPUSH_ERR_STORE');
+        expect(err.message).toMatch(/corrupt|not a SQLite database|malformed/i);
+      });
+
+      it('refuses another application’s database and does not touch it', async () => {
+        const path = tmp.file();
+        raw(path, driver, (db) => db.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers (name) VALUES ('Ann'); PRAGMA user_version = 3"));
+        const err = await failure(() => sqliteStore({ path, driver }));
+        expect(err.code).toBe('MAILPUSH_ERR_STORE');
+        expect(err.message).toMatch(/not a mailpush store.*user_version 3.*customers/);
+        expect(raw(path, driver, (db) => [db.prepare('SELECT name FROM customers').all(), db.prepare('PRAGMA user_version').get()])).toEqual([[{ name: 'Ann' }], { user_version: 3 }]);
+      });
+
+      it('refuses a store written by a newer mailpush', async () => {
+        const path = tmp.file();
+        const store = sqliteStore({ path, driver });
+        await store.close();
+        raw(path, driver, (db) => db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`));
+        const err = await failure(() => sqliteStore({ path, driver }));
+        expect(err).toMatchObject({ code: 'MAILPUSH_ERR_STORE', retryable: false });
+        expect(err.message).toMatch(new RegExp(`newer mailpush \\(schema version ${SCHEMA_VERSION + 1}; this one reads up to ${SCHEMA_VERSION}\\)`));
+        expect(raw(path, driver, (db) => db.prepare('PRAGMA application_id').get())).toEqual({ application_id: APPLICATION_ID });
+      });
+
+      it('opens an existing store at the current version as it is', async () => {
+        const path = tmp.file();
+        const store = sqliteStore({ path, driver });
+        const e = entry();
+        await store.queue.add(e);
+        await store.close();
+        const again = sqliteStore({ path, driver });
+        expect(await recoveredIds(again)).toEqual([e.message.id]);
+        await again.close();
+        expect(raw(path, driver, (db) => db.prepare('PRAGMA user_version').get())).toEqual({ user_version: SCHEMA_VERSION });
+      });
+
+      it('reports a full disk: writes of the failed transaction are rejected and none is kept', async () => {
+        const path = tmp.file();
+        // max_page_count is clamped to the pages in use: the file cannot grow.
+        const store = sqliteStore({ path, driver, pragmas: { max_page_count: 1 } });
+        const acked: string[] = [];
+        const refused: string[] = [];
+        let error: { code?: string; message?: string } | undefined;
+        for (let round = 0; round < 50 && error === undefined; round++) {
+          const entries = Array.from({ length: 20 }, () => entry({ pad: 'x'.repeat(500) }));
+          const results = await Promise.allSettled(entries.map((e) => store.queue.add(e)));
+          results.forEach((r, i) => {
+            if (r.status === 'fulfilled') acked.push(entries[i]!.message.id);
+            else {
+              refused.push(entries[i]!.message.id);
+              error = r.reason as typeof error;
+            }
+          });
+        }
+        expect(error).toMatchObject({ code: 'MAILPUSH_ERR_STORE', retryable: true });
+        expect(error!.message).toMatch(/full/);
+        expect(refused).toHaveLength(20);
+        expect(store.stats().failedCommits).toBeGreaterThan(0);
+        // The store keeps working for reads, and holds exactly what it acknowledged.
+        expect(await recoveredIds(store)).toEqual(acked);
+        expect(store.queue.size()).toBe(acked.length);
+        for (const id of refused) expect(await store.queue.status(id)).toBeUndefined();
+        await store.close();
+        const again = sqliteStore({ path, driver });
+        expect(await recoveredIds(again)).toEqual(acked);
+        await again.close();
+      });
+
+      const root = process.getuid?.() === 0;
+      const NOBODY = 65534;
+
+      it('reports a folder it cannot write to (a new file)', async (ctx) => {
+        const dir = tempDir();
+        try {
+          chmodSync(dir.dir, 0o555);
+          const path = dir.file('new.db');
+          if (root) {
+            const child = startChild(['open', path, driver], NOBODY);
+            const line = await child.next((l) => 'error' in l || 'opened' in l).catch((err: unknown) => {
+              // Root can only test a read-only folder as another user, who may not be allowed to run this Node.
+              if (child.spawnError !== undefined) ctx.skip(`cannot run ${process.execPath} as another user`);
+              throw err;
+            });
+            expect(line).toMatchObject({ error: { code: 'MAILPUSH_ERR_STORE' } });
+            expect((line.error as { message: string }).message).toMatch(/cannot be opened or created|read-only/);
+          } else {
+            const err = await failure(() => sqliteStore({ path, driver }));
+            expect(err.code).toBe('MAILPUSH_ERR_STORE');
+          }
+          expect(existsSync(path)).toBe(false);
+        } finally {
+          chmodSync(dir.dir, 0o755);
+          dir.cleanup();
+        }
+      });
+
+      it('reports a read-only folder holding an existing store', async (ctx) => {
+        const dir = tempDir();
+        try {
+          const path = dir.file('kept.db');
+          const store = sqliteStore({ path, driver });
+          await store.queue.add(entry());
+          await store.close();
+          chmodSync(dir.dir, 0o555);
+          if (root) {
+            // The file itself stays writable by the user: only the folder is read-only.
+            chownSync(path, NOBODY, NOBODY);
+            const child = startChild(['open', path, driver], NOBODY);
+            const line = await child.next((l) => 'error' in l || 'opened' in l).catch((err: unknown) => {
+              // Root can only test a read-only folder as another user, who may not be allowed to run this Node.
+              if (child.spawnError !== undefined) ctx.skip(`cannot run ${process.execPath} as another user`);
+              throw err;
+            });
+            expect(line).toMatchObject({ error: { code: 'MAILPUSH_ERR_STORE' } });
+            expect((line.error as { message: string }).message).toMatch(/read-only|cannot be opened/);
+          } else {
+            const err = await failure(() => sqliteStore({ path, driver }));
+            expect(err.code).toBe('MAILPUSH_ERR_STORE');
+          }
+        } finally {
+          chmodSync(dir.dir, 0o755);
+          dir.cleanup();
+        }
+      });
+    });
+
+    it('rejects use after close with CLOSED', async () => {
+      const store = open();
+      await store.close();
+      await expect(store.queue.add(entry())).rejects.toMatchObject({ code: 'MAILPUSH_ERR_CLOSED' });
+      expect(() => store.queue.size()).toThrow(expect.objectContaining({ code: 'MAILPUSH_ERR_CLOSED' }));
+    });
+  });
+}
