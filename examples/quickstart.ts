@@ -5,7 +5,9 @@
  * some mailboxes answer "try again later" once, some do not exist, one domain throttles with
  * Gmail's 421 4.7.28. Then it queues a bulk batch across several recipient domains with
  * per-domain rate limits, sends critical password resets while the batch drains, shows
- * progress and prints a summary per domain.
+ * progress and prints a summary per domain. The queue lives in a SQLite file (in a temporary
+ * folder), and the run ends with a restart: mail accepted by one mailer is delivered by the
+ * next one on the same file.
  *
  *   npm start                                 # 3,000 bulk messages, about 10-15 s
  *   MAILPUSH_EXAMPLE_QUICK=1 npm start        # 300 bulk messages, a few seconds
@@ -15,8 +17,12 @@
  * @module
  */
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_RETRY, DEFAULT_THROTTLE, createMailer, smtpTransport } from '../src/index.js';
+import { sqliteStore } from '../src/stores/sqlite.js';
 import type { DeliveryReport, DomainLimits, MessageInput, RetryOptions, ThrottleOptions } from '../src/index.js';
 import { startSmtpSink } from '../src/testing/index.js';
 
@@ -88,8 +94,14 @@ const domainLimits: Record<string, DomainLimits> = {
 const DEMO_RETRY = { scheduleMs: [500, 1000], maxHintMs: 1000 } as const satisfies RetryOptions;
 const DEMO_THROTTLE = { pauseMs: 1500, maxPauseMs: 1500 } as const satisfies ThrottleOptions;
 
+// The durable store: send() resolves once the message is committed to this file, and a
+// restarted process resumes what it holds. In production: a path on a persistent disk.
+const dataDir = mkdtempSync(join(tmpdir(), 'mailpush-quickstart-'));
+const dbPath = join(dataDir, 'mailpush.db');
+
 const mailer = createMailer({
   transport: smtpTransport({ host: sink.host, port: sink.port, maxConnections: 5 }),
+  store: sqliteStore({ path: dbPath }),
   limits: { domains: domainLimits }, // other domains: unlimited (only the 5 connections bound them)
   // Demo timings, so the run ends in seconds. The production defaults are printed below.
   retry: DEMO_RETRY,
@@ -97,6 +109,7 @@ const mailer = createMailer({
 });
 
 print(bold(`mailpush quickstart: ${BULK} bulk messages + ${RESETS} password resets to a local SMTP sink (${sink.url})`));
+print(dim(`Queue store: ${dbPath} (SQLite)`));
 print(dim(`Demo timings: retries after ${DEMO_RETRY.scheduleMs.map(seconds).join(', ')}; a throttled domain pauses ${seconds(DEMO_THROTTLE.pauseMs)}.`));
 print(
   dim(
@@ -304,12 +317,42 @@ if (resetReports.some((r) => r.status !== 'sent')) problems.push('a password res
 if (sorted.length !== RESETS) problems.push(`only ${sorted.length} of ${RESETS} password resets were reported sent`);
 
 const { pending } = await mailer.close();
-await sink.close();
 if (pending !== 0) problems.push(`${pending} jobs were left in the store`);
+print();
+
+// ---------------------------------------------------------------------------------------
+// 6. A restart: a mailer accepts mail and stops before sending it (a deploy, a crash); the
+//    next one on the same file resumes it, with the same Message-IDs.
+// ---------------------------------------------------------------------------------------
+
+const RESTART = 20;
+const beforeRestart = createMailer({ transport: smtpTransport({ host: sink.host, port: sink.port }), store: sqliteStore({ path: dbPath }) });
+const sendAt = Date.now() + 1_000; // due in a second: the first mailer stops before that
+const accepted = [];
+for (let i = 0; i < RESTART; i++) {
+  accepted.push(await beforeRestart.send({ from: 'Acme Billing <billing@acme.test>', to: `customer${i}@mail.test`, subject: `Invoice ${i}`, text: 'Your invoice is attached.' }, { sendAt }));
+}
+const stopped = await beforeRestart.close();
+print(`${bold('Restart')}: the first mailer accepted ${RESTART} invoices and stopped with ${stopped.pending} of them queued in ${dbPath}.`);
+
+const sinkBefore = sink.count;
+const afterRestart = createMailer({ transport: smtpTransport({ host: sink.host, port: sink.port }), store: sqliteStore({ path: dbPath }) });
+let recovered = 0;
+afterRestart.on('recovered', () => recovered++);
+await afterRestart.ready();
+await afterRestart.onIdle();
+const resumed = await Promise.all(accepted.map((r) => afterRestart.status(r.id)));
+const delivered = resumed.filter((r) => r?.status === 'sent').length;
+print(`The next mailer on the same file recovered ${recovered} and delivered ${delivered} of them (the sink got ${sink.count - sinkBefore}).`);
+if (recovered !== RESTART || delivered !== RESTART || sink.count - sinkBefore !== RESTART) problems.push(`the restart delivered ${delivered} of ${RESTART} invoices (${recovered} recovered)`);
+const left = await afterRestart.close();
+await sink.close();
+rmSync(dataDir, { recursive: true, force: true });
+if (left.pending !== 0) problems.push(`${left.pending} jobs were left in the store after the restart`);
 
 if (problems.length > 0) {
   for (const p of problems) print(red(`Problem: ${p}`));
   process.exitCode = 1;
 } else {
-  print(green(`Mailer closed cleanly (${pending} jobs left) after ${elapsed().trim()}.`));
+  print(green(`Mailer closed cleanly (${left.pending} jobs left) after ${elapsed().trim()}.`));
 }

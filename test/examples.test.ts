@@ -42,6 +42,10 @@ const expectations: Record<string, (out: string) => void> = {
     // Gmail's 421 4.7.28 slowed throttle.test down and was reported.
     expect(out).toMatch(/throttled throttle\.test: "421 4\.7\.28 Gmail has detected.*" -> paused 1\.5 s, then 50\.0\/s on 1 connection$/m);
     expect(out).toContain('Summary per recipient domain');
+    expect(out).toMatch(/^Queue store: .*mailpush\.db \(SQLite\)$/m);
+    // The restart: queued mail survives the first mailer and is delivered by the next.
+    expect(out).toMatch(/^Restart: the first mailer accepted 20 invoices and stopped with 20 of them queued in /m);
+    expect(out).toMatch(/^The next mailer on the same file recovered 20 and delivered 20 of them \(the sink got 20\)\.$/m);
     // 300 bulk messages: 2% to unknown users at nosuch.test, 8% at flaky.test (each deferred once).
     expect(out).toMatch(/^nosuch\.test\s+0\s+0\s+6\s+[\d.]+\s+unlimited$/m);
     expect(out).toMatch(/^flaky\.test\s+24\s+24\s+0\s+[\d.]+\s+unlimited$/m);

@@ -24,6 +24,8 @@ interface Run {
   readonly acks: Set<number>;
   readonly lines: string[];
   readonly exited: Promise<number | null>;
+  /** The process has exited. */
+  readonly done: boolean;
 }
 
 function run(args: string[]): Run {
@@ -41,19 +43,21 @@ function run(args: string[]): Run {
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) =>
+  const run: { child: ChildProcess; acks: Set<number>; lines: string[]; exited: Promise<number | null>; done: boolean } = { child, acks, lines, exited: undefined as never, done: false };
+  run.exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {
+      run.done = true;
       if (code !== 0 && code !== null) lines.push(`stderr: ${stderr}`);
       resolve(code);
     }),
   );
-  return { child, acks, lines, exited };
+  return run;
 }
 
-async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(predicate: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!predicate()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what()}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -79,16 +83,19 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function crashAndResume(killWhen: (sink: SmtpSink, first: Run) => boolean, sinkRules: Parameters<typeof startSmtpSink>[0] = {}) {
+async function crashAndResume(killWhen: (sink: SmtpSink, first: Run) => boolean, sinkRules: Parameters<typeof startSmtpSink>[0] = {}, onSink?: (sink: SmtpSink) => void) {
   const dir = mkdtempSync(join(tmpdir(), 'mailpush-crash-'));
   dirs.push(dir);
   const db = join(dir, 'mail.db');
   const sink = await startSmtpSink({ disableStartTls: true, keepRaw: true, ...sinkRules });
   sinks.push(sink);
+  onSink?.(sink);
 
   const first = run(['send', db, String(sink.port), String(TOTAL)]);
   children.push(first.child);
-  await until(() => killWhen(sink, first) || first.lines.some((l) => l.startsWith('pending')), 60_000, 'the kill point');
+  await until(() => killWhen(sink, first) || first.done, 90_000, () => `the kill point (${first.acks.size} acks, ${sink.count} delivered; ${first.lines.join(' | ')})`);
+  // The kill must find the child alive: one that ended on its own proves nothing.
+  expect(first.done, first.lines.join('\n')).toBe(false);
   first.child.kill('SIGKILL');
   await first.exited;
   const acked = new Set(first.acks);
@@ -124,32 +131,34 @@ describe('crash recovery with the SQLite store (real processes, SIGKILL)', () =>
   it('loses nothing acknowledged when killed early', async () => {
     const r = await crashAndResume((sink, first) => first.acks.size >= 300 && sink.count >= 50);
     expect(r.acked).toBeGreaterThanOrEqual(300);
-  }, 120_000);
+  }, 180_000);
 
   it('loses nothing acknowledged when killed mid-burst', async () => {
     const r = await crashAndResume((sink) => sink.count >= 3_000);
     expect(r.deliveredAtKill).toBeGreaterThanOrEqual(3_000);
     expect(r.acked).toBeGreaterThan(r.deliveredAtKill - 10);
-  }, 120_000);
+  }, 180_000);
 
   it('loses nothing acknowledged when killed while retries are pending', async () => {
-    // Every message to d3.test is deferred once (451), so retries are scheduled at the kill.
+    // Every message to d3.test is deferred once (451 at its first RCPT), so retries are
+    // scheduled (400 ms later) at the kill.
+    let sinkRef: SmtpSink | undefined;
     let deferred = 0;
-    const r = await crashAndResume(
-      (sink) => deferred >= 200 && sink.count >= 2_000,
-      {
-        rules: [
-          {
-            match: (rcpt: string) => {
-              if (!rcpt.endsWith('@d3.test')) return false;
-              deferred++;
-              return deferred <= 400;
-            },
-            reply: 'tempfail',
+    const r = await crashAndResume((sink) => deferred >= 200 && sink.count >= 2_000, {
+      rules: [
+        {
+          match: (rcpt: string) => {
+            if (!rcpt.endsWith('@d3.test') || sinkRef?.attempts(rcpt) !== 1) return false;
+            deferred++;
+            return true;
           },
-        ],
-      },
-    );
+          reply: 'tempfail',
+        },
+      ],
+    }, (sink) => {
+      sinkRef = sink;
+    });
     expect(r.acked).toBeGreaterThan(0);
-  }, 120_000);
+    expect(deferred).toBeGreaterThanOrEqual(200);
+  }, 180_000);
 });
