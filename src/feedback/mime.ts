@@ -18,7 +18,7 @@ export const DEFAULT_MAX_SCAN_LENGTH = 2 * 1024 * 1024;
 /**
  * Highest `maxScanLength` accepted (16 MiB). Parsing time and memory grow with it (a 100 MiB
  * setting let 50 MB inputs take seconds and over a gigabyte of heap), and a larger one is not
- * needed to find a report: an input over `maxScanLength` is skimmed (see {@link readInput}).
+ * needed to find a report: an input over `maxScanLength` is skimmed (see `readInput` in this module).
  */
 export const MAX_SCAN_LENGTH_LIMIT = 16 * 1024 * 1024;
 /** Most characters (bytes) of an input searched for MIME part boundaries when it is skimmed (64 MiB). */
