@@ -229,8 +229,53 @@ export interface QueueStore {
   status?(id: string): StoredStatus | undefined | Promise<StoredStatus | undefined>;
   /** Number of unfinished jobs held. */
   size(): number | Promise<number>;
+  /**
+   * Set by a queue that a fleet of processes shares (BullMQ on Redis). The mailer then takes
+   * the jobs it delivers from {@link SharedQueue.consume} (not from its own sends), gives a job
+   * that must wait (a retry) back with {@link SharedQueue.handBack}, and learns the outcome of
+   * a message with {@link SharedQueue.watch}.
+   */
+  readonly shared?: SharedQueue;
   /** Releases resources. */
   close?(): void | Promise<void>;
+}
+
+/** The fleet side of a shared {@link QueueStore}. */
+export interface SharedQueue {
+  /** Whether this process delivers jobs (role `worker` or `both`); a producer only enqueues. */
+  readonly consumes: boolean;
+  /**
+   * Starts handing this process jobs as they become due: `load` takes each into memory (one
+   * job of a message per call, `entry.jobs` of length 1). The job stays taken by this process
+   * until `remove` (final) or `handBack`; a process that dies lets it go to another one.
+   */
+  consume(load: (entry: StoredEntry) => void): void;
+  /**
+   * Gives a job back to the fleet: it waits in the store until `job.runAt` (a retry), with its
+   * attempt count, recipients and last error as they are now, and the results `results` settled.
+   */
+  handBack(job: Job, results?: readonly StoredResult[]): Promise<void>;
+  /**
+   * Stops taking jobs and gives back those taken but not yet started (due now), so that
+   * another process sends them. Called by `mailer.close()` before the store closes.
+   */
+  stop(): Promise<void>;
+  /** Resolves with the message's status once it has no unfinished job anywhere in the fleet (undefined: unknown id). */
+  watch(id: string): Promise<StoredStatus | undefined>;
+}
+
+/** One gate of a {@link SharedLimiter}: a recipient domain, or the transport (`*transport*`). */
+export interface SharedLimiterGate {
+  readonly key: string;
+  readonly limits: { readonly ratePerSecond?: number; readonly burst?: number; readonly concurrency?: number };
+}
+
+/** Rate, concurrency and throttle state shared by a fleet of processes (see `mailpush/bullmq`). */
+export interface SharedLimiter {
+  /** Takes a token and a lease on every gate, or nothing: then try again in `waitMs`. */
+  acquireAll(gates: readonly SharedLimiterGate[], leaseId: string): Promise<{ readonly ok: true } | { readonly ok: false; readonly waitMs: number }>;
+  /** Gives a lease back; `throttled` slows the key down for every process (for `hintMs`), `paused` pauses it. */
+  release(key: string, leaseId: string, outcome: 'success' | 'throttled' | 'paused' | 'other', hintMs?: number): Promise<unknown>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -333,6 +378,11 @@ export interface MailerStore {
   readonly correlation: CorrelationStore;
   /** Webhook replay ids. */
   readonly replay: ReplayStore;
+  /**
+   * Limits shared by a fleet: with it, every send first takes a token and a lease for its
+   * recipient domain and the transport here, on top of this process's own limits.
+   */
+  readonly limiter?: SharedLimiter;
   /** Flushes and releases everything (the parts' own `close` are not called separately). */
   close?(): void | Promise<void>;
 }

@@ -9,14 +9,16 @@
  */
 
 import { configError } from '../errors.js';
-import type { Clock, CorrelationStore, IdempotencyStore, ReplayStore, SoftBounceCounter, SuppressionStore } from '../types.js';
+import type { Clock, CorrelationStore, IdempotencyStore, MailerStore, ReplayStore, SoftBounceCounter, SuppressionStore } from '../types.js';
 import type { Redis } from 'ioredis';
 import { redisCorrelationStore } from './correlation.js';
 import type { RedisCorrelationStoreOptions } from './correlation.js';
 import { redisIdempotencyStore } from './idempotency.js';
 import { redisLimiter } from './limiter.js';
 import type { RedisLimiter, RedisLimiterOptions } from './limiter.js';
-import { checkPrefix, closeRedis, DEFAULT_COMMAND_TIMEOUT_MS, loadIoredis, openRedis } from './redis.js';
+import { checkPrefix, closeRedis, DEFAULT_COMMAND_TIMEOUT_MS, isRedisClient, loadIoredis, openRedis } from './redis.js';
+import { bullmqQueue } from './queue.js';
+import type { BullmqModule, BullmqQueueOptions, BullmqQueueStore } from './queue.js';
 import type { RedisConnection, RedisConstructor, RedisPartContext } from './redis.js';
 import { redisReplayStore } from './replay.js';
 import { redisSoftBounceCounter } from './soft-bounce.js';
@@ -141,6 +143,83 @@ export function redisState(options: RedisStateOptions): RedisState {
   } catch (err) {
     // An invalid part option: do not leave the connection we just opened behind.
     if (owned) redis.disconnect();
+    throw err;
+  }
+}
+
+export { bullmqQueue, loadBullmq, BULLMQ_QUEUE_NAME, DEFAULT_LANE_CONCURRENCY } from './queue.js';
+export type { BullmqQueueOptions, BullmqQueueStore, BullmqQueueContext, BullmqRole, BullmqModule } from './queue.js';
+
+/** Name of the BullMQ mailer store. */
+export const BULLMQ_STORE_NAME = 'bullmq';
+
+/** Options of {@link bullmqStore}: where Redis is, and what this process does in the fleet. */
+export interface BullmqStoreOptions extends RedisStateOptions, BullmqQueueOptions {
+  /** bullmq itself, to use instead of importing the package. */
+  readonly bullmq?: BullmqModule;
+}
+
+/** The BullMQ {@link MailerStore}: the fleet's queue and its shared state and limits. */
+export interface BullmqStore extends MailerStore {
+  readonly queue: BullmqQueueStore;
+  readonly limiter: RedisLimiter;
+  /** The Redis state under the queue (its client and prefix). */
+  readonly state: RedisState;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the store of a mailer that is one process of a fleet: the queue on BullMQ (taken by
+ * any worker process), and the suppression list, idempotency keys, soft-bounce counters,
+ * correlation data, webhook replay ids and the per-domain limits in Redis, shared by every
+ * process with the same Redis and prefix. Moving from the SQLite store is a change of this
+ * one option.
+ *
+ * @example
+ * ```ts
+ * import { createMailer, smtpTransport } from 'mailpush';
+ * import { bullmqStore } from 'mailpush/bullmq';
+ *
+ * // A web server only enqueues; worker processes deliver.
+ * const mailer = createMailer({
+ *   transport: smtpTransport({ host: 'relay.internal', port: 587 }),
+ *   store: bullmqStore({ connection: { host: '127.0.0.1', port: 6379 }, role: 'producer' }),
+ * });
+ * const receipt = await mailer.send({ from: 'app@example.com', to: 'ann@example.org', subject: 'Hi', text: '...' });
+ * const report = await receipt.done(); // delivered by whichever worker took it
+ * ```
+ */
+export function bullmqStore(options: BullmqStoreOptions): BullmqStore {
+  const state = redisState(options);
+  try {
+    const connection = isRedisClient(options.connection)
+      ? { ...(options.connection.options as Exclude<RedisConnection, Redis>) }
+      : { ...(options.connection as Exclude<RedisConnection, Redis>) };
+    const queue = bullmqQueue({ redis: state.redis, connection, prefix: state.prefix, ...(options.bullmq !== undefined ? { lib: options.bullmq } : {}) }, options);
+    let closing: Promise<void> | undefined;
+    return {
+      name: BULLMQ_STORE_NAME,
+      state,
+      queue,
+      suppression: state.suppression,
+      idempotency: state.idempotency,
+      softBounces: state.softBounces,
+      correlation: state.correlation,
+      replay: state.replay,
+      limiter: state.limiter,
+      close() {
+        closing ??= (async () => {
+          try {
+            await queue.close();
+          } finally {
+            await state.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    void state.close();
     throw err;
   }
 }

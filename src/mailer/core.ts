@@ -56,6 +56,12 @@ export class MailerCore {
   closing = false;
   /** close() gave up waiting: aborted sends go back to the store instead of failing. */
   handingBack = false;
+  /**
+   * The queue is shared by a fleet (BullMQ): a message's jobs may be delivered by several
+   * processes, so a record in memory holds only the jobs taken here, and its completion here
+   * says nothing about the whole message (the store's `watch` and `status` do).
+   */
+  shared = false;
   /** Called when a message completes (the backlog refills, spilled waiters resolve). */
   onComplete: (report: DeliveryReport) => void = () => undefined;
   /** True while messages wait on disk to be read back (the backlog): the mailer is not idle then. */
@@ -97,6 +103,21 @@ export class MailerCore {
     const error = new MailError(`${what} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
     if (this.emitter.has('error')) this.emitter.emit('error', { error, context });
     else process.emitWarning(error.message, { code: error.code });
+  }
+
+  /**
+   * A job left this process without reaching a final state (handed back to a shared queue, to
+   * wait for a retry elsewhere): it no longer counts here, and the record goes with its last job.
+   */
+  dropJob(job: Job, rec: MessageRecord): void {
+    const i = rec.jobs.indexOf(job);
+    if (i >= 0) rec.jobs.splice(i, 1);
+    if (--rec.pending === 0) {
+      this.records.delete(rec.message.id);
+      rec.detach?.();
+      rec.detach = undefined;
+    }
+    this.jobLeft();
   }
 
   rememberReport(report: DeliveryReport): void {

@@ -12,7 +12,7 @@ import { MailError, MailErrorCode, describeValue, isMailError } from '../errors.
 import type { DkimSigner } from '../auth/dkim.js';
 import type { Verp } from '../feedback/verp.js';
 import { prepareMessage } from '../message/prepared.js';
-import type { CorrelationStore, Job, NormalizedMessage, SendResult, SuppressionStore } from '../types.js';
+import type { CorrelationStore, Job, NormalizedMessage, SendResult, SharedLimiter, SharedLimiterGate, SuppressionStore } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 import type { Journal } from './journal.js';
 import { isThrottle } from './settle.js';
@@ -26,7 +26,14 @@ export interface DeliverParts {
   readonly correlation: CorrelationStore;
   readonly verp: Verp | undefined;
   readonly dkim: DkimSigner | undefined;
+  /** Limits shared by a fleet (the store's), checked before each send. */
+  readonly limiter: SharedLimiter | undefined;
+  /** The fleet gates of a job: its recipient domain and the transport. */
+  readonly gates: (job: Job) => readonly SharedLimiterGate[];
 }
+
+/** Key of the transport's gate in a {@link SharedLimiter}. */
+export const TRANSPORT_GATE = '*transport*';
 
 /** Runs attempts. */
 export class Deliverer {
@@ -54,6 +61,8 @@ export class Deliverer {
       return;
     }
     if (!(await this.dropSuppressed(job, rec))) return;
+    const leaseId = this.parts.limiter === undefined ? undefined : `${job.id}#${job.attempt + 1}`;
+    if (leaseId !== undefined && !(await this.acquire(job, leaseId))) return;
     job.attempt++;
     journal.update(job, rec);
     if (core.emitter.has('sending')) core.emitter.emit('sending', core.eventBase(job, rec, job.recipients));
@@ -81,6 +90,7 @@ export class Deliverer {
     }
 
     this.throttleOn(job, result, error);
+    if (leaseId !== undefined) this.releaseLeases(job, leaseId, result, error);
     core.scheduler.release(job);
     if (result !== undefined) {
       this.recordSent(job, rec, result);
@@ -89,6 +99,48 @@ export class Deliverer {
       settler.onError(job, rec, error as MailError, job.recipients);
     }
     core.checkIdle();
+  }
+
+  /**
+   * Takes the fleet's tokens and leases for the job's domain and the transport. When they are
+   * not free, the job waits here for the time the limiter names (no attempt counted) and false
+   * is returned. A limiter that fails holds the job back a second: sending over a limit that
+   * cannot be checked could get the sender blocked.
+   */
+  private async acquire(job: Job, leaseId: string): Promise<boolean> {
+    const core = this.core;
+    const limiter = this.parts.limiter as SharedLimiter;
+    let waitMs: number;
+    try {
+      const gate = await limiter.acquireAll(this.parts.gates(job), leaseId);
+      if (gate.ok) return true;
+      waitMs = gate.waitMs;
+    } catch (err) {
+      core.reportError('store.limiter', 'Shared limiter acquire', err);
+      waitMs = 1_000;
+    }
+    core.inflight.delete(job.id);
+    core.scheduler.release(job);
+    job.runAt = core.clock.now() + Math.max(1, waitMs);
+    core.scheduler.enqueue(job);
+    core.checkIdle();
+    return false;
+  }
+
+  /** Gives the leases back and tells the fleet's throttle how the send went. */
+  private releaseLeases(job: Job, leaseId: string, result: SendResult | undefined, error: MailError | undefined): void {
+    const limiter = this.parts.limiter as SharedLimiter;
+    const throttle = error !== undefined && isThrottle(error) ? error : result?.rejected.find((r) => isThrottle(r.error))?.error;
+    const paused = throttle?.code === MailErrorCode.TRANSPORT_PAUSED;
+    const onTransport = throttle !== undefined && (paused || throttle.scope === 'transport');
+    const ok = result !== undefined && result.accepted.length > 0;
+    const domainOutcome = throttle !== undefined && !onTransport ? 'throttled' : ok ? 'success' : 'other';
+    const transportOutcome = onTransport ? (paused ? 'paused' : 'throttled') : ok ? 'success' : 'other';
+    const report = (err: unknown): void => this.core.reportError('store.limiter', 'Shared limiter release', err);
+    for (const gate of this.parts.gates(job)) {
+      const outcome = gate.key === TRANSPORT_GATE ? transportOutcome : domainOutcome;
+      limiter.release(gate.key, leaseId, outcome, throttle?.retryAfterMs).catch(report);
+    }
   }
 
   /** The job id travels in a header (and, with VERP, in the envelope sender) so that feedback correlates back to the job. */

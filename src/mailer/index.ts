@@ -24,19 +24,20 @@ import type { Verp } from '../feedback/verp.js';
 import type { MailerEvents, MailerListener } from '../events.js';
 import { domainOf, validateMessageLimits } from '../message/index.js';
 import { resolveLimits, resolveThrottle, resolveWeights } from '../queue/limits.js';
+import type { ResolvedLimits } from '../queue/limits.js';
 import { Scheduler } from '../queue/scheduler.js';
 import { resolveRetryOptions } from '../retry/schedule.js';
 import { memoryStore } from '../stores/memory-store.js';
 import { PRIORITIES, systemClock } from '../types.js';
 import type { KeyObject } from 'node:crypto';
-import type { Clock, Job, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, StoredEntry, SuppressionStore, Transport } from '../types.js';
+import type { Clock, Job, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, SharedLimiterGate, StoredEntry, SuppressionStore, Transport } from '../types.js';
 import { acceptMessage, checkSendOptions } from './accept.js';
 import type { AcceptSettings } from './accept.js';
 import { Backlog } from './backlog.js';
 import { runCampaign } from './campaign.js';
 import { MailerCore, newRecord } from './core.js';
 import type { MessageRecord } from './core.js';
-import { Deliverer } from './deliver.js';
+import { Deliverer, TRANSPORT_GATE } from './deliver.js';
 import { Journal } from './journal.js';
 import { validateOptions } from './options.js';
 import type {
@@ -146,6 +147,8 @@ class MailerImpl implements Mailer {
     };
     this.idempotencyWindowMs = options.idempotencyWindowMs ?? 86_400_000;
     this.settler = new Settler(this.core, this.journal, resolveRetryOptions(options.retry), options.random ?? Math.random);
+    const limits = resolveLimits(options.limits, this.transport.capabilities);
+    this.core.shared = this.store.queue.shared !== undefined;
     this.deliverer = new Deliverer(this.core, {
       journal: this.journal,
       settler: this.settler,
@@ -153,10 +156,12 @@ class MailerImpl implements Mailer {
       correlation: this.store.correlation,
       verp: this.verp,
       dkim: this.dkim,
+      limiter: this.store.limiter,
+      gates: fleetGates(limits),
     });
     this.core.scheduler = new Scheduler({
       clock,
-      limits: resolveLimits(options.limits, this.transport.capabilities),
+      limits,
       weights: resolveWeights(options.priorityWeights),
       throttle: resolveThrottle(options.throttle),
       dispatch: (job) => this.deliverer.start(job),
@@ -271,7 +276,9 @@ class MailerImpl implements Mailer {
       throw new MailError('The mailer closed while the message was being queued; it is kept in the store', { code: MailErrorCode.CLOSED });
     }
     const signal = options.signal;
-    if (signal === undefined && this.backlog.shouldSpill(priority, jobs.length)) return this.spilled(message, jobs);
+    // A shared queue hands the jobs to whichever process of the fleet takes them.
+    if (core.shared) return this.detached(message, jobs);
+    if (signal === undefined && this.backlog.shouldSpill(priority, jobs.length)) return this.detached(message, jobs);
     const rec = newRecord(message, jobs, runAt);
     core.records.set(message.id, rec);
     const receipt = receiptOf(core, rec, false);
@@ -331,8 +338,8 @@ class MailerImpl implements Mailer {
     };
   }
 
-  /** A message left on disk because the window is full: its receipt, and its `queued` events. */
-  private spilled(message: NormalizedMessage, jobs: readonly Job[]): SendReceipt {
+  /** A message not taken into memory (on disk beyond the window, or in a shared queue): its receipt, and its `queued` events. */
+  private detached(message: NormalizedMessage, jobs: readonly Job[]): SendReceipt {
     const core = this.core;
     core.totals.queued += jobs.length;
     if (core.emitter.has('queued')) {
@@ -351,6 +358,12 @@ class MailerImpl implements Mailer {
 
   /** `done()` of a message that may not be in memory: waits for it to complete, wherever it is. */
   private doneById(id: string, message: NormalizedMessage, jobs: readonly Job[]): Promise<DeliveryReport> {
+    const shared = this.store.queue.shared;
+    if (shared !== undefined) {
+      // Delivered by any process of the fleet: the store says when the last job is done.
+      const pending = (): DeliveryReport => pendingReport(id, message, jobs);
+      return this.core.keepAliveUntil(shared.watch(id).then((status) => (status === undefined ? pending() : reportFromStatus(status)), pending));
+    }
     const rec = this.core.records.get(id);
     if (rec !== undefined) return receiptOf(this.core, rec, false).done();
     const recent = this.core.recent.get(id);
@@ -377,10 +390,13 @@ class MailerImpl implements Mailer {
 
   async status(id: string): Promise<DeliveryReport | undefined> {
     if (typeof id !== 'string') return undefined;
-    const rec = this.core.records.get(id);
-    if (rec !== undefined) return rec.report ?? reportOf(rec);
-    const recent = this.core.recent.get(id);
-    if (recent !== undefined) return recent;
+    // With a shared queue only the store sees every job of the message.
+    if (!this.core.shared) {
+      const rec = this.core.records.get(id);
+      if (rec !== undefined) return rec.report ?? reportOf(rec);
+      const recent = this.core.recent.get(id);
+      if (recent !== undefined) return recent;
+    }
     let stored;
     try {
       stored = await this.journal.status(id);
@@ -469,7 +485,11 @@ class MailerImpl implements Mailer {
 
   /** Takes the unfinished jobs of a previous run back: the first window of them with a store that pages, else all. */
   private async recover(): Promise<void> {
-    if (this.backlog.enabled) {
+    const shared = this.store.queue.shared;
+    if (shared !== undefined) {
+      // The fleet's queue lives in the store: take jobs as they become due.
+      if (shared.consumes) shared.consume((entry) => this.load(entry));
+    } else if (this.backlog.enabled) {
       await this.backlog.recover();
     } else {
       const source = await this.store.queue.recover();
@@ -480,13 +500,20 @@ class MailerImpl implements Mailer {
     this.core.checkIdle();
   }
 
-  /** Takes a stored message into memory (recovery, or a refill of the backlog). */
+  /** Takes a stored message into memory (recovery, a refill of the backlog, a job of a shared queue). */
   private load(entry: StoredEntry): void {
     const core = this.core;
     const jobs = entry.jobs.filter((j) => j.state !== 'sent' && j.state !== 'failed' && j.state !== 'expired') as Job[];
     if (jobs.length === 0) return;
-    const rec: MessageRecord = newRecord(entry.message, jobs, core.clock.now(), (entry.results ?? []).map(fromStored));
-    core.records.set(entry.message.id, rec);
+    let rec = core.records.get(entry.message.id);
+    if (rec === undefined) {
+      rec = newRecord(entry.message, jobs, core.clock.now(), (entry.results ?? []).map(fromStored));
+      core.records.set(entry.message.id, rec);
+    } else {
+      // Another job of a message already here (a shared queue hands them out one by one).
+      rec.jobs.push(...jobs);
+      rec.pending += jobs.length;
+    }
     core.wasIdle = false;
     for (const job of jobs) {
       if (job.createdAt < this.startedAt && core.emitter.has('recovered')) {
@@ -494,6 +521,19 @@ class MailerImpl implements Mailer {
       }
       core.scheduler.enqueue(job);
     }
+  }
+
+  /** On close with a shared queue: every job waiting here (not in flight) goes back to the fleet as it is. */
+  private async handBackWaiting(): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const rec of [...this.core.records.values()]) {
+      for (const job of [...rec.jobs]) {
+        if (job.state === 'sending' || !this.core.scheduler.cancel(job)) continue;
+        writes.push(this.journal.handBack(job, rec));
+        this.core.dropJob(job, rec);
+      }
+    }
+    await Promise.all(writes);
   }
 
   private abortMessage(rec: MessageRecord, reason: unknown): void {
@@ -519,17 +559,27 @@ class MailerImpl implements Mailer {
     if (options.drain === true) await withTimeout(core.onIdle(), timeoutMs);
     core.scheduler.pause();
     await this.backlog.settled();
+    const shared = this.store.queue.shared;
+    // Jobs of a shared queue taken here but not started go back for another process.
+    const handedBack = shared === undefined ? Promise.resolve() : this.handBackWaiting();
     const settled = (): Promise<unknown> => Promise.all([...core.inflight.values()].map((e) => e.settled));
     if (!(await withTimeout(settled(), timeoutMs))) {
       core.handingBack = true;
       for (const e of core.inflight.values()) e.controller.abort(new MailError('The mailer is closing', { code: MailErrorCode.CLOSED }));
       await withTimeout(settled(), 1_000);
     }
+    await handedBack;
+    if (shared !== undefined) {
+      try {
+        await shared.stop();
+      } catch (err) {
+        core.reportError('store.stop', `Queue store (${this.store.queue.name}) stop`, err);
+      }
+    }
     core.scheduler.stop();
     for (const rec of [...core.records.values()]) completeRecord(core, rec, true);
     for (const [id, wait] of this.spilledWaits) {
-      const recipients = wait.jobs.flatMap((j) => j.recipients.map((address) => ({ address, status: 'pending' as const, jobId: j.id, attempts: j.attempt })));
-      const report: DeliveryReport = Object.freeze({ id, messageId: wait.message.messageId, status: 'pending', recipients: Object.freeze(recipients) });
+      const report = pendingReport(id, wait.message, wait.jobs);
       for (const w of wait.waiters) w(report);
     }
     this.spilledWaits.clear();
@@ -548,6 +598,30 @@ class MailerImpl implements Mailer {
     }
     return { pending };
   }
+}
+
+/** The gates of a job in a fleet's shared limiter: its recipient domain and the transport, with this mailer's limits. */
+function fleetGates(limits: ResolvedLimits): (job: Job) => readonly SharedLimiterGate[] {
+  // Only finite limits go to the limiter: an absent one is unlimited.
+  const finite = (l: { ratePerSecond?: number; burst?: number; concurrency?: number }): SharedLimiterGate['limits'] =>
+    Object.fromEntries(Object.entries(l).filter(([, v]) => Number.isFinite(v)));
+  const transport: SharedLimiterGate = { key: TRANSPORT_GATE, limits: finite({ ratePerSecond: limits.transportRate, concurrency: limits.transportConcurrency }) };
+  const perDomain = new Map<string, SharedLimiterGate['limits']>();
+  return (job) => {
+    let own = perDomain.get(job.domain);
+    if (own === undefined) {
+      const d = limits.domains.get(job.domain) ?? limits.default;
+      own = finite({ ratePerSecond: d.ratePerSecond, burst: d.burst, concurrency: d.concurrency });
+      if (perDomain.size < 10_000) perDomain.set(job.domain, own);
+    }
+    return [{ key: job.domain, limits: own }, transport];
+  };
+}
+
+/** The report of a message whose outcome is not known here (yet): every recipient pending. */
+function pendingReport(id: string, message: NormalizedMessage, jobs: readonly Job[]): DeliveryReport {
+  const recipients = jobs.flatMap((j) => j.recipients.map((address) => ({ address, status: 'pending' as const, jobId: j.id, attempts: j.attempt })));
+  return Object.freeze({ id, messageId: message.messageId, status: 'pending', recipients: Object.freeze(recipients) });
 }
 
 /** Resolves true when `promise` settled within `ms`, false on timeout. Uses a real, unref()'ed timer. */

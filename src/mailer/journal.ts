@@ -9,7 +9,7 @@
 
 import { MailError, MailErrorCode } from '../errors.js';
 import { STORE_NAME as MEMORY_QUEUE_STORE } from '../stores/memory.js';
-import type { Job, QueueStore, StoredEntry, StoredPage, StoredStatus } from '../types.js';
+import type { Job, QueueStore, SharedQueue, StoredEntry, StoredPage, StoredStatus } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 
 /** Writes job transitions to a {@link QueueStore}. */
@@ -44,6 +44,20 @@ export class Journal {
   /** Records that `job` reached a final state. */
   remove(job: Job, rec: MessageRecord | undefined): void {
     this.write('remove', job, rec);
+  }
+
+  /**
+   * Gives a job that must wait back to a shared queue (it leaves this process). Resolves once
+   * the store has it; a failure is reported, and the store lets the job come back (at least once).
+   */
+  async handBack(job: Job, rec: MessageRecord | undefined): Promise<void> {
+    const results = rec !== undefined && rec.unsaved.length > 0 ? rec.unsaved : undefined;
+    if (results !== undefined) (rec as MessageRecord).unsaved = [];
+    try {
+      await (this.store.shared as SharedQueue).handBack(job, results);
+    } catch (err) {
+      this.core.reportError('store.handBack', `Queue store (${this.store.name}) hand-back`, err);
+    }
   }
 
   page(cursor: string | undefined, limit: number): StoredPage | Promise<StoredPage> {

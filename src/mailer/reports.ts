@@ -75,7 +75,8 @@ export function completeRecord(core: MailerCore, rec: MessageRecord, closing: bo
   rec.detach?.();
   rec.detach = undefined;
   rec.report = closing ? reportOf(rec) : Object.freeze({ id: rec.message.id, messageId: rec.message.messageId, status: overallStatus(rec.results), recipients: Object.freeze([...rec.results]) });
-  if (!closing) core.rememberReport(rec.report);
+  // With a shared queue this is only the part of the message sent from here: not its report.
+  if (!closing && !core.shared) core.rememberReport(rec.report);
   const waiters = rec.waiters;
   rec.waiters = undefined;
   if (waiters !== undefined) for (const w of waiters) w(rec.report);

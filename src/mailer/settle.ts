@@ -83,9 +83,15 @@ export class Settler {
       }
       job.runAt = decision.at;
       job.lastError = error.toJSON();
-      this.journal.update(job, rec);
       core.totals.deferred++;
       if (core.emitter.has('deferred')) core.emitter.emit('deferred', { ...core.eventBase(job, rec, recipients), retryAt: decision.at, error, throttled: false });
+      if (core.shared) {
+        // The retry waits in the shared queue, where any process of the fleet may take it.
+        void this.journal.handBack(job, rec);
+        core.dropJob(job, rec);
+        return;
+      }
+      this.journal.update(job, rec);
       core.scheduler.enqueue(job);
       return;
     }
