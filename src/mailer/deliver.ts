@@ -64,7 +64,11 @@ export class Deliverer {
     const leaseId = this.parts.limiter === undefined ? undefined : `${job.id}#${job.attempt + 1}`;
     if (leaseId !== undefined && !(await this.acquire(job, leaseId))) return;
     job.attempt++;
-    journal.update(job, rec);
+    // The attempt itself is journaled with its outcome (the retry or the final state), one write
+    // per attempt rather than two: a crash during the send then resumes the job with the
+    // attempts counted before it (and sends it again, at least once). Recipients the
+    // suppression list just took out are written now.
+    if (rec.unsaved.length > 0) journal.update(job, rec);
     if (core.emitter.has('sending')) core.emitter.emit('sending', core.eventBase(job, rec, job.recipients));
     let result: SendResult | undefined;
     let error: MailError | undefined;
