@@ -18,8 +18,8 @@ import type { MailError } from '../errors.js';
 import { allRecipients, normalizeMessage } from '../message/index.js';
 import { prepareMessage } from '../message/prepared.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport, TransportSendContext } from '../types.js';
-import { FAULT_PRESETS } from './faults.js';
-import type { Fault } from './faults.js';
+import { FAULT_PRESETS } from '../transports/faults.js';
+import type { Fault } from '../transports/faults.js';
 
 /** Makes the next sends of a transport fail: a `FaultInjector`, an SMTP sink, or your own. */
 export interface FaultHook {

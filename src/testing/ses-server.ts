@@ -32,8 +32,8 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { configError, MailError, MailErrorCode } from '../errors.js';
-import { compileRecipientMatch, FAULT_PRESETS, formatReply, resolveFault } from './faults.js';
-import type { Fault, FaultPreset, FaultReply, RecipientMatch } from './faults.js';
+import { compileRecipientMatch, FAULT_PRESETS, formatReply, resolveFault } from '../transports/faults.js';
+import type { Fault, FaultPreset, FaultReply, RecipientMatch } from '../transports/faults.js';
 
 /** Names of the SES errors the server can answer with, see {@link SES_SERVER_ERRORS}. */
 export type SesErrorName =

@@ -12,8 +12,8 @@ import type { Socket } from 'node:net';
 import type { ParsedMail } from 'mailparser';
 import type { SMTPServer, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import { configError, MailError, MailErrorCode } from '../errors.js';
-import { compileRecipientMatch, resolveFault } from './faults.js';
-import type { Fault, FaultReply, RecipientMatch } from './faults.js';
+import { compileRecipientMatch, resolveFault } from '../transports/faults.js';
+import type { Fault, FaultReply, RecipientMatch } from '../transports/faults.js';
 
 /** When a rule answers: at RCPT TO (per recipient) or after the message data (per message). */
 export type SinkStage = 'rcpt' | 'data';

@@ -14,7 +14,7 @@ import type { MemoryTransport, MemoryTransportOptions, SentMail } from '../trans
 import type { MessageInput, NormalizedMessage } from '../types.js';
 import { createTestClock, settle } from './clock.js';
 import type { TestClock } from './clock.js';
-import type { FaultInjector } from './faults.js';
+import type { FaultInjector } from '../transports/faults.js';
 
 /** Options of {@link createTestMailer}: those of the mailer, without transport and clock. */
 export interface TestMailerOptions extends Omit<MailerOptions, 'transport' | 'clock'> {

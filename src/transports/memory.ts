@@ -7,7 +7,7 @@
  */
 
 import { configError, MailError, MailErrorCode, toMailError } from '../errors.js';
-import { FaultInjector } from '../testing/faults.js';
+import { FaultInjector } from './faults.js';
 import { systemClock } from '../types.js';
 import type {
   Clock,

@@ -5,7 +5,7 @@ import type { NodemailerError, SMTPTransportOptions, SendMailOptions } from 'nod
 import { afterEach, describe, expect, it } from 'vitest';
 import { MailErrorCode, isMailError } from '../../src/errors.js';
 import type { MailError } from '../../src/errors.js';
-import { FAULT_PRESETS, formatReply } from '../../src/testing/faults.js';
+import { FAULT_PRESETS, formatReply } from '../../src/transports/faults.js';
 import { importOptional, startSmtpSink } from '../../src/testing/smtp-sink.js';
 import type { SmtpSink, SmtpSinkOptions } from '../../src/testing/smtp-sink.js';
 

@@ -9,7 +9,7 @@ import { prepareMessage } from '../../src/message/prepared.js';
 import { createTestClock } from '../../src/testing/clock.js';
 import type { TestClock } from '../../src/testing/clock.js';
 import { testTransport } from '../../src/testing/conformance.js';
-import type { Fault } from '../../src/testing/faults.js';
+import type { Fault } from '../../src/transports/faults.js';
 import { startSmtpSink } from '../../src/testing/smtp-sink.js';
 import {
   DEFAULT_COOLDOWN_MS,

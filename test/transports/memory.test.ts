@@ -5,7 +5,7 @@ import { allRecipients, normalizeMessage } from '../../src/message/index.js';
 import { prepareMessage } from '../../src/message/prepared.js';
 import { createTestClock } from '../../src/testing/clock.js';
 import { testTransport } from '../../src/testing/conformance.js';
-import { FaultInjector } from '../../src/testing/faults.js';
+import { FaultInjector } from '../../src/transports/faults.js';
 import memoryTransport, { TRANSPORT_NAME } from '../../src/transports/memory.js';
 import type { MessageInput, PreparedMessage, TransportSendContext } from '../../src/types.js';
 

@@ -8,7 +8,7 @@ import type { MessageLimits } from '../../src/message/index.js';
 import { prepareMessage } from '../../src/message/prepared.js';
 import { testTransport } from '../../src/testing/conformance.js';
 import type { FaultHook } from '../../src/testing/conformance.js';
-import type { Fault } from '../../src/testing/faults.js';
+import type { Fault } from '../../src/transports/faults.js';
 import { startSendGridServer } from '../../src/testing/sendgrid-server.js';
 import type { SendGridFault, SendGridServer, SendGridServerOptions } from '../../src/testing/sendgrid-server.js';
 import sendgridTransport, { JOB_ID_ARG, MAX_RATE_LIMIT_WAIT_MS, MESSAGE_ID_ARG, TRANSPORT_NAME } from '../../src/transports/sendgrid.js';

@@ -11,8 +11,8 @@ import {
   faultError,
   formatReply,
   resolveFault,
-} from '../../src/testing/faults.js';
-import type { Fault, FaultPreset } from '../../src/testing/faults.js';
+} from '../../src/transports/faults.js';
+import type { Fault, FaultPreset } from '../../src/transports/faults.js';
 import type { PreparedMessage } from '../../src/types.js';
 
 function prepare(subject = 'Hi'): PreparedMessage {
