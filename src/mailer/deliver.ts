@@ -35,8 +35,17 @@ export interface DeliverParts {
 /** Key of the transport's gate in a {@link SharedLimiter}. */
 export const TRANSPORT_GATE = '*transport*';
 
+/**
+ * Jobs of one domain a process keeps waiting for the fleet limiter's tokens; beyond that, a
+ * refused job of a shared queue goes back to the queue (delayed) instead of holding a slot.
+ */
+const LOCAL_LIMITER_WAITERS = 2;
+
 /** Runs attempts. */
 export class Deliverer {
+  /** Per domain, the jobs waiting here for the fleet limiter. */
+  private readonly limiterWaits = new Map<string, Set<string>>();
+
   constructor(
     private readonly core: MailerCore,
     private readonly parts: DeliverParts,
@@ -114,10 +123,15 @@ export class Deliverer {
   private async acquire(job: Job, leaseId: string): Promise<boolean> {
     const core = this.core;
     const limiter = this.parts.limiter as SharedLimiter;
+    const waiting = this.limiterWaits.get(job.domain);
+    waiting?.delete(job.id);
     let waitMs: number;
     try {
       const gate = await limiter.acquireAll(this.parts.gates(job), leaseId);
-      if (gate.ok) return true;
+      if (gate.ok) {
+        if (waiting?.size === 0) this.limiterWaits.delete(job.domain);
+        return true;
+      }
       waitMs = gate.waitMs;
     } catch (err) {
       core.reportError('store.limiter', 'Shared limiter acquire', err);
@@ -125,11 +139,26 @@ export class Deliverer {
     }
     core.inflight.delete(job.id);
     core.scheduler.release(job);
-    job.runAt = core.clock.now() + Math.max(1, waitMs);
-    core.scheduler.enqueue(job);
+    const rec = core.records.get(job.messageRef);
+    const here = waiting ?? new Set<string>();
+    if (core.shared && rec !== undefined && here.size >= LOCAL_LIMITER_WAITERS) {
+      // Enough jobs of this domain already wait here for the fleet's tokens: this one goes back
+      // to the shared queue for about as long as those ahead of it will take, so that it does
+      // not hold a slot other domains could use.
+      job.runAt = core.clock.now() + Math.max(1, waitMs) * (here.size + 1) * (1 + 0.2 * Math.random());
+      void this.parts.journal.handBack(job, rec);
+      core.dropJob(job, rec);
+    } else {
+      here.add(job.id);
+      if (waiting === undefined) this.limiterWaits.set(job.domain, here);
+      job.runAt = core.clock.now() + Math.max(1, waitMs);
+      core.scheduler.enqueue(job);
+    }
+    if (here.size === 0) this.limiterWaits.delete(job.domain);
     core.checkIdle();
     return false;
   }
+
 
   /** Gives the leases back and tells the fleet's throttle how the send went. */
   private releaseLeases(job: Job, leaseId: string, result: SendResult | undefined, error: MailError | undefined): void {

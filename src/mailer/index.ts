@@ -148,6 +148,9 @@ class MailerImpl implements Mailer {
     this.idempotencyWindowMs = options.idempotencyWindowMs ?? 86_400_000;
     this.settler = new Settler(this.core, this.journal, resolveRetryOptions(options.retry), options.random ?? Math.random);
     const limits = resolveLimits(options.limits, this.transport.capabilities);
+    // The fleet shares an account's rate and the limits set for it, never one process's own
+    // connection count (each process has its own pool).
+    const fleetTransport = resolveLimits({ transport: options.limits?.transport ?? {} }, { ratePerSecond: this.transport.capabilities.ratePerSecond });
     this.core.shared = this.store.queue.shared !== undefined;
     this.deliverer = new Deliverer(this.core, {
       journal: this.journal,
@@ -157,7 +160,7 @@ class MailerImpl implements Mailer {
       verp: this.verp,
       dkim: this.dkim,
       limiter: this.store.limiter,
-      gates: fleetGates(limits),
+      gates: fleetGates(limits, fleetTransport),
     });
     this.core.scheduler = new Scheduler({
       clock,
@@ -601,11 +604,11 @@ class MailerImpl implements Mailer {
 }
 
 /** The gates of a job in a fleet's shared limiter: its recipient domain and the transport, with this mailer's limits. */
-function fleetGates(limits: ResolvedLimits): (job: Job) => readonly SharedLimiterGate[] {
+function fleetGates(limits: ResolvedLimits, fleet: ResolvedLimits): (job: Job) => readonly SharedLimiterGate[] {
   // Only finite limits go to the limiter: an absent one is unlimited.
   const finite = (l: { ratePerSecond?: number; burst?: number; concurrency?: number }): SharedLimiterGate['limits'] =>
     Object.fromEntries(Object.entries(l).filter(([, v]) => Number.isFinite(v)));
-  const transport: SharedLimiterGate = { key: TRANSPORT_GATE, limits: finite({ ratePerSecond: limits.transportRate, concurrency: limits.transportConcurrency }) };
+  const transport: SharedLimiterGate = { key: TRANSPORT_GATE, limits: finite({ ratePerSecond: fleet.transportRate, concurrency: fleet.transportConcurrency }) };
   const perDomain = new Map<string, SharedLimiterGate['limits']>();
   return (job) => {
     let own = perDomain.get(job.domain);
