@@ -3,9 +3,9 @@
  * and JIT state do not affect the next). Exits non-zero when a benchmark crashes; a missed
  * target is printed, not an error (machines differ).
  *
- * A benchmark is any bench/*.ts file except the helpers listed in NOT_BENCHMARKS and files
- * starting with `_` (scratch). The core ones run first, in a fixed order, then the others
- * alphabetically. Every benchmark takes `--quick` and `--rounds N`.
+ * A benchmark is any bench/*.ts file except the helpers listed in NOT_BENCHMARKS, the helpers
+ * of bench/fleet.ts (`fleet-*.ts`) and files starting with `_` (scratch). The core ones run
+ * first, in a fixed order, then the others alphabetically. Every benchmark takes `--quick` and `--rounds N`.
  *
  * Run: npm run bench [-- --quick] [-- --rounds N] [-- name ...]
  *   --quick     short smoke run of each benchmark (CI: proves they still run, < 60 s total)
@@ -23,7 +23,8 @@ const FIRST = ['smtp-throughput', 'dispatch', 'memory', 'latency', 'rate'];
 const found = readdirSync(join(ROOT, 'bench'))
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.startsWith('_'))
   .map((f) => f.slice(0, -3))
-  .filter((name) => !NOT_BENCHMARKS.has(name));
+  // bench/fleet-*.ts are the helpers and child processes of bench/fleet.ts.
+  .filter((name) => !NOT_BENCHMARKS.has(name) && !name.startsWith('fleet-'));
 const BENCHMARKS: readonly string[] = [...FIRST.filter((n) => found.includes(n)), ...found.filter((n) => !FIRST.includes(n)).sort()];
 
 const argv = process.argv.slice(2);

@@ -79,6 +79,22 @@ const expectations: Record<string, (out: string) => void> = {
     expect(out).toMatch(/^send to kim@example\.net: sent$/m);
     expect(out).toContain('Server closed; the memory transport sent 2 message(s).');
   },
+  'scale-out.ts': (out) => {
+    // Needs Redis on 127.0.0.1:6379 (CI starts one); without it the example exits 1 with a message.
+    expect(out).toMatch(/^mailpush scale-out: 1 producer \+ 2 worker processes on Redis \S+ \(key prefix mailpush-example:[0-9a-f]+:\)/m);
+    expect(out).toMatch(/^queued 200 newsletter messages in [\d.]+ s: send\(\) resolved once each job was in Redis$/m);
+    // receipt.done() resolves in the producer for mail a worker process delivered.
+    expect(out.match(/^password reset \d: receipt\.done\(\) -> sent, delivered by worker-[12], \d+ ms after send\(\)$/gm)).toHaveLength(5);
+    expect(out).toMatch(/^ {2}worker-1\s+[1-9]\d*\s+messages\s+[\d.]+\/s$/m);
+    expect(out).toMatch(/^ {2}worker-2\s+[1-9]\d*\s+messages\s+[\d.]+\/s$/m);
+    expect(out).toMatch(/^ {2}fleet\s+205\s+messages\s+[\d.]+\/s {2}\([\d.]+ s from the first to the last delivery\)$/m);
+    // Both workers share one bucket: the example itself reports a Problem above 44/s.
+    expect(out).toMatch(/^limited\.test: 100 sends in [\d.]+ s = [\d.]+\/s after the first 4 \(the bucket's burst\), \d+ \+ \d+ from the two workers; the fleet-wide limit is 40\/s$/m);
+    expect(out).toContain("status() in the producer: 200 of 200 newsletter messages 'sent'; the SMTP sink accepted 205 messages, 205 with the Message-ID of their receipt");
+    expect(out).toMatch(/^Deleted the example's \d+ Redis keys \(mailpush-example:[0-9a-f]+:\*\)\.$/m);
+    expect(out).toMatch(/^Scale-out done in [\d.]+ s: 205 messages queued by the producer, delivered by 2 worker processes, exit code 0\.$/m);
+    expect(out).not.toContain('Problem:');
+  },
   'sendgrid.ts': (out) => {
     expect(out).toMatch(/^sent: Order #1001 confirmed -> X-Message-Id \S+ \(4 recipients in 1 request\)$/m);
     expect(out).toMatch(/^throttled \(transport\): SendGrid 429/m);

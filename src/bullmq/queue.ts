@@ -318,9 +318,17 @@ export function bullmqQueue(context: BullmqQueueContext, options: BullmqQueueOpt
       await closed;
     },
     async watch(id) {
-      subscriber ??= redis.duplicate({ maxRetriesPerRequest: null });
-      subscriber.on('error', () => undefined);
-      subscribed ??= subscriber.subscribe(channel).then(() => subscriber?.on('message', (_channel: string, done: string) => wake(done)));
+      if (subscriber === undefined) {
+        subscriber = redis.duplicate({ maxRetriesPerRequest: null });
+        subscriber.on('error', () => undefined);
+        subscriber.on('message', (_channel: string, done: string) => wake(done));
+      }
+      const sub = subscriber;
+      subscribed ??= sub.subscribe(channel).catch((err: unknown) => {
+        // Not subscribed: the next watch tries again.
+        subscribed = undefined;
+        throw err;
+      });
       await guard('subscribing to completions', () => subscribed as Promise<unknown>);
       const done = new Promise<void>((resolve) => {
         const list = watchers.get(id) ?? [];
