@@ -1,4 +1,7 @@
-import { chmodSync, chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isMailError } from '../../src/errors.js';
 import { loadBetterSqlite3, loadNodeSqlite, openConnection } from '../../src/stores/sqlite-driver.js';
@@ -443,7 +446,50 @@ for (const driver of DRIVERS) {
       const root = process.getuid?.() === 0;
       const NOBODY = 65534;
 
+      /** A small tmpfs of its own that can be made read-only (root only; this machine allows mounts). */
+      const readOnlyMount = () => {
+        const dir = mkdtempSync(join(tmpdir(), 'mailpush-ro-'));
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir]);
+        return {
+          dir,
+          remountReadOnly: () => execFileSync('mount', ['-o', 'remount,ro', dir]),
+          cleanup: () => {
+            try {
+              execFileSync('umount', [dir]);
+            } finally {
+              rmSync(dir, { recursive: true, force: true });
+            }
+          },
+        };
+      };
+      let mountWorks: boolean | undefined;
+      const readOnlyMountWorks = (): boolean => {
+        if (mountWorks === undefined) {
+          try {
+            readOnlyMount().cleanup();
+            mountWorks = true;
+          } catch {
+            mountWorks = false;
+          }
+        }
+        return mountWorks;
+      };
+
       it('reports a folder it cannot write to (a new file)', async (ctx) => {
+        if (root && readOnlyMountWorks()) {
+          // Root writes through permission bits: a read-only file system refuses it too.
+          const mount = readOnlyMount();
+          try {
+            mount.remountReadOnly();
+            const path = join(mount.dir, 'new.db');
+            const err = await failure(() => sqliteStore({ path, driver }));
+            expect(err.code).toBe('MAILPUSH_ERR_STORE');
+            expect(existsSync(path)).toBe(false);
+          } finally {
+            mount.cleanup();
+          }
+          return;
+        }
         const dir = tempDir();
         try {
           chmodSync(dir.dir, 0o555);
@@ -469,6 +515,23 @@ for (const driver of DRIVERS) {
       });
 
       it('reports a read-only folder holding an existing store', async (ctx) => {
+        if (root && readOnlyMountWorks()) {
+          const mount = readOnlyMount();
+          try {
+            const path = join(mount.dir, 'kept.db');
+            const store = sqliteStore({ path, driver });
+            await store.queue.add(entry());
+            await store.close();
+            mount.remountReadOnly();
+            const err = await failure(() => sqliteStore({ path, driver }));
+            expect(err.code).toBe('MAILPUSH_ERR_STORE');
+            // SQLite reports a read-only file system as an I/O error when it opens the WAL.
+            expect(err.message).toMatch(/read-only|cannot be opened|I\/O error/);
+          } finally {
+            mount.cleanup();
+          }
+          return;
+        }
         const dir = tempDir();
         try {
           const path = dir.file('kept.db');
