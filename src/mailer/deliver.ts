@@ -12,6 +12,7 @@ import { MailError, MailErrorCode, describeValue, isMailError } from '../errors.
 import type { DkimSigner } from '../auth/dkim.js';
 import type { Verp } from '../feedback/verp.js';
 import { prepareMessage } from '../message/prepared.js';
+import type { ResolvedLimits } from '../queue/limits.js';
 import type { CorrelationStore, Job, NormalizedMessage, SendResult, SharedLimiter, SharedLimiterGate, SuppressionStore } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 import type { Journal } from './journal.js';
@@ -274,4 +275,22 @@ export class Deliverer {
     core.checkIdle();
     return false;
   }
+}
+
+/** The gates of a job in a fleet's shared limiter: its recipient domain and the transport, with this mailer's limits. */
+export function fleetGates(limits: ResolvedLimits, fleet: ResolvedLimits): (job: Job) => readonly SharedLimiterGate[] {
+  // Only finite limits go to the limiter: an absent one is unlimited.
+  const finite = (l: { ratePerSecond?: number; burst?: number; concurrency?: number }): SharedLimiterGate['limits'] =>
+    Object.fromEntries(Object.entries(l).filter(([, v]) => Number.isFinite(v)));
+  const transport: SharedLimiterGate = { key: TRANSPORT_GATE, limits: finite({ ratePerSecond: fleet.transportRate, concurrency: fleet.transportConcurrency }) };
+  const perDomain = new Map<string, SharedLimiterGate['limits']>();
+  return (job) => {
+    let own = perDomain.get(job.domain);
+    if (own === undefined) {
+      const d = limits.domains.get(job.domain) ?? limits.default;
+      own = finite({ ratePerSecond: d.ratePerSecond, burst: d.burst, concurrency: d.concurrency });
+      if (perDomain.size < 10_000) perDomain.set(job.domain, own);
+    }
+    return [{ key: job.domain, limits: own }, transport];
+  };
 }

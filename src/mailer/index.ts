@@ -24,20 +24,19 @@ import type { Verp } from '../feedback/verp.js';
 import type { MailerEvents, MailerListener } from '../events.js';
 import { domainOf, validateMessageLimits } from '../message/index.js';
 import { resolveLimits, resolveThrottle, resolveWeights } from '../queue/limits.js';
-import type { ResolvedLimits } from '../queue/limits.js';
 import { Scheduler } from '../queue/scheduler.js';
 import { resolveRetryOptions } from '../retry/schedule.js';
 import { memoryStore } from '../stores/memory-store.js';
 import { PRIORITIES, systemClock } from '../types.js';
-import type { KeyObject } from 'node:crypto';
-import type { Clock, Job, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, SharedLimiterGate, StoredEntry, SuppressionStore, Transport } from '../types.js';
+import type { Clock, Job, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, StoredEntry, SuppressionStore, Transport } from '../types.js';
 import { acceptMessage, checkSendOptions } from './accept.js';
 import type { AcceptSettings } from './accept.js';
 import { Backlog } from './backlog.js';
 import { runCampaign } from './campaign.js';
 import { MailerCore, newRecord } from './core.js';
 import type { MessageRecord } from './core.js';
-import { Deliverer, TRANSPORT_GATE } from './deliver.js';
+import { Deliverer, fleetGates } from './deliver.js';
+import { SenderChecks } from './sender-checks.js';
 import { Journal } from './journal.js';
 import { validateOptions } from './options.js';
 import type {
@@ -48,13 +47,12 @@ import type {
   DeliveryReport,
   Mailer,
   MailerOptions,
-  MailerPreflightOptions,
   MailerStats,
   SendManyOptions,
   SendOptions,
   SendReceipt,
 } from './options.js';
-import { completeRecord, fromStored, receiptOf, reportFromStatus, reportOf } from './reports.js';
+import { completeRecord, fromStored, pendingReport, receiptOf, reportFromStatus, reportOf } from './reports.js';
 import { Settler, abortError } from './settle.js';
 
 export { runCampaign } from './campaign.js';
@@ -110,8 +108,7 @@ class MailerImpl implements Mailer {
   private readonly verp: Verp | undefined;
   private readonly dkim: DkimSigner | undefined;
   private readonly accept: AcceptSettings;
-  private readonly preflightOptions: MailerPreflightOptions;
-  private readonly preflightCache = new Map<string, { at: number; result: Promise<PreflightResult> }>();
+  private readonly checks: SenderChecks;
   private readonly idempotencyWindowMs: number;
   /** Sends in progress by idempotency key: a concurrent duplicate resolves to the first one's receipt. */
   private readonly keysInFlight = new Map<string, Promise<SendReceipt>>();
@@ -138,7 +135,7 @@ class MailerImpl implements Mailer {
     }
     this.dkim = options.dkim === undefined ? undefined : createDkimSigner(options.dkim, clock);
     if (options.preflight !== undefined && (typeof options.preflight !== 'object' || options.preflight === null)) throw configError('preflight', 'an object', options.preflight);
-    this.preflightOptions = options.preflight ?? {};
+    this.checks = new SenderChecks(options.preflight ?? {}, this.dkim, clock);
     this.accept = {
       transport: this.transport,
       limits: validateMessageLimits(options.messageLimits, 'messageLimits'),
@@ -260,7 +257,7 @@ class MailerImpl implements Mailer {
     const core = this.core;
     const now = core.clock.now();
     const { message, jobs, priority, runAt } = acceptMessage(input, options, this.accept, now);
-    if (message.category === 'marketing' && this.preflightOptions.requireForMarketing === true) await this.requirePreflight(message.from.address);
+    if (message.category === 'marketing') await this.checks.requireFor(message.from.address);
     if (key !== undefined) {
       const holder = await this.claim(key, message.id, now);
       if (holder !== message.id) return this.duplicateReceipt(holder, message);
@@ -440,43 +437,8 @@ class MailerImpl implements Mailer {
     return this.core.onIdle();
   }
 
-  async preflight(options: PreflightOptions & { readonly froms?: readonly string[] } = {}): Promise<PreflightResult> {
-    const { froms, ...overrides } = options;
-    // Only the DNS check settings go to preflightDomains; the mailer-level keys stay here.
-    const { senders, requireForMarketing, cacheMs, ...base } = this.preflightOptions;
-    void requireForMarketing;
-    void cacheMs;
-    const keys = this.dkim?.keys ?? [];
-    const domains = froms ?? senders ?? [...new Set(keys.map((k) => k.domain))];
-    if (domains.length === 0) throw configError('preflight.senders', 'the From domains to check (or DKIM keys to take them from)', domains);
-    // The configured DKIM keys are what the published records must match.
-    const perDomain: Record<string, { dkimSelectors: string[]; dkimKeys: Record<string, KeyObject>; dkimDomain: string }> = {};
-    for (const k of keys) {
-      const entry = (perDomain[k.domain] ??= { dkimSelectors: [], dkimKeys: {}, dkimDomain: k.domain });
-      entry.dkimSelectors.push(k.selector);
-      entry.dkimKeys[k.selector] = k.publicKey;
-    }
-    const { preflightDomains } = await import('../auth/preflight.js');
-    return preflightDomains(domains, { ...(keys.length > 0 ? { domains: perDomain } : {}), ...base, ...overrides });
-  }
-
-  /** Rejects with PREFLIGHT when the From domain fails a required check (cached per domain). */
-  private async requirePreflight(from: string): Promise<void> {
-    const domain = domainOf(from);
-    const now = this.core.clock.now();
-    let cached = this.preflightCache.get(domain);
-    if (cached === undefined || now - cached.at > (this.preflightOptions.cacheMs ?? 3_600_000)) {
-      const result = this.preflight({ froms: [domain] });
-      cached = { at: now, result };
-      this.preflightCache.set(domain, cached);
-      // A check that could not run (bad options) is not remembered.
-      result.catch(() => this.preflightCache.delete(domain));
-    }
-    const result = await cached.result;
-    if (!result.ok) {
-      const items = result.blocking.map((b) => `${b.item.id}: ${b.item.title}${b.item.fix !== undefined ? ` (fix: ${b.item.fix})` : ''}`);
-      throw new MailError(`Marketing mail from ${domain} is refused until its sending-domain checks pass: ${items.join('; ')}`, { code: MailErrorCode.PREFLIGHT });
-    }
+  preflight(options: PreflightOptions & { readonly froms?: readonly string[] } = {}): Promise<PreflightResult> {
+    return this.checks.run(options);
   }
 
   close(options: CloseOptions = {}): Promise<CloseResult> {
@@ -601,30 +563,6 @@ class MailerImpl implements Mailer {
     }
     return { pending };
   }
-}
-
-/** The gates of a job in a fleet's shared limiter: its recipient domain and the transport, with this mailer's limits. */
-function fleetGates(limits: ResolvedLimits, fleet: ResolvedLimits): (job: Job) => readonly SharedLimiterGate[] {
-  // Only finite limits go to the limiter: an absent one is unlimited.
-  const finite = (l: { ratePerSecond?: number; burst?: number; concurrency?: number }): SharedLimiterGate['limits'] =>
-    Object.fromEntries(Object.entries(l).filter(([, v]) => Number.isFinite(v)));
-  const transport: SharedLimiterGate = { key: TRANSPORT_GATE, limits: finite({ ratePerSecond: fleet.transportRate, concurrency: fleet.transportConcurrency }) };
-  const perDomain = new Map<string, SharedLimiterGate['limits']>();
-  return (job) => {
-    let own = perDomain.get(job.domain);
-    if (own === undefined) {
-      const d = limits.domains.get(job.domain) ?? limits.default;
-      own = finite({ ratePerSecond: d.ratePerSecond, burst: d.burst, concurrency: d.concurrency });
-      if (perDomain.size < 10_000) perDomain.set(job.domain, own);
-    }
-    return [{ key: job.domain, limits: own }, transport];
-  };
-}
-
-/** The report of a message whose outcome is not known here (yet): every recipient pending. */
-function pendingReport(id: string, message: NormalizedMessage, jobs: readonly Job[]): DeliveryReport {
-  const recipients = jobs.flatMap((j) => j.recipients.map((address) => ({ address, status: 'pending' as const, jobId: j.id, attempts: j.attempt })));
-  return Object.freeze({ id, messageId: message.messageId, status: 'pending', recipients: Object.freeze(recipients) });
 }
 
 /** Resolves true when `promise` settled within `ms`, false on timeout. Uses a real, unref()'ed timer. */

@@ -7,7 +7,7 @@
  */
 
 import { mailErrorFromJSON } from '../errors.js';
-import type { StoredResult, StoredStatus } from '../types.js';
+import type { Job, NormalizedMessage, StoredResult, StoredStatus } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 import type { DeliveryReport, RecipientResult, SendReceipt } from './options.js';
 
@@ -96,4 +96,10 @@ export function receiptOf(core: MailerCore, rec: MessageRecord, duplicate: boole
       return core.keepAliveUntil(new Promise<DeliveryReport>((resolve) => (rec.waiters ??= []).push(resolve)));
     },
   };
+}
+
+/** The report of a message whose outcome is not known here (yet): every recipient pending. */
+export function pendingReport(id: string, message: NormalizedMessage, jobs: readonly Job[]): DeliveryReport {
+  const recipients = jobs.flatMap((j) => j.recipients.map((address) => ({ address, status: 'pending' as const, jobId: j.id, attempts: j.attempt })));
+  return Object.freeze({ id, messageId: message.messageId, status: 'pending', recipients: Object.freeze(recipients) });
 }
