@@ -194,7 +194,20 @@ export function mailErrorFromJSON(json: Readonly<Record<string, unknown>>): Mail
   return new MailError(str('message') ?? 'Unknown error', opts);
 }
 
-/** True when `value` is a {@link MailError}, from this or any other copy of the package. */
+/**
+ * True when `value` is a {@link MailError}, from this or any other copy of the package.
+ *
+ * @example
+ * ```ts
+ * import { isMailError, MailErrorCode } from 'mailpush';
+ *
+ * try {
+ *   await mailer.send({ from: 'app@example.com', to: form.email, subject: 'Welcome', text: 'Hello' });
+ * } catch (err) {
+ *   if (isMailError(err) && err.code === MailErrorCode.INVALID_ADDRESS) console.error(err.message);
+ * }
+ * ```
+ */
 export function isMailError(value: unknown): value is MailError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
 }

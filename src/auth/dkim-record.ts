@@ -41,7 +41,19 @@ export type DkimKeyParseResult =
 // DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows (RFC 8410).
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-/** Parses a DKIM key record and its public key. Never throws. */
+/**
+ * Parses a DKIM key record and its public key. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { parseDkimKeyRecord } from 'mailpush/auth';
+ *
+ * const parsed = parseDkimKeyRecord(txt); // the TXT record at s1._domainkey.example.com
+ * if (parsed.ok && parsed.publicKey) console.log(parsed.keyType, parsed.bits); // 'rsa' 2048
+ * else if (!parsed.ok) console.error(parsed.error);
+ * parseDkimKeyRecord('v=DKIM1; k=rsa; p='); // { ok: true, revoked: true, record: { k: 'rsa', p: '', t: [] } }
+ * ```
+ */
 export function parseDkimKeyRecord(txt: string): DkimKeyParseResult {
   const tags = new Map<string, string>();
   const parts = txt.split(';');

@@ -115,6 +115,15 @@ function skipSpace(text: string, i: number): number {
 /**
  * Parses a DMARC record. Malformed values of known tags make the record invalid; unknown
  * tags are listed and ignored.
+ *
+ * @example
+ * ```ts
+ * import { parseDmarc } from 'mailpush/auth';
+ *
+ * const parsed = parseDmarc('v=DMARC1; p=quarantine; rua=mailto:dmarc@example.com');
+ * if (parsed.ok) console.log(parsed.record.p, parsed.record.rua); // 'quarantine' ['mailto:dmarc@example.com']
+ * else console.error(parsed.error);
+ * ```
  */
 export function parseDmarc(txt: string): DmarcParseResult {
   if (!isDmarcRecord(txt)) return { ok: false, error: dmarcVersionProblem(txt) ?? 'the record does not start with "v=DMARC1"' };

@@ -63,6 +63,14 @@ export const DEFAULT_DNS_TIMEOUT_MS = 5000;
  * The default resolver: a `node:dns/promises` `Resolver` with its own timeout and servers.
  *
  * @throws MailError `CONFIG` for invalid options.
+ *
+ * @example
+ * ```ts
+ * import { checkDomain, createDnsResolver } from 'mailpush/auth';
+ *
+ * const resolver = createDnsResolver({ servers: ['1.1.1.1', '8.8.8.8'], timeoutMs: 3000 });
+ * const report = await checkDomain({ domain: 'example.com', resolver });
+ * ```
  */
 export function createDnsResolver(options: DnsResolverOptions = {}): DnsResolver {
   const timeoutMs = options.timeoutMs ?? DEFAULT_DNS_TIMEOUT_MS;
@@ -146,6 +154,13 @@ const SERVFAIL_CODES = new Set(['ESERVFAIL', 'SERVFAIL']);
  *
  * @param resolver - Where queries go.
  * @param timeoutMs - Most time one query may take; later answers are ignored.
+ *
+ * @example
+ * ```ts
+ * import { createDnsLookup, createDnsResolver, evaluateSpf } from 'mailpush/auth';
+ * const dns = createDnsLookup(createDnsResolver(), 5_000);
+ * const spf = await evaluateSpf('example.com', '192.0.2.10', dns); // { result: 'pass' | 'fail' | ..., lookups, ... }
+ * ```
  */
 export function createDnsLookup(resolver: DnsResolver, timeoutMs: number): DnsLookup {
   const cache = new Map<string, Promise<DnsAnswer<unknown>>>();

@@ -10,7 +10,7 @@ export { checkDomain, PROVIDER_SPF_INCLUDES } from './check-domain.js';
 export type { CheckDomainOptions, CheckItem, CheckStatus, CheckSummary, DomainReport, SpfProvider, MtaStsPolicyFetch } from './check-domain.js';
 export { preflightDomains, REQUIRED_CHECKS, isRequiredCheck } from './preflight.js';
 export type { PreflightOptions, PreflightResult, BlockingItem, DomainCheckSettings } from './preflight.js';
-export { createDnsResolver, reverseName, DEFAULT_DNS_TIMEOUT_MS } from './dns.js';
+export { createDnsLookup, createDnsResolver, reverseName, DEFAULT_DNS_TIMEOUT_MS } from './dns.js';
 export type { DnsResolver, DnsResolverOptions, MxRecord, DnsLookup, DnsAnswer, DnsFailureKind, DnsRecordType } from './dns.js';
 export { parseSpf, evaluateSpf, analyzeSpf, SPF_MAX_LOOKUPS, SPF_MAX_VOID_LOOKUPS, SPF_MAX_PTR_NAMES } from './spf.js';
 export type { SpfQualifier, SpfMechanismName, SpfLookupTerm, SpfInclude, SpfProblem, SpfProblemKind, SpfRecord, SpfMechanism, SpfModifier, SpfParseResult, SpfResult, SpfAnalysis, SpfEvaluation, SpfWalkOptions } from './spf.js';

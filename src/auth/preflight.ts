@@ -34,7 +34,17 @@ export const REQUIRED_CHECKS: readonly string[] = Object.freeze([
   'alignment',
 ]);
 
-/** True when an item id is one of {@link REQUIRED_CHECKS}. */
+/**
+ * True when an item id is one of {@link REQUIRED_CHECKS}.
+ *
+ * @example
+ * ```ts
+ * import { isRequiredCheck } from 'mailpush/auth';
+ *
+ * isRequiredCheck('dkim.s1.present'); // true (matches 'dkim.*.present')
+ * isRequiredCheck('dmarc.policy'); // false: reported, but does not block sending
+ * ```
+ */
 export function isRequiredCheck(id: string, required: readonly string[] = REQUIRED_CHECKS): boolean {
   const parts = id.split('.');
   return required.some((pattern) => {
@@ -83,6 +93,16 @@ export interface PreflightResult {
  *
  * @param froms - From addresses or domains (`news@example.com` or `example.com`); duplicates are checked once.
  * @throws MailError `CONFIG` for an invalid address, domain or option.
+ *
+ * @example
+ * ```ts
+ * import { preflightDomains } from 'mailpush/auth';
+ *
+ * const result = await preflightDomains(['news@example.com'], { dkimSelectors: ['s1'], provider: 'sendgrid' });
+ * if (!result.ok) {
+ *   for (const { domain, item } of result.blocking) console.error(domain, item.id, item.title, item.fix);
+ * }
+ * ```
  */
 export async function preflightDomains(froms: readonly string[], options: PreflightOptions = {}): Promise<PreflightResult> {
   if (!Array.isArray(froms)) throw configError('froms', 'an array of From addresses or domains', froms);

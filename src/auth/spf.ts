@@ -93,6 +93,15 @@ const QUALIFIERS = new Set<string>(['+', '-', '~', '?']);
 /**
  * Parses an SPF record (the whole TXT text, starting with `v=spf1`).
  * Returns the reason when the record is malformed (which receivers treat as `permerror`).
+ *
+ * @example
+ * ```ts
+ * import { parseSpf } from 'mailpush/auth';
+ *
+ * const parsed = parseSpf('v=spf1 include:_spf.google.com ip4:192.0.2.0/24 -all');
+ * if (parsed.ok) console.log(parsed.record.mechanisms.map((m) => m.name)); // ['include', 'ip4', 'all']
+ * else console.error(parsed.error);
+ * ```
  */
 export function parseSpf(txt: string): SpfParseResult {
   if (!isSpfRecord(txt)) return { ok: false, error: 'the record does not start with "v=spf1 "' };
@@ -758,6 +767,15 @@ function qualifierResult(q: SpfQualifier): SpfResult {
  * @param ip - The client IP, IPv4 or IPv6.
  * @param dns - Lookups (with timeouts and cache) over the injected resolver.
  * @returns The SPF result and why; never throws for DNS or record problems.
+ *
+ * @example
+ * ```ts
+ * import { evaluateSpf, type DnsLookup } from 'mailpush/auth';
+ *
+ * declare const dns: DnsLookup; // cached, time-limited lookups over your resolver
+ * const spf = await evaluateSpf('example.com', '192.0.2.10', dns, { sender: 'bounces@example.com' });
+ * if (spf.result !== 'pass') console.warn(spf.result, spf.reason, `${spf.lookups} lookups`);
+ * ```
  */
 export async function evaluateSpf(domain: string, ip: string, dns: DnsLookup, options: SpfWalkOptions = {}): Promise<SpfEvaluation> {
   const client = parseIp(ip);
@@ -800,6 +818,16 @@ async function topRecord(domain: string, dns: DnsLookup): Promise<TopRecord> {
  *
  * @param domain - The MAIL FROM domain.
  * @param dns - Lookups (with timeouts and cache) over the injected resolver.
+ *
+ * @example
+ * ```ts
+ * import { analyzeSpf, SPF_MAX_LOOKUPS, type DnsLookup } from 'mailpush/auth';
+ *
+ * declare const dns: DnsLookup; // cached, time-limited lookups over your resolver
+ * const spf = await analyzeSpf('example.com', dns);
+ * if (spf.lookups > SPF_MAX_LOOKUPS) console.warn(`SPF needs ${spf.lookups} DNS lookups`);
+ * for (const problem of spf.problems) console.warn(problem.kind, problem.message);
+ * ```
  */
 export async function analyzeSpf(domain: string, dns: DnsLookup, options: SpfWalkOptions = {}): Promise<SpfAnalysis> {
   const name = dnsName(domain) ?? domain;

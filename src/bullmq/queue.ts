@@ -65,7 +65,21 @@ export interface BullmqModule {
   readonly DelayedError: new (message?: string) => Error;
 }
 
-/** Loads bullmq on first use: a missing package is a MailError naming the install command. */
+/**
+ * Loads bullmq on first use: a missing package is a MailError naming the install command.
+ *
+ * @example
+ * ```ts
+ * import { isMailError } from 'mailpush';
+ * import { loadBullmq } from 'mailpush/bullmq';
+ *
+ * try {
+ *   const { Queue, Worker } = loadBullmq();
+ * } catch (err) {
+ *   if (isMailError(err)) console.error(err.code, err.message); // MAILPUSH_ERR_MISSING_DEPENDENCY, naming `npm install bullmq ioredis`
+ * }
+ * ```
+ */
 export function loadBullmq(requireFn: (id: string) => unknown = createRequire(import.meta.url)): BullmqModule {
   try {
     return requireFn('bullmq') as BullmqModule;

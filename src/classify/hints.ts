@@ -39,6 +39,14 @@ const STATUS_GIVEN = /^\s{0,8}([245]\.\d{1,3}\.\d{1,3})(?![\w.])/;
  *
  * @param text Response text; non-strings give `undefined`.
  * @returns The status, or `undefined` when there is none.
+ *
+ * @example
+ * ```ts
+ * import { extractEnhancedStatus } from 'mailpush';
+ *
+ * extractEnhancedStatus('550-5.1.1 The email account that you tried to reach does not exist'); // '5.1.1'
+ * extractEnhancedStatus('554 rejected from 192.0.2.1'); // undefined
+ * ```
  */
 export function extractEnhancedStatus(text: string): string | undefined {
   if (typeof text !== 'string' || text.length === 0) return undefined;
@@ -50,6 +58,14 @@ export function extractEnhancedStatus(text: string): string | undefined {
  * Reads an enhanced status a caller passed (for example a DSN `Status:` field such as
  * `5.1.10 (host/domain does not accept mail)`): the leading `class.subject.detail`, or
  * `undefined` when the value does not start with one.
+ *
+ * @example
+ * ```ts
+ * import { parseEnhancedStatus } from 'mailpush';
+ *
+ * parseEnhancedStatus('5.1.10 (host/domain does not accept mail)'); // '5.1.10'
+ * parseEnhancedStatus('failed'); // undefined
+ * ```
  */
 export function parseEnhancedStatus(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
@@ -66,6 +82,14 @@ const CODE_AFTER_SAID = /\bsaid:\s{0,8}([2-5]\d\d)(?=[ -]|$)/i;
  * `smtp; 550 ...`, `X-Postfix; host mx[1.2.3.4] said: 550 ...`.
  *
  * @returns The code (200-599), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { extractResponseCode } from 'mailpush';
+ *
+ * extractResponseCode('smtp; 550 5.1.1 user unknown'); // 550
+ * extractResponseCode('X-Postfix; host mx.example.org[192.0.2.1] said: 452 4.2.2 mailbox full'); // 452
+ * ```
  */
 export function extractResponseCode(text: string): number | undefined {
   if (typeof text !== 'string' || text.length === 0) return undefined;
@@ -150,6 +174,15 @@ const HINT = new RegExp(
  *
  * @param text Response text; non-strings give `undefined`.
  * @returns The wait in milliseconds (an integer >= 1), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { parseRetryAfter } from 'mailpush';
+ *
+ * parseRetryAfter('421 4.7.0 Try again in 5 minutes'); // 300000
+ * parseRetryAfter('Retry-After: 120'); // 120000
+ * parseRetryAfter('550 5.1.1 user unknown'); // undefined
+ * ```
  */
 export function parseRetryAfter(text: string): number | undefined {
   if (typeof text !== 'string' || text.length === 0) return undefined;

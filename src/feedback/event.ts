@@ -115,6 +115,14 @@ const ADDRESS = /^[^\s@<>()",;]{1,256}@[^\s@<>()",;]{1,255}$/;
 /**
  * Normalizes a recipient address as events carry it: trimmed, angle brackets removed, domain
  * in lower case (a trailing dot dropped). Undefined when it does not look like an address.
+ *
+ * @example
+ * ```ts
+ * import { normalizeRecipient } from 'mailpush/feedback';
+ *
+ * normalizeRecipient(' <Ann@Example.COM.> '); // 'Ann@example.com'
+ * normalizeRecipient('not an address'); // undefined
+ * ```
  */
 export function normalizeRecipient(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 600) return undefined;
@@ -128,6 +136,15 @@ export function normalizeRecipient(value: unknown): string | undefined {
 /**
  * Checks an event given by a host to `processor.ingest` and returns it with the recipient
  * normalized. Throws a `MAILPUSH_ERR_VALIDATION` {@link MailError} naming the problem.
+ *
+ * @example
+ * ```ts
+ * import { checkFeedbackEvent } from 'mailpush/feedback';
+ *
+ * const event = checkFeedbackEvent({ type: 'bounced', recipient: 'Ann@Example.COM', provider: 'postal', timestamp: Date.now(), hard: true, raw: {} });
+ * event.recipient; // 'Ann@example.com'
+ * checkFeedbackEvent({ type: 'bounce', recipient: 'ann@example.org' }); // throws MailError MAILPUSH_ERR_VALIDATION
+ * ```
  */
 export function checkFeedbackEvent(event: unknown, index = 0): FeedbackEvent {
   const where = `events[${index}]`;

@@ -172,6 +172,17 @@ function checkPath(name: string, value: unknown): string {
 /**
  * Creates the feedback webhook handler. At least one of `ses` and `sendgrid` is required.
  * Throws a CONFIG MailError for invalid options (an empty topic list, a key that is not a P-256 key).
+ *
+ * @example
+ * ```ts
+ * import { createFeedbackHandler } from 'mailpush/feedback';
+ *
+ * const handler = createFeedbackHandler({
+ *   processor: mailer.feedback,
+ *   sendgrid: { publicKey: process.env.SENDGRID_WEBHOOK_KEY! },
+ * });
+ * app.post('/webhooks/sendgrid', (c) => handler(c.req.raw)); // Hono
+ * ```
  */
 export function createFeedbackHandler(options: FeedbackHandlerOptions): FeedbackHandler {
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
@@ -438,6 +449,15 @@ export interface NodeHandlerOptions {
  * - Hono and other Fetch runtimes: use the handler directly, `(c) => handler(c.req.raw)`.
  *
  * The returned function never throws; it answers 500 if anything unexpected happens.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { createFeedbackHandler, toNodeHandler } from 'mailpush/feedback';
+ *
+ * const handler = createFeedbackHandler({ processor: mailer.feedback, ses: { topicArns: ['arn:aws:sns:us-east-1:123456789012:ses-feedback'] } });
+ * createServer(toNodeHandler(handler)).listen(8080); // SNS posts to http://host:8080/ses
+ * ```
  */
 export function toNodeHandler(handler: (request: Request) => Promise<Response>, options: NodeHandlerOptions = {}): (req: NodeFeedbackRequest, res: ServerResponse) => void {
   if (typeof handler !== 'function') throw configError('handler', 'a function (request: Request) => Promise<Response>', handler);

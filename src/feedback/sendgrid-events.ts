@@ -83,7 +83,17 @@ function derElementLength(der: Uint8Array): number | undefined {
   return 2 + n + len;
 }
 
-/** Reads the SendGrid verification key; throws a CONFIG MailError when it is not an EC P-256 public key. */
+/**
+ * Reads the SendGrid verification key; throws a CONFIG MailError when it is not an EC P-256 public key.
+ *
+ * @example
+ * ```ts
+ * import { readSendGridPublicKey } from 'mailpush/feedback';
+ *
+ * const key = readSendGridPublicKey(process.env.SENDGRID_WEBHOOK_KEY); // throws MailError CONFIG unless an EC P-256 key
+ * key.asymmetricKeyType; // 'ec'
+ * ```
+ */
 export function readSendGridPublicKey(value: unknown): KeyObject {
   let key: KeyObject;
   try {
@@ -104,7 +114,19 @@ export function readSendGridPublicKey(value: unknown): KeyObject {
   return key;
 }
 
-/** Creates a SendGrid signature verifier. */
+/**
+ * Creates a SendGrid signature verifier.
+ *
+ * @example
+ * ```ts
+ * import { createSendGridVerifier, parseSendGridEvents, SENDGRID_SIGNATURE_HEADER, SENDGRID_TIMESTAMP_HEADER } from 'mailpush/feedback';
+ *
+ * const verifier = createSendGridVerifier({ publicKey: process.env.SENDGRID_WEBHOOK_KEY! });
+ * const body = new Uint8Array(await request.arrayBuffer()); // the raw bytes, as received
+ * verifier.verify(body, request.headers.get(SENDGRID_SIGNATURE_HEADER), request.headers.get(SENDGRID_TIMESTAMP_HEADER)); // throws SendGridVerificationError
+ * const events = parseSendGridEvents(JSON.parse(new TextDecoder().decode(body)));
+ * ```
+ */
 export function createSendGridVerifier(options: SendGridVerifierOptions): SendGridVerifier {
   if (typeof options !== 'object' || options === null) throw configError('sendgrid', 'an object', options);
   const key = readSendGridPublicKey(options.publicKey);
@@ -235,6 +257,16 @@ function bounceVerdict(e: Record<string, unknown>, status: string | undefined, d
  * unknown event name are skipped. Custom args (flattened by SendGrid at the top level of each
  * event) become `tags`, except mailpush's `mailpush_job_id` and `mailpush_message_id`, which
  * give `jobId` and `messageId`.
+ *
+ * @example
+ * ```ts
+ * import { parseSendGridEvents } from 'mailpush/feedback';
+ *
+ * const [event] = parseSendGridEvents([{ event: 'bounce', email: 'ann@example.org', timestamp: 1767225600, type: 'bounce', status: '5.1.1', reason: '550 5.1.1 user unknown' }]);
+ * event?.type; // 'bounced'
+ * event?.hard; // true
+ * event?.timestamp; // 1767225600000 (ms)
+ * ```
  */
 export function parseSendGridEvents(body: unknown, receivedAt: number = Date.now()): FeedbackEvent[] {
   if (!Array.isArray(body)) return [];

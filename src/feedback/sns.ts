@@ -105,13 +105,34 @@ function parseSnsUrl(value: string): URL | undefined {
   return url;
 }
 
-/** True when `url` is an SNS signing certificate URL mailpush will fetch. */
+/**
+ * True when `url` is an SNS signing certificate URL mailpush will fetch.
+ *
+ * @example
+ * ```ts
+ * import { isSigningCertUrl } from 'mailpush/feedback';
+ *
+ * isSigningCertUrl('https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc123.pem'); // true
+ * isSigningCertUrl('https://sns.us-east-1.amazonaws.com.evil.example/SimpleNotificationService-abc123.pem'); // false
+ * ```
+ */
 export function isSigningCertUrl(url: string): boolean {
   const u = parseSnsUrl(url);
   return u !== undefined && u.search === '' && CERT_PATH.test(u.pathname);
 }
 
-/** True when `url` is an SNS ConfirmSubscription URL for `topicArn`. */
+/**
+ * True when `url` is an SNS ConfirmSubscription URL for `topicArn`.
+ *
+ * @example
+ * ```ts
+ * import { isSubscribeUrl } from 'mailpush/feedback';
+ *
+ * const topic = 'arn:aws:sns:us-east-1:123456789012:ses-feedback';
+ * isSubscribeUrl(`https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${topic}&Token=2336412f37`, topic); // true
+ * isSubscribeUrl('https://example.com/?Action=ConfirmSubscription', topic); // false
+ * ```
+ */
 export function isSubscribeUrl(url: string, topicArn: string): boolean {
   const u = parseSnsUrl(url);
   if (u === undefined || u.pathname !== '/') return false;
@@ -205,7 +226,17 @@ export function readSnsEnvelope(body: unknown): SnsEnvelope {
   return env as unknown as SnsEnvelope;
 }
 
-/** The canonical string SNS signs (PROVIDERS.md): `key\nvalue\n` for each present key, in order. */
+/**
+ * The canonical string SNS signs (PROVIDERS.md): `key\nvalue\n` for each present key, in order.
+ *
+ * @example
+ * ```ts
+ * import { snsStringToSign } from 'mailpush/feedback';
+ *
+ * const text = snsStringToSign({ Type: 'Notification', MessageId: 'm1', TopicArn: 'arn:aws:sns:us-east-1:123456789012:ses-feedback', Message: 'hi', Timestamp: '2026-01-01T00:00:00.000Z' });
+ * // 'Message\nhi\nMessageId\nm1\nTimestamp\n2026-01-01T00:00:00.000Z\nTopicArn\narn:aws:sns:...\nType\nNotification\n'
+ * ```
+ */
 export function snsStringToSign(env: Omit<SnsEnvelope, 'Signature' | 'SignatureVersion' | 'SigningCertURL'>): string {
   const keys =
     env.Type === 'Notification'
@@ -267,6 +298,15 @@ interface CachedCert {
 /**
  * Creates an SNS message verifier with a bounded certificate cache. Concurrent messages
  * signed with a certificate not yet cached share one fetch; a failed fetch is not cached.
+ *
+ * @example
+ * ```ts
+ * import { createSnsVerifier, parseSesNotification } from 'mailpush/feedback';
+ *
+ * const verifier = createSnsVerifier({ topicArns: ['arn:aws:sns:us-east-1:123456789012:ses-feedback'] });
+ * const envelope = await verifier.verify(JSON.parse(body)); // rejects with SnsVerificationError (err.status 400, 403 or 503)
+ * const events = parseSesNotification(envelope.Message, { envelopeId: envelope.MessageId });
+ * ```
  */
 export function createSnsVerifier(options: SnsVerifierOptions): SnsVerifier {
   if (typeof options !== 'object' || options === null) throw configError('ses', 'an object', options);
@@ -467,6 +507,16 @@ interface Common {
  * per recipient. Total: anything that is not an SES notification (a test message, an
  * `AmazonSnsSubscriptionSucceeded` notice, garbage) gives an empty list; recipients that are
  * not addresses are skipped; unknown fields are ignored.
+ *
+ * @example
+ * ```ts
+ * import { parseSesNotification } from 'mailpush/feedback';
+ *
+ * const envelope = await verifier.verify(JSON.parse(body)); // a verified SNS message (createSnsVerifier)
+ * for (const event of parseSesNotification(envelope.Message, { envelopeId: envelope.MessageId })) {
+ *   console.log(event.type, event.recipient, event.hard); // 'bounced' 'ann@example.org' true
+ * }
+ * ```
  */
 export function parseSesNotification(message: unknown, context: SesParseContext = {}): FeedbackEvent[] {
   let n: Json | undefined;

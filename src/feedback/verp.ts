@@ -150,6 +150,15 @@ function unpackJobId(payload: Buffer): { jobId: string; rest: Buffer } | undefin
 /**
  * Creates a VERP encoder/decoder. The mailer uses `encode(job.id, recipient)` as the envelope
  * MAIL FROM of each job; the feedback processor decodes the address a bounce was sent to.
+ *
+ * @example
+ * ```ts
+ * import { createVerp } from 'mailpush/feedback';
+ *
+ * const verp = createVerp({ domain: 'bounces.example.com', secret: process.env.VERP_SECRET! });
+ * const returnPath = verp.encode(job.id, 'ann@example.org'); // 'bounces+aeasgr...@bounces.example.com'
+ * verp.decode(returnPath)?.jobId; // job.id (and `recipient` when it fitted in the token)
+ * ```
  */
 export function createVerp(options: VerpOptions): Verp {
   if (typeof options !== 'object' || options === null) throw configError('verp', 'an object', options);

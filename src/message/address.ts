@@ -501,6 +501,15 @@ export function parseAddress(input: AddressInput, field: string): Address {
  * @param input - One address, an array of addresses, or nothing.
  * @param field - Name of the field for error messages, like `to`.
  * @throws MailError `INVALID_ADDRESS` on the first invalid address.
+ *
+ * @example
+ * ```ts
+ * import { parseAddressList } from 'mailpush';
+ *
+ * parseAddressList(['Ann <ann@Example.com>', { address: 'bob@example.org' }], 'to');
+ * // [{ address: 'ann@example.com', name: 'Ann' }, { address: 'bob@example.org' }]
+ * parseAddressList(undefined, 'cc'); // []
+ * ```
  */
 export function parseAddressList(input: AddressInput | readonly AddressInput[] | undefined, field: string): Address[] {
   if (input === undefined || input === null) return [];

@@ -79,7 +79,17 @@ export function allRecipients(message: NormalizedMessage): string[] {
   return [...seen];
 }
 
-/** Composes the complete MIME message as bytes. */
+/**
+ * Composes the complete MIME message as bytes.
+ *
+ * @example
+ * ```ts
+ * import { composeMessage, normalizeMessage } from 'mailpush';
+ *
+ * const message = normalizeMessage({ from: 'shop@example.com', to: 'ann@example.org', subject: 'Hi', text: 'Hello' }, { now: Date.now() });
+ * const mime = await composeMessage(message); // Buffer: 'From: shop@example.com\r\nTo: ann@example.org\r\n...'
+ * ```
+ */
 export async function composeMessage(message: NormalizedMessage, envelope?: Envelope): Promise<Buffer> {
   try {
     return await new MailComposer(toMailOptions(message, envelope)).compile().build();

@@ -892,6 +892,15 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
  * in the order they appear. Domains are those of the normalized addresses (ASCII, lower case).
  *
  * @returns A new map of domain -> addresses; the caller may change it.
+ *
+ * @example
+ * ```ts
+ * import { normalizeMessage, recipientsByDomain } from 'mailpush';
+ *
+ * const message = normalizeMessage({ from: 'shop@example.com', to: ['ann@example.org', 'bob@Example.org'], cc: 'cy@example.net', subject: 'Hi', text: 'Hello' }, { now: Date.now() });
+ * recipientsByDomain(message);
+ * // Map { 'example.org' => ['ann@example.org', 'bob@example.org'], 'example.net' => ['cy@example.net'] }
+ * ```
  */
 export function recipientsByDomain(message: NormalizedMessage): Map<string, string[]> {
   const byDomain = new Map<string, string[]>();

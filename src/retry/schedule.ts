@@ -69,6 +69,16 @@ export type RetryDecision = { readonly retry: true; readonly at: number } | { re
 /**
  * Decides when to retry after the `attempt`-th attempt (1-based) failed temporarily.
  * A server hint wins over the schedule (capped by `maxHintMs`, never jittered below it).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RETRY, nextRetry } from 'mailpush';
+ *
+ * const now = Date.now();
+ * nextRetry(DEFAULT_RETRY, 1, now, now, undefined); // { retry: true, at: now + 30 s +-20% }
+ * nextRetry(DEFAULT_RETRY, 2, now, now, 300_000, () => 0); // { retry: true, at: now + 300_000 }: the server's hint
+ * nextRetry(DEFAULT_RETRY, 20, now, now, undefined); // { retry: false, reason: 'max-attempts' }
+ * ```
  */
 export function nextRetry(
   policy: Required<RetryOptions>,

@@ -36,7 +36,18 @@ export interface MemorySuppressionStore extends SuppressionStore {
   readonly size: number;
 }
 
-/** Creates an in-memory {@link SuppressionStore}. */
+/**
+ * Creates an in-memory {@link SuppressionStore}.
+ *
+ * @example
+ * ```ts
+ * import { createMailer, memorySuppressionStore } from 'mailpush';
+ *
+ * const suppression = memorySuppressionStore([{ address: 'ann@example.org', reason: 'unsubscribe', scope: 'marketing', createdAt: Date.now() }]);
+ * const mailer = createMailer({ transport, suppression });
+ * await suppression.find('ann@example.org', ['marketing'], Date.now()); // the entry: marketing mail to Ann is suppressed
+ * ```
+ */
 export default function memorySuppressionStore(initial: readonly SuppressionEntry[] = []): MemorySuppressionStore {
   // target key -> scope ('' for unscoped) -> entry
   const entries = new Map<string, Map<string, SuppressionEntry>>();

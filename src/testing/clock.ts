@@ -27,7 +27,19 @@ interface VirtualTimer extends TimerHandle {
   cancelled: boolean;
 }
 
-/** Lets promise chains and I/O callbacks that are already due run. */
+/**
+ * Lets promise chains and I/O callbacks that are already due run.
+ *
+ * @example
+ * ```ts
+ * import { settle } from 'mailpush/testing';
+ *
+ * let done = false;
+ * void Promise.resolve().then(() => (done = true));
+ * await settle();
+ * expect(done).toBe(true);
+ * ```
+ */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -35,6 +47,16 @@ export function settle(): Promise<void> {
 /**
  * Creates a virtual clock starting at `start` (ms since epoch).
  * @param start - initial time. @default Date.UTC(2026, 0, 1)
+ *
+ * @example
+ * ```ts
+ * import { createTestClock } from 'mailpush/testing';
+ *
+ * const clock = createTestClock(); // 2026-01-01T00:00:00Z
+ * clock.setTimeout(() => console.log('fired at', new Date(clock.now()).toISOString()), 60_000);
+ * await clock.advance(60_000); // fired at 2026-01-01T00:01:00.000Z
+ * clock.pending; // 0
+ * ```
  */
 export function createTestClock(start: number = Date.UTC(2026, 0, 1)): TestClock {
   if (typeof start !== 'number' || !Number.isFinite(start)) throw configError('start', 'a finite time in ms', start);

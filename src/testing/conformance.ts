@@ -105,6 +105,14 @@ async function rejection(promise: Promise<SendResult>): Promise<MailError> {
  * permanent and throttling faults, when `faults` is given); honours an already-aborted
  * signal without delivering; survives concurrent sends; and closes idempotently, refusing
  * sends afterwards with `CLOSED`.
+ *
+ * @example
+ * ```ts
+ * import { memoryTransport } from 'mailpush/testing';
+ * import { testTransport } from 'mailpush/testing/conformance';
+ *
+ * testTransport({ name: 'memory', create: () => memoryTransport(), faults: (t) => t.faults, delivered: (t) => t.count });
+ * ```
  */
 export function testTransport<T extends Transport>(options: TestTransportOptions<T>): void {
   const concurrency = options.concurrency ?? 50;

@@ -64,7 +64,19 @@ function time(ms: number): Buffer {
 }
 const name = (cn: string): Buffer => seq(set(seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from(cn, 'utf8')))));
 
-/** A self-signed RSA certificate (PEM) for `cn`, valid from `notBefore` to `notAfter` (ms). */
+/**
+ * A self-signed RSA certificate (PEM) for `cn`, valid from `notBefore` to `notAfter` (ms).
+ *
+ * @example
+ * ```ts
+ * import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+ * import { selfSignedCertificate } from 'mailpush/testing';
+ *
+ * const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+ * const pem = selfSignedCertificate(privateKey, publicKey, 'sns.amazonaws.com', Date.now() - 2 * 86_400_000, Date.now() - 86_400_000); // expired
+ * new X509Certificate(pem).subject; // 'CN=sns.amazonaws.com'
+ * ```
+ */
 export function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObject, cn: string, notBefore: number, notAfter: number): string {
   const alg = seq(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00]));
   const tbs = seq(
@@ -145,7 +157,20 @@ function snsHeaders(env: SnsEnvelope): Record<string, string> {
   };
 }
 
-/** Creates an SNS test signer with a fresh RSA key and certificate. */
+/**
+ * Creates an SNS test signer with a fresh RSA key and certificate.
+ *
+ * @example
+ * ```ts
+ * import { createSnsVerifier } from 'mailpush/feedback';
+ * import { createSnsTestSigner } from 'mailpush/testing';
+ *
+ * const topic = 'arn:aws:sns:us-east-1:123456789012:ses-feedback';
+ * const sns = createSnsTestSigner();
+ * const { body } = sns.notification(topic, { notificationType: 'Bounce', mail: {}, bounce: {} });
+ * const envelope = await createSnsVerifier({ topicArns: [topic], fetcher: sns.fetcher }).verify(JSON.parse(body)); // verifies
+ * ```
+ */
 export function createSnsTestSigner(options: SnsTestSignerOptions = {}): SnsTestSigner {
   const region = options.region ?? 'us-east-1';
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -213,7 +238,19 @@ export interface SendGridTestSigner {
   sign(body: string | Uint8Array, timestampSec?: number): SignedWebhookRequest;
 }
 
-/** Creates a SendGrid test signer with a fresh EC P-256 key. */
+/**
+ * Creates a SendGrid test signer with a fresh EC P-256 key.
+ *
+ * @example
+ * ```ts
+ * import { createSendGridVerifier, SENDGRID_SIGNATURE_HEADER, SENDGRID_TIMESTAMP_HEADER } from 'mailpush/feedback';
+ * import { createSendGridTestSigner } from 'mailpush/testing';
+ *
+ * const signer = createSendGridTestSigner();
+ * const { body, headers } = signer.sign(JSON.stringify([{ event: 'delivered', email: 'ann@example.org', timestamp: 1767225600 }]));
+ * createSendGridVerifier({ publicKey: signer.publicKey }).verify(Buffer.from(body), headers[SENDGRID_SIGNATURE_HEADER], headers[SENDGRID_TIMESTAMP_HEADER]); // passes
+ * ```
+ */
 export function createSendGridTestSigner(): SendGridTestSigner {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   return {

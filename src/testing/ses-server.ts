@@ -373,6 +373,18 @@ function newMessageId(): string {
  * From header), there must be 1 to 50 destination addresses, tag names and values must use
  * `[A-Za-z0-9_-]` (at most 256 characters, 50 tags). Invalid requests get 400
  * `BadRequestException`; malformed JSON never crashes the server.
+ *
+ * @example
+ * ```ts
+ * import { startSesServer } from 'mailpush/testing';
+ * import sesTransport from 'mailpush/transports/ses';
+ *
+ * const ses = await startSesServer({ verifiedIdentities: ['example.com'] });
+ * const transport = sesTransport({ region: ses.region, endpoint: ses.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+ * // ... send through a mailer with this transport, then:
+ * await ses.waitFor(1); // ses.messages[0].destination.to, .tags, .raw
+ * await ses.close();
+ * ```
  */
 export async function startSesServer(options: SesServerOptions = {}): Promise<SesServer> {
   const o = checkOptions(options);

@@ -88,7 +88,19 @@ function includesOrMatches(value: string | undefined, expected: string | RegExp)
   return typeof expected === 'string' ? value.includes(expected) : expected.test(value);
 }
 
-/** Compiles a {@link MessageMatcher} into a predicate. */
+/**
+ * Compiles a {@link MessageMatcher} into a predicate.
+ *
+ * @example
+ * ```ts
+ * import { normalizeMessage } from 'mailpush';
+ * import { compileMatcher } from 'mailpush/testing';
+ *
+ * const isWelcome = compileMatcher({ to: 'ann@example.org', subject: /welcome/i });
+ * const message = normalizeMessage({ from: 'app@example.com', to: 'Ann@example.org', subject: 'Welcome!', text: 'Hi' }, { now: Date.now() });
+ * isWelcome(message); // true
+ * ```
+ */
 export function compileMatcher(matcher: MessageMatcher): (message: NormalizedMessage) => boolean {
   if (typeof matcher === 'function') return matcher;
   if (typeof matcher !== 'object' || matcher === null) throw configError('matcher', 'a function or an object of fields', matcher);

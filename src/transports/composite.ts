@@ -198,6 +198,14 @@ function provesNonDelivery(error: MailError): boolean {
  *    through another member at once could deliver it twice. The mailer retries it on its
  *    schedule (by then the member is down, so the retry goes elsewhere); like any
  *    at-least-once mailer, that retry may still duplicate a message the member did accept.
+ *
+ * @example
+ * ```ts
+ * import { MailError, MailErrorCode, memberFailureAction } from 'mailpush';
+ *
+ * memberFailureAction(new MailError('535 5.7.8 auth failed', { code: MailErrorCode.AUTH })); // 'failover'
+ * memberFailureAction(new MailError('550 5.1.1 user unknown', { code: MailErrorCode.PERMANENT, recipient: 'ann@example.org' })); // 'reject'
+ * ```
  */
 export function memberFailureAction(error: MailError): MemberFailureAction {
   const code = error.code;

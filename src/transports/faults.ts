@@ -91,6 +91,15 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
  * Resolves a preset name to its reply and checks a reply of your own.
  *
  * @param option Option path named in the configuration error.
+ *
+ * @example
+ * ```ts
+ * import { resolveFault } from 'mailpush/testing';
+ *
+ * resolveFault('throttle-gmail'); // { responseCode: 421, enhancedStatus: '4.7.28', text: 'Gmail has detected ...' }
+ * resolveFault({ responseCode: 452, enhancedStatus: '4.2.2', text: 'Mailbox full' }); // checked and returned as is
+ * resolveFault({ responseCode: 452, enhancedStatus: '5.2.2', text: 'Mailbox full' }); // throws MailError CONFIG: classes differ
+ * ```
  */
 export function resolveFault(fault: Fault, option = 'fault'): FaultReply {
   if (typeof fault === 'string') {
@@ -124,7 +133,17 @@ export function resolveFault(fault: Fault, option = 'fault'): FaultReply {
   return fault;
 }
 
-/** Formats a reply the way an SMTP server writes it: `451 4.3.0 text`. Replies without a code give the text alone. */
+/**
+ * Formats a reply the way an SMTP server writes it: `451 4.3.0 text`. Replies without a code give the text alone.
+ *
+ * @example
+ * ```ts
+ * import { formatReply, resolveFault } from 'mailpush/testing';
+ *
+ * formatReply(resolveFault('tempfail')); // '451 4.3.0 Temporary server error. Please try again later'
+ * formatReply({ errorCode: 'ECONNECTION', text: 'Connection closed unexpectedly' }); // 'Connection closed unexpectedly'
+ * ```
+ */
 export function formatReply(reply: FaultReply): string {
   if (reply.responseCode === undefined) return reply.text;
   return reply.enhancedStatus === undefined
@@ -132,7 +151,19 @@ export function formatReply(reply: FaultReply): string {
     : `${reply.responseCode} ${reply.enhancedStatus} ${reply.text}`;
 }
 
-/** Builds the classified {@link MailError} a transport rejects with for a fault. */
+/**
+ * Builds the classified {@link MailError} a transport rejects with for a fault.
+ *
+ * @example
+ * ```ts
+ * import { faultError } from 'mailpush/testing';
+ *
+ * const err = faultError('recipient-unknown', { transport: 'my-transport', recipient: 'ann@example.org' });
+ * err.code; // 'MAILPUSH_ERR_PERMANENT'
+ * [err.responseCode, err.enhancedStatus, err.retryable]; // [550, '5.1.1', false]
+ * faultError('tempfail').retryable; // true
+ * ```
+ */
 export function faultError(fault: Fault, context: { readonly transport?: string; readonly recipient?: string } = {}): MailError {
   const reply = resolveFault(fault);
   const response = formatReply(reply);
@@ -161,7 +192,18 @@ export function faultError(fault: Fault, context: { readonly transport?: string;
  */
 export type RecipientMatch = string | RegExp | ((recipient: string) => boolean);
 
-/** Compiles a {@link RecipientMatch} to a predicate; throws a configuration error for an empty or non-string value. */
+/**
+ * Compiles a {@link RecipientMatch} to a predicate; throws a configuration error for an empty or non-string value.
+ *
+ * @example
+ * ```ts
+ * import { compileRecipientMatch } from 'mailpush/testing';
+ *
+ * const slow = compileRecipientMatch('*@slow.test');
+ * slow('Ann@SLOW.test'); // true
+ * compileRecipientMatch('@example.org')('bob@example.org'); // true
+ * ```
+ */
 export function compileRecipientMatch(match: RecipientMatch, option = 'match'): (recipient: string) => boolean {
   if (typeof match === 'function') return match;
   if (match instanceof RegExp) {
@@ -344,7 +386,17 @@ export class FaultInjector {
   }
 }
 
-/** Creates an empty {@link FaultInjector}. */
+/**
+ * Creates an empty {@link FaultInjector}.
+ *
+ * @example
+ * ```ts
+ * import { createFaultInjector, memoryTransport } from 'mailpush/testing';
+ *
+ * const faults = createFaultInjector().failNext(1, 'throttle-microsoft').rejectRecipients('@bounce.test');
+ * const transport = memoryTransport({ faults }); // the first send is throttled, then @bounce.test recipients are refused
+ * ```
+ */
 export function createFaultInjector(): FaultInjector {
   return new FaultInjector();
 }

@@ -415,6 +415,14 @@ const TAG_INVALID = /[^A-Za-z0-9_-]/g;
 /**
  * Turns message tags into SES email tags, following the rules described at
  * {@link SesTransportOptions.tagsFromMessage}.
+ *
+ * @example
+ * ```ts
+ * import { toSesTags } from 'mailpush/transports/ses';
+ *
+ * toSesTags({ campaign: 'spring sale', 'list.id': 'news' });
+ * // [{ Name: 'campaign', Value: 'spring_sale' }, { Name: 'list_id', Value: 'news' }]
+ * ```
  */
 export function toSesTags(tags: Readonly<Record<string, string>>): { Name: string; Value: string }[] {
   const out: { Name: string; Value: string }[] = [];
