@@ -15,6 +15,9 @@ import type { Priority, StoredEntry } from '../types.js';
 import type { MailerCore } from './core.js';
 import type { Journal } from './journal.js';
 
+/** Messages read back per page. */
+const PAGE_SIZE = 250;
+
 /** Reads spilled messages back into memory. */
 export class Backlog {
   /** The store holds unfinished messages that are not in memory. */
@@ -23,6 +26,8 @@ export class Backlog {
   private spills = 0;
   private cursor: string | undefined;
   private refilling: Promise<void> | undefined;
+  /** Pages read by the running refill (the first is read at once, the next after a turn of the loop). */
+  private pagesRead = 0;
   /** Messages completed since the last page read: a page may still list them. */
   private readonly finished = new Set<string>();
 
@@ -86,12 +91,16 @@ export class Backlog {
   }
 
   private async refill(): Promise<void> {
+    this.pagesRead = 0;
     while (this.spilled && !this.core.closing) {
       const room = this.max - this.core.held();
       if (room <= 0) return;
       this.finished.clear();
       const spills = this.spills;
-      const page = await this.journal.page(this.cursor, room);
+      // Small pages with a turn of the event loop between them: reading back a window of
+      // thousands of messages never holds the host's event loop for long.
+      if (this.pagesRead++ > 0) await new Promise((resolve) => setImmediate(resolve));
+      const page = await this.journal.page(this.cursor, Math.min(room, PAGE_SIZE));
       for (const entry of page.entries) {
         if (this.core.records.has(entry.message.id) || this.finished.has(entry.message.id)) continue;
         this.load(entry);

@@ -9,7 +9,7 @@
 
 import { MailError, MailErrorCode } from '../errors.js';
 import { STORE_NAME as MEMORY_QUEUE_STORE } from '../stores/memory.js';
-import type { Job, QueueStore, SharedQueue, StoredEntry, StoredPage, StoredStatus } from '../types.js';
+import type { Job, QueueStore, SharedQueue, StoredEntry, StoredPage, StoredResult, StoredStatus } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 
 /** Writes job transitions to a {@link QueueStore}. */
@@ -51,8 +51,7 @@ export class Journal {
    * the store has it; a failure is reported, and the store lets the job come back (at least once).
    */
   async handBack(job: Job, rec: MessageRecord | undefined): Promise<void> {
-    const results = rec !== undefined && rec.unsaved.length > 0 ? rec.unsaved : undefined;
-    if (results !== undefined) (rec as MessageRecord).unsaved = [];
+    const results = takeUnsaved(rec);
     try {
       await (this.store.shared as SharedQueue).handBack(job, results);
     } catch (err) {
@@ -69,8 +68,7 @@ export class Journal {
   }
 
   private write(method: 'update' | 'remove', job: Job, rec: MessageRecord | undefined): void {
-    const results = rec !== undefined && rec.unsaved.length > 0 ? rec.unsaved : undefined;
-    if (results !== undefined) (rec as MessageRecord).unsaved = [];
+    const results = takeUnsaved(rec);
     try {
       const r = results === undefined ? this.store[method](job) : this.store[method](job, results);
       if (r !== undefined) r.catch((err: unknown) => this.core.reportError(`store.${method}`, `Queue store (${this.store.name}) ${method}`, err));
@@ -78,4 +76,12 @@ export class Journal {
       this.core.reportError(`store.${method}`, `Queue store (${this.store.name}) ${method}`, err);
     }
   }
+}
+
+/** The results a record settled since its last journal write, handed over once. */
+function takeUnsaved(rec: MessageRecord | undefined): StoredResult[] | undefined {
+  if (rec === undefined || rec.unsaved.length === 0) return undefined;
+  const results = rec.unsaved;
+  rec.unsaved = [];
+  return results;
 }

@@ -47,23 +47,29 @@ export function overallStatus(results: readonly RecipientResult[]): DeliveryRepo
   return sent === results.length ? 'sent' : sent === 0 ? 'failed' : 'partial';
 }
 
+/** The recipients of unfinished jobs, as `pending` results. */
+function pendingOf(jobs: readonly Job[]): RecipientResult[] {
+  const out: RecipientResult[] = [];
+  for (const job of jobs) {
+    if (job.state === 'sent' || job.state === 'failed' || job.state === 'expired') continue;
+    for (const address of job.recipients) out.push({ address, status: 'pending', jobId: job.id, attempts: job.attempt });
+  }
+  return out;
+}
+
+/** A frozen report of these results. */
+function report(id: string, messageId: string, results: RecipientResult[]): DeliveryReport {
+  return Object.freeze({ id, messageId, status: overallStatus(results), recipients: Object.freeze(results) });
+}
+
 /** The report of a message in memory; unfinished recipients are `pending`. */
 export function reportOf(rec: MessageRecord): DeliveryReport {
-  const results = [...rec.results];
-  for (const job of rec.jobs) {
-    if (job.state === 'sent' || job.state === 'failed' || job.state === 'expired') continue;
-    for (const address of job.recipients) results.push({ address, status: 'pending', jobId: job.id, attempts: job.attempt });
-  }
-  return Object.freeze({ id: rec.message.id, messageId: rec.message.messageId, status: overallStatus(results), recipients: Object.freeze(results) });
+  return report(rec.message.id, rec.message.messageId, [...rec.results, ...pendingOf(rec.jobs)]);
 }
 
 /** The report of what a store knows of a message. */
 export function reportFromStatus(status: StoredStatus): DeliveryReport {
-  const results: RecipientResult[] = status.results.map(fromStored);
-  for (const job of status.jobs) {
-    for (const address of job.recipients) results.push({ address, status: 'pending', jobId: job.id, attempts: job.attempt });
-  }
-  return Object.freeze({ id: status.id, messageId: status.messageId, status: overallStatus(results), recipients: Object.freeze(results) });
+  return report(status.id, status.messageId, [...status.results.map(fromStored), ...pendingOf(status.jobs)]);
 }
 
 /**
@@ -74,7 +80,7 @@ export function completeRecord(core: MailerCore, rec: MessageRecord, closing: bo
   core.records.delete(rec.message.id);
   rec.detach?.();
   rec.detach = undefined;
-  rec.report = closing ? reportOf(rec) : Object.freeze({ id: rec.message.id, messageId: rec.message.messageId, status: overallStatus(rec.results), recipients: Object.freeze([...rec.results]) });
+  rec.report = closing ? reportOf(rec) : report(rec.message.id, rec.message.messageId, [...rec.results]);
   // With a shared queue this is only the part of the message sent from here: not its report.
   if (!closing && !core.shared) core.rememberReport(rec.report);
   const waiters = rec.waiters;
@@ -100,6 +106,5 @@ export function receiptOf(core: MailerCore, rec: MessageRecord, duplicate: boole
 
 /** The report of a message whose outcome is not known here (yet): every recipient pending. */
 export function pendingReport(id: string, message: NormalizedMessage, jobs: readonly Job[]): DeliveryReport {
-  const recipients = jobs.flatMap((j) => j.recipients.map((address) => ({ address, status: 'pending' as const, jobId: j.id, attempts: j.attempt })));
-  return Object.freeze({ id, messageId: message.messageId, status: 'pending', recipients: Object.freeze(recipients) });
+  return report(id, message.messageId, pendingOf(jobs));
 }
