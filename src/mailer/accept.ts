@@ -12,6 +12,8 @@ import type { validateMessageLimits } from '../message/index.js';
 import { PRIORITIES } from '../types.js';
 import type { Job, MessageInput, NormalizedMessage, Priority, Transport } from '../types.js';
 import type { SendOptions } from './options.js';
+import { shapeInput, shapeMessage } from './shape.js';
+import type { Shaper } from './shape.js';
 
 /** What accepting needs from the mailer's settings. */
 export interface AcceptSettings {
@@ -19,6 +21,8 @@ export interface AcceptSettings {
   readonly limits: ReturnType<typeof validateMessageLimits>;
   readonly defaultPriority: Readonly<Record<'transactional' | 'marketing', Priority>>;
   readonly messageIdDomain: string | undefined;
+  /** Shaping steps (templates, list and campaign headers, tracking), in order: see shape.ts. */
+  readonly shapers: readonly Shaper[];
 }
 
 /** A message ready to be journaled. */
@@ -45,11 +49,15 @@ export function checkSendOptions(options: SendOptions): void {
 
 /** Validates and normalizes `input` and plans its jobs. Throws a MailError for bad input. */
 export function acceptMessage(input: MessageInput, options: SendOptions, settings: AcceptSettings, now: number): Accepted {
-  const message = normalizeMessage(input, {
+  const shapers = settings.shapers;
+  const ctx = shapers.length === 0 ? undefined : { options, now };
+  if (ctx !== undefined) input = shapeInput(shapers, input, ctx);
+  let message = normalizeMessage(input, {
     now,
     limits: settings.limits,
     ...(settings.messageIdDomain !== undefined ? { messageIdDomain: settings.messageIdDomain } : {}),
   });
+  if (ctx !== undefined) message = shapeMessage(shapers, message, ctx);
   const priority = options.priority ?? settings.defaultPriority[message.category];
   if (!(PRIORITIES as readonly unknown[]).includes(priority)) {
     throw new MailError(`Expected \`priority\` to be one of ${PRIORITIES.join(', ')}, got ${describeValue(priority)}`, { code: MailErrorCode.VALIDATION });

@@ -37,6 +37,7 @@ import { MailerCore, newRecord } from './core.js';
 import type { MessageRecord } from './core.js';
 import { Deliverer, fleetGates } from './deliver.js';
 import { SenderChecks } from './sender-checks.js';
+import { createShapers } from './shape.js';
 import { Journal } from './journal.js';
 import { validateOptions } from './options.js';
 import type {
@@ -141,6 +142,7 @@ class MailerImpl implements Mailer {
       limits: validateMessageLimits(options.messageLimits, 'messageLimits'),
       defaultPriority: { ...DEFAULT_PRIORITY, ...options.defaultPriority },
       messageIdDomain: options.messageIdDomain,
+      shapers: createShapers(options),
     };
     this.idempotencyWindowMs = options.idempotencyWindowMs ?? 86_400_000;
     this.settler = new Settler(this.core, this.journal, resolveRetryOptions(options.retry), options.random ?? Math.random);

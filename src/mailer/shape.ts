@@ -1,0 +1,59 @@
+/**
+ * Shape: the steps that turn a message as given into the message that is journaled, signed and
+ * sent. They run once, synchronously, at accept time, so the journal holds the final form, a
+ * retry resends the same bytes, and DKIM (applied later, when the job is prepared) covers every
+ * header and body change made here.
+ *
+ * Order matters and is fixed in {@link createShapers}:
+ * 1. `input` steps run before validation (a template renders subject, html and text);
+ * 2. `message` steps run on the normalized message: campaign headers (Feedback-ID), list
+ *    headers (List-Unsubscribe), then link tracking last, so it can leave the unsubscribe link
+ *    alone.
+ *
+ * A step that changes the body must keep the message valid (the normalizer's rules) and update
+ * `sizeBytes`. Bad input is a thrown MailError, exactly like validation.
+ *
+ * @module
+ * @internal
+ */
+
+import type { MessageInput, NormalizedMessage } from '../types.js';
+import type { MailerOptions, SendOptions } from './options.js';
+
+/** What every step sees besides the message. */
+export interface ShapeContext {
+  readonly options: SendOptions;
+  /** Accept time, ms since the epoch (the mailer's clock). */
+  readonly now: number;
+}
+
+/** One shaping step; either hook may be left out. */
+export interface Shaper {
+  /** Before validation: may replace fields of the input (for example render a template). */
+  readonly input?: (input: MessageInput, ctx: ShapeContext) => MessageInput;
+  /** After normalization: may add headers or rewrite the body. Returns the message to journal. */
+  readonly message?: (message: NormalizedMessage, ctx: ShapeContext) => NormalizedMessage;
+}
+
+/** The mailer's steps, in their fixed order, from its options. Features add their step here. */
+export function createShapers(options: MailerOptions): readonly Shaper[] {
+  void options;
+  const steps: (Shaper | undefined)[] = [
+    // templates, campaign headers, unsubscribe headers, tracking: in this order.
+  ];
+  return steps.filter((s): s is Shaper => s !== undefined);
+}
+
+/** Runs the `input` steps in order. */
+export function shapeInput(shapers: readonly Shaper[], input: MessageInput, ctx: ShapeContext): MessageInput {
+  let out = input;
+  for (const s of shapers) if (s.input !== undefined) out = s.input(out, ctx);
+  return out;
+}
+
+/** Runs the `message` steps in order. */
+export function shapeMessage(shapers: readonly Shaper[], message: NormalizedMessage, ctx: ShapeContext): NormalizedMessage {
+  let out = message;
+  for (const s of shapers) if (s.message !== undefined) out = s.message(out, ctx);
+  return out;
+}
