@@ -52,6 +52,8 @@ export const MailErrorCode = {
   STORE: 'MAILPUSH_ERR_STORE',
   /** An optional peer dependency is not installed. */
   MISSING_DEPENDENCY: 'MAILPUSH_ERR_MISSING_DEPENDENCY',
+  /** A template does not compile (MJML error, unclosed `{{`, a variable in a typed MJML attribute) or cannot render (missing variables). */
+  TEMPLATE: 'MAILPUSH_ERR_TEMPLATE',
   /** An assertion of the testing kit failed. */
   ASSERTION: 'MAILPUSH_ERR_ASSERTION',
   /** Anything else: a bug or an unexpected failure of a dependency. */
