@@ -118,6 +118,41 @@ export interface ErrorEvent {
   readonly context: string;
 }
 
+/** Why a transport is down: see {@link TransportDownEvent}. */
+export type TransportDownReason = 'dns' | 'connect' | 'tls' | 'auth';
+
+/**
+ * The transport itself cannot send: its host name does not resolve (`dns`), the connection is
+ * refused or the host unreachable (`connect`), TLS cannot be set up (`tls`), or the
+ * credentials were refused (`auth`). Emitted once when it goes down (a `transportUp` follows
+ * when a send or `verify()` succeeds again). While a connection cannot be made, sends are
+ * paused (1 s, doubling up to 1 min between tries; the waiting messages spend no attempts);
+ * refused credentials and certificate failures fail each message at once with their error.
+ */
+export interface TransportDownEvent {
+  /** Transport name. */
+  readonly transport: string;
+  readonly reason: TransportDownReason;
+  /** The failure that took it down. */
+  readonly error: MailError;
+  /** Time of the event, ms since epoch. */
+  readonly at: number;
+  /** When sends are tried again, ms since epoch; absent when messages fail at once (`auth`, a certificate failure). */
+  readonly retryAt?: number;
+}
+
+/** The transport sends again after a {@link TransportDownEvent}. */
+export interface TransportUpEvent {
+  /** Transport name. */
+  readonly transport: string;
+  /** Why it had been down. */
+  readonly reason: TransportDownReason;
+  /** Time of the event, ms since epoch. */
+  readonly at: number;
+  /** How long it was down, in ms. */
+  readonly downForMs: number;
+}
+
 /** Map of event names to payloads. */
 export interface MailerEvents {
   queued: QueuedEvent;
@@ -130,6 +165,10 @@ export interface MailerEvents {
   throttled: ThrottledEvent;
   idle: IdleEvent;
   error: ErrorEvent;
+  /** The transport cannot connect or authenticate (emitted once per outage). */
+  transportDown: TransportDownEvent;
+  /** The transport sends again after a `transportDown`. */
+  transportUp: TransportUpEvent;
   /** Feedback processed through `mailer.feedback` (delivered, bounced, complained, opened, ...). */
   feedback: FeedbackEvent;
 }

@@ -33,6 +33,7 @@ export type {
   SendManyOptions,
   CampaignProgress,
   CampaignResult,
+  VerifyResult,
 } from './mailer/index.js';
 
 // Events
@@ -50,6 +51,9 @@ export type {
   IdleEvent,
   ErrorEvent,
   RecoveredEvent,
+  TransportDownEvent,
+  TransportDownReason,
+  TransportUpEvent,
 } from './events.js';
 
 // Errors

@@ -11,13 +11,16 @@
 import { MailError, MailErrorCode, describeValue, isMailError } from '../errors.js';
 import type { DkimSigner } from '../auth/dkim.js';
 import type { Verp } from '../feedback/verp.js';
+import { setMaxListeners } from 'node:events';
 import { prepareMessage } from '../message/prepared.js';
+import { slice } from '../queue/slice.js';
 import type { ResolvedLimits } from '../queue/limits.js';
-import type { CorrelationStore, Job, NormalizedMessage, SendResult, SharedLimiter, SharedLimiterGate, SuppressionStore } from '../types.js';
+import type { CorrelationStore, Job, NormalizedMessage, SendResult, SharedLimiter, SharedLimiterGate, SuppressionEntry, SuppressionStore } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 import type { Journal } from './journal.js';
 import { isThrottle } from './settle.js';
 import type { Settler } from './settle.js';
+import type { TransportHealth } from './transport-health.js';
 
 /** What delivering needs besides the shared state. */
 export interface DeliverParts {
@@ -31,6 +34,8 @@ export interface DeliverParts {
   readonly limiter: SharedLimiter | undefined;
   /** The fleet gates of a job: its recipient domain and the transport. */
   readonly gates: (job: Job) => readonly SharedLimiterGate[];
+  /** Tells a transport that cannot connect or authenticate from a failed message (transport-health.ts). */
+  readonly health?: TransportHealth;
 }
 
 /** Key of the transport's gate in a {@link SharedLimiter}. */
@@ -52,17 +57,38 @@ export class Deliverer {
     private readonly parts: DeliverParts,
   ) {}
 
-  /** The scheduler's dispatch callback: starts an attempt of `job`. */
+  /**
+   * The scheduler's dispatch callback: starts an attempt of `job`. Sends share one
+   * AbortController (only close() aborts them all); a message sent with its own `signal` gets
+   * a controller per job, so that aborting it stops only its own sends.
+   */
   start(job: Job): void {
-    const controller = new AbortController();
+    const own = this.core.records.get(job.messageRef)?.detach !== undefined;
+    const controller = own ? new AbortController() : this.sharedController();
     const entry = { controller, settled: undefined as unknown as Promise<void> };
     this.core.inflight.set(job.id, entry);
     entry.settled = this.run(job, controller.signal);
   }
 
+  private shared: AbortController | undefined;
+
+  private sharedController(): AbortController {
+    let c = this.shared;
+    if (c === undefined || c.signal.aborted) {
+      c = this.shared = new AbortController();
+      // Transports add a listener per send in flight: no leak warning for 11 concurrent sends.
+      setMaxListeners(0, c.signal);
+    }
+    return c;
+  }
+
   private async run(job: Job, signal: AbortSignal): Promise<void> {
     const core = this.core;
     const { journal, settler } = this.parts;
+    // A pump draining a transport that answers at once is one chain of microtasks: give the
+    // host's timers and I/O a turn every few ms (see queue/slice.ts).
+    const turn = slice();
+    if (turn !== undefined) await turn;
     const rec = core.records.get(job.messageRef);
     if (rec === undefined) {
       // Cannot happen: a job lives as long as its record. Fail safe rather than hang.
@@ -70,7 +96,9 @@ export class Deliverer {
       core.scheduler.release(job);
       return;
     }
-    if (!(await this.dropSuppressed(job, rec))) return;
+    // Suppression stores that answer synchronously (memory) cost no await here.
+    const pass = this.dropSuppressed(job, rec);
+    if (!(pass === true || (pass !== false && (await pass)))) return;
     const leaseId = this.parts.limiter === undefined ? undefined : `${job.id}#${job.attempt + 1}`;
     if (leaseId !== undefined && !(await this.acquire(job, leaseId))) return;
     job.attempt++;
@@ -92,6 +120,11 @@ export class Deliverer {
       error = isMailError(err) ? err : new MailError(`Transport ${core.transport.name} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.INTERNAL, retryable: true, cause: err });
     }
     core.inflight.delete(job.id);
+    const health = this.parts.health;
+    if (health !== undefined) {
+      if (error === undefined) health.onSuccess();
+      else error = health.onError(error);
+    }
 
     if (error !== undefined && core.handingBack && (error.code === MailErrorCode.ABORTED || signal.aborted)) {
       // close() gave up waiting: the attempt does not count and the job stays in the store.
@@ -239,29 +272,73 @@ export class Deliverer {
    * left, after ending the job. A failing suppression list defers the job: sending to an address
    * that may have unsubscribed is worse than sending late.
    */
-  private async dropSuppressed(job: Job, rec: MessageRecord): Promise<boolean> {
-    const core = this.core;
-    const { suppression, settler } = this.parts;
+  private dropSuppressed(job: Job, rec: MessageRecord): boolean | Promise<boolean> {
     const m = rec.message;
     const scopes = m.tags.list === undefined ? [m.category] : [m.category, m.tags.list];
-    const now = core.clock.now();
+    const now = this.core.clock.now();
+    const suppression = this.parts.suppression;
     let blocked: string[] | undefined;
-    let entry: Awaited<ReturnType<SuppressionStore['find']>>;
+    let entry: SuppressionEntry | undefined;
+    const recipients = job.recipients;
     try {
-      for (const address of job.recipients) {
-        const found = suppression.find(address, scopes, now);
-        entry = found instanceof Promise ? await found : found;
-        if (entry !== undefined) (blocked ??= []).push(address);
+      for (let i = 0; i < recipients.length; i++) {
+        const found = suppression.find(recipients[i] as string, scopes, now);
+        // The first answer that is a promise switches to the awaiting path for the rest.
+        if (found instanceof Promise) return this.dropSuppressedAsync(job, rec, scopes, now, i, found, blocked);
+        if (found !== undefined) {
+          entry = found;
+          (blocked ??= []).push(recipients[i] as string);
+        }
       }
     } catch (err) {
-      job.attempt++;
-      core.inflight.delete(job.id);
-      core.scheduler.release(job);
-      settler.onError(job, rec, new MailError(`Suppression list (${suppression.name}) failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err }), job.recipients);
-      core.checkIdle();
-      return false;
+      return this.suppressionFailed(job, rec, err);
     }
-    if (blocked === undefined) return true;
+    return blocked === undefined ? true : this.dropBlocked(job, rec, blocked, entry);
+  }
+
+  private async dropSuppressedAsync(
+    job: Job,
+    rec: MessageRecord,
+    scopes: string[],
+    now: number,
+    from: number,
+    first: Promise<SuppressionEntry | undefined>,
+    blocked: string[] | undefined,
+  ): Promise<boolean> {
+    const suppression = this.parts.suppression;
+    let entry: SuppressionEntry | undefined;
+    const recipients = job.recipients;
+    try {
+      for (let i = from; i < recipients.length; i++) {
+        const found = i === from ? first : suppression.find(recipients[i] as string, scopes, now);
+        const e = found instanceof Promise ? await found : found;
+        if (e !== undefined) {
+          entry = e;
+          (blocked ??= []).push(recipients[i] as string);
+        }
+      }
+    } catch (err) {
+      return this.suppressionFailed(job, rec, err);
+    }
+    return blocked === undefined ? true : this.dropBlocked(job, rec, blocked, entry);
+  }
+
+  /** A failing suppression list defers the job. */
+  private suppressionFailed(job: Job, rec: MessageRecord, err: unknown): false {
+    const core = this.core;
+    const { suppression, settler } = this.parts;
+    job.attempt++;
+    core.inflight.delete(job.id);
+    core.scheduler.release(job);
+    settler.onError(job, rec, new MailError(`Suppression list (${suppression.name}) failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err }), job.recipients);
+    core.checkIdle();
+    return false;
+  }
+
+  /** Ends the suppressed recipients of a job; false when none is left. */
+  private dropBlocked(job: Job, rec: MessageRecord, blocked: string[], entry: SuppressionEntry | undefined): boolean {
+    const core = this.core;
+    const settler = this.parts.settler;
     const error = new MailError(`Recipient is on the suppression list${entry?.reason !== undefined ? ` (${entry.reason})` : ''}`, { code: MailErrorCode.SUPPRESSED, retryable: false });
     settler.finish(job, rec, blocked, 'suppressed', error, undefined, 'suppressed');
     const rest = job.recipients.filter((a) => !blocked.includes(a));

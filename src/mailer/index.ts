@@ -25,6 +25,7 @@ import type { MailerEvents, MailerListener } from '../events.js';
 import { domainOf, validateMessageLimits } from '../message/index.js';
 import { resolveLimits, resolveThrottle, resolveWeights } from '../queue/limits.js';
 import { Scheduler } from '../queue/scheduler.js';
+import { slice } from '../queue/slice.js';
 import { resolveRetryOptions } from '../retry/schedule.js';
 import { memoryStore } from '../stores/memory-store.js';
 import { PRIORITIES, systemClock } from '../types.js';
@@ -39,6 +40,7 @@ import { Deliverer, fleetGates } from './deliver.js';
 import { SenderChecks } from './sender-checks.js';
 import { createShapers } from './shape.js';
 import { Journal } from './journal.js';
+import { TransportHealth } from './transport-health.js';
 import { validateOptions } from './options.js';
 import type {
   CampaignItem,
@@ -52,6 +54,7 @@ import type {
   SendManyOptions,
   SendOptions,
   SendReceipt,
+  VerifyResult,
 } from './options.js';
 import { completeRecord, fromStored, pendingReport, receiptOf, reportFromStatus, reportOf } from './reports.js';
 import { Settler, abortError } from './settle.js';
@@ -74,6 +77,7 @@ export type {
   SendManyOptions,
   SendOptions,
   SendReceipt,
+  VerifyResult,
 } from './options.js';
 
 const DEFAULT_PRIORITY = { transactional: 'normal', marketing: 'bulk' } as const;
@@ -110,6 +114,7 @@ class MailerImpl implements Mailer {
   private readonly dkim: DkimSigner | undefined;
   private readonly accept: AcceptSettings;
   private readonly checks: SenderChecks;
+  private readonly health: TransportHealth;
   private readonly idempotencyWindowMs: number;
   /** Sends in progress by idempotency key: a concurrent duplicate resolves to the first one's receipt. */
   private readonly keysInFlight = new Map<string, Promise<SendReceipt>>();
@@ -128,6 +133,7 @@ class MailerImpl implements Mailer {
     this.ownsStore = resolved.owned;
     this.suppression = options.suppression ?? this.store.suppression;
     this.core = new MailerCore(this.transport, clock);
+    this.health = new TransportHealth(this.transport, this.core.emitter, clock);
     this.journal = new Journal(this.store.queue, this.core);
     this.verp = options.verp === undefined ? undefined : createVerp(options.verp);
     this.feedback = this.createFeedback(options);
@@ -160,6 +166,7 @@ class MailerImpl implements Mailer {
       dkim: this.dkim,
       limiter: this.store.limiter,
       gates: fleetGates(limits, fleetTransport),
+      health: this.health,
     });
     this.core.scheduler = new Scheduler({
       clock,
@@ -228,6 +235,10 @@ class MailerImpl implements Mailer {
     return this.readyPromise;
   }
 
+  verify(): Promise<VerifyResult> {
+    return this.health.verify();
+  }
+
   send(input: MessageInput, options: SendOptions = {}): Promise<SendReceipt> {
     try {
       if (this.core.closing) throw new MailError('The mailer is closed', { code: MailErrorCode.CLOSED });
@@ -257,6 +268,13 @@ class MailerImpl implements Mailer {
   /** Accept, claim the idempotency key, journal, then take the message into memory or leave it on disk. */
   private async queue(input: MessageInput, options: SendOptions, key: string | undefined): Promise<SendReceipt> {
     const core = this.core;
+    // A tight `await send()` loop (or sendMany) is one long chain of microtasks: give the
+    // host's timers and I/O a turn every few ms (see queue/slice.ts).
+    const turn = slice();
+    if (turn !== undefined) {
+      await turn;
+      if (core.closing) throw new MailError('The mailer is closed', { code: MailErrorCode.CLOSED });
+    }
     const now = core.clock.now();
     const { message, jobs, priority, runAt } = acceptMessage(input, options, this.accept, now);
     if (message.category === 'marketing') await this.checks.requireFor(message.from.address);
@@ -431,6 +449,7 @@ class MailerImpl implements Mailer {
       inflight: scheduler.inflight,
       backlog: this.backlog.busy,
       domains: scheduler.domainStats(),
+      transport: scheduler.transportStats(),
       totals: { ...this.core.totals },
     };
   }
@@ -462,6 +481,8 @@ class MailerImpl implements Mailer {
       const source = await this.store.queue.recover();
       for await (const entry of source as AsyncIterable<StoredEntry>) {
         if (!this.core.records.has(entry.message.id)) this.load(entry);
+        const turn = slice();
+        if (turn !== undefined) await turn;
       }
     }
     this.core.checkIdle();

@@ -237,9 +237,36 @@ export interface MailerStats {
   readonly backlog: boolean;
   /** Domains with something going on. */
   readonly domains: Readonly<Record<string, DomainStats>>;
+  /** The transport's own gate: its rate and concurrency in force, and a pause after an account-level throttle. */
+  readonly transport: DomainStats;
   /** Event counts since start. */
   readonly totals: Readonly<{ queued: number; sent: number; deferred: number; failed: number; expired: number; throttled: number }>;
 }
+
+/**
+ * Result of {@link Mailer.verify}. `ok: false` carries the typed error and what failed:
+ * `dns` (the host name does not resolve), `connect` (refused or unreachable), `tls`, `auth`
+ * (credentials refused), `paused` (the ESP account cannot send), `other`.
+ */
+export type VerifyResult =
+  | {
+      readonly ok: true;
+      /** Transport name. */
+      readonly transport: string;
+      /** False when the transport has no `verify()` (nothing was checked). */
+      readonly checked: boolean;
+      /** Time the check took, in ms. */
+      readonly durationMs: number;
+    }
+  | {
+      readonly ok: false;
+      /** Transport name. */
+      readonly transport: string;
+      readonly reason: 'dns' | 'connect' | 'tls' | 'auth' | 'paused' | 'other';
+      readonly error: MailError;
+      /** Time the check took, in ms. */
+      readonly durationMs: number;
+    };
 
 /** The mailer. */
 export interface Mailer {
@@ -273,6 +300,19 @@ export interface Mailer {
    * the published ones.
    */
   preflight(options?: PreflightOptions & { readonly froms?: readonly string[] }): Promise<PreflightResult>;
+  /**
+   * Checks that the transport can send: for SMTP a connection with EHLO and AUTH, for SES a
+   * GetAccount call, for SendGrid the key's scopes. Never rejects: the result says what
+   * failed, with a typed error. Call it at start-up so that a wrong host or password shows at
+   * once rather than as messages waiting to be retried.
+   *
+   * @example
+   * ```ts
+   * const check = await mailer.verify();
+   * if (!check.ok) throw check.error; // e.g. MAILPUSH_ERR_AUTH, reason 'auth'
+   * ```
+   */
+  verify(): Promise<VerifyResult>;
   /** Resolves once jobs left in the store by a previous run are back in the queue (the first window of them, with a store that pages). */
   ready(): Promise<void>;
   /** Stops intake, finishes or hands back in-flight work, closes the transport. Idempotent. */

@@ -200,6 +200,7 @@ export function createTestMailer(options: TestMailerOptions = {}): TestMailer {
     onIdle: () => mailer.onIdle(),
     preflight: (o) => mailer.preflight(o),
     ready: () => mailer.ready(),
+    verify: () => mailer.verify(),
     close: (o) => mailer.close(o),
     async flush(flushOptions = {}) {
       const maxTimeMs = flushOptions.maxTimeMs ?? 30 * 24 * 3_600_000;
