@@ -86,10 +86,16 @@ export interface FeedbackEvent {
   readonly feedbackType?: string;
   /** For `opened`: the open came from a privacy proxy (Apple Mail Privacy Protection), not a person. */
   readonly machineOpen?: boolean;
+  /** For `clicked`: the click came from a link scanner (a security gateway, a HEAD request, a burst of clicks), not a person. */
+  readonly machineClick?: boolean;
+  /** For `opened` and `clicked` flagged as machine activity: the id of the rule that fired (`apple-mpp-agent`, `link-burst`...). */
+  readonly machineRule?: string;
   /** For `clicked`: the link. */
   readonly url?: string;
   /** For `unsubscribed` and `resubscribed`: the list, group or topic (absent: all marketing mail). */
   readonly list?: string;
+  /** The campaign of the original message (`MessageInput.campaign`), when known. */
+  readonly campaign?: string;
   /** User agent of an open, click or complaint. */
   readonly userAgent?: string;
   /** IP address of an open or click. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { configError } from '../errors.js';
+import { configError, MailErrorCode } from '../errors.js';
 import type { MailError } from '../errors.js';
 import type { PreflightOptions, PreflightResult } from '../auth/preflight.js';
 import type { DkimOptions } from '../auth/dkim.js';
@@ -12,6 +12,7 @@ import type { FeedbackEvent } from '../feedback/event.js';
 import type { FeedbackPolicy, SuppressionPolicyOptions } from '../feedback/policy.js';
 import type { Correlation, CorrelationQuery, FeedbackProcessor, ProcessedEvent, RawTrust } from '../feedback/processor.js';
 import type { VerpOptions } from '../feedback/verp.js';
+import type { TrackingOptions } from '../tracking/config.js';
 import type { MailerEvents, MailerListener } from '../events.js';
 import { normalizeDomain } from '../message/index.js';
 import type { MessageLimits } from '../message/index.js';
@@ -19,6 +20,8 @@ import type { LimitsOptions, PriorityWeights, ThrottleOptions } from '../queue/l
 import type { DomainStats } from '../queue/scheduler.js';
 import type { RetryOptions } from '../retry/schedule.js';
 import { PRIORITIES } from '../types.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
+import type { KnownKeys } from '../validation/known-keys.js';
 import type { Clock, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, SuppressionStore, Transport } from '../types.js';
 
 /** Options of {@link createMailer}. */
@@ -86,7 +89,27 @@ export interface MailerOptions {
   readonly clock?: Clock;
   /** Random source in [0, 1) for retry jitter. @default Math.random */
   readonly random?: () => number;
+  /**
+   * Open and click tracking (`mailpush/tracking`): signed click links and an open pixel in the
+   * HTML of messages sent with `{ track: true }` (only with the recipient's consent).
+   * @default off
+   */
+  readonly tracking?: TrackingOptions;
 }
+
+/**
+ * Every name {@link MailerOptions} takes: `createMailer` refuses any other key with a CONFIG
+ * error that suggests the nearest name (`retires` -> `retry`).
+ * Adding a mailer option? Add its name here too, or createMailer refuses it.
+ * @internal
+ */
+export const MAILER_OPTION_KEYS: KnownKeys = knownKeys([
+  'transport', 'limits', 'priorityWeights', 'throttle', 'retry', 'store', 'suppression', 'maxJobsInMemory',
+  'messageLimits', 'dkim', 'preflight', 'feedback', 'verp', 'defaultPriority', 'messageIdDomain',
+  'idempotencyWindowMs', 'clock', 'random',
+  // Issues 12-14 (unsubscribe, tracking, campaigns, observability).
+  'unsubscribe', 'postalAddress', 'tracking', 'complaintGuard', 'logger',
+]);
 
 /** Feedback settings of the mailer. */
 export interface MailerFeedbackOptions {
@@ -127,6 +150,11 @@ export interface SendOptions {
   readonly idempotencyKey?: string;
   /** Cancels the message: waiting jobs are dropped, sends in flight are aborted where the transport can. */
   readonly signal?: AbortSignal;
+  /**
+   * Track opens and clicks of this message (needs the mailer's `tracking` option and exactly
+   * one recipient). Pass it only for a recipient who consented (COMPLIANCE.md L-3). @default false
+   */
+  readonly track?: boolean;
 }
 
 /** Final state of one recipient. `pending` only appears in reports of a mailer that closed first. */
@@ -350,6 +378,7 @@ export interface Mailer {
 /** Validates the options of createMailer; throws a CONFIG MailError naming the option. @internal */
 export function validateOptions(options: MailerOptions): void {
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  rejectUnknownKeys(options, MAILER_OPTION_KEYS, 'mailer option', MailErrorCode.CONFIG);
   const t = options.transport as Partial<Transport> | undefined;
   if (typeof t !== 'object' || t === null || typeof t.send !== 'function' || typeof t.name !== 'string') {
     throw configError('transport', 'a Transport (an object with `name` and `send()`)', t);

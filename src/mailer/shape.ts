@@ -19,6 +19,8 @@
 
 import type { MessageInput, NormalizedMessage } from '../types.js';
 import type { MailerOptions, SendOptions } from './options.js';
+import { trackingShaper } from '../tracking/shaper.js';
+import { templateStep } from '../templates/step.js';
 
 /** What every step sees besides the message. */
 export interface ShapeContext {
@@ -40,6 +42,8 @@ export function createShapers(options: MailerOptions): readonly Shaper[] {
   void options;
   const steps: (Shaper | undefined)[] = [
     // templates, campaign headers, unsubscribe headers, tracking: in this order.
+    templateStep(), // templates: input step; built-in variables (unsubscribeUrl, postalAddress) go in `{ builtins }`, see TemplateBuiltins
+    trackingShaper(options), // tracking: last (leaves the unsubscribe link alone)
   ];
   return steps.filter((s): s is Shaper => s !== undefined);
 }
