@@ -69,6 +69,13 @@ export interface MessageInput {
   readonly metadata?: Readonly<Record<string, unknown>>;
   /** Transactional or marketing. @default 'transactional' */
   readonly category?: MessageCategory;
+  /**
+   * The campaign this message belongs to (set by `sendMany` for each of its messages): journaled
+   * with the message, carried on its events and feedback, counted in the campaign's stats and
+   * named in the Feedback-ID header. 1 to 64 letters, digits, `.`, `_` or `-`, starting with a
+   * letter or digit.
+   */
+  readonly campaign?: string;
   /** Envelope sender (MAIL FROM / Return-Path). @default the From address */
   readonly returnPath?: string;
   /** Use this Message-ID (with or without angle brackets) instead of a generated one. */
@@ -97,6 +104,8 @@ export interface NormalizedMessage {
   readonly tags: Readonly<Record<string, string>>;
   readonly metadata: Readonly<Record<string, unknown>>;
   readonly category: MessageCategory;
+  /** The campaign id, as given (see {@link MessageInput.campaign}). */
+  readonly campaign?: string;
   /** Envelope sender. */
   readonly returnPath: string;
   /** Date header value, milliseconds since the epoch. */
@@ -379,11 +388,84 @@ export interface MailerStore {
   /** Webhook replay ids. */
   readonly replay: ReplayStore;
   /**
+   * Per-campaign counters and state (`sendMany` campaigns). Optional so that stores written
+   * before it keep working: without it the mailer keeps campaign stats in memory.
+   */
+  readonly campaigns?: CampaignStore;
+  /**
    * Limits shared by a fleet: with it, every send first takes a token and a lease for its
    * recipient domain and the transport here, on top of this process's own limits.
    */
   readonly limiter?: SharedLimiter;
   /** Flushes and releases everything (the parts' own `close` are not called separately). */
+  close?(): void | Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Campaigns
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Lifecycle of a campaign: `running` (reading its source or sending), `paused` (its queued
+ * jobs are held back, its source is not read), `cancelled` (final: its queued jobs ended as
+ * cancelled), `completed` (its source was read to the end).
+ */
+export type CampaignState = 'running' | 'paused' | 'cancelled' | 'completed';
+
+/**
+ * Names of the counters the mailer keeps per campaign, counted per recipient. Any other name
+ * matching {@link CAMPAIGN_COUNTER_NAME} may be counted too (`opened`, `clicked` by tracking),
+ * through {@link CampaignStore.increment}.
+ */
+export const CAMPAIGN_COUNTERS = [
+  'queued',
+  'invalid',
+  'sent',
+  'failed',
+  'suppressed',
+  'cancelled',
+  'delivered',
+  'bounced',
+  'complained',
+  'unsubscribed',
+  'opened',
+  'clicked',
+] as const;
+
+/** A counter name: a lower-case letter, then up to 63 letters, digits, `_`, `.` or `-`. */
+export const CAMPAIGN_COUNTER_NAME = /^[a-z][A-Za-z0-9_.-]{0,63}$/;
+
+/** What a store keeps of one campaign. */
+export interface CampaignRecord {
+  /** The campaign id. */
+  readonly id: string;
+  readonly state: CampaignState;
+  /** Why it is in this state (`'user'`, `'complaint-rate'`), when said. */
+  readonly reason?: string;
+  /** When the store first heard of it, ms since epoch. */
+  readonly createdAt: number;
+  /** Last change of state or counts, ms since epoch. */
+  readonly updatedAt: number;
+  /** Counters by name (see {@link CAMPAIGN_COUNTERS}); absent names are 0. */
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+/**
+ * Per-campaign state and counters, kept through restarts. Methods may return synchronously.
+ * A campaign unknown to the store is created by the first `increment` or `setState`.
+ */
+export interface CampaignStore {
+  readonly name: string;
+  /**
+   * Adds each of `counts` (integers, names matching {@link CAMPAIGN_COUNTER_NAME}) to the
+   * campaign's counters, atomically with respect to other calls; `at` becomes `updatedAt`.
+   */
+  increment(id: string, counts: Readonly<Record<string, number>>, at: number): void | Promise<void>;
+  /** Sets the campaign's state (and its reason; absent clears it). */
+  setState(id: string, state: CampaignState, at: number, reason?: string): void | Promise<void>;
+  /** The campaign, or undefined when unknown. */
+  get(id: string): CampaignRecord | undefined | Promise<CampaignRecord | undefined>;
+  /** Releases resources. */
   close?(): void | Promise<void>;
 }
 

@@ -9,7 +9,8 @@
  */
 
 import { configError } from '../errors.js';
-import type { Clock, CorrelationStore, IdempotencyStore, MailerStore, ReplayStore, SoftBounceCounter, SuppressionStore } from '../types.js';
+import type { CampaignStore, Clock, CorrelationStore, IdempotencyStore, MailerStore, ReplayStore, SoftBounceCounter, SuppressionStore } from '../types.js';
+import { redisCampaignStore } from './campaigns.js';
 import type { Redis } from 'ioredis';
 import { redisCorrelationStore } from './correlation.js';
 import type { RedisCorrelationStoreOptions } from './correlation.js';
@@ -24,6 +25,7 @@ import { redisReplayStore } from './replay.js';
 import { redisSoftBounceCounter } from './soft-bounce.js';
 import { redisSuppressionStore } from './suppression.js';
 
+export { redisCampaignStore, REDIS_CAMPAIGN_STORE_NAME } from './campaigns.js';
 export { redisCorrelationStore, REDIS_CORRELATION_STORE_NAME } from './correlation.js';
 export type { RedisCorrelationStoreOptions } from './correlation.js';
 export { redisIdempotencyStore, REDIS_IDEMPOTENCY_STORE_NAME } from './idempotency.js';
@@ -90,6 +92,8 @@ export interface RedisState {
   readonly softBounces: SoftBounceCounter;
   readonly correlation: CorrelationStore;
   readonly replay: ReplayStore;
+  /** Per-campaign state and counters. */
+  readonly campaigns: CampaignStore;
   /** Token buckets, concurrency leases and the adaptive throttle shared by the fleet. */
   readonly limiter: RedisLimiter;
   /** Closes the connection when it was opened here; safe to call twice. */
@@ -134,6 +138,7 @@ export function redisState(options: RedisStateOptions): RedisState {
       softBounces: redisSoftBounceCounter(context),
       correlation: redisCorrelationStore(context, options.correlation),
       replay: redisReplayStore(context),
+      campaigns: redisCampaignStore(context),
       limiter: redisLimiter(context, options.limiter),
       close() {
         closing ??= owned ? closeRedis(redis) : Promise.resolve();
@@ -206,6 +211,7 @@ export function bullmqStore(options: BullmqStoreOptions): BullmqStore {
       softBounces: state.softBounces,
       correlation: state.correlation,
       replay: state.replay,
+      campaigns: state.campaigns,
       limiter: state.limiter,
       close() {
         closing ??= (async () => {

@@ -7,7 +7,7 @@
  */
 
 import { configError } from '../errors.js';
-import type { Clock, MailerStore, SuppressionEntry } from '../types.js';
+import type { CampaignStore, Clock, MailerStore, SuppressionEntry } from '../types.js';
 import memoryCorrelationStore from './correlation-memory.js';
 import type { MemoryCorrelationStoreOptions } from './correlation-memory.js';
 import memoryIdempotencyStore from './idempotency-memory.js';
@@ -19,6 +19,7 @@ import type { MemoryReplayStoreOptions } from './replay-memory.js';
 import { memorySoftBounceCounter } from './soft-bounce-memory.js';
 import type { MemorySoftBounceCounterOptions } from './soft-bounce-memory.js';
 import memorySuppressionStore from './suppression-memory.js';
+import { memoryCampaignStore } from './campaigns-memory.js';
 
 /** Name of the memory mailer store. */
 export const MEMORY_STORE_NAME = 'memory';
@@ -42,6 +43,7 @@ export interface MemoryStoreOptions {
 /** The memory {@link MailerStore}; its queue lets tests look inside. */
 export interface MemoryMailerStore extends MailerStore {
   readonly queue: MemoryQueueStore;
+  readonly campaigns: CampaignStore;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryMailerStore
   if (clock !== undefined && (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function')) throw configError('clock', 'an object with now()', clock);
   const correlation = memoryCorrelationStore(clock === undefined ? options.correlation : { now: () => clock.now(), ...options.correlation });
   const replay = memoryReplayStore(options.replay);
+  const campaigns = memoryCampaignStore();
   return {
     name: MEMORY_STORE_NAME,
     queue,
@@ -76,6 +79,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryMailerStore
     softBounces,
     correlation,
     replay,
+    campaigns,
     async close() {
       // Memory parts hold no resources; their own close (if any) is called for symmetry.
       await Promise.all([queue.close?.(), suppression.close?.(), idempotency.close?.(), correlation.close?.(), replay.close?.()]);

@@ -89,6 +89,23 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX replay_expiry ON replay (expires_at);
   `,
+  // 2: per-campaign state and counters (sendMany campaigns).
+  `
+  CREATE TABLE campaigns (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    reason TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE campaign_counts (
+    campaign TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (campaign, name)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this code writes. */

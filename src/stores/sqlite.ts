@@ -40,6 +40,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { configError, isMailError, MailError, MailErrorCode } from '../errors.js';
 import type {
+  CampaignStore,
   Clock,
   CorrelationStore,
   IdempotencyStore,
@@ -62,6 +63,7 @@ import { openConnection, sqliteCode } from './sqlite-driver.js';
 import type { BetterSqlite3Constructor, SqliteConnection, SqliteDriverName, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { classifyFile, MIGRATIONS, APPLICATION_ID, SCHEMA_VERSION } from './sqlite-schema.js';
 import { checkSuppressionEntry, suppressionTargetKey } from './suppression-memory.js';
+import { sqliteCampaignStore } from './sqlite-campaigns.js';
 
 export type { BetterSqlite3Constructor, BetterSqlite3Database, SqliteDriverName, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 
@@ -117,6 +119,8 @@ export interface SqliteStore extends MailerStore {
   readonly durability: SqliteDurability;
   /** The queue journal; it pages its backlog and answers `status(id)` during the result retention. */
   readonly queue: QueueStore & Required<Pick<QueueStore, 'page' | 'status'>>;
+  /** Per-campaign state and counters (tables `campaigns` and `campaign_counts`). */
+  readonly campaigns: CampaignStore;
   /** Commits the pending writes now instead of at the end of the tick. Throws the commit's STORE error. */
   flush(): void;
   /** Counters since open: how writes were grouped into transactions. */
@@ -199,7 +203,7 @@ const HINTS: Readonly<Record<string, string>> = {
   SQLITE_LOCKED: 'another mailpush store (in this or another process) holds the file: one writer per file',
 };
 
-type Part = 'queue' | 'suppression' | 'idempotency' | 'softBounces' | 'correlation' | 'replay';
+type Part = 'queue' | 'suppression' | 'idempotency' | 'softBounces' | 'correlation' | 'replay' | 'campaigns';
 
 interface Op {
   readonly run: () => unknown;
@@ -824,6 +828,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     softBounces,
     correlation,
     replay,
+    campaigns: sqliteCampaignStore({ name: STORE_NAME, write: (fn) => write('campaigns', fn), read: (doing, fn) => read('campaigns', doing, fn), run, one, all }),
     stats: () => ({ writes, commits, failedCommits }),
     flush() {
       if (closed) throw closedError();
