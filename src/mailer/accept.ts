@@ -13,6 +13,8 @@ import { PRIORITIES } from '../types.js';
 import type { Job, MessageInput, NormalizedMessage, Priority, Transport } from '../types.js';
 import type { SendOptions } from './options.js';
 import { shapeInput, shapeMessage } from './shape.js';
+import { findUnknownKey, knownKeys, unknownKeyError } from '../validation/known-keys.js';
+import type { KnownKeys } from '../validation/known-keys.js';
 import type { Shaper } from './shape.js';
 
 /** What accepting needs from the mailer's settings. */
@@ -34,9 +36,22 @@ export interface Accepted {
   readonly runAt: number;
 }
 
+/**
+ * Every name {@link SendOptions} takes: `send()` refuses any other key with a VALIDATION error
+ * that suggests the nearest name (`priorty` -> `priority`).
+ * Adding a send option? Add its name here too, or send() refuses it.
+ */
+export const SEND_OPTION_KEYS: KnownKeys = knownKeys([
+  'priority', 'sendAt', 'idempotencyKey', 'signal',
+  // Issues 12-13 (tracking, unsubscribe).
+  'track', 'skipMarketingCompliance',
+]);
+
 /** Checks the parts of {@link SendOptions} that need no message; throws VALIDATION or ABORTED. */
 export function checkSendOptions(options: SendOptions): void {
   if (typeof options !== 'object' || options === null) throw new MailError(`Expected send options to be an object, got ${describeValue(options)}`, { code: MailErrorCode.VALIDATION });
+  const unknown = findUnknownKey(options, SEND_OPTION_KEYS);
+  if (unknown !== undefined) throw unknownKeyError('send option', unknown, SEND_OPTION_KEYS, MailErrorCode.VALIDATION);
   const { signal, idempotencyKey } = options;
   if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function')) {
     throw new MailError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(signal)}`, { code: MailErrorCode.VALIDATION });

@@ -22,6 +22,8 @@ import { randomUUID } from 'node:crypto';
 import { MailError, MailErrorCode, configError } from '../errors.js';
 import type { Address, AddressInput, Attachment, MessageCategory, MessageInput, NormalizedMessage } from '../types.js';
 import { describeCharAt, domainOf, findTextControl, normalizeDomain, parseAddress, parseAddressList, showValue } from './address.js';
+import { findUnknownKey, knownKeys, unknownKeyError } from '../validation/known-keys.js';
+import type { KnownKeys } from '../validation/known-keys.js';
 
 /** Limits applied to every message. All values are positive integers. */
 export interface MessageLimits {
@@ -251,6 +253,18 @@ const UNSUPPORTED_FIELDS: readonly (readonly [string, string])[] = [
   ['sendAt', 'it is an option of mailer.send(), not a message field'],
   ['idempotencyKey', 'it is an option of mailer.send(), not a message field'],
 ];
+
+/**
+ * Every field {@link MessageInput} takes: any other key is refused with a VALIDATION error that
+ * suggests the nearest name (`fromm` -> `from`); the nodemailer fields above get their own hint.
+ * Adding a message field? Add its name here too, or normalizeMessage refuses it.
+ */
+export const MESSAGE_KEYS: KnownKeys = knownKeys([
+  'from', 'to', 'cc', 'bcc', 'replyTo', 'subject', 'text', 'html', 'headers', 'attachments', 'tags', 'metadata',
+  'category', 'returnPath', 'messageId', 'date',
+  // Issue 12 (templates, unsubscribe lists, campaigns).
+  'template', 'vars', 'list', 'campaign',
+]);
 
 /**
  * Entries of to + cc + bcc as given (duplicates included) that are read at most, as a multiple
@@ -747,6 +761,8 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
       if (m[key] !== undefined) throw validation(`The message field \`${key}\` is not supported: ${hint}`);
     }
   }
+  const unknown = findUnknownKey(m, MESSAGE_KEYS);
+  if (unknown !== undefined) throw unknownKeyError('message field', unknown, MESSAGE_KEYS, MailErrorCode.VALIDATION);
 
   const fromInput = m.from;
   if (fromInput === undefined || fromInput === null) throw new MailError('The message has no `from` address', { code: MailErrorCode.INVALID_ADDRESS });
