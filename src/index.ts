@@ -35,6 +35,7 @@ export type {
   CampaignResult,
   VerifyResult,
 } from './mailer/index.js';
+export type { MailerLogger, LogMethod } from './mailer/logging.js';
 
 // Events
 export type {

@@ -20,6 +20,7 @@ import type { LimitsOptions, PriorityWeights, ThrottleOptions } from '../queue/l
 import type { DomainStats } from '../queue/scheduler.js';
 import type { RetryOptions } from '../retry/schedule.js';
 import { PRIORITIES } from '../types.js';
+import type { MailerLogger } from './logging.js';
 import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import type { KnownKeys } from '../validation/known-keys.js';
 import type { Clock, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, SuppressionStore, Transport } from '../types.js';
@@ -89,6 +90,13 @@ export interface MailerOptions {
   readonly clock?: Clock;
   /** Random source in [0, 1) for retry jitter. @default Math.random */
   readonly random?: () => number;
+  /**
+   * A pino-compatible logger (`debug`, `info`, `warn`, `error` methods taking a context object
+   * and a message). Written from the mailer's events, never from the delivery path: failures
+   * and throttles at `warn`, deferrals and feedback at `info`, each send at `debug` (see
+   * README, Logging). @default silent
+   */
+  readonly logger?: MailerLogger;
   /**
    * Open and click tracking (`mailpush/tracking`): signed click links and an open pixel in the
    * HTML of messages sent with `{ track: true }` (only with the recipient's consent).
