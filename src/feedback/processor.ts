@@ -29,6 +29,7 @@
 import { createHash } from 'node:crypto';
 import { MailError, MailErrorCode, configError, isMailError } from '../errors.js';
 import type { CorrelationStore, SentRecord, SuppressionEntry, SuppressionStore } from '../types.js';
+import { slice } from '../queue/slice.js';
 import { parseComplaint } from './arf.js';
 import { parseBounce } from './dsn.js';
 import { checkFeedbackEvent, cleanMessageId, normalizeRecipient } from './event.js';
@@ -298,6 +299,8 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
     let unsuppressed = 0;
     let unverified = 0;
     for (let i = 0; i < events.length; i++) {
+      const turn = slice();
+      if (turn !== undefined) await turn;
       const raw = events[i]!;
       const verification =
         verifications?.[i] ??
@@ -385,7 +388,13 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
   return {
     async ingest(events) {
       if (!Array.isArray(events)) throw new MailError(`Expected an array of feedback events, got ${typeof events}`, { code: MailErrorCode.VALIDATION });
-      const checked = events.map((e: unknown, i) => checkFeedbackEvent(e, i));
+      // All are checked before any changes state; a large batch gives the host's loop a turn every few ms.
+      const checked: FeedbackEvent[] = new Array(events.length);
+      for (let i = 0; i < events.length; i++) {
+        checked[i] = checkFeedbackEvent(events[i] as unknown, i);
+        const turn = slice();
+        if (turn !== undefined) await turn;
+      }
       return run(checked, false);
     },
     async ingestRaw(mime, rawOptions = {}) {

@@ -13,17 +13,12 @@ import type { DeliveryReport, RecipientResult, SendReceipt } from './options.js'
 
 /** The store's plain form of a result. */
 export function toStored(r: RecipientResult, at: number): StoredResult {
-  return {
-    address: r.address,
-    status: r.status as StoredResult['status'],
-    jobId: r.jobId,
-    attempts: r.attempts,
-    at,
-    ...(r.transport !== undefined ? { transport: r.transport } : {}),
-    ...(r.response !== undefined ? { response: r.response } : {}),
-    ...(r.providerMessageId !== undefined ? { providerMessageId: r.providerMessageId } : {}),
-    ...(r.error !== undefined ? { error: r.error.toJSON() } : {}),
-  };
+  const out: { -readonly [K in keyof StoredResult]: StoredResult[K] } = { address: r.address, status: r.status as StoredResult['status'], jobId: r.jobId, attempts: r.attempts, at };
+  if (r.transport !== undefined) out.transport = r.transport;
+  if (r.response !== undefined) out.response = r.response;
+  if (r.providerMessageId !== undefined) out.providerMessageId = r.providerMessageId;
+  if (r.error !== undefined) out.error = r.error.toJSON();
+  return out;
 }
 
 /** A result read back from the store. */

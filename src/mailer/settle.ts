@@ -8,14 +8,16 @@
  */
 
 import { MailError, MailErrorCode } from '../errors.js';
-import type { FailureReason } from '../events.js';
+import type { FailureReason, SentEvent } from '../events.js';
 import { HARD_CATEGORIES } from '../classify/index.js';
 import { nextRetry } from '../retry/schedule.js';
 import type { resolveRetryOptions } from '../retry/schedule.js';
 import type { Job, SendResult } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 import type { Journal } from './journal.js';
-import type { RecipientStatus } from './options.js';
+import type { RecipientResult, RecipientStatus } from './options.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 import { completeRecord, toStored } from './reports.js';
 
 /** Records outcomes of jobs. */
@@ -116,30 +118,26 @@ export class Settler {
     const core = this.core;
     const transport = result?.transport ?? core.transport.name;
     const now = core.clock.now();
-    for (const address of recipients) {
-      const r = {
-        address,
-        status,
-        jobId: job.id,
-        attempts: job.attempt,
-        transport,
-        ...(result?.response !== undefined ? { response: result.response } : {}),
-        ...(result?.providerMessageId !== undefined ? { providerMessageId: result.providerMessageId } : {}),
-        ...(error !== undefined ? { error } : {}),
-      };
+    const response = result?.response;
+    const providerMessageId = result?.providerMessageId;
+    // Built field by field, not with spreads: this runs for every recipient of every job.
+    for (let i = 0; i < recipients.length; i++) {
+      const r: Mutable<RecipientResult> = { address: recipients[i] as string, status, jobId: job.id, attempts: job.attempt, transport };
+      if (response !== undefined) r.response = response;
+      if (providerMessageId !== undefined) r.providerMessageId = providerMessageId;
+      if (error !== undefined) r.error = error;
       rec.results.push(r);
       rec.unsaved.push(toStored(r, now));
     }
     if (status === 'sent') {
       core.totals.sent++;
       if (core.emitter.has('sent')) {
-        core.emitter.emit('sent', {
-          ...core.eventBase(job, rec, recipients),
-          sentBy: transport,
-          latencyMs: now - Math.max(rec.dueAt, job.createdAt),
-          ...(result?.response !== undefined ? { response: result.response } : {}),
-          ...(result?.providerMessageId !== undefined ? { providerMessageId: result.providerMessageId } : {}),
-        });
+        const event = core.eventBase(job, rec, recipients) as Mutable<SentEvent>;
+        event.sentBy = transport;
+        event.latencyMs = now - Math.max(rec.dueAt, job.createdAt);
+        if (response !== undefined) event.response = response;
+        if (providerMessageId !== undefined) event.providerMessageId = providerMessageId;
+        core.emitter.emit('sent', event);
       }
     } else {
       if (status === 'expired') core.totals.expired++;

@@ -15,8 +15,10 @@ interface Held {
   /** Insertion sequence: the order of `page()`. */
   readonly seq: number;
   readonly message: NormalizedMessage;
-  readonly jobs: Map<string, Job>;
-  readonly results: StoredResult[];
+  /** Unfinished jobs, in the order they were added (most messages have one). */
+  readonly jobs: Job[];
+  /** Results recorded so far; made on the first one. */
+  results: StoredResult[] | undefined;
   /** Set once the last job is removed; the entry then waits for compaction of `order`. */
   done: boolean;
 }
@@ -30,13 +32,13 @@ export interface MemoryQueueStore extends QueueStore {
 }
 
 function entryOf(held: Held): StoredEntry {
-  const jobs = [...held.jobs.values()];
-  return held.results.length === 0 ? { message: held.message, jobs } : { message: held.message, jobs, results: [...held.results] };
+  const jobs = held.jobs.slice();
+  return held.results === undefined ? { message: held.message, jobs } : { message: held.message, jobs, results: held.results.slice() };
 }
 
 /**
  * Creates an in-memory {@link QueueStore}. It keeps the scheduler's own job objects (no copy),
- * so it costs one map entry per job. `status(id)` answers while the message has unfinished
+ * so it costs one array slot per job and one map entry per message. `status(id)` answers while the message has unfinished
  * jobs; a finished message is forgotten at once.
  *
  * @example
@@ -46,8 +48,10 @@ function entryOf(held: Held): StoredEntry {
  * ```
  */
 export default function memoryQueueStore(): MemoryQueueStore {
+  // Messages with unfinished jobs by id; jobs live in their message's array (no map per job:
+  // a queued job costs one array slot here).
   const messages = new Map<string, Held>();
-  const jobs = new Map<string, Job>();
+  let jobCount = 0;
   // Every held message by insertion sequence; finished ones are dropped lazily (see compact).
   let order: Held[] = [];
   let doneInOrder = 0;
@@ -65,36 +69,49 @@ export default function memoryQueueStore(): MemoryQueueStore {
   };
 
   const settle = (held: Held | undefined, results: readonly StoredResult[] | undefined): void => {
-    if (held !== undefined && results !== undefined) for (const r of results) held.results.push(r);
+    if (held === undefined || results === undefined || results.length === 0) return;
+    if (held.results === undefined) held.results = results.slice();
+    else for (const r of results) held.results.push(r);
+  };
+
+  /** Index of the job with this id in its message, or -1. Messages hold few jobs: a scan. */
+  const indexOf = (held: Held, id: string): number => {
+    const jobs = held.jobs;
+    for (let i = 0; i < jobs.length; i++) if ((jobs[i] as Job).id === id) return i;
+    return -1;
   };
 
   return {
     name: STORE_NAME,
     add(entry: StoredEntry) {
-      const held: Held = { seq: ++seq, message: entry.message, jobs: new Map(), results: [...(entry.results ?? [])], done: false };
-      for (const job of entry.jobs) {
-        held.jobs.set(job.id, job);
-        jobs.set(job.id, job);
-      }
-      if (held.jobs.size === 0) return;
+      if (entry.jobs.length === 0) return;
+      const results = entry.results;
+      const held: Held = { seq: ++seq, message: entry.message, jobs: entry.jobs.slice(), results: results === undefined || results.length === 0 ? undefined : results.slice(), done: false };
+      jobCount += held.jobs.length;
       messages.set(entry.message.id, held);
       order.push(held);
     },
     update(job: Job, results?: readonly StoredResult[]) {
       const held = messages.get(job.messageRef);
       if (held === undefined) return;
-      if (!jobs.has(job.id)) {
-        held.jobs.set(job.id, job);
-        jobs.set(job.id, job);
+      const i = indexOf(held, job.id);
+      if (i < 0) {
+        held.jobs.push(job);
+        jobCount++;
+      } else if (held.jobs[i] !== job) {
+        held.jobs[i] = job;
       }
       settle(held, results);
     },
     remove(job: Job, results?: readonly StoredResult[]) {
       const held = messages.get(job.messageRef);
+      if (held === undefined) return;
       settle(held, results);
-      if (!jobs.delete(job.id) || held === undefined) return;
-      held.jobs.delete(job.id);
-      if (held.jobs.size === 0) finish(held);
+      const i = indexOf(held, job.id);
+      if (i < 0) return;
+      held.jobs.splice(i, 1);
+      jobCount--;
+      if (held.jobs.length === 0) finish(held);
     },
     *recover() {
       for (const held of messages.values()) yield entryOf(held);
@@ -131,9 +148,23 @@ export default function memoryQueueStore(): MemoryQueueStore {
       if (typeof id !== 'string') throw configError('id', 'a message id', id);
       const held = messages.get(id);
       if (held === undefined) return undefined;
-      return { id, messageId: held.message.messageId, jobs: [...held.jobs.values()], results: [...held.results] };
+      return { id, messageId: held.message.messageId, jobs: held.jobs.slice(), results: held.results?.slice() ?? [] };
     },
-    size: () => jobs.size,
-    get: (id: string) => jobs.get(id),
+    size: () => jobCount,
+    get: (id: string) => {
+      // A job id is `<message id>/<n>`: its message holds it.
+      if (typeof id !== 'string') return undefined;
+      const held = messages.get(id.slice(0, id.lastIndexOf('/')));
+      if (held !== undefined) {
+        const i = indexOf(held, id);
+        if (i >= 0) return held.jobs[i];
+      }
+      // Jobs given with other ids: look through every message.
+      for (const h of messages.values()) {
+        const i = indexOf(h, id);
+        if (i >= 0) return h.jobs[i];
+      }
+      return undefined;
+    },
   };
 }
