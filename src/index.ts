@@ -147,6 +147,7 @@ export type { MessageLimits, NormalizeOptions, Envelope } from './message/index.
 export { default as smtpTransport } from './transports/smtp.js';
 export type { SmtpTransportOptions, SmtpPasswordAuth, SmtpAccessTokenAuth, NodemailerModule } from './transports/smtp.js';
 export { failover, roundRobin, memberFailureAction, FAILOVER_NAME, ROUND_ROBIN_NAME, DEFAULT_COOLDOWN_MS } from './transports/composite.js';
+export { namedTransport } from './transports/named.js';
 export type { CompositeOptions, CompositeTransport, WeightedTransport, MemberHealth, HealthChangeEvent, MemberFailureAction } from './transports/composite.js';
 export { default as memoryTransport } from './transports/memory.js';
 export type { MemoryTransport, MemoryTransportOptions, SentMail } from './transports/memory.js';

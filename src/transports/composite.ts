@@ -299,7 +299,7 @@ function toMembers(entries: readonly { transport: Transport; weight: number }[],
     if (seen !== undefined) {
       throw configError(
         `transports[${i}].name`,
-        `a name no other member has (transports[${seen}] is also named ${describeValue(transport.name)}; give each member its own name)`,
+        `a name no other member has (transports[${seen}] is also named ${describeValue(transport.name)}; give each its own name: smtpTransport({ transportName }), sesTransport({ name }) or namedTransport(t, name))`,
         transport.name,
       );
     }

@@ -18,6 +18,7 @@ import { STATUS_CODES } from 'node:http';
 import { detectMimeType, encodeWords, quoteString } from 'nodemailer/lib/mime-funcs';
 import { classifiedError, MAX_TEXT_LENGTH, normalizeResponseText } from '../classify/index.js';
 import { configError, describeValue, isMailError, MailError, MailErrorCode } from '../errors.js';
+import { checkTransportName, namedTransport } from './named.js';
 import type { ErrorScope } from '../errors.js';
 import type { Address, Attachment, NormalizedMessage, PreparedMessage, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
@@ -213,6 +214,8 @@ export type SendGridFetch = (url: string, init: RequestInit) => Promise<Response
  * to 72 hours ahead.
  */
 export interface SendGridTransportOptions {
+  /** Transport name in events and errors; give two SendGrid transports (two accounts or subusers) their own names to combine them in `failover`. @default 'sendgrid' */
+  readonly name?: string;
   /** The API key (needs the `mail.send` scope). Never logged or copied into errors. */
   readonly apiKey: string;
   /** API base URL; `https://api.eu.sendgrid.com` for EU data residency, or a local fake in tests. @default 'https://api.sendgrid.com' */
@@ -594,6 +597,10 @@ function ruleFor(status: number): SendGridStatusRule | undefined {
  * ```
  */
 export default function sendgridTransport(options: SendGridTransportOptions): Transport {
+  if (typeof options === 'object' && options !== null && options.name !== undefined) {
+    const { name, ...rest } = options;
+    return namedTransport(sendgridTransport(rest), checkTransportName('name', name));
+  }
   const o = checkOptions(options);
   const apiKey = o.apiKey;
   const fetchImpl: SendGridFetch = o.fetch ?? ((url, init) => globalThis.fetch(url, init));

@@ -13,6 +13,7 @@
 
 import { classifiedError, MAX_RETRY_AFTER_MS, MAX_TEXT_LENGTH, BOUNCE_CATEGORIES, NETWORK_ERROR_CODES, TIMEOUT_ERROR_CODES } from '../classify/index.js';
 import { configError, describeValue, MailError, MailErrorCode, toMailError } from '../errors.js';
+import { checkTransportName, namedTransport } from './named.js';
 import type { ErrorScope } from '../errors.js';
 import type { BounceCategory, PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
@@ -227,6 +228,8 @@ export interface SesListManagementOptions {
 
 /** Options of {@link sesTransport}. */
 export interface SesTransportOptions {
+  /** Transport name in events and errors; give two SES transports (two regions, two accounts) their own names to combine them in `failover`. @default 'ses' */
+  readonly name?: string;
   /** AWS region of the SES account (`us-east-1`). Required unless `client` is given. */
   readonly region?: string;
   /** Credentials. @default the SDK's default provider chain (environment, shared files, SSO, container and instance roles) */
@@ -634,6 +637,10 @@ async function loadSdk(source: SesTransportOptions['sdk']): Promise<SesSdk> {
  * ```
  */
 export default function sesTransport(options: SesTransportOptions): Transport {
+  if (typeof options === 'object' && options !== null && options.name !== undefined) {
+    const { name, ...rest } = options;
+    return namedTransport(sesTransport(rest), checkTransportName('name', name));
+  }
   const o = checkOptions(options);
   const rules = [...(o.errorRules ?? []).map((r, i) => compileRule(r, `errorRules[${i}]`)), ...COMPILED_DEFAULTS];
   const maxConcurrency = o.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;

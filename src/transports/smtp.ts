@@ -30,6 +30,7 @@ import type { MailMessage, NodemailerError, SMTPPoolOptions, SMTPPoolSentMessage
 import { classifiedError } from '../classify/index.js';
 import type { Classifier } from '../classify/index.js';
 import { configError, describeValue, isMailError, MailError, MailErrorCode, toMailError } from '../errors.js';
+import { checkTransportName, namedTransport } from './named.js';
 import { toMailOptions } from '../message/compose.js';
 import type { MimeSigner, PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
@@ -108,8 +109,14 @@ export interface SmtpTransportOptions {
    * both (one inactivity timeout for every phase, as before they existed).
    */
   readonly socketTimeoutMs?: number;
-  /** Host name sent with EHLO. @default the machine's host name */
+  /** Host name sent with EHLO (nodemailer's `name`; the transport's own name is `transportName`). @default the machine's host name */
   readonly name?: string;
+  /**
+   * Transport name in events and errors. Give two SMTP transports their own names to combine
+   * them in `failover([...])` or `roundRobin([...])`, which need distinct member names.
+   * @default 'smtp'
+   */
+  readonly transportName?: string;
   /** Log SMTP traffic to the console through nodemailer's logger (never in production: it shows addresses). @default false */
   readonly logger?: boolean;
   /** nodemailer module to use instead of the bundled one. @default the installed `nodemailer` */
@@ -457,6 +464,10 @@ function toResult(info: SMTPPoolSentMessageInfo, classifier: Classifier | undefi
  * ```
  */
 export default function smtpTransport(options: SmtpTransportOptions): Transport {
+  if (typeof options === 'object' && options !== null && options.transportName !== undefined) {
+    const { transportName, ...rest } = options;
+    return namedTransport(smtpTransport(rest), checkTransportName('transportName', transportName));
+  }
   const o = checkOptions(options);
   const classifier = o.classifier;
   const lib = o.lib ?? { createTransport };
