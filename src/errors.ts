@@ -38,6 +38,13 @@ export const MailErrorCode = {
   PREFLIGHT: 'MAILPUSH_ERR_PREFLIGHT',
   /** The recipient is on the suppression list. */
   SUPPRESSED: 'MAILPUSH_ERR_SUPPRESSED',
+  /**
+   * Marketing mail that bulk-mail rules require more of: no `unsubscribe` or `postalAddress`
+   * configured on the mailer (RFC 8058, CAN-SPAM), or several recipients where one
+   * unsubscribe token per recipient is needed. The send option `skipMarketingCompliance`
+   * waives it for one message.
+   */
+  COMPLIANCE: 'MAILPUSH_ERR_COMPLIANCE',
   /** A connection to the transport could not be made or broke. */
   CONNECTION: 'MAILPUSH_ERR_CONNECTION',
   /** The transport refused our credentials. */

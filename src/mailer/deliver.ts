@@ -274,7 +274,9 @@ export class Deliverer {
    */
   private dropSuppressed(job: Job, rec: MessageRecord): boolean | Promise<boolean> {
     const m = rec.message;
-    const scopes = m.tags.list === undefined ? [m.category] : [m.category, m.tags.list];
+    // The message's list (else the older `tags.list`): an unsubscribe from it is scoped to it.
+    const list = m.list ?? m.tags.list;
+    const scopes = list === undefined ? [m.category] : [m.category, list];
     const now = this.core.clock.now();
     const suppression = this.parts.suppression;
     let blocked: string[] | undefined;

@@ -21,6 +21,7 @@ import type { MessageInput, NormalizedMessage } from '../types.js';
 import type { MailerOptions, SendOptions } from './options.js';
 import { trackingShaper } from '../tracking/shaper.js';
 import { templateStep } from '../templates/step.js';
+import { createUnsubscribeShaper, unsubscribeBuiltins } from '../unsubscribe/shaper.js';
 
 /** What every step sees besides the message. */
 export interface ShapeContext {
@@ -42,7 +43,8 @@ export function createShapers(options: MailerOptions): readonly Shaper[] {
   void options;
   const steps: (Shaper | undefined)[] = [
     // templates, campaign headers, unsubscribe headers, tracking: in this order.
-    templateStep(), // templates: input step; built-in variables (unsubscribeUrl, postalAddress) go in `{ builtins }`, see TemplateBuiltins
+    templateStep({ builtins: unsubscribeBuiltins(options) }), // templates: input step; built-in variables (unsubscribeUrl, postalAddress) go in `{ builtins }`, see TemplateBuiltins
+    createUnsubscribeShaper(options), // unsubscribe: List-Unsubscribe(+Post), body link, postal address; refuses non-compliant marketing mail
     trackingShaper(options), // tracking: last (leaves the unsubscribe link alone)
   ];
   return steps.filter((s): s is Shaper => s !== undefined);

@@ -19,6 +19,7 @@ import type { MemoryReplayStoreOptions } from './replay-memory.js';
 import { memorySoftBounceCounter } from './soft-bounce-memory.js';
 import type { MemorySoftBounceCounterOptions } from './soft-bounce-memory.js';
 import memorySuppressionStore from './suppression-memory.js';
+import { memorySubscriptionStore } from './subscriptions-memory.js';
 import { memoryCampaignStore } from './campaigns-memory.js';
 
 /** Name of the memory mailer store. */
@@ -71,6 +72,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryMailerStore
   const correlation = memoryCorrelationStore(clock === undefined ? options.correlation : { now: () => clock.now(), ...options.correlation });
   const replay = memoryReplayStore(options.replay);
   const campaigns = memoryCampaignStore();
+  const subscriptions = memorySubscriptionStore();
   return {
     name: MEMORY_STORE_NAME,
     queue,
@@ -80,6 +82,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryMailerStore
     correlation,
     replay,
     campaigns,
+    subscriptions,
     async close() {
       // Memory parts hold no resources; their own close (if any) is called for symmetry.
       await Promise.all([queue.close?.(), suppression.close?.(), idempotency.close?.(), correlation.close?.(), replay.close?.()]);

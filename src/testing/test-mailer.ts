@@ -189,6 +189,8 @@ export function createTestMailer(options: TestMailerOptions = {}): TestMailer {
     suppression: mailer.suppression,
     store: mailer.store,
     feedback: mailer.feedback,
+    unsubscribe: mailer.unsubscribe,
+    subscriptions: mailer.subscriptions,
     send,
     status: (id) => mailer.status(id),
     // No backpressure: virtual time only moves in flush(), so waiting for the queue to drain would never end.
