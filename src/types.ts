@@ -70,6 +70,13 @@ export interface MessageInput {
   /** Transactional or marketing. @default 'transactional' */
   readonly category?: MessageCategory;
   /**
+   * The list (topic) a marketing message belongs to, like `'newsletter'`: the List-Unsubscribe
+   * token carries it, an unsubscribe removes the recipient from this list only, and delivery
+   * skips recipients unsubscribed from it. 1 to 64 characters of letters, digits, `.`, `_`,
+   * `-` and `:`, starting with a letter or digit; not `marketing` or `transactional`.
+   */
+  readonly list?: string;
+  /**
    * The campaign this message belongs to (set by `sendMany` for each of its messages): journaled
    * with the message, carried on its events and feedback, counted in the campaign's stats and
    * named in the Feedback-ID header. 1 to 64 letters, digits, `.`, `_` or `-`, starting with a
@@ -104,6 +111,8 @@ export interface NormalizedMessage {
   readonly tags: Readonly<Record<string, string>>;
   readonly metadata: Readonly<Record<string, unknown>>;
   readonly category: MessageCategory;
+  /** The list (topic) of a marketing message, as given. */
+  readonly list?: string;
   /** The campaign id, as given (see {@link MessageInput.campaign}). */
   readonly campaign?: string;
   /** Envelope sender. */
@@ -388,6 +397,11 @@ export interface MailerStore {
   /** Webhook replay ids. */
   readonly replay: ReplayStore;
   /**
+   * Lists, subscriptions and consent records (`mailpush/unsubscribe`). Optional so that stores
+   * written before it keep working: without it the mailer keeps subscriptions in memory.
+   */
+  readonly subscriptions?: SubscriptionStore;
+  /**
    * Per-campaign counters and state (`sendMany` campaigns). Optional so that stores written
    * before it keep working: without it the mailer keeps campaign stats in memory.
    */
@@ -515,6 +529,80 @@ export interface SuppressionStore {
   find(address: string, scopes: readonly string[], now: number): SuppressionEntry | undefined | Promise<SuppressionEntry | undefined>;
   /** Every entry (expired ones may be included). */
   list(): Iterable<SuppressionEntry> | AsyncIterable<SuppressionEntry>;
+  /** Releases resources. */
+  close?(): void | Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Subscriptions (lists and consent)
+// ---------------------------------------------------------------------------------------
+
+/** Whether an address currently receives a list. */
+export type SubscriptionStatus = 'subscribed' | 'unsubscribed';
+
+/** A dated change of a subscription and its proof: a consent, or an opt-out. */
+export interface SubscriptionChange {
+  /** When it happened, ms since the epoch. */
+  readonly at: number;
+  /** Where it came from: `'signup-form'`, `'import'`, `'one-click'`, `'host'`, ... */
+  readonly source: string;
+  /** Evidence: the IP address of the request, a form id, a double opt-in confirmation id. */
+  readonly proof?: string;
+}
+
+/** One address on one list, with its consent record. Plain data. */
+export interface Subscription {
+  /** The list (topic). */
+  readonly list: string;
+  /** The address, lower case. */
+  readonly address: string;
+  readonly status: SubscriptionStatus;
+  /** The consent behind the current (or last) subscription; absent for an address that unsubscribed without ever being subscribed here. */
+  readonly consent?: SubscriptionChange;
+  /** The opt-out, while `status` is `'unsubscribed'`. */
+  readonly unsubscribed?: SubscriptionChange;
+  /** When the record last changed, ms since the epoch. */
+  readonly updatedAt: number;
+}
+
+/** Result of a change: the record as it is now, and whether this call changed it. */
+export interface SubscriptionResult {
+  readonly subscription: Subscription;
+  readonly changed: boolean;
+}
+
+/** One page of a list's subscribed addresses, in address order: see {@link SubscriptionStore.page}. */
+export interface SubscriptionPage {
+  readonly items: readonly Subscription[];
+  /** Pass back for the next page; undefined at the end. */
+  readonly cursor: string | undefined;
+}
+
+/**
+ * Lists, subscriptions and consent. Methods may return synchronously. The rules (the same in
+ * every store; `mailpush/testing/conformance` has the suite):
+ * - `subscribe` never overrides an unsubscribe: an address that opted out stays out (an old
+ *   import cannot add it back); only `resubscribe`, with a consent dated after the opt-out,
+ *   does. Subscribing a subscribed address keeps it subscribed and records the newer consent.
+ * - `unsubscribe` is idempotent: the first opt-out's date and source are kept. It works for an
+ *   address the list never had (the record then has no consent).
+ * - Lists are independent: a change touches one (list, address) record.
+ * - Addresses are compared case-insensitively and stored in lower case.
+ */
+export interface SubscriptionStore {
+  readonly name: string;
+  /** The record of `address` on `list`, if any. */
+  get(list: string, address: string): Subscription | undefined | Promise<Subscription | undefined>;
+  /** Subscribes with `consent` (see the rules above). */
+  subscribe(list: string, address: string, consent: SubscriptionChange): SubscriptionResult | Promise<SubscriptionResult>;
+  /** Subscribes again after an unsubscribe; throws a VALIDATION MailError when `consent.at` is not after the opt-out. */
+  resubscribe(list: string, address: string, consent: SubscriptionChange): SubscriptionResult | Promise<SubscriptionResult>;
+  /** Unsubscribes (idempotent). */
+  unsubscribe(list: string, address: string, change: SubscriptionChange): SubscriptionResult | Promise<SubscriptionResult>;
+  /** Every record of `address`, one per list, in list order. */
+  lists(address: string): readonly Subscription[] | Promise<readonly Subscription[]>;
+  /** Subscribed addresses of `list` after `cursor` (undefined = from the start), in address order, at most `limit`. */
+  page(list: string, cursor: string | undefined, limit: number): SubscriptionPage | Promise<SubscriptionPage>;
   /** Releases resources. */
   close?(): void | Promise<void>;
 }
