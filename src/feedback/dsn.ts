@@ -19,8 +19,11 @@
  * @module
  */
 
-import { defaultClassifier, HARD_CATEGORIES, parseEnhancedStatus } from '../classify/index.js';
+import { defaultClassificationRules, defaultClassifier, parseEnhancedStatus } from '../classify/index.js';
 import type { Classifier } from '../classify/index.js';
+import type { ReasonFamily } from '../classify/phrases.js';
+import { decideBounceReason } from '../classify/reason.js';
+import type { ReasonVerdict } from '../classify/reason.js';
 import { configError, describeValue, MailError, MailErrorCode } from '../errors.js';
 import type { BounceCategory, Classification } from '../types.js';
 import {
@@ -141,31 +144,21 @@ const NOT_BOUNCE: BounceResult = Object.freeze({ kind: 'not-bounce', recipients:
 // Reason and hardness
 // ---------------------------------------------------------------------------------------
 
-/**
- * Reasons that say nothing more about a delay than "not delivered yet": a delay warning with
- * one of them is reported as `expired` (the time the sending system keeps trying runs out).
- */
-const GENERIC_DELAY_REASONS: ReadonlySet<BounceCategory> = new Set<BounceCategory>(['networkerror', 'systemerror', 'undefined', 'expired', 'syntaxerror', 'contenterror']);
 /** Wording of delivery attempts that never reached an SMTP conversation. */
 const NEVER_CONNECTED =
   /socket error|connection (?:\w+ ){0,2}(?:refused|timed? ?out|reset)|could not connect|couldn'?t connect|unable to connect|failed to connect|no route to host|network is unreachable|host (?:is )?(?:not )?(?:un)?reachable|did not accept our requests to connect|not reachable/i;
 
-/** Unknown-user wording explicit enough to stand even after DATA (Yahoo answers unknown users there). */
-const EXPLICIT_UNKNOWN = /(?:doesn'?t|does not) have an? [\w.-]{1,60} account|no such (?:user|mailbox|account) here/i;
-/**
- * "550 : User unknown" with an empty address: au/KDDI and other Japanese carriers refuse mail
- * blocked by the recipient's reception filter this way (after DATA).
- */
-const FILTER_UNKNOWN = /\b5\d\d:?[ ]{0,2}:[ ]{0,2}User unknown\b/i;
+/** Ids of the default classification rules: any other id comes from a user rule. */
+const DEFAULT_RULE_IDS: ReadonlySet<string> = new Set(defaultClassificationRules.map((r) => r.id));
+const ADDRESS_HARD: ReadonlySet<BounceCategory> = new Set<BounceCategory>(['userunknown', 'hostunknown', 'hasmoved']);
 
-interface Verdict {
-  readonly reason: BounceCategory;
-  readonly hard: boolean;
-}
+/** The remote host a diagnostic names: `host mx.example.org[192.0.2.1] said`, `mx.example.org [192.0.2.1]`. */
+const HOST_IN_TEXT = /\b([a-z0-9][\w-]{0,62}(?:\.[\w-]{1,63}){1,8}\.[a-z]{2,24})\.?\s{0,2}\[(?:\d{1,3}(?:\.\d{1,3}){3}|ipv6:[\da-f:]{2,45}|[\da-f:]{2,45})\]/i;
 
 /**
- * Classifies one recipient with the shared table, then applies what the report structure
- * tells beyond the reply: the refused command, a failing local delivery program, the action.
+ * Decides one recipient's reason with the Sisimai-order decision (src/classify/reason.ts),
+ * after the user rules of a custom classifier, and applies mailpush's own addition: a system
+ * that gave up on a host it never reached did so when its queue lifetime ran out (`expired`).
  */
 function decide(input: {
   status: string | undefined;
@@ -173,53 +166,43 @@ function decide(input: {
   text: string;
   action: BounceAction;
   command: string | undefined;
-  mailer: boolean;
+  diagnosticType: string | undefined;
+  remoteHost: string | undefined;
+  address: string;
   fallback: BounceCategory | undefined;
   classifier: Classifier;
-}): Verdict {
-  const { status, code, text, action, command } = input;
-  const c: Classification = input.classifier.classify({
-    ...(status !== undefined ? { enhancedStatus: status } : {}),
-    ...(code !== undefined ? { responseCode: code } : {}),
+}): ReasonVerdict {
+  const { status, code, text, action } = input;
+  const delayed = action === 'delayed';
+  if (input.classifier !== defaultClassifier) {
+    const c: Classification = input.classifier.classify({
+      ...(status !== undefined ? { enhancedStatus: status } : {}),
+      ...(code !== undefined ? { responseCode: code } : {}),
+      text,
+    });
+    if (!DEFAULT_RULE_IDS.has(c.rule)) {
+      const hard = !delayed && (c.hard || (action === 'failed' && ADDRESS_HARD.has(c.category)));
+      return { reason: c.category, hard, decidedBy: { rule: `custom/${c.rule}`, family: c.category } };
+    }
+  }
+  const domain = input.address.slice(input.address.lastIndexOf('@') + 1);
+  const provisional = (input.fallback as ReasonFamily | undefined) ?? (delayed ? 'expired' : undefined);
+  const v = decideBounceReason({
+    status,
+    replyCode: code,
     text,
+    command: input.command,
+    action,
+    diagnosticType: input.diagnosticType,
+    remoteHost: input.remoteHost ?? HOST_IN_TEXT.exec(text.length > 4096 ? text.slice(0, 4096) : text)?.[1],
+    recipientDomain: domain,
+    provisional,
   });
-  let reason = c.category === 'undefined' && input.fallback !== undefined ? input.fallback : c.category;
-  let hard = c.hard;
-  // A failed recipient with neither code nor status is still final: the reporting MTA gave up.
-  if (!hard && code === undefined && status === undefined && action === 'failed') hard = HARD_CATEGORIES.has(reason);
-  const addressStatus = status !== undefined && /^[45]\.1\.(?:1|10)$/.test(status);
-  if (input.mailer && reason !== 'mailboxfull') {
-    // The local delivery program failed (procmail, a pipe): a mailer error, not the address.
-    reason = 'systemerror';
-    hard = false;
-  } else if (
-    reason === 'userunknown' &&
-    command !== 'RCPT' &&
-    !EXPLICIT_UNKNOWN.test(text) &&
-    (FILTER_UNKNOWN.test(text) || (command !== undefined && !addressStatus) || (status !== undefined && !/^[45]\.(?:1\.\d{1,3}|0\.0)$/.test(status)))
-  ) {
-    // "User unknown" that is not an answer to RCPT TO: the address was accepted there, so a
-    // filter refused the content. Only an addressing status (X.1.x) or an explicit "has no
-    // account" keeps it an unknown user.
-    reason = 'filtered';
-    hard = false;
-  } else if (command === 'MAIL' && HARD_CATEGORIES.has(reason)) {
-    // Refused at MAIL FROM: the sender was refused, whatever the wording says about addresses.
-    reason = 'rejected';
-    hard = false;
-  } else if (command === 'CONNECT' && !(reason === 'ratelimited' && (code ?? 0) < 500 && !status?.startsWith('5'))) {
-    // Refused before any envelope was sent: about the sending host, not the recipient.
-    reason = 'blocked';
-    hard = false;
-  }
-  if (action === 'delayed' && GENERIC_DELAY_REASONS.has(reason)) reason = 'expired';
-  else if (action === 'failed' && code === undefined && reason === 'networkerror' && NEVER_CONNECTED.test(text)) {
+  if (action === 'failed' && code === undefined && (v.reason === 'networkerror' || v.reason === 'onhold') && NEVER_CONNECTED.test(text)) {
     // Mail systems only give up on unreachable hosts once the queue lifetime is over.
-    reason = 'expired';
+    return { reason: 'expired', hard: false, decidedBy: { ...v.decidedBy, rule: 'mailpush/gave-up-unreachable', family: 'expired' } };
   }
-  if (action === 'delayed' || action === 'delivered' || action === 'relayed' || action === 'expanded') hard = false;
-  if (action === 'delivered' || action === 'relayed' || action === 'expanded') reason = 'delivered';
-  return { reason, hard };
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -391,9 +374,21 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   const action = readAction(fields.get('action')) ?? (status?.startsWith('2') ? 'delivered' : status?.startsWith('4') && ctx.delayedReport ? 'delayed' : 'failed');
   const command = readCommand(`${diag.text}\n${blockText}`);
   const mailer = (diag.type !== undefined && MAILER_DIAGNOSTIC.test(diag.type)) || MAILER_TEXT.test(diagText) || /;\s*\|/.test(fields.get('final-recipient') ?? '');
-  const verdict = decide({ status, code: reply.code, text: diagText, action, command, mailer, fallback: ctx.fallback, classifier: ctx.classifier });
+  const remote = clean(splitTyped(fields.get('remote-mta')).text, 255);
+  const verdict = decide({
+    status,
+    code: reply.code,
+    text: diagText,
+    action,
+    command,
+    diagnosticType: mailer ? 'X-Unix' : diag.type,
+    remoteHost: remote !== '' ? remote : undefined,
+    address,
+    fallback: ctx.fallback,
+    classifier: ctx.classifier,
+  });
 
-  const r: Mutable<BouncedRecipient> = { address, action, reason: verdict.reason, hard: verdict.hard };
+  const r: Mutable<BouncedRecipient> = { address, action, reason: verdict.reason, hard: verdict.hard, decidedBy: verdict.decidedBy };
   if (original !== undefined) r.originalRecipient = original;
   if (status !== undefined) r.status = status;
   if (reply.code !== undefined) r.replyCode = reply.code;
@@ -401,7 +396,6 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   if (rawDiag !== undefined && rawDiag !== '') r.diagnosticCode = clean(rawDiag, MAX_DIAGNOSTIC);
   else if (diagText !== '') r.diagnosticCode = oneLine(diagText);
   if (diagText !== '') r.diagnosticText = oneLine(diagText);
-  const remote = clean(splitTyped(fields.get('remote-mta')).text, 255);
   if (remote !== '') r.remoteMta = remote;
   const until = parseDate(fields.get('will-retry-until'));
   if (until !== undefined && action === 'delayed') r.willRetryUntil = until;
@@ -427,9 +421,20 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
   const status = reply.status ?? unwrapped.status;
   const action: BounceAction = ctx.delayedReport ? 'delayed' : 'failed';
   const command = readCommand(diagText) ?? (single && wholeText.length < 20000 ? readCommand(wholeText) : undefined);
-  const verdict = decide({ status, code: reply.code, text: unwrapped.text, action, command, mailer: MAILER_TEXT.test(diagText), fallback: ctx.fallback, classifier: ctx.classifier });
+  const verdict = decide({
+    status,
+    code: reply.code,
+    text: unwrapped.text,
+    action,
+    command,
+    diagnosticType: MAILER_TEXT.test(diagText) ? 'X-Unix' : undefined,
+    remoteHost: HOST_IN_TEXT.exec(diagText.length > 4096 ? diagText.slice(0, 4096) : diagText)?.[1],
+    address,
+    fallback: ctx.fallback,
+    classifier: ctx.classifier,
+  });
 
-  const r: Mutable<BouncedRecipient> = { address, action, reason: verdict.reason, hard: verdict.hard };
+  const r: Mutable<BouncedRecipient> = { address, action, reason: verdict.reason, hard: verdict.hard, decidedBy: verdict.decidedBy };
   if (status !== undefined) r.status = status;
   if (reply.code !== undefined) r.replyCode = reply.code;
   if (diagText !== '') {

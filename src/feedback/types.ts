@@ -7,6 +7,7 @@
  */
 
 import type { Classifier } from '../classify/index.js';
+import type { BounceDecision } from '../classify/reason.js';
 import type { BounceCategory } from '../types.js';
 
 /**
@@ -73,6 +74,12 @@ export interface BouncedRecipient {
   readonly willRetryUntil?: number;
   /** The SMTP command the remote server refused (`RCPT`, `DATA`, `MAIL`, `CONNECT`...), when stated. */
   readonly command?: string;
+  /**
+   * Which rule decided `reason` (and so `hard`): the stage and kind (`first-pass/status`,
+   * `host/microsoft`, `fallback/onhold`...), the reason family in the reference's finer names,
+   * and what matched. Always set by `parseBounce`. For debugging and for users who extend the rules.
+   */
+  readonly decidedBy?: BounceDecision;
 }
 
 /** Result of `parseBounce`. */

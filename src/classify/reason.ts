@@ -1,0 +1,495 @@
+/**
+ * The reason of a bounced recipient, decided the way the reference bounce parser (Sisimai)
+ * decides it, by rule family, and explained: every verdict says which rule decided
+ * ({@link BounceDecision}).
+ *
+ * The order, in short (details on {@link decideBounceReason}):
+ * 1. a provisional reason from the report's format that is specific (not in the retry set) is final;
+ * 2. the receiving provider's own rules (`./hosts.ts`);
+ * 3. a 2.x.x status is `delivered`;
+ * 4. the first pass, first hit wins: mailboxfull, mesgtoobig, exceedlimit, suspend, hasmoved,
+ *    norelaying, authfailure, userunknown, filtered, requireptr, notcompliantrfc,
+ *    badreputation, rejected, hostunknown, spamdetected, speeding, toomanyconn, blocked, each
+ *    by provisional reason, status code or phrase, gated by the SMTP command (a user-unknown
+ *    phrase counts only at RCPT; after DATA it means `filtered`);
+ * 5. the second pass: a specific status reason, else phrases of the generic families;
+ * 6. fallbacks by status subject, diagnostic type, reply code, action and command; then
+ *    `onhold` (text that no rule explains) or `undefined` (no text).
+ *
+ * The hard flag follows from the reason alone: userunknown, hostunknown and hasmoved are hard,
+ * notaccept is hard unless temporary, everything else is soft.
+ *
+ * @module
+ */
+
+import type { BounceCategory } from '../types.js';
+import { findHostRule, HOST_RULES } from './hosts.js';
+import type { HostRule } from './hosts.js';
+import { matchPhrases, REASON_PHRASES } from './phrases.js';
+import type { Phrase, ReasonFamily } from './phrases.js';
+
+/**
+ * Which rule decided a recipient's reason, for debugging and for users who extend the rules.
+ *
+ * @example
+ * ```ts
+ * const r = parseBounce(raw).recipients[0];
+ * console.log(r?.decidedBy);
+ * // { rule: 'first-pass/phrase', family: 'filtered', matched: 'user unknown', command: 'DATA' }
+ * ```
+ */
+export interface BounceDecision {
+  /**
+   * The rule, as `<stage>/<kind>`:
+   * - `provisional`: the report format named a specific reason;
+   * - `host/<provider>`: a receiving provider's rule (`host/microsoft`, `host/franceptt`);
+   * - `delivered`: a 2.x.x status;
+   * - `first-pass/status|phrase|provisional`: the first pass, decided by the status code, a
+   *   phrase of the family, or the provisional reason;
+   * - `second-pass/status|phrase`: the second pass;
+   * - `fallback/<what>`: a fallback (`x.6.y`, `x.7.y`, `mailer`, `reply-code`, `delayed`,
+   *   `helo`, `onhold`, `undefined`);
+   * - `mailpush/<what>`: a rule of mailpush beyond the reference (`mailpush/gave-up-unreachable`);
+   * - `custom/<id>`: a user rule of a custom classifier.
+   */
+  readonly rule: string;
+  /**
+   * The reason family in the reference's finer names (`speeding`, `mesgtoobig`,
+   * `mailererror`, `notcompliantrfc`...), of which `reason` is the mailpush category.
+   */
+  readonly family: ReasonFamily | BounceCategory;
+  /** What matched: the phrase, the status code, the reply code or the provider token. */
+  readonly matched?: string;
+  /** The SMTP command the decision took into account, when known. */
+  readonly command?: string;
+}
+
+/** What the decision reads about one recipient. */
+export interface ReasonInput {
+  /** Enhanced status (`5.1.1`). */
+  readonly status?: string | undefined;
+  /** Reply code (550). */
+  readonly replyCode?: number | undefined;
+  /** Diagnostic text (any case; at most 8 KiB is read). */
+  readonly text?: string | undefined;
+  /** The refused SMTP command: `CONN`/`CONNECT`, `HELO`, `EHLO`, `MAIL`, `RCPT`, `DATA`, ... */
+  readonly command?: string | undefined;
+  /** The RFC 3464 action (`failed`, `delayed`, ...). */
+  readonly action?: string | undefined;
+  /** Diagnostic type (`SMTP`, `X-Unix`, ...); empty means SMTP. */
+  readonly diagnosticType?: string | undefined;
+  /** The remote host that answered, for the provider rules. */
+  readonly remoteHost?: string | undefined;
+  /** The recipient's domain, for the provider rules. */
+  readonly recipientDomain?: string | undefined;
+  /** A reason the report's format implies (a mail system that only reports one kind of failure). */
+  readonly provisional?: ReasonFamily | undefined;
+}
+
+/** The verdict: the mailpush category, the hard flag and the explanation. */
+export interface ReasonVerdict {
+  readonly reason: BounceCategory;
+  readonly hard: boolean;
+  readonly decidedBy: BounceDecision;
+}
+
+/** Reasons so generic that the decision re-examines them (a provisional one stays as a fallback). */
+export const RETRY_REASONS: ReadonlySet<ReasonFamily> = new Set<ReasonFamily>([
+  'undefined',
+  'onhold',
+  'systemerror',
+  'securityerror',
+  'expired',
+  'suspend',
+  'networkerror',
+  'hostunknown',
+  'userunknown',
+]);
+
+/** Reference family -> mailpush category. */
+const CATEGORY: Readonly<Record<ReasonFamily, BounceCategory>> = Object.freeze({
+  userunknown: 'userunknown',
+  hostunknown: 'hostunknown',
+  hasmoved: 'hasmoved',
+  notaccept: 'notaccept',
+  suspend: 'suspend',
+  mailboxfull: 'mailboxfull',
+  filtered: 'filtered',
+  rejected: 'rejected',
+  norelaying: 'norelaying',
+  blocked: 'blocked',
+  badreputation: 'badreputation',
+  requireptr: 'requireptr',
+  authfailure: 'authfailure',
+  securityerror: 'securityerror',
+  policyviolation: 'policyviolation',
+  spamdetected: 'spamdetected',
+  virusdetected: 'virusdetected',
+  contenterror: 'contenterror',
+  notcompliantrfc: 'contenterror',
+  mesgtoobig: 'emailtoolarge',
+  exceedlimit: 'emailtoolarge',
+  speeding: 'ratelimited',
+  toomanyconn: 'ratelimited',
+  expired: 'expired',
+  networkerror: 'networkerror',
+  systemerror: 'systemerror',
+  systemfull: 'systemfull',
+  syntaxerror: 'syntaxerror',
+  mailererror: 'systemerror',
+  onhold: 'onhold',
+  undefined: 'undefined',
+  delivered: 'delivered',
+});
+
+/** The mailpush category of a reference family. */
+export function categoryOf(family: ReasonFamily): BounceCategory {
+  return CATEGORY[family];
+}
+
+function statusTable(): Map<string, ReasonFamily> {
+  const m = new Map<string, ReasonFamily>();
+  const put = (family: ReasonFamily, ...codes: string[]): void => {
+    for (const c of codes) m.set(c, family);
+  };
+  put('userunknown', '5.1.0', '5.1.1', '5.1.3');
+  put('hostunknown', '5.1.2', '5.4.4');
+  put('hasmoved', '4.1.6', '5.1.6', '5.7.17', '5.7.18');
+  put('notaccept', '5.1.10', '5.7.27', '4.3.2', '5.3.2');
+  put('suspend', '4.2.1', '5.7.13');
+  put('mailboxfull', '4.2.2', '5.2.2');
+  put('filtered', '5.1.4', '5.2.0', '5.2.1', '4.2.4', '5.2.4');
+  put('rejected', '4.1.7', '4.1.8', '5.1.7', '5.1.8');
+  put('blocked', '4.7.1', '4.7.2');
+  put('requireptr', '4.7.25', '5.7.25');
+  put('authfailure', '4.7.24', '4.7.26', '5.7.20', '5.7.21', '5.7.22', '5.7.23', '5.7.24', '5.7.26', '5.7.29');
+  for (let d = 0; d <= 11; d++) put('securityerror', `5.7.${d}`);
+  put('securityerror', '5.7.14', '5.7.15', '5.7.19', '5.7.30', '4.7.5', '4.7.6', '4.7.7', '4.7.12', '4.7.15');
+  put('spamdetected', '5.7.28');
+  put('mesgtoobig', '5.3.4', '4.7.16', '5.7.16');
+  put('exceedlimit', '4.2.3', '5.2.3');
+  put('toomanyconn', '5.5.3');
+  put('expired', '4.4.1', '4.4.7');
+  put('networkerror', '4.4.2', '4.4.4', '4.4.6', '4.4.8', '5.4.0');
+  put('systemerror', '4.1.9', '5.1.9', '4.3.3', '4.3.5', '5.3.0', '5.3.3', '5.3.5', '4.4.3', '5.4.3', '4.5.3', '4.5.5', '5.5.4', '5.5.5');
+  put('systemfull', '4.3.1', '5.3.1', '4.4.5');
+  put('syntaxerror', '5.5.2', '5.5.6');
+  return m;
+}
+
+/**
+ * Enhanced status -> reference family (RFC 3463 codes and the IANA registry, as the reference
+ * reads them). Unmapped on purpose: 4.1.1, X.0.0, 4.3.0, 4.4.0, 4.5.0, 4.7.0 (too generic).
+ * Note the asymmetries: 5.7.1 is securityerror but 4.7.1 blocked; 5.2.1 filtered but 4.2.1 suspend.
+ */
+export const STATUS_REASONS: ReadonlyMap<string, ReasonFamily> = statusTable();
+
+/** The family a status maps to (2.x.x is `delivered`), or `undefined`. */
+export function statusReason(status: string | undefined): ReasonFamily | undefined {
+  if (status === undefined) return undefined;
+  if (status.startsWith('2.')) return 'delivered';
+  return STATUS_REASONS.get(status);
+}
+
+const MAX_TEXT = 8192;
+/** Diagnostic types of local delivery programs; every other type (SMTP, X-Postfix, unknown) reads as SMTP. */
+const LOCAL_TYPES: ReadonlySet<string> = new Set(['X-UNIX', 'X-LOCAL', 'X-PIPE']);
+const BEFORE_ENVELOPE: ReadonlySet<string> = new Set(['CONN', 'EHLO', 'HELO']);
+const ENVELOPE: ReadonlySet<string> = new Set(['CONN', 'EHLO', 'HELO', 'MAIL', 'RCPT']);
+
+/** Families the second pass tries by phrase, in order. */
+const SECOND_PASS: readonly ReasonFamily[] = [
+  'mailboxfull',
+  'authfailure',
+  'badreputation',
+  'speeding',
+  'spamdetected',
+  'virusdetected',
+  'policyviolation',
+  'norelaying',
+  'systemerror',
+  'networkerror',
+  'suspend',
+  'contenterror',
+  'systemfull',
+  'notaccept',
+  'expired',
+  'securityerror',
+  'mailererror',
+];
+
+interface Facts {
+  readonly text: string;
+  readonly status: string | undefined;
+  readonly code: number | undefined;
+  readonly command: string | undefined;
+  readonly smtp: boolean;
+  readonly statusFamily: ReasonFamily | undefined;
+  readonly provisional: ReasonFamily | undefined;
+}
+
+interface Hit {
+  readonly rule: string;
+  readonly matched?: string;
+}
+
+const phrase = (f: Facts, family: ReasonFamily): string | undefined => matchPhrases(f.text, REASON_PHRASES[family]);
+
+/** The common predicate: the provisional reason, the status, or a phrase of the family. */
+function common(f: Facts, family: ReasonFamily, useStatus = true): Hit | undefined {
+  if (f.provisional === family) return { rule: 'first-pass/provisional' };
+  if (useStatus && f.statusFamily === family) return { rule: 'first-pass/status', matched: f.status! };
+  const m = phrase(f, family);
+  return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
+}
+
+/** A demand for SMTP authentication, which explains a relay refusal. */
+const AUTH_DEMAND: readonly Phrase[] = ['smtp authentication', 'smtp auth', 'authentication required', 'authentication is required', 'must authenticate', 'without authentication', 'please authenticate'];
+
+/**
+ * Wording that the recipient has no account at all at the destination: an unknown user even
+ * when the refusal came after DATA (some providers check the account only there).
+ */
+const NO_ACCOUNT: readonly Phrase[] = [['doesn\'t have', 'account'], ['does not have', 'account'], 'no account by that name'];
+
+/** Phrases that keep a user-unknown status from deciding: the text says who really refused. */
+const NOT_REALLY_UNKNOWN: readonly ReasonFamily[] = ['norelaying', 'blocked', 'mailboxfull', 'hasmoved', 'rejected', 'notaccept', 'filtered'];
+
+/** The first pass, in order. Each predicate says whether (and why) its family holds. */
+const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefined])[] = [
+  ['mailboxfull', (f) => common(f, 'mailboxfull')],
+  ['mesgtoobig', (f) => (f.statusFamily === 'exceedlimit' ? undefined : common(f, 'mesgtoobig'))],
+  ['exceedlimit', (f) => common(f, 'exceedlimit')],
+  ['suspend', (f) => common(f, 'suspend')],
+  ['hasmoved', (f) => common(f, 'hasmoved')],
+  [
+    'norelaying',
+    (f) => {
+      // Relaying is refused at RCPT; before the envelope it is someone else's refusal, and an
+      // authentication or system problem is not a relay refusal.
+      if (f.command !== undefined && BEFORE_ENVELOPE.has(f.command)) return undefined;
+      if (f.provisional === 'securityerror' || f.provisional === 'systemerror' || f.provisional === 'undefined') return undefined;
+      // "Relaying denied, authenticate first": the refusal is the missing SMTP AUTH (securityerror).
+      if (matchPhrases(f.text, AUTH_DEMAND) !== undefined) return undefined;
+      return common(f, 'norelaying');
+    },
+  ],
+  ['authfailure', (f) => common(f, 'authfailure')],
+  [
+    'userunknown',
+    (f) => {
+      if (f.provisional === 'userunknown') return { rule: 'first-pass/provisional' };
+      if (f.statusFamily === 'suspend') return undefined;
+      if (f.statusFamily === 'userunknown') {
+        // X.1.1 is "bad destination mailbox", unless the text says the refusal was about
+        // relaying, the client, the quota, a move, the sender or a domain accepting no mail.
+        for (const other of NOT_REALLY_UNKNOWN) if (phrase(f, other) !== undefined) return undefined;
+        return { rule: 'first-pass/status', matched: f.status! };
+      }
+      // Unknown-user wording is an unknown user when it answers RCPT TO, or when it is the
+      // reporting system's own verdict (no remote reply, no command: a local delivery agent or
+      // directory lookup, which knows its users; the reference's format parsers say so too).
+      const own = f.command === undefined && f.code === undefined;
+      if (f.command !== 'MAIL' && f.command !== 'CONN' && f.command !== 'HELO' && f.command !== 'EHLO') {
+        const none = matchPhrases(f.text, NO_ACCOUNT);
+        if (none !== undefined) return { rule: 'first-pass/no-account', matched: none };
+      }
+      if (f.command !== 'RCPT' && !own) return undefined;
+      const m = phrase(f, 'userunknown');
+      return m === undefined ? undefined : { rule: own ? 'first-pass/own-verdict' : 'first-pass/phrase', matched: m };
+    },
+  ],
+  [
+    'filtered',
+    (f) => {
+      if (f.provisional === 'filtered') return { rule: 'first-pass/provisional' };
+      if (f.statusFamily === 'suspend') return undefined;
+      if (f.statusFamily === 'filtered') {
+        const m = phrase(f, 'userunknown') ?? phrase(f, 'filtered');
+        return m === undefined ? undefined : { rule: 'first-pass/status', matched: `${f.status} + ${m}` };
+      }
+      // Wording of the recipient refusing us is a filter at any stage after the client was accepted.
+      if (f.command !== 'CONN' && f.command !== 'HELO' && f.command !== 'EHLO' && f.command !== 'MAIL') {
+        const own = phrase(f, 'filtered');
+        if (own !== undefined) return { rule: 'first-pass/phrase', matched: own };
+      }
+      // The envelope was accepted (after DATA, or the report does not say): a refusal of the
+      // recipient now, even in unknown-user words, is the recipient's filter.
+      if (f.command !== undefined && ENVELOPE.has(f.command)) return undefined;
+      const m = phrase(f, 'userunknown');
+      return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
+    },
+  ],
+  ['requireptr', (f) => common(f, 'requireptr')],
+  ['notcompliantrfc', (f) => common(f, 'notcompliantrfc', false)],
+  ['badreputation', (f) => common(f, 'badreputation', false)],
+  [
+    'rejected',
+    (f) => {
+      if (f.provisional === 'rejected') return { rule: 'first-pass/provisional' };
+      if (f.statusFamily === 'rejected') return { rule: 'first-pass/status', matched: f.status! };
+      // Sender wording counts where the sender is what was being judged.
+      const s = f.statusFamily;
+      const counts =
+        f.command === 'MAIL' ||
+        (f.command === 'DATA' && s !== 'userunknown') ||
+        s === undefined ||
+        s === 'onhold' ||
+        s === 'undefined' ||
+        s === 'securityerror' ||
+        s === 'systemerror';
+      if (!counts) return undefined;
+      const m = phrase(f, 'rejected');
+      return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
+    },
+  ],
+  [
+    'hostunknown',
+    (f) => {
+      if (f.provisional === 'hostunknown') return { rule: 'first-pass/provisional' };
+      if (f.statusFamily === 'hostunknown') {
+        // A DNS failure or a domain without a mail exchanger is not a non-existent domain.
+        if (phrase(f, 'networkerror') !== undefined || phrase(f, 'notaccept') !== undefined) return undefined;
+        return { rule: 'first-pass/status', matched: f.status! };
+      }
+      const m = phrase(f, 'hostunknown');
+      return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
+    },
+  ],
+  [
+    'spamdetected',
+    (f) => {
+      // Content is judged after DATA; before it, "spam" wording is about the client.
+      if (f.statusFamily !== 'spamdetected' && f.command !== undefined && ENVELOPE.has(f.command)) return undefined;
+      return common(f, 'spamdetected');
+    },
+  ],
+  ['speeding', (f) => common(f, 'speeding', false)],
+  ['toomanyconn', (f) => common(f, 'toomanyconn')],
+  ['blocked', (f) => common(f, 'blocked')],
+];
+
+function verdict(family: ReasonFamily, hit: Hit, f: Facts, action: string | undefined, hardSource: string): ReasonVerdict {
+  const decidedBy: { -readonly [K in keyof BounceDecision]: BounceDecision[K] } = { rule: hit.rule, family };
+  if (hit.matched !== undefined) decidedBy.matched = hit.matched.length > 120 ? hit.matched.slice(0, 120) : hit.matched;
+  if (f.command !== undefined) decidedBy.command = f.command;
+  return { reason: CATEGORY[family], hard: hardFlag(family, action, hardSource), decidedBy: Object.freeze(decidedBy) };
+}
+
+const TEMPORARY = /(?:^|[^\d.])4\d\d(?![\d.])|(?:^|[^\d])4\.\d{1,3}\.\d{1,3}| temporar| persistent/;
+
+/**
+ * The hard flag of a reason (the reference's rule): unknown user, unknown host and moved
+ * mailbox are hard; a domain accepting no mail is hard unless the reply is temporary (a 4xx
+ * code, "temporary", "persistent"); everything else is soft, whatever its class. A delayed
+ * recipient is never hard (mailpush: delivery is still being tried).
+ */
+export function hardFlag(family: ReasonFamily, action: string | undefined, statusAndText: string): boolean {
+  if (action === 'delayed' || action === 'delivered' || action === 'relayed' || action === 'expanded') return false;
+  if (family === 'userunknown' || family === 'hostunknown' || family === 'hasmoved') return true;
+  if (family !== 'notaccept') return false;
+  const s = statusAndText.toLowerCase();
+  const code = /(?:^|[^\d.])([245])\.\d{1,3}\.\d{1,3}/.exec(s)?.[1] ?? /(?:^|[^\d.])([245])\d\d(?![\d.])/.exec(s)?.[1];
+  if (code === '5') return true;
+  return !TEMPORARY.test(s);
+}
+
+/** The SMTP command in the reference's spelling: a real verb or `CONN`, else undefined. */
+function normalizeCommand(command: string | undefined): string | undefined {
+  if (command === undefined) return undefined;
+  const c = command.trim().toUpperCase();
+  if (c === 'CONNECT' || c === 'CONN') return 'CONN';
+  return /^(?:HELO|EHLO|MAIL|RCPT|DATA|AUTH|STARTTLS|BDAT|QUIT|RSET|XFORWARD)$/.test(c) ? c : undefined;
+}
+
+/**
+ * Decides the reason of one bounced recipient and explains it.
+ *
+ * 1. A specific provisional reason (outside {@link RETRY_REASONS}) is final.
+ * 2. With text and a known provider (remote host or recipient domain), its rules go first.
+ * 3. A 2.x.x status is `delivered`.
+ * 4. First pass (diagnostic type SMTP or none), first hit wins, each family by provisional
+ *    reason, status or phrase, with these gates: a user-unknown status yields to relaying,
+ *    block, quota, moved, sender and null-MX wording; user-unknown wording counts only at RCPT;
+ *    after DATA (or with no command) filter and user-unknown wording mean `filtered`; sender
+ *    wording counts at MAIL, at DATA, or with a generic status; relaying is never refused
+ *    before the envelope; spam is content, judged after the envelope.
+ * 5. Second pass: a specific status reason (not in the retry set) decides; otherwise the
+ *    phrases of the generic families, in order, and the status reason as the last word.
+ * 6. Fallbacks: X.6.Y contenterror, X.7.Y securityerror, a local delivery program
+ *    mailererror, reply 401-407/501-507 syntaxerror, a delayed action expired, a refused
+ *    HELO/EHLO blocked; then `onhold` when there is text, `undefined` when there is none. A
+ *    provisional reason in the retry set is kept over `onhold`/`undefined`.
+ *
+ * Total: never throws.
+ *
+ * @example
+ * ```ts
+ * decideBounceReason({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 <a@b.example>: user unknown', command: 'RCPT' });
+ * // { reason: 'userunknown', hard: true, decidedBy: { rule: 'first-pass/status', family: 'userunknown', matched: '5.1.1', command: 'RCPT' } }
+ * decideBounceReason({ replyCode: 550, text: '550 user unknown', command: 'DATA' });
+ * // { reason: 'filtered', hard: false, decidedBy: { rule: 'first-pass/phrase', family: 'filtered', matched: 'user unknown', command: 'DATA' } }
+ * ```
+ */
+export function decideBounceReason(input: ReasonInput, hostRules: readonly HostRule[] = HOST_RULES): ReasonVerdict {
+  const rawText = typeof input.text === 'string' ? input.text : '';
+  const text = (rawText.length > MAX_TEXT ? rawText.slice(0, MAX_TEXT) : rawText).toLowerCase().replace(/\s+/g, ' ').trim();
+  const status = input.status;
+  const code = input.replyCode;
+  const type = (input.diagnosticType ?? '').toUpperCase();
+  const facts: Facts = {
+    text,
+    status,
+    code,
+    command: normalizeCommand(input.command),
+    smtp: !LOCAL_TYPES.has(type),
+    statusFamily: statusReason(status),
+    provisional: input.provisional,
+  };
+  const action = input.action;
+  const hardSource = `${status ?? ''} ${rawText.slice(0, 2000)}`;
+  const done = (family: ReasonFamily, hit: Hit): ReasonVerdict => verdict(family, hit, facts, action, hardSource);
+
+  // 1. A specific reason from the report's format.
+  const prov = input.provisional;
+  if (prov !== undefined && !RETRY_REASONS.has(prov)) return done(prov, { rule: 'provisional' });
+
+  // 2. The receiving provider's own rules.
+  if (text !== '') {
+    const rule = findHostRule(input.remoteHost, input.recipientDomain, hostRules);
+    const answer = rule?.decide({ text, status, code, command: facts.command });
+    if (rule !== undefined && answer !== undefined) return done(answer.family, { rule: `host/${rule.id}`, matched: answer.matched });
+  }
+
+  // 3. Success.
+  if (facts.statusFamily === 'delivered') return done('delivered', { rule: 'delivered', matched: status! });
+
+  // 4. First pass.
+  if (facts.smtp) {
+    for (const [family, test] of FIRST_PASS) {
+      const hit = test(facts);
+      if (hit !== undefined) return done(family, hit);
+    }
+  }
+
+  // 5. Second pass.
+  const sr = facts.statusFamily;
+  if (sr !== undefined && !RETRY_REASONS.has(sr) && facts.smtp) return done(sr, { rule: 'second-pass/status', matched: status! });
+  for (const family of SECOND_PASS) {
+    if (family === 'norelaying' && matchPhrases(text, AUTH_DEMAND) !== undefined) continue;
+    const m = phrase(facts, family);
+    if (m !== undefined) return done(family, { rule: 'second-pass/phrase', matched: m });
+  }
+  if (sr !== undefined) return done(sr, { rule: 'second-pass/status', matched: status! });
+
+  // 6. Fallbacks.
+  const subject = status?.split('.')[1];
+  if (subject === '6') return done('contenterror', { rule: 'fallback/x.6.y', matched: status! });
+  if (subject === '7') return done('securityerror', { rule: 'fallback/x.7.y', matched: status! });
+  if (LOCAL_TYPES.has(type)) return done('mailererror', { rule: 'fallback/mailer', matched: type });
+  if (code !== undefined && ((code >= 401 && code <= 407) || (code >= 501 && code <= 507))) return done('syntaxerror', { rule: 'fallback/reply-code', matched: String(code) });
+  if (action === 'delayed' || action === 'expired') return done('expired', { rule: 'fallback/delayed', matched: action });
+  if (facts.command === 'HELO' || facts.command === 'EHLO') return done('blocked', { rule: 'fallback/helo', matched: facts.command });
+  if (prov !== undefined) return done(prov, { rule: 'provisional' });
+  return text !== '' ? done('onhold', { rule: 'fallback/onhold' }) : done('undefined', { rule: 'fallback/undefined' });
+}
