@@ -27,6 +27,7 @@ export type {
   CloseOptions,
   CloseResult,
   MailerStats,
+  MailerTotals,
   MailerPreflightOptions,
   MailerFeedbackOptions,
   CampaignItem,

@@ -73,6 +73,7 @@ export type {
   MailerOptions,
   MailerPreflightOptions,
   MailerStats,
+  MailerTotals,
   RecipientResult,
   RecipientStatus,
   SendManyOptions,

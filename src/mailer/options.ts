@@ -261,6 +261,31 @@ export interface CloseResult {
   readonly pending: number;
 }
 
+/**
+ * Counts of {@link MailerStats.totals}, since the mailer started (not across restarts). Each
+ * counts job events: a job is one message's recipients in one recipient domain, so a message
+ * to three domains adds 3 to `queued`. A job whose recipients end differently counts once per
+ * outcome.
+ */
+export interface MailerTotals {
+  /** Jobs accepted by `send()` or `sendMany()` in this run (jobs read back after a restart are not counted: see the `recovered` event). */
+  readonly queued: number;
+  /** Deliveries accepted by the transport (a `sent` event). */
+  readonly sent: number;
+  /** Temporary failures that will be retried, throttles and paused transports included (a `deferred` event). */
+  readonly deferred: number;
+  /**
+   * Final failures other than expiry (a `failed` event with `reason` `permanent`, `aborted`,
+   * `suppressed` or `invalid`). Expired jobs are NOT in here: they are in `expired`; use
+   * `failed + expired` for every job that ended undelivered.
+   */
+  readonly failed: number;
+  /** Jobs that kept failing temporarily until the retry `maxAgeMs` or `maxAttempts` ran out (a `failed` event with `reason: 'expired'`). */
+  readonly expired: number;
+  /** Times a domain or the transport was slowed down or paused (a `throttled` event). */
+  readonly throttled: number;
+}
+
 /** Snapshot returned by {@link Mailer.stats}. */
 export interface MailerStats {
   /** Ready jobs per priority lane. */
@@ -275,8 +300,8 @@ export interface MailerStats {
   readonly domains: Readonly<Record<string, DomainStats>>;
   /** The transport's own gate: its rate and concurrency in force, and a pause after an account-level throttle. */
   readonly transport: DomainStats;
-  /** Event counts since start. */
-  readonly totals: Readonly<{ queued: number; sent: number; deferred: number; failed: number; expired: number; throttled: number }>;
+  /** Event counts since the mailer started (per job: one job is a message's recipients in one domain). */
+  readonly totals: Readonly<MailerTotals>;
 }
 
 /**
