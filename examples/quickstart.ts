@@ -106,6 +106,10 @@ const mailer = createMailer({
   // Demo timings, so the run ends in seconds. The production defaults are printed below.
   retry: DEMO_RETRY,
   throttle: DEMO_THROTTLE,
+  // Marketing mail carries one-click unsubscribe headers and the sender's postal address
+  // (mailpush/unsubscribe); without these two options it is refused.
+  unsubscribe: { url: 'https://u.acme.test/unsubscribe', secrets: ['quickstart-demo-secret-change-me'] },
+  postalAddress: 'Acme Inc., 1 Main Street, Springfield, USA',
 });
 
 print(bold(`mailpush quickstart: ${BULK} bulk messages + ${RESETS} password resets to a local SMTP sink (${sink.url})`));

@@ -137,6 +137,9 @@ async function producer(): Promise<void> {
       transport: smtpTransport({ host: '127.0.0.1', port: sink.port }), // a producer never sends itself
       store: bullmqStore({ connection: REDIS, prefix, role: 'producer' }),
       limits,
+      // Marketing mail gets its List-Unsubscribe headers where it is accepted (mailpush/unsubscribe).
+      unsubscribe: { url: 'https://u.acme.test/unsubscribe', secrets: ['scale-out-demo-secret-change-me'] },
+      postalAddress: 'Acme Inc., 1 Main Street, Springfield, USA',
     });
     await mailer.ready();
 

@@ -124,7 +124,7 @@ function fillBody(body: string, url: string, postal: string | undefined, html: b
 export function unsubscribeBuiltins(options: UnsubscribeMailerOptions): (input: MessageInput, ctx: ShapeContext) => Readonly<Record<string, string>> | undefined {
   void options;
   const vars = Object.freeze({ unsubscribeUrl: UNSUBSCRIBE_URL_PLACEHOLDER, postalAddress: POSTAL_ADDRESS_PLACEHOLDER });
-  return (input) => (input.category === 'marketing' ? vars : undefined);
+  return (input) => ((input as MessageInput | null)?.category === 'marketing' ? vars : undefined);
 }
 
 /** The message with its placeholders removed (no link to put there). */
