@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { MailErrorCode } from '../../src/errors.js';
+import { deriveTokenKeys, encodeMessagePart, openToken, sealToken } from '../../src/tracking/token.js';
+
+const SECRET = 'a-tracking-secret-of-32-bytes!!!';
+const OLD = 'the-previous-secret-0123456789ab';
+const msg = { id: 'msg_0123456789abcdef0123456789abcdef', messageId: '<0123-4567@example.com>', recipient: 'ann.smith@example.org', campaign: 'spring-sale', issuedAt: 1_700_000_000_000 };
+
+describe('tracking tokens', () => {
+  it('round-trip the URL, the message, the recipient and the campaign', () => {
+    const keys = deriveTokenKeys([SECRET]);
+    const part = encodeMessagePart(msg);
+    const url = 'https://shop.example.com/ünï/path?q=1&b=é#frag';
+    const t = sealToken(keys, 'click', part, 7, url);
+    expect(t).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(openToken(keys, 'click', t)).toEqual({ kind: 'click', ...msg, link: 7, url });
+    const o = sealToken(keys, 'open', part);
+    expect(openToken(keys, 'open', o)).toEqual({ kind: 'open', ...msg });
+  });
+
+  it('carry nothing readable: no address, URL or campaign in clear, in any encoding', () => {
+    const keys = deriveTokenKeys([SECRET]);
+    const t = sealToken(keys, 'click', encodeMessagePart(msg), 0, 'https://shop.example.com/cart');
+    const decoded = Buffer.from(t, 'base64url').toString('latin1');
+    for (const s of ['ann.smith', 'example.org', 'shop.example', 'spring-sale', 'msg_0123']) {
+      expect(t).not.toContain(s);
+      expect(decoded).not.toContain(s);
+    }
+  });
+
+  it('refuse every single-character change, truncation, extension and the other kind', () => {
+    const keys = deriveTokenKeys([SECRET]);
+    const t = sealToken(keys, 'click', encodeMessagePart(msg), 0, 'https://example.com/a');
+    const alphabet = 'AQgw_-0z';
+    for (let i = 0; i < t.length; i++) {
+      for (const c of alphabet) {
+        if (c === t[i]) continue;
+        const bad = t.slice(0, i) + c + t.slice(i + 1);
+        expect(openToken(keys, 'click', bad), `changed at ${i}`).toBeUndefined();
+      }
+    }
+    expect(openToken(keys, 'click', t.slice(0, -1))).toBeUndefined();
+    expect(openToken(keys, 'click', t + 'A')).toBeUndefined();
+    expect(openToken(keys, 'open', t)).toBeUndefined();
+    for (const junk of ['', 'x', '../../etc/passwd', 'A'.repeat(9000), '%00'.repeat(20), 'é'.repeat(40)]) expect(openToken(keys, 'click', junk)).toBeUndefined();
+  });
+
+  it('sign with the first secret and verify with every secret (rotation)', () => {
+    const before = deriveTokenKeys([OLD]);
+    const after = deriveTokenKeys([SECRET, OLD]);
+    const old = sealToken(before, 'click', encodeMessagePart(msg), 1, 'https://example.com/x');
+    expect(openToken(after, 'click', old)?.url).toBe('https://example.com/x');
+    const fresh = sealToken(after, 'click', encodeMessagePart(msg), 1, 'https://example.com/x');
+    expect(openToken(deriveTokenKeys([SECRET]), 'click', fresh)?.url).toBe('https://example.com/x');
+    expect(openToken(before, 'click', fresh)).toBeUndefined(); // the old key alone cannot read new links
+    expect(openToken(deriveTokenKeys(['another-secret-entirely-123456']), 'click', old)).toBeUndefined();
+  });
+
+  it('refuse short or missing secrets with a CONFIG error naming the option', () => {
+    expect(() => deriveTokenKeys([])).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG, message: expect.stringContaining('tracking.secrets') }));
+    expect(() => deriveTokenKeys(['short'])).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG, message: expect.stringContaining('tracking.secrets[0]') }));
+    expect(() => deriveTokenKeys('not-an-array-of-secrets')).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG }));
+  });
+});
