@@ -35,6 +35,8 @@ export interface HostRule {
   readonly id: string;
   /** Host strings (lower case): the remote host contains one, or the recipient domain is part of one. */
   readonly hosts: readonly string[];
+  /** Tokens only this provider writes in its replies (lower case), which identify it without the host. */
+  readonly tokens?: readonly string[];
   /** The provider's reading of a reply, or `undefined` to leave it to the generic rules. */
   decide(facts: HostFacts): HostAnswer | undefined;
 }
@@ -110,6 +112,7 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
   {
     id: 'microsoft',
     hosts: ['.prod.outlook.com', '.protection.outlook.com'],
+    tokens: ['resolver.adr.', 'resolver.rst.', '.prod.outlook.com', '.protection.outlook.com'],
     decide(f: HostFacts): HostAnswer | undefined {
       const st = f.status;
       if (st === undefined) return undefined;
@@ -225,7 +228,12 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
 ] satisfies HostRule[]);
 
 /** The provider whose host strings match the remote host or the recipient's domain. */
-export function findHostRule(remoteHost: string | undefined, recipientDomain: string | undefined, rules: readonly HostRule[] = HOST_RULES): HostRule | undefined {
+export function findHostRule(
+  remoteHost: string | undefined,
+  recipientDomain: string | undefined,
+  rules: readonly HostRule[] = HOST_RULES,
+  text = '',
+): HostRule | undefined {
   const host = remoteHost?.toLowerCase();
   // Whole labels only: mail to `k.com` is not Microsoft's because `outlook.com` ends in `k.com`.
   const domain = recipientDomain !== undefined && recipientDomain.includes('.') ? `.${recipientDomain.toLowerCase()}.` : undefined;
@@ -234,6 +242,7 @@ export function findHostRule(remoteHost: string | undefined, recipientDomain: st
       if (host !== undefined && host !== '' && host.includes(h)) return rule;
       if (domain !== undefined && `.${h.replace(/^\./, '')}.`.includes(domain)) return rule;
     }
+    if (rule.tokens !== undefined && text !== '') for (const t of rule.tokens) if (text.includes(t)) return rule;
   }
   return undefined;
 }

@@ -141,6 +141,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'infodomainnonexistent',
     ['domain', 'does not exist'],
     ['host', 'does not exist'],
+    // A bare host or domain name (not an address) said not to exist.
+    /(?<![@\w.-])[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,6}\.[a-z]{2,24}>? (?:does not|doesn't) exist/,
   ],
   // The mailbox moved without forwarding.
   hasmoved: [' has been replaced by ', 'has moved', 'user not local', 'address has changed', 'moved permanently', 'no longer on server'],

@@ -250,7 +250,7 @@ const AUTH_DEMAND: readonly Phrase[] = ['smtp authentication', 'smtp auth', 'aut
  * Wording that the recipient has no account at all at the destination: an unknown user even
  * when the refusal came after DATA (some providers check the account only there).
  */
-const NO_ACCOUNT: readonly Phrase[] = [['doesn\'t have', 'account'], ['does not have', 'account'], 'no account by that name'];
+const NO_ACCOUNT: readonly Phrase[] = [['not listed in', 'directory'], ['not listed in', 'address book'], ['doesn\'t have', 'account'], ['does not have', 'account'], 'no account by that name'];
 
 /** Phrases that keep a user-unknown status from deciding: the text says who really refused. */
 const NOT_REALLY_UNKNOWN: readonly ReasonFamily[] = ['norelaying', 'blocked', 'mailboxfull', 'hasmoved', 'rejected', 'notaccept', 'filtered'];
@@ -347,12 +347,13 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
     'hostunknown',
     (f) => {
       if (f.provisional === 'hostunknown') return { rule: 'first-pass/provisional' };
+      const m = phrase(f, 'hostunknown');
       if (f.statusFamily === 'hostunknown') {
-        // A DNS failure or a domain without a mail exchanger is not a non-existent domain.
-        if (phrase(f, 'networkerror') !== undefined || phrase(f, 'notaccept') !== undefined) return undefined;
+        // A DNS failure or a domain without a mail exchanger is not a non-existent domain,
+        // unless the text also says plainly that the host or domain was not found.
+        if (m === undefined && (phrase(f, 'networkerror') !== undefined || phrase(f, 'notaccept') !== undefined)) return undefined;
         return { rule: 'first-pass/status', matched: f.status! };
       }
-      const m = phrase(f, 'hostunknown');
       return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
     },
   ],
@@ -456,7 +457,7 @@ export function decideBounceReason(input: ReasonInput, hostRules: readonly HostR
 
   // 2. The receiving provider's own rules.
   if (text !== '') {
-    const rule = findHostRule(input.remoteHost, input.recipientDomain, hostRules);
+    const rule = findHostRule(input.remoteHost, input.recipientDomain, hostRules, text);
     const answer = rule?.decide({ text, status, code, command: facts.command });
     if (rule !== undefined && answer !== undefined) return done(answer.family, { rule: `host/${rule.id}`, matched: answer.matched });
   }

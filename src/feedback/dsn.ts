@@ -542,7 +542,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
   // A mail that only reads like a bounce (a person's "could not be delivered" message) must
   // come from a mail system or say what failed before its addresses are reported.
   const fromSystem = isDsnReport || returnPathEmpty || view.headers.has('x-failed-recipients') || isSystemSender(view.fromHeader);
-  const explained = recipients.some((r) => r.reason !== 'undefined' || r.status !== undefined || r.replyCode !== undefined);
+  const explained = recipients.some((r) => (r.reason !== 'undefined' && r.reason !== 'onhold') || r.status !== undefined || r.replyCode !== undefined);
   if (recipients.length === 0 || (!fromSystem && !explained)) {
     return Object.freeze(isAutoReply(view, false) && !isDsnReport ? { ...base, kind: 'autoreply' as const } : base);
   }
