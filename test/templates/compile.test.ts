@@ -199,7 +199,7 @@ describe('compileTemplate: MJML loading and cache', () => {
     let calls = 0;
     const lib: Mjml2Html = async (src) => {
       calls++;
-      const real = (await import('mjml')).default as unknown as Mjml2Html;
+      const real = await loadMjml();
       return real(src, { validationLevel: 'strict' });
     };
     const mjml = body('<mj-text>Cached {{name}}</mj-text>');
