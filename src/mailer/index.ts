@@ -106,6 +106,7 @@ class MailerImpl implements Mailer {
   readonly store: MailerStore;
   readonly suppression: SuppressionStore;
   readonly feedback: FeedbackProcessor;
+  readonly tracking: MailerOptions['tracking'];
   private readonly core: MailerCore;
   private readonly journal: Journal;
   private readonly backlog: Backlog;
@@ -139,6 +140,7 @@ class MailerImpl implements Mailer {
     this.journal = new Journal(this.store.queue, this.core);
     this.verp = options.verp === undefined ? undefined : createVerp(options.verp);
     this.feedback = this.createFeedback(options);
+    this.tracking = options.tracking;
     // Registered first, so the log line of an event precedes what other listeners do with it.
     if (options.logger !== undefined) attachLogger((event, listener) => this.core.emitter.on(event, listener), checkLogger(options.logger));
     if (options.dkim !== undefined && this.transport.capabilities.rawMime !== true) {

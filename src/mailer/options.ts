@@ -406,6 +406,8 @@ export interface Mailer {
    * Every event is also emitted as a `feedback` event.
    */
   readonly feedback: FeedbackProcessor;
+  /** The `tracking` option as given (read by `createTrackingHandler({ mailer })` from `mailpush/tracking`), or undefined. */
+  readonly tracking?: TrackingOptions | undefined;
 }
 
 /** Validates the options of createMailer; throws a CONFIG MailError naming the option. @internal */
