@@ -120,7 +120,7 @@ export const TRACKING_COUNTERS = Object.freeze({
 } as const);
 
 /** The 1x1 transparent GIF answered for the pixel (43 bytes). */
-export const PIXEL_GIF: Uint8Array = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+export const PIXEL_GIF: Uint8Array = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
 
 const PIXEL_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': 'image/gif',
