@@ -1,0 +1,140 @@
+/**
+ * Event-loop health: how many ticks a 10 ms `setInterval` keeps, and the longest gap between
+ * two ticks, while the mailer works through loops made of promises that resolve at once
+ * (memory store, memory or instant transport), where nothing but the mailer's own yields
+ * gives the host's timers a turn:
+ *
+ * - `send loop`: `for (...) await mailer.send(...)`, then `onIdle()`;
+ * - `sendMany`: a generator of recipients, then `onIdle()`;
+ * - `send loop, 1 ms transport`: the same loop with a transport that answers after 1 ms;
+ * - `feedback batch`: `processor.ingest()` of a batch of hard bounces.
+ *
+ * Baseline: a spin that yields every 1 ms for the same time (what the best-behaved CPU-bound
+ * work keeps on this machine now; less than 100% when other processes compete for the cores).
+ * Ticks are counted rather than read from `monitorEventLoopDelay`, which misses stalls of a
+ * busy microtask chain.
+ *
+ * Run: npx tsx bench/loop.ts [--quick] [--rounds N]
+ */
+
+import { createFeedbackProcessor } from '../src/feedback/processor.js';
+import type { FeedbackEvent } from '../src/feedback/event.js';
+import { createMailer } from '../src/mailer/index.js';
+import memorySuppressionStore from '../src/stores/suppression-memory.js';
+import memoryTransport from '../src/transports/memory.js';
+import type { MessageInput, PreparedMessage, SendResult, Transport } from '../src/types.js';
+import { fmt, header, median, parseFlags, result, summary } from './common.js';
+
+const flags = parseFlags(3);
+const SENDS = flags.quick ? 5_000 : 20_000;
+const MANY = flags.quick ? 10_000 : 100_000;
+const SLOW_SENDS = flags.quick ? 1_000 : 5_000;
+const BOUNCES = flags.quick ? 10_000 : 50_000;
+
+interface Ticks {
+  readonly kept: number;
+  readonly longestGapMs: number;
+  readonly ms: number;
+}
+
+async function ticksDuring(work: () => Promise<unknown>): Promise<Ticks> {
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  let ticks = 0;
+  const start = performance.now();
+  let last = start;
+  let longestGapMs = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longestGapMs = Math.max(longestGapMs, now - last);
+    last = now;
+    ticks++;
+  }, 10);
+  await work();
+  clearInterval(timer);
+  const end = performance.now();
+  longestGapMs = Math.max(longestGapMs, end - last);
+  return { kept: ticks / Math.max(1, Math.floor((end - start) / 10)), longestGapMs, ms: end - start };
+}
+
+async function spin(ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const sliceEnd = performance.now() + 1;
+    while (performance.now() < sliceEnd) {
+      // busy
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+const message = (i: number): MessageInput => ({ from: 'App <app@example.com>', to: `user${i}@d${i % 100}.example`, subject: `Code ${i}`, text: 'Your sign-in code is 123456.' });
+
+function instantTransport(latencyMs = 0): Transport {
+  return {
+    name: 'instant',
+    capabilities: { rawMime: true },
+    send(prepared: PreparedMessage): Promise<SendResult> {
+      const r = { accepted: prepared.envelope.to, rejected: [] };
+      return latencyMs === 0 ? Promise.resolve(r) : new Promise((resolve) => setTimeout(() => resolve(r), latencyMs));
+    },
+  };
+}
+
+const cases: [string, () => Promise<unknown>][] = [
+  [
+    `send loop, ${fmt(SENDS)} x await send(), memory transport`,
+    async () => {
+      const mailer = createMailer({ transport: memoryTransport({ record: false }) });
+      for (let i = 0; i < SENDS; i++) await mailer.send(message(i));
+      await mailer.onIdle();
+      await mailer.close();
+    },
+  ],
+  [
+    `sendMany of ${fmt(MANY)}, instant transport`,
+    async () => {
+      const mailer = createMailer({ transport: instantTransport() });
+      function* items(): Generator<MessageInput> {
+        for (let i = 0; i < MANY; i++) yield message(i);
+      }
+      await mailer.sendMany(items());
+      await mailer.onIdle();
+      await mailer.close();
+    },
+  ],
+  [
+    `send loop, ${fmt(SLOW_SENDS)} x await send(), 1 ms transport`,
+    async () => {
+      const mailer = createMailer({ transport: instantTransport(1) });
+      for (let i = 0; i < SLOW_SENDS; i++) await mailer.send(message(i));
+      await mailer.onIdle();
+      await mailer.close();
+    },
+  ],
+  [
+    `feedback ingest of ${fmt(BOUNCES)} hard bounces`,
+    async () => {
+      const events: FeedbackEvent[] = [];
+      for (let i = 0; i < BOUNCES; i++) events.push({ type: 'bounced', provider: 'dsn', recipient: `user${i}@d${i % 100}.example`, timestamp: Date.now(), hard: true, raw: {} } as unknown as FeedbackEvent);
+      await createFeedbackProcessor({ suppression: memorySuppressionStore() }).ingest(events);
+    },
+  ],
+];
+
+header('loop', flags, `a 10 ms setInterval during mailer work (memory store); baseline: a spin yielding every 1 ms for as long; rounds: ${flags.rounds}`);
+const samples = new Map<string, { work: Ticks[]; spin: Ticks[] }>();
+for (let r = 0; r < flags.rounds; r++) {
+  for (const [name, work] of cases) {
+    const w = await ticksDuring(work);
+    const s = await ticksDuring(() => spin(Math.min(w.ms, 2_000)));
+    const entry = samples.get(name) ?? { work: [], spin: [] };
+    entry.work.push(w);
+    entry.spin.push(s);
+    samples.set(name, entry);
+    console.log(`   round ${r + 1}: ${name}: ${(w.ms / 1000).toFixed(2)} s, ticks kept ${(w.kept * 100).toFixed(0)}% (spin ${(s.kept * 100).toFixed(0)}%), longest gap ${w.longestGapMs.toFixed(1)} ms (spin ${s.longestGapMs.toFixed(1)} ms)`);
+  }
+}
+for (const [name, { work, spin: ref }] of samples) {
+  result(`${name}: ticks kept (%)`, summary(ref.map((t) => t.kept * 100), 0), summary(work.map((t) => t.kept * 100), 0), summary(work.map((t, i) => t.kept / Math.max(0.01, ref[i]!.kept)), 2), '>= 90%', median(work.map((t) => t.kept)) >= 0.9);
+  result(`${name}: longest gap (ms)`, summary(ref.map((t) => t.longestGapMs), 1), summary(work.map((t) => t.longestGapMs), 1), '-', '<= 20 ms', undefined);
+}
