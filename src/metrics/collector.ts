@@ -100,7 +100,14 @@ export interface MetricsSnapshot {
   /** Queue and throttle state per domain (the top domains and `other`). */
   readonly domains: readonly DomainGauge[];
   /** The transport's own gate (account rate, pause). */
-  readonly transportState: { readonly paused: boolean; readonly throttled: boolean; readonly ratePerSecond: number; readonly concurrency: number };
+  readonly transportState: {
+    readonly paused: boolean;
+    readonly throttled: boolean;
+    readonly ratePerSecond: number;
+    readonly concurrency: number;
+    /** Why the transport is down (`transportDown` event: dns, connect, tls, auth), undefined while it is up. */
+    readonly down: string | undefined;
+  };
   /** Domains paused / throttled right now, all of them. */
   readonly pausedDomains: number;
   readonly throttledDomains: number;
@@ -194,6 +201,7 @@ class Collector implements MailerMetrics {
   private readonly observers = new Set<MetricsObserver>();
   /** `sending` time per job id, for attempt durations (bounded by the sends in flight). */
   private readonly started = new Map<string, number>();
+  private down: string | undefined;
 
   constructor(
     top: number,
@@ -235,6 +243,12 @@ class Collector implements MailerMetrics {
         const label = e.scope === 'transport' ? e.transport : this.ranking.label(e.domain);
         const key = `${e.scope}\u0000${label}`;
         this.throttles.set(key, (this.throttles.get(key) ?? 0) + 1);
+      }),
+      mailer.on('transportDown', (e) => {
+        this.down = e.reason;
+      }),
+      mailer.on('transportUp', () => {
+        this.down = undefined;
       }),
       mailer.on('feedback', (e) => {
         this.feedback.set(e.type, (this.feedback.get(e.type) ?? 0) + 1);
@@ -342,6 +356,7 @@ class Collector implements MailerMetrics {
         throttled: t?.throttled ?? false,
         ratePerSecond: t?.ratePerSecond ?? Infinity,
         concurrency: t?.concurrency ?? Infinity,
+        down: this.down,
       },
       pausedDomains,
       throttledDomains,
