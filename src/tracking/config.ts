@@ -66,7 +66,8 @@ export interface TrackingConfig {
   readonly skip: readonly string[];
 }
 
-const resolved = new WeakMap<object, TrackingConfig>();
+/** Resolved configurations by option object, then by unsubscribe URL (two mailers may share one `tracking` object). */
+const resolved = new WeakMap<object, Map<string, TrackingConfig>>();
 
 /**
  * Validates the `tracking` option and resolves it (keys derived once; the same object for the
@@ -76,7 +77,9 @@ const resolved = new WeakMap<object, TrackingConfig>();
  */
 export function resolveTracking(options: unknown, unsubscribeUrl?: unknown): TrackingConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw configError('tracking', 'an object { url, secrets }', options);
-  const cached = resolved.get(options);
+  const unsub = typeof unsubscribeUrl === 'string' ? unsubscribeUrl : '';
+  let byUnsub = resolved.get(options);
+  const cached = byUnsub?.get(unsub);
   if (cached !== undefined) return cached;
   const o = options as Partial<TrackingOptions>;
   const url = baseUrl(o.url, 'tracking.url');
@@ -93,7 +96,7 @@ export function resolveTracking(options: unknown, unsubscribeUrl?: unknown): Tra
       skip.push(prefixOf(s));
     });
   }
-  if (typeof unsubscribeUrl === 'string' && unsubscribeUrl !== '') skip.push(prefixOf(unsubscribeUrl));
+  if (unsub !== '') skip.push(prefixOf(unsub));
   const config: TrackingConfig = Object.freeze({
     url,
     attrUrl: escapeAttribute(url),
@@ -103,7 +106,8 @@ export function resolveTracking(options: unknown, unsubscribeUrl?: unknown): Tra
     maxLinks,
     skip: Object.freeze(skip),
   });
-  resolved.set(options, config);
+  if (byUnsub === undefined) resolved.set(options, (byUnsub = new Map()));
+  byUnsub.set(unsub, config);
   return config;
 }
 
