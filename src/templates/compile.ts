@@ -215,7 +215,17 @@ const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt
 const NEEDS_ESCAPE = /[&<>"']/;
 const ESCAPE_ALL = /[&<>"']/g;
 
-/** HTML-escapes text for element content and quoted attribute values. @internal */
+/**
+ * HTML-escapes text for element content and quoted attribute values (`& < > " '`), as
+ * `{{name}}` does in a template's HTML. It does not make a URL safe (check the scheme).
+ *
+ * @example
+ * ```ts
+ * import { escapeHtml } from 'mailpush/templates';
+ *
+ * escapeHtml(`Tom & "Jerry" <3`); // 'Tom &amp; &quot;Jerry&quot; &lt;3'
+ * ```
+ */
 export function escapeHtml(value: string): string {
   return NEEDS_ESCAPE.test(value) ? value.replace(ESCAPE_ALL, (c) => HTML_ESCAPES[c]!) : value;
 }

@@ -18,5 +18,4 @@ export type { MissingVariables, Template, TemplateSource } from './compile.js';
 export { TemplateError } from './errors.js';
 export type { TemplateErrorDetails, TemplatePart } from './errors.js';
 export type { Mjml2Html, Mjml2HtmlOptions } from './mjml.js';
-export type { TemplateBuiltins } from './step.js';
 export type { MessageTemplate, RenderedMessage } from '../types.js';

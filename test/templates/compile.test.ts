@@ -122,14 +122,22 @@ describe('compileTemplate: rendering', () => {
     expect((await caught(() => t.render('nope' as never))).code).toBe(MailErrorCode.VALIDATION);
   });
 
-  it('renders fast: a few microseconds for a newsletter-sized HTML body', async () => {
-    const t = await compileTemplate({ subject: 'Hi {{name}}', mjml: body('<mj-text>Hello {{name}} {{{promo}}}</mj-text>'.repeat(20)) });
-    const n = 2_000;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) t.render({ name: `user ${i}`, promo: '<b>x</b>' });
-    const perRenderMs = (performance.now() - t0) / n;
-    // mjml2html takes milliseconds per call; a render must stay far below (generous for CI load).
-    expect(perRenderMs).toBeLessThan(0.5);
+  it('renders far faster than mjml2html compiles the same template (a ratio, so machine load cancels out)', async () => {
+    const mjml = body('<mj-text>Hello {{name}} {{{promo}}}</mj-text>'.repeat(20));
+    const t = await compileTemplate({ subject: 'Hi {{name}}', mjml });
+    const mjml2html = await loadMjml();
+    const best = async (runs: number, fn: () => unknown): Promise<number> => {
+      let min = Infinity;
+      for (let r = 0; r < 3; r++) {
+        const t0 = performance.now();
+        for (let i = 0; i < runs; i++) await fn();
+        min = Math.min(min, (performance.now() - t0) / runs);
+      }
+      return min;
+    };
+    const compileMs = await best(3, () => mjml2html(mjml.replaceAll('{{{promo}}}', '<b>x</b>'), { validationLevel: 'strict' }));
+    const renderMs = await best(300, () => t.render({ name: 'user', promo: '<b>x</b>' }));
+    expect(renderMs * 20).toBeLessThan(compileMs);
   });
 });
 
