@@ -9,8 +9,9 @@
  */
 
 import { configError } from '../errors.js';
-import type { CampaignStore, Clock, CorrelationStore, IdempotencyStore, MailerStore, ReplayStore, SoftBounceCounter, SuppressionStore } from '../types.js';
+import type { CampaignStore, Clock, CorrelationStore, IdempotencyStore, MailerStore, ReplayStore, SoftBounceCounter, SubscriptionStore, SuppressionStore } from '../types.js';
 import { redisCampaignStore } from './campaigns.js';
+import { redisSubscriptionStore } from './subscriptions.js';
 import type { Redis } from 'ioredis';
 import { redisCorrelationStore } from './correlation.js';
 import type { RedisCorrelationStoreOptions } from './correlation.js';
@@ -26,6 +27,7 @@ import { redisSoftBounceCounter } from './soft-bounce.js';
 import { redisSuppressionStore } from './suppression.js';
 
 export { redisCampaignStore, REDIS_CAMPAIGN_STORE_NAME } from './campaigns.js';
+export { redisSubscriptionStore, REDIS_SUBSCRIPTION_STORE_NAME } from './subscriptions.js';
 export { redisCorrelationStore, REDIS_CORRELATION_STORE_NAME } from './correlation.js';
 export type { RedisCorrelationStoreOptions } from './correlation.js';
 export { redisIdempotencyStore, REDIS_IDEMPOTENCY_STORE_NAME } from './idempotency.js';
@@ -94,6 +96,8 @@ export interface RedisState {
   readonly replay: ReplayStore;
   /** Per-campaign state and counters. */
   readonly campaigns: CampaignStore;
+  /** Lists, subscriptions and consent. */
+  readonly subscriptions: SubscriptionStore;
   /** Token buckets, concurrency leases and the adaptive throttle shared by the fleet. */
   readonly limiter: RedisLimiter;
   /** Closes the connection when it was opened here; safe to call twice. */
@@ -139,6 +143,7 @@ export function redisState(options: RedisStateOptions): RedisState {
       correlation: redisCorrelationStore(context, options.correlation),
       replay: redisReplayStore(context),
       campaigns: redisCampaignStore(context),
+      subscriptions: redisSubscriptionStore(context),
       limiter: redisLimiter(context, options.limiter),
       close() {
         closing ??= owned ? closeRedis(redis) : Promise.resolve();
@@ -212,6 +217,7 @@ export function bullmqStore(options: BullmqStoreOptions): BullmqStore {
       correlation: state.correlation,
       replay: state.replay,
       campaigns: state.campaigns,
+      subscriptions: state.subscriptions,
       limiter: state.limiter,
       close() {
         closing ??= (async () => {

@@ -106,6 +106,19 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (campaign, name)
   ) WITHOUT ROWID;
   `,
+  // 3: lists, subscriptions and consent (mailpush/unsubscribe). data: the Subscription as JSON;
+  // subscribed: 1 while it is, for the partial index that pages a list's members.
+  `
+  CREATE TABLE subscriptions (
+    list TEXT NOT NULL,
+    address TEXT NOT NULL,
+    subscribed INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (list, address)
+  ) WITHOUT ROWID;
+  CREATE INDEX subscriptions_address ON subscriptions (address);
+  CREATE INDEX subscriptions_members ON subscriptions (list, address) WHERE subscribed = 1;
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -30,7 +30,7 @@ export function memorySubscriptionStore(): SubscriptionStore {
   const change = (c: CheckedChange, apply: typeof applySubscribe) => {
     let records = lists.get(c.list);
     const result = apply(records?.get(c.address), c);
-    if (result.changed || records?.get(c.address) !== result.subscription) {
+    if (records?.get(c.address) !== result.subscription) {
       if (records === undefined) lists.set(c.list, (records = new Map()));
       records.set(c.address, result.subscription);
     }
