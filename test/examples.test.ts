@@ -116,6 +116,15 @@ const expectations: Record<string, (out: string) => void> = {
     expect(out).toMatch(/^ok - a full mailbox is retried until the job expires, and the address is not flagged \(expired after 20 attempts\)$/m);
     expect(out).toContain('8 checks passed');
   },
+  'templates.ts': (out) => {
+    expect(out).toMatch(/^mailpush templates: compiled once in \d+ ms; variables: month, customer\.name, balance, notice, url$/m);
+    expect(out).toContain('sent 3 personalised statements; the sink received 3:');
+    expect(out).toContain('bob@example.net: "November statement for Bob & <Sons>" / text: HELLO Bob & <Sons>, | Your balance on November: -35.00 €.');
+    expect(out).toContain('escaped in the HTML: yes; raw notice kept: yes');
+    expect(out).toContain('a missing variable: MAILPUSH_ERR_TEMPLATE: Missing template variables: customer.name, balance, notice, url');
+    expect(out).toContain('a variable in a typed attribute: MAILPUSH_ERR_TEMPLATE: MJML line 4: <mj-section background-color="{{brand}}">');
+    expect(out).toContain('Mailer closed cleanly (0 jobs left).');
+  },
 };
 
 const files = readdirSync(examplesDir).filter((f) => f.endsWith('.ts')).sort();
