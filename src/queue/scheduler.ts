@@ -34,6 +34,8 @@ import { TokenBucket } from './token-bucket.js';
 const LANES = PRIORITIES.length;
 const PRIORITY_INDEX: Readonly<Record<Priority, number>> = { critical: 0, high: 1, normal: 2, low: 3, bulk: 4 };
 const CRITICAL = PRIORITY_INDEX.critical;
+/** Longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface ThrottleState {
   rate: number;
@@ -525,7 +527,9 @@ export class Scheduler {
     if (next === Infinity || next >= this.armedAt || this.paused) return;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.armedAt = next;
-    this.timer = this.clock.setTimeout(() => this.onTimer(), Math.max(0, next - this.clock.now()));
+    // Node caps timers at 2^31-1 ms (24.8 days) and fires a longer one after 1 ms: a sendAt a
+    // month away would spin. Wake at the cap instead; onTimer re-arms for what is left.
+    this.timer = this.clock.setTimeout(() => this.onTimer(), Math.min(MAX_TIMER_MS, Math.max(0, next - this.clock.now())));
   }
 
   private onTimer(): void {
