@@ -23,6 +23,8 @@ export interface AcceptSettings {
   readonly limits: ReturnType<typeof validateMessageLimits>;
   readonly defaultPriority: Readonly<Record<'transactional' | 'marketing', Priority>>;
   readonly messageIdDomain: string | undefined;
+  /** Recipients in one-label domains are accepted (the mailer option `allowLocalDomains`). */
+  readonly allowLocalDomains?: boolean;
   /** Shaping steps (templates, list and campaign headers, tracking), in order: see shape.ts. */
   readonly shapers: readonly Shaper[];
 }
@@ -71,6 +73,7 @@ export function acceptMessage(input: MessageInput, options: SendOptions, setting
     now,
     limits: settings.limits,
     ...(settings.messageIdDomain !== undefined ? { messageIdDomain: settings.messageIdDomain } : {}),
+    ...(settings.allowLocalDomains === true ? { allowLocalDomains: true } : {}),
   });
   if (ctx !== undefined) message = shapeMessage(shapers, message, ctx);
   const priority = options.priority ?? settings.defaultPriority[message.category];

@@ -154,6 +154,7 @@ class MailerImpl implements Mailer {
       limits: validateMessageLimits(options.messageLimits, 'messageLimits'),
       defaultPriority: { ...DEFAULT_PRIORITY, ...options.defaultPriority },
       messageIdDomain: options.messageIdDomain,
+      allowLocalDomains: options.allowLocalDomains === true,
       shapers: createShapers(options),
     };
     this.idempotencyWindowMs = options.idempotencyWindowMs ?? 86_400_000;

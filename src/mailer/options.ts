@@ -84,6 +84,12 @@ export interface MailerOptions {
   readonly defaultPriority?: Partial<Record<'transactional' | 'marketing', Priority>>;
   /** Domain of generated Message-IDs. @default the From domain */
   readonly messageIdDomain?: string;
+  /**
+   * Accept recipients in one-label domains (`ops@localhost`, `ann@mailhub`). Off by default,
+   * since `ann@example` is usually a typo for a full domain: such a recipient is refused with
+   * `INVALID_ADDRESS`. @default false
+   */
+  readonly allowLocalDomains?: boolean;
   /** How long an `idempotencyKey` is remembered, in ms. @default 86_400_000 (24 h) */
   readonly idempotencyWindowMs?: number;
   /** Time source and timers. @default the system clock with unref()'ed timers */
@@ -114,7 +120,7 @@ export interface MailerOptions {
 export const MAILER_OPTION_KEYS: KnownKeys = knownKeys([
   'transport', 'limits', 'priorityWeights', 'throttle', 'retry', 'store', 'suppression', 'maxJobsInMemory',
   'messageLimits', 'dkim', 'preflight', 'feedback', 'verp', 'defaultPriority', 'messageIdDomain',
-  'idempotencyWindowMs', 'clock', 'random',
+  'idempotencyWindowMs', 'clock', 'random', 'allowLocalDomains',
   // Issues 12-14 (unsubscribe, tracking, campaigns, observability).
   'unsubscribe', 'postalAddress', 'tracking', 'complaintGuard', 'logger',
 ]);
@@ -439,6 +445,7 @@ export function validateOptions(options: MailerOptions): void {
     throw configError('clock', 'a Clock (now, setTimeout, clearTimeout)', c);
   }
   if (options.random !== undefined && typeof options.random !== 'function') throw configError('random', 'a function', options.random);
+  if (options.allowLocalDomains !== undefined && typeof options.allowLocalDomains !== 'boolean') throw configError('allowLocalDomains', 'a boolean', options.allowLocalDomains);
   if (options.defaultPriority !== undefined) {
     for (const [k, v] of Object.entries(options.defaultPriority)) {
       if (!(PRIORITIES as readonly unknown[]).includes(v)) throw configError(`defaultPriority.${k}`, `one of ${PRIORITIES.join(', ')}`, v);

@@ -130,6 +130,12 @@ export interface NormalizeOptions {
   readonly createId?: () => string;
   /** Domain of generated Message-IDs. @default the From domain */
   readonly messageIdDomain?: string;
+  /**
+   * Accept recipients in a one-label domain (`ann@localhost`, `ops@mailhub`). Off by default:
+   * `ann@example` is far more often a typo for `ann@example.com` than a local host.
+   * @default false
+   */
+  readonly allowLocalDomains?: boolean;
 }
 
 /** Generates an internal message id: `msg_` and the 32 hex digits of a crypto.randomUUID(). */
@@ -253,6 +259,18 @@ const UNSUPPORTED_FIELDS: readonly (readonly [string, string])[] = [
   ['sendAt', 'it is an option of mailer.send(), not a message field'],
   ['idempotencyKey', 'it is an option of mailer.send(), not a message field'],
 ];
+
+/** Refuses a recipient whose domain has one label (`ann@example`): a typo unless the mailer allows local domains. */
+function checkDotted(list: readonly Address[], field: string): void {
+  for (const a of list) {
+    const at = a.address.lastIndexOf('@');
+    if (a.address.indexOf('.', at + 1) !== -1) continue;
+    throw new MailError(
+      `\`${field}\` address ${JSON.stringify(a.address)} has a one-label domain (no dot): a typo for a full domain? Set the mailer option \`allowLocalDomains: true\` to send to local hosts`,
+      { code: MailErrorCode.INVALID_ADDRESS, recipient: a.address },
+    );
+  }
+}
 
 /**
  * Every field {@link MessageInput} takes: any other key is refused with a VALIDATION error that
@@ -790,6 +808,11 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
 
   const total = to.length + cc.length + bcc.length;
   if (total === 0) throw validation('The message has no recipients: set `to`, `cc` or `bcc`');
+  if (options.allowLocalDomains !== true) {
+    checkDotted(to, 'to');
+    checkDotted(cc, 'cc');
+    checkDotted(bcc, 'bcc');
+  }
   if (total > limits.maxRecipients) {
     // Only now is de-duplication worth its Set: below the limit the raw count is enough.
     const unique = new Set<string>();
