@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from './vitest.js';
 import { MailErrorCode } from '../errors.js';
 import type { CampaignStore } from '../types.js';
 

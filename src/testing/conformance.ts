@@ -12,7 +12,7 @@
  * @module
  */
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from './vitest.js';
 import { isMailError, MailErrorCode } from '../errors.js';
 import type { MailError } from '../errors.js';
 import { allRecipients, normalizeMessage } from '../message/index.js';
@@ -250,3 +250,5 @@ export type { SoftBounceCounterSuiteOptions } from './soft-bounce-conformance.js
 export { testMailerStore } from './mailer-store-conformance.js';
 export type { MailerStoreSuiteOptions, MailerStoreSuiteContext } from './mailer-store-conformance.js';
 export type { ReplayStoreSuiteOptions } from './replay-store-conformance.js';
+export { testSubscriptionStore } from './subscription-store-conformance.js';
+export type { SubscriptionStoreSuiteOptions } from './subscription-store-conformance.js';

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from './vitest.js';
 import type { CorrelationStore, SentRecord } from '../types.js';
 
 /** What {@link CorrelationStoreSuiteOptions.create} receives. */

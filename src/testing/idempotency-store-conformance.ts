@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from './vitest.js';
 import type { IdempotencyStore } from '../types.js';
 
 /** Options of {@link testIdempotencyStore}. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from './vitest.js';
 import { normalizeMessage } from '../message/index.js';
 import type { Job, MailerStore, SuppressionEntry } from '../types.js';
 import { testCorrelationStore } from './correlation-store-conformance.js';

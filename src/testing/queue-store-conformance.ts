@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from './vitest.js';
 import { normalizeMessage } from '../message/index.js';
 import type { Job, NormalizedMessage, QueueStore, StoredEntry, StoredPage, StoredResult } from '../types.js';
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from './vitest.js';
 import type { ReplayStore } from '../types.js';
 
 /** Options of {@link testReplayStore}. */

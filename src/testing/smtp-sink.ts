@@ -13,6 +13,7 @@ import type { ParsedMail } from 'mailparser';
 import type { SMTPServer, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import { configError, MailError, MailErrorCode } from '../errors.js';
 import { compileRecipientMatch, resolveFault } from '../transports/faults.js';
+import { importOptionalAll } from '../deps/optional.js';
 import type { Fault, FaultReply, RecipientMatch } from '../transports/faults.js';
 
 /** When a rule answers: at RCPT TO (per recipient) or after the message data (per message). */
@@ -163,20 +164,11 @@ type MailparserModule = typeof import('mailparser');
  * @internal
  */
 export async function importOptional<T>(pkg: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    const message = err instanceof Error ? err.message : String(err);
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(pkg)) {
-      throw new MailError(`The SMTP sink needs the "${pkg}" package: npm install --save-dev ${pkg}`, {
-        code: MailErrorCode.MISSING_DEPENDENCY,
-        cause: err,
-      });
-    }
-    throw new MailError(`Could not load "${pkg}": ${message}`, { code: MailErrorCode.INTERNAL, cause: err });
-  }
+  const [mod] = await importOptionalAll<[T]>(SINK, [{ pkg, load }], true);
+  return mod;
 }
+
+const SINK = 'The SMTP sink (mailpush/testing)';
 
 const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|::1|localhost)$/i;
 
@@ -272,10 +264,12 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   const secure = o.secure ?? false;
   const initialRules = (o.rules ?? []).map((r, i) => checkRule(r, `rules[${i}]`));
 
-  const { SMTPServer: Server } = await importOptional<SmtpServerModule>('smtp-server', () => import('smtp-server'));
-  const simpleParser = parse
-    ? (await importOptional<MailparserModule>('mailparser', () => import('mailparser'))).simpleParser
-    : undefined;
+  // Both at once, so that a project missing both hears of both in one error.
+  const [{ SMTPServer: Server }, parser] = await importOptionalAll<[SmtpServerModule, MailparserModule | undefined]>(SINK, [
+    { pkg: 'smtp-server', load: () => import('smtp-server') },
+    { pkg: 'mailparser', load: () => (parse ? import('mailparser') : Promise.resolve(undefined)) },
+  ], true);
+  const simpleParser = parser?.simpleParser;
 
   let rules: ActiveRule[] = [];
   let messages: SinkMessage[] = [];

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from './vitest.js';
 import type { SuppressionEntry, SuppressionStore } from '../types.js';
 
 /** Options of {@link testSuppressionStore}. */
