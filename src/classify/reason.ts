@@ -226,6 +226,8 @@ interface Facts {
   readonly smtp: boolean;
   readonly statusFamily: ReasonFamily | undefined;
   readonly provisional: ReasonFamily | undefined;
+  /** Phrase results already looked up for this text (families are asked more than once). */
+  readonly seen: Map<ReasonFamily, string | null>;
 }
 
 interface Hit {
@@ -233,7 +235,14 @@ interface Hit {
   readonly matched?: string;
 }
 
-const phrase = (f: Facts, family: ReasonFamily): string | undefined => matchPhrases(f.text, REASON_PHRASES[family]);
+function phrase(f: Facts, family: ReasonFamily): string | undefined {
+  let m = f.seen.get(family);
+  if (m === undefined) {
+    m = matchPhrases(f.text, REASON_PHRASES[family]) ?? null;
+    f.seen.set(family, m);
+  }
+  return m ?? undefined;
+}
 
 /** The common predicate: the provisional reason, the status, or a phrase of the family. */
 function common(f: Facts, family: ReasonFamily, useStatus = true): Hit | undefined {
@@ -446,6 +455,7 @@ export function decideBounceReason(input: ReasonInput, hostRules: readonly HostR
     smtp: !LOCAL_TYPES.has(type),
     statusFamily: statusReason(status),
     provisional: input.provisional,
+    seen: new Map(),
   };
   const action = input.action;
   const hardSource = `${status ?? ''} ${rawText.slice(0, 2000)}`;

@@ -340,7 +340,7 @@ interface Context {
   readonly lines: readonly string[];
   readonly blocks: Map<string, number[]>;
   /** Error lines of the report that belong to no recipient (the shared explanation). */
-  readonly commonErrors: readonly string[];
+  readonly commonErrors: () => readonly string[];
   readonly delayedReport: boolean;
   readonly fallback: BounceCategory | undefined;
   readonly classifier: Classifier;
@@ -359,7 +359,7 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   let reply = readReply(diagText);
   // An empty or code-less Diagnostic-Code: the human-readable part often says more.
   if (diagText === '' || (reply.code === undefined && reply.status === undefined && hasEvidence(blockText, ctx.classifier))) {
-    const extra = blockText !== '' ? blockText : single ? ctx.commonErrors.join('\n') : '';
+    const extra = blockText !== '' ? blockText : single ? ctx.commonErrors().join('\n') : '';
     if (extra !== '') {
       diagText = diagText === '' ? extra : `${diagText}\n${extra}`;
       reply = readReply(diagText);
@@ -409,12 +409,13 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
   // The recipient's own lines, unless they only paraphrase ("has been blocked") while the
   // report quotes the server's reply elsewhere (Gmail's "The response was:").
   const own = readReply(block.join('\n'));
-  const sharedReply = ctx.commonErrors.some((l) => {
-    const r = readReply(l);
-    return r.code !== undefined || r.status !== undefined;
-  });
-  const ownEnough = own.code !== undefined || own.status !== undefined || (!sharedReply && hasEvidence(block.join('\n'), ctx.classifier));
-  const lines = ownEnough ? block : [...block, ...ctx.commonErrors];
+  const sharedReply = (): boolean =>
+    ctx.commonErrors().some((l) => {
+      const r = readReply(l);
+      return r.code !== undefined || r.status !== undefined;
+    });
+  const ownEnough = own.code !== undefined || own.status !== undefined || (block.length > 0 && !sharedReply() && hasEvidence(block.join('\n'), ctx.classifier));
+  const lines = ownEnough ? block : [...block, ...ctx.commonErrors()];
   const diagText = lines.join('\n');
   const unwrapped = unwrapDiagnostic(diagText);
   const reply = readReply(unwrapped.text);
@@ -490,13 +491,20 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
   const head = [view.subject, report.lines.slice(0, 60).join('\n')].join('\n');
   const inBlocks = new Set<number>();
   for (const list of blocks.values()) for (const i of list) inBlocks.add(i);
-  const commonErrors: string[] = [];
-  for (let i = 0, tested = 0; i < report.lines.length && tested < MAX_COMMON_LINES; i++) {
-    const line = report.lines[i]!.trim();
-    if (inBlocks.has(i) || line.length < 8) continue;
-    tested++;
-    if (hasEvidence(line, classifier)) commonErrors.push(line);
-  }
+  // Error lines outside every recipient's block: found only when a recipient needs them (a
+  // DSN whose Diagnostic-Code quotes the reply never does), since testing each line costs.
+  let commonErrors: string[] | undefined;
+  const common = (): readonly string[] => {
+    if (commonErrors !== undefined) return commonErrors;
+    commonErrors = [];
+    for (let i = 0, tested = 0; i < report.lines.length && tested < MAX_COMMON_LINES; i++) {
+      const line = report.lines[i]!.trim();
+      if (inBlocks.has(i) || line.length < 8) continue;
+      tested++;
+      if (hasEvidence(line, classifier)) commonErrors.push(line);
+    }
+    return commonErrors;
+  };
   const mta = detectMta({
     from: view.fromHeader,
     subject: view.subject,
@@ -507,7 +515,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
   const ctx: Context = {
     lines: report.lines,
     blocks,
-    commonErrors,
+    commonErrors: common,
     delayedReport: DELAY_TEXT.test(head) && !FINAL_TEXT.test(head),
     fallback: mta?.fallbackReason,
     classifier,

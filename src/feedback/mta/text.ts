@@ -9,7 +9,8 @@
  */
 
 import type { Classifier } from '../../classify/index.js';
-import { extractEnhancedStatus, normalizeResponseText } from '../../classify/index.js';
+import { defaultClassifier, extractEnhancedStatus, normalizeResponseText } from '../../classify/index.js';
+import { hasReasonWording } from '../../classify/phrases.js';
 import { ADDRESS_IN_TEXT, sanitizeAddress } from '../mime.js';
 import { HEADER_ECHO_LINE, RETURNED_MESSAGE_MARKERS } from './wording.js';
 
@@ -212,12 +213,21 @@ export function recipientBlocks(lines: readonly string[], scan: TextScan): Map<s
   return blocks;
 }
 
-/** Whether a text carries something the classifier can use: a reply code, a status or known wording. */
+/** Failures that name no reason family but explain a report line: connections, temporary trouble. */
+const FAILURE_WORDING =
+  /socket error|connection (?:\w{1,20} ){0,2}(?:refused|timed? ?out|reset|closed|lost)|(?:could not|couldn'?t|unable to|failed to) connect|try again later|temporar(?:y|ily) (?:failure|unavailable|error)|service (?:is )?(?:currently |temporarily )?(?:unavailable|not available)/i;
+
+/**
+ * Whether a text carries something the bounce decision can use: a reply code, a status or the
+ * wording of a reason family (src/classify/phrases.ts); with a custom classifier, also wording
+ * its rules know.
+ */
 export function hasEvidence(text: string, classifier: Classifier): boolean {
   if (text.trim() === '') return false;
   const reply = readReply(text);
   if (reply.code !== undefined || reply.status !== undefined) return true;
-  return classifier.classify({ text }).category !== 'undefined';
+  if (hasReasonWording(text) || FAILURE_WORDING.test(text)) return true;
+  return classifier !== defaultClassifier && classifier.classify({ text }).category !== 'undefined';
 }
 
 /** Drops the lines that only name the address (and bullets, "on <date>" tails) from a block. */
