@@ -38,7 +38,7 @@ export interface TemplateSource {
    */
   readonly missing?: MissingVariables;
   /**
-   * Path of the template file (or its folder): enables `<mj-include>`, resolved relative to
+   * Path of the template file or its folder (it must exist): enables `<mj-include>`, resolved relative to
    * it (MJML then allows files under it only). @default includes are ignored by MJML
    */
   readonly includePath?: string;

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MailErrorCode, isMailError } from '../../src/errors.js';
 import { TemplateError, compileTemplate, escapeHtml } from '../../src/templates/index.js';
@@ -231,6 +234,29 @@ describe('compileTemplate: MJML loading and cache', () => {
     expect((await caught(compileTemplate({ subject: 'S', mjml, lib }))).line).toBe(2);
     expect((await caught(compileTemplate({ subject: 'S', mjml, lib }))).line).toBe(2);
     expect(calls).toBe(2);
+  });
+
+  it('resolves <mj-include> only with includePath (MJML ignores includes otherwise)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailpush-templates-'));
+    try {
+      writeFileSync(join(dir, 'footer.mjml'), '<mj-section><mj-column><mj-text>Footer for {{name}}</mj-text></mj-column></mj-section>\n');
+      const mjml = '<mjml><mj-body>\n<mj-include path="./footer.mjml" />\n</mj-body></mjml>';
+      const withIncludes = await compileTemplate({ subject: 'S', mjml, includePath: dir });
+      expect(withIncludes.variables).toEqual(['name']);
+      expect(withIncludes.render({ name: 'Ann' }).text).toBe('Footer for Ann');
+      const without = await compileTemplate({ subject: 'S', mjml });
+      expect(without.variables).toEqual([]);
+      expect(without.html).not.toContain('Footer');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a variable that MJML drops (text straight inside mj-column)', async () => {
+    const err = await caught(compileTemplate({ subject: 'S', mjml: body('<mj-text>kept {{a}}</mj-text>\n{{{dropped}}}') }));
+    expect(err.code).toBe(MailErrorCode.TEMPLATE);
+    expect(err.line).toBe(7);
+    expect(err.message).toContain('the variable `dropped` does not reach the HTML');
   });
 
   it('names the install command when mjml is not installed', async () => {
