@@ -70,6 +70,8 @@ export type {
   Attachment,
   MessageCategory,
   MessageInput,
+  MessageTemplate,
+  RenderedMessage,
   NormalizedMessage,
   Priority,
   Job,

@@ -89,6 +89,30 @@ export interface MessageInput {
   readonly messageId?: string;
   /** Date header. @default the time of `send()` */
   readonly date?: Date;
+  /**
+   * A compiled template (`compileTemplate()` from `mailpush/templates`, or any object with a
+   * synchronous `render(vars)`): the mailer renders subject, html and text from it with `vars`
+   * before validation. Give no `subject`, `html` or `text` with it (VALIDATION error).
+   */
+  readonly template?: MessageTemplate;
+  /** The template's variables for this message (see `template`). Only with `template`. */
+  readonly vars?: Readonly<Record<string, unknown>>;
+}
+
+/** What a template renders for one message. */
+export interface RenderedMessage {
+  readonly subject: string;
+  readonly html: string;
+  readonly text: string;
+}
+
+/**
+ * A template the mailer can render (the `template` field of a message): `compileTemplate()`
+ * from `mailpush/templates` makes one; anything with a synchronous `render` works.
+ */
+export interface MessageTemplate {
+  /** Renders subject, html and text for one message. Throws a MailError (TEMPLATE) when it cannot. */
+  render(vars: Readonly<Record<string, unknown>>): RenderedMessage;
 }
 
 /** A message after validation: addresses parsed, IDN domains in ASCII, ids assigned. Immutable. */
@@ -332,6 +356,10 @@ export interface SentRecord {
   /** Provider's id for it, when the transport returned one (SES, SendGrid). */
   readonly providerMessageId?: string;
   readonly tags?: Readonly<Record<string, string>>;
+  /** The message's campaign id, when it has one (feedback is counted for the campaign). */
+  readonly campaign?: string;
+  /** The From address (the complaint-rate guard counts complaints per From domain). */
+  readonly from?: string;
 }
 
 /**
