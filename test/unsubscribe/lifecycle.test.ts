@@ -44,7 +44,11 @@ function mailerWith(options: Partial<MailerOptions> = {}): Mailer & { transport:
   return mailer as Mailer & { transport: MemoryTransport };
 }
 
-const news = (to: MessageInput['to'], extra: Partial<MessageInput> = {}): MessageInput => ({ from: 'news@shop.example', to, subject: 'News', text: 'Hello', category: 'marketing', list: 'newsletter', ...extra });
+const news = (to: NonNullable<MessageInput['to']>, extra: { -readonly [K in keyof MessageInput]?: MessageInput[K] | undefined } = {}): MessageInput => {
+  const m: Record<string, unknown> = { from: 'news@shop.example', to, subject: 'News', text: 'Hello', category: 'marketing', list: 'newsletter', ...extra };
+  for (const k of Object.keys(m)) if (m[k] === undefined) delete m[k];
+  return m as unknown as MessageInput;
+};
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
