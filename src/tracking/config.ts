@@ -5,7 +5,8 @@
  * @module
  */
 
-import { configError } from '../errors.js';
+import { MailErrorCode, configError } from '../errors.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { escapeAttribute } from './rewrite.js';
 import { deriveTokenKeys } from './token.js';
 import type { TokenKeys } from './token.js';
@@ -66,6 +67,8 @@ export interface TrackingConfig {
   readonly skip: readonly string[];
 }
 
+const TRACKING_KEYS = knownKeys(['url', 'secrets', 'opens', 'clicks', 'maxLinks', 'skip']);
+
 /** Resolved configurations by option object, then by unsubscribe URL (two mailers may share one `tracking` object). */
 const resolved = new WeakMap<object, Map<string, TrackingConfig>>();
 
@@ -81,6 +84,7 @@ export function resolveTracking(options: unknown, unsubscribeUrl?: unknown): Tra
   let byUnsub = resolved.get(options);
   const cached = byUnsub?.get(unsub);
   if (cached !== undefined) return cached;
+  rejectUnknownKeys(options, TRACKING_KEYS, 'tracking option', MailErrorCode.CONFIG, 'tracking');
   const o = options as Partial<TrackingOptions>;
   const url = baseUrl(o.url, 'tracking.url');
   for (const k of ['opens', 'clicks'] as const) {

@@ -30,6 +30,7 @@ import type { MailError } from '../errors.js';
 import type { FeedbackEvent } from '../feedback/event.js';
 import type { FeedbackProcessor } from '../feedback/processor.js';
 import type { CampaignStore, CorrelationStore, ReplayStore } from '../types.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { resolveTracking } from './config.js';
 import type { TrackingConfig, TrackingOptions } from './config.js';
 import { DEFAULT_MACHINE_RULES, compileMachineRules } from './machine.js';
@@ -130,6 +131,7 @@ const PIXEL_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   expires: '0',
 });
 const TEXT = 'text/plain; charset=utf-8';
+const HANDLER_KEYS = knownKeys(['mailer', 'machineRules', 'scanWindowMs', 'burstWindowMs', 'uniqueWindowMs', 'clientIp', 'trustProxy', 'includeIp', 'campaigns', 'maxPending', 'onError', 'now']);
 
 interface Answer {
   readonly status: number;
@@ -161,6 +163,7 @@ const answers = {
  */
 export function createTrackingHandler(options: TrackingHandlerOptions): TrackingHandler {
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object { mailer }', options);
+  rejectUnknownKeys(options, HANDLER_KEYS, 'tracking handler option', MailErrorCode.CONFIG);
   const mailer = options.mailer;
   if (typeof mailer !== 'object' || mailer === null || typeof mailer.feedback?.ingest !== 'function') throw configError('mailer', 'a mailer (createMailer())', mailer);
   if (mailer.tracking === undefined) throw configError('mailer.tracking', 'set: create the mailer with `tracking: { url, secrets }`', mailer.tracking);

@@ -72,10 +72,7 @@ describe('a browser click on a tracked link', () => {
     const page = await browser.browser.newPage();
     await page.goto(`${mailBase}/mail`);
     // The pixel is a real image to the browser: 1x1.
-    await page.waitForFunction(() => {
-      const img = document.querySelector('img');
-      return img !== null && img.complete && img.naturalWidth === 1;
-    });
+    await page.waitForFunction("(() => { const img = document.querySelector('img'); return img !== null && img.complete && img.naturalWidth === 1; })()");
     await Promise.all([page.waitForURL((u) => u.href.startsWith(site)), page.click('#go')]);
     const expected = new URL(`${site}/sale/ünï?q=1&name=Zoë#details`).href;
     expect(page.url()).toBe(expected);
