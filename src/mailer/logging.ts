@@ -7,12 +7,14 @@
  * Levels:
  * - `error`: `error` events (a store write failed, a listener threw: nothing lost, but look);
  * - `warn`: final failures (`failed`: permanent, expired, invalid), `throttled` (a domain or
- *   the transport slowed down), `transportDown` (the transport cannot connect or authenticate);
+ *   the transport slowed down), `transportDown` (the transport cannot connect or authenticate),
+ *   `complaintRate` warnings and pauses;
  * - `info`: `deferred` (a temporary failure, retried later), `failed` for suppressed and
  *   aborted mail (expected outcomes), `feedback` events, `transportUp`, `recovered` (jobs of
- *   an earlier run back in the queue, one line per burst);
+ *   an earlier run back in the queue, one line per burst), `campaign` state changes (paused,
+ *   resumed, cancelled, completed), `complaintRate` resumes;
  * - `debug`: `queued`, `sending`, `sent`, deferrals caused by a throttle (the `throttled`
- *   warning already said it), `idle`.
+ *   warning already said it), `campaign` progress, `idle`.
  *
  * @module
  */
@@ -169,6 +171,26 @@ export function attachLogger(on: On, logger: MailerLogger): () => void {
       on('sending', (e) => log('debug', { event: 'sending', ...job(e) }, `sending to ${e.domain}`)),
       on('sent', (e) => log('debug', { event: 'sent', sentBy: e.sentBy, latencyMs: e.latencyMs, ...(e.response !== undefined ? { response: e.response } : {}), ...job(e) }, `sent to ${e.domain} in ${e.latencyMs} ms`)),
       on('idle', (e) => log('debug', { event: 'idle', at: e.at }, 'queue idle')),
+    );
+  }
+  // Campaign and complaint-guard events (campaign control): typed loosely, only the fields logged.
+  const onLoose = on as unknown as (event: string, listener: (e: Record<string, unknown>) => void) => () => void;
+  if (warn || info) {
+    offs.push(
+      onLoose('complaintRate', (e) => {
+        const level: Level = e.action === 'resume' ? 'info' : 'warn';
+        if (!enabled(level)) return;
+        log(level, { event: 'complaintRate', action: e.action, domain: e.domain, rate: e.rate, complaints: e.complaints, delivered: e.delivered }, `complaint rate of ${String(e.domain)}: ${String(e.action)} at ${typeof e.rate === 'number' ? (e.rate * 100).toFixed(2) : '?'} %`);
+      }),
+    );
+  }
+  if (info || debug) {
+    offs.push(
+      onLoose('campaign', (e) => {
+        const level: Level = e.kind === 'progress' ? 'debug' : 'info';
+        if (level === 'debug' ? !debug : !info) return;
+        log(level, { event: 'campaign', campaign: e.campaign, kind: e.kind, state: e.state, queued: e.queued, sent: e.sent, failed: e.failed, remaining: e.remaining, ...(e.reason !== undefined ? { reason: e.reason } : {}) }, `campaign ${String(e.campaign)} ${String(e.kind)}: ${String(e.sent)} sent, ${String(e.remaining)} remaining`);
+      }),
     );
   }
   return () => {

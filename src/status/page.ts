@@ -88,6 +88,7 @@ const SCRIPT = `
       const td = el('td');
       td.appendChild(bar);
       td.appendChild(el('span', ' ' + (c.queued === 0 ? 0 : Math.floor((100 * done) / c.queued)) + '%', 'num'));
+      if (c.state) td.appendChild(el('span', ' ' + c.state + (c.etaMs ? ', ' + Math.ceil(c.etaMs / 1000) + ' s left' : ''), c.state === 'paused' || c.state === 'cancelled' ? 'warn' : 'dim'));
       return [el('td', c.id), el('td', c.queued, 'num'), el('td', c.sent, 'num'), el('td', c.failed, 'num'), el('td', c.deferred, 'num'), el('td', c.pending, 'num'), td];
     });
     $('no-campaigns').textContent = v.campaigns.length === 0 ? 'No campaign yet (messages tagged with a campaign id appear here).' : '';

@@ -40,6 +40,27 @@ export interface StatusCampaign {
   readonly pending: number;
   readonly startedAt: number;
   readonly updatedAt: number;
+  /** From the mailer's `campaign` progress events, when it emits them: `running`, `paused`, `cancelled`, `completed`. */
+  readonly state?: string;
+  /** Recipients sent per second recently (from `campaign` events). */
+  readonly ratePerSecond?: number;
+  /** Estimated time to the end, ms (from `campaign` events). */
+  readonly etaMs?: number;
+}
+
+/** The fields of a `campaign` progress event the page uses (see `mailer.campaign(id)`). */
+interface CampaignProgressEvent {
+  readonly campaign?: unknown;
+  readonly kind?: unknown;
+  readonly state?: unknown;
+  readonly queued?: unknown;
+  readonly sent?: unknown;
+  readonly failed?: unknown;
+  readonly suppressed?: unknown;
+  readonly cancelled?: unknown;
+  readonly remaining?: unknown;
+  readonly ratePerSecond?: unknown;
+  readonly etaMs?: unknown;
 }
 
 /** The status page's data (`?format=json`). */
@@ -76,7 +97,11 @@ interface CampaignCount {
   deferred: number;
   startedAt: number;
   updatedAt: number;
+  /** The latest `campaign` event: its counts win over those counted from job events. */
+  progress?: CampaignProgressEvent;
 }
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /**
  * Counts campaign progress from job events: the campaign id is the event's `campaign` field
@@ -107,6 +132,10 @@ export class CampaignTracker {
       mailer.on('sent', (e) => bump(e, 'sent')),
       mailer.on('failed', (e) => bump(e, 'failed')),
       mailer.on('deferred', (e) => bump(e, 'deferred')),
+      // Campaign progress events, on mailers that emit them.
+      (mailer.on as unknown as (event: string, listener: (e: CampaignProgressEvent) => void) => () => void)('campaign', (e) => {
+        if (typeof e?.campaign === 'string' && e.campaign !== '') this.count(e.campaign).progress = e;
+      }),
     ];
   }
 
@@ -132,7 +161,28 @@ export class CampaignTracker {
   list(): StatusCampaign[] {
     return [...this.campaigns]
       .reverse()
-      .map(([id, c]) => ({ id, queued: c.queued, sent: c.sent, failed: c.failed, deferred: c.deferred, pending: Math.max(0, c.queued - c.sent - c.failed), startedAt: c.startedAt, updatedAt: c.updatedAt }));
+      .map(([id, c]) => {
+        const p = c.progress;
+        if (p === undefined) return { id, queued: c.queued, sent: c.sent, failed: c.failed, deferred: c.deferred, pending: Math.max(0, c.queued - c.sent - c.failed), startedAt: c.startedAt, updatedAt: c.updatedAt };
+        const queued = Math.max(num(p.queued) ?? 0, c.queued);
+        const sent = Math.max(num(p.sent) ?? 0, c.sent);
+        const failed = Math.max((num(p.failed) ?? 0) + (num(p.suppressed) ?? 0) + (num(p.cancelled) ?? 0), c.failed);
+        const rate = num(p.ratePerSecond);
+        const eta = num(p.etaMs);
+        return {
+          id,
+          queued,
+          sent,
+          failed,
+          deferred: c.deferred,
+          pending: num(p.remaining) ?? Math.max(0, queued - sent - failed),
+          startedAt: c.startedAt,
+          updatedAt: c.updatedAt,
+          ...(typeof p.state === 'string' ? { state: p.kind === 'completed' ? 'completed' : p.state } : {}),
+          ...(rate !== undefined ? { ratePerSecond: rate } : {}),
+          ...(eta !== undefined ? { etaMs: eta } : {}),
+        };
+      });
   }
 
   close(): void {

@@ -10,6 +10,13 @@ import { startSmtpSink } from '../../src/testing/index.js';
 import type { SmtpSink } from '../../src/testing/index.js';
 import { launchBrowser } from '../helpers/browser.js';
 
+/** The page's DOM as the callbacks below use it (they run in Chromium; this file compiles without the DOM lib). */
+interface PageNode {
+  readonly textContent: string | null;
+  readonly children: ArrayLike<PageNode>;
+}
+declare const document: { querySelector(selector: string): PageNode | null; querySelectorAll(selector: string): Iterable<PageNode> };
+
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
