@@ -7,6 +7,7 @@
 
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -151,6 +152,74 @@ export async function startSinkChild(): Promise<SinkChild> {
     },
     async close() {
       child.stdin.end('close\n');
+      await exited;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Postfix smtp-sink (C, no greeting delay: the client is more CPU-bound than with our sink)
+// ---------------------------------------------------------------------------------------
+
+/** Path of Postfix's smtp-sink (Debian package postfix). */
+export const SMTP_SINK = '/usr/sbin/smtp-sink';
+
+/** The TCP port a process listens on, from /proc (smtp-sink does not print it when given port 0). */
+function listeningPort(pid: number): number | undefined {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m !== null) inodes.add(m[1]!);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // f[1] = local "0100007F:9339", f[3] = state ("0A" = LISTEN), f[9] = inode
+    if (f[3] === '0A' && inodes.has(f[9] ?? '')) return parseInt(f[1]!.split(':')[1]!, 16);
+  }
+  return undefined;
+}
+
+/** Starts Postfix's smtp-sink on 127.0.0.1, an ephemeral port; counts messages from its `-c` counters. */
+export async function startPostfixSink(): Promise<SinkChild> {
+  const args = ['-c', '-4', '127.0.0.1:0', '256'];
+  // smtp-sink refuses to run as root without dropping privileges.
+  if (process.getuid?.() === 0) args.unshift('-u', 'nobody');
+  const child: ChildProcessWithoutNullStreams = spawn(SMTP_SINK, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let messages = 0;
+  let output = '';
+  const onData = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-4096);
+    const all = [...output.matchAll(/mesg=(\d+)/g)];
+    const last = all[all.length - 1];
+    if (last !== undefined) messages = Number(last[1]);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let port: number | undefined;
+  for (let i = 0; i < 100 && port === undefined; i++) {
+    if (child.exitCode !== null) break;
+    await sleep(20);
+    if (child.pid !== undefined) port = listeningPort(child.pid);
+  }
+  if (port === undefined) {
+    child.kill();
+    throw new Error(`smtp-sink did not start: ${output.trim()}`);
+  }
+  return {
+    host: '127.0.0.1',
+    port,
+    count: () => Promise.resolve({ count: messages, bytes: 0 }),
+    async close() {
+      child.kill('SIGTERM');
       await exited;
     },
   };

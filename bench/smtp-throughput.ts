@@ -18,6 +18,9 @@
  *   --max-messages N|Infinity  messages per pooled connection on both sides (default 100)
  *   --mp-concurrency N         experiment: let mailpush keep N sends in flight by overriding
  *                              the transport's capabilities.maxConcurrency (default: as shipped)
+ *   --sink postfix             Postfix's smtp-sink (/usr/sbin/smtp-sink; C, no 100 ms greeting
+ *                              delay, so the client is CPU-bound) instead of our smtp-server sink
+ *   --store sqlite             mailpush with sqliteStore (a fresh file per run, durability normal)
  */
 
 import { createTransport } from 'nodemailer';
@@ -25,7 +28,11 @@ import type { SendMailOptions } from 'nodemailer';
 import { createMailer } from '../src/mailer/index.js';
 import smtpTransport from '../src/transports/smtp.js';
 import type { MessageInput, Transport } from '../src/types.js';
-import { fmt, header, median, nowMs, parseFlags, result, startSinkChild, summary } from './common.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sqliteStore } from '../src/stores/sqlite.js';
+import { fmt, header, median, nowMs, parseFlags, result, sleep, startPostfixSink, startSinkChild, summary } from './common.js';
 import type { SinkChild } from './common.js';
 
 const flags = parseFlags(5);
@@ -45,6 +52,17 @@ const maxMessagesArg = argv.indexOf('--max-messages') >= 0 ? argv[argv.indexOf('
 const MAX_MESSAGES = maxMessagesArg === 'Infinity' ? Infinity : maxMessagesArg === undefined ? 100 : (numberFlag('--max-messages') as number);
 const MP_CONCURRENCY = numberFlag('--mp-concurrency');
 const TLS = argv.includes('--tls');
+const textFlag = (name: string, allowed: readonly string[]): string | undefined => {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  const v = argv[i + 1] ?? '';
+  if (!allowed.includes(v)) throw new Error(`Expected ${name} to be one of ${allowed.join(', ')}, got ${v}`);
+  return v;
+};
+const POSTFIX = textFlag('--sink', ['ours', 'postfix']) === 'postfix';
+const SQLITE = textFlag('--store', ['memory', 'sqlite']) === 'sqlite';
+const storeDir = SQLITE ? mkdtempSync(join(tmpdir(), 'mailpush-bench-smtp-')) : '';
+let storeSeq = 0;
 /** Outstanding sendMail calls of the windowed raw baseline: as many as mailpush keeps in flight. */
 const WINDOW = MP_CONCURRENCY ?? CONNECTIONS;
 const DOMAINS = 10;
@@ -71,14 +89,19 @@ interface Run {
   readonly cpuUsPerMessage: number;
 }
 
-const sink: SinkChild = await startSinkChild();
+const sink: SinkChild = POSTFIX ? await startPostfixSink() : await startSinkChild();
 
 async function withSink(fn: (sink: SinkChild) => Promise<number>): Promise<Run> {
   const before = await sink.count();
   const cpu = process.cpuUsage();
   const ms = await fn(sink);
   const used = process.cpuUsage(cpu);
-  const after = await sink.count();
+  let after = await sink.count();
+  // smtp-sink prints its counters as it goes: give the last line a moment.
+  for (let i = 0; POSTFIX && i < 100 && after.count - before.count < COUNT; i++) {
+    await sleep(20);
+    after = await sink.count();
+  }
   const count = after.count - before.count;
   if (count !== COUNT) throw new Error(`sink received ${count} messages, expected ${COUNT}`);
   return { perSecond: (COUNT / ms) * 1000, bytesPerMessage: (after.bytes - before.bytes) / count, cpuUsPerMessage: (used.user + used.system) / COUNT };
@@ -119,8 +142,10 @@ function runMailpush(): Promise<Run> {
   return withSink(async (sink) => {
     const smtp = smtpTransport({ host: sink.host, port: sink.port, maxConnections: CONNECTIONS, maxMessages: MAX_MESSAGES, ...tlsOptions });
     const transport: Transport = MP_CONCURRENCY === undefined ? smtp : { ...smtp, capabilities: { ...smtp.capabilities, maxConcurrency: MP_CONCURRENCY } };
+    const store = SQLITE ? sqliteStore({ path: join(storeDir, `store-${++storeSeq}.db`) }) : undefined;
     const mailer = createMailer({
       transport,
+      ...(store === undefined ? {} : { store }),
       limits: {
         ...(MP_CONCURRENCY === undefined ? {} : { concurrency: MP_CONCURRENCY }),
         // Limits that exist but never bind: the scheduler still checks them for every job.
@@ -154,7 +179,7 @@ function runMailpush(): Promise<Run> {
 header(
   'smtp-throughput',
   flags,
-  `${fmt(COUNT)} messages (~2 KB, text+html, 1 recipient, ${DOMAINS} domains), ${CONNECTIONS} pooled connections, maxMessages ${MAX_MESSAGES}, ${TLS ? 'STARTTLS' : 'plain (ignoreTLS)'}, sink in a child process` +
+  `${fmt(COUNT)} messages (~2 KB, text+html, 1 recipient, ${DOMAINS} domains), ${CONNECTIONS} pooled connections, maxMessages ${MAX_MESSAGES}, ${TLS ? 'STARTTLS' : 'plain (ignoreTLS)'}, ${POSTFIX ? "Postfix's smtp-sink" : 'our sink in a child process'}, mailpush store: ${SQLITE ? 'sqlite (normal)' : 'memory'}` +
     (MP_CONCURRENCY === undefined ? '' : `, EXPERIMENT: mailpush in-flight cap ${MP_CONCURRENCY}`),
 );
 
@@ -203,5 +228,6 @@ for (const [label, base] of [['raw sendMail', raw], ['raw windowed', win]] as co
     undefined,
   );
 }
-console.log(`   bytes per message at the sink: raw ${fmt(median(raw.map((x) => x.bytesPerMessage)))}, mailpush ${fmt(median(mp.map((x) => x.bytesPerMessage)))}`);
+if (!POSTFIX) console.log(`   bytes per message at the sink: raw ${fmt(median(raw.map((x) => x.bytesPerMessage)))}, mailpush ${fmt(median(mp.map((x) => x.bytesPerMessage)))}`);
 await sink.close();
+if (SQLITE) rmSync(storeDir, { recursive: true, force: true });

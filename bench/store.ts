@@ -42,7 +42,7 @@
 
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MailError, MailErrorCode } from '../src/errors.js';
@@ -52,7 +52,7 @@ import { sqliteStore } from '../src/stores/sqlite.js';
 import type { SqliteDurability } from '../src/stores/sqlite.js';
 import smtpTransport from '../src/transports/smtp.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport, TransportSendContext } from '../src/types.js';
-import { ROOT, fmt, header, median, nowMs, parseFlags, quantile, result, sleep, startSinkChild, summary } from './common.js';
+import { ROOT, SMTP_SINK, fmt, header, median, nowMs, parseFlags, quantile, result, sleep, startPostfixSink, startSinkChild, summary } from './common.js';
 import type { SinkChild } from './common.js';
 
 type Driver = 'auto' | 'node:sqlite' | 'better-sqlite3';
@@ -272,68 +272,7 @@ function runChild<T>(args: readonly string[]): Promise<T> {
 // Postfix smtp-sink as a second sink
 // ---------------------------------------------------------------------------------------
 
-const SMTP_SINK = '/usr/sbin/smtp-sink';
-
-/** The TCP port a process listens on, from /proc (smtp-sink does not print it when given port 0). */
-function listeningPort(pid: number): number | undefined {
-  const inodes = new Set<string>();
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m !== null) inodes.add(m[1]!);
-      } catch {
-        // closed meanwhile
-      }
-    }
-  } catch {
-    return undefined;
-  }
-  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    // f[1] = local "0100007F:9339", f[3] = state ("0A" = LISTEN), f[9] = inode
-    if (f[3] === '0A' && inodes.has(f[9] ?? '')) return parseInt(f[1]!.split(':')[1]!, 16);
-  }
-  return undefined;
-}
-
-/** Starts Postfix's smtp-sink on 127.0.0.1, an ephemeral port; counts messages from its `-c` counters. */
-async function startPostfixSink(): Promise<SinkChild> {
-  const args = ['-c', '-4', '127.0.0.1:0', '256'];
-  // smtp-sink refuses to run as root without dropping privileges.
-  if (process.getuid?.() === 0) args.unshift('-u', 'nobody');
-  const child: ChildProcessWithoutNullStreams = spawn(SMTP_SINK, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let messages = 0;
-  let output = '';
-  const onData = (chunk: Buffer): void => {
-    output = (output + chunk.toString()).slice(-4096);
-    const all = [...output.matchAll(/mesg=(\d+)/g)];
-    const last = all[all.length - 1];
-    if (last !== undefined) messages = Number(last[1]);
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let port: number | undefined;
-  for (let i = 0; i < 100 && port === undefined; i++) {
-    if (child.exitCode !== null) break;
-    await sleep(20);
-    if (child.pid !== undefined) port = listeningPort(child.pid);
-  }
-  if (port === undefined) {
-    child.kill();
-    throw new Error(`smtp-sink did not start: ${output.trim()}`);
-  }
-  return {
-    host: '127.0.0.1',
-    port,
-    count: () => Promise.resolve({ count: messages, bytes: 0 }),
-    async close() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
+// startPostfixSink and SMTP_SINK live in bench/common.ts (shared with smtp-throughput.ts).
 
 // ---------------------------------------------------------------------------------------
 // Part 1: SMTP throughput
