@@ -93,6 +93,12 @@ export type {
   SuppressionEntry,
   SuppressionReason,
   SuppressionStore,
+  Subscription,
+  SubscriptionChange,
+  SubscriptionPage,
+  SubscriptionResult,
+  SubscriptionStatus,
+  SubscriptionStore,
   Transport,
   TransportCapabilities,
   TransportSendContext,
@@ -164,6 +170,7 @@ export { default as memoryQueueStore } from './stores/memory.js';
 export type { MemoryQueueStore } from './stores/memory.js';
 export { default as memorySuppressionStore } from './stores/suppression-memory.js';
 export type { MemorySuppressionStore } from './stores/suppression-memory.js';
+export { memorySubscriptionStore, MEMORY_SUBSCRIPTION_STORE_NAME } from './stores/subscriptions-memory.js';
 export { memoryStore, MEMORY_STORE_NAME } from './stores/memory-store.js';
 export type { MemoryStoreOptions, MemoryMailerStore } from './stores/memory-store.js';
 export { default as memoryIdempotencyStore, IDEMPOTENCY_STORE_NAME } from './stores/idempotency-memory.js';
