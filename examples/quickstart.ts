@@ -18,6 +18,8 @@
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,6 +27,8 @@ import { DEFAULT_RETRY, DEFAULT_THROTTLE, createMailer, smtpTransport } from '..
 import { sqliteStore } from '../src/stores/sqlite.js';
 import type { DeliveryReport, DomainLimits, MessageInput, RetryOptions, ThrottleOptions } from '../src/index.js';
 import { startSmtpSink } from '../src/testing/index.js';
+import { createMetrics, prometheusExporter } from '../src/metrics/index.js';
+import { createStatusHandler, toNodeHandler } from '../src/status/index.js';
 
 const QUICK = process.env.MAILPUSH_EXAMPLE_QUICK === '1';
 const BULK = QUICK ? 300 : 3000;
@@ -99,9 +103,12 @@ const DEMO_THROTTLE = { pauseMs: 1500, maxPauseMs: 1500 } as const satisfies Thr
 const dataDir = mkdtempSync(join(tmpdir(), 'mailpush-quickstart-'));
 const dbPath = join(dataDir, 'mailpush.db');
 
+// Metrics (mailpush/metrics): counters from the mailer's events, store calls timed.
+const metrics = createMetrics();
+
 const mailer = createMailer({
   transport: smtpTransport({ host: sink.host, port: sink.port, maxConnections: 5 }),
-  store: sqliteStore({ path: dbPath }),
+  store: metrics.instrumentStore(sqliteStore({ path: dbPath })),
   limits: { domains: domainLimits }, // other domains: unlimited (only the 5 connections bound them)
   // Demo timings, so the run ends in seconds. The production defaults are printed below.
   retry: DEMO_RETRY,
@@ -112,8 +119,17 @@ const mailer = createMailer({
   postalAddress: 'Acme Inc., 1 Main Street, Springfield, USA',
 });
 
+// A live status page (mailpush/status) and a Prometheus endpoint on a local port.
+metrics.observe(mailer);
+const exporter = await prometheusExporter(metrics);
+const statusPage = createStatusHandler({ mailer, metrics, title: 'mailpush quickstart' });
+const web = createServer(toNodeHandler((request) => (new URL(request.url).pathname === '/metrics' ? exporter.handler(request) : statusPage(request))));
+await new Promise<void>((resolve) => web.listen(Number(process.env.MAILPUSH_STATUS_PORT ?? 0), '127.0.0.1', resolve));
+const statusUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}/`;
+
 print(bold(`mailpush quickstart: ${BULK} bulk messages + ${RESETS} password resets to a local SMTP sink (${sink.url})`));
 print(dim(`Queue store: ${dbPath} (SQLite)`));
+print(`Live status page: ${statusUrl} (Prometheus metrics at ${statusUrl}metrics)`);
 print(dim(`Demo timings: retries after ${DEMO_RETRY.scheduleMs.map(seconds).join(', ')}; a throttled domain pauses ${seconds(DEMO_THROTTLE.pauseMs)}.`));
 print(
   dim(
@@ -320,6 +336,16 @@ if (sink.count !== sent) problems.push(`the sink accepted ${sink.count} messages
 if (resetReports.some((r) => r.status !== 'sent')) problems.push('a password reset was not delivered');
 if (sorted.length !== RESETS) problems.push(`only ${sorted.length} of ${RESETS} password resets were reported sent`);
 
+// The same figures, as Prometheus scrapes them.
+const scraped = await (await fetch(`${statusUrl}metrics`)).text();
+const scrapedTotal = (outcome: string): number =>
+  scraped
+    .split('\n')
+    .filter((line) => line.startsWith(`mailpush_recipients_total{outcome="${outcome}"`))
+    .reduce((a, line) => a + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+print(`GET ${statusUrl}metrics: mailpush_recipients_total ${scrapedTotal('sent')} sent, ${scrapedTotal('failed')} failed, ${scrapedTotal('deferred')} deferred`);
+if (scrapedTotal('sent') !== sent || scrapedTotal('failed') !== failed) problems.push(`the metrics say ${scrapedTotal('sent')} sent and ${scrapedTotal('failed')} failed`);
+
 const { pending } = await mailer.close();
 if (pending !== 0) problems.push(`${pending} jobs were left in the store`);
 print();
@@ -360,3 +386,13 @@ if (problems.length > 0) {
 } else {
   print(green(`Mailer closed cleanly (${left.pending} jobs left) after ${elapsed().trim()}.`));
 }
+if (tty && !QUICK) {
+  // At a terminal, the status page stays up with the first mailer's final figures until Enter.
+  print(dim(`The status page stays at ${statusUrl}; press Enter to exit.`));
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+  process.stdin.pause();
+}
+statusPage.close();
+exporter.close();
+web.closeAllConnections();
+await new Promise((resolve) => web.close(resolve));

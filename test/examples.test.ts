@@ -43,6 +43,9 @@ const expectations: Record<string, (out: string) => void> = {
     expect(out).toMatch(/throttled throttle\.test: "421 4\.7\.28 Gmail has detected.*" -> paused 1\.5 s, then 50\.0\/s on 1 connection$/m);
     expect(out).toContain('Summary per recipient domain');
     expect(out).toMatch(/^Queue store: .*mailpush\.db \(SQLite\)$/m);
+    // The live status page and the Prometheus endpoint (mailpush/status, mailpush/metrics), scraped at the end.
+    expect(out).toMatch(/^Live status page: http:\/\/127\.0\.0\.1:\d+\/ \(Prometheus metrics at http:\/\/127\.0\.0\.1:\d+\/metrics\)$/m);
+    expect(out).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/metrics: mailpush_recipients_total 300 sent, 6 failed, [1-9]\d* deferred$/m);
     // The restart: queued mail survives the first mailer and is delivered by the next.
     expect(out).toMatch(/^Restart: the first mailer accepted 20 invoices and stopped with 20 of them queued in /m);
     expect(out).toMatch(/^The next mailer on the same file recovered 20 and delivered 20 of them \(the sink got 20\)\.$/m);
