@@ -136,8 +136,25 @@ export async function checkDomain(options: CheckDomainOptions): Promise<DomainRe
   ) {
     throw configError('resolver', 'an object with resolveTxt, resolveMx, resolve4 and resolve6 (and optionally resolvePtr)', resolver);
   }
-  const items = await runChecks(settings, createDnsLookup(resolver, timeoutMs));
+  const dns = createDnsLookup(resolver, timeoutMs);
+  // A domain that does not exist fails every check; one item saying so is the useful report.
+  const missing = await nonexistentDomain(settings.domain, dns);
+  if (missing !== undefined) return makeReport(settings.domain, [missing]);
+  const items = await runChecks(settings, dns);
   return makeReport(settings.domain, items);
+}
+
+/** The `domain.exists` item when every lookup of the domain (TXT, MX, A) answers NXDOMAIN; the answers stay cached for the checks. */
+async function nonexistentDomain(domain: string, dns: DnsLookup): Promise<CheckItem | undefined> {
+  const answers = await Promise.all([dns.txt(domain), dns.mx(domain), dns.a(domain)]);
+  if (!answers.every((a) => !a.ok && a.nxdomain)) return undefined;
+  return item(
+    'domain.exists',
+    'fail',
+    `${domain} does not exist (NXDOMAIN)`,
+    `Every lookup of ${domain} (TXT, MX, A) answered NXDOMAIN: the name is not registered or not delegated, so no SPF, DKIM or DMARC record can exist for it.`,
+    'Check the spelling of the domain; if it is right, register it (or fix its delegation) and publish its records',
+  );
 }
 
 function makeReport(domain: string, items: readonly CheckItem[]): DomainReport {

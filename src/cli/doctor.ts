@@ -5,7 +5,9 @@
  * ```
  * npx mailpush doctor example.com --selector s1 [--selector s2] [--ip 192.0.2.1]
  *   [--provider ses|sendgrid|include:_spf.example.net] [--mail-from bounce.example.com]
- *   [--dkim-domain example.com] [--dkim-key [selector=]key.pem] [--timeout 5000] [--json] [--verbose]
+ *   [--dkim-domain example.com] [--dkim-key [selector=]key.pem] [--timeout 5000]
+ *   [--dns-server 192.0.2.53[:53]] [--json] [--verbose]
+ * npx mailpush --version
  * ```
  *
  * Exit codes: 0 when no item fails, 1 when one does, 2 on a usage error.
@@ -16,6 +18,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { checkDomain, type CheckDomainOptions, type CheckItem, type CheckStatus, type DomainReport, type SpfProvider } from '../auth/check-domain.js';
+import { createDnsResolver } from '../auth/dns.js';
 import type { DnsResolver } from '../auth/dns.js';
 import { isMailError } from '../errors.js';
 
@@ -33,6 +36,8 @@ export interface DoctorIO {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Reads a `--dkim-key` file. @default fs.readFile as UTF-8 */
   readonly readFile?: (path: string) => Promise<string>;
+  /** Version printed by `--version`. @default the `version` of mailpush's package.json */
+  readonly version?: string;
 }
 
 /** Exit code: no item failed. */
@@ -55,14 +60,33 @@ Options:
       --dkim-domain <name>  DKIM signing domain (d=), if not the From domain
       --dkim-key <[sel=]file>  PEM key (private or public) the selector must publish
       --timeout <ms>        time allowed for each DNS lookup (default 5000)
+      --dns-server <ip[:port]>  DNS server to ask instead of the system's (repeat for several)
       --json                print the report as JSON
   -v, --verbose             print the details of every item
   -h, --help                print this help
+  -V, --version             print the version of mailpush
 
 Exit code: 0 when nothing fails, 1 when a check fails, 2 on a usage error.
 `;
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** A wrong command line shape (missing or unknown command, option or argument): the usage text follows the message. */
+  readonly showUsage: boolean;
+  constructor(message: string, showUsage = false) {
+    super(message);
+    this.showUsage = showUsage;
+  }
+}
+
+/** mailpush's version, from its package.json (two levels up from src/cli and from dist/cli). */
+async function packageVersion(): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /**
  * Runs `mailpush doctor` with command-line arguments (with or without the leading `doctor`).
@@ -77,14 +101,30 @@ export async function runDoctor(argv: readonly string[], io: DoctorIO): Promise<
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-      stderr.write(`mailpush doctor: ${(err as Error).message}\n\n${DOCTOR_USAGE}`);
+      // The whole usage text only when the shape of the command line is wrong; a bad value
+      // gets its message and a pointer to --help.
+      const full = !(err instanceof UsageError) || err.showUsage;
+      stderr.write(`mailpush doctor: ${(err as Error).message}\n${full ? `\n${DOCTOR_USAGE}` : HELP_HINT}`);
       return EXIT_USAGE;
     }
     throw err;
   }
+  if (parsed.version) {
+    io.stdout.write(`mailpush ${io.version ?? (await packageVersion())}\n`);
+    return EXIT_OK;
+  }
   if (parsed.help) {
     io.stdout.write(DOCTOR_USAGE);
     return EXIT_OK;
+  }
+  let resolver = io.resolver;
+  if (resolver === undefined && parsed.dnsServers.length > 0) {
+    try {
+      resolver = createDnsResolver({ servers: parsed.dnsServers, ...(parsed.timeoutMs !== undefined ? { timeoutMs: parsed.timeoutMs } : {}) });
+    } catch {
+      stderr.write(`mailpush doctor: --dns-server must be an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53), got ${parsed.dnsServers.map((s) => JSON.stringify(s)).join(', ')}\n${HELP_HINT}`);
+      return EXIT_USAGE;
+    }
   }
   let report: DomainReport;
   try {
@@ -98,13 +138,13 @@ export async function runDoctor(argv: readonly string[], io: DoctorIO): Promise<
       ...(parsed.provider !== undefined ? { provider: parsed.provider } : {}),
       ...(parsed.mailFrom !== undefined ? { mailFrom: parsed.mailFrom } : {}),
       ...(parsed.timeoutMs !== undefined ? { timeoutMs: parsed.timeoutMs } : {}),
-      ...(io.resolver !== undefined ? { resolver: io.resolver } : {}),
+      ...(resolver !== undefined ? { resolver } : {}),
     };
     report = await checkDomain(options);
   } catch (err) {
     if (err instanceof UsageError || (isMailError(err) && err.code === 'MAILPUSH_ERR_CONFIG')) {
       const message = (err as { option?: unknown }).option === 'domain' ? `${JSON.stringify(parsed.domain)} is not a domain name (like example.com)` : usageMessage(err as Error);
-      stderr.write(`mailpush doctor: ${message}\n`);
+      stderr.write(`mailpush doctor: ${message}\n${HELP_HINT}`);
       return EXIT_USAGE;
     }
     stderr.write(`mailpush doctor: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -133,8 +173,12 @@ function usageMessage(err: Error): string {
   return flag === undefined ? err.message : `${err.message} (${flag})`;
 }
 
+const HELP_HINT = 'Run "mailpush doctor --help" for the options.\n';
+
 interface ParsedArgs {
   readonly help: boolean;
+  readonly version: boolean;
+  readonly dnsServers: string[];
   readonly domain: string;
   readonly selectors: string[];
   readonly ips: string[];
@@ -163,14 +207,17 @@ function parseDoctorArgs(argv: readonly string[]): ParsedArgs {
       json: { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+      'dns-server': { type: 'string', multiple: true },
     },
   });
-  if (positionals.length > 1 && positionals[0] !== 'doctor') throw new UsageError(`unknown command ${JSON.stringify(positionals[0])} (the command is "doctor")`);
+  if (positionals.length > 1 && positionals[0] !== 'doctor') throw new UsageError(`unknown command ${JSON.stringify(positionals[0])} (the command is "doctor")`, true);
   const rest = positionals[0] === 'doctor' ? positionals.slice(1) : positionals;
   const help = values.help === true;
-  if (help) return { help, domain: '', selectors: [], ips: [], keyArgs: [], json: false, verbose: false };
-  if (rest.length === 0) throw new UsageError(positionals.length === 0 ? 'missing command: mailpush doctor <domain>' : 'missing the domain to check');
-  if (rest.length > 1) throw new UsageError(`one domain at a time, got ${rest.map((r) => JSON.stringify(r)).join(' ')}`);
+  const version = values.version === true;
+  if (help || version) return { help, version, dnsServers: [], domain: '', selectors: [], ips: [], keyArgs: [], json: false, verbose: false };
+  if (rest.length === 0) throw new UsageError(positionals.length === 0 ? 'missing command: mailpush doctor <domain>' : 'missing the domain to check', true);
+  if (rest.length > 1) throw new UsageError(`one domain at a time, got ${rest.map((r) => JSON.stringify(r)).join(' ')}`, true);
   let provider: SpfProvider | undefined;
   const p = values.provider;
   if (p !== undefined) {
@@ -186,6 +233,8 @@ function parseDoctorArgs(argv: readonly string[]): ParsedArgs {
   }
   return {
     help,
+    version,
+    dnsServers: values['dns-server'] ?? [],
     domain: rest[0]!,
     selectors: values.selector ?? [],
     ips: values.ip ?? [],

@@ -29,7 +29,7 @@ import { slice } from '../queue/slice.js';
 import { resolveRetryOptions } from '../retry/schedule.js';
 import { memoryStore } from '../stores/memory-store.js';
 import { PRIORITIES, systemClock } from '../types.js';
-import type { Clock, Job, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, StoredEntry, SuppressionStore, Transport } from '../types.js';
+import type { Clock, Job, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, StoredEntry, SubscriptionStore, SuppressionStore, Transport } from '../types.js';
 import { acceptMessage, checkSendOptions } from './accept.js';
 import type { AcceptSettings } from './accept.js';
 import { Backlog } from './backlog.js';
@@ -39,6 +39,9 @@ import type { MessageRecord } from './core.js';
 import { Deliverer, fleetGates } from './deliver.js';
 import { SenderChecks } from './sender-checks.js';
 import { createShapers } from './shape.js';
+import { resolveUnsubscribe } from '../unsubscribe/settings.js';
+import type { UnsubscribeSettings } from '../unsubscribe/settings.js';
+import { memorySubscriptionStore } from '../stores/subscriptions-memory.js';
 import { Journal } from './journal.js';
 import { attachLogger, checkLogger } from './logging.js';
 import { TransportHealth } from './transport-health.js';
@@ -107,6 +110,8 @@ class MailerImpl implements Mailer {
   readonly suppression: SuppressionStore;
   readonly feedback: FeedbackProcessor;
   readonly tracking: MailerOptions['tracking'];
+  readonly unsubscribe: UnsubscribeSettings | undefined;
+  readonly subscriptions: SubscriptionStore;
   private readonly core: MailerCore;
   private readonly journal: Journal;
   private readonly backlog: Backlog;
@@ -141,6 +146,8 @@ class MailerImpl implements Mailer {
     this.verp = options.verp === undefined ? undefined : createVerp(options.verp);
     this.feedback = this.createFeedback(options);
     this.tracking = options.tracking;
+    this.unsubscribe = resolveUnsubscribe(options);
+    this.subscriptions = this.store.subscriptions ?? memorySubscriptionStore();
     // Registered first, so the log line of an event precedes what other listeners do with it.
     if (options.logger !== undefined) attachLogger((event, listener) => this.core.emitter.on(event, listener), checkLogger(options.logger));
     if (options.dkim !== undefined && this.transport.capabilities.rawMime !== true) {

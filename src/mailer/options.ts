@@ -13,6 +13,7 @@ import type { FeedbackPolicy, SuppressionPolicyOptions } from '../feedback/polic
 import type { Correlation, CorrelationQuery, FeedbackProcessor, ProcessedEvent, RawTrust } from '../feedback/processor.js';
 import type { VerpOptions } from '../feedback/verp.js';
 import type { TrackingOptions } from '../tracking/config.js';
+import type { UnsubscribeOptions, UnsubscribeSettings } from '../unsubscribe/settings.js';
 import type { MailerEvents, MailerListener } from '../events.js';
 import { normalizeDomain } from '../message/index.js';
 import type { MessageLimits } from '../message/index.js';
@@ -23,7 +24,7 @@ import { PRIORITIES } from '../types.js';
 import type { MailerLogger } from './logging.js';
 import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import type { KnownKeys } from '../validation/known-keys.js';
-import type { Clock, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, SuppressionStore, Transport } from '../types.js';
+import type { Clock, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, SubscriptionStore, SuppressionStore, Transport } from '../types.js';
 
 /** Options of {@link createMailer}. */
 export interface MailerOptions {
@@ -109,6 +110,19 @@ export interface MailerOptions {
    * @default off
    */
   readonly tracking?: TrackingOptions;
+  /**
+   * One-click unsubscribe (`mailpush/unsubscribe`): marketing mail gets `List-Unsubscribe`
+   * (`<url>/<token>`, then the optional mailto) and `List-Unsubscribe-Post`, covered by DKIM, and
+   * a visible link. Tokens are encrypted with the first secret; every secret is accepted.
+   * Marketing mail is refused without it unless sent with `skipMarketingCompliance`.
+   * @default off
+   */
+  readonly unsubscribe?: UnsubscribeOptions;
+  /**
+   * The sender's physical postal address, put into marketing mail (CAN-SPAM); marketing mail is
+   * refused without it unless sent with `skipMarketingCompliance`.
+   */
+  readonly postalAddress?: string;
 }
 
 /**
@@ -169,6 +183,13 @@ export interface SendOptions {
    * one recipient). Pass it only for a recipient who consented (COMPLIANCE.md L-3). @default false
    */
   readonly track?: boolean;
+  /**
+   * Send this marketing message without the unsubscribe and postal-address requirements (the
+   * host handles unsubscribes its own way, or the mail is a service message sent as
+   * marketing): no `MAILPUSH_ERR_COMPLIANCE` refusal. Headers are still added when the mailer
+   * has `unsubscribe` and the message one recipient. @default false
+   */
+  readonly skipMarketingCompliance?: boolean;
 }
 
 /** Final state of one recipient. `pending` only appears in reports of a mailer that closed first. */
@@ -414,6 +435,10 @@ export interface Mailer {
   readonly feedback: FeedbackProcessor;
   /** The `tracking` option as given (read by `createTrackingHandler({ mailer })` from `mailpush/tracking`), or undefined. */
   readonly tracking?: TrackingOptions | undefined;
+  /** The resolved `unsubscribe` option (keys, not secrets), read by `createUnsubscribeHandler`; undefined when not configured. */
+  readonly unsubscribe: UnsubscribeSettings | undefined;
+  /** Lists, subscriptions and consent: the store's `subscriptions`, else an in-memory one (see `mailpush/unsubscribe`). */
+  readonly subscriptions: SubscriptionStore;
 }
 
 /** Validates the options of createMailer; throws a CONFIG MailError naming the option. @internal */
