@@ -253,7 +253,6 @@ const UNSUPPORTED_FIELDS: readonly (readonly [string, string])[] = [
   ['amp', 'AMP bodies are not supported'],
   ['watchHtml', 'only `text` and `html` bodies are supported'],
   ['icalEvent', 'give the calendar as an attachment'],
-  ['list', 'set List-* headers through `headers`'],
   ['dkim', 'DKIM is configured on the mailer, not per message'],
   ['priority', 'it is an option of mailer.send(), not a message field'],
   ['sendAt', 'it is an option of mailer.send(), not a message field'],
@@ -283,6 +282,9 @@ export const MESSAGE_KEYS: KnownKeys = knownKeys([
   // Issue 12 (templates, unsubscribe lists, campaigns).
   'template', 'vars', 'list', 'campaign',
 ]);
+
+/** A message's `list`: the rule of src/stores/subscription-record.ts (not imported: stores sit below messages). */
+const LIST_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 /**
  * Entries of to + cc + bcc as given (duplicates included) that are read at most, as a multiple
@@ -769,7 +771,6 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
     m.amp !== undefined ||
     m.watchHtml !== undefined ||
     m.icalEvent !== undefined ||
-    m.list !== undefined ||
     m.dkim !== undefined ||
     m.priority !== undefined ||
     m.sendAt !== undefined ||
@@ -850,6 +851,15 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
     }
     category = categoryInput as MessageCategory;
   }
+  // The list (topic) of a marketing message: its unsubscribe token and suppression scope.
+  const listInput = m.list;
+  let list: string | undefined;
+  if (listInput !== undefined && listInput !== null) {
+    if (typeof listInput !== 'string' || !LIST_NAME.test(listInput) || listInput === 'marketing' || listInput === 'transactional') {
+      throw validation(`Expected \`list\` to be 1-64 characters of letters, digits, '.', '_', '-', ':' starting with a letter or digit (not 'marketing' or 'transactional'), got ${showValue(listInput)}`);
+    }
+    list = listInput;
+  }
 
   const returnPathInput = m.returnPath;
   let returnPath = from.address;
@@ -923,6 +933,7 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
   };
   if (text !== undefined) message.text = text;
   if (html !== undefined) message.html = html;
+  if (list !== undefined) message.list = list;
   return Object.freeze(message);
 }
 
