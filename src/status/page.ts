@@ -20,9 +20,9 @@ header{display:flex;flex-wrap:wrap;gap:12px;align-items:center;padding:14px 20px
 h1{font-size:18px;margin:0}h2{font-size:14px;margin:0 0 8px;color:var(--dim);text-transform:uppercase;letter-spacing:.04em}
 main{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:14px;padding:14px 20px}
 section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 14px;overflow:auto}
-section.wide{grid-column:1/-1}
+section.wide{grid-column:1/-1}@media (min-width:760px){section.span2{grid-column:span 2}}
 table{border-collapse:collapse;width:100%}th,td{text-align:right;padding:3px 8px;border-bottom:1px solid var(--line);white-space:nowrap}
-th:first-child,td:first-child{text-align:left}td.text{text-align:left;white-space:normal;max-width:520px;word-break:break-word}
+th:first-child,td:first-child{text-align:left}th.text,td.text{text-align:left;white-space:normal;max-width:520px;word-break:break-word}
 th{color:var(--dim);font-weight:600}
 .pill{display:inline-block;padding:2px 8px;border-radius:999px;font-size:12px;font-weight:600;border:1px solid currentColor}
 .ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--bad)}.dim{color:var(--dim)}
@@ -78,7 +78,7 @@ const SCRIPT = `
       const r = rates.get(d.domain);
       return [el('td', d.domain), el('td', d.queued, 'num'), el('td', d.inflight, 'num'), el('td', r === undefined ? '-' : fmt(r), 'num rate'), el('td', fmt(d.ratePerSecond), 'num'), el('td', st[0], st[1]), el('td', d.sent, 'num sent'), el('td', d.deferred, 'num'), el('td', d.failed + d.expired, 'num'), el('td', d.suppressed, 'num')];
     });
-    rows($('failures'), v.failures, (f) => [el('td', time(f.at)), el('td', f.domain), el('td', f.kind + ' (' + f.reason + ')', f.kind === 'failed' ? 'bad' : 'warn'), el('td', f.code.replace('MAILPUSH_ERR_', '') + (f.responseCode ? ' ' + f.responseCode : '')), el('td', f.recipients.join(', '), 'text'), el('td', f.message, 'text')]);
+    rows($('failures'), v.failures.slice(0, 10), (f) => [el('td', time(f.at)), el('td', f.domain), el('td', f.kind + ' (' + f.reason + ')', f.kind === 'failed' ? 'bad' : 'warn'), el('td', f.code.replace('MAILPUSH_ERR_', '') + (f.responseCode ? ' ' + f.responseCode : '')), el('td', f.recipients.join(', '), 'text'), el('td', f.message, 'text')]);
     $('no-failures').textContent = v.failures.length === 0 ? 'No failures.' : '';
     rows($('campaigns'), v.campaigns, (c) => {
       const done = c.sent + c.failed;
@@ -134,9 +134,9 @@ export function renderPage(title: string, refreshMs: number, nonce: string): str
 <main>
 <section class="wide"><table><tbody id="kpis-body"></tbody></table></section>
 <section><h2>Queue per lane</h2><table><thead><tr><th>lane</th><th>ready jobs</th></tr></thead><tbody id="lanes"></tbody></table><p id="backlog" class="dim"></p></section>
-<section><h2>Campaigns</h2><table><thead><tr><th>campaign</th><th>queued</th><th>sent</th><th>failed</th><th>deferred</th><th>pending</th><th>progress</th></tr></thead><tbody id="campaigns"></tbody></table><p id="no-campaigns" class="dim"></p></section>
+<section class="span2"><h2>Campaigns</h2><table><thead><tr><th>campaign</th><th>queued</th><th>sent</th><th>failed</th><th>deferred</th><th>pending</th><th>progress</th></tr></thead><tbody id="campaigns"></tbody></table><p id="no-campaigns" class="dim"></p></section>
 <section class="wide"><h2>Domains</h2><table><thead><tr><th>domain</th><th>queued</th><th>in flight</th><th>sent/s</th><th>limit/s</th><th>state</th><th>sent</th><th>deferred</th><th>failed</th><th>suppressed</th></tr></thead><tbody id="domains"></tbody></table></section>
-<section class="wide"><h2>Recent failures</h2><table><thead><tr><th>time</th><th>domain</th><th>what</th><th>code</th><th>recipients</th><th>response</th></tr></thead><tbody id="failures"></tbody></table><p id="no-failures" class="dim"></p></section>
+<section class="wide"><h2>Recent failures (latest 10)</h2><table><thead><tr><th>time</th><th>domain</th><th>what</th><th>code</th><th class="text">recipients</th><th class="text">response</th></tr></thead><tbody id="failures"></tbody></table><p id="no-failures" class="dim"></p></section>
 </main>
 <script nonce="${nonce}">${SCRIPT}</script>
 </body>
