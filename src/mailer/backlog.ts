@@ -12,11 +12,12 @@
  */
 
 import type { Priority, StoredEntry } from '../types.js';
+import { slice } from '../queue/slice.js';
 import type { MailerCore } from './core.js';
 import type { Journal } from './journal.js';
 
 /** Messages read back per page. */
-const PAGE_SIZE = 250;
+const PAGE_SIZE = 100;
 
 /** Reads spilled messages back into memory. */
 export class Backlog {
@@ -97,9 +98,11 @@ export class Backlog {
       if (room <= 0) return;
       this.finished.clear();
       const spills = this.spills;
-      // Small pages with a turn of the event loop between them: reading back a window of
-      // thousands of messages never holds the host's event loop for long.
-      if (this.pagesRead++ > 0) await new Promise((resolve) => setImmediate(resolve));
+      // Small pages, and a turn of the event loop whenever a slice is used up (queue/slice.ts):
+      // reading back a window of thousands of messages never holds the host's loop for long.
+      this.pagesRead++;
+      const turn = slice();
+      if (turn !== undefined) await turn;
       const page = await this.journal.page(this.cursor, Math.min(room, PAGE_SIZE));
       for (const entry of page.entries) {
         if (this.core.records.has(entry.message.id) || this.finished.has(entry.message.id)) continue;
