@@ -33,7 +33,10 @@ import type { Clock, Job, MailerStore, MessageInput, NormalizedMessage, Priority
 import { acceptMessage, checkSendOptions } from './accept.js';
 import type { AcceptSettings } from './accept.js';
 import { Backlog } from './backlog.js';
-import { runCampaign } from './campaign.js';
+import { CampaignControl } from './campaign.js';
+import { resolveComplaintGuard } from '../campaigns/complaint-guard.js';
+import type { Campaign, ComplaintGuardControl } from '../campaigns/types.js';
+import { memoryCampaignStore } from '../stores/campaigns-memory.js';
 import { MailerCore, newRecord } from './core.js';
 import type { MessageRecord } from './core.js';
 import { Deliverer, fleetGates } from './deliver.js';
@@ -122,6 +125,7 @@ class MailerImpl implements Mailer {
   private readonly dkim: DkimSigner | undefined;
   private readonly accept: AcceptSettings;
   private readonly checks: SenderChecks;
+  private readonly campaigns: CampaignControl;
   private readonly health: TransportHealth;
   private readonly idempotencyWindowMs: number;
   /** Sends in progress by idempotency key: a concurrent duplicate resolves to the first one's receipt. */
@@ -166,6 +170,13 @@ class MailerImpl implements Mailer {
     };
     this.idempotencyWindowMs = options.idempotencyWindowMs ?? 86_400_000;
     this.settler = new Settler(this.core, this.journal, resolveRetryOptions(options.retry), options.random ?? Math.random);
+    this.campaigns = new CampaignControl({
+      core: this.core,
+      settler: this.settler,
+      store: this.store.campaigns ?? memoryCampaignStore(),
+      correlation: this.store.correlation,
+      guard: resolveComplaintGuard(options.complaintGuard),
+    });
     const limits = resolveLimits(options.limits, this.transport.capabilities);
     // The fleet shares an account's rate and the limits set for it, never one process's own
     // connection count (each process has its own pool).
@@ -181,6 +192,7 @@ class MailerImpl implements Mailer {
       limiter: this.store.limiter,
       gates: fleetGates(limits, fleetTransport),
       health: this.health,
+      hold: (job, rec) => this.campaigns.hold(job, rec),
     });
     this.core.scheduler = new Scheduler({
       clock,
@@ -222,7 +234,9 @@ class MailerImpl implements Mailer {
       ...(fb?.rawTrust !== undefined ? { rawTrust: fb.rawTrust } : {}),
       ...(fb?.resolveCorrelation !== undefined ? { resolveCorrelation: fb.resolveCorrelation } : {}),
       ...(this.verp !== undefined ? { verp: this.verp } : {}),
-      onEvent: async (event, processed) => {
+      onEvent: async (given, processed) => {
+        // Completed with its campaign, counted for it, complaints fed to the guard (campaign.ts).
+        const event = await this.campaigns.onFeedback(given);
         this.core.emitter.emit('feedback', event);
         await fb?.onEvent?.(event, processed);
       },
@@ -440,15 +454,16 @@ class MailerImpl implements Mailer {
     return stored === undefined ? undefined : reportFromStatus(stored);
   }
 
-  sendMany(source: Iterable<CampaignItem> | AsyncIterable<CampaignItem>, options: SendManyOptions = {}): Promise<CampaignResult> {
-    const maxQueued = options.maxQueued ?? 10_000;
-    if (!Number.isInteger(maxQueued) || maxQueued < 1) return Promise.reject(configError('sendMany.maxQueued', 'an integer >= 1', maxQueued));
-    return runCampaign(
-      (message, sendOptions) => this.send(message, sendOptions),
-      source,
-      options,
-      () => (this.core.held() >= maxQueued ? this.core.drainTo(maxQueued >> 1) : undefined),
-    );
+  sendMany(source: Iterable<CampaignItem> | AsyncIterable<CampaignItem> | (SendManyOptions & { readonly list: string }), options?: SendManyOptions): Promise<CampaignResult> {
+    return this.campaigns.sendMany((message, sendOptions) => this.send(message, sendOptions), source, options, this.subscriptions);
+  }
+
+  campaign(id: string): Campaign {
+    return this.campaigns.handle(id);
+  }
+
+  get complaintGuard(): ComplaintGuardControl {
+    return this.campaigns.complaintGuard;
   }
 
   stats(): MailerStats {
@@ -591,6 +606,7 @@ class MailerImpl implements Mailer {
     } catch (err) {
       core.reportError('transport.close', 'Transport close', err);
     }
+    await this.campaigns.close();
     let pending = 0;
     try {
       pending = await this.store.queue.size();

@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { MailError, MailErrorCode, configError } from '../errors.js';
 import type { Address, AddressInput, Attachment, MessageCategory, MessageInput, NormalizedMessage } from '../types.js';
 import { describeCharAt, domainOf, findTextControl, normalizeDomain, parseAddress, parseAddressList, showValue } from './address.js';
+import { isCampaignId } from '../campaigns/ids.js';
 import { findUnknownKey, knownKeys, unknownKeyError } from '../validation/known-keys.js';
 import type { KnownKeys } from '../validation/known-keys.js';
 
@@ -851,6 +852,10 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
     }
     category = categoryInput as MessageCategory;
   }
+  const campaignInput = m.campaign;
+  if (campaignInput !== undefined && campaignInput !== null && !isCampaignId(campaignInput)) {
+    throw validation(`Expected \`campaign\` to be 1 to 64 letters, digits, '.', '_' or '-' starting with a letter or digit, got ${showValue(campaignInput)}`);
+  }
   // The list (topic) of a marketing message: its unsubscribe token and suppression scope.
   const listInput = m.list;
   let list: string | undefined;
@@ -933,6 +938,7 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
   };
   if (text !== undefined) message.text = text;
   if (html !== undefined) message.html = html;
+  if (typeof campaignInput === 'string') message.campaign = campaignInput;
   if (list !== undefined) message.list = list;
   return Object.freeze(message);
 }
