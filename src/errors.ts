@@ -38,6 +38,8 @@ export const MailErrorCode = {
   PREFLIGHT: 'MAILPUSH_ERR_PREFLIGHT',
   /** The recipient is on the suppression list. */
   SUPPRESSED: 'MAILPUSH_ERR_SUPPRESSED',
+  /** The message's campaign was cancelled (`mailer.campaign(id).cancel()`) before it was sent. */
+  CANCELLED: 'MAILPUSH_ERR_CANCELLED',
   /**
    * Marketing mail that bulk-mail rules require more of: no `unsubscribe` or `postalAddress`
    * configured on the mailer (RFC 8058, CAN-SPAM), or several recipients where one

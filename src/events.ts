@@ -8,6 +8,7 @@
 import { toMailError } from './errors.js';
 import type { MailError } from './errors.js';
 import type { FeedbackEvent } from './feedback/event.js';
+import type { CampaignEvent, ComplaintRateEvent } from './campaigns/types.js';
 import type { MessageCategory, Priority } from './types.js';
 
 /** Fields every job event carries. */
@@ -32,6 +33,8 @@ export interface JobEventBase {
   readonly tags: Readonly<Record<string, string>>;
   /** The host's metadata given with the message. */
   readonly metadata: Readonly<Record<string, unknown>>;
+  /** The message's campaign id (undefined when it has none). */
+  readonly campaign?: string | undefined;
 }
 
 /** A job entered the queue. */
@@ -171,6 +174,10 @@ export interface MailerEvents {
   transportUp: TransportUpEvent;
   /** Feedback processed through `mailer.feedback` (delivered, bounced, complained, opened, ...). */
   feedback: FeedbackEvent;
+  /** A campaign's progress (throttled) or a change of its state: see `mailer.campaign(id)`. */
+  campaign: CampaignEvent;
+  /** The complaint-rate guard warned about a From domain, paused its marketing mail, or was resumed. */
+  complaintRate: ComplaintRateEvent;
 }
 
 /** A listener of event `K`. */

@@ -95,6 +95,7 @@ export class MailerCore {
       transport: this.transport.name,
       tags: m.tags,
       metadata: m.metadata,
+      campaign: m.campaign,
     };
   }
 

@@ -15,7 +15,7 @@ import { setMaxListeners } from 'node:events';
 import { prepareMessage } from '../message/prepared.js';
 import { slice } from '../queue/slice.js';
 import type { ResolvedLimits } from '../queue/limits.js';
-import type { CorrelationStore, Job, NormalizedMessage, SendResult, SharedLimiter, SharedLimiterGate, SuppressionEntry, SuppressionStore } from '../types.js';
+import type { CorrelationStore, Job, NormalizedMessage, SendResult, SentRecord, SharedLimiter, SharedLimiterGate, SuppressionEntry, SuppressionStore } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 import type { Journal } from './journal.js';
 import { isThrottle } from './settle.js';
@@ -34,6 +34,8 @@ export interface DeliverParts {
   readonly limiter: SharedLimiter | undefined;
   /** The fleet gates of a job: its recipient domain and the transport. */
   readonly gates: (job: Job) => readonly SharedLimiterGate[];
+  /** Campaign control (campaign.ts): a time to hold the job until, an error to end it with, or undefined to go on. */
+  readonly hold?: (job: Job, rec: MessageRecord) => number | MailError | undefined;
   /** Tells a transport that cannot connect or authenticate from a failed message (transport-health.ts). */
   readonly health?: TransportHealth;
 }
@@ -94,6 +96,16 @@ export class Deliverer {
       // Cannot happen: a job lives as long as its record. Fail safe rather than hang.
       core.inflight.delete(job.id);
       core.scheduler.release(job);
+      return;
+    }
+    // A job of a paused campaign waits (in the timer heap); one of a cancelled campaign ends.
+    const held = this.parts.hold?.(job, rec);
+    if (held !== undefined) {
+      core.inflight.delete(job.id);
+      core.scheduler.release(job);
+      if (typeof held === 'number') (job.runAt = held), core.scheduler.enqueue(job);
+      else settler.finalFailure(job, rec, job.recipients, 'aborted', held);
+      core.checkIdle();
       return;
     }
     // Suppression stores that answer synchronously (memory) cost no await here.
@@ -252,15 +264,17 @@ export class Deliverer {
     const { correlation } = this.parts;
     const m = rec.message;
     try {
-      const r = correlation.record({
-        jobId: job.id,
-        id: m.id,
-        messageId: m.messageId,
-        recipients: [...recipients],
-        sentAt: this.core.clock.now(),
-        ...(result.providerMessageId !== undefined ? { providerMessageId: result.providerMessageId } : {}),
-        ...(Object.keys(m.tags).length > 0 ? { tags: m.tags } : {}),
-      });
+      // No spreads (every sent job passes here). `recipients` is never changed in place (a job
+      // gets a new array when its recipients change), so the store gets it without a copy.
+      const entry: { -readonly [K in keyof SentRecord]: SentRecord[K] } = { jobId: job.id, id: m.id, messageId: m.messageId, recipients, sentAt: this.core.clock.now() };
+      if (result.providerMessageId !== undefined) entry.providerMessageId = result.providerMessageId;
+      for (const _ in m.tags) {
+        entry.tags = m.tags;
+        break;
+      }
+      if (m.campaign !== undefined) entry.campaign = m.campaign;
+      entry.from = m.from.address;
+      const r = correlation.record(entry);
       if (r !== undefined) r.catch((err: unknown) => this.core.reportError('store.correlation', `Correlation store (${correlation.name}) record`, err));
     } catch (err) {
       this.core.reportError('store.correlation', `Correlation store (${correlation.name}) record`, err);

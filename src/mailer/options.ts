@@ -13,6 +13,9 @@ import type { FeedbackPolicy, SuppressionPolicyOptions } from '../feedback/polic
 import type { Correlation, CorrelationQuery, FeedbackProcessor, ProcessedEvent, RawTrust } from '../feedback/processor.js';
 import type { VerpOptions } from '../feedback/verp.js';
 import type { TrackingOptions } from '../tracking/config.js';
+import type { ComplaintGuardOptions } from '../campaigns/complaint-guard.js';
+import type { FeedbackIdOptions } from '../campaigns/feedback-id.js';
+import type { Campaign, ComplaintGuardControl } from '../campaigns/types.js';
 import type { UnsubscribeOptions, UnsubscribeSettings } from '../unsubscribe/settings.js';
 import type { MailerEvents, MailerListener } from '../events.js';
 import { normalizeDomain } from '../message/index.js';
@@ -123,6 +126,18 @@ export interface MailerOptions {
    * refused without it unless sent with `skipMarketingCompliance`.
    */
   readonly postalAddress?: string;
+  /**
+   * Gmail's feedback loop: every message gets a `Feedback-ID: campaign:customer:category:SenderId`
+   * header (what it lacks left out), covered by DKIM. @default no Feedback-ID
+   */
+  readonly feedbackId?: FeedbackIdOptions;
+  /**
+   * The complaint-rate guard: complaints over delivered recipients per From domain in a rolling
+   * window; `complaintRate` events at `warnRate` (0.1 %) and at `pauseRate` (0.3 %), where
+   * marketing mail from the domain is held until `mailer.complaintGuard.resume(domain)`.
+   * Transactional mail is never held. @default on, with the defaults of {@link ComplaintGuardOptions}
+   */
+  readonly complaintGuard?: ComplaintGuardOptions;
 }
 
 /**
@@ -136,7 +151,7 @@ export const MAILER_OPTION_KEYS: KnownKeys = knownKeys([
   'messageLimits', 'dkim', 'preflight', 'feedback', 'verp', 'defaultPriority', 'messageIdDomain',
   'idempotencyWindowMs', 'clock', 'random', 'allowLocalDomains',
   // Issues 12-14 (unsubscribe, tracking, campaigns, observability).
-  'unsubscribe', 'postalAddress', 'tracking', 'complaintGuard', 'logger',
+  'unsubscribe', 'postalAddress', 'tracking', 'complaintGuard', 'logger', 'feedbackId',
 ]);
 
 /** Feedback settings of the mailer. */
@@ -235,8 +250,12 @@ export interface SendReceipt {
   done(): Promise<DeliveryReport>;
 }
 
-/** One item of a campaign given to {@link Mailer.sendMany}: a message, or a message with its send options. */
-export type CampaignItem = MessageInput | { readonly message: MessageInput; readonly options?: SendOptions };
+/**
+ * One item of a campaign given to {@link Mailer.sendMany}: a message, or a message with its send
+ * options. With `sendMany`'s `message` option an item only needs what differs per recipient
+ * (`{ to, vars }`): the shared fields are merged under it.
+ */
+export type CampaignItem = Partial<MessageInput> | { readonly message: Partial<MessageInput>; readonly options?: SendOptions };
 
 /** Options of {@link Mailer.sendMany}. */
 export interface SendManyOptions {
@@ -254,10 +273,31 @@ export interface SendManyOptions {
   readonly progressEvery?: number;
   /** Stops reading the source (already queued messages go on). */
   readonly signal?: AbortSignal;
+  /**
+   * The campaign id (1 to 64 letters, digits, `.`, `_`, `-`): every message gets it as its
+   * `campaign`, and `mailer.campaign(id)` pauses, resumes, cancels it and reads its stats.
+   * A cancelled id is refused. @default a new id (`cmp-...`), returned in the result
+   */
+  readonly campaign?: string;
+  /**
+   * Message fields shared by every item (`from`, `subject`, `template`, `list`, `category`...):
+   * each item is merged over them (`tags`, `metadata`, `headers` and `vars` key by key).
+   */
+  readonly message?: Partial<MessageInput>;
+  /**
+   * Send to every address subscribed to this list (`mailer.subscriptions`), read page by page,
+   * instead of a source: each gets `{ to: address, list }` over `message`. Unsubscribed
+   * addresses are not members; suppressed ones are skipped at delivery and counted as `suppressed`.
+   */
+  readonly list?: string;
+  /** Number of items the source will give, when known: progress events then include them in `remaining` and `etaMs`. */
+  readonly total?: number;
 }
 
 /** Progress of a campaign. */
 export interface CampaignProgress {
+  /** The campaign id. */
+  readonly campaign: string;
   /** Items read from the source. */
   readonly read: number;
   /** Messages queued. */
@@ -270,8 +310,10 @@ export interface CampaignProgress {
 export interface CampaignResult extends CampaignProgress {
   /** The first 100 validation errors, with the index of the item in the source. */
   readonly errors: readonly { readonly index: number; readonly error: MailError }[];
-  /** True when the signal stopped the campaign before the source ended. */
+  /** True when the signal (or a cancellation) stopped the campaign before the source ended. */
   readonly aborted: boolean;
+  /** True when the campaign was cancelled (`mailer.campaign(id).cancel()`) while it was read. */
+  readonly cancelled: boolean;
 }
 
 /** Options of {@link Mailer.close}. */
@@ -371,6 +413,38 @@ export interface Mailer {
    * queued (not delivered: use events or `onIdle()` for that).
    */
   sendMany(source: Iterable<CampaignItem> | AsyncIterable<CampaignItem>, options?: SendManyOptions): Promise<CampaignResult>;
+  /**
+   * Sends a campaign to every address subscribed to `options.list` (see {@link SendManyOptions.list}).
+   *
+   * @example
+   * ```ts
+   * const result = await mailer.sendMany({ list: 'newsletter', campaign: 'weekly-42', message: { from, template, category: 'marketing' } });
+   * ```
+   */
+  sendMany(options: SendManyOptions & { readonly list: string }): Promise<CampaignResult>;
+  /**
+   * Control of a campaign by id: `pause()`, `resume()`, `cancel()`, `stats()`. Works for any id,
+   * also one sent before a restart (its state and counts are in the store).
+   *
+   * @example
+   * ```ts
+   * const run = mailer.sendMany(subscribers(), { campaign: 'spring-sale', message: { from, template, category: 'marketing' } });
+   * await mailer.campaign('spring-sale').pause();
+   * await mailer.campaign('spring-sale').resume();
+   * const { counts, remaining } = await mailer.campaign('spring-sale').stats();
+   * ```
+   */
+  campaign(id: string): Campaign;
+  /**
+   * The complaint-rate guard: `status(domain)`, `paused()`, `resume(domain)` (see `complaintGuard`).
+   *
+   * @example
+   * ```ts
+   * mailer.on('complaintRate', (e) => { if (e.action === 'pause') alert(`${e.domain}: ${(e.rate * 100).toFixed(2)} % complaints`) });
+   * mailer.complaintGuard.resume('news.example.com'); // after looking into it
+   * ```
+   */
+  readonly complaintGuard: ComplaintGuardControl;
   /** Adds an event listener; returns a function that removes it. */
   on<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void;
   /** Adds a listener called once. */

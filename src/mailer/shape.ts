@@ -22,6 +22,7 @@ import type { MailerOptions, SendOptions } from './options.js';
 import { trackingShaper } from '../tracking/shaper.js';
 import { templateStep } from '../templates/step.js';
 import { createUnsubscribeShaper, unsubscribeBuiltins } from '../unsubscribe/shaper.js';
+import { feedbackIdShaper } from '../campaigns/feedback-id.js';
 
 /** What every step sees besides the message. */
 export interface ShapeContext {
@@ -44,6 +45,7 @@ export function createShapers(options: MailerOptions): readonly Shaper[] {
   const steps: (Shaper | undefined)[] = [
     // templates, campaign headers, unsubscribe headers, tracking: in this order.
     templateStep({ builtins: unsubscribeBuiltins(options) }), // templates: input step; built-in variables (unsubscribeUrl, postalAddress) go in `{ builtins }`, see TemplateBuiltins
+    feedbackIdShaper(options.feedbackId), // campaign headers: Feedback-ID (campaign:customer:category:SenderId), checks a given one
     createUnsubscribeShaper(options), // unsubscribe: List-Unsubscribe(+Post), body link, postal address; refuses non-compliant marketing mail
     trackingShaper(options), // tracking: last (leaves the unsubscribe link alone)
   ];

@@ -8,7 +8,8 @@
 
 import { MailError, MailErrorCode, configError } from '../errors.js';
 import { createMailer, runCampaign } from '../mailer/index.js';
-import type { DeliveryReport, Mailer, MailerOptions, SendOptions, SendReceipt } from '../mailer/index.js';
+import { resolveSendMany } from '../mailer/campaign.js';
+import type { DeliveryReport, Mailer, MailerOptions, SendManyOptions, SendOptions, SendReceipt } from '../mailer/index.js';
 import memoryTransport from '../transports/memory.js';
 import type { MemoryTransport, MemoryTransportOptions, SentMail } from '../transports/memory.js';
 import type { MessageInput, NormalizedMessage } from '../types.js';
@@ -194,7 +195,14 @@ export function createTestMailer(options: TestMailerOptions = {}): TestMailer {
     send,
     status: (id) => mailer.status(id),
     // No backpressure: virtual time only moves in flush(), so waiting for the queue to drain would never end.
-    sendMany: (source, manyOptions = {}) => runCampaign(send, source, manyOptions, () => undefined),
+    sendMany: (async (source: Parameters<typeof resolveSendMany>[0], manyOptions?: SendManyOptions) => {
+      const r = resolveSendMany(source, manyOptions, mailer.subscriptions);
+      return runCampaign(send, r.source, r.options, () => undefined);
+    }) as TestMailer['sendMany'],
+    campaign: (id) => mailer.campaign(id),
+    get complaintGuard() {
+      return mailer.complaintGuard;
+    },
     on: (event, listener) => mailer.on(event, listener),
     once: (event, listener) => mailer.once(event, listener),
     off: (event, listener) => mailer.off(event, listener),
