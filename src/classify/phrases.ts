@@ -689,23 +689,37 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 function source(p: Phrase): string {
   if (typeof p === 'string') return escape(p);
   if (p instanceof RegExp) return `(?:${p.source})`;
-  return `${escape(p[0])}[^]*${escape(p[1])}`;
+  // A pair as a pattern only for the combined "any wording" test; lists test pairs by indexOf.
+  return `${escape(p[0])}[^]*?${escape(p[1])}`;
 }
 
-/**
- * One RegExp per phrase list, as a fast first test: a single alternation scans the text once
- * (about three times faster than a substring search per phrase); the exact phrase is only
- * looked up when it matches.
- */
-const COMPILED = new WeakMap<readonly Phrase[], RegExp>();
+/** Pairs are tested by indexOf: in a pattern, `a[^]*b` would rescan the text after every `a`. */
+const isPair = (p: Phrase): p is readonly [string, string] => typeof p !== 'string' && !(p instanceof RegExp);
 
-function compiled(phrases: readonly Phrase[]): RegExp {
-  let re = COMPILED.get(phrases);
-  if (re === undefined) {
-    re = new RegExp(phrases.map(source).join('|'));
-    COMPILED.set(phrases, re);
+/**
+ * One RegExp per phrase list (its strings and patterns), as a fast first test: a single
+ * alternation scans the text once (about three times faster than a substring search per
+ * phrase); the exact phrase is only looked up when it matches. Pairs are kept apart.
+ */
+interface Compiled {
+  readonly re: RegExp | undefined;
+  readonly pairs: readonly (readonly [string, string])[];
+}
+const COMPILED = new WeakMap<readonly Phrase[], Compiled>();
+
+function compiled(phrases: readonly Phrase[]): Compiled {
+  let c = COMPILED.get(phrases);
+  if (c === undefined) {
+    const single = phrases.filter((p) => !isPair(p));
+    c = { re: single.length > 0 ? new RegExp(single.map(source).join('|')) : undefined, pairs: phrases.filter(isPair) };
+    COMPILED.set(phrases, c);
   }
-  return re;
+  return c;
+}
+
+function matchPair(text: string, p: readonly [string, string]): boolean {
+  const i = text.indexOf(p[0]);
+  return i >= 0 && text.indexOf(p[1], i + p[0].length) >= 0;
 }
 
 /**
@@ -719,16 +733,17 @@ function compiled(phrases: readonly Phrase[]): RegExp {
  * ```
  */
 export function matchPhrases(text: string, phrases: readonly Phrase[] | undefined): string | undefined {
-  if (phrases === undefined || phrases.length === 0 || text === '' || !compiled(phrases).test(text)) return undefined;
+  if (phrases === undefined || phrases.length === 0 || text === '') return undefined;
+  const c = compiled(phrases);
+  if (!(c.re?.test(text) ?? false) && !c.pairs.some((p) => matchPair(text, p))) return undefined;
   for (const p of phrases) {
     if (typeof p === 'string') {
       if (text.includes(p)) return p;
     } else if (p instanceof RegExp) {
       const m = p.exec(text);
       if (m) return m[0];
-    } else {
-      const i = text.indexOf(p[0]);
-      if (i >= 0 && text.indexOf(p[1], i + p[0].length) >= 0) return `${p[0]} … ${p[1]}`;
+    } else if (matchPair(text, p)) {
+      return `${p[0]} … ${p[1]}`;
     }
   }
   return undefined;

@@ -70,7 +70,7 @@ export interface ReasonInput {
   readonly status?: string | undefined;
   /** Reply code (550). */
   readonly replyCode?: number | undefined;
-  /** Diagnostic text (any case; at most 8 KiB is read). */
+  /** Diagnostic text (any case; at most 2 KiB is read). */
   readonly text?: string | undefined;
   /** The refused SMTP command: `CONN`/`CONNECT`, `HELO`, `EHLO`, `MAIL`, `RCPT`, `DATA`, ... */
   readonly command?: string | undefined;
@@ -191,7 +191,11 @@ export function statusReason(status: string | undefined): ReasonFamily | undefin
   return STATUS_REASONS.get(status);
 }
 
-const MAX_TEXT = 8192;
+/**
+ * Most characters of a diagnostic the decision reads: a few SMTP reply lines (RFC 5321: 512
+ * octets each). Longer texts are report prose or returned headers, which only cost time.
+ */
+const MAX_TEXT = 2048;
 /** Diagnostic types of local delivery programs; every other type (SMTP, X-Postfix, unknown) reads as SMTP. */
 const LOCAL_TYPES: ReadonlySet<string> = new Set(['X-UNIX', 'X-LOCAL', 'X-PIPE']);
 const BEFORE_ENVELOPE: ReadonlySet<string> = new Set(['CONN', 'EHLO', 'HELO']);

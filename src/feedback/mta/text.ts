@@ -39,6 +39,9 @@ export interface ReportText {
   readonly returned: string;
 }
 
+/** The markers as one pattern: one test per line instead of one per marker. */
+const RETURNED_MARKER = new RegExp(RETURNED_MESSAGE_MARKERS.map((re) => `(?:${re.source})`).join('|'), 'i');
+
 /** Joins the report's texts and cuts them at the first "copy of the message follows" line (bounded). */
 export function splitReportText(texts: readonly string[]): ReportText {
   let all = texts.join('\n\n');
@@ -47,7 +50,7 @@ export function splitReportText(texts: readonly string[]): ReportText {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.length > 200 || line.trim() === '') continue;
-    if (RETURNED_MESSAGE_MARKERS.some((re) => re.test(line))) {
+    if (RETURNED_MARKER.test(line)) {
       return { lines: lines.slice(0, i).map(capLine), returned: lines.slice(i + 1).join('\n') };
     }
   }
@@ -232,15 +235,24 @@ export function hasEvidence(text: string, classifier: Classifier): boolean {
 
 /** Drops the lines that only name the address (and bullets, "on <date>" tails) from a block. */
 export function errorLines(lines: readonly string[], indexes: readonly number[], address: string): string[] {
+  if (indexes.length === 0) return [];
   const out: string[] = [];
-  const escaped = address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const onlyAddress = new RegExp(String.raw`^[\s*•>-]*(?:(?:recipient|to|address|e-?mail)\s*:?\s*)?[<"'(\[]*(?:mailto:)?${escaped}[>"')\]]*:?\s*(?:on .{0,80})?$`, 'i');
+  const wanted = address.toLowerCase();
   for (const i of indexes) {
     const line = lines[i]!.trim();
-    if (line === '' || onlyAddress.test(line)) continue;
+    if (line === '' || onlyAddress(line, wanted)) continue;
     out.push(line);
   }
   return out;
+}
+
+const BEFORE_ADDRESS = /^[\s*•>-]*(?:(?:recipient|to|address|e-?mail)\s*:?\s*)?[<"'(\[]*(?:mailto:)?$/i;
+const AFTER_ADDRESS = /^[>"')\]]*:?\s*(?:on .{0,80})?$/i;
+
+/** Whether a line only names the address (`<a@b.example>:`, `To: a@b.example`, `- a@b.example on <date>`). */
+function onlyAddress(line: string, address: string): boolean {
+  const at = line.toLowerCase().indexOf(address);
+  return at >= 0 && BEFORE_ADDRESS.test(line.slice(0, at)) && AFTER_ADDRESS.test(line.slice(at + address.length));
 }
 
 /** A diagnostic on one line, capped. */
