@@ -145,7 +145,7 @@ export function createUnsubscribeHandler(options: UnsubscribeHandlerOptions): Un
     }
     const at = now();
     try {
-      await unsubscribeAddress(mailer, check.list, check.recipient, { at, source: 'one-click', proof: `token issued ${new Date(check.issuedAt).toISOString()}` });
+      await unsubscribeAddress(mailer, check.list, check.recipient, { at, source: 'one-click', proof: `token issued ${new Date(check.issuedAt).toISOString()}` }, { campaign: check.campaign });
     } catch (err) {
       if (isMailError(err) && err.code === MailErrorCode.VALIDATION) return fail(400, 'Invalid link', 'This unsubscribe link names no valid address or list.');
       return fail(503, 'Try again', 'The unsubscribe could not be recorded right now. Please try again in a minute.', { 'retry-after': '60' });

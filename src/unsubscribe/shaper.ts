@@ -57,8 +57,8 @@ export interface UnsubscribeLink {
  * link.listUnsubscribe; // '<https://u.example.com/unsubscribe/AQx...>'
  * ```
  */
-export function unsubscribeLink(settings: UnsubscribeSettings, list: string | undefined, recipient: string, now: number): UnsubscribeLink {
-  const token = createToken(settings.keys, list, recipient, now);
+export function unsubscribeLink(settings: UnsubscribeSettings, list: string | undefined, recipient: string, now: number, campaign?: string): UnsubscribeLink {
+  const token = createToken(settings.keys, list, recipient, now, campaign);
   const url = `${settings.url}/${token}`;
   const mailto = settings.mailto === undefined ? '' : `, <mailto:${settings.mailto}?subject=unsubscribe%20${token}>`;
   return { url, token, listUnsubscribe: `<${url}>${mailto}`, listUnsubscribePost: ONE_CLICK_POST_VALUE };
@@ -185,7 +185,7 @@ export function createUnsubscribeShaper(options: UnsubscribeMailerOptions): Shap
           throw new MailError(`The header ${name} is set by the mailer's \`unsubscribe\` option; remove it from \`headers\``, { code: MailErrorCode.INVALID_HEADER, retryable: false });
         }
       }
-      const link = unsubscribeLink(settings, m.list, [...recipients][0] as string, ctx.now);
+      const link = unsubscribeLink(settings, m.list, [...recipients][0] as string, ctx.now, m.campaign);
       const html = m.html === undefined ? undefined : fillBody(m.html, link.url, postal, true);
       const text = m.text === undefined ? undefined : fillBody(m.text, link.url, postal, false);
       const added =

@@ -53,9 +53,10 @@ export async function* listMembers(store: SubscriptionStore, list: string, optio
   } while (cursor !== undefined);
 }
 
-function event(type: 'unsubscribed' | 'resubscribed', list: string | undefined, address: string, change: SubscriptionChange, raw: unknown): FeedbackEvent {
+function event(type: 'unsubscribed' | 'resubscribed', list: string | undefined, address: string, change: SubscriptionChange, raw: unknown, campaign?: string): FeedbackEvent {
   return {
     type,
+    ...(campaign !== undefined ? { campaign } : {}),
     recipient: address,
     provider: change.source,
     timestamp: change.at,
@@ -69,7 +70,8 @@ function event(type: 'unsubscribed' | 'resubscribed', list: string | undefined, 
  * Unsubscribes `address` from `list` (undefined: from all marketing mail, with no list record):
  * records the opt-out in `mailer.subscriptions` and sends an `unsubscribed` feedback event
  * through `mailer.feedback` (suppression for the list, host hooks, `feedback` listeners).
- * Idempotent: a second call changes nothing and sends no second event.
+ * Idempotent: a second call changes nothing and sends no second event. `context.campaign`
+ * (the campaign of the message whose link was used) is carried by the event.
  *
  * @example
  * ```ts
@@ -78,7 +80,13 @@ function event(type: 'unsubscribed' | 'resubscribed', list: string | undefined, 
  * await unsubscribeAddress(mailer, 'newsletter', 'ann@example.com', { at: Date.now(), source: 'preferences-page', proof: req.ip });
  * ```
  */
-export async function unsubscribeAddress(mailer: SubscriptionMailer, list: string | undefined, address: string, change: SubscriptionChange): Promise<SubscriptionResult | undefined> {
+export async function unsubscribeAddress(
+  mailer: SubscriptionMailer,
+  list: string | undefined,
+  address: string,
+  change: SubscriptionChange,
+  context: { readonly campaign?: string | undefined } = {},
+): Promise<SubscriptionResult | undefined> {
   const a = subscriptionAddress(address);
   let result: SubscriptionResult | undefined;
   if (list !== undefined) result = await mailer.subscriptions.unsubscribe(list, a, change);
@@ -87,7 +95,7 @@ export async function unsubscribeAddress(mailer: SubscriptionMailer, list: strin
   const suppressed = result?.changed === true ? undefined : await mailer.suppression.find(a, [scope], change.at);
   if (suppressed === undefined || suppressed.scope !== scope) {
     const at = result?.subscription.unsubscribed?.at ?? change.at;
-    await mailer.feedback.ingest([event('unsubscribed', list, a, { ...change, at }, { subscription: result?.subscription })]);
+    await mailer.feedback.ingest([event('unsubscribed', list, a, { ...change, at }, { subscription: result?.subscription }, context.campaign)]);
   }
   return result;
 }

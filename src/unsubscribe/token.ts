@@ -4,7 +4,8 @@
  * link (logs, link scanners, forwarded mail).
  *
  * Format (base64url): `version (1 byte) | nonce (12) | AES-256-GCM ciphertext | tag (16)`. The
- * plaintext is `issued at (uint32, seconds) | list length (1) | list | recipient`. The key is
+ * plaintext is `issued at (uint32, seconds) | list length (1) | campaign length (1) | list |
+ * campaign | recipient`. The key is
  * HKDF-SHA256 of a secret. The first secret encrypts; every secret is tried when verifying, so
  * a secret can be rotated: put the new one first and keep the old ones until the mail they
  * signed is older than the token lifetime. GCM's tag makes any change of a byte (or a token
@@ -46,6 +47,8 @@ export interface UnsubscribeTokenData {
   readonly recipient: string;
   /** When the token was made, ms since the epoch (second precision). */
   readonly issuedAt: number;
+  /** The campaign of the message, when it had one. */
+  readonly campaign?: string;
 }
 
 /** Why a token was refused. */
@@ -69,7 +72,8 @@ export function deriveTokenKeys(secrets: unknown, option = 'unsubscribe.secrets'
 }
 
 /**
- * Makes a token for `recipient` on `list` (undefined: all marketing mail), issued at `now`.
+ * Makes a token for `recipient` on `list` (undefined: all marketing mail), issued at `now`, for
+ * a message of `campaign` (optional; lists and campaign ids are at most 64 characters).
  *
  * @example
  * ```ts
@@ -78,12 +82,14 @@ export function deriveTokenKeys(secrets: unknown, option = 'unsubscribe.secrets'
  * verifyToken(keys, token, Date.now(), 365 * 86_400_000); // { ok: true, list: 'newsletter', recipient: 'ann@example.com', issuedAt }
  * ```
  */
-export function createToken(keys: TokenKeys, list: string | undefined, recipient: string, now: number): string {
-  const listBytes = Buffer.from(list ?? '', 'utf8');
-  const header = Buffer.alloc(5);
+export function createToken(keys: TokenKeys, list: string | undefined, recipient: string, now: number, campaign?: string): string {
+  const listBytes = Buffer.from(list ?? '', 'utf8').subarray(0, 255);
+  const campaignBytes = Buffer.from(campaign ?? '', 'utf8').subarray(0, 255);
+  const header = Buffer.alloc(6);
   header.writeUInt32BE(Math.floor(now / 1000) >>> 0, 0);
   header.writeUInt8(listBytes.length, 4);
-  const plain = Buffer.concat([header, listBytes, Buffer.from(recipient, 'utf8')]);
+  header.writeUInt8(campaignBytes.length, 5);
+  const plain = Buffer.concat([header, listBytes, campaignBytes, Buffer.from(recipient, 'utf8')]);
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', keys.keys[0] as KeyObject, nonce);
   cipher.setAAD(AAD);
@@ -105,7 +111,7 @@ export function createToken(keys: TokenKeys, list: string | undefined, recipient
 export function verifyToken(keys: TokenKeys, token: unknown, now: number, ttlMs: number): TokenCheck {
   if (typeof token !== 'string' || token.length < 40 || token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) return { ok: false, reason: 'malformed' };
   const bytes = Buffer.from(token, 'base64url');
-  if (bytes[0] !== VERSION || bytes.length < 1 + NONCE_BYTES + 5 + 3 + TAG_BYTES) return { ok: false, reason: 'malformed' };
+  if (bytes[0] !== VERSION || bytes.length < 1 + NONCE_BYTES + 6 + 3 + TAG_BYTES) return { ok: false, reason: 'malformed' };
   const nonce = bytes.subarray(1, 1 + NONCE_BYTES);
   const body = bytes.subarray(1 + NONCE_BYTES, bytes.length - TAG_BYTES);
   const tag = bytes.subarray(bytes.length - TAG_BYTES);
@@ -121,11 +127,14 @@ export function verifyToken(keys: TokenKeys, token: unknown, now: number, ttlMs:
     }
     const issuedAt = plain.readUInt32BE(0) * 1000;
     const listLength = plain.readUInt8(4);
-    if (plain.length < 5 + listLength + 3) return { ok: false, reason: 'malformed' };
-    const list = plain.subarray(5, 5 + listLength).toString('utf8');
-    const recipient = plain.subarray(5 + listLength).toString('utf8');
+    const campaignLength = plain.readUInt8(5);
+    const start = 6 + listLength + campaignLength;
+    if (plain.length < start + 3) return { ok: false, reason: 'malformed' };
+    const list = plain.subarray(6, 6 + listLength).toString('utf8');
+    const campaign = plain.subarray(6 + listLength, start).toString('utf8');
+    const recipient = plain.subarray(start).toString('utf8');
     if (issuedAt > now + MAX_SKEW_MS || now - issuedAt > ttlMs) return { ok: false, reason: 'expired' };
-    return { ok: true, list: list === '' ? undefined : list, recipient, issuedAt };
+    return { ok: true, list: list === '' ? undefined : list, recipient, issuedAt, ...(campaign !== '' ? { campaign } : {}) };
   }
   return { ok: false, reason: 'invalid' };
 }

@@ -158,12 +158,16 @@ describe('links through the HTTP handler', () => {
     expect(await getSubscription(mailer, 'newsletter', 'cy@example.org')).toBeUndefined();
   });
 
-  it('a link of a marketing message without a list suppresses marketing mail, nothing else', async () => {
+  it('a link of a marketing message without a list suppresses marketing mail, nothing else; the event names the campaign', async () => {
     const mailer = mailerWith({ unsubscribe: UNSUB, postalAddress: POSTAL });
-    const r = await mailer.send(news('ann@example.org', { list: undefined }));
+    const events: FeedbackEvent[] = [];
+    mailer.on('feedback', (e) => void events.push(e));
+    const r = await mailer.send(news('ann@example.org', { list: undefined, campaign: 'spring-1' }));
     await r.done();
     const base = await serve(createUnsubscribeHandler({ mailer }));
     expect((await oneClick(linkOf(mailer, 'ann@example.org', base))).status).toBe(200);
+    expect(events).toEqual([expect.objectContaining({ type: 'unsubscribed', recipient: 'ann@example.org', campaign: 'spring-1' })]);
+    expect(events[0]?.list).toBeUndefined();
     expect(await mailer.suppression.find('ann@example.org', ['marketing'], Date.now())).toMatchObject({ reason: 'unsubscribe', scope: 'marketing' });
     const next = await (await mailer.send(news('ann@example.org', { list: undefined }))).done();
     expect(next.recipients[0]).toMatchObject({ status: 'suppressed', error: { code: MailErrorCode.SUPPRESSED } });

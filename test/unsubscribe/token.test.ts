@@ -16,7 +16,8 @@ describe('unsubscribe tokens', () => {
     expect(verifyToken(keys, token, T0, DEFAULT_TOKEN_TTL_MS)).toEqual({ ok: true, list: 'newsletter', recipient: 'Ann.Smith@example.org', issuedAt: T0 });
     // Two tokens for the same recipient differ (random nonce): a token reveals nothing by equality.
     expect(createToken(keys, 'newsletter', 'Ann.Smith@example.org', T0)).not.toBe(token);
-    expect(verifyToken(keys, createToken(keys, undefined, 'bob@example.org', T0), T0, DEFAULT_TOKEN_TTL_MS)).toMatchObject({ ok: true, list: undefined, recipient: 'bob@example.org' });
+    expect(verifyToken(keys, createToken(keys, undefined, 'bob@example.org', T0), T0, DEFAULT_TOKEN_TTL_MS)).toEqual({ ok: true, list: undefined, recipient: 'bob@example.org', issuedAt: T0 });
+    expect(verifyToken(keys, createToken(keys, 'news', 'bob@example.org', T0, 'spring-2026'), T0, DEFAULT_TOKEN_TTL_MS)).toEqual({ ok: true, list: 'news', recipient: 'bob@example.org', issuedAt: T0, campaign: 'spring-2026' });
   });
 
   it('refuses every single-byte change, truncation and garbage', () => {
