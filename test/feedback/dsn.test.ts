@@ -181,7 +181,7 @@ describe('parseBounce: RFC 3464 reports', () => {
     );
     expect(only(parseBounce(raw)).reason).not.toBe('hasmoved');
     const classifier = createClassifier({ rules: [{ id: 'acme-retired', when: { text: /ACME-17/ }, then: { category: 'hasmoved' } }] });
-    expect(only(parseBounce(raw, { classifier }))).toMatchObject({ reason: 'hasmoved', hard: true });
+    expect(only(parseBounce(raw, { classifier }))).toMatchObject({ reason: 'hasmoved', hard: true, decidedBy: { rule: 'custom/acme-retired', family: 'hasmoved' } });
     expect(() => parseBounce(raw, { classifier: {} as never })).toThrow(/classifier/);
   });
 
@@ -433,6 +433,44 @@ describe('parseBounce: non-standard bounces', () => {
       );
     expect(only(parseBounce(sendmail('RCPT')))).toMatchObject({ address: 'oli@example.com', reason: 'userunknown', hard: true, command: 'RCPT' });
     expect(only(parseBounce(sendmail('DATA')))).toMatchObject({ address: 'oli@example.com', reason: 'filtered', hard: false, command: 'DATA' });
+    // Each verdict says which rule decided it.
+    expect(only(parseBounce(sendmail('RCPT'))).decidedBy).toMatchObject({ rule: 'first-pass/phrase', family: 'userunknown', matched: 'user unknown', command: 'RCPT' });
+    expect(only(parseBounce(sendmail('DATA'))).decidedBy).toMatchObject({ rule: 'first-pass/phrase', family: 'filtered', matched: 'user unknown', command: 'DATA' });
+  });
+
+  it('explains every recipient of a DSN: the rule, the family and what matched', () => {
+    const raw = mail(
+      ['From: MAILER-DAEMON@mx.sender.example', 'Subject: Undelivered Mail Returned to Sender', 'Content-Type: multipart/report; report-type=delivery-status; boundary=b'],
+      [
+        '--b',
+        'Content-Type: message/delivery-status',
+        '',
+        'Reporting-MTA: dns; mx.sender.example',
+        '',
+        'Final-Recipient: rfc822; pia@example.com',
+        'Action: failed',
+        'Status: 5.1.1',
+        'Remote-MTA: dns; mx.example.com',
+        'Diagnostic-Code: smtp; 550 5.1.1 <pia@example.com>: Recipient address rejected: mailbox is full',
+        '',
+        'Final-Recipient: rfc822; quinn@example.net',
+        'Action: failed',
+        'Status: 5.7.606',
+        'Remote-MTA: dns; example-net.mail.protection.outlook.com',
+        'Diagnostic-Code: smtp; 550 5.7.606 Access denied, banned sending IP [192.0.2.1]',
+        '',
+        'Final-Recipient: rfc822; rex@example.org',
+        'Action: failed',
+        'Status: 5.0.0',
+        'Diagnostic-Code: smtp; 550 5.0.0 we could not make sense of it',
+        '--b--',
+      ].join('\n'),
+    );
+    const [pia, quinn, rex] = parseBounce(raw).recipients;
+    // The quota wording beats the 5.1.1 status: a full mailbox, soft.
+    expect(pia).toMatchObject({ reason: 'mailboxfull', hard: false, decidedBy: { rule: 'first-pass/phrase', family: 'mailboxfull' } });
+    expect(quinn).toMatchObject({ reason: 'blocked', hard: false, decidedBy: { rule: 'host/microsoft', family: 'blocked', matched: '5.7.606' } });
+    expect(rex).toMatchObject({ reason: 'onhold', hard: false, decidedBy: { rule: 'fallback/onhold' } });
   });
 
   it('never counts our own sender, the postmaster or Message-IDs as bounced recipients', () => {

@@ -1,0 +1,242 @@
+import { describe, expect, it } from 'vitest';
+import { findHostRule } from '../../src/classify/hosts.js';
+import { hasReasonWording, matchPhrases, REASON_PHRASES } from '../../src/classify/phrases.js';
+import { categoryOf, decideBounceReason, hardFlag, statusReason } from '../../src/classify/reason.js';
+import type { ReasonInput } from '../../src/classify/reason.js';
+
+// Every text here is written for the test: short replies in the usual shapes of each family.
+const decide = (input: ReasonInput) => decideBounceReason(input);
+const reasonOf = (input: ReasonInput): string => decide(input).reason;
+
+describe('status codes', () => {
+  it('maps enhanced statuses to reasons, with the asymmetries of the reference table', () => {
+    expect(statusReason('5.1.1')).toBe('userunknown');
+    expect(statusReason('5.1.2')).toBe('hostunknown');
+    expect(statusReason('5.7.1')).toBe('securityerror');
+    expect(statusReason('4.7.1')).toBe('blocked');
+    expect(statusReason('5.2.1')).toBe('filtered');
+    expect(statusReason('4.2.1')).toBe('suspend');
+    expect(statusReason('5.3.4')).toBe('mesgtoobig');
+    expect(statusReason('5.2.3')).toBe('exceedlimit');
+    expect(statusReason('2.0.0')).toBe('delivered');
+    for (const generic of ['4.1.1', '5.0.0', '4.3.0', '4.4.0', '4.5.0', '4.7.0']) expect(statusReason(generic)).toBeUndefined();
+  });
+
+  it('decides by a specific status when the text says nothing', () => {
+    expect(decide({ status: '5.2.2', replyCode: 552, text: '552 5.2.2 see you' })).toMatchObject({ reason: 'mailboxfull', decidedBy: { rule: 'first-pass/status', family: 'mailboxfull', matched: '5.2.2' } });
+    expect(reasonOf({ status: '5.3.2', text: '550 5.3.2 go away' })).toBe('notaccept');
+    expect(reasonOf({ status: '2.0.0', text: '250 2.0.0 ok' })).toBe('delivered');
+  });
+
+  it('names merged families in mailpush categories and keeps the fine family in decidedBy', () => {
+    const v = decide({ status: '5.2.3', replyCode: 552, text: '552 5.2.3 message header size exceeds limit' });
+    expect(v.reason).toBe('emailtoolarge');
+    expect(v.decidedBy.family).toBe('exceedlimit');
+    expect(categoryOf('speeding')).toBe('ratelimited');
+    expect(categoryOf('toomanyconn')).toBe('ratelimited');
+    expect(categoryOf('mailererror')).toBe('systemerror');
+    expect(categoryOf('notcompliantrfc')).toBe('contenterror');
+  });
+});
+
+describe('userunknown and filtered: who refused, and when', () => {
+  it('an unknown user at RCPT is userunknown, hard', () => {
+    expect(decide({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 <ann@example.org>: user unknown', command: 'RCPT' })).toMatchObject({ reason: 'userunknown', hard: true });
+    expect(decide({ replyCode: 550, text: '550 no such mailbox here', command: 'RCPT' })).toMatchObject({ reason: 'userunknown', hard: true, decidedBy: { rule: 'first-pass/phrase', matched: 'no such mailbox' } });
+  });
+
+  it('the same words after DATA mean the recipient filtered us: filtered, soft', () => {
+    expect(decide({ replyCode: 550, text: '550 no such mailbox here', command: 'DATA' })).toMatchObject({ reason: 'filtered', hard: false, decidedBy: { family: 'filtered', command: 'DATA' } });
+    // A remote reply with no command stated is treated like one after DATA.
+    expect(reasonOf({ replyCode: 550, text: '550 recipient unknown' })).toBe('filtered');
+  });
+
+  it("the reporting system's own verdict (no reply, no command) is an unknown user", () => {
+    expect(decide({ text: 'Unknown recipient: bob@example.org' })).toMatchObject({ reason: 'userunknown', hard: true, decidedBy: { rule: 'first-pass/own-verdict' } });
+  });
+
+  it('"has no account" and directory misses stay unknown users even after DATA', () => {
+    expect(reasonOf({ replyCode: 554, text: '554 this person does not have an account here', command: 'DATA' })).toBe('userunknown');
+    expect(reasonOf({ replyCode: 550, text: '550 Carol not listed in the company directory' })).toBe('userunknown');
+  });
+
+  it('a user-unknown status yields when the text says relaying, a block, the quota or a filter refused', () => {
+    expect(reasonOf({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 relaying denied', command: 'RCPT' })).toBe('norelaying');
+    expect(reasonOf({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 client blocked using bl.example.net', command: 'RCPT' })).toBe('blocked');
+    expect(reasonOf({ status: '5.1.1', replyCode: 552, text: '552 5.1.1 mailbox is full', command: 'RCPT' })).toBe('mailboxfull');
+    expect(reasonOf({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 refused due to recipient preferences', command: 'RCPT' })).toBe('filtered');
+  });
+
+  it('a suspend status vetoes unknown-user wording', () => {
+    expect(reasonOf({ status: '4.2.1', replyCode: 450, text: '450 4.2.1 user unknown or temporarily off', command: 'RCPT' })).toBe('suspend');
+  });
+
+  it('recipient-refusal wording is filtered at RCPT too', () => {
+    expect(reasonOf({ replyCode: 550, text: '550 the user refuses to receive mail from you', command: 'RCPT' })).toBe('filtered');
+  });
+});
+
+describe('the other first-pass families', () => {
+  it('a quota phrase beats everything else', () => {
+    expect(reasonOf({ status: '5.7.1', replyCode: 550, text: '550 5.7.1 over quota, and your host is blocked', command: 'RCPT' })).toBe('mailboxfull');
+  });
+
+  it('mesgtoobig, unless the status says exceedlimit', () => {
+    expect(decide({ status: '5.3.4', replyCode: 552, text: '552 5.3.4 message too big' }).decidedBy.family).toBe('mesgtoobig');
+    expect(decide({ status: '5.2.3', replyCode: 552, text: '552 5.2.3 message too big' }).decidedBy.family).toBe('exceedlimit');
+  });
+
+  it('suspend: disabled, suspended, inactive accounts', () => {
+    expect(reasonOf({ replyCode: 550, text: '550 this account has been disabled', command: 'RCPT' })).toBe('suspend');
+    expect(reasonOf({ replyCode: 550, text: '550 the e-mail account you wrote to is inactive' })).toBe('suspend');
+  });
+
+  it('hasmoved', () => {
+    expect(decide({ replyCode: 551, text: '551 user not local; please try <x@new.example>', command: 'RCPT' })).toMatchObject({ reason: 'hasmoved', hard: true });
+  });
+
+  it('norelaying: at RCPT, not before the envelope, not when the refusal is a missing SMTP AUTH', () => {
+    expect(reasonOf({ replyCode: 554, text: '554 we do not relay for other domains', command: 'RCPT' })).toBe('norelaying');
+    // Before the envelope the first pass does not call it a relay refusal; only the second pass's phrases can.
+    expect(decide({ replyCode: 554, text: '554 relay access denied', command: 'HELO' }).decidedBy.rule).toBe('second-pass/phrase');
+    expect(decide({ replyCode: 554, text: '554 relay access denied', command: 'RCPT' }).decidedBy.rule).toBe('first-pass/phrase');
+    expect(reasonOf({ replyCode: 550, text: '550 please turn on SMTP authentication; relaying not permitted', command: 'RCPT' })).toBe('securityerror');
+  });
+
+  it('authfailure: SPF, DKIM, DMARC of the sender domain; SMTP AUTH is securityerror', () => {
+    expect(reasonOf({ replyCode: 550, text: '550 SPF check failed for sender.example' })).toBe('authfailure');
+    expect(reasonOf({ replyCode: 550, text: "550 rejected by the domain's DMARC policy" })).toBe('authfailure');
+    expect(reasonOf({ replyCode: 530, text: '530 authentication required' })).toBe('securityerror');
+    // A header named DKIM-Signature is not an authentication failure.
+    expect(reasonOf({ replyCode: 554, text: "554 duplicate header 'DKIM-Signature'" })).toBe('contenterror');
+  });
+
+  it('rejected: sender wording at MAIL, or with a generic status; never "recipient address rejected"', () => {
+    expect(decide({ replyCode: 553, text: '553 sender address rejected: domain not found', command: 'MAIL' })).toMatchObject({ reason: 'rejected', hard: false });
+    expect(reasonOf({ status: '5.7.1', replyCode: 550, text: '550 5.7.1 invalid sender' })).toBe('rejected');
+    expect(reasonOf({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 recipient address rejected', command: 'RCPT' })).toBe('userunknown');
+  });
+
+  it('requireptr, badreputation, notcompliantrfc', () => {
+    expect(reasonOf({ replyCode: 550, text: '550 no PTR record for 192.0.2.1', command: 'CONN' })).toBe('requireptr');
+    expect(reasonOf({ replyCode: 421, text: '421 poor IP reputation, try later' })).toBe('badreputation');
+    expect(decide({ replyCode: 550, text: '550 message is not RFC 5322 compliant' }).decidedBy.family).toBe('notcompliantrfc');
+  });
+
+  it('hostunknown, unless the text is a DNS failure rather than a missing domain', () => {
+    expect(decide({ status: '5.1.2', replyCode: 550, text: '550 5.1.2 bad destination system' })).toMatchObject({ reason: 'hostunknown', hard: true });
+    expect(reasonOf({ status: '5.1.2', text: 'host name lookup failure' })).toBe('networkerror');
+    expect(reasonOf({ status: '5.1.2', text: 'host not found (name service error)' })).toBe('hostunknown');
+    expect(reasonOf({ replyCode: 553, text: '553 mx.nowhere.example does not exist' })).toBe('hostunknown');
+  });
+
+  it('spamdetected is content: the first pass judges it after DATA only; at RCPT a block list wins', () => {
+    expect(decide({ replyCode: 554, text: '554 message rejected as spam', command: 'DATA' }).decidedBy).toMatchObject({ rule: 'first-pass/phrase', family: 'spamdetected' });
+    // At RCPT only the second pass's phrases can still say spam (the status is generic).
+    expect(decide({ replyCode: 554, text: '554 message rejected as spam', command: 'RCPT' }).decidedBy.rule).toBe('second-pass/phrase');
+    expect(reasonOf({ replyCode: 554, text: '554 client host blocked using zen.spamhaus.org', command: 'RCPT' })).toBe('blocked');
+    // Identifiers that contain the word are not spam verdicts.
+    expect(matchPhrases('x-spam-status: no, spamscore=0', REASON_PHRASES.spamdetected)).toBeUndefined();
+  });
+
+  it('speeding and toomanyconn', () => {
+    expect(decide({ replyCode: 421, text: '421 you are sending too fast, slow down' }).decidedBy.family).toBe('speeding');
+    expect(decide({ replyCode: 421, text: '421 too many connections from your host' }).decidedBy.family).toBe('toomanyconn');
+  });
+
+  it('blocked: the client, by IP, host name or HELO', () => {
+    expect(reasonOf({ replyCode: 554, text: '554 your IP 192.0.2.7 is listed in our block list', command: 'CONN' })).toBe('blocked');
+    expect(reasonOf({ status: '4.7.1', replyCode: 450, text: '450 4.7.1 try again' })).toBe('blocked');
+  });
+});
+
+describe('second pass and fallbacks', () => {
+  it('a generic status leaves the decision to phrases, in order', () => {
+    expect(decide({ status: '5.0.0', replyCode: 554, text: '554 5.0.0 message contains a virus' })).toMatchObject({ reason: 'virusdetected', decidedBy: { rule: 'second-pass/phrase' } });
+    expect(reasonOf({ status: '5.7.0', replyCode: 554, text: '554 5.7.0 rejected for policy reasons', command: 'DATA' })).toBe('policyviolation');
+    expect(reasonOf({ status: '4.4.7', text: 'dns error while delivering; message expired' })).toBe('networkerror');
+    expect(reasonOf({ status: '4.4.7', text: 'delivery time expired' })).toBe('expired');
+    expect(reasonOf({ status: '4.3.0', replyCode: 451, text: '451 4.3.0 local configuration error' })).toBe('systemerror');
+  });
+
+  it('a specific non-retry status is not second-guessed by phrases', () => {
+    expect(decide({ status: '5.2.0', replyCode: 550, text: '550 5.2.0 service currently unavailable' })).toMatchObject({ reason: 'filtered', decidedBy: { rule: 'second-pass/status' } });
+  });
+
+  it('fallbacks by status subject, type, reply code, action and command', () => {
+    expect(decide({ status: '5.6.9', text: '554 5.6.9 nope' }).decidedBy).toMatchObject({ rule: 'fallback/x.6.y', family: 'contenterror' });
+    expect(decide({ status: '5.7.99', text: '554 5.7.99 nope' }).decidedBy).toMatchObject({ rule: 'fallback/x.7.y', family: 'securityerror' });
+    expect(decide({ text: 'the delivery program said no', diagnosticType: 'X-Unix' }).decidedBy.family).toBe('mailererror');
+    expect(reasonOf({ replyCode: 501, text: '501 nope' })).toBe('syntaxerror');
+    expect(reasonOf({ text: 'still trying', action: 'delayed' })).toBe('expired');
+    expect(reasonOf({ replyCode: 550, text: '550 go away', command: 'EHLO' })).toBe('blocked');
+    expect(decide({ replyCode: 550, text: '550 something we cannot read' }).decidedBy.rule).toBe('fallback/onhold');
+    expect(decide({}).decidedBy.rule).toBe('fallback/undefined');
+  });
+
+  it('a specific provisional reason is final; a generic one stays as the fallback', () => {
+    expect(decide({ text: '550 user unknown', provisional: 'rejected' }).decidedBy).toMatchObject({ rule: 'provisional', family: 'rejected' });
+    expect(decide({ text: 'nothing useful', provisional: 'systemerror' }).decidedBy).toMatchObject({ rule: 'provisional', family: 'systemerror' });
+  });
+});
+
+describe('hard flag', () => {
+  it('follows the reason, not the class', () => {
+    expect(hardFlag('userunknown', 'failed', '')).toBe(true);
+    expect(hardFlag('mailboxfull', 'failed', '552 5.2.2 full')).toBe(false);
+    expect(hardFlag('blocked', 'failed', '554 5.7.1 blocked')).toBe(false);
+    expect(hardFlag('notaccept', 'failed', '556 5.1.10 null MX')).toBe(true);
+    expect(hardFlag('notaccept', 'failed', '451 4.3.2 not accepting now')).toBe(false);
+    expect(hardFlag('notaccept', 'failed', 'no mail exchanger, temporary failure')).toBe(false);
+    expect(hardFlag('notaccept', 'failed', '')).toBe(true);
+    expect(hardFlag('userunknown', 'delayed', '450 4.1.1 user unknown')).toBe(false);
+  });
+});
+
+describe('per-receiving-host rules', () => {
+  it('Microsoft codes and ranges, by remote host', () => {
+    const host = 'mx1.tenant.mail.protection.outlook.com';
+    expect(decide({ status: '5.7.606', replyCode: 550, text: '550 5.7.606 access denied, banned sending IP', remoteHost: host }).decidedBy).toMatchObject({ rule: 'host/microsoft', family: 'blocked' });
+    expect(reasonOf({ status: '5.7.708', replyCode: 550, text: '550 5.7.708 service unavailable', remoteHost: host })).toBe('ratelimited');
+    expect(reasonOf({ status: '5.1.10', replyCode: 550, text: '550 5.1.10 recipient not found', remoteHost: host })).toBe('userunknown');
+    // Without the host, 5.1.10 is the generic null-MX status.
+    expect(reasonOf({ status: '5.1.10', replyCode: 550, text: '550 5.1.10 go away' })).toBe('notaccept');
+  });
+
+  it('French ISP codes, by recipient domain; an unmapped code is undefined', () => {
+    expect(decide({ replyCode: 550, text: '550 mwinf OFR_416 [416] adresse inconnue', recipientDomain: 'orange.fr' })).toMatchObject({ reason: 'userunknown', decidedBy: { rule: 'host/franceptt', matched: 'ofr_416' } });
+    expect(reasonOf({ replyCode: 550, text: '550 LPN007_123 refused', recipientDomain: 'laposte.net' })).toBe('undefined');
+  });
+
+  it('KDDI: a reply without an address is the reception filter', () => {
+    expect(reasonOf({ text: '550 : User unknown', recipientDomain: 'ezweb.ne.jp' })).toBe('filtered');
+  });
+
+  it('matches recipient domains by whole labels and providers by their own tokens', () => {
+    expect(findHostRule(undefined, 'outlook.com')?.id).toBe('microsoft');
+    expect(findHostRule(undefined, 'k.com')).toBeUndefined();
+    expect(findHostRule(undefined, undefined, undefined, '550 5.1.1 resolver.adr.recipnotfound')?.id).toBe('microsoft');
+  });
+});
+
+describe('phrases', () => {
+  it('matches substrings, ordered pairs and patterns on lower-case text', () => {
+    expect(matchPhrases('the mailbox of ann is over quota', REASON_PHRASES.mailboxfull)).toBe('over quota');
+    expect(matchPhrases('that mailbox simply does not exist', REASON_PHRASES.userunknown)).toBe('mailbox … does not exist');
+    expect(matchPhrases('does not exist: the mailbox', REASON_PHRASES.userunknown)).toBeUndefined();
+    expect(matchPhrases('', REASON_PHRASES.userunknown)).toBeUndefined();
+  });
+
+  it('tells reason wording from report prose, in any case', () => {
+    expect(hasReasonWording('Mailbox is FULL')).toBe(true);
+    expect(hasReasonWording('This is the mail system at host mx.example.org.')).toBe(false);
+  });
+
+  it('stays fast on long hostile text', () => {
+    const text = `${'a.'.repeat(50_000)} user ${'mailbox '.repeat(10_000)}`;
+    const started = performance.now();
+    decide({ text, replyCode: 550 });
+    hasReasonWording(text);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+});
