@@ -87,7 +87,8 @@ export function scanLinks(html: string): ScanResult {
       if (isSpace(d) || d === GT || d === 47 || d === LT) break;
       j++;
     }
-    const name = html.slice(nameAt, j).toLowerCase();
+    // Only a few names matter (links, raw-text elements, body): others are not even sliced.
+    const name = interesting(html, nameAt, j) ? html.slice(nameAt, j).toLowerCase() : '';
     if (closing) {
       if (name === 'body') bodyEnd = i;
       const gt = html.indexOf('>', j);
@@ -95,9 +96,10 @@ export function scanLinks(html: string): ScanResult {
       i = html.indexOf('<', gt + 1);
       continue;
     }
-    const end = readAttributes(html, j, isLinkTag(name) ? name : undefined, links);
+    const link = name !== '' && isLinkTag(name);
+    const end = link ? readAttributes(html, j, name, links) : skipTag(html, j, links);
     if (end === -1) break;
-    if (RAW_TEXT.has(name)) {
+    if (name !== '' && RAW_TEXT.has(name)) {
       const close = indexOfCloseTag(html, name, end);
       if (close === -1) break;
       i = close;
@@ -106,6 +108,43 @@ export function scanLinks(html: string): ScanResult {
     i = html.indexOf('<', end);
   }
   return { links, bodyEnd };
+}
+
+/** Whether the tag name at [from, to) may be a link, raw-text or body tag (a, area, v:*, body, script, style, textarea, title). */
+function interesting(html: string, from: number, to: number): boolean {
+  const len = to - from;
+  const c = html.charCodeAt(from) | 0x20;
+  if (c === 97 /* a */) return len === 1 || len === 4;
+  if (c === 118 /* v */) return len > 2 && html.charCodeAt(from + 1) === 58;
+  if (c === 98 /* b */) return len === 4;
+  if (c === 115 /* s */) return len === 5 || len === 6;
+  if (c === 116 /* t */) return len === 5 || len === 8;
+  return false;
+}
+
+/**
+ * Skips a start tag that is not a link, to after its `>`, stepping over quoted attribute values
+ * (which may hold `>`). Returns -1 when the tag never closes.
+ */
+function skipTag(html: string, at: number, links: FoundLink[]): number {
+  void links;
+  const n = html.length;
+  let afterEquals = false;
+  for (let k = at; k < n; k++) {
+    const c = html.charCodeAt(k);
+    if (c === GT) return k + 1;
+    if ((c === 34 || c === 39) && afterEquals) {
+      // A quoted value: only a quote that follows `=` (and white space) opens one, as in HTML.
+      const close = html.indexOf(c === 34 ? '"' : "'", k + 1);
+      if (close === -1) return -1;
+      k = close;
+      afterEquals = false;
+      continue;
+    }
+    if (c === 61) afterEquals = true;
+    else if (!isSpace(c)) afterEquals = false;
+  }
+  return -1;
 }
 
 /**

@@ -22,7 +22,7 @@ import { resolveTracking } from './config.js';
 import type { TrackingConfig } from './config.js';
 import { prefixOf } from './config.js';
 import { scanLinks } from './rewrite.js';
-import { encodeMessagePart, sealToken } from './token.js';
+import { encodeMessagePart, sealMessage } from './token.js';
 
 /** What the shaper needs from the mailer options. */
 interface ShaperOptions {
@@ -83,16 +83,21 @@ export function trackMessage(config: TrackingConfig, m: NormalizedMessage, ctx: 
     ...(typeof campaign === 'string' && campaign !== '' ? { campaign } : {}),
     issuedAt: ctx.now,
   });
+  const sealer = sealMessage(config.keys, part);
   const { links, bodyEnd } = scanLinks(html);
   const out: string[] = [];
   let last = 0;
   let grew = 0;
   let count = 0;
   if (config.clicks) {
+    const chosen = [];
     for (const link of links) {
-      if (count >= config.maxLinks) break;
-      if (link.notrack || !trackable(config, link.href)) continue;
-      const replacement = `"${config.attrUrl}/c/${sealToken(config.keys, 'click', part, count++, link.href)}"`;
+      if (chosen.length >= config.maxLinks) break;
+      if (!link.notrack && trackable(config, link.href)) chosen.push(link);
+    }
+    const tokens = sealer.clicks(chosen.map((l) => l.href));
+    for (const link of chosen) {
+      const replacement = `"${config.attrUrl}/c/${tokens[count++]!}"`;
       out.push(html.slice(last, link.start), replacement);
       grew += replacement.length - Buffer.byteLength(html.slice(link.start, link.end));
       last = link.end;
@@ -100,7 +105,7 @@ export function trackMessage(config: TrackingConfig, m: NormalizedMessage, ctx: 
   }
   let pixel = '';
   if (config.opens) {
-    pixel = `<img src="${config.attrUrl}/o/${sealToken(config.keys, 'open', part)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">`;
+    pixel = `<img src="${config.attrUrl}/o/${sealer.open()}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">`;
     grew += pixel.length;
   }
   if (count === 0 && pixel === '') return m;

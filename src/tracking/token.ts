@@ -1,25 +1,28 @@
 /**
  * Signed, opaque tracking tokens: what a click or open URL carries.
  *
- * A token is `base64url(kind | tag | ciphertext)`, a deterministic authenticated encryption
- * (the SIV construction) built from HMAC-SHA-256 and AES-256-CTR:
- * - `tag` = the first 16 bytes of HMAC-SHA-256(macKey, kind | plaintext): it signs the token;
- * - `ciphertext` = AES-256-CTR(encKey, iv = tag, plaintext): nothing in the URL is readable,
- *   neither the recipient's address nor the original URL (which may carry personal data).
+ * A token is `base64url(kind | nonce | offset | ciphertext | tag)`, encrypt-then-MAC:
+ * - `ciphertext`: the plaintext under AES-256-CTR, so nothing in the URL is readable (neither
+ *   the recipient's address nor the original URL, which may carry personal data). One cipher
+ *   runs per message, with a random 96-bit `nonce`; each link takes the next bytes of its key
+ *   stream, and `offset` (32 bits) says where, so no two links share key stream bytes;
+ * - `tag`: the first 16 bytes of HMAC-SHA-256(macKey, everything before it): it signs the
+ *   token, and a changed byte anywhere fails it. It is checked before anything is decrypted.
  *
  * Both keys are derived (HKDF-SHA-256) from each secret of `tracking.secrets`: the first secret
  * signs, every secret verifies, so a key is rotated by prepending the new one and dropping the
  * old one once the mail that carries it is old enough. The plaintext binds the original URL,
- * the message (internal id and Message-ID), the recipient, the campaign and the accept time: a
- * changed byte anywhere fails the tag, and the redirect only ever goes to the URL inside a
- * verified token.
+ * the message (internal id and Message-ID), the recipient, the campaign and the accept time:
+ * the redirect only ever goes to the URL inside a verified token.
+ *
+ * Cost: one cipher and one random nonce per message, then per link one HMAC (two one-shot
+ * SHA-256 hashes) and a few bytes of key stream.
  *
  * @module
  */
 
-import { createCipheriv, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createSecretKey, hash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { createSecretKey } from 'node:crypto';
 import { configError } from '../errors.js';
 
 /** What a token is for. */
@@ -55,7 +58,9 @@ export const MAX_TOKEN_LENGTH = 8192;
 
 interface Keys {
   readonly enc: KeyObject;
-  readonly mac: KeyObject;
+  /** HMAC pads: the MAC key XOR 0x36 and XOR 0x5c, 64 bytes each. */
+  readonly ipad: Buffer;
+  readonly opad: Buffer;
 }
 
 /** The keys of a tracking configuration. */
@@ -76,34 +81,61 @@ export function deriveTokenKeys(secrets: unknown, option = 'tracking.secrets'): 
     const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : s instanceof Uint8Array ? Buffer.from(s) : undefined;
     if (bytes === undefined || bytes.length < 16) throw configError(`${option}[${i}]`, 'a string or bytes of at least 16 bytes', s);
     const okm = Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), 'mailpush-tracking-v1', 64));
-    return { enc: createSecretKey(okm.subarray(0, 32)), mac: createSecretKey(okm.subarray(32)) };
+    const ipad = Buffer.alloc(64, 0x36);
+    const opad = Buffer.alloc(64, 0x5c);
+    for (let j = 0; j < 32; j++) {
+      ipad[j]! ^= okm[32 + j]!;
+      opad[j]! ^= okm[32 + j]!;
+    }
+    return { enc: createSecretKey(okm.subarray(0, 32)), ipad, opad };
   });
   return { current: all[0]!, all };
 }
 
-// Plaintext layout: u32 issuedAt (s) | u16 link | u8 len id | id | u8 len messageId | messageId |
-// u16 len recipient | recipient | u8 len campaign | campaign | url (the rest, utf8).
+// Plaintext layout: u32 issuedAt (s) | u16 link | u8 form | message ids | u16 len recipient |
+// recipient | u8 len campaign | campaign | url (the rest, utf8). Message ids, by form:
+// 1: the generated pair (`msg_<32 hex>` and `<uuid of the same hex@domain>`): 16 bytes | u8 len domain | domain;
+// 0: anything else: u8 len id | id | u8 len messageId | messageId.
+
+const GENERATED_ID = /^msg_([0-9a-f]{32})$/;
+
+/** The Message-ID the mailer generates along with internal id `msg_<hex>`. */
+function generatedMessageId(hex: string, domain: string): string {
+  return `<${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}@${domain}>`;
+}
 
 /**
  * The encoded message part of a token, computed once per message and reused for every link.
- * Throws a VALIDATION-free plain Error only for impossible lengths (checked by the caller).
+ * Throws a RangeError for fields too long to encode (the caller's limits keep them shorter).
  */
 export function encodeMessagePart(m: TokenMessage): Buffer {
-  const id = Buffer.from(m.id, 'utf8');
-  const mid = Buffer.from(m.messageId, 'utf8');
   const rcpt = Buffer.from(m.recipient, 'utf8');
   const camp = Buffer.from(m.campaign ?? '', 'utf8');
-  if (id.length > 255 || mid.length > 255 || rcpt.length > 65_535 || camp.length > 255) throw new RangeError('Token field too long');
-  const out = Buffer.allocUnsafe(6 + 1 + id.length + 1 + mid.length + 2 + rcpt.length + 1 + camp.length);
+  const hex = GENERATED_ID.exec(m.id)?.[1];
+  const at = m.messageId.lastIndexOf('@');
+  const domain = at === -1 ? '' : m.messageId.slice(at + 1, -1);
+  let ids: Buffer;
+  if (hex !== undefined && domain.length <= 255 && generatedMessageId(hex, domain) === m.messageId) {
+    const d = Buffer.from(domain, 'utf8');
+    ids = Buffer.allocUnsafe(1 + 16 + 1 + d.length);
+    ids[0] = 1;
+    ids.write(hex, 1, 'hex');
+    ids[17] = d.length;
+    d.copy(ids, 18);
+  } else {
+    const id = Buffer.from(m.id, 'utf8');
+    const mid = Buffer.from(m.messageId, 'utf8');
+    if (id.length > 255 || mid.length > 255) throw new RangeError('Token field too long');
+    ids = Buffer.concat([Buffer.of(0, id.length), id, Buffer.of(mid.length), mid]);
+  }
+  if (rcpt.length > 65_535 || camp.length > 255) throw new RangeError('Token field too long');
+  const out = Buffer.allocUnsafe(6 + ids.length + 2 + rcpt.length + 1 + camp.length);
   let o = 0;
   out.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.floor(m.issuedAt / 1000))), o);
   o += 4;
   out.writeUInt16BE(0, o);
   o += 2;
-  o = out.writeUInt8(id.length, o);
-  o += id.copy(out, o);
-  o = out.writeUInt8(mid.length, o);
-  o += mid.copy(out, o);
+  o += ids.copy(out, o);
   o = out.writeUInt16BE(rcpt.length, o);
   o += rcpt.copy(out, o);
   o = out.writeUInt8(camp.length, o);
@@ -111,24 +143,71 @@ export function encodeMessagePart(m: TokenMessage): Buffer {
   return out;
 }
 
+/** HMAC-SHA-256 (RFC 2104) from one-shot hashes, truncated to the tag length. */
+function mac(k: Keys, data: Buffer): Buffer {
+  const inner = hash('sha256', Buffer.concat([k.ipad, data], 64 + data.length), 'buffer');
+  return hash('sha256', Buffer.concat([k.opad, inner], 96), 'buffer').subarray(0, TAG_BYTES);
+}
+
+/** Seals the tokens of one message: see {@link sealMessage}. */
+export interface MessageSealer {
+  /** Click tokens for the links `urls`, numbered from `first` in order. */
+  clicks(urls: readonly string[], first?: number): string[];
+  /** The open token of the message. */
+  open(): string;
+}
+
+const HEAD_BYTES = 1 + 12 + 4;
+
 /**
- * Seals a token. `part` comes from {@link encodeMessagePart}; `link` and `url` are set for
- * clicks. Returns the URL-safe token text.
+ * Starts sealing the tokens of one message; `part` comes from {@link encodeMessagePart}. Each
+ * token takes the next bytes of the message's key stream; the links of a message are encrypted
+ * in one pass.
+ */
+export function sealMessage(keys: TokenKeys, part: Buffer): MessageSealer {
+  const k = keys.current;
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-ctr', k.enc, Buffer.concat([nonce, Buffer.alloc(4)]));
+  let offset = 0;
+  const seal = (kind: TokenKind, urls: readonly (string | undefined)[], first: number): string[] => {
+    // Each token is laid out after 64 bytes of room for the HMAC inner pad: [ipad | head | plain | tag].
+    const sizes = urls.map((u) => part.length + (u === undefined ? 0 : Buffer.byteLength(u, 'utf8')));
+    const plainAll = Buffer.allocUnsafe(sizes.reduce((a, b) => a + b, 0));
+    let o = 0;
+    urls.forEach((u, i) => {
+      part.copy(plainAll, o);
+      plainAll.writeUInt16BE((first + i) & 0xffff, o + 4);
+      if (u !== undefined) plainAll.write(u, o + part.length, 'utf8');
+      o += sizes[i]!;
+    });
+    const cipherAll = cipher.update(plainAll);
+    const out: string[] = [];
+    o = 0;
+    for (const size of sizes) {
+      const work = Buffer.allocUnsafe(64 + HEAD_BYTES + size + TAG_BYTES);
+      k.ipad.copy(work, 0);
+      work[64] = KIND_BYTE[kind];
+      nonce.copy(work, 65);
+      work.writeUInt32BE(offset, 77);
+      cipherAll.copy(work, 64 + HEAD_BYTES, o, o + size);
+      offset += size;
+      o += size;
+      const inner = hash('sha256', work.subarray(0, 64 + HEAD_BYTES + size), 'buffer');
+      hash('sha256', Buffer.concat([k.opad, inner], 96), 'buffer').copy(work, 64 + HEAD_BYTES + size, 0, TAG_BYTES);
+      out.push(work.toString('base64url', 64));
+    }
+    return out;
+  };
+  return { clicks: (urls, first = 0) => seal('click', urls, first), open: () => seal('open', [undefined], 0)[0]! };
+}
+
+/**
+ * Seals one token (a message of its own). `part` comes from {@link encodeMessagePart}; `link`
+ * and `url` are set for clicks. Returns the URL-safe token text.
  */
 export function sealToken(keys: TokenKeys, kind: TokenKind, part: Buffer, link = 0, url?: string): string {
-  const urlBytes = url === undefined ? undefined : Buffer.from(url, 'utf8');
-  const plain = urlBytes === undefined ? Buffer.from(part) : Buffer.concat([part, urlBytes], part.length + urlBytes.length);
-  plain.writeUInt16BE(link & 0xffff, 4);
-  const k = keys.current;
-  const kindByte = KIND_BYTE[kind];
-  const tag = createHmac('sha256', k.mac).update(Buffer.of(kindByte)).update(plain).digest().subarray(0, TAG_BYTES);
-  const cipher = createCipheriv('aes-256-ctr', k.enc, tag);
-  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-  const out = Buffer.allocUnsafe(1 + TAG_BYTES + body.length);
-  out[0] = kindByte;
-  tag.copy(out, 1);
-  body.copy(out, 1 + TAG_BYTES);
-  return out.toString('base64url');
+  const sealer = sealMessage(keys, part);
+  return kind === 'open' ? sealer.open() : sealer.clicks([url ?? ''], link)[0]!;
 }
 
 const TOKEN_CHARS = /^[A-Za-z0-9_-]+$/;
@@ -141,17 +220,20 @@ export function openToken(keys: TokenKeys, kind: TokenKind, token: string): Toke
   if (typeof token !== 'string' || token.length < 24 || token.length > MAX_TOKEN_LENGTH || !TOKEN_CHARS.test(token)) return undefined;
   const raw = Buffer.from(token, 'base64url');
   // base64url decoding ignores trailing junk bits: a re-encoding must give the same text.
-  if (raw.length < 1 + TAG_BYTES + 13 || raw.toString('base64url') !== token) return undefined;
-  const kindByte = KIND_BYTE[kind];
-  if (raw[0] !== kindByte) return undefined;
-  const tag = raw.subarray(1, 1 + TAG_BYTES);
-  const body = raw.subarray(1 + TAG_BYTES);
+  if (raw.length < HEAD_BYTES + 13 + TAG_BYTES || raw.toString('base64url') !== token) return undefined;
+  if (raw[0] !== KIND_BYTE[kind]) return undefined;
+  const signed = raw.subarray(0, raw.length - TAG_BYTES);
+  const tag = raw.subarray(raw.length - TAG_BYTES);
   for (const k of keys.all) {
-    const decipher = createCipheriv('aes-256-ctr', k.enc, tag);
-    const plain = Buffer.concat([decipher.update(body), decipher.final()]);
-    const expected = createHmac('sha256', k.mac).update(Buffer.of(kindByte)).update(plain).digest().subarray(0, TAG_BYTES);
-    if (!timingSafeEqual(expected, tag)) continue;
-    return decodePlain(kind, plain);
+    if (!timingSafeEqual(mac(k, signed), tag)) continue;
+    const offset = raw.readUInt32BE(13);
+    const iv = Buffer.alloc(16);
+    raw.copy(iv, 0, 1, 13);
+    iv.writeUInt32BE(Math.floor(offset / 16), 12);
+    const decipher = createCipheriv('aes-256-ctr', k.enc, iv);
+    const skip = offset % 16;
+    if (skip > 0) decipher.update(Buffer.alloc(skip));
+    return decodePlain(kind, decipher.update(raw.subarray(HEAD_BYTES, raw.length - TAG_BYTES)));
   }
   return undefined;
 }
@@ -163,10 +245,22 @@ function decodePlain(kind: TokenKind, p: Buffer): TokenData | undefined {
     o += 4;
     const link = p.readUInt16BE(o);
     o += 2;
-    const idLen = p.readUInt8(o++);
-    const id = p.toString('utf8', o, (o += idLen));
-    const midLen = p.readUInt8(o++);
-    const messageId = p.toString('utf8', o, (o += midLen));
+    const form = p.readUInt8(o++);
+    let id: string;
+    let messageId: string;
+    if (form === 1) {
+      const hex = p.toString('hex', o, (o += 16));
+      const dLen = p.readUInt8(o++);
+      id = `msg_${hex}`;
+      messageId = generatedMessageId(hex, p.toString('utf8', o, (o += dLen)));
+    } else if (form === 0) {
+      const idLen = p.readUInt8(o++);
+      id = p.toString('utf8', o, (o += idLen));
+      const midLen = p.readUInt8(o++);
+      messageId = p.toString('utf8', o, (o += midLen));
+    } else {
+      return undefined;
+    }
     const rLen = p.readUInt16BE(o);
     o += 2;
     const recipient = p.toString('utf8', o, (o += rLen));

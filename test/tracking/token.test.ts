@@ -62,3 +62,41 @@ describe('tracking tokens', () => {
     expect(() => deriveTokenKeys('not-an-array-of-secrets')).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG }));
   });
 });
+
+describe('token MAC', () => {
+  it('is HMAC-SHA-256 (checked against node:crypto createHmac)', async () => {
+    const { createHmac, hkdfSync } = await import('node:crypto');
+    const keys = deriveTokenKeys([SECRET]);
+    const t = sealToken(keys, 'open', encodeMessagePart(msg));
+    const raw = Buffer.from(t, 'base64url');
+    const macKey = Buffer.from(hkdfSync('sha256', Buffer.from(SECRET), Buffer.alloc(0), 'mailpush-tracking-v1', 64)).subarray(32);
+    const expected = createHmac('sha256', macKey).update(raw.subarray(0, raw.length - 16)).digest().subarray(0, 16);
+    expect(raw.subarray(raw.length - 16)).toEqual(expected);
+  });
+
+  it('gives every link of a message its own key stream bytes and opens each of them', async () => {
+    const { sealMessage } = await import('../../src/tracking/token.js');
+    const keys = deriveTokenKeys([SECRET]);
+    const sealer = sealMessage(keys, encodeMessagePart(msg));
+    const urls = Array.from({ length: 40 }, (_, i) => `https://example.com/${'x'.repeat(i)}?i=${i}`);
+    const tokens = sealer.clicks(urls);
+    const open = sealer.open();
+    expect(tokens.map((t) => openToken(keys, 'click', t)?.url)).toEqual(urls);
+    expect(openToken(keys, 'open', open)?.recipient).toBe(msg.recipient);
+    const offsets = tokens.map((t) => Buffer.from(t, 'base64url').readUInt32BE(13));
+    expect(new Set(offsets).size).toBe(40);
+  });
+});
+
+describe('token size', () => {
+  it('stores the generated id pair compactly and any other ids as given', () => {
+    const keys = deriveTokenKeys([SECRET]);
+    const hex = '93e949901b014363bc884c041580c83f';
+    const generated = { ...msg, id: `msg_${hex}`, messageId: '<93e94990-1b01-4363-bc88-4c041580c83f@news.example.com>' };
+    const custom = { ...msg, id: 'my-own-id', messageId: '<custom.id@example.com>' };
+    for (const m of [generated, custom, { ...msg, id: `msg_${hex}`, messageId: '<other@example.com>' }]) {
+      expect(openToken(keys, 'open', sealToken(keys, 'open', encodeMessagePart(m)))).toEqual({ kind: 'open', ...m });
+    }
+    expect(encodeMessagePart(generated).length).toBeLessThan(encodeMessagePart({ ...generated, id: `${generated.id}0` }).length - 50);
+  });
+});
