@@ -50,6 +50,24 @@ describe('sendMany as a campaign', () => {
     expect((await mailer.campaign('never-sent').stats())).toMatchObject({ state: 'running', remaining: 0, counts: { queued: 0 } });
   });
 
+  it('sends to the members of a list: unsubscribed addresses are not read, suppressed ones are skipped and counted', async () => {
+    const { sink, mailer } = await setup();
+    const consent = { at: Date.now(), source: 'signup-form', proof: '203.0.113.9' };
+    for (const a of ['ann@d1.test', 'bob@d2.test', 'cy@d3.test', 'dee@d4.test', 'eve@d5.test']) await mailer.subscriptions.subscribe('weekly', a, consent);
+    await mailer.subscriptions.subscribe('other-list', 'zed@d6.test', consent);
+    await mailer.subscriptions.unsubscribe('weekly', 'bob@d2.test', { at: Date.now(), source: 'one-click' });
+    await mailer.suppression.add({ address: 'cy@d3.test', reason: 'hard-bounce', createdAt: Date.now() });
+    const result = await mailer.sendMany({ list: 'weekly', campaign: 'weekly-list-1', message: NEWS });
+    expect(result).toMatchObject({ campaign: 'weekly-list-1', read: 4, queued: 4, invalid: 0 });
+    await mailer.onIdle();
+    expect(sink.messages.map((m) => m.envelope.to[0]).sort()).toEqual(['ann@d1.test', 'dee@d4.test', 'eve@d5.test']);
+    // The list's messages carry the list (its unsubscribe link is for this list).
+    expect(sink.messages.every((m) => (m.parsed!.headers.get('list') as { unsubscribe?: unknown } | undefined)?.unsubscribe !== undefined)).toBe(true);
+    const stats = await mailer.campaign('weekly-list-1').stats();
+    expect(stats.counts).toMatchObject({ queued: 4, sent: 3, suppressed: 1 });
+    expect(stats.remaining).toBe(0);
+  });
+
   it('sends progress events at most once per second with rate, remaining and ETA', async () => {
     // 20 ms per message on 2 connections: about 100 messages per second.
     const { sink, mailer } = await setup({ rules: [{ match: () => true, delayMs: 20 }] }, {}, 2);
