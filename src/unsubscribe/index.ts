@@ -35,7 +35,7 @@ export { toNodeHandler, DEFAULT_NODE_MAX_BODY_BYTES } from '../http/node.js';
 export type { NodeRequest, NodeHandlerOptions } from '../http/node.js';
 export { listMembers, subscribeAddress, unsubscribeAddress, resubscribeAddress, getSubscription } from './subscriptions.js';
 export type { ListMembersOptions, SubscriptionMailer } from './subscriptions.js';
-export { createUnsubscribeShaper, unsubscribeLink, verifyUnsubscribeToken, UNSUBSCRIBE_URL_PLACEHOLDER, POSTAL_ADDRESS_PLACEHOLDER, ONE_CLICK_POST_VALUE } from './shaper.js';
+export { unsubscribeLink, verifyUnsubscribeToken, UNSUBSCRIBE_URL_PLACEHOLDER, POSTAL_ADDRESS_PLACEHOLDER, ONE_CLICK_POST_VALUE } from './shaper.js';
 export type { UnsubscribeLink } from './shaper.js';
 export { resolveUnsubscribe, DEFAULT_TOKEN_TTL_MS, MIN_TOKEN_TTL_MS } from './settings.js';
 export type { UnsubscribeOptions, UnsubscribeSettings, UnsubscribeMailerOptions } from './settings.js';

@@ -54,7 +54,7 @@ export interface UnsubscribeTokenData {
 /** Why a token was refused. */
 export type TokenFailure = 'malformed' | 'invalid' | 'expired';
 
-/** Result of {@link verifyToken}. */
+/** Result of `verifyUnsubscribeToken`. */
 export type TokenCheck = ({ readonly ok: true } & UnsubscribeTokenData) | { readonly ok: false; readonly reason: TokenFailure };
 
 /**
