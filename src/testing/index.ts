@@ -33,3 +33,5 @@ export { createMemoryResolver } from './dns.js';
 export type { MemoryResolver, MemoryResolverOptions, MemoryZones, MemoryZoneRecords, MemoryDnsFault, MemoryDnsQuery } from './dns.js';
 export { createSnsTestSigner, createSendGridTestSigner, selfSignedCertificate } from './feedback-signers.js';
 export type { SnsTestSigner, SnsTestSignerOptions, SendGridTestSigner, SignedWebhookRequest, SnsNotificationOptions, UnsignedSnsMessage } from './feedback-signers.js';
+export { verifyAuthentication, assertAuthenticated } from './authentication.js';
+export type { AuthenticationResolver, AuthenticationVerdict, AuthenticationExpectations, DkimVerdict, VerifyAuthenticationOptions } from './authentication.js';
