@@ -227,7 +227,17 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
   },
 ] satisfies HostRule[]);
 
-/** The provider whose host strings match the remote host or the recipient's domain. */
+/**
+ * The provider whose host strings match the remote host or the recipient's domain (whole
+ * labels), or whose own tokens appear in the (lower-case) text.
+ *
+ * @example
+ * ```ts
+ * findHostRule('mx1.example.mail.protection.outlook.com', undefined)?.id; // 'microsoft'
+ * findHostRule(undefined, 'wanadoo.fr')?.id; // 'franceptt'
+ * findHostRule(undefined, 'k.com'); // undefined
+ * ```
+ */
 export function findHostRule(
   remoteHost: string | undefined,
   recipientDomain: string | undefined,

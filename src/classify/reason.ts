@@ -48,7 +48,7 @@ export interface BounceDecision {
    *   phrase of the family, or the provisional reason;
    * - `second-pass/status|phrase`: the second pass;
    * - `fallback/<what>`: a fallback (`x.6.y`, `x.7.y`, `mailer`, `reply-code`, `delayed`,
-   *   `helo`, `onhold`, `undefined`);
+   *   `before-envelope`, `onhold`, `undefined`);
    * - `mailpush/<what>`: a rule of mailpush beyond the reference (`mailpush/gave-up-unreachable`);
    * - `custom/<id>`: a user rule of a custom classifier.
    */
@@ -88,8 +88,11 @@ export interface ReasonInput {
 
 /** The verdict: the mailpush category, the hard flag and the explanation. */
 export interface ReasonVerdict {
+  /** The mailpush category (merged families: `emailtoolarge`, `ratelimited`...). */
   readonly reason: BounceCategory;
+  /** A permanent problem with the address itself: suppress it (see {@link hardFlag}). */
   readonly hard: boolean;
+  /** Which rule decided. */
   readonly decidedBy: BounceDecision;
 }
 
@@ -142,7 +145,15 @@ const CATEGORY: Readonly<Record<ReasonFamily, BounceCategory>> = Object.freeze({
   delivered: 'delivered',
 });
 
-/** The mailpush category of a reference family. */
+/**
+ * The mailpush category of a reference family.
+ *
+ * @example
+ * ```ts
+ * categoryOf('speeding'); // 'ratelimited'
+ * categoryOf('mesgtoobig'); // 'emailtoolarge'
+ * ```
+ */
 export function categoryOf(family: ReasonFamily): BounceCategory {
   return CATEGORY[family];
 }
@@ -184,7 +195,16 @@ function statusTable(): Map<string, ReasonFamily> {
  */
 export const STATUS_REASONS: ReadonlyMap<string, ReasonFamily> = statusTable();
 
-/** The family a status maps to (2.x.x is `delivered`), or `undefined`. */
+/**
+ * The family a status maps to (2.x.x is `delivered`), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * statusReason('5.7.1'); // 'securityerror'
+ * statusReason('4.7.1'); // 'blocked'
+ * statusReason('5.0.0'); // undefined (too generic)
+ * ```
+ */
 export function statusReason(status: string | undefined): ReasonFamily | undefined {
   if (status === undefined) return undefined;
   if (status.startsWith('2.')) return 'delivered';
@@ -397,6 +417,15 @@ const TEMPORARY = /(?:^|[^\d.])4\d\d(?![\d.])|(?:^|[^\d])4\.\d{1,3}\.\d{1,3}| te
  * mailbox are hard; a domain accepting no mail is hard unless the reply is temporary (a 4xx
  * code, "temporary", "persistent"); everything else is soft, whatever its class. A delayed
  * recipient is never hard (mailpush: delivery is still being tried).
+ *
+ * @param statusAndText The status and the diagnostic text, read only for `notaccept`.
+ *
+ * @example
+ * ```ts
+ * hardFlag('userunknown', 'failed', '550 5.1.1 user unknown'); // true
+ * hardFlag('mailboxfull', 'failed', '552 5.2.2 mailbox full'); // false: soft, whatever the class
+ * hardFlag('notaccept', 'failed', '451 4.3.2 not accepting mail'); // false: temporary
+ * ```
  */
 export function hardFlag(family: ReasonFamily, action: string | undefined, statusAndText: string): boolean {
   if (action === 'delayed' || action === 'delivered' || action === 'relayed' || action === 'expanded') return false;
@@ -504,7 +533,8 @@ export function decideBounceReason(input: ReasonInput, hostRules: readonly HostR
   if (LOCAL_TYPES.has(type)) return done('mailererror', { rule: 'fallback/mailer', matched: type });
   if (code !== undefined && ((code >= 401 && code <= 407) || (code >= 501 && code <= 507))) return done('syntaxerror', { rule: 'fallback/reply-code', matched: String(code) });
   if (action === 'delayed' || action === 'expired') return done('expired', { rule: 'fallback/delayed', matched: action });
-  if (facts.command === 'HELO' || facts.command === 'EHLO') return done('blocked', { rule: 'fallback/helo', matched: facts.command });
+  // Refused before any envelope: the client itself (the reference's blocked: 421/554 at CONN/HELO).
+  if (facts.command === 'CONN' || facts.command === 'HELO' || facts.command === 'EHLO') return done('blocked', { rule: 'fallback/before-envelope', matched: facts.command });
   if (prov !== undefined) return done(prov, { rule: 'provisional' });
   return text !== '' ? done('onhold', { rule: 'fallback/onhold' }) : done('undefined', { rule: 'fallback/undefined' });
 }

@@ -37,6 +37,14 @@ export type {
   ParseComplaintOptions,
 } from './types.js';
 
+// How a bounced recipient's reason is decided (the reference's order), explained, and its tables
+export { decideBounceReason, hardFlag, statusReason, categoryOf, RETRY_REASONS, STATUS_REASONS } from '../classify/reason.js';
+export type { BounceDecision, ReasonInput, ReasonVerdict } from '../classify/reason.js';
+export { REASON_PHRASES, matchPhrases, hasReasonWording } from '../classify/phrases.js';
+export type { Phrase, ReasonFamily } from '../classify/phrases.js';
+export { HOST_RULES, findHostRule } from '../classify/hosts.js';
+export type { HostRule, HostFacts, HostAnswer } from '../classify/hosts.js';
+
 // The event
 export { FEEDBACK_EVENT_TYPES, normalizeRecipient, checkFeedbackEvent } from './event.js';
 export type { FeedbackEvent, FeedbackEventType, FeedbackProvider } from './event.js';

@@ -170,6 +170,7 @@ describe('second pass and fallbacks', () => {
     expect(reasonOf({ replyCode: 501, text: '501 nope' })).toBe('syntaxerror');
     expect(reasonOf({ text: 'still trying', action: 'delayed' })).toBe('expired');
     expect(reasonOf({ replyCode: 550, text: '550 go away', command: 'EHLO' })).toBe('blocked');
+    expect(decide({ replyCode: 554, text: '554 no thanks', command: 'CONNECT' }).decidedBy).toMatchObject({ rule: 'fallback/before-envelope', family: 'blocked', command: 'CONN' });
     expect(decide({ replyCode: 550, text: '550 something we cannot read' }).decidedBy.rule).toBe('fallback/onhold');
     expect(decide({}).decidedBy.rule).toBe('fallback/undefined');
   });
