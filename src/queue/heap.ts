@@ -5,14 +5,14 @@
  * @internal
  * @module
  */
-interface Entry<T> {
-  at: number;
-  seq: number;
-  item: T;
-}
 
+/** Items by due time (ms since epoch); equal times come out in insertion order. */
 export class TimeHeap<T> {
-  private readonly items: Entry<T>[] = [];
+  // Parallel arrays rather than an entry object per item: times stay unboxed doubles and
+  // sequences small integers, ~16 bytes per entry instead of ~40.
+  private readonly times: number[] = [];
+  private readonly seqs: number[] = [];
+  private readonly items: T[] = [];
   private seq = 0;
 
   /** Number of entries. */
@@ -22,50 +22,66 @@ export class TimeHeap<T> {
 
   /** Time of the earliest entry, or Infinity when empty. */
   peekTime(): number {
-    return this.items[0]?.at ?? Infinity;
+    return this.times.length === 0 ? Infinity : (this.times[0] as number);
   }
 
   /** Adds `item` due at `at` (ms since epoch). */
   push(at: number, item: T): void {
-    const entry: Entry<T> = { at, seq: this.seq++, item };
-    const a = this.items;
-    a.push(entry);
-    let i = a.length - 1;
+    const times = this.times;
+    const seqs = this.seqs;
+    const items = this.items;
+    // The sequence keeps equal times in insertion order; it wraps long before 2^53.
+    const seq = this.seq = (this.seq + 1) % Number.MAX_SAFE_INTEGER;
+    let i = items.length;
+    times.push(at);
+    seqs.push(seq);
+    items.push(item);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const p = a[parent] as Entry<T>;
-      if (!less(entry, p)) break;
-      a[i] = p;
+      const pt = times[parent] as number;
+      if (!(at < pt || (at === pt && seq < (seqs[parent] as number)))) break;
+      times[i] = pt;
+      seqs[i] = seqs[parent] as number;
+      items[i] = items[parent] as T;
       i = parent;
     }
-    a[i] = entry;
+    times[i] = at;
+    seqs[i] = seq;
+    items[i] = item;
   }
 
   /** Removes and returns the earliest item if it is due at or before `now`. */
   popDue(now: number): T | undefined {
-    const a = this.items;
-    const top = a[0];
-    if (top === undefined || top.at > now) return undefined;
-    const last = a.pop() as Entry<T>;
-    if (a.length > 0) {
+    const times = this.times;
+    const seqs = this.seqs;
+    const items = this.items;
+    if (items.length === 0 || (times[0] as number) > now) return undefined;
+    const top = items[0] as T;
+    const lastAt = times.pop() as number;
+    const lastSeq = seqs.pop() as number;
+    const last = items.pop() as T;
+    const n = items.length;
+    if (n > 0) {
       let i = 0;
-      const n = a.length;
       for (;;) {
         const l = 2 * i + 1;
         if (l >= n) break;
         const r = l + 1;
-        const c = r < n && less(a[r] as Entry<T>, a[l] as Entry<T>) ? r : l;
-        const child = a[c] as Entry<T>;
-        if (!less(child, last)) break;
-        a[i] = child;
+        const c = r < n && less(times[r] as number, seqs[r] as number, times[l] as number, seqs[l] as number) ? r : l;
+        if (!less(times[c] as number, seqs[c] as number, lastAt, lastSeq)) break;
+        times[i] = times[c] as number;
+        seqs[i] = seqs[c] as number;
+        items[i] = items[c] as T;
         i = c;
       }
-      a[i] = last;
+      times[i] = lastAt;
+      seqs[i] = lastSeq;
+      items[i] = last;
     }
-    return top.item;
+    return top;
   }
 }
 
-function less<T>(a: Entry<T>, b: Entry<T>): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+function less(at: number, seq: number, bt: number, bseq: number): boolean {
+  return at < bt || (at === bt && seq < bseq);
 }
