@@ -38,6 +38,16 @@ export type {
 } from './mailer/index.js';
 export type { MailerLogger, LogMethod } from './mailer/logging.js';
 
+// Campaigns
+export type { Campaign, CampaignCounts, CampaignStats, CampaignEvent, ComplaintRateEvent, ComplaintGuardControl } from './campaigns/types.js';
+export { ComplaintGuard, resolveComplaintGuard } from './campaigns/complaint-guard.js';
+export type { ComplaintGuardOptions, ComplaintLevel, ComplaintRate, ComplaintChange, ResolvedComplaintGuard } from './campaigns/complaint-guard.js';
+export { FEEDBACK_ID_HEADER, FEEDBACK_ID_FIELD, FEEDBACK_SENDER_ID, formatFeedbackId, parseFeedbackId } from './campaigns/feedback-id.js';
+export type { FeedbackIdOptions, FeedbackIdParts } from './campaigns/feedback-id.js';
+export { CAMPAIGN_ID, CAMPAIGN_STATES, isCampaignId, newCampaignId } from './campaigns/ids.js';
+export { CAMPAIGN_COUNTERS, CAMPAIGN_COUNTER_NAME } from './types.js';
+export type { CampaignRecord, CampaignState, CampaignStore } from './types.js';
+
 // Events
 export type {
   MailerEvents,
@@ -172,6 +182,7 @@ export { default as memorySuppressionStore } from './stores/suppression-memory.j
 export type { MemorySuppressionStore } from './stores/suppression-memory.js';
 export { memorySubscriptionStore, MEMORY_SUBSCRIPTION_STORE_NAME } from './stores/subscriptions-memory.js';
 export { memoryStore, MEMORY_STORE_NAME } from './stores/memory-store.js';
+export { memoryCampaignStore, MEMORY_CAMPAIGN_STORE_NAME } from './stores/campaigns-memory.js';
 export type { MemoryStoreOptions, MemoryMailerStore } from './stores/memory-store.js';
 export { default as memoryIdempotencyStore, IDEMPOTENCY_STORE_NAME } from './stores/idempotency-memory.js';
 export type { MemoryIdempotencyStore, MemoryIdempotencyStoreOptions } from './stores/idempotency-memory.js';

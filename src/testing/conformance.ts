@@ -248,6 +248,8 @@ export type { IdempotencyStoreSuiteOptions } from './idempotency-store-conforman
 export { testSoftBounceCounter } from './soft-bounce-conformance.js';
 export type { SoftBounceCounterSuiteOptions } from './soft-bounce-conformance.js';
 export { testMailerStore } from './mailer-store-conformance.js';
+export { testCampaignStore } from './campaign-store-conformance.js';
+export type { CampaignStoreSuiteOptions } from './campaign-store-conformance.js';
 export type { MailerStoreSuiteOptions, MailerStoreSuiteContext } from './mailer-store-conformance.js';
 export type { ReplayStoreSuiteOptions } from './replay-store-conformance.js';
 export { testSubscriptionStore } from './subscription-store-conformance.js';
