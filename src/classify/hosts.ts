@@ -227,6 +227,17 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
   },
 ] satisfies HostRule[]);
 
+const DOTTED = new Map<string, string>();
+/** `.host.` with exactly one dot on each side, cached: host strings are few and fixed. */
+function dotted(h: string): string {
+  let d = DOTTED.get(h);
+  if (d === undefined) {
+    d = `.${h.replace(/^\./, '')}.`;
+    if (DOTTED.size < 10_000) DOTTED.set(h, d);
+  }
+  return d;
+}
+
 /**
  * The provider whose host strings match the remote host or the recipient's domain (whole
  * labels), or whose own tokens appear in the (lower-case) text.
@@ -250,7 +261,7 @@ export function findHostRule(
   for (const rule of rules) {
     for (const h of rule.hosts) {
       if (host !== undefined && host !== '' && host.includes(h)) return rule;
-      if (domain !== undefined && `.${h.replace(/^\./, '')}.`.includes(domain)) return rule;
+      if (domain !== undefined && dotted(h).includes(domain)) return rule;
     }
     if (rule.tokens !== undefined && text !== '') for (const t of rule.tokens) if (text.includes(t)) return rule;
   }

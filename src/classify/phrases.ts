@@ -769,12 +769,11 @@ export function matchPhrases(text: string, phrases: readonly Phrase[] | undefine
   return undefined;
 }
 
-/** Every phrase of every family in one case-insensitive pattern: "this text says why". */
+/** Every phrase of every family in one pattern (lower-case text): "this text says why". */
 const ANY_PHRASE = new RegExp(
   Object.values(REASON_PHRASES)
     .flatMap((list) => list.map(source))
     .join('|'),
-  'i',
 );
 
 /**
@@ -788,5 +787,6 @@ const ANY_PHRASE = new RegExp(
  * ```
  */
 export function hasReasonWording(text: string): boolean {
-  return text !== '' && ANY_PHRASE.test(text.length > 8192 ? text.slice(0, 8192) : text);
+  // Lower-casing first is cheaper than a case-insensitive scan of this many alternatives.
+  return text !== '' && ANY_PHRASE.test((text.length > 8192 ? text.slice(0, 8192) : text).toLowerCase());
 }

@@ -104,6 +104,8 @@ const COMMANDS: readonly (readonly [RegExp, string])[] = [
 const TRANSCRIPT_SENT = /(?:^|\s)(?:>{2,}|-->|->)\s*(DATA|RCPT|MAIL|EHLO|HELO|QUIT|RSET|STARTTLS|AUTH)\b/i;
 const TRANSCRIPT_ERROR = /(?:^|\s)(?:<{2,}|<--|<-)\s*[45]\d\d\b/;
 const COMMAND_TITLE = /^\s*-*\s*SMTP command\s*:?\s*-*\s*$/i;
+/** What a transcript or a command title needs to contain: skips the line loop for plain prose. */
+const TRANSCRIPT_HINT = /->|>>|smtp command/i;
 
 /** Replies that only a RCPT TO gets, when nothing else names the command. */
 const RCPT_REPLY = /recipient address rejected|(?:has|have) rejected (?:the )?(?:recipient )?address|does not like recipient/i;
@@ -112,6 +114,7 @@ const RCPT_REPLY = /recipient address rejected|(?:has|have) rejected (?:the )?(?
 export function readCommand(text: string): string | undefined {
   const flat = text.replace(/\s+/g, ' ');
   for (const [re, command] of COMMANDS) if (re.test(flat)) return command;
+  if (!TRANSCRIPT_HINT.test(text)) return RCPT_REPLY.test(flat) ? 'RCPT' : undefined;
   // In a transcript the refused command is the last one sent before the first error reply.
   let last: string | undefined;
   const lines = text.split('\n', 400);
