@@ -154,7 +154,14 @@ export interface MailerMetrics {
   readonly mailer: Mailer | undefined;
 }
 
-/** Masks an address for display: `ann@example.com` -> `a***@example.com`. */
+/**
+ * Masks an address for display (the status page's recent failures).
+ *
+ * @example
+ * ```ts
+ * maskAddress('ann@example.com'); // 'a***@example.com'
+ * ```
+ */
 export function maskAddress(address: string): string {
   const at = address.lastIndexOf('@');
   if (at <= 0) return '***';
@@ -385,11 +392,12 @@ class Collector implements MailerMetrics {
   private timed<T extends object>(part: T, name: string, ops: readonly string[]): T {
     const observers = this.observers;
     const wrapped = new Map<PropertyKey, unknown>();
+    const timedOps = new Set(ops);
     return new Proxy(part, {
       get(target, prop) {
         const v = Reflect.get(target, prop, target) as unknown;
         if (typeof v !== 'function') return v;
-        if (typeof prop !== 'string' || !ops.includes(prop)) return (v as (...a: unknown[]) => unknown).bind(target);
+        if (typeof prop !== 'string' || !timedOps.has(prop)) return (v as (...a: unknown[]) => unknown).bind(target);
         let w = wrapped.get(prop);
         if (w === undefined || (w as { original?: unknown }).original !== v) {
           const op = `${name}.${prop}`;

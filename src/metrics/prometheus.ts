@@ -127,10 +127,21 @@ export async function prometheusExporter(metrics: MailerMetrics, options: Promet
   const delivery = histogram(HISTOGRAMS.delivery);
   const attempt = histogram(HISTOGRAMS.attempt);
   const store = histogram(HISTOGRAMS.store);
+  // Label children cached per label value: prom-client hashes the labels object on every
+  // observe() otherwise, and these run for every send.
+  const children = new Map<string, { observe(value: number): void }>();
+  const child = (h: import('prom-client').Histogram, key: string, labels: Record<string, string>): { observe(value: number): void } => {
+    let c = children.get(key);
+    if (c === undefined) {
+      c = h.labels(labels);
+      children.set(key, c);
+    }
+    return c;
+  };
   const removeObserver = metrics.addObserver({
-    delivery: (seconds, priority) => delivery.observe({ priority }, seconds),
-    attempt: (seconds, outcome) => attempt.observe({ outcome }, seconds),
-    store: (seconds, op, ok) => store.observe({ op, result: ok ? 'ok' : 'error' }, seconds),
+    delivery: (seconds, priority) => child(delivery, `\u0001${priority}`, { priority }).observe(seconds),
+    attempt: (seconds, outcome) => child(attempt, `\u0002${outcome}`, { outcome }).observe(seconds),
+    store: (seconds, op, ok) => child(store, ok ? op : `${op}\u0000error`, { op, result: ok ? 'ok' : 'error' }).observe(seconds),
   });
 
   let closed = false;
