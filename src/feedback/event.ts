@@ -7,6 +7,7 @@
  * @module
  */
 
+import { createHash } from 'node:crypto';
 import { classify } from '../classify/index.js';
 import { MailError, MailErrorCode, describeValue } from '../errors.js';
 import type { BounceCategory } from '../types.js';
@@ -65,7 +66,9 @@ export interface FeedbackEvent {
   /**
    * A stable id of this event (SendGrid `sg_event_id`, the SNS message id plus the recipient's
    * index, the report's Message-ID plus the recipient), the same when a provider retries; use
-   * it to make host storage idempotent.
+   * it to make host storage idempotent. Every event the processor hands to hooks and `feedback`
+   * listeners has one: an event that comes without is given {@link deriveEventId} of its
+   * content, so the same event in a retried batch gets the same id.
    */
   readonly eventId?: string;
   /** RFC 5322 Message-ID of the original message, with angle brackets, when known. */
@@ -113,6 +116,42 @@ export interface FeedbackEvent {
   readonly verified?: boolean;
   /** The provider's payload item (SES notification, SendGrid event) or the parse result of a mail. */
   readonly raw: unknown;
+}
+
+/**
+ * A stable id for an event that has none: `d:` and a SHA-256 of what identifies it (provider,
+ * type, recipient, time, the original's ids, reason, status, list, url, campaign). The same
+ * event delivered twice (a provider retrying a batch) gets the same id; two events that differ
+ * in any of these get different ones.
+ *
+ * @example
+ * ```ts
+ * const id = deriveEventId({ type: 'opened', recipient: 'ann@example.org', provider: 'tracking', timestamp: 1765000000000, raw: {} });
+ * id === deriveEventId({ type: 'opened', recipient: 'ann@example.org', provider: 'tracking', timestamp: 1765000000000, raw: {} }); // true
+ * ```
+ */
+export function deriveEventId(event: FeedbackEvent): string {
+  const parts = [
+    event.provider,
+    event.type,
+    event.recipient.toLowerCase(),
+    String(event.timestamp),
+    event.messageId ?? '',
+    event.jobId ?? '',
+    event.providerMessageId ?? '',
+    event.reason ?? '',
+    event.status ?? '',
+    event.feedbackType ?? '',
+    event.list ?? '',
+    event.url ?? '',
+    event.campaign ?? '',
+  ];
+  return `d:${createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 32)}`;
+}
+
+/** The event with an `eventId` ({@link deriveEventId} when it had none). @internal */
+export function withEventId(event: FeedbackEvent): FeedbackEvent & { readonly eventId: string } {
+  return event.eventId !== undefined && event.eventId !== '' ? (event as FeedbackEvent & { eventId: string }) : { ...event, eventId: deriveEventId(event) };
 }
 
 const TYPES: ReadonlySet<string> = new Set(FEEDBACK_EVENT_TYPES);

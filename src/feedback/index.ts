@@ -46,7 +46,7 @@ export { HOST_RULES, findHostRule } from '../classify/hosts.js';
 export type { HostRule, HostFacts, HostAnswer } from '../classify/hosts.js';
 
 // The event
-export { FEEDBACK_EVENT_TYPES, normalizeRecipient, checkFeedbackEvent } from './event.js';
+export { FEEDBACK_EVENT_TYPES, normalizeRecipient, checkFeedbackEvent, deriveEventId } from './event.js';
 export type { FeedbackEvent, FeedbackEventType, FeedbackProvider } from './event.js';
 
 // Processing and policy

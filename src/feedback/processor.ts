@@ -32,7 +32,7 @@ import type { CorrelationStore, SentRecord, SuppressionEntry, SuppressionStore }
 import { slice } from '../queue/slice.js';
 import { parseComplaint } from './arf.js';
 import { parseBounce } from './dsn.js';
-import { checkFeedbackEvent, cleanMessageId, normalizeRecipient } from './event.js';
+import { checkFeedbackEvent, cleanMessageId, normalizeRecipient, withEventId } from './event.js';
 import type { FeedbackEvent, FeedbackEventType } from './event.js';
 import { createSuppressionPolicy } from './policy.js';
 import type { FeedbackPolicy, PolicyDecision, SuppressionPolicyOptions } from './policy.js';
@@ -305,7 +305,10 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
       const verification =
         verifications?.[i] ??
         (raw.verified === false ? ({ verified: false, reason: 'caller', detail: 'the event was given with verified: false' } as const) : TRUSTED_BY_CALLER);
-      const event = correlated ? raw : await correlate(raw);
+      // Every event leaves with an id, derived from what the provider sent (before correlation
+      // adds to it) when it brought none, so hooks can be idempotent across retried batches.
+      const identified = withEventId(raw);
+      const event = correlated ? identified : await correlate(identified);
       const at = now();
       let decision: PolicyDecision;
       if (verification.verified) {
