@@ -51,7 +51,7 @@ const NAME_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/;
  * prom-client is not installed, and with CONFIG when a metric name is already taken in the
  * registry (a second exporter on the same registry needs another `prefix`).
  *
- * Every scrape reads `mailer.stats()` once (cached for 100 ms across the metrics of a scrape).
+ * Every scrape reads `mailer.stats()` once (a snapshot shared by the metrics of one scrape).
  *
  * @example
  * ```ts
@@ -76,7 +76,7 @@ export async function prometheusExporter(metrics: MailerMetrics, options: Promet
   let cached: { at: number; snapshot: MetricsSnapshot } | undefined;
   const snapshot = (): MetricsSnapshot => {
     const t = performance.now();
-    if (cached === undefined || t - cached.at > 100) cached = { at: t, snapshot: metrics.snapshot() };
+    if (cached === undefined || t - cached.at > 20) cached = { at: t, snapshot: metrics.snapshot() };
     return cached.snapshot;
   };
 
@@ -148,12 +148,16 @@ export async function prometheusExporter(metrics: MailerMetrics, options: Promet
   const exporter: PrometheusExporter = {
     registry,
     contentType: registry.contentType,
-    metrics: () => registry.metrics(),
+    metrics: () => {
+      cached = undefined; // one fresh snapshot per scrape
+      return registry.metrics();
+    },
     async handler(request: Request): Promise<Response> {
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         return new Response('Use GET\n', { status: 405, headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' } });
       }
       try {
+        cached = undefined;
         const body = await registry.metrics();
         return new Response(request.method === 'HEAD' ? null : body, { status: 200, headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } });
       } catch (err) {

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -125,6 +126,27 @@ describe('prometheusExporter over HTTP', () => {
     const after = await scrape(url);
     expect(after.value('mailpush_inflight_jobs')).toBe(0);
     expect(after.value('mailpush_recipients_total', { outcome: 'sent', domain: 'slow.test' })).toBe(5);
+  });
+
+  it('reports the transport down (transport_up 0) while the relay refuses connections', async () => {
+    const probe = createNetServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const metrics = createMetrics();
+    const mailer = createMailer({ transport: smtpTransport({ host: '127.0.0.1', port }) });
+    cleanup.push(() => mailer.close({ timeoutMs: 100 }));
+    metrics.observe(mailer);
+    const exporter = await prometheusExporter(metrics);
+    cleanup.push(() => exporter.close());
+    const { url } = await serve(exporter);
+    expect((await scrape(url)).value('mailpush_transport_up', { transport: 'smtp' })).toBe(1);
+    const down = new Promise((resolve) => mailer.once('transportDown', resolve));
+    await mailer.send(msg('ann@ok.test'));
+    await down;
+    const m = await scrape(url);
+    expect(m.value('mailpush_transport_up', { transport: 'smtp' })).toBe(0);
+    expect(m.value('mailpush_recipients_total', { outcome: 'sent', domain: 'ok.test' })).toBeUndefined();
   });
 
   it('answers 405 to anything but GET or HEAD, and HEAD without a body', async () => {
