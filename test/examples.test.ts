@@ -128,6 +128,19 @@ const expectations: Record<string, (out: string) => void> = {
     expect(out).toContain('a variable in a typed attribute: MAILPUSH_ERR_TEMPLATE: MJML line 4: <mj-section background-color="{{brand}}">');
     expect(out).toContain('Mailer closed cleanly (0 jobs left).');
   },
+  'newsletter.ts': (out) => {
+    expect(out).toMatch(/^mailpush newsletter: 300 subscribers on the 'weekly' list, MJML compiled once$/m);
+    // The progress bar (one line per update when not on a terminal), ending full.
+    expect(out).toMatch(/^weekly-2026-49 \[#*-*\] \d+\/300 sent, \d+\/s/m);
+    expect(out).toMatch(/^weekly-2026-49 \[#{30}\] 300\/300 sent/m);
+    expect(out).toMatch(/^weekly-2026-49: 300 subscribers read, 300 sent, 0 failed, 0 suppressed in [\d.]+ s \(\d+\/s\); state completed$/m);
+    expect(out).toContain("reader42's copy: Feedback-ID weekly-2026-49:marketing:acmenews; List-Unsubscribe-Post List-Unsubscribe=One-Click");
+    expect(out).toMatch(/^one-click POST http:\/\/127\.0\.0\.1:\d+\/u\/<token> -> 200, no redirect; reader42 is now unsubscribed$/m);
+    expect(out).toContain('weekly-2026-49 stats: queued 300, sent 300, unsubscribed 1');
+    expect(out).toMatch(/^weekly-2026-50: 299 subscribers read, 299 sent, 0 failed, 0 suppressed in [\d.]+ s \(\d+\/s\); state completed$/m);
+    expect(out).toContain('issue 50 reached 299 addresses; reader42 got 0 (unsubscribed), reader41 got 1');
+    expect(out).toContain('Mailer closed cleanly (0 jobs left).');
+  },
 };
 
 const files = readdirSync(examplesDir).filter((f) => f.endsWith('.ts')).sort();
