@@ -76,6 +76,11 @@ const resolved = new WeakMap<object, Map<string, TrackingConfig>>();
  * Validates the `tracking` option and resolves it (keys derived once; the same object for the
  * same options). `unsubscribeUrl` is the mailer's `unsubscribe.url`, whose links are never
  * rewritten. Throws a CONFIG MailError naming the option.
+ *
+ * @example
+ * ```ts
+ * const config = resolveTracking({ url: 'https://t.example.com/t', secrets: [secret] }, 'https://u.example.com/unsub');
+ * ```
  * @internal
  */
 export function resolveTracking(options: unknown, unsubscribeUrl?: unknown): TrackingConfig {
@@ -129,7 +134,14 @@ function baseUrl(value: unknown, option: string): string {
   return u.href.replace(/\/+$/, '');
 }
 
-/** A comparable prefix: scheme and host in lower case (as URL parsing gives them), the rest as given. */
+/**
+ * A comparable prefix: scheme and host in lower case (as URL parsing gives them), the rest as given.
+ *
+ * @example
+ * ```ts
+ * prefixOf('HTTPS://U.Example.com/Unsub'); // 'https://u.example.com/Unsub'
+ * ```
+ */
 export function prefixOf(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)(.*)$/i.exec(url.trim());
   return m === null ? url.trim() : m[1]!.toLowerCase() + m[2]!;

@@ -38,7 +38,14 @@ import type { MachineRule, TrackingHit } from './machine.js';
 import { openToken } from './token.js';
 import type { TokenData } from './token.js';
 
-/** What the handler needs of a mailer (a `Mailer` from `createMailer` has all of it). */
+/**
+ * What the handler needs of a mailer (a `Mailer` from `createMailer` has all of it).
+ *
+ * @example
+ * ```ts
+ * const mailer: TrackingMailer = createMailer({ transport, tracking: { url: 'https://t.example.com/t', secrets: [secret] } });
+ * ```
+ */
 export interface TrackingMailer {
   /** The feedback processor the events go through. */
   readonly feedback: FeedbackProcessor;
@@ -48,13 +55,27 @@ export interface TrackingMailer {
   readonly store?: { readonly correlation?: CorrelationStore; readonly replay?: ReplayStore; readonly campaigns?: CampaignStore | undefined };
 }
 
-/** A problem met while processing a hit (the answer was already given). */
+/**
+ * A problem met while processing a hit (the answer was already given).
+ *
+ * @example
+ * ```ts
+ * createTrackingHandler({ mailer, onError: (e: TrackingHandlerError) => log.warn({ kind: e.kind, code: e.error.code }, e.error.message) });
+ * ```
+ */
 export interface TrackingHandlerError {
   readonly kind: 'open' | 'click';
   readonly error: MailError;
 }
 
-/** Counters of a {@link TrackingHandler}, since it was created. */
+/**
+ * Counters of a {@link TrackingHandler}, since it was created.
+ *
+ * @example
+ * ```ts
+ * const { clicks, machine, invalid }: TrackingHandlerStats = handler.stats;
+ * ```
+ */
 export interface TrackingHandlerStats {
   /** Requests answered. */
   readonly requests: number;
@@ -71,7 +92,14 @@ export interface TrackingHandlerStats {
   readonly failed: number;
 }
 
-/** Options of {@link createTrackingHandler}. */
+/**
+ * Options of {@link createTrackingHandler}.
+ *
+ * @example
+ * ```ts
+ * const options: TrackingHandlerOptions = { mailer, trustProxy: true, scanWindowMs: 5_000, machineRules: [...DEFAULT_MACHINE_RULES, { id: 'corp-gateway', applies: 'click', ipRanges: ['198.51.100.0/24'] }] };
+ * ```
+ */
 export interface TrackingHandlerOptions {
   /** The mailer whose `tracking` option signed the links. */
   readonly mailer: TrackingMailer;
@@ -99,7 +127,17 @@ export interface TrackingHandlerOptions {
   readonly now?: () => number;
 }
 
-/** The handler: a Fetch API function, with a Node adapter, counters and `settled()`. */
+/**
+ * The handler: a Fetch API function, with a Node adapter, counters and `settled()`.
+ *
+ * @example
+ * ```ts
+ * const handler: TrackingHandler = createTrackingHandler({ mailer });
+ * app.get('/t/*', (c) => handler(c.req.raw)); // Hono
+ * createServer(handler.node).listen(8080); // node:http
+ * process.on('SIGTERM', async () => { await handler.settled(); await mailer.close(); });
+ * ```
+ */
 export interface TrackingHandler {
   /** Answers one request (never rejects). */
   (request: Request): Promise<Response>;
@@ -114,13 +152,26 @@ export interface TrackingHandler {
 /**
  * Campaign counters written for tracked hits. `opened` and `clicked` count recipients (unique),
  * the `.total` ones every hit; `.machine` ones count machine activity apart.
+ *
+ * @example
+ * ```ts
+ * const counts = (await mailer.store.campaigns?.get('spring'))?.counts ?? {};
+ * const humanOpenRate = (counts[TRACKING_COUNTERS.open.human] ?? 0) / (counts.sent ?? 1);
+ * ```
  */
 export const TRACKING_COUNTERS = Object.freeze({
   open: { human: 'opened', humanTotal: 'opened.total', machine: 'opened.machine', machineTotal: 'opened.machine.total' },
   click: { human: 'clicked', humanTotal: 'clicked.total', machine: 'clicked.machine', machineTotal: 'clicked.machine.total' },
 } as const);
 
-/** The 1x1 transparent GIF answered for the pixel (43 bytes). */
+/**
+ * The 1x1 transparent GIF answered for the pixel (43 bytes).
+ *
+ * @example
+ * ```ts
+ * res.writeHead(200, { 'content-type': 'image/gif' }).end(PIXEL_GIF); // your own pixel route
+ * ```
+ */
 export const PIXEL_GIF: Uint8Array = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
 
 const PIXEL_HEADERS: Readonly<Record<string, string>> = Object.freeze({

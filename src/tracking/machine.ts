@@ -21,7 +21,14 @@
 import { isIP } from 'node:net';
 import { configError } from '../errors.js';
 
-/** One request to the tracking handler, as the rules see it. */
+/**
+ * One request to the tracking handler, as the rules see it.
+ *
+ * @example
+ * ```ts
+ * const hit: TrackingHit = { kind: 'open', method: 'GET', userAgent: 'Mozilla/5.0', ip: '17.58.1.2' };
+ * ```
+ */
 export interface TrackingHit {
   readonly kind: 'open' | 'click';
   /** HTTP method, upper case. */
@@ -32,7 +39,15 @@ export interface TrackingHit {
   readonly ip: string | undefined;
 }
 
-/** One rule of the machine-activity table. Every condition given must hold. */
+/**
+ * One rule of the machine-activity table. Every condition given must hold.
+ *
+ * @example
+ * ```ts
+ * const rule: MachineRule = { id: 'corp-gateway', applies: 'click', userAgent: /AcmeGateway/, ipRanges: ['198.51.100.0/24'] };
+ * createTrackingHandler({ mailer, machineRules: [rule, ...DEFAULT_MACHINE_RULES] });
+ * ```
+ */
 export interface MachineRule {
   /** Stable id, reported as `machineRule`. */
   readonly id: string;
@@ -51,7 +66,14 @@ export interface MachineRule {
 }
 
 /**
- * The default rules, in order (the first that matches is reported). Sources: Apple Mail Privacy
+ * The default rules, in order (the first that matches is reported).
+ *
+ * @example
+ * ```ts
+ * // Also treat Apple iCloud Private Relay egress ranges as proxy opens:
+ * createTrackingHandler({ mailer, machineRules: [...DEFAULT_MACHINE_RULES, { id: 'icloud-relay', applies: 'open', ipRanges: relayRanges }] });
+ * ```
+ * Sources: Apple Mail Privacy
  * Protection fetches with the bare user agent `Mozilla/5.0` from Apple's own 17.0.0.0/8 block;
  * Gmail's proxy says `GoogleImageProxy` (and fetches from 66.249.80.0/20 and 66.102.0.0/20);
  * Yahoo's says `YahooMailProxy`. Link scanners name themselves or use script clients.
@@ -95,7 +117,15 @@ interface Range {
   readonly mask: bigint;
 }
 
-/** Compiles a rule table; throws a CONFIG MailError naming the bad rule. @internal */
+/**
+ * Compiles a rule table; throws a CONFIG MailError naming the bad rule.
+ *
+ * @example
+ * ```ts
+ * compileMachineRules(DEFAULT_MACHINE_RULES).match({ kind: 'open', method: 'GET', userAgent: 'Mozilla/5.0', ip: undefined }); // 'apple-mpp-agent'
+ * ```
+ * @internal
+ */
 export function compileMachineRules(rules: readonly MachineRule[], option = 'machineRules'): MachineMatcher {
   if (!Array.isArray(rules)) throw configError(option, 'an array of rules', rules);
   const compiled: CompiledRule[] = rules.map((r: MachineRule, i) => {

@@ -35,7 +35,14 @@ export interface ScanResult {
   readonly bodyEnd: number;
 }
 
-/** The attribute that leaves a link alone: `<a href="..." data-mailpush-notrack>`. */
+/**
+ * The attribute that leaves a link alone: `<a href="..." data-mailpush-notrack>`.
+ *
+ * @example
+ * ```ts
+ * const html = `<a href="https://acme.example/login" ${NOTRACK_ATTRIBUTE}>Sign in</a>`; // never rewritten
+ * ```
+ */
 export const NOTRACK_ATTRIBUTE = 'data-mailpush-notrack';
 
 const RAW_TEXT = new Set(['script', 'style', 'textarea', 'title']);
@@ -48,7 +55,14 @@ function isLinkTag(name: string): boolean {
   return name === 'a' || name === 'area' || (name.length > 2 && name.charCodeAt(0) === 118 && name.charCodeAt(1) === 58); // v:
 }
 
-/** Finds every link of `html` and the end of its body. */
+/**
+ * Finds every link of `html` and the end of its body.
+ *
+ * @example
+ * ```ts
+ * scanLinks('<A HREF=\'https://x.example/?a=1&amp;b=2\'>x</A>').links[0]?.href; // 'https://x.example/?a=1&b=2'
+ * ```
+ */
 export function scanLinks(html: string): ScanResult {
   const links: FoundLink[] = [];
   const n = html.length;
@@ -216,7 +230,14 @@ function indexOfCloseTag(html: string, name: string, from: number): number {
 
 const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', sol: '/', colon: ':', equals: '=', quest: '?', num: '#', percnt: '%', lpar: '(', rpar: ')', plus: '+', comma: ',', period: '.' };
 
-/** Decodes the character references of an attribute value (numeric, and the named ones links use). */
+/**
+ * Decodes the character references of an attribute value (numeric, and the named ones links use).
+ *
+ * @example
+ * ```ts
+ * decodeEntities('a=1&amp;b=2&#38;c=3'); // 'a=1&b=2&c=3'
+ * ```
+ */
 export function decodeEntities(value: string): string {
   if (value.indexOf('&') === -1) return value;
   return value.replace(/&(#[xX][0-9a-fA-F]{1,6}|#[0-9]{1,7}|[A-Za-z]{2,8});?/g, (all, ref: string) => {
@@ -238,7 +259,14 @@ function cleanUrl(value: string): string {
   return s;
 }
 
-/** Escapes a value for a double-quoted attribute. */
+/**
+ * Escapes a value for a double-quoted attribute.
+ *
+ * @example
+ * ```ts
+ * escapeAttribute('https://x.example/?a="1"&b'); // 'https://x.example/?a=&quot;1&quot;&amp;b'
+ * ```
+ */
 export function escapeAttribute(value: string): string {
   return value.replace(/[&"<>]/g, (c) => (c === '&' ? '&amp;' : c === '"' ? '&quot;' : c === '<' ? '&lt;' : '&gt;'));
 }

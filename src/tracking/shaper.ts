@@ -34,6 +34,11 @@ interface ShaperOptions {
 /**
  * The tracking step for `createShapers`. Without a `tracking` option, the step only refuses
  * `track: true` (a tracked send on a mailer that cannot track is a mistake worth an error).
+ *
+ * @example
+ * ```ts
+ * const steps = [templateStep(...), createUnsubscribeShaper(options), trackingShaper(options)]; // last
+ * ```
  * @internal
  */
 export function trackingShaper(options: ShaperOptions): Shaper {
@@ -64,7 +69,15 @@ function checkTrackOption(track: unknown): void {
   if (track !== true) throw new MailError(`Expected \`track\` to be a boolean, got ${describeValue(track)}`, { code: MailErrorCode.VALIDATION });
 }
 
-/** Rewrites one message (exported for the benchmark and tests). @internal */
+/**
+ * Rewrites one message (exported for the benchmark and tests).
+ *
+ * @example
+ * ```ts
+ * const tracked = trackMessage(resolveTracking(options.tracking), normalizedMessage, { now: Date.now() });
+ * ```
+ * @internal
+ */
 export function trackMessage(config: TrackingConfig, m: NormalizedMessage, ctx: Pick<ShapeContext, 'now'>, maxBytes?: number): NormalizedMessage {
   const recipients = m.to.length + m.cc.length + m.bcc.length;
   if (recipients !== 1) {

@@ -72,7 +72,13 @@ export interface TokenKeys {
 }
 
 /**
- * Derives the token keys from `secrets` (first signs, all verify). Throws a CONFIG MailError
+ * Derives the token keys from `secrets` (first signs, all verify).
+ *
+ * @example
+ * ```ts
+ * const keys = deriveTokenKeys([process.env.TRACK_SECRET!, process.env.TRACK_SECRET_OLD!]);
+ * ```
+ * Throws a CONFIG MailError
  * naming `option` when a secret is shorter than 16 bytes or the list is empty.
  */
 export function deriveTokenKeys(secrets: unknown, option = 'tracking.secrets'): TokenKeys {
@@ -106,6 +112,12 @@ function generatedMessageId(hex: string, domain: string): string {
 
 /**
  * The encoded message part of a token, computed once per message and reused for every link.
+ *
+ * @example
+ * ```ts
+ * const part = encodeMessagePart({ id: message.id, messageId: message.messageId, recipient: 'ann@example.org', issuedAt: Date.now() });
+ * ```
+ *
  * Throws a RangeError for fields too long to encode (the caller's limits keep them shorter).
  */
 export function encodeMessagePart(m: TokenMessage): Buffer {
@@ -163,6 +175,13 @@ const HEAD_BYTES = 1 + 12 + 4;
  * Starts sealing the tokens of one message; `part` comes from {@link encodeMessagePart}. Each
  * token takes the next bytes of the message's key stream; the links of a message are encrypted
  * in one pass.
+ *
+ * @example
+ * ```ts
+ * const sealer = sealMessage(keys, part);
+ * const [a, b] = sealer.clicks(['https://shop.example/a', 'https://shop.example/b']);
+ * const pixel = sealer.open();
+ * ```
  */
 export function sealMessage(keys: TokenKeys, part: Buffer): MessageSealer {
   const k = keys.current;
@@ -202,7 +221,14 @@ export function sealMessage(keys: TokenKeys, part: Buffer): MessageSealer {
 }
 
 /**
- * Seals one token (a message of its own). `part` comes from {@link encodeMessagePart}; `link`
+ * Seals one token (a message of its own).
+ *
+ * @example
+ * ```ts
+ * const token = sealToken(keys, 'click', part, 0, 'https://shop.example/sale');
+ * openToken(keys, 'click', token)?.url; // 'https://shop.example/sale'
+ * ```
+ * `part` comes from {@link encodeMessagePart}; `link`
  * and `url` are set for clicks. Returns the URL-safe token text.
  */
 export function sealToken(keys: TokenKeys, kind: TokenKind, part: Buffer, link = 0, url?: string): string {
@@ -215,6 +241,12 @@ const TOKEN_CHARS = /^[A-Za-z0-9_-]+$/;
 /**
  * Opens a token: undefined when it is malformed, of another kind, or not signed by one of the
  * keys (a changed character anywhere fails). Never throws.
+ *
+ * @example
+ * ```ts
+ * const data = openToken(keys, 'click', tokenFromUrl);
+ * if (data === undefined) return new Response('This link is not valid.', { status: 400 });
+ * ```
  */
 export function openToken(keys: TokenKeys, kind: TokenKind, token: string): TokenData | undefined {
   if (typeof token !== 'string' || token.length < 24 || token.length > MAX_TOKEN_LENGTH || !TOKEN_CHARS.test(token)) return undefined;
