@@ -175,6 +175,25 @@ describe('links through the HTTP handler', () => {
     expect(receipt.status).toBe('sent');
   });
 
+  it('a failing store answers 503 with Retry-After, and the retry succeeds once it is back', async () => {
+    const { memorySubscriptionStore } = await import('../../src/stores/subscriptions-memory.js');
+    const real = memorySubscriptionStore();
+    let down = true;
+    const flaky = { ...real, unsubscribe: (...args: Parameters<typeof real.unsubscribe>) => (down ? Promise.reject(new Error('disk on fire')) : real.unsubscribe(...args)) };
+    const { memoryStore } = await import('../../src/stores/memory-store.js');
+    const mailer = mailerWith({ unsubscribe: UNSUB, postalAddress: POSTAL, store: { ...memoryStore(), subscriptions: flaky } });
+    await mailer.send(news('ann@example.org'));
+    await mailer.onIdle();
+    const base = await serve(createUnsubscribeHandler({ mailer }));
+    const failed = await oneClick(linkOf(mailer, 'ann@example.org', base));
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get('retry-after')).toBe('60');
+    expect(await mailer.suppression.find('ann@example.org', ['newsletter'], Date.now())).toBeUndefined();
+    down = false;
+    expect((await oneClick(linkOf(mailer, 'ann@example.org', base))).status).toBe(200);
+    expect((await real.get('newsletter', 'ann@example.org'))?.status).toBe('unsubscribed');
+  });
+
   it('the confirmation page works in a real browser: loading it changes nothing, its button unsubscribes', async () => {
     const mailer = mailerWith({ unsubscribe: UNSUB, postalAddress: POSTAL });
     await subscribeAddress(mailer, 'newsletter', 'ann@example.org', { at: Date.now() - 1, source: 'signup-form' });
