@@ -193,6 +193,13 @@ mailer.on('throttled', (e) => {
   );
 });
 
+// The relay itself unreachable (DNS, refused, credentials) is said once, not per message;
+// verify() connects, says EHLO (and would authenticate) before anything is queued.
+mailer.on('transportDown', (e) => print(`${elapsed()}  ${red('transport down')} (${e.reason}): ${e.error.message}`));
+const check = await mailer.verify();
+if (!check.ok) throw check.error;
+print(`${elapsed()}  transport ${check.transport} verified in ${check.durationMs} ms`);
+
 function progress(): string {
   const s = mailer.stats();
   const ready = Object.values(s.queued).reduce((a, b) => a + b, 0);

@@ -80,7 +80,7 @@ function rawOf(message: Buffer | string | SinkMessage): Buffer | string {
  * const sink = await startSmtpSink({ keepRaw: true });
  * // ... send through the sink with dkim configured on the mailer ...
  * const dns = createMemoryResolver({
- *   's1._domainkey.example.com': { txt: [keyRecordFor(publicKey)] },
+ *   's1._domainkey.example.com': { txt: [dkimDnsRecord(key)] }, // key: the mailer's { domain: 'example.com', selector: 's1', privateKey }
  *   'example.com': { txt: ['v=spf1 ip4:127.0.0.1 -all'] },
  *   '_dmarc.example.com': { txt: ['v=DMARC1; p=reject'] },
  * });
