@@ -450,7 +450,8 @@ export interface MailerStore {
 /**
  * Lifecycle of a campaign: `running` (reading its source or sending), `paused` (its queued
  * jobs are held back, its source is not read), `cancelled` (final: its queued jobs ended as
- * cancelled), `completed` (its source was read to the end).
+ * cancelled), `completed` (a `sendMany` run read its source to the end and every recipient it
+ * queued reached a final state).
  */
 export type CampaignState = 'running' | 'paused' | 'cancelled' | 'completed';
 

@@ -341,7 +341,7 @@ export class CampaignControl {
   private stateOf(id: string): CampaignState | undefined {
     const now = this.core.clock.now();
     let c = this.states.get(id);
-    if (c !== undefined && (c.loading || now - c.loadedAt < STATE_TTL_MS || this.runs.has(id))) return c.state;
+    if (c !== undefined && (c.loading || now - c.loadedAt < STATE_TTL_MS)) return c.state;
     if (c === undefined) {
       if (this.states.size >= MAX_STATES) this.states.delete(this.states.keys().next().value as string);
       c = { state: 'running', reason: undefined, loadedAt: now, loading: true };
