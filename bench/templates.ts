@@ -113,6 +113,8 @@ interface MemorySample {
   readonly peakHeapBytes: number;
   readonly seconds: number;
   readonly sent: number;
+  /** heapUsed above the baseline after the campaign and two forced collections: what stays. */
+  readonly retainedHeapBytes: number;
 }
 
 async function child(mode: 'template' | 'text', count: number): Promise<void> {
@@ -149,9 +151,12 @@ async function child(mode: 'template' | 'text', count: number): Promise<void> {
   const seconds = (nowMs() - t0) / 1000;
   sample();
   clearInterval(timer);
+  g();
+  g();
+  const retainedHeapBytes = process.memoryUsage().heapUsed - base.heapUsed;
   if (res.queued !== count) throw new Error(`expected ${count} queued, got ${res.queued} (${res.errors[0]?.error.message ?? ''})`);
   await mailer.close();
-  const out: MemorySample = { mode, count, peakRssBytes: peakRss, peakHeapBytes: peakHeap, seconds, sent: transport.count - 1 };
+  const out: MemorySample = { mode, count, peakRssBytes: peakRss, peakHeapBytes: peakHeap, seconds, sent: transport.count - 1, retainedHeapBytes };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   process.exit(0);
 }
@@ -187,10 +192,11 @@ if (childAt >= 0) {
       p.push(await runChild('text', count));
       t.push(await runChild('template', count));
     }
-    console.log(`   round ${r + 1}: templated peak RSS +${fmt(t[r]!.peakRssBytes / 1048576, 1)} MiB, heap +${fmt(t[r]!.peakHeapBytes / 1048576, 1)} MiB in ${fmt(t[r]!.seconds, 1)} s; plain text peak RSS +${fmt(p[r]!.peakRssBytes / 1048576, 1)} MiB, heap +${fmt(p[r]!.peakHeapBytes / 1048576, 1)} MiB in ${fmt(p[r]!.seconds, 1)} s`);
+    console.log(`   round ${r + 1}: templated peak RSS +${fmt(t[r]!.peakRssBytes / 1048576, 1)} MiB, heap +${fmt(t[r]!.peakHeapBytes / 1048576, 1)} MiB (retained ${fmt(t[r]!.retainedHeapBytes / 1048576, 1)}) in ${fmt(t[r]!.seconds, 1)} s; plain text peak RSS +${fmt(p[r]!.peakRssBytes / 1048576, 1)} MiB, heap +${fmt(p[r]!.peakHeapBytes / 1048576, 1)} MiB (retained ${fmt(p[r]!.retainedHeapBytes / 1048576, 1)}) in ${fmt(p[r]!.seconds, 1)} s`);
   }
-  const mib = (xs: MemorySample[], k: 'peakRssBytes' | 'peakHeapBytes'): number[] => xs.map((s) => s[k] / 1048576);
+  const mib = (xs: MemorySample[], k: 'peakRssBytes' | 'peakHeapBytes' | 'retainedHeapBytes'): number[] => xs.map((s) => s[k] / 1048576);
   result('peak RSS above baseline', summary(mib(p, 'peakRssBytes'), 1, ' MiB (plain text)'), summary(mib(t, 'peakRssBytes'), 1, ' MiB (templated)'), summary(t.map((s, i) => s.peakRssBytes / p[i]!.peakRssBytes), 2), 'bounded (informational)', undefined);
   result('peak heapUsed above baseline', summary(mib(p, 'peakHeapBytes'), 1, ' MiB (plain text)'), summary(mib(t, 'peakHeapBytes'), 1, ' MiB (templated)'), summary(t.map((s, i) => s.peakHeapBytes / p[i]!.peakHeapBytes), 2), 'bounded (informational)', undefined);
+  result('heapUsed retained after the campaign (after gc)', summary(mib(p, 'retainedHeapBytes'), 1, ' MiB (plain text)'), summary(mib(t, 'retainedHeapBytes'), 1, ' MiB (templated)'), summary(t.map((s, i) => s.retainedHeapBytes / p[i]!.retainedHeapBytes), 2), 'none (informational)', undefined);
   result('campaign throughput', summary(p.map((s) => s.count / s.seconds), 0, ' msg/s (plain text)'), summary(t.map((s) => s.count / s.seconds), 0, ' msg/s (templated)'), summary(t.map((s, i) => (s.count / s.seconds) / (p[i]!.count / p[i]!.seconds)), 2), 'none (informational)', undefined);
 }
