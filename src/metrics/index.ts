@@ -32,5 +32,5 @@ export { prometheusExporter } from './prometheus.js';
 export type { PrometheusExporter, PrometheusExporterOptions } from './prometheus.js';
 export { openTelemetryMetrics } from './opentelemetry.js';
 export type { OpenTelemetryMetrics, OpenTelemetryMetricsOptions } from './opentelemetry.js';
-export { toNodeHandler } from '../feedback/handler.js';
-export type { NodeHandlerOptions } from '../feedback/handler.js';
+export { toNodeHandler } from '../http/node.js';
+export type { NodeHandlerOptions, NodeRequest } from '../http/node.js';

@@ -18,5 +18,5 @@ export { createStatusHandler } from './handler.js';
 export type { StatusHandler, StatusHandlerOptions } from './handler.js';
 export type { StatusCampaign, StatusDomain, StatusView } from './view.js';
 export type { RecentFailure } from '../metrics/collector.js';
-export { toNodeHandler } from '../feedback/handler.js';
-export type { NodeHandlerOptions } from '../feedback/handler.js';
+export { toNodeHandler } from '../http/node.js';
+export type { NodeHandlerOptions, NodeRequest } from '../http/node.js';
