@@ -5,6 +5,11 @@
  * costs against a plain MIME parse. Also times the worst inputs the parser guards against (a
  * 10 MB mail, a mail of 10,000 tiny parts, a 10 MB line without line breaks).
  *
+ * Rates are given per second of wall time and per second of CPU time of this process (user +
+ * system, `process.cpuUsage`): on a machine shared with other work the CPU-time rate is the one
+ * that stays comparable between runs, and it is what the >= 5,000 msg/s goal is checked on.
+ * The variants alternate within each round.
+ *
  * Run: npx tsx bench/bounces.ts [--quick] [--rounds N] [--dir ../shared/corpus/bounces]
  *
  * Without the corpus (it is not part of the repository) it runs on a few synthetic bounces.
@@ -94,11 +99,22 @@ header('bounce parsing', flags, `${files.length} mails (${fmt(totalBytes / 1024)
 let sink = 0;
 const passes = flags.quick ? 2 : 20;
 
-function roundParseBounce(): number {
+/** CPU milliseconds (user + system) of this process since `from`. */
+function cpuMs(from: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1000;
+}
+
+const oursCpu: number[] = [];
+const theirsCpu: number[] = [];
+
+function roundParseBounce(cpu?: number[]): number {
   const start = nowMs();
+  const c0 = process.cpuUsage();
   for (let p = 0; p < passes; p++) {
     for (const f of files) sink += parseBounce(f).recipients.length;
   }
+  cpu?.push(cpuMs(c0));
   return nowMs() - start;
 }
 
@@ -110,11 +126,13 @@ function roundComplaints(): number {
   return nowMs() - start;
 }
 
-async function roundMailparser(): Promise<number> {
+async function roundMailparser(cpu?: number[]): Promise<number> {
   const start = nowMs();
+  const c0 = process.cpuUsage();
   for (let p = 0; p < passes; p++) {
     for (const f of files) sink += (await simpleParser(f, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true })).attachments.length;
   }
+  cpu?.push(cpuMs(c0));
   return nowMs() - start;
 }
 
@@ -125,25 +143,27 @@ const ours: number[] = [];
 const complaints: number[] = [];
 const theirs: number[] = [];
 for (let r = 0; r < flags.rounds; r++) {
-  ours.push(roundParseBounce());
+  ours.push(roundParseBounce(oursCpu));
   complaints.push(roundComplaints());
-  theirs.push(await roundMailparser());
+  theirs.push(await roundMailparser(theirsCpu));
 }
 const perSecond = (ms: number): number => (files.length * passes) / (ms / 1000);
 const mbPerSecond = (ms: number): number => (totalBytes * passes) / (1024 * 1024) / (ms / 1000);
 const oursRate = ours.map(perSecond);
 const theirRate = theirs.map(perSecond);
 
-console.log(`   parseBounce:     ${summary(oursRate, 0, ' msg/s')}; ${fmt(median(ours.map(mbPerSecond)), 1)} MB/s`);
-console.log(`   parseComplaint:  ${summary(complaints.map(perSecond), 0, ' msg/s')}`);
-console.log(`   mailparser MIME: ${summary(theirRate, 0, ' msg/s')}`);
+const oursCpuRate = oursCpu.map(perSecond);
+const theirCpuRate = theirsCpu.map(perSecond);
+console.log(`   parseBounce:     ${summary(oursRate, 0, ' msg/s')} wall; ${summary(oursCpuRate, 0, ' msg/s')} CPU; ${fmt(median(ours.map(mbPerSecond)), 1)} MB/s`);
+console.log(`   parseComplaint:  ${summary(complaints.map(perSecond), 0, ' msg/s')} wall`);
+console.log(`   mailparser MIME: ${summary(theirRate, 0, ' msg/s')} wall; ${summary(theirCpuRate, 0, ' msg/s')} CPU`);
 result(
-  'bounces parsed per second',
-  `${fmt(median(theirRate))}/s (mailparser simpleParser, MIME only)`,
-  `${fmt(median(oursRate))}/s (parseBounce, full analysis)`,
-  `${(median(oursRate) / median(theirRate)).toFixed(2)}x`,
-  '>= 1000 msg/s',
-  median(oursRate) >= 1000,
+  'bounces parsed per CPU second',
+  `${fmt(median(theirCpuRate))}/s (mailparser simpleParser, MIME only)`,
+  `${fmt(median(oursCpuRate))}/s (parseBounce, full analysis)`,
+  `${(median(oursCpuRate) / median(theirCpuRate)).toFixed(2)}x`,
+  '>= 5000 msg/s',
+  median(oursCpuRate) >= 5000,
 );
 
 // Worst cases the parser bounds: each must stay well under a second.
