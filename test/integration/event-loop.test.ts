@@ -17,15 +17,22 @@ import type { PreparedMessage, SendResult, Transport } from '../../src/types.js'
 const INTERVAL_MS = 10;
 
 /** Counts the ticks of a 10 ms interval during `work`, and the longest gap between two ticks. */
-async function ticksDuring(work: () => Promise<unknown>): Promise<{ ticks: number; expected: number; longestGapMs: number; elapsedMs: number }> {
+async function ticksDuring(work: () => Promise<unknown>): Promise<{ ticks: number; expected: number; longestGapMs: number; longestBusyMs: number; elapsedMs: number }> {
   // Start on a fresh turn of the loop, after whatever the test set up.
   await new Promise((resolve) => setTimeout(resolve, 20));
   let ticks = 0;
   const start = performance.now();
   let last = start;
   let longestGapMs = 0;
+  // CPU time this process used between two ticks: a gap the OS caused (the process was
+  // descheduled on a loaded machine) uses little, a gap the mailer caused uses all of it.
+  let lastCpu = process.cpuUsage();
+  let longestBusyMs = 0;
   const timer = setInterval(() => {
     const now = performance.now();
+    const cpu = process.cpuUsage();
+    longestBusyMs = Math.max(longestBusyMs, (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000);
+    lastCpu = cpu;
     longestGapMs = Math.max(longestGapMs, now - last);
     last = now;
     ticks++;
@@ -38,8 +45,8 @@ async function ticksDuring(work: () => Promise<unknown>): Promise<{ ticks: numbe
   const end = performance.now();
   longestGapMs = Math.max(longestGapMs, end - last);
   const elapsedMs = end - start;
-  if (process.env.MAILPUSH_LOOP_REPORT !== undefined) console.log(`ticks ${ticks} of ${Math.floor(elapsedMs / INTERVAL_MS)}, longest gap ${longestGapMs.toFixed(1)} ms, ${elapsedMs.toFixed(0)} ms`);
-  return { ticks, expected: Math.floor(elapsedMs / INTERVAL_MS), longestGapMs, elapsedMs };
+  if (process.env.MAILPUSH_LOOP_REPORT !== undefined) console.log(`ticks ${ticks} of ${Math.floor(elapsedMs / INTERVAL_MS)}, longest gap ${longestGapMs.toFixed(1)} ms (busy ${longestBusyMs.toFixed(1)} ms), ${elapsedMs.toFixed(0)} ms`);
+  return { ticks, expected: Math.floor(elapsedMs / INTERVAL_MS), longestGapMs, longestBusyMs, elapsedMs };
 }
 
 /** A transport that accepts everything at once and keeps nothing. */
@@ -86,10 +93,13 @@ async function referenceShare(ms: number): Promise<number> {
 }
 
 /**
- * Asserts that `attempt` keeps >= 90% of the ticks. The machine is shared: when the reference
- * spin (same duration, measured right after) keeps less than 95% itself, the bar is 95% of
- * what the reference kept, and the attempt is tried up to three times. A mailer that blocks
- * the loop keeps (almost) no ticks, and fails either bar.
+ * Asserts that `attempt` keeps >= 90% of the ticks, and that the process never ran more than
+ * 50 ms of CPU between two ticks (GC pauses included; a mailer that holds the loop runs
+ * hundreds). The machine is shared by several test runs: when the reference spin (measured
+ * right after) keeps less than 95% itself, the process is being descheduled, ticks are lost
+ * whatever it runs (GC and the OS weigh more on a real workload than on the spin), and the
+ * tick bar drops to half of what the reference kept; the CPU bar stays. Each attempt is tried
+ * up to three times. A mailer that blocks the loop keeps no ticks and fails both bars.
  */
 async function expectHealthy(attempt: () => Promise<Ticks>, minExpected = 20): Promise<void> {
   let last: { r: Ticks; bar: number; reference: number } | undefined;
@@ -98,12 +108,14 @@ async function expectHealthy(attempt: () => Promise<Ticks>, minExpected = 20): P
     // Long enough to mean something: enough ticks were due.
     expect(r.expected).toBeGreaterThanOrEqual(minExpected);
     const reference = await referenceShare(Math.min(r.elapsedMs, 1_000));
-    const bar = reference >= 0.95 ? 0.9 : Math.min(0.9, 0.95 * reference);
+    const bar = reference >= 0.95 ? 0.9 : 0.5 * reference;
     last = { r, bar, reference };
-    if (process.env.MAILPUSH_LOOP_REPORT !== undefined) console.log(`kept ${(r.ticks / r.expected).toFixed(3)}, reference ${reference.toFixed(3)}, bar ${bar.toFixed(3)}`);
-    if (r.ticks / r.expected >= bar) return;
+    if (process.env.MAILPUSH_LOOP_REPORT !== undefined) console.log(`kept ${(r.ticks / r.expected).toFixed(3)}, reference ${reference.toFixed(3)}, bar ${bar.toFixed(3)}, longest busy ${r.longestBusyMs.toFixed(1)} ms`);
+    if (r.ticks / r.expected >= bar && r.longestBusyMs < 50) return;
   }
-  expect(last!.r.ticks / last!.r.expected, `reference spin kept ${last!.reference.toFixed(2)}; longest gap ${last!.r.longestGapMs.toFixed(0)} ms`).toBeGreaterThanOrEqual(last!.bar);
+  const { r, bar, reference } = last!;
+  expect(r.longestBusyMs, `longest CPU run between two ticks (gap ${r.longestGapMs.toFixed(0)} ms)`).toBeLessThan(50);
+  expect(r.ticks / r.expected, `ticks kept; the reference spin kept ${reference.toFixed(2)}; longest gap ${r.longestGapMs.toFixed(0)} ms`).toBeGreaterThanOrEqual(bar);
 }
 
 describe('event-loop health', () => {
