@@ -36,9 +36,11 @@ async function setup(options: Partial<MailerOptions> = {}): Promise<{ sink: Smtp
 /** The delivered HTML part, quoted-printable decoded (enough for ASCII HTML). */
 function htmlPart(raw: Buffer): string {
   const text = raw.toString('latin1');
+  const boundary = /boundary="?([^";\r\n]+)"?/i.exec(text)![1]!;
   const start = text.search(/Content-Type: text\/html/i);
   const body = text.slice(text.indexOf('\r\n\r\n', start) + 4);
-  return body.slice(0, body.indexOf('\r\n--')).replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  // Cut at the boundary itself: a quoted-printable line may start with `--` (tokens hold `-`).
+  return body.slice(0, body.indexOf(`\r\n--${boundary}`)).replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
 const html = '<html><body><h1>Sale</h1><p><a href="https://shop.example.com/sale?a=1&amp;b=2">Shop</a> <a href="mailto:help@example.com">help</a></p></body></html>';

@@ -147,12 +147,12 @@ describe('the tracking step', () => {
       scanLinks(html);
       return performance.now() - t;
     };
-    const small = block.repeat(12_000); // ~1 MB
-    const big = block.repeat(48_000); // ~4 MB
+    const small = block.repeat(6_000); // ~0.5 MB
+    const big = block.repeat(48_000); // ~4 MB: 8 times as much
     time(small);
-    const ts = Math.min(time(small), time(small), time(small));
-    const tb = Math.min(time(big), time(big), time(big));
-    expect(tb / ts).toBeLessThan(8); // linear would be 4; quadratic 16
+    const ts = Math.min(...[0, 1, 2, 3, 4].map(() => time(small)));
+    const tb = Math.min(...[0, 1, 2].map(() => time(big)));
+    expect(tb / ts).toBeLessThan(24); // linear would be 8, quadratic 64 (margin for a loaded machine)
     // Pathological inputs: long runs of `<`, of unterminated attributes, of comment openers.
     for (const soup of ['<'.repeat(2_000_000), '<a x='.repeat(400_000), '<!-'.repeat(700_000), '<a href="'.repeat(250_000), '<a b c d e f '.repeat(200_000)]) {
       const t = performance.now();
