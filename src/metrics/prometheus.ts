@@ -9,6 +9,7 @@
 import { MailError, MailErrorCode, configError } from '../errors.js';
 import type { MailerMetrics, MetricsSnapshot } from './collector.js';
 import { HISTOGRAMS, SNAPSHOT_METRICS } from './definitions.js';
+import { HistogramData } from './histogram.js';
 import { interop, loadOptional } from './optional.js';
 
 type PromClient = typeof import('prom-client');
@@ -113,12 +114,22 @@ export async function prometheusExporter(metrics: MailerMetrics, options: Promet
     for (const n of names) registry.removeSingleMetric(n);
     throw configError('prefix', `metric names free in the registry (${(err as Error).message}); use another prefix or registry`, prefix);
   }
-  const histogram = (h: (typeof HISTOGRAMS)[keyof typeof HISTOGRAMS]): import('prom-client').Histogram => {
+  const histogram = (h: (typeof HISTOGRAMS)[keyof typeof HISTOGRAMS]): HistogramData => {
     const name = prefix + h.name;
+    const data = new HistogramData(h.labels as unknown as readonly [string] | readonly [string, string], h.buckets);
+    // A custom metric of the registry: prom-client formats what get() returns.
+    const metric = {
+      name,
+      help: h.help,
+      type: 'histogram',
+      aggregator: 'sum',
+      get: () => Promise.resolve({ name, help: h.help, type: 'histogram', aggregator: 'sum', values: data.values(name) }),
+      reset: () => undefined,
+    };
     try {
-      const m = new prom.Histogram({ name, help: h.help, labelNames: [...h.labels], buckets: [...h.buckets], registers: [registry] });
+      registry.registerMetric(metric as unknown as import('prom-client').Metric);
       names.push(name);
-      return m;
+      return data;
     } catch (err) {
       for (const n of names) registry.removeSingleMetric(n);
       throw configError('prefix', `metric names free in the registry (${(err as Error).message}); use another prefix or registry`, prefix);
@@ -127,21 +138,10 @@ export async function prometheusExporter(metrics: MailerMetrics, options: Promet
   const delivery = histogram(HISTOGRAMS.delivery);
   const attempt = histogram(HISTOGRAMS.attempt);
   const store = histogram(HISTOGRAMS.store);
-  // Label children cached per label value: prom-client hashes the labels object on every
-  // observe() otherwise, and these run for every send.
-  const children = new Map<string, { observe(value: number): void }>();
-  const child = (h: import('prom-client').Histogram, key: string, labels: Record<string, string>): { observe(value: number): void } => {
-    let c = children.get(key);
-    if (c === undefined) {
-      c = h.labels(labels);
-      children.set(key, c);
-    }
-    return c;
-  };
   const removeObserver = metrics.addObserver({
-    delivery: (seconds, priority) => child(delivery, `\u0001${priority}`, { priority }).observe(seconds),
-    attempt: (seconds, outcome) => child(attempt, `\u0002${outcome}`, { outcome }).observe(seconds),
-    store: (seconds, op, ok) => child(store, ok ? op : `${op}\u0000error`, { op, result: ok ? 'ok' : 'error' }).observe(seconds),
+    delivery: (seconds, priority) => delivery.observe(seconds, priority),
+    attempt: (seconds, outcome) => attempt.observe(seconds, outcome),
+    store: (seconds, op, ok) => store.observe(seconds, op, ok ? 'ok' : 'error'),
   });
 
   let closed = false;
