@@ -141,6 +141,17 @@ const expectations: Record<string, (out: string) => void> = {
     expect(out).toContain('issue 50 reached 299 addresses; reader42 got 0 (unsubscribed), reader41 got 1');
     expect(out).toContain('Mailer closed cleanly (0 jobs left).');
   },
+  'unsubscribe.ts': (out) => {
+    expect(out).toContain('weekly #1 to ann@example.org: sent');
+    expect(out).toMatch(/^List-Unsubscribe: <https:\/\/u\.acme\.test\/unsubscribe\/<token of \d+ chars>>$/m);
+    expect(out).toContain('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
+    expect(out).toContain('GET the link -> 200, a page with a button (form found); still subscribed');
+    expect(out).toContain('one-click POST (multipart) -> 200, Location: none; now unsubscribed');
+    expect(out).toContain('feedback event: unsubscribed ann@example.org, list weekly (one-click)');
+    expect(out).toContain('weekly #2: suppressed; offers #1: sent');
+    expect(out).toContain('after resubscribing with fresh consent, weekly #3: sent');
+    expect(out).toContain('Mailer closed cleanly (0 jobs left).');
+  },
 };
 
 const files = readdirSync(examplesDir).filter((f) => f.endsWith('.ts')).sort();
