@@ -341,7 +341,8 @@ interface Context {
   readonly blocks: Map<string, number[]>;
   /** Error lines of the report that belong to no recipient (the shared explanation). */
   readonly commonErrors: () => readonly string[];
-  readonly delayedReport: boolean;
+  /** Whether the report is a delay warning (computed on first use: DSNs with Action fields never ask). */
+  readonly delayedReport: () => boolean;
   readonly fallback: BounceCategory | undefined;
   readonly classifier: Classifier;
 }
@@ -371,7 +372,7 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   const generic = status === undefined || /\.0\.0$/.test(status);
   if (reply.status !== undefined && (generic || (reply.statusWithCode && reply.status !== status))) status = reply.status;
   else if (unwrapped.status !== undefined && generic) status = unwrapped.status;
-  const action = readAction(fields.get('action')) ?? (status?.startsWith('2') ? 'delivered' : status?.startsWith('4') && ctx.delayedReport ? 'delayed' : 'failed');
+  const action = readAction(fields.get('action')) ?? (status?.startsWith('2') ? 'delivered' : status?.startsWith('4') && ctx.delayedReport() ? 'delayed' : 'failed');
   const command = readCommand(`${diag.text}\n${blockText}`);
   const mailer = (diag.type !== undefined && MAILER_DIAGNOSTIC.test(diag.type)) || MAILER_TEXT.test(diagText) || /;\s*\|/.test(fields.get('final-recipient') ?? '');
   const remote = clean(splitTyped(fields.get('remote-mta')).text, 255);
@@ -420,7 +421,7 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
   const unwrapped = unwrapDiagnostic(diagText);
   const reply = readReply(unwrapped.text);
   const status = reply.status ?? unwrapped.status;
-  const action: BounceAction = ctx.delayedReport ? 'delayed' : 'failed';
+  const action: BounceAction = ctx.delayedReport() ? 'delayed' : 'failed';
   const command = readCommand(diagText) ?? (single && wholeText.length < 20000 ? readCommand(wholeText) : undefined);
   const verdict = decide({
     status,
@@ -488,7 +489,14 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
   const scan = scanRecipients(report.lines, excluded);
   const blocks = recipientBlocks(report.lines, scan);
   const text = report.lines.join('\n');
-  const head = [view.subject, report.lines.slice(0, 60).join('\n')].join('\n');
+  let delayed: boolean | undefined;
+  const delayedReport = (): boolean => {
+    if (delayed === undefined) {
+      const head = [view.subject, report.lines.slice(0, 60).join('\n')].join('\n');
+      delayed = DELAY_TEXT.test(head) && !FINAL_TEXT.test(head);
+    }
+    return delayed;
+  };
   const inBlocks = new Set<number>();
   for (const list of blocks.values()) for (const i of list) inBlocks.add(i);
   // Error lines outside every recipient's block: found only when a recipient needs them (a
@@ -516,7 +524,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     lines: report.lines,
     blocks,
     commonErrors: common,
-    delayedReport: DELAY_TEXT.test(head) && !FINAL_TEXT.test(head),
+    delayedReport,
     fallback: mta?.fallbackReason,
     classifier,
   };
