@@ -17,6 +17,10 @@
  * work in progress (tests, graceful shutdown). At most `maxPending` hits wait; beyond that new
  * hits are answered and not reported (`stats.dropped`), so a flood cannot exhaust memory.
  *
+ * Hits of one message are processed in order, one at a time, so unique counts hold within a
+ * process; two processes sharing a store may both count the first hit of a recipient as unique
+ * when both arrive within one store round trip (the replay store has no add-if-absent).
+ *
  * Privacy: the client address is used to match machine rules and is not put into events
  * unless `includeIp` is set.
  *
@@ -243,6 +247,8 @@ export function createTrackingHandler(options: TrackingHandlerOptions): Tracking
   const stats = { requests: 0, opens: 0, clicks: 0, machine: 0, invalid: 0, dropped: 0, failed: 0 };
   let pending = 0;
   let idle: (() => void)[] = [];
+  /** The hit of each message processed last (or being processed): the next one waits for it. */
+  const chains = new Map<string, Promise<void>>();
   /** Last click per message (id -> time and link), for `link-burst`; bounded, oldest dropped first. */
   const lastClick = new Map<string, { at: number; link: number }>();
 
@@ -281,7 +287,10 @@ export function createTrackingHandler(options: TrackingHandlerOptions): Tracking
     }
     pending++;
     const at = now();
-    setImmediate(() => {
+    // Hits of one message are processed one after the other (a scanner fetches every link at
+    // once): unique counts and link bursts see the earlier hits.
+    const before = chains.get(data.id);
+    const run = (): Promise<void> =>
       processHit(hit, data, at)
         .catch((err: unknown) => {
           stats.failed++;
@@ -294,6 +303,7 @@ export function createTrackingHandler(options: TrackingHandlerOptions): Tracking
           }
         })
         .finally(() => {
+          if (chains.get(data.id) === done) chains.delete(data.id);
           pending--;
           if (pending === 0) {
             const waiting = idle;
@@ -301,7 +311,8 @@ export function createTrackingHandler(options: TrackingHandlerOptions): Tracking
             for (const w of waiting) w();
           }
         });
-    });
+    const done: Promise<void> = before === undefined ? new Promise<void>((resolve) => setImmediate(() => void run().then(resolve))) : before.then(run);
+    chains.set(data.id, done);
   };
 
   const machineRule = async (hit: TrackingHit, data: TokenData, at: number): Promise<string | undefined> => {

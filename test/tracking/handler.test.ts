@@ -132,6 +132,18 @@ describe('createTrackingHandler over HTTP', () => {
     expect(record?.counts['clicked.machine']).toBeUndefined();
   });
 
+  it('counts a scanner fetching every link at once as one machine recipient', async () => {
+    const { mailer, handler, events } = await setup();
+    const { links } = await sendTracked(mailer);
+    const answers = await Promise.all(links.map((l) => get(l, { headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 Safari/537.36' } })));
+    expect(answers.map((a) => a.status)).toEqual([302, 302, 302]);
+    await handler.settled();
+    expect(events.map((e) => e.machineClick)).toEqual([true, true, true]);
+    const record = await mailer.store.campaigns!.get('spring');
+    expect(record?.counts).toMatchObject({ 'clicked.machine': 1, 'clicked.machine.total': 3 });
+    expect(record?.counts.clicked).toBeUndefined();
+  });
+
   it('flags machine activity with the rule that fired', async () => {
     const { mailer, handler, events } = await setup({ burstWindowMs: 0 });
     const { links, pixel } = await sendTracked(mailer);
