@@ -27,9 +27,9 @@ import { fmt, header, median, parseFlags, result, summary } from './common.js';
 
 const flags = parseFlags(3);
 const SENDS = flags.quick ? 5_000 : 20_000;
-const MANY = flags.quick ? 10_000 : 100_000;
-const SLOW_SENDS = flags.quick ? 1_000 : 5_000;
-const BOUNCES = flags.quick ? 10_000 : 50_000;
+const MANY = flags.quick ? 5_000 : 100_000;
+const SLOW_SENDS = flags.quick ? 300 : 5_000;
+const BOUNCES = flags.quick ? 5_000 : 50_000;
 
 interface Ticks {
   readonly kept: number;
@@ -126,7 +126,7 @@ const samples = new Map<string, { work: Ticks[]; spin: Ticks[] }>();
 for (let r = 0; r < flags.rounds; r++) {
   for (const [name, work] of cases) {
     const w = await ticksDuring(work);
-    const s = await ticksDuring(() => spin(Math.min(w.ms, 2_000)));
+    const s = await ticksDuring(() => spin(Math.min(w.ms, flags.quick ? 500 : 2_000)));
     const entry = samples.get(name) ?? { work: [], spin: [] };
     entry.work.push(w);
     entry.spin.push(s);
