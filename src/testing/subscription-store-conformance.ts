@@ -103,6 +103,17 @@ export function testSubscriptionStore(options: SubscriptionStoreSuiteOptions): v
       await store.close?.();
     });
 
+    it('applies concurrent changes of one address one after the other: one unsubscribe wins', async () => {
+      const store = await options.create();
+      await store.subscribe('news', 'ann@example.com', consent(T0));
+      const results = await Promise.all([1, 2, 3, 4, 5].map((i) => store.unsubscribe('news', 'ann@example.com', { at: T0 + i, source: `tab-${i}` })));
+      const winners = results.filter((r) => r.changed);
+      expect(winners).toHaveLength(1);
+      expect(await store.get('news', 'ann@example.com')).toEqual(winners[0]?.subscription);
+      for (const r of results) expect(r.subscription).toEqual(winners[0]?.subscription);
+      await store.close?.();
+    });
+
     it('keeps lists apart: an unsubscribe from one leaves the others', async () => {
       const store = await options.create();
       await store.subscribe('news', 'ann@example.com', consent(T0));
