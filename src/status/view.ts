@@ -99,6 +99,10 @@ interface CampaignCount {
   updatedAt: number;
   /** The latest `campaign` event: its counts win over those counted from job events. */
   progress?: CampaignProgressEvent;
+  /** Order of the last change (most recent highest). */
+  seq: number;
+  /** Changed since the last `list()` (which stamps `updatedAt`). */
+  dirty?: boolean;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -112,6 +116,7 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 export class CampaignTracker {
   private readonly campaigns = new Map<string, CampaignCount>();
   private readonly offs: (() => void)[];
+  private seq = 0;
 
   constructor(
     mailer: Mailer,
@@ -139,29 +144,32 @@ export class CampaignTracker {
     ];
   }
 
+  /** Counts of a campaign (created on first sight; the least recently active one goes past 20). Cheap: it runs for every job event. */
   private count(id: string): CampaignCount {
-    const now = this.now();
     let c = this.campaigns.get(id);
     if (c === undefined) {
-      c = { queued: 0, sent: 0, failed: 0, deferred: 0, startedAt: now, updatedAt: now };
+      const now = this.now();
+      c = { queued: 0, sent: 0, failed: 0, deferred: 0, startedAt: now, updatedAt: now, seq: 0 };
       this.campaigns.set(id, c);
       if (this.campaigns.size > MAX_CAMPAIGNS) {
-        const oldest = [...this.campaigns].sort((a, b) => a[1].updatedAt - b[1].updatedAt)[0];
+        const oldest = [...this.campaigns].sort((a, b) => a[1].seq - b[1].seq)[0];
         if (oldest !== undefined) this.campaigns.delete(oldest[0]);
       }
-    } else {
-      // Most recent last, so the map iterates oldest first.
-      this.campaigns.delete(id);
-      this.campaigns.set(id, c);
     }
-    c.updatedAt = now;
+    c.seq = ++this.seq;
+    c.dirty = true;
     return c;
   }
 
   list(): StatusCampaign[] {
+    const now = this.now();
     return [...this.campaigns]
-      .reverse()
+      .sort((a, b) => b[1].seq - a[1].seq)
       .map(([id, c]) => {
+        if (c.dirty === true) {
+          c.updatedAt = now;
+          c.dirty = false;
+        }
         const p = c.progress;
         if (p === undefined) return { id, queued: c.queued, sent: c.sent, failed: c.failed, deferred: c.deferred, pending: Math.max(0, c.queued - c.sent - c.failed), startedAt: c.startedAt, updatedAt: c.updatedAt };
         const queued = Math.max(num(p.queued) ?? 0, c.queued);
