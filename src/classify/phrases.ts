@@ -19,7 +19,7 @@ export type Phrase = string | readonly [string, string] | RegExp;
 
 /**
  * The reason families of the reference parser. Several are merged in mailpush's
- * {@link BounceCategory} (`mesgtoobig` and `exceedlimit` are `emailtoolarge`, `speeding` and
+ * `BounceCategory` (`mesgtoobig` and `exceedlimit` are `emailtoolarge`, `speeding` and
  * `toomanyconn` are `ratelimited`, `mailererror` is `systemerror`, `notcompliantrfc` is
  * `contenterror`) but they are kept apart here, since the decision order tells them apart.
  */
