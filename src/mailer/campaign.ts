@@ -24,10 +24,10 @@ import type { MailerCore, MessageRecord } from './core.js';
 import type { Settler } from './settle.js';
 import type { CampaignItem, CampaignResult, SendManyOptions, SendOptions } from './options.js';
 
-/** How long a held job waits in the timer heap before it is checked again (resume brings it forward). */
+/** How long a held job waits in the timer heap before it is checked again (resume brings it forward). @internal */
 export const HOLD_MS = 60_000;
 /** How long a campaign state read from the store is trusted before it is read again (fleet-wide pauses). */
-const STATE_TTL_MS = 5_000;
+const STATE_TTL_MS = 2_000;
 /** Counters are written to the store at most this often (and at close, and before `stats()`). */
 const FLUSH_MS = 1_000;
 /** Most campaign states cached. */
@@ -35,7 +35,7 @@ const MAX_STATES = 10_000;
 
 type Source = Iterable<CampaignItem> | AsyncIterable<CampaignItem>;
 
-/** What a run of {@link runCampaign} asks of the mailer's campaign control. */
+/** What a run of {@link runCampaign} asks of the mailer's campaign control. @internal */
 export interface CampaignRunHooks {
   /** Resolves when the campaign may read on (undefined: it may now); rejects never. */
   gate(id: string): Promise<void> | undefined;
@@ -112,12 +112,12 @@ export async function runCampaign(
   return result(false, false);
 }
 
-/** The campaign id of a run: `options.campaign` checked, or a new one. */
+/** The campaign id of a run: `options.campaign` checked, or a new one. @internal */
 export function campaignIdOf(options: SendManyOptions): string {
   return options.campaign === undefined ? newCampaignId() : checkCampaignId(options.campaign, 'sendMany.campaign');
 }
 
-/** The members of `list` as campaign items (`{ to }`), read page by page. */
+/** The members of `list` as campaign items (`{ to }`), read page by page. @internal */
 export async function* listSource(store: SubscriptionStore, list: string, signal: AbortSignal | undefined): AsyncGenerator<CampaignItem> {
   for await (const address of listMembers(store, list, signal === undefined ? {} : { signal })) yield { to: address } as unknown as MessageInput;
 }
@@ -125,6 +125,7 @@ export async function* listSource(store: SubscriptionStore, list: string, signal
 /**
  * The arguments of `sendMany`: `(source, options)`, or `({ list, ...options })` for the members
  * of a list. Throws CONFIG for anything else.
+ * @internal
  */
 export function resolveSendMany(
   sourceOrOptions: Source | (SendManyOptions & { readonly list: string }),
@@ -214,7 +215,7 @@ interface Run {
   resumeWaiters: (() => void)[];
 }
 
-/** What the campaign control needs from the mailer. */
+/** What the campaign control needs from the mailer. @internal */
 export interface CampaignControlParts {
   readonly core: MailerCore;
   readonly settler: Settler;
@@ -243,6 +244,7 @@ export class CampaignControl {
   private pending = new Map<string, Record<string, number>>();
   private flushTimer: ReturnType<MailerCore['clock']['setTimeout']> | undefined;
   private progressTimer: ReturnType<typeof setInterval> | undefined;
+  private refreshTimer: ReturnType<typeof setInterval> | undefined;
   private readonly progressIntervalMs: number;
   private readonly writes = new Set<Promise<unknown>>();
   private readonly off: (() => void)[] = [];
@@ -307,7 +309,21 @@ export class CampaignControl {
   private keep(job: Job, campaign: string | undefined, guardDomain: string | undefined): void {
     if (this.held.has(job.id)) return;
     this.held.set(job.id, { job, campaign, guardDomain });
-    if (campaign !== undefined) this.heldPerCampaign.set(campaign, (this.heldPerCampaign.get(campaign) ?? 0) + 1);
+    if (campaign === undefined) return;
+    this.heldPerCampaign.set(campaign, (this.heldPerCampaign.get(campaign) ?? 0) + 1);
+    // While jobs are held for a campaign, its state is read again every few seconds, so that a
+    // resume made by another process of a fleet (or straight in the store) lets them go.
+    if (this.refreshTimer === undefined) {
+      this.refreshTimer = setInterval(() => {
+        if (this.heldPerCampaign.size === 0) {
+          clearInterval(this.refreshTimer);
+          this.refreshTimer = undefined;
+          return;
+        }
+        for (const id of this.heldPerCampaign.keys()) this.stateOf(id, true);
+      }, STATE_TTL_MS);
+      this.refreshTimer.unref();
+    }
   }
 
   private unhold(jobId: string): Held | undefined {
@@ -338,10 +354,10 @@ export class CampaignControl {
   }
 
   /** The state of a campaign as cached; starts reading it from the store when unknown or stale. */
-  private stateOf(id: string): CampaignState | undefined {
+  private stateOf(id: string, force = false): CampaignState | undefined {
     const now = this.core.clock.now();
     let c = this.states.get(id);
-    if (c !== undefined && (c.loading || now - c.loadedAt < STATE_TTL_MS)) return c.state;
+    if (c !== undefined && (c.loading || (!force && now - c.loadedAt < STATE_TTL_MS))) return c.state;
     if (c === undefined) {
       if (this.states.size >= MAX_STATES) this.states.delete(this.states.keys().next().value as string);
       c = { state: 'running', reason: undefined, loadedAt: now, loading: true };
@@ -362,9 +378,12 @@ export class CampaignControl {
       const before = c.state;
       c.state = record?.state ?? 'running';
       c.reason = record?.reason;
-      // Paused or resumed by another process of the fleet (or before a restart).
-      if (before === 'paused' && c.state !== 'paused') this.release((h) => h.campaign === id);
-      if (c.state === 'cancelled') this.cancelHere(id);
+      // Resumed by another process of the fleet (or in the store).
+      if (before === 'paused' && c.state !== 'paused') this.letGo(id);
+      if (before !== 'cancelled' && c.state === 'cancelled') {
+        this.cancelHere(id);
+        this.letGo(id);
+      }
     };
     try {
       const got = this.store.get(id);
@@ -502,6 +521,12 @@ export class CampaignControl {
     if (state !== 'paused') return;
     this.states.set(id, { state: 'running', reason: undefined, loadedAt: this.core.clock.now(), loading: false });
     await this.guardStore('setState', () => this.store.setState(id, 'running', this.core.clock.now()));
+    this.letGo(id);
+    this.changed(id, 'resumed', undefined);
+  }
+
+  /** A campaign runs again: its held jobs go to their lanes, its run reads on. */
+  private letGo(id: string): void {
     this.release((h) => h.campaign === id);
     const run = this.runs.get(id);
     if (run !== undefined) {
@@ -509,7 +534,6 @@ export class CampaignControl {
       run.resumeWaiters = [];
       for (const w of waiters) w();
     }
-    this.changed(id, 'resumed', undefined);
   }
 
   async cancel(id: string, reason: string): Promise<void> {
@@ -657,6 +681,8 @@ export class CampaignControl {
   async close(): Promise<void> {
     if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
     this.progressTimer = undefined;
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
     for (const run of this.runs.values()) {
       for (const w of run.resumeWaiters) w();
       run.resumeWaiters = [];
@@ -768,7 +794,7 @@ function newRun(id: string): Run {
   return { id, total: undefined, read: 0, invalid: 0, queued: 0, sent: 0, failed: 0, suppressed: 0, cancelled: 0, sourceDone: false, dirty: false, samples: [], resumeWaiters: [] };
 }
 
-/** The error of a job ended by its campaign's cancellation. */
+/** The error of a job ended by its campaign's cancellation. @internal */
 export function cancelledError(id: string): MailError {
   return new MailError(`Campaign ${id} was cancelled`, { code: MailErrorCode.CANCELLED, retryable: false });
 }
