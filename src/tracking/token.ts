@@ -15,14 +15,14 @@
  * the message (internal id and Message-ID), the recipient, the campaign and the accept time:
  * the redirect only ever goes to the URL inside a verified token.
  *
- * Cost: one cipher and one random nonce per message, then per link one HMAC (two one-shot
- * SHA-256 hashes) and a few bytes of key stream.
+ * Cost: one random nonce per message, then per link one HMAC (two one-shot SHA-256 hashes)
+ * and a few blocks of key stream from a long-lived AES cipher.
  *
  * @module
  */
 
-import { createCipheriv, createSecretKey, hash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import { createCipheriv, hash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Cipher } from 'node:crypto';
 import { configError } from '../errors.js';
 
 /** What a token is for. */
@@ -57,7 +57,12 @@ const TAG_BYTES = 16;
 export const MAX_TOKEN_LENGTH = 8192;
 
 interface Keys {
-  readonly enc: KeyObject;
+  /**
+   * AES-256 in ECB mode, without padding, kept for the life of the keys: CTR's key stream is
+   * the encryption of the counter blocks, so one long-lived cipher serves every token (creating
+   * a cipher per token costs more than the rest of the token).
+   */
+  readonly blocks: Cipher;
   /** HMAC pads: the MAC key XOR 0x36 and XOR 0x5c, 64 bytes each. */
   readonly ipad: Buffer;
   readonly opad: Buffer;
@@ -93,7 +98,8 @@ export function deriveTokenKeys(secrets: unknown, option = 'tracking.secrets'): 
       ipad[j]! ^= okm[32 + j]!;
       opad[j]! ^= okm[32 + j]!;
     }
-    return { enc: createSecretKey(okm.subarray(0, 32)), ipad, opad };
+    const blocks = createCipheriv('aes-256-ecb', okm.subarray(0, 32), null).setAutoPadding(false);
+    return { blocks, ipad, opad };
   });
   return { current: all[0]!, all };
 }
@@ -161,6 +167,24 @@ function mac(k: Keys, data: Buffer): Buffer {
   return hash('sha256', Buffer.concat([k.opad, inner], 96), 'buffer').subarray(0, TAG_BYTES);
 }
 
+/**
+ * XORs `data` in place with the AES-256-CTR key stream of counter blocks `nonce | n` (n a
+ * 32-bit big-endian block number), from byte `offset` of the stream.
+ */
+function xorKeyStream(k: Keys, nonce: Buffer, offset: number, data: Buffer): void {
+  if (data.length === 0) return;
+  const first = Math.floor(offset / 16);
+  const count = Math.floor((offset + data.length - 1) / 16) - first + 1;
+  const counters = Buffer.allocUnsafe(count * 16);
+  for (let i = 0; i < count; i++) {
+    nonce.copy(counters, i * 16, 0, 12);
+    counters.writeUInt32BE((first + i) >>> 0, i * 16 + 12);
+  }
+  const stream = k.blocks.update(counters);
+  const skip = offset % 16;
+  for (let j = 0; j < data.length; j++) data[j]! ^= stream[skip + j]!;
+}
+
 /** Seals the tokens of one message: see {@link sealMessage}. */
 export interface MessageSealer {
   /** Click tokens for the links `urls`, numbered from `first` in order. */
@@ -186,7 +210,6 @@ const HEAD_BYTES = 1 + 12 + 4;
 export function sealMessage(keys: TokenKeys, part: Buffer): MessageSealer {
   const k = keys.current;
   const nonce = randomBytes(12);
-  const cipher = createCipheriv('aes-256-ctr', k.enc, Buffer.concat([nonce, Buffer.alloc(4)]));
   let offset = 0;
   const seal = (kind: TokenKind, urls: readonly (string | undefined)[], first: number): string[] => {
     // Each token is laid out after 64 bytes of room for the HMAC inner pad: [ipad | head | plain | tag].
@@ -199,7 +222,8 @@ export function sealMessage(keys: TokenKeys, part: Buffer): MessageSealer {
       if (u !== undefined) plainAll.write(u, o + part.length, 'utf8');
       o += sizes[i]!;
     });
-    const cipherAll = cipher.update(plainAll);
+    const cipherAll = plainAll;
+    xorKeyStream(k, nonce, offset, cipherAll);
     const out: string[] = [];
     o = 0;
     for (const size of sizes) {
@@ -258,14 +282,9 @@ export function openToken(keys: TokenKeys, kind: TokenKind, token: string): Toke
   const tag = raw.subarray(raw.length - TAG_BYTES);
   for (const k of keys.all) {
     if (!timingSafeEqual(mac(k, signed), tag)) continue;
-    const offset = raw.readUInt32BE(13);
-    const iv = Buffer.alloc(16);
-    raw.copy(iv, 0, 1, 13);
-    iv.writeUInt32BE(Math.floor(offset / 16), 12);
-    const decipher = createCipheriv('aes-256-ctr', k.enc, iv);
-    const skip = offset % 16;
-    if (skip > 0) decipher.update(Buffer.alloc(skip));
-    return decodePlain(kind, decipher.update(raw.subarray(HEAD_BYTES, raw.length - TAG_BYTES)));
+    const plain = Buffer.from(raw.subarray(HEAD_BYTES, raw.length - TAG_BYTES));
+    xorKeyStream(k, raw.subarray(1, 13), raw.readUInt32BE(13), plain);
+    return decodePlain(kind, plain);
   }
   return undefined;
 }

@@ -100,3 +100,26 @@ describe('token size', () => {
     expect(encodeMessagePart(generated).length).toBeLessThan(encodeMessagePart({ ...generated, id: `${generated.id}0` }).length - 50);
   });
 });
+
+describe('token encryption', () => {
+  it('is AES-256-CTR (checked against node:crypto aes-256-ctr) at every offset', async () => {
+    const { createCipheriv, hkdfSync } = await import('node:crypto');
+    const { sealMessage } = await import('../../src/tracking/token.js');
+    const keys = deriveTokenKeys([SECRET]);
+    const part = encodeMessagePart(msg);
+    const sealer = sealMessage(keys, part);
+    const urls = ['https://example.com/a', 'https://example.com/bb?x=1', 'https://example.com/ccc#f'];
+    const tokens = sealer.clicks(urls);
+    const encKey = Buffer.from(hkdfSync('sha256', Buffer.from(SECRET), Buffer.alloc(0), 'mailpush-tracking-v1', 64)).subarray(0, 32);
+    let stream: Buffer | undefined;
+    for (const [i, t] of tokens.entries()) {
+      const raw = Buffer.from(t, 'base64url');
+      const nonce = raw.subarray(1, 13);
+      stream ??= createCipheriv('aes-256-ctr', encKey, Buffer.concat([nonce, Buffer.alloc(4)])).update(Buffer.alloc(4096));
+      const offset = raw.readUInt32BE(13);
+      const ct = raw.subarray(17, raw.length - 16);
+      const plain = Buffer.from(ct.map((b, j) => b ^ stream![offset + j]!));
+      expect(plain.subarray(plain.length - Buffer.byteLength(urls[i]!)).toString()).toBe(urls[i]);
+    }
+  });
+});
