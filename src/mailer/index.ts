@@ -45,6 +45,7 @@ import { createShapers } from './shape.js';
 import { resolveUnsubscribe } from '../unsubscribe/settings.js';
 import type { UnsubscribeSettings } from '../unsubscribe/settings.js';
 import { memorySubscriptionStore } from '../stores/subscriptions-memory.js';
+import { withConsentGate } from '../unsubscribe/consent.js';
 import { Journal } from './journal.js';
 import { attachLogger, checkLogger } from './logging.js';
 import { TransportHealth } from './transport-health.js';
@@ -185,7 +186,8 @@ class MailerImpl implements Mailer {
     this.deliverer = new Deliverer(this.core, {
       journal: this.journal,
       settler: this.settler,
-      suppression: this.suppression,
+      // With unsubscribe.requireConsent, marketing mail of a list also needs a subscribed record.
+      suppression: this.unsubscribe?.requireConsent === true ? withConsentGate(this.suppression, this.subscriptions) : this.suppression,
       correlation: this.store.correlation,
       verp: this.verp,
       dkim: this.dkim,

@@ -38,6 +38,13 @@ export interface UnsubscribeOptions {
   readonly mailto?: string;
   /** How long a token is accepted, ms; at least 60 days. @default 31_536_000_000 (365 days) */
   readonly tokenTtlMs?: number;
+  /**
+   * Marketing mail needs a consent record: a marketing message must name its `list`
+   * (MAILPUSH_ERR_COMPLIANCE otherwise), and delivery skips (as `suppressed`) every recipient
+   * without a subscribed record on that list in `mailer.subscriptions`. @default false (the host
+   * keeps consent elsewhere)
+   */
+  readonly requireConsent?: boolean;
 }
 
 /** The resolved unsubscribe settings of a mailer (`mailer.unsubscribe`): keys, not secrets. */
@@ -47,6 +54,8 @@ export interface UnsubscribeSettings {
   readonly keys: TokenKeys;
   readonly mailto?: string;
   readonly tokenTtlMs: number;
+  /** See {@link UnsubscribeOptions.requireConsent}. */
+  readonly requireConsent: boolean;
 }
 
 /** What of the mailer options the unsubscribe parts read. */
@@ -74,7 +83,7 @@ export function resolveUnsubscribe(options: UnsubscribeMailerOptions): Unsubscri
   if (u === undefined) return undefined;
   if (typeof u !== 'object' || u === null) throw configError('unsubscribe', 'an object { url, secrets, mailto?, tokenTtlMs? }', u);
   for (const key of Object.keys(u)) {
-    if (!['url', 'secrets', 'mailto', 'tokenTtlMs'].includes(key)) throw configError(`unsubscribe.${key}`, 'absent (known: url, secrets, mailto, tokenTtlMs)', (u as Record<string, unknown>)[key]);
+    if (!['url', 'secrets', 'mailto', 'tokenTtlMs', 'requireConsent'].includes(key)) throw configError(`unsubscribe.${key}`, 'absent (known: url, secrets, mailto, tokenTtlMs, requireConsent)', (u as Record<string, unknown>)[key]);
   }
   let url: URL;
   try {
@@ -91,11 +100,13 @@ export function resolveUnsubscribe(options: UnsubscribeMailerOptions): Unsubscri
   if (u.mailto !== undefined && (typeof u.mailto !== 'string' || !MAILTO.test(u.mailto))) throw configError('unsubscribe.mailto', 'an email address', u.mailto);
   const ttl = u.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS;
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < MIN_TOKEN_TTL_MS) throw configError('unsubscribe.tokenTtlMs', `a number of ms >= ${MIN_TOKEN_TTL_MS} (60 days)`, ttl);
+  if (u.requireConsent !== undefined && typeof u.requireConsent !== 'boolean') throw configError('unsubscribe.requireConsent', 'a boolean', u.requireConsent);
   return {
     url: url.href.replace(/\/+$/, ''),
     keys,
     ...(u.mailto !== undefined ? { mailto: u.mailto } : {}),
     tokenTtlMs: ttl,
+    requireConsent: u.requireConsent === true,
   };
 }
 

@@ -173,6 +173,9 @@ export function createUnsubscribeShaper(options: UnsubscribeMailerOptions): Shap
         throw compliance("Marketing mail needs the mailer option `postalAddress`, the sender's physical postal address (CAN-SPAM); or send with `skipMarketingCompliance: true`");
       }
       if (settings === undefined) return withoutPlaceholders(m, postal);
+      if (!skip && settings.requireConsent && m.list === undefined) {
+        throw compliance('Marketing mail needs a `list` when the mailer has `unsubscribe.requireConsent` (its consent is looked up on that list); or send with `skipMarketingCompliance: true`');
+      }
       const recipients = new Set<string>();
       for (const list of [m.to, m.cc, m.bcc]) for (const a of list) recipients.add(a.address);
       if (recipients.size !== 1) {

@@ -216,6 +216,29 @@ describe('links through the HTTP handler', () => {
   }, 60_000);
 });
 
+describe('requireConsent (L-2: a consent record is required)', () => {
+  it('delivers a list message only to recipients subscribed to that list, reports the others as suppressed, and needs a list', async () => {
+    const mailer = mailerWith({ unsubscribe: { ...UNSUB, requireConsent: true }, postalAddress: POSTAL });
+    await subscribeAddress(mailer, 'newsletter', 'ann@example.org', { at: Date.now() - 5, source: 'signup-form', proof: '203.0.113.7' });
+    await subscribeAddress(mailer, 'newsletter', 'bob@example.org', { at: Date.now() - 5, source: 'signup-form' });
+    await unsubscribeAddress(mailer, 'newsletter', 'bob@example.org', { at: Date.now() - 1, source: 'preferences-page' });
+    const status = async (to: string, list = 'newsletter') => (await (await mailer.send(news(to, { list }))).done()).recipients[0];
+    expect((await status('ann@example.org'))?.status).toBe('sent');
+    expect(await status('cy@example.org')).toMatchObject({ status: 'suppressed', error: { code: MailErrorCode.SUPPRESSED, message: expect.stringContaining('manual') } });
+    expect(await status('bob@example.org')).toMatchObject({ status: 'suppressed', error: { message: expect.stringContaining('unsubscribe') } });
+    expect((await status('ann@example.org', 'offers'))?.status).toBe('suppressed');
+    expect(mailer.transport.count).toBe(1);
+    expect(await codeOf(mailer.send(news('ann@example.org', { list: undefined })))).toBe(MailErrorCode.COMPLIANCE);
+    // Transactional mail is not concerned.
+    expect((await (await mailer.send({ from: 'shop@shop.example', to: 'cy@example.org', subject: 'Receipt', text: 'Thanks', list: 'newsletter' })).done()).status).toBe('sent');
+  });
+
+  it('is off by default: without it, a list message goes to whoever it is addressed to', async () => {
+    const mailer = mailerWith({ unsubscribe: UNSUB, postalAddress: POSTAL });
+    expect((await (await mailer.send(news('cy@example.org'))).done()).status).toBe('sent');
+  });
+});
+
 describe('subscriptions', () => {
   it('keep consent, skip the unsubscribed in list iteration, and resubscribe only with fresh consent', async () => {
     const mailer = mailerWith({ unsubscribe: UNSUB, postalAddress: POSTAL });

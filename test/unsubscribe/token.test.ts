@@ -80,6 +80,7 @@ describe('unsubscribe options', () => {
     ['a lifetime under 60 days', { ...good, tokenTtlMs: 59 * DAY }, 'unsubscribe.tokenTtlMs'],
     ['a bad mailto', { ...good, mailto: 'not mail' }, 'unsubscribe.mailto'],
     ['an unknown key', { ...good, secret: 'x' }, 'unsubscribe.secret'],
+    ['a non-boolean requireConsent', { ...good, requireConsent: 'yes' }, 'unsubscribe.requireConsent'],
   ])('refuses %s with CONFIG naming the option', (_name, unsubscribe, option) => {
     expect(() => resolveUnsubscribe({ unsubscribe: unsubscribe as never })).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG, option }));
   });
