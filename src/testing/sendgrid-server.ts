@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { CountWaiters, Connections, listenOn } from './fake-server.js';
 import { configError } from '../errors.js';
 import type { SendGridMailBody } from '../transports/sendgrid.js';
 
@@ -88,6 +88,8 @@ export interface SendGridServer {
   failNext(count?: number, fault?: SendGridFault): this;
   /** Delays every answer by `ms` milliseconds. @default 0 */
   setLatency(ms: number): this;
+  /** Resolves once `count` requests were accepted in total; rejects with `TIMEOUT` after `timeoutMs`, `CLOSED` when the server closes. @default timeoutMs 5000 */
+  waitFor(count: number, timeoutMs?: number): Promise<void>;
   /** Forgets requests, counts, faults and latency. */
   reset(): void;
   /** Stops listening and drops open connections. Idempotent. */
@@ -402,7 +404,7 @@ export async function startSendGridServer(options?: SendGridServerOptions): Prom
   let attempts = 0;
   let faults: { remaining: number; fault: SendGridFault }[] = [];
   let latencyMs = 0;
-  const sockets = new Set<Socket>();
+  const waits = new CountWaiters('SendGrid server', () => count, 'accepted');
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let closing: Promise<void> | undefined;
 
@@ -463,6 +465,7 @@ export async function startSendGridServer(options?: SendGridServerOptions): Prom
     count++;
     if (record) requests.push({ body: body as SendGridMailBody, headers: headerRecord(req), receivedAt: Date.now(), messageId });
     reply(res, { status: 202, headers: { 'x-message-id': messageId } });
+    waits.notify();
   }
 
   const server = createServer((req, res) => {
@@ -489,20 +492,10 @@ export async function startSendGridServer(options?: SendGridServerOptions): Prom
       reply(res, errorsAnswer(404, [apiError('resource not found', null)]));
     });
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  const connections = new Connections(server);
   server.on('clientError', (_err, socket) => socket.destroy());
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOn(server, '127.0.0.1', o.port ?? 0);
 
   const fake: SendGridServer = {
     baseUrl: `http://127.0.0.1:${port}`,
@@ -526,6 +519,9 @@ export async function startSendGridServer(options?: SendGridServerOptions): Prom
       latencyMs = ms;
       return fake;
     },
+    waitFor(target: number, timeoutMs?: number) {
+      return waits.waitFor(target, timeoutMs);
+    },
     reset() {
       requests = [];
       count = 0;
@@ -537,8 +533,9 @@ export async function startSendGridServer(options?: SendGridServerOptions): Prom
       closing ??= new Promise<void>((resolve) => {
         for (const t of timers) clearTimeout(t);
         timers.clear();
+        waits.close();
         server.close(() => resolve());
-        for (const s of sockets) s.destroy();
+        connections.destroyAll();
       });
       return closing;
     },

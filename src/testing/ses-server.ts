@@ -30,7 +30,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { CountWaiters, Connections, listenOn } from './fake-server.js';
 import { configError, MailError, MailErrorCode } from '../errors.js';
 import { compileRecipientMatch, FAULT_PRESETS, formatReply, resolveFault } from '../transports/faults.js';
 import type { Fault, FaultPreset, FaultReply, RecipientMatch } from '../transports/faults.js';
@@ -217,13 +217,6 @@ interface ActiveRule {
   remaining: number;
 }
 
-interface Waiter {
-  readonly count: number;
-  readonly resolve: () => void;
-  readonly reject: (err: MailError) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
-}
-
 const DEFAULT_MAX_REQUEST_BYTES = 55 * 1024 * 1024;
 const DEFAULT_MAX_MESSAGE_BYTES = 40 * 1024 * 1024;
 const MAX_RECIPIENTS = 50;
@@ -404,21 +397,9 @@ export async function startSesServer(options: SesServerOptions = {}): Promise<Se
   let sendingEnabled = true;
   let next: { remaining: number; answer: Answer }[] = [];
   let rules: ActiveRule[] = [...initialRules];
-  let waiters: Waiter[] = [];
   // Send times within the last second, for maxSendRate.
   let recent: number[] = [];
-  let closing = false;
-  const sockets = new Set<Socket>();
-
-  function settleWaiters(): void {
-    if (waiters.length === 0) return;
-    waiters = waiters.filter((w) => {
-      if (count < w.count) return true;
-      clearTimeout(w.timer);
-      w.resolve();
-      return false;
-    });
-  }
+  const waits = new CountWaiters('SES server', () => count, 'accepted');
 
   function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     if (res.destroyed || res.headersSent) return;
@@ -639,7 +620,7 @@ export async function startSesServer(options: SesServerOptions = {}): Promise<Se
     count++;
     if (keepMessages) messages.push({ ...message, messageId, receivedAt: now });
     writeJson(res, 200, { MessageId: messageId });
-    settleWaiters();
+    waits.notify();
   }
 
   function getAccount(res: ServerResponse): void {
@@ -693,10 +674,7 @@ export async function startSesServer(options: SesServerOptions = {}): Promise<Se
       if (!res.headersSent) writeError(res, 500, 'InternalFailure', SES_SERVER_ERRORS.InternalFailure.message);
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  const connections = new Connections(server);
   // Garbage on the wire (not HTTP, oversized headers) closes that connection only.
   server.on('clientError', (_err, socket) => socket.destroy());
   // Node closes idle keep-alive connections after 5 s; a client that reuses one at that
@@ -705,14 +683,7 @@ export async function startSesServer(options: SesServerOptions = {}): Promise<Se
   server.keepAliveTimeout = 60_000;
   server.headersTimeout = 65_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOn(server, '127.0.0.1', o.port ?? 0);
 
   let closed: Promise<void> | undefined;
   return {
@@ -740,17 +711,7 @@ export async function startSesServer(options: SesServerOptions = {}): Promise<Se
       sendingEnabled = enabled;
     },
     waitFor(target, timeoutMs = 5000) {
-      if (!(Number.isInteger(target) && target >= 0)) return Promise.reject(configError('count', 'an integer >= 0', target));
-      if (!(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs >= 0)) return Promise.reject(configError('timeoutMs', 'a finite number >= 0', timeoutMs));
-      if (count >= target) return Promise.resolve();
-      if (closing) return Promise.reject(new MailError('SES server is closed', { code: MailErrorCode.CLOSED }));
-      return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters = waiters.filter((w) => w.timer !== timer);
-          reject(new MailError(`SES server accepted ${count} of ${target} expected messages within ${timeoutMs} ms`, { code: MailErrorCode.TIMEOUT }));
-        }, timeoutMs);
-        waiters.push({ count: target, resolve, reject, timer });
-      });
+      return waits.waitFor(target, timeoutMs);
     },
     reset() {
       messages = [];
@@ -767,15 +728,10 @@ export async function startSesServer(options: SesServerOptions = {}): Promise<Se
     },
     close() {
       if (closed === undefined) {
-        closing = true;
-        for (const w of waiters) {
-          clearTimeout(w.timer);
-          w.reject(new MailError('SES server closed before the expected messages arrived', { code: MailErrorCode.CLOSED }));
-        }
-        waiters = [];
+        waits.close('SES server closed before the expected messages arrived');
         closed = new Promise<void>((resolve) => {
           server.close(() => resolve());
-          for (const socket of sockets) socket.destroy();
+          connections.destroyAll();
         });
       }
       return closed;

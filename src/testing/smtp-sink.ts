@@ -8,12 +8,12 @@
  * @module
  */
 
-import type { Socket } from 'node:net';
 import type { ParsedMail } from 'mailparser';
 import type { SMTPServer, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import { configError, MailError, MailErrorCode } from '../errors.js';
 import { compileRecipientMatch, resolveFault } from '../transports/faults.js';
 import { importOptionalAll } from '../deps/optional.js';
+import { Connections, CountWaiters, listenOn } from './fake-server.js';
 import type { Fault, FaultReply, RecipientMatch } from '../transports/faults.js';
 
 /** When a rule answers: at RCPT TO (per recipient) or after the message data (per message). */
@@ -149,13 +149,6 @@ interface ActiveRule {
   remaining: number;
 }
 
-interface Waiter {
-  readonly count: number;
-  readonly resolve: () => void;
-  readonly reject: (err: MailError) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
-}
-
 type SmtpServerModule = typeof import('smtp-server');
 type MailparserModule = typeof import('mailparser');
 
@@ -277,8 +270,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   let bytes = 0;
   let queueSeq = 0;
   let attempts = new Map<string, number>();
-  let waiters: Waiter[] = [];
-  const sockets = new Map<number, Socket>();
+  const waits = new CountWaiters('SMTP sink', () => count);
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let closing: Promise<void> | undefined;
 
@@ -313,17 +305,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       if (reply === undefined) return accept();
       if (reply.responseCode !== undefined) return refuse(replyError(reply));
       if (reply.errorCode === 'ETIMEDOUT') return; // the client's socket timeout (or close()) ends it
-      sockets.get(session.remotePort)?.destroy();
-    });
-  }
-
-  function notify(): void {
-    if (waiters.length === 0) return;
-    waiters = waiters.filter((w) => {
-      if (count < w.count) return true;
-      clearTimeout(w.timer);
-      w.resolve();
-      return false;
+      connections.byRemotePort(session.remotePort)?.destroy();
     });
   }
 
@@ -345,7 +327,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
         ...(typeof user === 'string' ? { user } : {}),
       });
     }
-    notify();
+    waits.notify();
     return id;
   }
 
@@ -412,25 +394,14 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   // Client sockets that fail (a reset during the DATA stream) surface as server 'error'
   // events; without a listener they would crash the test process.
   server.on('error', () => {});
-  server.server.on('connection', (socket: Socket) => {
-    const port = socket.remotePort;
-    if (port === undefined) return;
-    sockets.set(port, socket);
-    socket.once('close', () => sockets.delete(port));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => {
-      reject(new MailError(`SMTP sink could not listen on ${host}:${o.port ?? 0}: ${err.message}`, { code: MailErrorCode.CONFIG, option: 'port', cause: err }));
-    };
-    server.server.once('error', onError);
-    server.listen(o.port ?? 0, host, () => {
-      server.server.off('error', onError);
-      resolve();
-    });
-  });
-  const address = server.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const connections = new Connections(server.server);
+  const port = await listenOn(
+    server.server,
+    host,
+    o.port ?? 0,
+    (err) => new MailError(`SMTP sink could not listen on ${host}:${o.port ?? 0}: ${err.message}`, { code: MailErrorCode.CONFIG, option: 'port', cause: err }),
+    (p, h, cb) => server.listen(p, h, cb),
+  );
   const urlHost = host.includes(':') ? `[${host}]` : host;
 
   return {
@@ -460,23 +431,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       rules.unshift(checkRule({ match: () => true, reply: fault, stage: 'data', times: n }, 'failNext'));
     },
     waitFor(target, timeoutMs = 5000) {
-      if (!(Number.isInteger(target) && target >= 0)) return Promise.reject(configError('count', 'an integer >= 0', target));
-      if (!(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
-        return Promise.reject(configError('timeoutMs', 'a finite number >= 0', timeoutMs));
-      }
-      if (count >= target) return Promise.resolve();
-      if (closing) return Promise.reject(new MailError('SMTP sink is closed', { code: MailErrorCode.CLOSED }));
-      return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters = waiters.filter((w) => w.timer !== timer);
-          reject(
-            new MailError(`SMTP sink received ${count} of ${target} expected messages within ${timeoutMs} ms`, {
-              code: MailErrorCode.TIMEOUT,
-            }),
-          );
-        }, timeoutMs);
-        waiters.push({ count: target, resolve, reject, timer });
-      });
+      return waits.waitFor(target, timeoutMs);
     },
     reset() {
       messages = [];
@@ -489,15 +444,10 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       closing ??= new Promise<void>((resolve) => {
         for (const t of timers) clearTimeout(t);
         timers.clear();
-        for (const w of waiters) {
-          clearTimeout(w.timer);
-          w.reject(new MailError('SMTP sink closed while waiting for messages', { code: MailErrorCode.CLOSED }));
-        }
-        waiters = [];
+        waits.close('SMTP sink closed while waiting for messages');
         server.close(() => resolve());
         // server.close() alone waits up to 30 s for sessions to end; tests want it now.
-        for (const socket of sockets.values()) socket.destroy();
-        sockets.clear();
+        connections.destroyAll();
       });
       return closing;
     },
