@@ -7,6 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { configError } from '../errors.js';
+import { readNodeBody } from './body.js';
 
 /** Largest body read when neither the options nor the handler say: 2 MiB. */
 export const DEFAULT_NODE_MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -123,36 +124,4 @@ export function toNodeHandler(handler: (request: Request) => Promise<Response>, 
       }
     });
   };
-}
-
-/** Reads a Node request stream up to `max` bytes; undefined (and the rest discarded) when larger. */
-function readNodeBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
-  return new Promise((resolve, reject) => {
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > max) {
-      req.resume();
-      resolve(undefined);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > max) {
-        over = true;
-        chunks.length = 0;
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks, size));
-    });
-    req.on('error', (err) => {
-      if (!over) reject(err);
-    });
-  });
 }

@@ -31,6 +31,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { CountWaiters, Connections, listenOn } from './fake-server.js';
+import { readNodeBody } from '../http/body.js';
 import { configError, MailError, MailErrorCode } from '../errors.js';
 import { compileRecipientMatch, FAULT_PRESETS, formatReply, resolveFault } from '../transports/faults.js';
 import type { Fault, FaultPreset, FaultReply, RecipientMatch } from '../transports/faults.js';
@@ -444,43 +445,21 @@ export async function startSesServer(options: SesServerOptions = {}): Promise<Se
     }
   }
 
-  /** Reads the body up to the limit; `undefined` when it was too large (the 413 is already sent). */
-  function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
-    return new Promise((resolve) => {
-      const declared = Number(req.headers['content-length']);
-      const tooLarge = (): void => {
-        // Answer, then close: reading the rest of a huge body would be the cost we refuse.
-        writeError(res, 413, undefined, 'Request entity too large');
-        res.once('finish', () => req.socket.destroySoon());
-        req.resume();
-        resolve(undefined);
-      };
-      if (Number.isFinite(declared) && declared > maxRequestBytes) {
-        tooLarge();
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let over = false;
-      req.on('data', (chunk: Buffer) => {
-        if (over) return;
-        size += chunk.length;
-        if (size > maxRequestBytes) {
-          over = true;
-          chunks.length = 0;
-          tooLarge();
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on('end', () => {
-        if (!over) resolve(Buffer.concat(chunks));
-      });
-      req.on('error', () => {
-        if (!over) resolve(undefined);
-      });
-    });
+  /** Reads the body up to the limit; `undefined` when it was too large (the 413 is already sent) or the request broke. */
+  async function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+    let body: Uint8Array | undefined;
+    try {
+      body = await readNodeBody(req, maxRequestBytes);
+    } catch {
+      return undefined; // the client's stream failed: nobody to answer
+    }
+    if (body !== undefined) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    // Answer, then close: reading the rest of a huge body would be the cost we refuse.
+    writeError(res, 413, undefined, 'Request entity too large');
+    res.once('finish', () => req.socket.destroySoon());
+    return undefined;
   }
+
 
   function parseJson(body: Buffer): Record<string, unknown> {
     let value: unknown;
