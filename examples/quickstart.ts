@@ -393,7 +393,7 @@ if (problems.length > 0) {
 } else {
   print(green(`Mailer closed cleanly (${left.pending} jobs left) after ${elapsed().trim()}.`));
 }
-if (tty && !QUICK) {
+if (tty && process.stdin.isTTY === true && !QUICK) {
   // At a terminal, the status page stays up with the first mailer's final figures until Enter.
   print(dim(`The status page stays at ${statusUrl}; press Enter to exit.`));
   await new Promise((resolve) => process.stdin.once('data', resolve));
