@@ -195,6 +195,8 @@ interface CachedState {
   reason: string | undefined;
   loadedAt: number;
   loading: boolean;
+  /** False until the store answered once: until then jobs of the campaign wait (it may be paused). */
+  known?: boolean;
 }
 
 /** Live counts of a `sendMany` run in this process, for progress events. */
@@ -357,10 +359,10 @@ export class CampaignControl {
   private stateOf(id: string, force = false): CampaignState | undefined {
     const now = this.core.clock.now();
     let c = this.states.get(id);
-    if (c !== undefined && (c.loading || (!force && now - c.loadedAt < STATE_TTL_MS))) return c.state;
+    if (c !== undefined && (c.loading || (!force && now - c.loadedAt < STATE_TTL_MS))) return c.known === false ? undefined : c.state;
     if (c === undefined) {
       if (this.states.size >= MAX_STATES) this.states.delete(this.states.keys().next().value as string);
-      c = { state: 'running', reason: undefined, loadedAt: now, loading: true };
+      c = { state: 'running', reason: undefined, loadedAt: now, loading: true, known: false };
       this.states.set(id, c);
       const got = this.load(id, c);
       return got ? c.state : undefined;
@@ -374,6 +376,7 @@ export class CampaignControl {
   private load(id: string, c: CachedState): boolean {
     const apply = (record: Awaited<ReturnType<CampaignStore['get']>>): void => {
       c.loading = false;
+      c.known = true;
       c.loadedAt = this.core.clock.now();
       const before = c.state;
       c.state = record?.state ?? 'running';
@@ -392,12 +395,15 @@ export class CampaignControl {
         return true;
       }
       got.then(apply, (err: unknown) => {
+        // Unknown state: sending as running beats holding mail forever on a failing store.
         c.loading = false;
+        c.known = true;
         c.loadedAt = this.core.clock.now();
         this.core.reportError('store.campaigns', `Campaign store (${this.store.name}) get`, err);
       });
     } catch (err) {
       c.loading = false;
+      c.known = true;
       this.core.reportError('store.campaigns', `Campaign store (${this.store.name}) get`, err);
       return true;
     }
