@@ -121,7 +121,7 @@ const cases: [string, () => Promise<unknown>][] = [
   ],
 ];
 
-header('loop', flags, `a 10 ms setInterval during mailer work (memory store); baseline: a spin yielding every 1 ms for as long; rounds: ${flags.rounds}`);
+header('loop', flags, `a 10 ms setInterval during mailer work (memory store); baseline: a spin yielding every 1 ms for as long`);
 const samples = new Map<string, { work: Ticks[]; spin: Ticks[] }>();
 for (let r = 0; r < flags.rounds; r++) {
   for (const [name, work] of cases) {
