@@ -73,7 +73,7 @@ export interface RecentFailure {
   readonly reason: string;
   readonly code: string;
   readonly responseCode?: number;
-  /** The error message, cut to 300 characters. */
+  /** The error message, cut to 300 characters, addresses in it masked. */
   readonly message: string;
   readonly recipients: readonly string[];
   readonly campaign?: string;
@@ -167,6 +167,9 @@ export function maskAddress(address: string): string {
   if (at <= 0) return '***';
   return `${address[0]}***${address.slice(at)}`;
 }
+
+/** An address inside a server's answer. */
+const ADDRESS_IN_TEXT = /[^\s<>()[\]"',;:@]+@[A-Za-z0-9.-]+/g;
 
 const QUEUE_OPS = ['add', 'update', 'remove', 'recover', 'page', 'status', 'size'] as const;
 
@@ -298,7 +301,8 @@ class Collector implements MailerMetrics {
       reason,
       code: error.code,
       ...(error.responseCode !== undefined ? { responseCode: error.responseCode } : {}),
-      message: error.message.slice(0, 300),
+      // Server answers often quote the address ("550 5.1.1 <bob@example.com>: unknown"): masked too.
+      message: error.message.slice(0, 300).replace(ADDRESS_IN_TEXT, (a) => maskAddress(a)),
       recipients: recipients.slice(0, 5).map(maskAddress),
       ...(typeof campaign === 'string' ? { campaign } : {}),
     });

@@ -33,7 +33,7 @@ async function setUp(): Promise<{ sink: SmtpSink; mailer: Mailer }> {
   const sink = await startSmtpSink({
     parse: false,
     disableStartTls: true,
-    rules: [{ match: '@nosuch.test', reply: { responseCode: 550, enhancedStatus: '5.1.1', text: 'No such user <b id="xss">here</b>' } }],
+    rules: [{ match: '@nosuch.test', reply: { responseCode: 550, enhancedStatus: '5.1.1', text: 'No such user <b id="xss">here</b>, not even postmaster@nosuch.test' } }],
   });
   cleanup.push(() => sink.close());
   const mailer = createMailer({
@@ -106,6 +106,9 @@ describe('status page', () => {
     expect(failures[0]![3]).toBe('PERMANENT 550');
     // A server's answer is shown as text, never as markup.
     expect(failures[0]![5]).toContain('<b id="xss">here</b>');
+    // Addresses quoted in a server's answer are masked like the recipients.
+    expect(failures[0]![5]).toContain('not even p***@nosuch.test');
+    expect(failures[0]![5]).not.toContain('postmaster@');
     expect(await page.$('#xss')).toBeNull();
     expect(await page.textContent('#kpis-body td[data-kpi="queued"] .big')).toBe('0');
 
