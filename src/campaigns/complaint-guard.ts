@@ -111,6 +111,7 @@ export function resolveComplaintGuard(options: ComplaintGuardOptions | undefined
 export class ComplaintGuard {
   private readonly domains = new Map<string, DomainCounts>();
   private readonly bucketMs: number;
+  private pausedCount = 0;
 
   constructor(
     readonly settings: ResolvedComplaintGuard,
@@ -135,6 +136,7 @@ export class ComplaintGuard {
     const rate = this.rateOf(key, d);
     if (rate.level === 'pause' && !d.paused) {
       d.paused = true;
+      this.pausedCount++;
       d.warned = true;
       return { ...rate, paused: true, action: 'pause' };
     }
@@ -156,7 +158,12 @@ export class ComplaintGuard {
 
   /** True while marketing mail from `domain` is paused. */
   isPaused(domain: string): boolean {
-    return this.domains.size > 0 && this.domains.get(domain.toLowerCase())?.paused === true;
+    return this.pausedCount > 0 && this.domains.get(domain.toLowerCase())?.paused === true;
+  }
+
+  /** True while any domain is paused (a cheap check before looking a domain up). */
+  get anyPaused(): boolean {
+    return this.pausedCount > 0;
   }
 
   /** Domains paused now. */
@@ -172,6 +179,7 @@ export class ComplaintGuard {
     const d = this.domains.get(domain.toLowerCase());
     if (d === undefined || !d.paused) return false;
     d.paused = false;
+    this.pausedCount--;
     return true;
   }
 

@@ -298,7 +298,7 @@ export class CampaignControl {
         return this.core.clock.now() + HOLD_MS;
       }
     }
-    if (m.category === 'marketing' && this.guard.pausedDomains().length > 0) {
+    if (m.category === 'marketing' && this.guard.anyPaused) {
       const domain = domainOfAddress(m.from.address);
       if (this.guard.isPaused(domain)) {
         this.keep(job, id, domain);
@@ -529,6 +529,9 @@ export class CampaignControl {
     await this.guardStore('setState', () => this.store.setState(id, 'running', this.core.clock.now()));
     this.letGo(id);
     this.changed(id, 'resumed', undefined);
+    const run = this.runs.get(id);
+    // Everything may have been settled while it was paused.
+    if (run !== undefined) this.maybeComplete(run);
   }
 
   /** A campaign runs again: its held jobs go to their lanes, its run reads on. */
