@@ -73,7 +73,9 @@ async function measure(withLimited: boolean): Promise<Run> {
   await mailer.ready();
   let seq = 0;
   if (withLimited) {
-    const n = Math.ceil((RATE * WINDOW_MS * 1.5) / 1000);
+    // Enough to stay backlogged: send() gives the loop a turn now and then, so the limited
+    // domain starts sending while the rest is queued, before the window opens.
+    const n = Math.ceil((RATE * WINDOW_MS * 3) / 1000) + 100;
     for (let i = 0; i < n; i++) await mailer.send(message(seq++, LIMITED));
   }
   const topUp = async (): Promise<void> => {
@@ -81,11 +83,12 @@ async function measure(withLimited: boolean): Promise<Run> {
     for (let i = queued; i < TOP_UP_TO; i++) await mailer.send(message(seq++, FAST));
   };
   await topUp();
-  let feeding = false;
+  // The top-up in progress: send() yields the loop now and then, so it can still be running
+  // when the window ends, and must finish before the mailer closes.
+  let feeding: Promise<void> | undefined;
   const feeder = setInterval(() => {
-    if (feeding || (mailer.stats().domains[FAST]?.queued ?? 0) >= TOP_UP_BELOW) return;
-    feeding = true;
-    void topUp().finally(() => (feeding = false));
+    if (feeding !== undefined || (mailer.stats().domains[FAST]?.queued ?? 0) >= TOP_UP_BELOW) return;
+    feeding = topUp().finally(() => (feeding = undefined));
   }, 50);
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
@@ -94,6 +97,7 @@ async function measure(withLimited: boolean): Promise<Run> {
   await sleep(WINDOW_MS + 20);
   loop.disable();
   clearInterval(feeder);
+  await feeding;
   const leftLimited = mailer.stats().domains[LIMITED]?.queued ?? 0;
   await mailer.close({ timeoutMs: 1_000 });
   if (withLimited && leftLimited === 0) throw new Error('the limited domain ran out of jobs: the window was not backlogged');
