@@ -35,8 +35,8 @@ import type { SinkChild } from './common.js';
 const flags = parseFlags(6);
 /** `--part send` or `--part http` runs one half only (direct runs; bench/run.ts runs both). */
 const part = process.argv.includes('--part') ? process.argv[process.argv.indexOf('--part') + 1] : 'all';
-const MESSAGES = flags.quick ? 60 : 400;
-const HTTP_MS = flags.quick ? 400 : 2_000;
+const MESSAGES = flags.quick ? 20 : 400;
+const HTTP_MS = flags.quick ? 300 : 2_000;
 const CONCURRENCY = 32;
 const SECRET = 'a-tracking-secret-of-32-bytes!!!';
 
@@ -75,7 +75,7 @@ async function sendRound(variant: Variant): Promise<{ cpuUsPerMsg: number; wallM
     limits: { default: { ratePerSecond: 1e9, concurrency: 100 } },
   });
   // Warm the pool and the JIT.
-  for (let i = 0; i < 10; i++) await mailer.send({ from: 'news@example.com', to: `warm${i}@example.org`, subject: 'warm', html }, { track });
+  for (let i = 0; i < (flags.quick ? 3 : 10); i++) await mailer.send({ from: 'news@example.com', to: `warm${i}@example.org`, subject: 'warm', html }, { track });
   await mailer.onIdle();
   const cpu0 = process.cpuUsage();
   const t0 = nowMs();
@@ -116,7 +116,7 @@ const config = resolveTracking({ url: 'https://t.example.com/t', secrets: [SECRE
 const normalized = normalizeMessage({ from: 'news@example.com', to: 'ann@example.org', subject: 's', html: HTML }, { now: Date.now() });
 const stepUs: number[] = [];
 for (let r = 0; r < flags.rounds; r++) {
-  const n = flags.quick ? 300 : 3_000;
+  const n = flags.quick ? 50 : 3_000;
   for (let i = 0; i < 100; i++) trackMessage(config, normalized, { now: Date.now() });
   const t0 = nowMs();
   for (let i = 0; i < n; i++) trackMessage(config, normalized, { now: Date.now() });
@@ -127,11 +127,12 @@ await sink.close();
 console.log(`   send, CPU per message (client process): plain ${summary(plainCpu, 0, ' µs')}`);
 console.log(`   send, CPU per message (client process): tracked ${summary(trackedCpu, 0, ' µs')}`);
 console.log(`   send, CPU per message (client process): the tracked body sent untracked (size effect) ${summary(sameSizeCpu, 0, ' µs')}; body ${(HTML.length / 1024).toFixed(1)} KB plain, ${(TRACKED_HTML.length / 1024).toFixed(1)} KB tracked`);
-console.log(`   of which the bigger body alone: +${median(sizeOverheads).toFixed(1)}% (rounds: ${sizeOverheads.map((o) => o.toFixed(1)).join(', ')})`);
+const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+console.log(`   of which the bigger body alone: ${signed(median(sizeOverheads))} (rounds: ${sizeOverheads.map((o) => o.toFixed(1)).join(', ')})`);
 console.log(`   send, wall time per message: plain ${summary(plainWall, 3, ' ms')}, tracked ${summary(trackedWall, 3, ' ms')}`);
 console.log(`   tracking step alone (25 links + pixel, ${(HTML.length / 1024).toFixed(1)} KB): ${summary(stepUs, 1, ' µs')}`);
 const overhead = median(overheads);
-result('tracking overhead on the CPU cost of sending', `${fmt(median(plainCpu))} µs/msg`, `${fmt(median(trackedCpu))} µs/msg`, `+${overhead.toFixed(1)}% (rounds: ${overheads.map((o) => o.toFixed(1)).join(', ')})`, '< 10%', overhead < 10);
+result('tracking overhead on the CPU cost of sending', `${fmt(median(plainCpu))} µs/msg`, `${fmt(median(trackedCpu))} µs/msg`, `${signed(overhead)} (rounds: ${overheads.map((o) => o.toFixed(1)).join(', ')})`, '< 10%', overhead < 10);
 const stepShare = (median(stepUs) / median(plainCpu)) * 100;
 result('tracking step alone vs CPU cost of sending', `${fmt(median(plainCpu))} µs/msg`, `${median(stepUs).toFixed(1)} µs/msg`, `${stepShare.toFixed(1)}%`, '< 10%', stepShare < 10);
 
@@ -152,7 +153,7 @@ const mailer: Mailer = createMailer({ transport: memoryTransport(), tracking: { 
 const handler = createTrackingHandler({ mailer, scanWindowMs: 0 });
 trackingServer.on('request', handler.node);
 const paths: string[] = [];
-for (let i = 0; i < 200; i++) {
+for (let i = 0; i < (flags.quick ? 20 : 200); i++) {
   const receipt = await mailer.send({ from: 'news@example.com', to: `reader${i}@example.org`, subject: 's', html: HTML, campaign: 'spring' }, { track: true });
   for (const m of receipt.message.html!.matchAll(/href="http:\/\/127\.0\.0\.1:\d+(\/t\/c\/[^"]+)"/g)) paths.push(m[1]!);
 }
