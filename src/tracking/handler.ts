@@ -178,6 +178,9 @@ export const TRACKING_COUNTERS = Object.freeze({
  */
 export const PIXEL_GIF: Uint8Array = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
 
+/** The handler's own copy: a caller changing the exported bytes cannot change the answers. */
+const GIF: Uint8Array = Buffer.from(PIXEL_GIF);
+
 const PIXEL_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': 'image/gif',
   'content-length': String(PIXEL_GIF.byteLength),
@@ -276,7 +279,7 @@ export function createTrackingHandler(options: TrackingHandlerOptions): Tracking
     if (kind === 'open') stats.opens++;
     else stats.clicks++;
     enqueue({ kind, method, userAgent: hit.userAgent, ip: hit.ip }, data);
-    if (kind === 'open') return { status: 200, headers: { ...PIXEL_HEADERS }, body: PIXEL_GIF };
+    if (kind === 'open') return { status: 200, headers: { ...PIXEL_HEADERS }, body: GIF };
     return { status: 302, headers: { location: location!, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'content-length': '0' }, body: '' };
   };
 
