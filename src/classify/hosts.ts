@@ -227,13 +227,13 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
   },
 ] satisfies HostRule[]);
 
-const DOTTED = new Map<string, string>();
-/** `.host.` with exactly one dot on each side, cached: host strings are few and fixed. */
-function dotted(h: string): string {
-  let d = DOTTED.get(h);
+/** Each rule's host strings with one dot on each side (`.host.`), computed once per rule list. */
+const DOTTED = new WeakMap<readonly HostRule[], readonly (readonly string[])[]>();
+function dottedHosts(rules: readonly HostRule[]): readonly (readonly string[])[] {
+  let d = DOTTED.get(rules);
   if (d === undefined) {
-    d = `.${h.replace(/^\./, '')}.`;
-    if (DOTTED.size < 10_000) DOTTED.set(h, d);
+    d = rules.map((r) => r.hosts.map((h) => `.${h.replace(/^\./, '')}.`));
+    DOTTED.set(rules, d);
   }
   return d;
 }
@@ -258,10 +258,13 @@ export function findHostRule(
   const host = remoteHost?.toLowerCase();
   // Whole labels only: mail to `k.com` is not Microsoft's because `outlook.com` ends in `k.com`.
   const domain = recipientDomain !== undefined && recipientDomain.includes('.') ? `.${recipientDomain.toLowerCase()}.` : undefined;
-  for (const rule of rules) {
-    for (const h of rule.hosts) {
-      if (host !== undefined && host !== '' && host.includes(h)) return rule;
-      if (domain !== undefined && dotted(h).includes(domain)) return rule;
+  const dotted = dottedHosts(rules);
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    const hosts = rule.hosts;
+    for (let j = 0; j < hosts.length; j++) {
+      if (host !== undefined && host !== '' && host.includes(hosts[j]!)) return rule;
+      if (domain !== undefined && dotted[i]![j]!.includes(domain)) return rule;
     }
     if (rule.tokens !== undefined && text !== '') for (const t of rule.tokens) if (text.includes(t)) return rule;
   }

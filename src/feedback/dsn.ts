@@ -153,6 +153,11 @@ const DEFAULT_RULE_IDS: ReadonlySet<string> = new Set(defaultClassificationRules
 const ADDRESS_HARD: ReadonlySet<BounceCategory> = new Set<BounceCategory>(['userunknown', 'hostunknown', 'hasmoved']);
 
 /** The remote host a diagnostic names: `host mx.example.org[192.0.2.1] said`, `mx.example.org [192.0.2.1]`. */
+function hostInText(text: string): string | undefined {
+  // Only a text with a bracketed address can name one; most diagnostics do not.
+  if (!text.includes('[')) return undefined;
+  return HOST_IN_TEXT.exec(text.length > 4096 ? text.slice(0, 4096) : text)?.[1];
+}
 const HOST_IN_TEXT = /\b([a-z0-9][\w-]{0,62}(?:\.[\w-]{1,63}){1,8}\.[a-z]{2,24})\.?\s{0,2}\[(?:\d{1,3}(?:\.\d{1,3}){3}|ipv6:[\da-f:]{2,45}|[\da-f:]{2,45})\]/i;
 
 /**
@@ -194,7 +199,7 @@ function decide(input: {
     command: input.command,
     action,
     diagnosticType: input.diagnosticType,
-    remoteHost: input.remoteHost ?? HOST_IN_TEXT.exec(text.length > 4096 ? text.slice(0, 4096) : text)?.[1],
+    remoteHost: input.remoteHost ?? hostInText(text),
     recipientDomain: domain,
     provisional,
   });
@@ -430,7 +435,7 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
     action,
     command,
     diagnosticType: MAILER_TEXT.test(diagText) ? 'X-Unix' : undefined,
-    remoteHost: HOST_IN_TEXT.exec(diagText.length > 4096 ? diagText.slice(0, 4096) : diagText)?.[1],
+    remoteHost: hostInText(diagText),
     address,
     fallback: ctx.fallback,
     classifier: ctx.classifier,
