@@ -4,6 +4,7 @@
  * together with one install command, rather than one raw ERR_MODULE_NOT_FOUND at a time.
  *
  * @module
+ * @internal
  */
 
 import { MailError, MailErrorCode } from '../errors.js';

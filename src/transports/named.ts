@@ -27,7 +27,7 @@ function renamed(error: unknown, name: string): unknown {
   return copy;
 }
 
-/** Checks a transport name given as an option. */
+/** Checks a transport name given as an option. @internal */
 export function checkTransportName(option: string, value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '' || value.length > 200) throw configError(option, 'a non-empty string of at most 200 characters', value);
   return value;

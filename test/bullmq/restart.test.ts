@@ -2,50 +2,27 @@
  * Redis restarted under the parts: a private redis-server (no persistence) is killed and
  * started again on the same port.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, expect, it } from 'vitest';
 import { redisState } from '../../src/bullmq/index.js';
 import type { RedisState } from '../../src/bullmq/index.js';
 import { testPrefix } from './helpers.js';
+import { freePort } from '../helpers/ports.js';
+import { startRedisServer, stopRedisServer } from '../helpers/redis-server.js';
 
 const servers = new Set<ChildProcess>();
 afterAll(() => {
   for (const s of servers) s.kill('SIGKILL');
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Starts redis-server on `port` and resolves once it accepts connections. */
 async function startRedis(port: number): Promise<ChildProcess> {
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = await startRedisServer(port);
   servers.add(server);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-    server.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    server.on('error', reject);
-  });
   return server;
 }
 
 async function stopRedis(server: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  server.kill('SIGKILL');
-  await exited;
+  await stopRedisServer(server);
   servers.delete(server);
 }
 

@@ -1,9 +1,9 @@
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMailer, MailErrorCode, smtpTransport } from '../../src/index.js';
 import type { Mailer, TransportDownEvent, TransportUpEvent } from '../../src/index.js';
 import { startSendGridServer, startSesServer, startSmtpSink } from '../../src/testing/index.js';
 import type { SmtpSink } from '../../src/testing/index.js';
+import { freePort } from '../helpers/ports.js';
 import sesTransport from '../../src/transports/ses.js';
 import sendgridTransport from '../../src/transports/sendgrid.js';
 
@@ -11,15 +11,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
-
-/** A loopback port nothing listens on (taken, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function watch(mailer: Mailer): { down: TransportDownEvent[]; up: TransportUpEvent[] } {
   const down: TransportDownEvent[] = [];
@@ -39,7 +30,7 @@ const message = (i: number) => ({ from: 'app@example.com', to: `user${i}@example
 
 describe('fail loudly when the transport cannot connect or authenticate', () => {
   it('pauses the transport on a refused connection, says so once, then delivers without spending attempts', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const mailer = mailerFor(smtpTransport({ host: '127.0.0.1', port, connectionTimeoutMs: 2_000 }));
     const seen = watch(mailer);
     const deferred: string[] = [];
