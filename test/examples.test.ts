@@ -152,6 +152,16 @@ const expectations: Record<string, (out: string) => void> = {
     expect(out).toContain('after resubscribing with fresh consent, weekly #3: sent');
     expect(out).toContain('Mailer closed cleanly (0 jobs left).');
   },
+  'tracking.ts': (out) => {
+    expect(out).toContain('campaign queued: 3; tracked: ann@example.org, cy@example.org');
+    expect(out).toMatch(/^Ann's link: http:\/\/127\.0\.0\.1:\d+\/t\/c\/[A-Za-z0-9_-]+\.\.\. \(\d+ characters, nothing readable\)$/m);
+    expect(out).toMatch(/^feedback: clicked by ann@example\.org -> http:\/\/127\.0\.0\.1:\d+\/sale\?utm_source=newsletter&utm_medium=email, human, campaign spring$/m);
+    expect(out).toMatch(/^click: landed on http:\/\/127\.0\.0\.1:\d+\/sale\?utm_source=newsletter&utm_medium=email: shop page \/sale/m);
+    expect(out).toContain('feedback: opened by ann@example.org, human, campaign spring');
+    expect(out).toContain('feedback: opened by cy@example.org, machine (apple-mpp-agent), campaign spring');
+    expect(out).toContain('a tampered link: 400, Location none');
+    expect(out).toContain("campaign 'spring' counters: clicked 1, clicked.total 1, opened 1, opened.machine 1, opened.machine.total 1, opened.total 1");
+  },
 };
 
 const files = readdirSync(examplesDir).filter((f) => f.endsWith('.ts')).sort();
