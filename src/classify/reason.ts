@@ -464,7 +464,8 @@ function normalizeCommand(command: string | undefined): string | undefined {
  *    HELO/EHLO blocked; then `onhold` when there is text, `undefined` when there is none. A
  *    provisional reason in the retry set is kept over `onhold`/`undefined`.
  *
- * Total: never throws.
+ * Total: never throws; unusable fields are ignored (a status not shaped `x.y.z`, a provisional
+ * reason that is not a family), and hostile input gives `undefined`.
  *
  * @example
  * ```ts
@@ -475,32 +476,52 @@ function normalizeCommand(command: string | undefined): string | undefined {
  * ```
  */
 export function decideBounceReason(input: ReasonInput, hostRules: readonly HostRule[] = HOST_RULES): ReasonVerdict {
+  try {
+    return decideUnsafe(typeof input === 'object' && input !== null ? input : {}, Array.isArray(hostRules) ? hostRules : HOST_RULES);
+  } catch {
+    // Hostile input (a throwing getter, a throwing user host rule) is an unexplained failure.
+    return { reason: 'undefined', hard: false, decidedBy: { rule: 'fallback/undefined', family: 'undefined' } };
+  }
+}
+
+const isFamily = (value: unknown): value is ReasonFamily => typeof value === 'string' && Object.prototype.hasOwnProperty.call(CATEGORY, value);
+const DELIVERED_ACTIONS: ReadonlySet<string> = new Set(['delivered', 'relayed', 'expanded']);
+
+function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): ReasonVerdict {
   const rawText = typeof input.text === 'string' ? input.text : '';
   const text = (rawText.length > MAX_TEXT ? rawText.slice(0, MAX_TEXT) : rawText).toLowerCase().replace(/\s+/g, ' ').trim();
-  const status = input.status;
-  const code = input.replyCode;
-  const type = (input.diagnosticType ?? '').toUpperCase();
+  const status = typeof input.status === 'string' && /^[245]\.\d{1,3}\.\d{1,3}$/.test(input.status) ? input.status : undefined;
+  const code = typeof input.replyCode === 'number' && Number.isInteger(input.replyCode) ? input.replyCode : undefined;
+  const type = typeof input.diagnosticType === 'string' ? input.diagnosticType.toUpperCase() : '';
   const facts: Facts = {
     text,
     status,
     code,
-    command: normalizeCommand(input.command),
+    command: typeof input.command === 'string' ? normalizeCommand(input.command) : undefined,
     smtp: !LOCAL_TYPES.has(type),
     statusFamily: statusReason(status),
-    provisional: input.provisional,
+    provisional: isFamily(input.provisional) ? input.provisional : undefined,
     seen: new Map(),
   };
-  const action = input.action;
+  const action = typeof input.action === 'string' ? input.action : undefined;
   const hardSource = `${status ?? ''} ${rawText.slice(0, 2000)}`;
   const done = (family: ReasonFamily, hit: Hit): ReasonVerdict => verdict(family, hit, facts, action, hardSource);
 
+  // 0. A recipient the report says was delivered (or relayed, expanded) did not bounce.
+  if (action !== undefined && DELIVERED_ACTIONS.has(action)) return done('delivered', { rule: 'delivered', matched: action });
+
   // 1. A specific reason from the report's format.
-  const prov = input.provisional;
+  const prov = facts.provisional;
   if (prov !== undefined && !RETRY_REASONS.has(prov)) return done(prov, { rule: 'provisional' });
 
   // 2. The receiving provider's own rules.
   if (text !== '') {
-    const rule = findHostRule(input.remoteHost, input.recipientDomain, hostRules, text);
+    const rule = findHostRule(
+      typeof input.remoteHost === 'string' ? input.remoteHost : undefined,
+      typeof input.recipientDomain === 'string' ? input.recipientDomain : undefined,
+      hostRules,
+      text,
+    );
     const answer = rule?.decide({ text, status, code, command: facts.command });
     if (rule !== undefined && answer !== undefined) return done(answer.family, { rule: `host/${rule.id}`, matched: answer.matched });
   }

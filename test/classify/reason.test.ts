@@ -233,6 +233,19 @@ describe('phrases', () => {
     expect(hasReasonWording('This is the mail system at host mx.example.org.')).toBe(false);
   });
 
+  it('never throws: garbage fields are ignored, hostile input is undefined', () => {
+    expect(decideBounceReason(null as never)).toMatchObject({ reason: 'undefined', hard: false });
+    expect(decideBounceReason({ status: 'x.y.z', replyCode: Number.NaN, provisional: 'nonsense' as never, text: '550 user unknown', command: 'RCPT' })).toMatchObject({ reason: 'userunknown' });
+    const hostile = { get text(): string { throw new Error('boom'); } } as ReasonInput;
+    expect(decideBounceReason(hostile).decidedBy.rule).toBe('fallback/undefined');
+    const throwingRule = [{ id: 'bad', hosts: ['x.example'], decide: () => { throw new Error('boom'); } }];
+    expect(decideBounceReason({ text: '550 no', remoteHost: 'mx.x.example' }, throwingRule).reason).toBe('undefined');
+  });
+
+  it('a delivered, relayed or expanded recipient did not bounce', () => {
+    expect(decide({ action: 'relayed', text: 'relayed to a non-DSN-aware mailer' }).decidedBy).toMatchObject({ rule: 'delivered', family: 'delivered' });
+  });
+
   it('stays fast on long hostile text', () => {
     const text = `${'a.'.repeat(50_000)} user ${'mailbox '.repeat(10_000)}`;
     const started = performance.now();
