@@ -576,10 +576,26 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
   const arrival = parseDate(dsn?.message.get('arrival-date'));
   if (arrival !== undefined) result.arrivalDate = arrival;
   if (original !== undefined) result.originalHeaders = Object.freeze(original);
-  const messageId = original?.messageId ?? cleanMessageId(/^[ \t>]*Message-ID:[ \t]*(<[^<>\s]{1,900}>)/im.exec(report.returned.slice(0, 65536))?.[1]);
+  const messageId = original?.messageId ?? cleanMessageId(quotedMessageId(report.returned.slice(0, 65536)));
   if (messageId !== undefined) result.originalMessageId = messageId;
   if (mta !== undefined) result.mta = mta.id;
   return Object.freeze(result);
+}
+
+const MESSAGE_ID_FIELD = /Message-ID:[ \t]*(<[^<>\s]{1,900}>)/gi;
+
+/**
+ * The `Message-ID:` of a returned copy quoted in the text, at the start of a line (after
+ * blanks or `>` quoting). Searching the field name and checking the line start is much faster
+ * than a multi-line `^` pattern over 64 KiB.
+ */
+function quotedMessageId(text: string): string | undefined {
+  for (const m of text.matchAll(MESSAGE_ID_FIELD)) {
+    let i = m.index - 1;
+    while (i >= 0 && (text[i] === ' ' || text[i] === '\t' || text[i] === '>')) i--;
+    if (i < 0 || text[i] === '\n') return m[1];
+  }
+  return undefined;
 }
 
 function dsnAddress(fields: Map<string, string>): string | undefined {

@@ -46,15 +46,17 @@ const RETURNED_MARKER = new RegExp(RETURNED_MESSAGE_MARKERS.map((re) => `(?:${re
 export function splitReportText(texts: readonly string[]): ReportText {
   let all = texts.join('\n\n');
   if (all.length > MAX_REPORT_TEXT) all = all.slice(0, MAX_REPORT_TEXT);
-  const lines = all.split('\n', MAX_REPORT_LINES);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.length > 200 || line.trim() === '') continue;
-    if (RETURNED_MARKER.test(line)) {
-      return { lines: lines.slice(0, i).map(capLine), returned: lines.slice(i + 1).join('\n') };
-    }
+  // Line by line up to the marker: the returned copy after it is sliced off whole, never split.
+  const lines: string[] = [];
+  for (let start = 0; start <= all.length && lines.length < MAX_REPORT_LINES; ) {
+    let end = all.indexOf('\n', start);
+    if (end < 0) end = all.length;
+    const line = all.slice(start, end);
+    if (line.length <= 200 && line.trim() !== '' && RETURNED_MARKER.test(line)) return { lines, returned: all.slice(end + 1) };
+    lines.push(capLine(line));
+    start = end + 1;
   }
-  return { lines: lines.map(capLine), returned: '' };
+  return { lines, returned: '' };
 }
 
 function capLine(line: string): string {
@@ -104,17 +106,23 @@ const COMMANDS: readonly (readonly [RegExp, string])[] = [
 const TRANSCRIPT_SENT = /(?:^|\s)(?:>{2,}|-->|->)\s*(DATA|RCPT|MAIL|EHLO|HELO|QUIT|RSET|STARTTLS|AUTH)\b/i;
 const TRANSCRIPT_ERROR = /(?:^|\s)(?:<{2,}|<--|<-)\s*[45]\d\d\b/;
 const COMMAND_TITLE = /^\s*-*\s*SMTP command\s*:?\s*-*\s*$/i;
+/** A space in a pattern as any run of white space (a reply wrapped over lines). */
+const anySpace = (re: RegExp): RegExp => new RegExp(re.source.replace(/ /g, '\\s+'), re.flags);
+const COMMANDS_ANY_SPACE: readonly (readonly [RegExp, string])[] = COMMANDS.map(([re, command]) => [anySpace(re), command] as const);
+
 /** What a transcript or a command title needs to contain: skips the line loop for plain prose. */
 const TRANSCRIPT_HINT = /->|>>|smtp command/i;
 
 /** Replies that only a RCPT TO gets, when nothing else names the command. */
 const RCPT_REPLY = /recipient address rejected|(?:has|have) rejected (?:the )?(?:recipient )?address|does not like recipient/i;
+const RCPT_REPLY_ANY_SPACE = new RegExp(RCPT_REPLY.source.replace(/ /g, '\\s+'), RCPT_REPLY.flags);
 
 /** The SMTP command the remote server refused (`DATA`, `RCPT`, `MAIL`, `HELO`, `CONNECT`), when the text tells. */
 export function readCommand(text: string): string | undefined {
-  const flat = text.replace(/\s+/g, ' ');
-  for (const [re, command] of COMMANDS) if (re.test(flat)) return command;
-  if (!TRANSCRIPT_HINT.test(text)) return RCPT_REPLY.test(flat) ? 'RCPT' : undefined;
+  // The patterns take any run of white space where they show a space (wrapped lines), so the
+  // text is read as it is, without a flattened copy.
+  for (const [re, command] of COMMANDS_ANY_SPACE) if (re.test(text)) return command;
+  if (!TRANSCRIPT_HINT.test(text)) return RCPT_REPLY_ANY_SPACE.test(text) ? 'RCPT' : undefined;
   // In a transcript the refused command is the last one sent before the first error reply.
   let last: string | undefined;
   const lines = text.split('\n', 400);
@@ -128,7 +136,7 @@ export function readCommand(text: string): string | undefined {
       if (next) return next[1]!.toUpperCase().replace('EHLO', 'HELO');
     }
   }
-  return last ?? (RCPT_REPLY.test(flat) ? 'RCPT' : undefined);
+  return last ?? (RCPT_REPLY_ANY_SPACE.test(text) ? 'RCPT' : undefined);
 }
 
 /** Diagnostic types of local delivery programs: their failures are mailer errors, not address problems. */
