@@ -12,7 +12,13 @@ import { importOptionalAll } from '../deps/optional.js';
 import type { SinkMessage } from './smtp-sink.js';
 
 /** A `dns.resolve(name, rrtype)` function, or an object with one (`createMemoryResolver(zones)`). */
-export type AuthenticationResolver = ((name: string, rrtype: string) => Promise<unknown>) | { resolve(name: string, rrtype: string): Promise<unknown> };
+export type AuthenticationResolver = ((name: string, rrtype: string) => Promise<unknown>) | ResolveFunctionHolder;
+
+/** An object with a `dns.resolve`-shaped method, such as `createMemoryResolver(zones)`. */
+export interface ResolveFunctionHolder {
+  /** Resolves `name` for the record type `rrtype` (`'TXT'`, `'MX'`, `'A'`...), as `dns.promises.resolve` does. */
+  resolve(name: string, rrtype: string): Promise<unknown>;
+}
 
 /** Options of {@link verifyAuthentication}. */
 export interface VerifyAuthenticationOptions {

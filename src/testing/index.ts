@@ -34,4 +34,4 @@ export type { MemoryResolver, MemoryResolverOptions, MemoryZones, MemoryZoneReco
 export { createSnsTestSigner, createSendGridTestSigner, selfSignedCertificate } from './feedback-signers.js';
 export type { SnsTestSigner, SnsTestSignerOptions, SendGridTestSigner, SignedWebhookRequest, SnsNotificationOptions, UnsignedSnsMessage } from './feedback-signers.js';
 export { verifyAuthentication, assertAuthenticated } from './authentication.js';
-export type { AuthenticationResolver, AuthenticationVerdict, AuthenticationExpectations, DkimVerdict, VerifyAuthenticationOptions } from './authentication.js';
+export type { AuthenticationResolver, ResolveFunctionHolder, AuthenticationVerdict, AuthenticationExpectations, DkimVerdict, VerifyAuthenticationOptions } from './authentication.js';
