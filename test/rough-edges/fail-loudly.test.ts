@@ -109,6 +109,21 @@ describe('fail loudly when the transport cannot connect or authenticate', () => 
     });
   });
 
+  it('tells dns from connect for the HTTP transports too (SES through the AWS SDK, SendGrid through fetch)', async () => {
+    const port = await freePort();
+    const cases = [
+      [sesTransport({ region: 'us-east-1', endpoint: 'http://ses.mailpush-test.invalid:4566', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }), 'dns'],
+      [sesTransport({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }), 'connect'],
+      [sendgridTransport({ apiKey: 'SG.x', baseUrl: 'http://api.mailpush-test.invalid:8080' }), 'dns'],
+      [sendgridTransport({ apiKey: 'SG.x', baseUrl: `http://127.0.0.1:${port}` }), 'connect'],
+    ] as const;
+    for (const [transport, reason] of cases) {
+      const mailer = createMailer({ transport });
+      cleanups.push(() => mailer.close());
+      expect(await mailer.verify(), `${transport.name} ${reason}`).toMatchObject({ ok: false, reason, error: { code: MailErrorCode.CONNECTION } });
+    }
+  });
+
   it('verifies SES with GetAccount against the local SES v2 server', async () => {
     const server = await startSesServer({ accessKeyId: 'AKIDGOOD' });
     cleanups.push(() => server.close());
