@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMailer, MailErrorCode, memoryTransport } from '../../src/index.js';
 import { createTestMailer } from '../../src/testing/index.js';
@@ -72,5 +73,22 @@ describe('unknown keys', () => {
     expect(nearestName('replyto', MESSAGE_KEYS)).toBe('replyTo');
     expect(nearestName('qqqqqqqq', MESSAGE_KEYS)).toBeUndefined();
     expect(findUnknownKey(Object.create({ inherited: 1 }) as object, MESSAGE_KEYS)).toBeUndefined();
+  });
+
+  it('lists every field of MailerOptions, SendOptions and MessageInput (a new option must be added to its list)', () => {
+    // The top-level fields of an interface, read from its source (two-space indent, `readonly name`).
+    const fieldsOf = (file: string, name: string): string[] => {
+      const src = readFileSync(new URL(`../../src/${file}`, import.meta.url), 'utf8');
+      const start = src.indexOf(`export interface ${name} {`);
+      expect(start, name).toBeGreaterThanOrEqual(0);
+      const body = src.slice(start, src.indexOf('\n}\n', start));
+      return [...body.matchAll(/^  readonly (\w+)\??:/gm)].map((m) => m[1]!);
+    };
+    // The reader works: it finds the fields everyone knows.
+    expect(fieldsOf('mailer/options.ts', 'MailerOptions')).toEqual(expect.arrayContaining(['transport', 'retry', 'limits']));
+    expect(fieldsOf('types.ts', 'MessageInput')).toEqual(expect.arrayContaining(['from', 'to', 'subject']));
+    expect(fieldsOf('mailer/options.ts', 'MailerOptions').filter((k) => !MAILER_OPTION_KEYS.has(k))).toEqual([]);
+    expect(fieldsOf('mailer/options.ts', 'SendOptions').filter((k) => !SEND_OPTION_KEYS.has(k))).toEqual([]);
+    expect(fieldsOf('types.ts', 'MessageInput').filter((k) => !MESSAGE_KEYS.has(k))).toEqual([]);
   });
 });
