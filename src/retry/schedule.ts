@@ -4,7 +4,8 @@
  * @module
  */
 
-import { configError } from '../errors.js';
+import { configError, MailErrorCode } from '../errors.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 
 /** How a job that failed temporarily is retried. */
 export interface RetryOptions {
@@ -47,8 +48,12 @@ export const DEFAULT_RETRY: Required<RetryOptions> = Object.freeze({
   maxHintMs: 24 * 3_600_000,
 });
 
+/** Every name {@link RetryOptions} takes; any other key is refused (`maxAttemps` -> `maxAttempts`). Adding an option? Add it here too. */
+const RETRY_OPTION_KEYS = knownKeys(['scheduleMs', 'jitter', 'maxAttempts', 'maxAgeMs', 'maxHintMs']);
+
 /** Validates retry options and fills in defaults. */
 export function resolveRetryOptions(options: RetryOptions | undefined, option = 'retry'): Required<RetryOptions> {
+  if (typeof options === 'object' && options !== null) rejectUnknownKeys(options, RETRY_OPTION_KEYS, `${option} option`, MailErrorCode.CONFIG, option);
   const o = { ...DEFAULT_RETRY, ...options };
   if (!Array.isArray(o.scheduleMs) || o.scheduleMs.length === 0) {
     throw configError(`${option}.scheduleMs`, 'a non-empty array of delays in milliseconds', o.scheduleMs);

@@ -28,6 +28,12 @@ describe('unknown keys', () => {
     expect(String(error?.message)).toMatch(/Unknown mailer option "retires"; did you mean `retry`\?/);
   });
 
+  it('refuses an unknown retry option, naming its path', () => {
+    expect(() => createMailer({ transport: memoryTransport(), retry: { maxAttemps: 3 } } as never)).toThrow(
+      expect.objectContaining({ code: MailErrorCode.CONFIG, option: 'retry.maxAttemps', message: expect.stringMatching(/did you mean `maxAttempts`\?/) }),
+    );
+  });
+
   it('refuses an unknown message field with VALIDATION, queues nothing', async () => {
     const mailer = createTestMailer();
     const error = await rejection(mailer.send({ fromm: 'a@example.com', from: 'b@example.com', to: 'c@example.org', text: 'x' } as never));
