@@ -141,6 +141,19 @@ describe('templateStep built-ins', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('through the mailer: a marketing template gets this recipient\'s unsubscribeUrl and the postal address', async () => {
+    const t = await compileTemplate({ subject: 'News for {{name}}', html: '<p>Hi {{name}}</p><p><a href="{{unsubscribeUrl}}">Unsubscribe</a> {{postalAddress}}</p>' });
+    const mailer = createMailer({ transport: memoryTransport(), unsubscribe: { url: 'https://u.example.com/unsubscribe', secrets: ['k'.repeat(32)] }, postalAddress: '1 Main St, Springfield' });
+    closers.push(() => mailer.close());
+    const r = await mailer.send({ from: 'news@example.com', to: 'ann@example.org', category: 'marketing', list: 'weekly', template: t, vars: { name: 'Ann', unsubscribeUrl: 'https://evil.example/' } });
+    const link = /href="(https:\/\/u\.example\.com\/unsubscribe\/[^"]+)"/.exec(r.message.html!)?.[1];
+    expect(link).toBeDefined();
+    expect(r.message.html).toContain('1 Main St, Springfield');
+    expect(r.message.html).not.toContain('evil.example');
+    expect(r.message.text).toContain(`Unsubscribe [${link!}] 1 Main St, Springfield`);
+    expect(r.message.headers.find(([n]) => n === 'List-Unsubscribe')?.[1]).toBe(`<${link!}>`);
+  });
+
   it('wraps a custom template that throws a plain error into TEMPLATE', () => {
     const step = templateStep();
     const broken = { render: () => { throw new Error('boom'); } };
