@@ -28,7 +28,7 @@ function mailerFor(transport: ReturnType<typeof smtpTransport>): Mailer {
 
 const message = (i: number) => ({ from: 'app@example.com', to: `user${i}@example.org`, subject: `m${i}`, text: 'hello' });
 
-describe('fail loudly when the transport cannot connect or authenticate', () => {
+describe('fail loudly when the transport cannot connect or authenticate', { timeout: 20_000 }, () => {
   it('pauses the transport on a refused connection, says so once, then delivers without spending attempts', async () => {
     const port = await freePort();
     const mailer = mailerFor(smtpTransport({ host: '127.0.0.1', port, connectionTimeoutMs: 2_000 }));
@@ -57,7 +57,7 @@ describe('fail loudly when the transport cannot connect or authenticate', () => 
     expect(seen.up).toHaveLength(1);
     expect(seen.up[0]).toMatchObject({ transport: 'smtp', reason: 'connect' });
     expect((await mailer.verify()).ok).toBe(true);
-  });
+  }, 30_000);
 
   it('reports a relay host name that does not resolve as reason dns', async () => {
     const mailer = mailerFor(smtpTransport({ host: 'relay.mailpush-test.invalid', port: 2525 }));
