@@ -261,6 +261,19 @@ export function sealToken(keys: TokenKeys, kind: TokenKind, part: Buffer, link =
 }
 
 const TOKEN_CHARS = /^[A-Za-z0-9_-]+$/;
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Whether the last character carries no unused bits: base64url decoding ignores them, so
+ * without this check a token with another last character would decode to the same bytes.
+ */
+function canonicalEnd(token: string): boolean {
+  const rest = token.length % 4;
+  if (rest === 1) return false;
+  if (rest === 0) return true;
+  const v = B64URL.indexOf(token[token.length - 1]!);
+  return (v & (rest === 2 ? 0x0f : 0x03)) === 0;
+}
 
 /**
  * Opens a token: undefined when it is malformed, of another kind, or not signed by one of the
@@ -273,10 +286,9 @@ const TOKEN_CHARS = /^[A-Za-z0-9_-]+$/;
  * ```
  */
 export function openToken(keys: TokenKeys, kind: TokenKind, token: string): TokenData | undefined {
-  if (typeof token !== 'string' || token.length < 24 || token.length > MAX_TOKEN_LENGTH || !TOKEN_CHARS.test(token)) return undefined;
+  if (typeof token !== 'string' || token.length < 24 || token.length > MAX_TOKEN_LENGTH || !TOKEN_CHARS.test(token) || !canonicalEnd(token)) return undefined;
   const raw = Buffer.from(token, 'base64url');
-  // base64url decoding ignores trailing junk bits: a re-encoding must give the same text.
-  if (raw.length < HEAD_BYTES + 13 + TAG_BYTES || raw.toString('base64url') !== token) return undefined;
+  if (raw.length < HEAD_BYTES + 13 + TAG_BYTES) return undefined;
   if (raw[0] !== KIND_BYTE[kind]) return undefined;
   const signed = raw.subarray(0, raw.length - TAG_BYTES);
   const tag = raw.subarray(raw.length - TAG_BYTES);
@@ -318,9 +330,13 @@ function decodePlain(kind: TokenKind, p: Buffer): TokenData | undefined {
     const cLen = p.readUInt8(o++);
     const campaign = p.toString('utf8', o, (o += cLen));
     if (o > p.length) return undefined;
-    const base = { kind, id, messageId, recipient, issuedAt, ...(campaign !== '' ? { campaign } : {}) };
-    if (kind === 'open') return base;
-    return { ...base, link, url: p.toString('utf8', o) };
+    const out: { -readonly [K in keyof TokenData]: TokenData[K] } = { kind, id, messageId, recipient, issuedAt };
+    if (campaign !== '') out.campaign = campaign;
+    if (kind === 'click') {
+      out.link = link;
+      out.url = p.toString('utf8', o);
+    }
+    return out;
   } catch {
     return undefined;
   }
