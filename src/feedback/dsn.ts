@@ -48,12 +48,14 @@ import {
   MAILER_DIAGNOSTIC,
   MAILER_TEXT,
   MAX_BOUNCE_RECIPIENTS,
+  echoedRecipients,
   errorLines,
   hasEvidence,
   oneLine,
   readCommand,
   readReply,
   recipientBlocks,
+  returnedRecipients,
   scanRecipients,
   splitReportText,
 } from './mta/text.js';
@@ -548,10 +550,11 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     // Exim and Google name the failed addresses in a header too; the text is preferred since
     // it carries each address's error.
     if (candidates.length === 0) candidates.push(...allAddresses(view.headers.getAll('x-failed-recipients').join(', '), MAX_BOUNCE_RECIPIENTS));
-    if (candidates.length === 0 && score >= 4 && originalList !== undefined) {
-      // The report names nobody: fall back to the returned message's only recipient.
-      const to = allAddresses(originalList.get('to'));
-      if (to.length === 1 && !excluded.has(to[0]!.toLowerCase())) candidates.push(to[0]!);
+    // The report names nobody in its prose: recipients it echoes in header or transcript lines
+    // (`To: a@b.example`, `RCPT TO:<a@b.example>`), else the returned message's recipient.
+    if (candidates.length === 0) candidates.push(...echoedRecipients(report.lines, excluded));
+    if (candidates.length === 0 && (score >= 4 || returnPathEmpty || isSystemSender(view.fromHeader)) && originalList !== undefined) {
+      candidates.push(...returnedRecipients(originalList, excluded));
     }
     for (const address of candidates) {
       if (seen.has(address.toLowerCase())) continue;

@@ -496,6 +496,82 @@ describe('parseBounce: non-standard bounces', () => {
   });
 });
 
+describe('parseBounce: recipients named only in echoes or in the returned message', () => {
+  const head = ['From: Mail Delivery Subsystem <MAILER-DAEMON@relay.sender.example>', 'To: app@sender.example', 'Subject: Returned mail: see transcript for details'];
+
+  it('finds a recipient named only as `addr... User unknown` in free text', () => {
+    const r = parseBounce(mail(head, ['The original message was received from localhost.', '', '   ----- The following addresses had permanent fatal errors -----', 'nina@example.com... User unknown'].join('\n')));
+    expect(only(r)).toMatchObject({ address: 'nina@example.com' });
+  });
+
+  it('finds a recipient named only in an `<addr>:` line', () => {
+    const r = parseBounce(mail(head, ['Delivery failed for the following address.', '', '<omar@example.net>:', 'Sorry, no mailbox here by that name. (#5.1.1)'].join('\n')));
+    expect(only(r)).toMatchObject({ address: 'omar@example.net', status: '5.1.1' });
+  });
+
+  it('finds the recipient of a quoted `RCPT TO:<addr>` transcript, never the MAIL FROM sender', () => {
+    const r = parseBounce(
+      mail(head, ['   ----- Transcript of session follows -----', '>>> MAIL FROM:<bounces@sender.example>', '<<< 250 2.1.0 Ok', '>>> RCPT TO:<pia@example.org>', '<<< 550 5.1.1 No such user'].join('\n')),
+    );
+    const rec = only(r);
+    expect(rec).toMatchObject({ address: 'pia@example.org', status: '5.1.1', command: 'RCPT', reason: 'userunknown', hard: true });
+  });
+
+  it('finds a recipient echoed only as a `To:` line of a quoted summary', () => {
+    const raw = mail(head, ['Your message could not be delivered.', '', '  To: quinn@example.com', '  Subject: Order 7', '', 'Reason: mailbox unavailable'].join('\n'));
+    expect(only(parseBounce(raw))).toMatchObject({ address: 'quinn@example.com' });
+  });
+
+  it('prefers an echoed envelope line (`X-Original-To:`) and ignores a `To:` that lists several addresses', () => {
+    const several = mail(head, ['Your message could not be delivered.', '', '  To: a1@example.com, a2@example.com', '', 'Reason: mailbox unavailable'].join('\n'));
+    expect(parseBounce(several).recipients).toHaveLength(0);
+    const envelope = mail(head, ['Your message could not be delivered.', '', '  To: a1@example.com, a2@example.com', '  X-Original-To: a2@example.com', '', 'Reason: mailbox unavailable'].join('\n'));
+    expect(only(parseBounce(envelope))).toMatchObject({ address: 'a2@example.com' });
+  });
+
+  it('falls back to the attached original: its Delivered-To before its To, never its sender', () => {
+    const raw = mail(
+      [...head.slice(0, 2), 'Subject: Undeliverable message', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b1"'],
+      [
+        '--b1',
+        'Content-Type: text/plain',
+        '',
+        'The message below could not be delivered. Mailbox unavailable.',
+        '--b1',
+        'Content-Type: message/rfc822',
+        '',
+        'From: App <app@sender.example>',
+        'To: List <team@example.org>',
+        'Delivered-To: rosa@example.org',
+        'Subject: Hello',
+        '',
+        'Hi.',
+        '--b1--',
+      ].join('\n'),
+    );
+    expect(only(parseBounce(raw))).toMatchObject({ address: 'rosa@example.org' });
+  });
+
+  it('falls back to the only To: of the returned original, and never reports a postmaster or our sender', () => {
+    const raw = mail(head, [
+      'Your message could not be delivered: mailbox unavailable.',
+      '',
+      '------ This is a copy of the message, including all the headers. ------',
+      'Return-Path: <app@sender.example>',
+      'From: app@sender.example',
+      'To: sam@example.net',
+      'Subject: Hello',
+      '',
+      'Hi.',
+    ].join('\n'));
+    expect(only(parseBounce(raw))).toMatchObject({ address: 'sam@example.net' });
+    const toSystem = raw.replace('To: sam@example.net', 'To: postmaster@example.net');
+    expect(parseBounce(toSystem).recipients).toHaveLength(0);
+    const toSender = raw.replace('To: sam@example.net', 'To: app@sender.example');
+    expect(parseBounce(toSender).recipients).toHaveLength(0);
+  });
+});
+
 describe('parseBounce: auto-replies and ordinary mail', () => {
   it('recognises RFC 3834 auto-replies and vacation messages without bounced recipients', () => {
     const byHeader = mail(['From: Quinn <quinn@example.com>', 'To: app@sender.example', 'Subject: Re: Hello', 'Auto-Submitted: auto-replied'], 'I am away until Monday.');

@@ -11,7 +11,8 @@
 import type { Classifier } from '../../classify/index.js';
 import { defaultClassifier, extractEnhancedStatus, normalizeResponseText } from '../../classify/index.js';
 import { hasReasonWording } from '../../classify/phrases.js';
-import { ADDRESS_IN_TEXT, sanitizeAddress } from '../mime.js';
+import type { HeaderList } from '../mime.js';
+import { ADDRESS_IN_TEXT, allAddresses, sanitizeAddress } from '../mime.js';
 import { HEADER_ECHO_LINE, RETURNED_MESSAGE_MARKERS } from './wording.js';
 
 /** Most recipients reported from one bounce. */
@@ -191,6 +192,57 @@ export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<s
     }
   }
   return { recipients, occurrences };
+}
+
+/**
+ * Header-like lines that name a recipient of the original message: the envelope (`X-Original-To`,
+ * `Delivered-To`, `Envelope-To`, RFC 3464 recipient fields written as text, `RCPT TO:<...>` of a
+ * transcript) or its `To:` header, as a report quotes them (`>` quoting allowed).
+ */
+const RECIPIENT_ECHO =
+  /^[ \t]*(?:(?:>{1,3}|-->|->)[ \t]*)?(x-original-to|delivered-to|x-delivered-to|envelope-to|x-envelope-to|original-recipient|final-recipient|x-actual-recipient|rcpt to|to)[ \t]*:[ \t]*(.{3,998})$/i;
+
+/** Keeps the addresses that can be a bounced recipient: not our sender, not a system mailbox. */
+function recipientOnly(addresses: readonly string[], excluded: ReadonlySet<string>): string[] {
+  return addresses.filter((a) => !excluded.has(a.toLowerCase()) && !SYSTEM_LOCAL.test(a.slice(0, a.lastIndexOf('@'))));
+}
+
+/**
+ * The recipients a report names only in echoed header or transcript lines (`To: a@b.example`,
+ * `X-Original-To:`, `RCPT TO:<a@b.example>`), which {@link scanRecipients} skips as header
+ * echoes: for reports that name nobody elsewhere. Envelope lines win over `To:`; a `To:` counts
+ * only when it names exactly one possible recipient (a list does not say which one failed).
+ */
+export function echoedRecipients(lines: readonly string[], excluded: ReadonlySet<string>): string[] {
+  const envelope: string[] = [];
+  const to: string[] = [];
+  for (let i = 0; i < lines.length && i < MAX_REPORT_LINES; i++) {
+    const line = lines[i]!;
+    if (!line.includes('@') || !line.includes(':')) continue;
+    const m = RECIPIENT_ECHO.exec(line);
+    if (m === null) continue;
+    const list = m[1]!.toLowerCase() === 'to' ? to : envelope;
+    for (const a of recipientOnly(allAddresses(m[2], 20), excluded)) if (!list.includes(a)) list.push(a);
+  }
+  if (envelope.length > 0) return envelope.slice(0, MAX_BOUNCE_RECIPIENTS);
+  return to.length === 1 ? to : [];
+}
+
+/** Envelope-recipient fields of a returned message, most specific first (the first found is the one the message was delivered to). */
+const RETURNED_ENVELOPE_FIELDS = ['x-original-to', 'delivered-to', 'x-delivered-to', 'envelope-to', 'x-envelope-to'] as const;
+
+/**
+ * The recipient of a returned message (the original, attached or quoted), for a report that
+ * names nobody itself: its envelope recipient (`X-Original-To`, `Delivered-To`, `Envelope-To`,
+ * first found), else its only `To:` address. Our sender and system mailboxes never count.
+ */
+export function returnedRecipients(headers: HeaderList, excluded: ReadonlySet<string>): string[] {
+  for (const name of RETURNED_ENVELOPE_FIELDS) {
+    const found = recipientOnly(allAddresses(headers.get(name), 5), excluded);
+    if (found.length > 0) return [found[0]!];
+  }
+  const to = recipientOnly(allAddresses(headers.getAll('to').join(', '), 20), excluded);
+  return to.length === 1 ? to : [];
 }
 
 function tokenAround(line: string, start: number, length: number): string {
