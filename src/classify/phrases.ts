@@ -160,6 +160,10 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'not accepting mail',
     'does not receive mail',
     'this domain does not accept',
+    // Null MX (RFC 7505) as Sendmail and Exim report it: an MX of ".", no SMTP service.
+    'name server: .: host not found',
+    'indicated no smtp service',
+    'mail receiving disabled',
   ],
   // The account exists but is disabled, suspended or inactive.
   suspend: [

@@ -288,6 +288,42 @@ const NO_ACCOUNT: readonly Phrase[] = [['not listed in', 'directory'], ['not lis
 /** Phrases that keep a user-unknown status from deciding: the text says who really refused. */
 const NOT_REALLY_UNKNOWN: readonly ReasonFamily[] = ['norelaying', 'blocked', 'mailboxfull', 'hasmoved', 'rejected', 'notaccept', 'filtered'];
 
+/**
+ * The reference's own DNS and routing failure wording (Sisimai's NetworkError list): a failed or
+ * temporary lookup, no route, a loop. It vetoes a host-unknown status; the wider DNS wording of
+ * REASON_PHRASES.networkerror ("dns error") does not, since "DNS error: domain not found" is
+ * a non-existent domain.
+ */
+const NETWORK_FAILURE: readonly Phrase[] = [
+  'could not connect and send the mail to',
+  'dns records for the destination computer could not be found',
+  'hop count exceeded',
+  'host is unreachable',
+  'host name lookup failure',
+  'host not found, try again',
+  'mail forwarding loop for',
+  'malformed name server reply',
+  'malformed or unexpected name server reply',
+  'maximum forwarding loop count exceeded',
+  'no route to host',
+  'too many hops',
+  'unable to resolve route',
+  'unrouteable mail domain',
+];
+
+/**
+ * Host-unknown wording that is not part of a DNS-failure or null-MX phrase: "host not found"
+ * inside "host not found, try again" (a temporary lookup failure) or "name server: .: host not
+ * found" (an MX of ".", RFC 7505 null MX) does not say the domain does not exist.
+ */
+function hostUnknownPhrase(f: Facts): string | undefined {
+  const m = phrase(f, 'hostunknown');
+  if (m === undefined) return undefined;
+  let t = f.text;
+  for (const p of [...NETWORK_FAILURE, ...(REASON_PHRASES.notaccept ?? [])]) if (typeof p === 'string' && t.includes(p)) t = t.split(p).join(' | ');
+  return t === f.text ? m : matchPhrases(t, REASON_PHRASES.hostunknown);
+}
+
 /** The first pass, in order. Each predicate says whether (and why) its family holds. */
 const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefined])[] = [
   ['mailboxfull', (f) => common(f, 'mailboxfull')],
@@ -380,13 +416,16 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
     'hostunknown',
     (f) => {
       if (f.provisional === 'hostunknown') return { rule: 'first-pass/provisional' };
-      const m = phrase(f, 'hostunknown');
       if (f.statusFamily === 'hostunknown') {
-        // A DNS failure or a domain without a mail exchanger is not a non-existent domain,
-        // unless the text also says plainly that the host or domain was not found.
-        if (m === undefined && (phrase(f, 'networkerror') !== undefined || phrase(f, 'notaccept') !== undefined)) return undefined;
+        // X.1.2 / X.4.4 is a non-existent domain unless the text names a DNS or routing failure
+        // (the reference's networkerror wording: "host name lookup failure", "host not found,
+        // try again"), or says the domain has no mail exchanger or a null MX, which the
+        // reference's format parsers report as notaccept whatever the status.
+        if (matchPhrases(f.text, NETWORK_FAILURE) !== undefined) return undefined;
+        if (phrase(f, 'notaccept') !== undefined && hostUnknownPhrase(f) === undefined) return undefined;
         return { rule: 'first-pass/status', matched: f.status! };
       }
+      const m = hostUnknownPhrase(f);
       return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
     },
   ],
@@ -542,6 +581,9 @@ function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): Reaso
   if (sr !== undefined && !RETRY_REASONS.has(sr) && facts.smtp) return done(sr, { rule: 'second-pass/status', matched: status! });
   for (const family of SECOND_PASS) {
     if (family === 'norelaying' && matchPhrases(text, AUTH_DEMAND) !== undefined) continue;
+    // Generic DNS wording ("DNS error", "name service error") yields to a statement that the
+    // domain accepts no mail (null MX, no mail exchanger), which says what the lookup found.
+    if (family === 'networkerror' && matchPhrases(text, NETWORK_FAILURE) === undefined && phrase(facts, 'notaccept') !== undefined) continue;
     const m = phrase(facts, family);
     if (m !== undefined) return done(family, { rule: 'second-pass/phrase', matched: m });
   }

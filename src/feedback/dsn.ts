@@ -48,6 +48,7 @@ import {
   MAILER_DIAGNOSTIC,
   MAILER_TEXT,
   MAX_BOUNCE_RECIPIENTS,
+  commandToken,
   echoedRecipients,
   errorLines,
   hasEvidence,
@@ -380,7 +381,8 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   if (reply.status !== undefined && (generic || (reply.statusWithCode && reply.status !== status))) status = reply.status;
   else if (unwrapped.status !== undefined && generic) status = unwrapped.status;
   const action = readAction(fields.get('action')) ?? (status?.startsWith('2') ? 'delivered' : status?.startsWith('4') && ctx.delayedReport() ? 'delayed' : 'failed');
-  const command = readCommand(`${diag.text}\n${blockText}`);
+  // The phrase naming the refused command, else a verb the diagnostic names in capitals (the reference's last resort).
+  const command = readCommand(`${diag.text}\n${blockText}`) ?? commandToken(diagText);
   const mailer = (diag.type !== undefined && MAILER_DIAGNOSTIC.test(diag.type)) || MAILER_TEXT.test(diagText) || /;\s*\|/.test(fields.get('final-recipient') ?? '');
   const remote = clean(splitTyped(fields.get('remote-mta')).text, 255);
   const verdict = decide({
@@ -429,7 +431,7 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
   const reply = readReply(unwrapped.text);
   const status = reply.status ?? unwrapped.status;
   const action: BounceAction = ctx.delayedReport() ? 'delayed' : 'failed';
-  const command = readCommand(diagText) ?? (single && wholeText.length < 20000 ? readCommand(wholeText) : undefined);
+  const command = readCommand(diagText) ?? (single && wholeText.length < 20000 ? readCommand(wholeText) : undefined) ?? commandToken(diagText);
   const verdict = decide({
     status,
     code: reply.code,

@@ -181,6 +181,37 @@ describe('second pass and fallbacks', () => {
   });
 });
 
+describe('unknown domain, DNS failure or a domain that accepts no mail', () => {
+  it('keeps a host-unknown status unless the text names a DNS or routing failure', () => {
+    expect(decide({ status: '5.1.2', replyCode: 550, text: '550 5.1.2 bad destination system' })).toMatchObject({ reason: 'hostunknown', hard: true, decidedBy: { rule: 'first-pass/status' } });
+    expect(decide({ status: '5.4.4', text: 'Name server: mx.example.org: host name lookup failure' })).toMatchObject({ reason: 'networkerror', hard: false });
+    expect(decide({ status: '5.4.4', text: 'Host or domain name not found. Name service error for name=example.org type=MX: Host not found, try again' })).toMatchObject({ reason: 'networkerror', hard: false });
+  });
+
+  it('does not let wider DNS wording veto a host-unknown status ("DNS error" saying the domain is not found)', () => {
+    expect(decide({ status: '5.1.2', text: 'DNS Error: lookup of example.org type MX failed: domain name not found' })).toMatchObject({ reason: 'hostunknown', hard: true });
+  });
+
+  it('reads null-MX and no-mail-exchanger wording as notaccept, even under a host-unknown status', () => {
+    expect(decide({ status: '5.4.4', text: "Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)" })).toMatchObject({ reason: 'notaccept', hard: true });
+    expect(decide({ status: '5.1.2', text: 'Name server: .: host not found' })).toMatchObject({ reason: 'notaccept', hard: true });
+    expect(decide({ text: 'all hosts for example.org: an MX or SRV record indicated no SMTP service' })).toMatchObject({ reason: 'notaccept', hard: true });
+    // but a plain statement that the domain does not exist stays hostunknown
+    expect(decide({ status: '5.1.2', text: 'no MX record for example.org: domain does not exist' })).toMatchObject({ reason: 'hostunknown' });
+  });
+
+  it('lets a null-MX statement win over generic DNS wording, but not over a real lookup failure', () => {
+    expect(decide({ replyCode: 550, text: '550 DNS error: example.org does not accept mail (nullMX)' })).toMatchObject({ reason: 'notaccept', hard: true });
+    expect(decide({ replyCode: 451, text: '451 temporary DNS failure looking up example.org' })).toMatchObject({ reason: 'networkerror', hard: false });
+    expect(decide({ text: 'Name server: example.org: host name lookup failure; no MX record' })).toMatchObject({ reason: 'networkerror' });
+  });
+
+  it('does not read "host not found" inside a temporary lookup failure as an unknown host', () => {
+    expect(decide({ text: 'example.org: Host not found, try again' })).toMatchObject({ reason: 'networkerror', hard: false });
+    expect(decide({ text: 'example.org: Host not found' })).toMatchObject({ reason: 'hostunknown', hard: true });
+  });
+});
+
 describe('hard flag', () => {
   it('follows the reason, not the class', () => {
     expect(hardFlag('userunknown', 'failed', '')).toBe(true);

@@ -496,6 +496,27 @@ describe('parseBounce: non-standard bounces', () => {
   });
 });
 
+describe('parseBounce: the refused SMTP command named in capitals', () => {
+  const dsn = (diagnostic: string): string =>
+    mail(
+      ['From: MAILER-DAEMON@mx.sender.example', 'To: app@sender.example', 'Subject: Delivery Status Notification (Failure)', 'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="r1"'],
+      ['--r1', 'Content-Type: text/plain', '', 'Delivery failed.', '--r1', 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.sender.example', '', 'Final-Recipient: rfc822; tina@example.org', 'Action: failed', `Diagnostic-Code: smtp; ${diagnostic}`, '--r1--'].join('\n'),
+    );
+
+  it('reads a reply that names RCPT as refused at RCPT: an unknown user is hard', () => {
+    expect(only(parseBounce(dsn('550 No such user here (RCPT TO:<tina@example.org>)')))).toMatchObject({ command: 'RCPT', reason: 'userunknown', hard: true });
+  });
+
+  it('reads a reply that names DATA as after DATA: the same words are the filter (soft)', () => {
+    expect(only(parseBounce(dsn('DATA: 550 No such user here')))).toMatchObject({ command: 'DATA', reason: 'filtered', hard: false });
+  });
+
+  it('does not take a verb inside a longer word or in lower case', () => {
+    expect(only(parseBounce(dsn('550 DATABASE says no such user here'))).command).toBeUndefined();
+    expect(only(parseBounce(dsn('550 rcpt no such user here'))).command).toBeUndefined();
+  });
+});
+
 describe('parseBounce: recipients named only in echoes or in the returned message', () => {
   const head = ['From: Mail Delivery Subsystem <MAILER-DAEMON@relay.sender.example>', 'To: app@sender.example', 'Subject: Returned mail: see transcript for details'];
 

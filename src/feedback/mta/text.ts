@@ -140,6 +140,30 @@ export function readCommand(text: string): string | undefined {
   return last ?? (RCPT_REPLY_ANY_SPACE.test(text) ? 'RCPT' : undefined);
 }
 
+/**
+ * SMTP verbs written in capitals as words of a diagnostic (`RCPT`, `MAIL FROM`, `DATA`...), the
+ * reference parser's last way of finding the command (Sisimai::SMTP::Command->find: a
+ * case-sensitive search, not part of a longer word). The latest stage named wins: a reply that
+ * names both RCPT and DATA came after the envelope.
+ */
+const COMMAND_TOKEN = /(?<![A-Za-z0-9_])(DATA|RCPT|MAIL F(?:ROM|rom)|AUTH|STARTTLS|EHLO|HELO)(?![A-Za-z0-9_])/g;
+const TOKEN_STAGE: Readonly<Record<string, number>> = { HELO: 1, EHLO: 2, STARTTLS: 3, AUTH: 4, 'MAIL F': 5, RCPT: 6, DATA: 7 };
+const TOKEN_COMMAND: Readonly<Record<string, string>> = { HELO: 'HELO', EHLO: 'HELO', STARTTLS: 'STARTTLS', AUTH: 'AUTH', 'MAIL F': 'MAIL', RCPT: 'RCPT', DATA: 'DATA' };
+
+/**
+ * The SMTP command a diagnostic names in capitals (`... RCPT TO:<a@b.example> ... 550 ...`,
+ * `DATA: 554 ...`), when {@link readCommand} found no phrase saying which command was refused.
+ */
+export function commandToken(text: string): string | undefined {
+  const t = text.length > 4096 ? text.slice(0, 4096) : text;
+  let best: string | undefined;
+  for (const m of t.matchAll(COMMAND_TOKEN)) {
+    const token = m[1]!.startsWith('MAIL') ? 'MAIL F' : m[1]!;
+    if (best === undefined || TOKEN_STAGE[token]! > TOKEN_STAGE[best]!) best = token;
+  }
+  return best === undefined ? undefined : TOKEN_COMMAND[best];
+}
+
 /** Diagnostic types of local delivery programs: their failures are mailer errors, not address problems. */
 export const MAILER_DIAGNOSTIC = /^x-(?:unix|local|pipe)$/i;
 /** Wording of failing local delivery programs (a pipe, procmail). */
