@@ -23,6 +23,7 @@ import { MailError, MailErrorCode, configError } from '../errors.js';
 import type { Address, AddressInput, Attachment, MessageCategory, MessageInput, NormalizedMessage } from '../types.js';
 import { describeCharAt, domainOf, findTextControl, normalizeDomain, parseAddress, parseAddressList, showValue } from './address.js';
 import { isCampaignId } from '../campaigns/ids.js';
+import { htmlToText } from './text-alternative.js';
 import { findUnknownKey, knownKeys, unknownKeyError } from '../validation/known-keys.js';
 import type { KnownKeys } from '../validation/known-keys.js';
 
@@ -258,6 +259,8 @@ const UNSUPPORTED_FIELDS: readonly (readonly [string, string])[] = [
   ['priority', 'it is an option of mailer.send(), not a message field'],
   ['sendAt', 'it is an option of mailer.send(), not a message field'],
   ['idempotencyKey', 'it is an option of mailer.send(), not a message field'],
+  ['template', 'templates are rendered by mailer.send() and sendMany(); normalize the rendered message (template.render(vars))'],
+  ['vars', 'template variables are rendered by mailer.send() and sendMany() together with `template`'],
 ];
 
 /** Refuses a recipient whose domain has one label (`ann@example`): a typo unless the mailer allows local domains. */
@@ -719,7 +722,9 @@ const OWN_CODES: ReadonlySet<string> = new Set([
 
 /**
  * Validates a message and returns its normalized, frozen form: addresses parsed (IDN domains
- * in ASCII), headers checked, ids and date assigned, size estimated.
+ * in ASCII), headers checked, ids and date assigned, size estimated. An HTML-only message gets
+ * a text alternative made with html-to-text. `template` and `vars` are refused here: the
+ * mailer renders them before normalizing.
  *
  * The result and its arrays are frozen and hold no reference to the input's arrays or
  * objects, with two documented exceptions that are not copied for speed: attachment bytes
@@ -775,7 +780,9 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
     m.dkim !== undefined ||
     m.priority !== undefined ||
     m.sendAt !== undefined ||
-    m.idempotencyKey !== undefined
+    m.idempotencyKey !== undefined ||
+    m.template !== undefined ||
+    m.vars !== undefined
   ) {
     for (const [key, hint] of UNSUPPORTED_FIELDS) {
       if (m[key] !== undefined) throw validation(`The message field \`${key}\` is not supported: ${hint}`);
@@ -830,7 +837,7 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
   }
   checkHeaderText(subject, 'The subject');
 
-  const text = optionalString(m.text, '`text`');
+  let text = optionalString(m.text, '`text`');
   const html = optionalString(m.html, '`html`');
   // Checked before measuring: a UTF-8 string has at least as many bytes as UTF-16 code units.
   if ((text?.length ?? 0) + (html?.length ?? 0) > limits.maxBytes) {
@@ -852,10 +859,6 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
     }
     category = categoryInput as MessageCategory;
   }
-  const campaignInput = m.campaign;
-  if (campaignInput !== undefined && campaignInput !== null && !isCampaignId(campaignInput)) {
-    throw validation(`Expected \`campaign\` to be 1 to 64 letters, digits, '.', '_' or '-' starting with a letter or digit, got ${showValue(campaignInput)}`);
-  }
   // The list (topic) of a marketing message: its unsubscribe token and suppression scope.
   const listInput = m.list;
   let list: string | undefined;
@@ -864,6 +867,10 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
       throw validation(`Expected \`list\` to be 1-64 characters of letters, digits, '.', '_', '-', ':' starting with a letter or digit (not 'marketing' or 'transactional'), got ${showValue(listInput)}`);
     }
     list = listInput;
+  }
+  const campaignInput = m.campaign;
+  if (campaignInput !== undefined && campaignInput !== null && !isCampaignId(campaignInput)) {
+    throw validation(`Expected \`campaign\` to be 1 to 64 letters, digits, '.', '_' or '-' starting with a letter or digit, got ${showValue(campaignInput)}`);
   }
 
   const returnPathInput = m.returnPath;
@@ -897,6 +904,10 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
   }
 
   const date = readDate(m.date, now);
+
+  // An HTML-only message gets a text alternative (after every cheap check, so refused
+  // messages never pay for it); a message with a text part never does.
+  if (text === undefined && html !== undefined && html.length > 0) text = htmlToText(html);
 
   const sizeBytes =
     BASE_OVERHEAD_BYTES +
@@ -938,8 +949,8 @@ function normalize(input: MessageInput, options: NormalizeOptions): NormalizedMe
   };
   if (text !== undefined) message.text = text;
   if (html !== undefined) message.html = html;
-  if (typeof campaignInput === 'string') message.campaign = campaignInput;
   if (list !== undefined) message.list = list;
+  if (typeof campaignInput === 'string') message.campaign = campaignInput;
   return Object.freeze(message);
 }
 
