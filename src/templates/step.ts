@@ -57,6 +57,8 @@ export function templateStep(options: TemplateStepOptions = {}): Shaper {
   const builtins = options.builtins;
   return {
     input(input: MessageInput, ctx: ShapeContext): MessageInput {
+      // Not an object: the normalizer's own typed error says so.
+      if (typeof input !== 'object' || input === null) return input;
       // Each field read once (getters).
       const template = input.template;
       const vars = input.vars;
