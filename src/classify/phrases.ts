@@ -61,6 +61,33 @@ export type ReasonFamily =
 export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phrase[]>>> = Object.freeze({
   // The recipient's local part does not exist.
   userunknown: [
+    // The reference's own wording of the family (Sisimai's UserUnknown list).
+    'bad recipient address',
+    'destination addresses were unknown',
+    'email address could not be found',
+    'is not an active address at this host',
+    'mailbox invalid',
+    'mailbox unavailable',
+    'mailbox is unavailable',
+    'no mail box available for this user',
+    'no mailbox found',
+    'no such email address',
+    'no such mail drop',
+    'not a valid user',
+    'not a local address',
+    'recipient is not local',
+    'recipient not exist',
+    'recipient address rejected: access denied',
+    'badrcptto',
+    'not in my validrcptto list',
+    'user not exist',
+    'user not known',
+    'utilisateur inconnu',
+    'no existe dicha persona',
+    'no existe ese usuario',
+    'nessun utente simile',
+    'invalid or unknown virtual user',
+    'user missing home directory',
     'user unknown',
     'unknown user',
     'userunknown',
@@ -167,6 +194,16 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // The account exists but is disabled, suspended or inactive.
   suspend: [
+    // The reference's own wording of the family (Sisimai's Suspend list).
+    'is a deactivated mailbox',
+    'user is terminated',
+    'user or domain is disabled',
+    'has been temporarily suspended',
+    'temporary locked',
+    'recipient suspend the service',
+    'invalid/inactive user',
+    'mailbox unavailable or access denied',
+    'boite du destinataire archivee',
     'has been disabled',
     'has been suspended',
     'is currently suspended',
@@ -207,6 +244,22 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // Over quota.
   mailboxfull: [
+    // The reference's own wording of the family (Sisimai's MailboxFull list).
+    'exceeding its mailbox quota',
+    'exceeding their quota',
+    'full mailbox',
+    'mailbox exceeded the local limit',
+    'mailbox quota usage exceeded',
+    'not enough disk space',
+    'not sufficient disk space',
+    'over the allowed quota',
+    'the user\'s space has been used up',
+    'user has too many messages on the server',
+    'does not have enough space',
+    'diskspace quota',
+    'no space left on device',
+    'boite du destinataire pleine',
+    'mail file size exceeds the maximum size allowed for mail delivery',
     'mailbox full',
     'mailbox is full',
     'mail box full',
@@ -628,6 +681,15 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // The queue lifetime ran out.
   expired: [
+    // The reference's own wording of the family (Sisimai's Expired list).
+    'delivery attempts will continue to be',
+    'has been delayed',
+    'retry time not reached for any host after a long failure period',
+    'unable to deliver message after multiple retries',
+    'not reachable within the allowed queue period',
+    'it has not been collected after',
+    'could not find a gateway for',
+    'failed to deliver to domain ',
     'delivery time expired',
     'giving up on',
     'gave up',
@@ -684,6 +746,11 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // The remote mail system's own error or misconfiguration.
   systemerror: [
+    // The reference's own wording of the family (Sisimai's SystemError list).
+    'aliasing/forwarding loop broken',
+    'system config error',
+    'remote server is misconfigured',
+    'could not load drd for domain',
     'local configuration error',
     'configuration error',
     'local error in processing',
@@ -705,7 +772,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   // The destination's disk or spool is full.
   systemfull: ['system full', 'mail system full', 'insufficient system storage', 'disk full', 'disk is full', 'no space left on device', 'out of disk space', 'spool full', 'file system full'],
   // A local delivery program failed.
-  mailererror: ['command died with status', 'pipe to |', 'procmail', 'command output:', 'mailer error', 'exit status', 'exit code', 'x-unix;'],
+  mailererror: ['command failed: ', ' || exit ', 'command died with status', 'pipe to |', 'procmail', 'command output:', 'mailer error', 'exit status', 'exit code', 'x-unix;'],
 });
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

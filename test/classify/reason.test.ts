@@ -212,6 +212,25 @@ describe('unknown domain, DNS failure or a domain that accepts no mail', () => {
   });
 });
 
+describe("the reference's wording of each family", () => {
+  it('reads quota, suspension, expiry, system and mailer wording the reference lists', () => {
+    expect(reasonOf({ replyCode: 552, text: '552 sorry, the mailbox of bea is exceeding its mailbox quota', command: 'RCPT' })).toBe('mailboxfull');
+    expect(reasonOf({ text: "delivery failed: the user's space has been used up" })).toBe('mailboxfull');
+    expect(reasonOf({ replyCode: 550, text: '550 ann@example.org is a deactivated mailbox', command: 'RCPT' })).toBe('suspend');
+    expect(reasonOf({ replyCode: 550, text: '550 this account has been temporarily suspended', command: 'RCPT' })).toBe('suspend');
+    expect(reasonOf({ text: 'retry time not reached for any host after a long failure period' })).toBe('expired');
+    expect(reasonOf({ text: 'remote server is misconfigured' })).toBe('systemerror');
+    expect(decide({ text: 'command failed: /usr/local/bin/filter || exit 75' }).decidedBy.family).toBe('mailererror');
+  });
+
+  it('reads unknown-user wording the reference lists at RCPT (hard) and after DATA as the filter (soft)', () => {
+    for (const text of ['550 Requested action not taken: mailbox unavailable', '550 sorry, no mailbox found', '550 utilisateur inconnu', '553 sorry, that address is in my badrcptto list']) {
+      expect(decide({ replyCode: Number(text.slice(0, 3)), text, command: 'RCPT' })).toMatchObject({ reason: 'userunknown', hard: true });
+      expect(decide({ replyCode: Number(text.slice(0, 3)), text, command: 'DATA' })).toMatchObject({ reason: 'filtered', hard: false });
+    }
+  });
+});
+
 describe('hard flag', () => {
   it('follows the reason, not the class', () => {
     expect(hardFlag('userunknown', 'failed', '')).toBe(true);
