@@ -87,3 +87,21 @@ export function missingDependencyError(what: string, missing: readonly string[],
     ...(causes.length === 1 ? { cause: causes[0] } : causes.length > 1 ? { cause: new AggregateError(causes, 'Optional packages failed to load') } : {}),
   });
 }
+
+/**
+ * Loads one optional package: {@link importOptionalAll} with a single entry.
+ *
+ * @example
+ * ```ts
+ * const prom = await importOptional('The Prometheus exporter', 'prom-client', () => import('prom-client'));
+ * ```
+ */
+export async function importOptional<T>(what: string, pkg: string, load: () => Promise<T>): Promise<T> {
+  const [mod] = await importOptionalAll<[T]>(what, [{ pkg, load }]);
+  return mod;
+}
+
+/** The namespace of a CommonJS package imported from ESM: its `default` when that carries the exports. */
+export function interop<T>(mod: T & { default?: T }): T {
+  return mod.default !== undefined && typeof mod.default === 'object' ? mod.default : mod;
+}

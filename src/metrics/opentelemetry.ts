@@ -12,7 +12,7 @@ import { configError } from '../errors.js';
 import type { MailerMetrics } from './collector.js';
 import { HISTOGRAMS, SNAPSHOT_METRICS } from './definitions.js';
 import type { SnapshotMetric } from './definitions.js';
-import { interop, loadOptional } from './optional.js';
+import { importOptional, interop } from '../deps/optional.js';
 
 type OtelApi = typeof import('@opentelemetry/api');
 
@@ -60,7 +60,7 @@ export async function openTelemetryMetrics(metrics: MailerMetrics, options: Open
   if (typeof prefix !== 'string' || !INSTRUMENT_PREFIX.test(prefix)) throw configError('prefix', 'an instrument name prefix (a letter, then letters, digits, _ . - /)', prefix);
   let meter = options.meter;
   if (meter === undefined) {
-    const provider = options.meterProvider ?? (options.lib ?? interop(await loadOptional('@opentelemetry/api', 'The OpenTelemetry metrics (mailpush/metrics)', () => import('@opentelemetry/api')))).metrics;
+    const provider = options.meterProvider ?? (options.lib ?? interop(await importOptional('The OpenTelemetry metrics (mailpush/metrics)', '@opentelemetry/api', () => import('@opentelemetry/api')))).metrics;
     if (typeof provider?.getMeter !== 'function') throw configError('meterProvider', 'a MeterProvider (getMeter)', provider);
     meter = provider.getMeter('mailpush');
   }

@@ -10,7 +10,7 @@ import { MailError, MailErrorCode, configError } from '../errors.js';
 import type { MailerMetrics, MetricsSnapshot } from './collector.js';
 import { HISTOGRAMS, SNAPSHOT_METRICS } from './definitions.js';
 import { HistogramData } from './histogram.js';
-import { interop, loadOptional } from './optional.js';
+import { importOptional, interop } from '../deps/optional.js';
 
 type PromClient = typeof import('prom-client');
 type Registry = import('prom-client').Registry;
@@ -70,7 +70,7 @@ export async function prometheusExporter(metrics: MailerMetrics, options: Promet
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
   const prefix = options.prefix ?? 'mailpush_';
   if (typeof prefix !== 'string' || !NAME_PREFIX.test(prefix)) throw configError('prefix', 'a Prometheus name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)', prefix);
-  const prom: PromClient = options.lib ?? interop(await loadOptional('prom-client', 'The Prometheus exporter (mailpush/metrics)', () => import('prom-client')));
+  const prom: PromClient = options.lib ?? interop(await importOptional('The Prometheus exporter (mailpush/metrics)', 'prom-client', () => import('prom-client')));
   if (typeof prom.Registry !== 'function' || typeof prom.Counter !== 'function') throw configError('lib', 'the prom-client module', prom);
   const registry = options.registry ?? new prom.Registry();
 

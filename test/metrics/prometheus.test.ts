@@ -8,7 +8,7 @@ import { MailErrorCode, createMailer, memoryStore, smtpTransport } from '../../s
 import type { Mailer } from '../../src/index.js';
 import { createMetrics, prometheusExporter, toNodeHandler } from '../../src/metrics/index.js';
 import type { PrometheusExporter } from '../../src/metrics/index.js';
-import { loadOptional } from '../../src/metrics/optional.js';
+import { importOptional } from '../../src/deps/optional.js';
 import { startSmtpSink } from '../../src/testing/index.js';
 import type { SmtpSink } from '../../src/testing/index.js';
 import { parseExposition } from './prom-text.js';
@@ -180,7 +180,7 @@ describe('prometheusExporter over HTTP', () => {
 
   it('a missing optional package is a MISSING_DEPENDENCY error naming the install command', async () => {
     const pkg = 'mailpush-no-such-package';
-    const err = await loadOptional(pkg, 'The test', () => import(/* @vite-ignore */ pkg)).catch((e: unknown) => e);
+    const err = await importOptional('The test', pkg, () => import(/* @vite-ignore */ pkg)).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: MailErrorCode.MISSING_DEPENDENCY });
     expect((err as Error).message).toContain(`npm install ${pkg}`);
   });
