@@ -314,6 +314,13 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // Our envelope sender was refused.
   rejected: [
+    // The reference's own wording of the family (Sisimai's Rejected list).
+    'email address is not verified',
+    'envelope sender is not valid',
+    'from address is not valid',
+    'is not a registered gateway user',
+    'not a verified sender',
+    'sender\'s domain is invalid',
     'sender address rejected',
     'sender rejected',
     'sender was rejected',
@@ -323,7 +330,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'unknown sender',
     'invalid sender',
     'sender invalid',
-    'bad sender',
+    // "bad sender ip address" is the client (blocked), not the sender address.
+    /bad sender(?! ip)/,
     'bogus mail from',
     'sender verify failed',
     'sender verification failed',
@@ -384,6 +392,11 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // The connecting client (IP, host name, HELO) is refused: block lists, dynamic IPs.
   blocked: [
+    // The reference's own wording of the family (Sisimai's Blocked list).
+    'bad sender ip address',
+    'currently sending spam see',
+    'dynamic/zombied/spam ips blocked',
+    'host network not allowed',
     'blocked using',
     'blacklisted',
     'blocklisted',
@@ -529,6 +542,16 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // Local site policy (attachments, closed lists, "for policy reasons").
   policyviolation: [
+    // The reference's own wording of the family (Sisimai's PolicyViolation list).
+    'because the recipient is not accepting mail with',
+    'email rejected due to security policies',
+    'header are not accepted',
+    'message bounced due to organizational settings',
+    'messages with multiple addresses',
+    'rejected by organization policy',
+    'its content presents a potential',
+    'we do not accept messages containing images or other attachments',
+    'posts without solving a captcha',
     'policy violation',
     'violates our policy',
     'violation of our',
@@ -557,6 +580,12 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // The content was judged spam.
   spamdetected: [
+    // The reference's own wording of the family (Sisimai's SpamDetected list).
+    'bulk email',
+    'rejecting banned content',
+    'rejecting mail content',
+    'content with spam-like characteristics',
+    'failed several antispam checks',
     /\b(?:as|is|be|being|considered|classified|identified|detected|suspected|looks like|appears to be|likely|probable|possible|contains|containing)(?: as)? (?:an? )?(?:spam|junk)\b/,
     /\bspam\b(?!haus|cop)[\w ]{0,12}(?:detected|content|message|mail|filter|rejected|suspected|blocked|policy|signature|score|threshold|like)/,
     /\b(?:due to|because of|for|suspected|possible|probable|likely|reason:?) spam\b/,

@@ -223,6 +223,15 @@ describe("the reference's wording of each family", () => {
     expect(decide({ text: 'command failed: /usr/local/bin/filter || exit 75' }).decidedBy.family).toBe('mailererror');
   });
 
+  it('tells the client (blocked), the sender (rejected), content (spamdetected) and site policy (policyviolation) apart by their wording', () => {
+    expect(reasonOf({ replyCode: 554, text: '554 bad sender ip address 192.0.2.1', command: 'CONN' })).toBe('blocked');
+    expect(reasonOf({ replyCode: 554, text: '554 dynamic/zombied/spam IPs blocked', command: 'CONN' })).toBe('blocked');
+    expect(reasonOf({ replyCode: 550, text: '550 envelope sender is not valid', command: 'MAIL' })).toBe('rejected');
+    expect(reasonOf({ replyCode: 550, text: '550 your message failed several antispam checks', command: 'DATA' })).toBe('spamdetected');
+    expect(reasonOf({ replyCode: 550, text: '550 the message was rejected by organization policy', command: 'DATA' })).toBe('policyviolation');
+    expect(reasonOf({ replyCode: 550, text: '550 we do not accept messages containing images or other attachments', command: 'DATA' })).toBe('policyviolation');
+  });
+
   it('reads unknown-user wording the reference lists at RCPT (hard) and after DATA as the filter (soft)', () => {
     for (const text of ['550 Requested action not taken: mailbox unavailable', '550 sorry, no mailbox found', '550 utilisateur inconnu', '553 sorry, that address is in my badrcptto list']) {
       expect(decide({ replyCode: Number(text.slice(0, 3)), text, command: 'RCPT' })).toMatchObject({ reason: 'userunknown', hard: true });
