@@ -122,9 +122,22 @@ export class MailerCore {
   }
 
   rememberReport(report: DeliveryReport): void {
-    this.recent.set(report.id, report);
-    if (this.recent.size > RECENT_REPORTS) this.recent.delete(this.recent.keys().next().value as string);
+    // The oldest id comes from a ring, not from `recent.keys().next()`: a Map used as a FIFO
+    // leaves deleted slots at its front, and every keys().next() walked over them (up to the
+    // table's size: ~8 µs per message, the largest cost of dispatch).
+    const id = report.id;
+    if (!this.recent.has(id)) {
+      const old = this.recentOrder[this.recentNext];
+      if (old !== undefined) this.recent.delete(old);
+      this.recentOrder[this.recentNext] = id;
+      this.recentNext = this.recentNext + 1 === RECENT_REPORTS ? 0 : this.recentNext + 1;
+    }
+    this.recent.set(id, report);
   }
+
+  /** Ids of {@link recent} in the order first remembered (a ring of RECENT_REPORTS). */
+  private readonly recentOrder: (string | undefined)[] = [];
+  private recentNext = 0;
 
   /** Nothing queued, scheduled, in flight or waiting on disk. */
   get idle(): boolean {

@@ -17,16 +17,14 @@ import type { Envelope } from './compose.js';
  * `prepared.signer`. Call this per attempt: each attempt is signed with a fresh `t=`.
  */
 export function prepareMessage(jobId: string, message: NormalizedMessage, envelope: Envelope, signer?: MimeSigner): PreparedMessage {
+  // One closure per prepared message (it runs for every attempt).
   let raw: Promise<Buffer> | undefined;
-  const compose = signer === undefined
-    ? () => composeMessage(message, envelope)
-    : async () => {
-        const bytes = await composeMessage(message, envelope);
-        return Buffer.concat([Buffer.from(await signer.signatureHeaders(bytes), 'latin1'), bytes]);
-      };
-  const rawOnce = (): Promise<Buffer> => {
-    raw ??= compose();
-    return raw;
-  };
+  const rawOnce = (): Promise<Buffer> => (raw ??= signer === undefined ? composeMessage(message, envelope) : composeSigned(message, envelope, signer));
   return signer === undefined ? { jobId, message, envelope, raw: rawOnce } : { jobId, message, envelope, raw: rawOnce, signer };
+}
+
+/** The composed message with the signature header fields on top. */
+async function composeSigned(message: NormalizedMessage, envelope: Envelope, signer: MimeSigner): Promise<Buffer> {
+  const bytes = await composeMessage(message, envelope);
+  return Buffer.concat([Buffer.from(await signer.signatureHeaders(bytes), 'latin1'), bytes]);
 }

@@ -11,3 +11,27 @@ it('memory correlation store: keeps at most maxEntries, the oldest go first, and
   expect(() => memoryCorrelationStore({ maxEntries: 0 })).toThrow(/maxEntries/);
   expect(() => memoryCorrelationStore({ retentionMs: -1 })).toThrow(/retentionMs/);
 });
+
+it('memory correlation store: a re-recorded job is the newest, expired ones leave from the oldest end, and order holds over many evictions', () => {
+  let t = 0;
+  const store = memoryCorrelationStore({ maxEntries: 3, retentionMs: 100, now: () => t });
+  const rec = (n: number, sentAt = t): void => store.record({ jobId: `j${n}`, id: `m${n}`, messageId: `<${n}@x>`, recipients: ['a@x.test'], sentAt });
+  rec(1);
+  rec(2);
+  rec(3);
+  rec(1); // j1 again: now the newest, so j2 is the oldest
+  rec(4);
+  expect([store.find('j1')?.jobId, store.find('j2'), store.find('j3')?.jobId, store.find('j4')?.jobId, store.size]).toEqual(['j1', undefined, 'j3', 'j4', 3]);
+  // 5,000 more records with re-records in between: always the last three distinct jobs.
+  for (let n = 5; n < 5_005; n++) {
+    rec(n);
+    if (n % 3 === 0) rec(n - 1);
+  }
+  expect(store.size).toBe(3);
+  expect(['j5004', 'j5003', 'j5002', 'j5001'].map((id) => store.find(id)?.jobId)).toEqual(['j5004', 'j5003', 'j5002', undefined]);
+  // Expiry: the oldest expired are dropped when the next job is recorded.
+  t = 150;
+  rec(9_000, 150);
+  expect(store.size).toBe(1);
+  expect(store.find('j9000')?.jobId).toBe('j9000');
+});
