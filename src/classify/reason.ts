@@ -293,8 +293,13 @@ const NOT_REALLY_UNKNOWN: readonly ReasonFamily[] = ['norelaying', 'blocked', 'm
  * temporary lookup, no route, a loop. It vetoes a host-unknown status; the wider DNS wording of
  * REASON_PHRASES.networkerror ("dns error") does not, since "DNS error: domain not found" is
  * a non-existent domain.
+ *
+ * @example
+ * ```ts
+ * matchPhrases('name server: example.org: host name lookup failure', NETWORK_FAILURE); // 'host name lookup failure'
+ * ```
  */
-const NETWORK_FAILURE: readonly Phrase[] = [
+export const NETWORK_FAILURE: readonly Phrase[] = [
   'could not connect and send the mail to',
   'dns records for the destination computer could not be found',
   'hop count exceeded',

@@ -22,7 +22,8 @@
 import { defaultClassificationRules, defaultClassifier, parseEnhancedStatus } from '../classify/index.js';
 import type { Classifier } from '../classify/index.js';
 import type { ReasonFamily } from '../classify/phrases.js';
-import { decideBounceReason } from '../classify/reason.js';
+import { matchPhrases } from '../classify/phrases.js';
+import { decideBounceReason, NETWORK_FAILURE } from '../classify/reason.js';
 import type { ReasonVerdict } from '../classify/reason.js';
 import { configError, describeValue, MailError, MailErrorCode } from '../errors.js';
 import type { BounceCategory, Classification } from '../types.js';
@@ -206,8 +207,9 @@ function decide(input: {
     recipientDomain: domain,
     provisional,
   });
-  if (action === 'failed' && code === undefined && (v.reason === 'networkerror' || v.reason === 'onhold') && NEVER_CONNECTED.test(text)) {
-    // Mail systems only give up on unreachable hosts once the queue lifetime is over.
+  if (action === 'failed' && code === undefined && (v.reason === 'networkerror' || v.reason === 'onhold') && NEVER_CONNECTED.test(text) && matchPhrases(text.toLowerCase(), NETWORK_FAILURE) === undefined) {
+    // Mail systems only give up on unreachable hosts once the queue lifetime is over. The
+    // reference's own network-failure wording ("no route to host") stays networkerror.
     return { reason: 'expired', hard: false, decidedBy: { ...v.decidedBy, rule: 'mailpush/gave-up-unreachable', family: 'expired' } };
   }
   return v;

@@ -517,6 +517,19 @@ describe('parseBounce: the refused SMTP command named in capitals', () => {
   });
 });
 
+describe('parseBounce: a system that gave up on a host', () => {
+  const gaveUp = (why: string): string =>
+    mail(['From: MAILER-DAEMON@relay.sender.example', 'To: app@sender.example', 'Subject: Undeliverable: Hello'], ['Delivery to the following recipient failed permanently:', '', '     uma@example.org', '', `Technical details: ${why}`].join('\n'));
+
+  it('reads a host it never reached as expired (the queue lifetime ran out)', () => {
+    expect(only(parseBounce(gaveUp('[example.org 192.0.2.7: socket error]')))).toMatchObject({ reason: 'expired', hard: false, decidedBy: { rule: 'mailpush/gave-up-unreachable' } });
+  });
+
+  it("keeps the reference's own network-failure wording as networkerror", () => {
+    expect(only(parseBounce(gaveUp('connect to example.org[192.0.2.7]: No route to host')))).toMatchObject({ reason: 'networkerror', hard: false });
+  });
+});
+
 describe('parseBounce: recipients named only in echoes or in the returned message', () => {
   const head = ['From: Mail Delivery Subsystem <MAILER-DAEMON@relay.sender.example>', 'To: app@sender.example', 'Subject: Returned mail: see transcript for details'];
 
