@@ -316,6 +316,9 @@ export const NETWORK_FAILURE: readonly Phrase[] = [
   'unrouteable mail domain',
 ];
 
+/** A refusal of the connecting client's name or host: host-not-found wording in it is about the client. */
+const CLIENT_REFUSED: readonly Phrase[] = ['helo command rejected', 'ehlo command rejected', 'client host rejected', 'helo name', 'invalid helo'];
+
 /**
  * Host-unknown wording that is not part of a DNS-failure or null-MX phrase: "host not found"
  * inside "host not found, try again" (a temporary lookup failure) or "name server: .: host not
@@ -324,6 +327,10 @@ export const NETWORK_FAILURE: readonly Phrase[] = [
 function hostUnknownPhrase(f: Facts): string | undefined {
   const m = phrase(f, 'hostunknown');
   if (m === undefined) return undefined;
+  // The recipient's domain is judged from RCPT on: "host not found" before it, or in a refusal
+  // of the client's HELO name or host ("Helo command rejected: Host not found"), is about us.
+  if (f.command !== undefined && (BEFORE_ENVELOPE.has(f.command) || f.command === 'MAIL')) return undefined;
+  if (matchPhrases(f.text, CLIENT_REFUSED) !== undefined) return undefined;
   let t = f.text;
   for (const p of [...NETWORK_FAILURE, ...(REASON_PHRASES.notaccept ?? [])]) if (typeof p === 'string' && t.includes(p)) t = t.split(p).join(' | ');
   return t === f.text ? m : matchPhrases(t, REASON_PHRASES.hostunknown);

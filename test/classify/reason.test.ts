@@ -206,6 +206,12 @@ describe('unknown domain, DNS failure or a domain that accepts no mail', () => {
     expect(decide({ text: 'Name server: example.org: host name lookup failure; no MX record' })).toMatchObject({ reason: 'networkerror' });
   });
 
+  it('reads host-not-found wording about the client (HELO name, client host, before RCPT) as the client refused, not an unknown domain', () => {
+    expect(reasonOf({ replyCode: 504, status: '5.5.2', text: '504 5.5.2 <bad.example>: Helo command rejected: Host not found' })).toBe('blocked');
+    expect(reasonOf({ replyCode: 550, text: '550 Host not found', command: 'HELO' })).toBe('blocked');
+    expect(decide({ replyCode: 550, text: '550 Host not found', command: 'RCPT' })).toMatchObject({ reason: 'hostunknown', hard: true });
+  });
+
   it('does not read "host not found" inside a temporary lookup failure as an unknown host', () => {
     expect(decide({ text: 'example.org: Host not found, try again' })).toMatchObject({ reason: 'networkerror', hard: false });
     expect(decide({ text: 'example.org: Host not found' })).toMatchObject({ reason: 'hostunknown', hard: true });
