@@ -396,7 +396,9 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
     diagnosticType: mailer ? 'X-Unix' : diag.type,
     remoteHost: remote !== '' ? remote : undefined,
     address,
-    fallback: ctx.fallback,
+    // `Action: expired` (not an RFC 3464 action, but written by some MTAs): the queue lifetime
+    // ran out, the reference's provisional expired, which a more specific reason replaces.
+    fallback: ctx.fallback ?? (/^\s*expired/i.test(fields.get('action') ?? '') ? 'expired' : undefined),
     classifier: ctx.classifier,
   });
 

@@ -530,6 +530,22 @@ describe('parseBounce: a system that gave up on a host', () => {
   });
 });
 
+describe('parseBounce: `Action: expired`', () => {
+  const expired = (extra: readonly string[]): string =>
+    mail(
+      ['From: MAILER-DAEMON@mx.sender.example', 'To: app@sender.example', 'Subject: Delivery Status Notification', 'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="r2"'],
+      ['--r2', 'Content-Type: text/plain', '', 'Your message could not be delivered.', '--r2', 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.sender.example', '', 'Final-Recipient: rfc822; vera@example.org', 'Action: expired', 'Status: 5.0.0', ...extra, '--r2--'].join('\n'),
+    );
+
+  it('reads a report that only says the queue lifetime ran out as expired (soft)', () => {
+    expect(only(parseBounce(expired([])))).toMatchObject({ address: 'vera@example.org', reason: 'expired', hard: false });
+  });
+
+  it('lets a specific diagnostic replace it', () => {
+    expect(only(parseBounce(expired(['Diagnostic-Code: smtp; 552 5.2.2 mailbox full'])))).toMatchObject({ reason: 'mailboxfull' });
+  });
+});
+
 describe('parseBounce: recipients named only in echoes or in the returned message', () => {
   const head = ['From: Mail Delivery Subsystem <MAILER-DAEMON@relay.sender.example>', 'To: app@sender.example', 'Subject: Returned mail: see transcript for details'];
 
