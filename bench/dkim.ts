@@ -37,7 +37,7 @@ import { fmt, header, median, nowMs, parseFlags, result, startSinkChild, summary
 import type { SinkChild } from './common.js';
 
 const flags = parseFlags(3);
-const COUNT = flags.quick ? 500 : 5_000;
+const COUNT = flags.quick ? 200 : 5_000;
 const CONNECTIONS = 5;
 const MAX_MESSAGES = 100;
 const DOMAINS = 10;
@@ -163,7 +163,7 @@ for (let r = 0; r < flags.rounds; r++) {
 }
 
 // Signing alone: the cost of the signer itself, without SMTP or MIME composition around it.
-const SIGN_COUNT = flags.quick ? 300 : 3_000;
+const SIGN_COUNT = flags.quick ? 150 : 3_000;
 const composed = await composeMessage(normalizeMessage(inputs[0]!, { now: Date.now() }));
 const messageSigner = rsaSigner.signerFor({ from: { address: `orders@${FROM_DOMAIN}` } })!;
 const nodemailerDkim = new NodemailerDkim({ domainName: FROM_DOMAIN, keySelector: 'rsa1', privateKey: rsaPem });

@@ -35,7 +35,7 @@ import { addRoundTrips, adminClient, countRedisRoundTrips, deleteKeys, REDIS, se
 import type { LineChild, RoundTrips } from './fleet-common.js';
 
 const flags = parseFlags(3);
-/** `--sink-delay-ms N` and `--per-worker N` change the workload (defaults: the issue's 20 ms; 400, or 50 with --quick). */
+/** `--sink-delay-ms N` and `--per-worker N` change the workload (defaults: the issue's 20 ms; 400, or 25 with --quick). */
 function numberFlag(name: string): number | undefined {
   const i = process.argv.indexOf(name);
   if (i < 0) return undefined;
@@ -47,11 +47,11 @@ const SINK_DELAY_MS = numberFlag('--sink-delay-ms') ?? 20;
 const CONCURRENCY = 5;
 const WORKER_COUNTS = [1, 2, 4] as const;
 /** Messages per worker in a throughput round (about 2 s of work at ~220/s per worker). */
-const PER_WORKER = numberFlag('--per-worker') ?? (flags.quick ? 50 : 400);
-const ROUND_TRIP_MESSAGES = flags.quick ? 100 : 600;
+const PER_WORKER = numberFlag('--per-worker') ?? (flags.quick ? 25 : 400);
+const ROUND_TRIP_MESSAGES = flags.quick ? 50 : 600;
 const LIMITED = 'limited.test';
 const RATE = 50;
-const LIMIT_WINDOW_MS = flags.quick ? 2_000 : 10_000;
+const LIMIT_WINDOW_MS = flags.quick ? 1_500 : 10_000;
 const LIMIT_ROUNDS = flags.quick ? 1 : 2;
 const DOMAINS = 16;
 /** `--no-transport-gate`: see bench/fleet-worker.ts (a check that the transport's connection count stays per process). */

@@ -102,7 +102,7 @@ if (childAt >= 0) {
   await child(process.argv[childAt + 1] as Mode, Number(process.argv[childAt + 2]));
 } else {
   const flags = parseFlags(3);
-  const COUNT = flags.quick ? 5_000 : 100_000;
+  const COUNT = flags.quick ? 2_000 : 100_000;
   header('memory per queued job', flags, `${fmt(COUNT)} jobs (~300 B text, 1 recipient, ${fmt(DOMAINS)} domains), one child process per measurement`);
   const samples: Record<Mode, Sample[]> = { baseline: [], scheduled: [], ready: [] };
   for (let r = 0; r < flags.rounds; r++) {

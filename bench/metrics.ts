@@ -17,8 +17,8 @@ import { createStatusHandler } from '../src/status/index.js';
 import { fmt, header, nowMs, parseFlags, result, startSinkChild, summary, tick } from './common.js';
 
 const flags = parseFlags(5);
-const NOOP_COUNT = flags.quick ? 5_000 : 30_000;
-const SMTP_COUNT = flags.quick ? 500 : 3_000;
+const NOOP_COUNT = flags.quick ? 2_000 : 30_000;
+const SMTP_COUNT = flags.quick ? 200 : 3_000;
 const DOMAINS = 100;
 
 type Variant = 'plain' | 'metrics' | 'everything';

@@ -34,8 +34,8 @@
  * Run: npx tsx bench/store.ts [--quick] [--rounds N] [--driver auto|node:sqlite|better-sqlite3]
  *        [--only throughput,latency,recovery,rss] [--dir PATH]
  *        [--recover-count N] [--rss-count N] [--rss-memory-count N] [--in-flight N]
- *   --quick   200 messages per throughput run, 0.3 s of latency, 5,000 jobs to recover,
- *             20,000 (sqlite) / 5,000 (memory) messages of backlog, one round
+ *   --quick   100 messages per throughput run, 0.3 s of latency, 2,000 jobs to recover,
+ *             5,000 (sqlite) / 2,000 (memory) messages of backlog, one round
  *   --in-flight N  experiment: N producers each awaiting send() in the throughput part (default 1)
  *  (it starts `node --expose-gc --import tsx bench/store.ts --child ...` for parts 3 and 4 itself)
  */
@@ -303,7 +303,7 @@ interface ThroughputRun {
 }
 
 async function throughputPart(flags: { quick: boolean; rounds: number }): Promise<void> {
-  const COUNT = flags.quick ? 200 : 5_000;
+  const COUNT = flags.quick ? 100 : 5_000;
   const CONNECTIONS = 5;
   const DOMAINS = 10;
   const paragraph = 'Hello, your order has shipped and is on its way. Track it any time from your account page. ';
@@ -501,7 +501,7 @@ async function latencyPart(flags: { quick: boolean; rounds: number }): Promise<v
 // ---------------------------------------------------------------------------------------
 
 async function recoveryPart(flags: { quick: boolean; rounds: number }): Promise<void> {
-  const COUNT = intOption('--recover-count') ?? (flags.quick ? 5_000 : 100_000);
+  const COUNT = intOption('--recover-count') ?? (flags.quick ? 2_000 : 100_000);
   console.log(`\n   -- 3. recovery: ${fmt(COUNT)} pending jobs (sendAt in 30 days), sqliteStore() + createMailer() + ready() in a fresh child process per round`);
   const pristine = newPath('recover-pristine');
   const setup = await runChild<SetupSample>(['setup', pristine, String(COUNT)]);
@@ -547,8 +547,8 @@ async function recoveryPart(flags: { quick: boolean; rounds: number }): Promise<
 // ---------------------------------------------------------------------------------------
 
 async function rssPart(flags: { quick: boolean; rounds: number }): Promise<void> {
-  const SQLITE_N = intOption('--rss-count') ?? (flags.quick ? 20_000 : 1_000_000);
-  const MEMORY_N = intOption('--rss-memory-count') ?? (flags.quick ? 5_000 : 100_000);
+  const SQLITE_N = intOption('--rss-count') ?? (flags.quick ? 5_000 : 1_000_000);
+  const MEMORY_N = intOption('--rss-memory-count') ?? (flags.quick ? 2_000 : 100_000);
   const TARGET = 1_000_000;
   console.log(`\n   -- 4. RSS of a backlog: individual await send() for a transport that never answers, one child process each; sqlite ${fmt(SQLITE_N)} messages, memory ${fmt(MEMORY_N)}`);
   const path = newPath('rss');

@@ -68,8 +68,8 @@ function substitute(source: string, v: Record<string, unknown>): string {
 async function renders(flags: { quick: boolean; rounds: number }): Promise<void> {
   const template = await compileTemplate({ mjml: MJML, subject: SUBJECT });
   const mjml2html = await loadMjml();
-  const nTemplate = flags.quick ? 2_000 : 50_000;
-  const nMjml = flags.quick ? 20 : 200;
+  const nTemplate = flags.quick ? 1_000 : 50_000;
+  const nMjml = flags.quick ? 10 : 200;
   // Warm both paths.
   for (let i = 0; i < 500; i++) template.render(vars(i));
   for (let i = 0; i < 5; i++) await mjml2html(substitute(MJML, vars(i)), { validationLevel: 'strict' });
