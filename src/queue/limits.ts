@@ -5,7 +5,8 @@
  * @module
  */
 
-import { configError } from '../errors.js';
+import { MailErrorCode, configError } from '../errors.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { PRIORITIES } from '../types.js';
 import type { Priority } from '../types.js';
 
@@ -71,6 +72,13 @@ export const DEFAULT_THROTTLE: Required<ThrottleOptions> = Object.freeze({
   recoverStep: 0.1,
 });
 
+// Known names of each options object (an unknown one is a CONFIG error naming the nearest):
+// add a field here when you add it to the interface above.
+const DOMAIN_LIMIT_KEYS = knownKeys(['ratePerSecond', 'burst', 'concurrency']);
+const THROTTLE_KEYS = knownKeys(['pauseMs', 'maxPauseMs', 'decreaseFactor', 'minRatePerSecond', 'recoverAfter', 'recoverStep']);
+const LIMITS_KEYS = knownKeys(['concurrency', 'default', 'domains', 'transport', 'criticalReserve']);
+const TRANSPORT_LIMIT_KEYS = knownKeys(['ratePerSecond', 'concurrency']);
+
 /** Limits of one domain after defaults. */
 export interface ResolvedDomainLimits {
   readonly ratePerSecond: number;
@@ -98,6 +106,7 @@ function isRecord(value: unknown): boolean {
 /** Validates one domain's limits, filling defaults from `base`. */
 export function resolveDomainLimits(input: DomainLimits | undefined, base: ResolvedDomainLimits | undefined, option: string): ResolvedDomainLimits {
   if (input !== undefined && !isRecord(input)) throw configError(option, 'an object', input);
+  if (input !== undefined) rejectUnknownKeys(input, DOMAIN_LIMIT_KEYS, `${option} option`, MailErrorCode.CONFIG, option);
   const rate = input?.ratePerSecond === undefined ? (base?.ratePerSecond ?? Infinity) : positive(input.ratePerSecond, `${option}.ratePerSecond`, true);
   const concurrency = input?.concurrency === undefined ? (base?.concurrency ?? Infinity) : integerOrInfinity(input.concurrency, `${option}.concurrency`);
   const burst = input?.burst === undefined ? defaultBurst(rate) : positive(input.burst, `${option}.burst`, false);
@@ -131,6 +140,7 @@ export function resolveLimits(
   transport: { readonly maxConcurrency?: number | undefined; readonly ratePerSecond?: number | undefined },
 ): ResolvedLimits {
   if (input !== undefined && !isRecord(input)) throw configError('limits', 'an object', input);
+  if (input !== undefined) rejectUnknownKeys(input, LIMITS_KEYS, 'limits option', MailErrorCode.CONFIG, 'limits');
   const def = resolveDomainLimits(input?.default, undefined, 'limits.default');
   const domains = new Map<string, ResolvedDomainLimits>();
   if (input?.domains !== undefined) {
@@ -143,6 +153,7 @@ export function resolveLimits(
   }
   const tIn = input?.transport;
   if (tIn !== undefined && !isRecord(tIn)) throw configError('limits.transport', 'an object', tIn);
+  if (tIn !== undefined) rejectUnknownKeys(tIn, TRANSPORT_LIMIT_KEYS, 'limits.transport option', MailErrorCode.CONFIG, 'limits.transport');
   const transportRate = Math.min(
     tIn?.ratePerSecond === undefined ? Infinity : positive(tIn.ratePerSecond, 'limits.transport.ratePerSecond', true),
     transport.ratePerSecond ?? Infinity,
@@ -167,6 +178,7 @@ export function resolveLimits(
 /** Validates throttle options. */
 export function resolveThrottle(input: ThrottleOptions | undefined): Required<ThrottleOptions> {
   if (input !== undefined && !isRecord(input)) throw configError('throttle', 'an object', input);
+  if (input !== undefined) rejectUnknownKeys(input, THROTTLE_KEYS, 'throttle option', MailErrorCode.CONFIG, 'throttle');
   const o = { ...DEFAULT_THROTTLE, ...input };
   positive(o.pauseMs, 'throttle.pauseMs', false);
   positive(o.maxPauseMs, 'throttle.maxPauseMs', false);
