@@ -515,6 +515,9 @@ export interface Mailer {
   readonly subscriptions: SubscriptionStore;
 }
 
+/** Known names of {@link MailerFeedbackOptions}: add a field here when you add it there. */
+const FEEDBACK_OPTION_KEYS: KnownKeys = knownKeys(['policy', 'onEvent', 'rawTrust', 'resolveCorrelation']);
+
 /** Validates the options of createMailer; throws a CONFIG MailError naming the option. @internal */
 export function validateOptions(options: MailerOptions): void {
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
@@ -531,6 +534,9 @@ export function validateOptions(options: MailerOptions): void {
       throw configError('store', 'a MailerStore (sqliteStore(), memoryStore()) or a QueueStore (add, update, remove, recover, size)', s);
     }
   }
+  const fb = options.feedback;
+  if (fb !== undefined && (typeof fb !== 'object' || fb === null)) throw configError('feedback', 'an object', fb);
+  if (fb !== undefined) rejectUnknownKeys(fb, FEEDBACK_OPTION_KEYS, 'feedback option', MailErrorCode.CONFIG, 'feedback');
   const rawTrust = options.feedback?.rawTrust;
   if (rawTrust !== undefined && rawTrust !== 'verified' && rawTrust !== 'mailbox') throw configError('feedback.rawTrust', "'verified' or 'mailbox'", rawTrust);
   const maxJobs = options.maxJobsInMemory;

@@ -34,13 +34,14 @@ describe('unknown keys', () => {
     );
   });
 
-  it('refuses unknown keys inside limits and throttle, naming the path', () => {
+  it('refuses unknown keys inside limits, throttle and feedback, naming the path', () => {
     const make = (extra: object) => () => createMailer({ transport: memoryTransport(), ...extra } as never);
     expect(make({ limits: { concurency: 5 } })).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG, option: 'limits.concurency', message: expect.stringMatching(/did you mean `concurrency`\?/) }));
     expect(make({ limits: { default: { ratePerSec: 5 } } })).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG, option: 'limits.default.ratePerSec' }));
     expect(make({ limits: { domains: { 'gmail.com': { brust: 5 } } } })).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG, message: expect.stringMatching(/did you mean `burst`\?/) }));
     expect(make({ limits: { transport: { rate: 5 } } })).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG, option: 'limits.transport.rate' }));
     expect(make({ throttle: { pauseMS: 5 } })).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG, option: 'throttle.pauseMS', message: expect.stringMatching(/did you mean `pauseMs`\?/) }));
+    expect(make({ feedback: { rawtrust: 'mailbox' } })).toThrow(expect.objectContaining({ code: MailErrorCode.CONFIG, option: 'feedback.rawtrust', message: expect.stringMatching(/did you mean `rawTrust`\?/) }));
     expect(make({ limits: { concurrency: 5, default: { ratePerSecond: 5 } }, throttle: { pauseMs: 10 } })).not.toThrow();
   });
 
