@@ -463,7 +463,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'after initial connection',
     'not accepting connections',
     'please use the smtp server of your isp',
-    ['your', 'has been blocked'],
+    // The client (its IP, host, server, network or domain), not "your message has been blocked" (content or policy).
+    /your (?:ip|server|host|mail ?server|network|domain|connection)\b.{0,40} has been blocked/,
     ['ip', 'is blocked'],
     ['ip', 'has been blocked'],
   ],

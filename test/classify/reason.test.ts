@@ -238,6 +238,11 @@ describe("the reference's wording of each family", () => {
     expect(reasonOf({ replyCode: 550, text: '550 we do not accept messages containing images or other attachments', command: 'DATA' })).toBe('policyviolation');
   });
 
+  it('reads "has been blocked" as the client only when it names the client, not the message', () => {
+    expect(reasonOf({ replyCode: 554, text: '554 your mail server 192.0.2.1 has been blocked for abuse' })).toBe('blocked');
+    expect(reasonOf({ replyCode: 550, text: '550 Your message has been blocked: local policy violation', command: 'DATA' })).toBe('policyviolation');
+  });
+
   it('reads unknown-user wording the reference lists at RCPT (hard) and after DATA as the filter (soft)', () => {
     for (const text of ['550 Requested action not taken: mailbox unavailable', '550 sorry, no mailbox found', '550 utilisateur inconnu', '553 sorry, that address is in my badrcptto list']) {
       expect(decide({ replyCode: Number(text.slice(0, 3)), text, command: 'RCPT' })).toMatchObject({ reason: 'userunknown', hard: true });
