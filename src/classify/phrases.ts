@@ -290,6 +290,11 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     ['mailbox', 'over quota'],
     ['user', 'over quota'],
     ['exceeded', 'quota'],
+    // The family's meaning in other words: the mailbox (not the message) is out of space.
+    /\b(?:mailbox|inbox|mail ?box|mail ?folder)\b[^.;]{0,40}\b(?:out of (?:storage|space|disk)|over (?:its |the )?(?:storage|capacity|quota|size limit)|exceeds? (?:the |its )?(?:allowed |maximum |max )?(?:size|storage|capacity))/,
+    'out of storage space',
+    'over its storage limit',
+    'quota reached',
   ],
   // The recipient (or its filter) refuses mail from us: a preference, not an address problem.
   filtered: [

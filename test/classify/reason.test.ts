@@ -243,6 +243,13 @@ describe("the reference's wording of each family", () => {
     expect(reasonOf({ replyCode: 550, text: '550 Your message has been blocked: local policy violation', command: 'DATA' })).toBe('policyviolation');
   });
 
+  it('reads a mailbox out of space in other words as mailboxfull, even under a user-unknown status, but not a message too big', () => {
+    for (const text of ['550 5.1.1 the recipient inbox is out of storage space', '550 5.1.1 Mailbox is over capacity', '550 5.1.1 mailbox exceeds allowed size', '550 5.1.1 quota reached']) {
+      expect(decide({ replyCode: 550, status: '5.1.1', text, command: 'RCPT' })).toMatchObject({ reason: 'mailboxfull', hard: false });
+    }
+    expect(reasonOf({ replyCode: 552, status: '5.2.3', text: '552 5.2.3 Message exceeds maximum size for this mailbox', command: 'DATA' })).toBe('emailtoolarge');
+  });
+
   it('reads unknown-user wording the reference lists at RCPT (hard) and after DATA as the filter (soft)', () => {
     for (const text of ['550 Requested action not taken: mailbox unavailable', '550 sorry, no mailbox found', '550 utilisateur inconnu', '553 sorry, that address is in my badrcptto list']) {
       expect(decide({ replyCode: Number(text.slice(0, 3)), text, command: 'RCPT' })).toMatchObject({ reason: 'userunknown', hard: true });
