@@ -31,8 +31,18 @@ export class Settler {
 
   /** The transport answered: accepted recipients are sent, the refused ones fail or retry. */
   onResult(job: Job, rec: MessageRecord, result: SendResult): void {
-    const rejectedSet = new Set(result.rejected.map((r) => r.address));
-    const accepted = rejectedSet.size === 0 ? job.recipients : job.recipients.filter((a) => !rejectedSet.has(a));
+    const rejected = result.rejected;
+    if (rejected.length === 0) {
+      // The common case, without a Set and arrays per job.
+      if (job.recipients.length > 0) {
+        this.core.scheduler.recordSuccess(job.domain);
+        this.finish(job, rec, job.recipients, 'sent', undefined, result);
+      }
+      this.jobDone(job, rec);
+      return;
+    }
+    const rejectedSet = new Set(rejected.map((r) => r.address));
+    const accepted = job.recipients.filter((a) => !rejectedSet.has(a));
     if (accepted.length > 0) {
       this.core.scheduler.recordSuccess(job.domain);
       this.finish(job, rec, accepted, 'sent', undefined, result);
