@@ -150,11 +150,11 @@ class MailerImpl implements Mailer {
     this.journal = new Journal(this.store.queue, this.core);
     this.verp = options.verp === undefined ? undefined : createVerp(options.verp);
     this.feedback = this.createFeedback(options);
+    // Registered first, so the log line of an event precedes what other listeners do with it.
+    if (options.logger !== undefined) attachLogger((event, listener) => this.core.emitter.on(event, listener), checkLogger(options.logger));
     this.tracking = options.tracking;
     this.unsubscribe = resolveUnsubscribe(options);
     this.subscriptions = this.store.subscriptions ?? memorySubscriptionStore();
-    // Registered first, so the log line of an event precedes what other listeners do with it.
-    if (options.logger !== undefined) attachLogger((event, listener) => this.core.emitter.on(event, listener), checkLogger(options.logger));
     if (options.dkim !== undefined && this.transport.capabilities.rawMime !== true) {
       throw configError('dkim', `a raw-MIME transport: ${this.transport.name} builds its own MIME, so sign with the provider`, options.dkim);
     }
