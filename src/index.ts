@@ -105,6 +105,7 @@ export type {
   SuppressionStore,
   Subscription,
   SubscriptionChange,
+  SubscriptionCount,
   SubscriptionPage,
   SubscriptionResult,
   SubscriptionStatus,

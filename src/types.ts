@@ -607,6 +607,14 @@ export interface SubscriptionPage {
   readonly cursor: string | undefined;
 }
 
+/** The records of one list by status: see {@link SubscriptionStore.count}. */
+export interface SubscriptionCount {
+  /** Addresses that receive the list (what {@link SubscriptionStore.page} pages through). */
+  readonly subscribed: number;
+  /** Addresses that opted out of the list (kept as records, never sent to). */
+  readonly unsubscribed: number;
+}
+
 /**
  * Lists, subscriptions and consent. Methods may return synchronously. The rules (the same in
  * every store; `mailpush/testing/conformance` has the suite):
@@ -632,6 +640,12 @@ export interface SubscriptionStore {
   lists(address: string): readonly Subscription[] | Promise<readonly Subscription[]>;
   /** Subscribed addresses of `list` after `cursor` (undefined = from the start), in address order, at most `limit`. */
   page(list: string, cursor: string | undefined, limit: number): SubscriptionPage | Promise<SubscriptionPage>;
+  /**
+   * How many records of `list` are subscribed and how many unsubscribed, read at one instant
+   * (a list the store never heard of has 0 and 0). Optional: a store without it still works,
+   * and a list send (`sendMany({ list })`) then reports no `unsubscribed` count.
+   */
+  count?(list: string): SubscriptionCount | Promise<SubscriptionCount>;
   /** Releases resources. */
   close?(): void | Promise<void>;
 }

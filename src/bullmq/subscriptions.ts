@@ -17,7 +17,7 @@ import { MailError, MailErrorCode } from '../errors.js';
 import { applyResubscribe, applySubscribe, applyUnsubscribe, checkChangeArgs, checkListName, checkPageArgs, subscriptionAddress } from '../stores/subscription-record.js';
 import type { CheckedChange } from '../stores/subscription-record.js';
 import type { Subscription, SubscriptionResult, SubscriptionStore } from '../types.js';
-import { defineScript, guard } from './redis.js';
+import { defineScript, guard, storeError } from './redis.js';
 import type { RedisPartContext } from './redis.js';
 
 /** Name of the Redis subscription store. */
@@ -101,6 +101,14 @@ export function redisSubscriptionStore(context: RedisPartContext): SubscriptionS
       const values = await guard('reading a page of a list', () => redis.hmget(hash(p.list), ...shown));
       const items = values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as Subscription);
       return { items, cursor: addresses.length > p.limit ? shown[shown.length - 1] : undefined };
+    },
+    async count(list) {
+      const l = checkListName(list);
+      // The hash holds every record and the set the subscribed ones (a record is either), read
+      // in one MULTI so a change between the two reads cannot skew the difference.
+      const [[e1, records], [e2, subscribed]] = (await guard('counting the records of a list', () => redis.multi().hlen(hash(l)).zcard(membersKey(l)).exec())) as [[Error | null, number], [Error | null, number]];
+      if (e1 !== null || e2 !== null) throw storeError('counting the records of a list', e1 ?? e2);
+      return { subscribed, unsubscribed: records - subscribed };
     },
   };
 }

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { MailError, MailErrorCode, configError, toMailError } from '../errors.js';
+import { MailError, MailErrorCode, configError, isMailError, toMailError } from '../errors.js';
 import { checkCampaignId, newCampaignId } from '../campaigns/ids.js';
 import { ComplaintGuard } from '../campaigns/complaint-guard.js';
 import type { ResolvedComplaintGuard } from '../campaigns/complaint-guard.js';
@@ -131,7 +131,7 @@ export function resolveSendMany(
   sourceOrOptions: Source | (SendManyOptions & { readonly list: string }),
   maybeOptions: SendManyOptions | undefined,
   subscriptions: SubscriptionStore | undefined,
-): { source: Source; options: SendManyOptions } {
+): { source: Source; options: SendManyOptions; list?: string } {
   const iterable = typeof sourceOrOptions === 'object' && sourceOrOptions !== null && (Symbol.iterator in sourceOrOptions || Symbol.asyncIterator in sourceOrOptions);
   if (iterable) {
     const options = maybeOptions ?? {};
@@ -147,7 +147,18 @@ export function resolveSendMany(
   if (subscriptions === undefined) throw configError('sendMany.list', 'a mailer with subscriptions', options.list);
   const list = options.list;
   const base = checkBase(options.message);
-  return { source: listSource(subscriptions, list, options.signal), options: { ...options, message: { ...base, list } } };
+  return { source: listSource(subscriptions, list, options.signal), options: { ...options, message: { ...base, list } }, list };
+}
+
+/** The unsubscribed records of `list`; undefined when the store cannot count. Rejects with STORE. */
+async function unsubscribedOf(store: SubscriptionStore, list: string): Promise<number | undefined> {
+  if (store.count === undefined) return undefined;
+  try {
+    return (await store.count(list)).unsubscribed;
+  } catch (err) {
+    if (isMailError(err)) throw err;
+    throw new MailError(`Subscription store (${store.name}) count failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
+  }
 }
 
 function checkBase(base: unknown): Partial<MessageInput> | undefined {
@@ -434,15 +445,18 @@ export class CampaignControl {
     maybeOptions: SendManyOptions | undefined,
     subscriptions: SubscriptionStore,
   ): Promise<CampaignResult> {
-    const { source, options } = resolveSendMany(sourceOrOptions, maybeOptions, subscriptions);
+    const { source, options, list } = resolveSendMany(sourceOrOptions, maybeOptions, subscriptions);
     const maxQueued = options.maxQueued ?? 10_000;
     if (!Number.isInteger(maxQueued) || maxQueued < 1) throw configError('sendMany.maxQueued', 'an integer >= 1', maxQueued);
     const total = options.total;
     if (total !== undefined && (!Number.isSafeInteger(total) || total < 0)) throw configError('sendMany.total', 'an integer >= 0', total);
     const id = campaignIdOf(options);
+    // Counted before the first page is read: the opt-outs the send starts with, which no page gives.
+    const unsubscribed = list === undefined ? undefined : await unsubscribedOf(subscriptions, list);
     await this.startRun(id, total);
     try {
-      return await runCampaign(send, source, options, () => this.backpressure(id, maxQueued), this.hooks, id);
+      const result = await runCampaign(send, source, options, () => this.backpressure(id, maxQueued), this.hooks, id);
+      return unsubscribed === undefined ? result : { ...result, unsubscribed };
     } catch (err) {
       this.hooks.ended(id);
       throw err;

@@ -287,7 +287,8 @@ export interface SendManyOptions {
   /**
    * Send to every address subscribed to this list (`mailer.subscriptions`), read page by page,
    * instead of a source: each gets `{ to: address, list }` over `message`. Unsubscribed
-   * addresses are not members; suppressed ones are skipped at delivery and counted as `suppressed`.
+   * addresses are not members: the result reports how many as `unsubscribed`. Suppressed ones
+   * are skipped at delivery and counted as `suppressed`.
    */
   readonly list?: string;
   /** Number of items the source will give, when known: progress events then include them in `remaining` and `etaMs`. */
@@ -314,6 +315,13 @@ export interface CampaignResult extends CampaignProgress {
   readonly aborted: boolean;
   /** True when the campaign was cancelled (`mailer.campaign(id).cancel()`) while it was read. */
   readonly cancelled: boolean;
+  /**
+   * A list send (`sendMany({ list })`): the addresses that had unsubscribed from the list when
+   * the send started, so were not sent to (they are not members; suppressed members are
+   * counted at delivery, as `suppressed`). Absent for a source, and when the subscription
+   * store has no {@link SubscriptionStore.count}.
+   */
+  readonly unsubscribed?: number;
 }
 
 /** Options of {@link Mailer.close}. */

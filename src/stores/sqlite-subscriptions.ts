@@ -103,5 +103,15 @@ export function sqliteSubscriptionStore(ctx: SqliteSubscriptionContext): Subscri
         return { items, cursor: rows.length > p.limit ? items[items.length - 1]?.address : undefined };
       });
     },
+    count(list) {
+      const l = checkListName(list);
+      return ctx.read('counting the records of a list', () => {
+        const counts = { subscribed: 0, unsubscribed: 0 };
+        for (const row of all('SELECT subscribed, COUNT(*) AS n FROM subscriptions WHERE list = ? GROUP BY subscribed', l)) {
+          counts[Number(row.subscribed) === 1 ? 'subscribed' : 'unsubscribed'] = Number(row.n);
+        }
+        return counts;
+      });
+    },
   };
 }

@@ -67,6 +67,12 @@ export function memorySubscriptionStore(): SubscriptionStore {
       const items = addresses.slice(0, p.limit).map((a) => records.get(a) as Subscription);
       return { items, cursor: addresses.length > p.limit ? items[items.length - 1]?.address : undefined };
     },
+    count(list) {
+      const records = lists.get(checkListName(list));
+      let subscribed = 0;
+      for (const r of records?.values() ?? []) if (r.status === 'subscribed') subscribed++;
+      return { subscribed, unsubscribed: (records?.size ?? 0) - subscribed };
+    },
   };
 }
 

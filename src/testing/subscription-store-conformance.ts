@@ -142,6 +142,27 @@ export function testSubscriptionStore(options: SubscriptionStoreSuiteOptions): v
       await store.close?.();
     });
 
+    it('counts the subscribed and unsubscribed records of a list (when it has count)', async () => {
+      const store = await options.create();
+      if (store.count === undefined) {
+        await store.close?.();
+        return;
+      }
+      expect(await store.count('news')).toEqual({ subscribed: 0, unsubscribed: 0 });
+      for (const a of ['ann@example.com', 'bob@example.com', 'cat@example.com', 'dan@example.com']) await store.subscribe('news', a, consent(T0));
+      await store.subscribe('offers', 'ann@example.com', consent(T0));
+      await store.unsubscribe('news', 'bob@example.com', { at: T0 + 1, source: 'one-click' });
+      await store.unsubscribe('news', 'bob@example.com', { at: T0 + 2, source: 'one-click' });
+      // An opt-out without a subscription is a record too: it is never sent to either.
+      await store.unsubscribe('news', 'zed@example.com', { at: T0 + 1, source: 'host' });
+      expect(await store.count('news')).toEqual({ subscribed: 3, unsubscribed: 2 });
+      await store.resubscribe('news', 'bob@example.com', consent(T0 + 10));
+      expect(await store.count('news')).toEqual({ subscribed: 4, unsubscribed: 1 });
+      expect(await store.count('offers')).toEqual({ subscribed: 1, unsubscribed: 0 });
+      expect(await rejection(() => store.count?.('news list'))).toMatchObject({ code: MailErrorCode.VALIDATION });
+      await store.close?.();
+    });
+
     it('refuses bad input with VALIDATION and changes nothing', async () => {
       const store = await options.create();
       const bad: (() => unknown)[] = [

@@ -42,4 +42,4 @@ export type { UnsubscribeOptions, UnsubscribeSettings, UnsubscribeMailerOptions 
 export type { UnsubscribeSecret, UnsubscribeTokenData, TokenCheck, TokenFailure, TokenKeys } from './token.js';
 export { memorySubscriptionStore } from '../stores/subscriptions-memory.js';
 export { checkListName } from '../stores/subscription-record.js';
-export type { Subscription, SubscriptionChange, SubscriptionPage, SubscriptionResult, SubscriptionStatus, SubscriptionStore } from '../types.js';
+export type { Subscription, SubscriptionChange, SubscriptionCount, SubscriptionPage, SubscriptionResult, SubscriptionStatus, SubscriptionStore } from '../types.js';

@@ -8,7 +8,9 @@ import { MailErrorCode } from '../../src/errors.js';
 import type { CampaignEvent } from '../../src/campaigns/types.js';
 import type { FailedEvent } from '../../src/events.js';
 import { createMailer } from '../../src/mailer/index.js';
+import { memoryStore } from '../../src/stores/memory-store.js';
 import { sqliteStore } from '../../src/stores/sqlite.js';
+import { memorySubscriptionStore } from '../../src/stores/subscriptions-memory.js';
 import { startSmtpSink } from '../../src/testing/smtp-sink.js';
 import smtpTransport from '../../src/transports/smtp.js';
 import { tempDir } from '../stores/sqlite-helpers.js';
@@ -58,7 +60,7 @@ describe('sendMany as a campaign', () => {
     await mailer.subscriptions.unsubscribe('weekly', 'bob@d2.test', { at: Date.now(), source: 'one-click' });
     await mailer.suppression.add({ address: 'cy@d3.test', reason: 'hard-bounce', createdAt: Date.now() });
     const result = await mailer.sendMany({ list: 'weekly', campaign: 'weekly-list-1', message: NEWS });
-    expect(result).toMatchObject({ campaign: 'weekly-list-1', read: 4, queued: 4, invalid: 0 });
+    expect(result).toMatchObject({ campaign: 'weekly-list-1', read: 4, queued: 4, invalid: 0, unsubscribed: 1 });
     await mailer.onIdle();
     expect(sink.messages.map((m) => m.envelope.to[0]).sort()).toEqual(['ann@d1.test', 'dee@d4.test', 'eve@d5.test']);
     // The list's messages carry the list (its unsubscribe link is for this list).
@@ -66,6 +68,32 @@ describe('sendMany as a campaign', () => {
     const stats = await mailer.campaign('weekly-list-1').stats();
     expect(stats.counts).toMatchObject({ queued: 4, sent: 3, suppressed: 1 });
     expect(stats.remaining).toBe(0);
+  });
+
+  it('reports the opt-outs of a list a send started with (SQLite store); not for a source, nor when the store cannot count', async () => {
+    const tmp = tempDir('mailpush-campaign-list-');
+    onCleanup(async () => tmp.cleanup());
+    const { sink, mailer } = await setup({}, { store: sqliteStore({ path: tmp.file() }) });
+    const consent = { at: Date.now(), source: 'signup-form' };
+    for (const a of ['ann@d1.test', 'bob@d2.test', 'cy@d3.test', 'dee@d4.test']) await mailer.subscriptions.subscribe('weekly', a, consent);
+    await mailer.subscriptions.unsubscribe('weekly', 'bob@d2.test', { at: Date.now(), source: 'one-click' });
+    // Opted out without ever being subscribed: a record of the list all the same.
+    await mailer.subscriptions.unsubscribe('weekly', 'zed@d6.test', { at: Date.now(), source: 'host' });
+    await mailer.subscriptions.unsubscribe('other-list', 'ann@d1.test', { at: Date.now(), source: 'one-click' });
+    const result = await mailer.sendMany({ list: 'weekly', campaign: 'weekly-list-2', message: NEWS });
+    expect(result).toMatchObject({ read: 3, queued: 3, unsubscribed: 2 });
+    expect((await mailer.sendMany(recipients(1), { message: NEWS })).unsubscribed).toBeUndefined();
+    await mailer.onIdle();
+    expect(sink.count).toBe(4);
+
+    const { count, ...countless } = memorySubscriptionStore();
+    expect(count).toBeTypeOf('function');
+    const plain = await setup({}, { store: { ...memoryStore(), subscriptions: countless } });
+    await plain.mailer.subscriptions.subscribe('weekly', 'ann@d1.test', consent);
+    await plain.mailer.subscriptions.unsubscribe('weekly', 'bob@d2.test', { at: Date.now(), source: 'one-click' });
+    const uncounted = await plain.mailer.sendMany({ list: 'weekly', message: NEWS });
+    expect(uncounted).toMatchObject({ read: 1, queued: 1 });
+    expect('unsubscribed' in uncounted).toBe(false);
   });
 
   it('sends progress events at most once per second with rate, remaining and ETA', async () => {
