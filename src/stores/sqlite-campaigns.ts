@@ -9,20 +9,10 @@
 
 import { checkCampaignId, checkCounts, checkState } from '../campaigns/ids.js';
 import type { CampaignRecord, CampaignState, CampaignStore } from '../types.js';
-import type { SqliteRow, SqliteValue } from './sqlite-driver.js';
+import type { SqlitePartContext, SqliteRow } from './sqlite-driver.js';
 
 /** What the campaign part needs of the SQLite store. */
-export interface SqliteCampaignContext {
-  /** Store name, for `CampaignStore.name`. */
-  readonly name: string;
-  /** Queues a write into the next group commit. */
-  write<T>(fn: () => T): Promise<T>;
-  /** Runs a read after committing this part's pending writes; wraps failures as STORE errors. */
-  read<T>(doing: string, fn: () => T): T;
-  run(sql: string, ...params: SqliteValue[]): number;
-  one(sql: string, ...params: SqliteValue[]): SqliteRow | undefined;
-  all(sql: string, ...params: SqliteValue[]): SqliteRow[];
-}
+export type SqliteCampaignContext = SqlitePartContext;
 
 const UPSERT_CAMPAIGN = "INSERT INTO campaigns (id, state, reason, created_at, updated_at) VALUES (?, 'running', NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET updated_at = max(updated_at, excluded.updated_at)";
 

@@ -20,6 +20,23 @@ export type SqliteValue = string | number | bigint | null | Uint8Array;
 /** A row as read: column name to value. */
 export type SqliteRow = Record<string, unknown>;
 
+/**
+ * What a part of `sqliteStore()` kept in its own module (campaigns, subscriptions) needs of the
+ * store: its name, the group commit and the statement helpers.
+ * @internal
+ */
+export interface SqlitePartContext {
+  /** Store name, for the part's `name`. */
+  readonly name: string;
+  /** Queues a write into the next group commit. */
+  write<T>(fn: () => T): Promise<T>;
+  /** Runs a read after committing this part's pending writes; wraps failures as STORE errors. */
+  read<T>(doing: string, fn: () => T): T;
+  run(sql: string, ...params: SqliteValue[]): number;
+  one(sql: string, ...params: SqliteValue[]): SqliteRow | undefined;
+  all(sql: string, ...params: SqliteValue[]): SqliteRow[];
+}
+
 /** A prepared statement, as both libraries shape it. */
 export interface SqliteStatement {
   /** Runs a statement that writes. */

@@ -10,22 +10,12 @@
  */
 
 import type { Subscription, SubscriptionResult, SubscriptionStore } from '../types.js';
-import type { SqliteRow, SqliteValue } from './sqlite-driver.js';
+import type { SqlitePartContext, SqliteRow } from './sqlite-driver.js';
 import { applyResubscribe, applySubscribe, applyUnsubscribe, checkChangeArgs, checkListName, checkPageArgs, subscriptionAddress } from './subscription-record.js';
 import type { CheckedChange } from './subscription-record.js';
 
 /** What the subscription part needs of the SQLite store. */
-export interface SqliteSubscriptionContext {
-  /** Store name, for `SubscriptionStore.name`. */
-  readonly name: string;
-  /** Queues a write into the next group commit. */
-  write<T>(fn: () => T): Promise<T>;
-  /** Runs a read after committing this part's pending writes; wraps failures as STORE errors. */
-  read<T>(doing: string, fn: () => T): T;
-  run(sql: string, ...params: SqliteValue[]): number;
-  one(sql: string, ...params: SqliteValue[]): SqliteRow | undefined;
-  all(sql: string, ...params: SqliteValue[]): SqliteRow[];
-}
+export type SqliteSubscriptionContext = SqlitePartContext;
 
 const parse = (row: SqliteRow | undefined): Subscription | undefined => (row === undefined ? undefined : (JSON.parse(row.data as string) as Subscription));
 
