@@ -276,6 +276,9 @@ function common(f: Facts, family: ReasonFamily, useStatus = true): Hit | undefin
   return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
 }
 
+/** Quotas of the sender (per day, per hour, per message rate): rate limits, not a full mailbox. */
+const SENDING_QUOTA: readonly Phrase[] = ['daily message quota', 'sending quota', 'send quota', 'outbound quota', 'hourly quota', 'daily sending', 'max emails per hour'];
+
 /** A demand for SMTP authentication, which explains a relay refusal. */
 const AUTH_DEMAND: readonly Phrase[] = ['smtp authentication', 'smtp auth', 'authentication required', 'authentication is required', 'must authenticate', 'without authentication', 'please authenticate'];
 
@@ -285,8 +288,32 @@ const AUTH_DEMAND: readonly Phrase[] = ['smtp authentication', 'smtp auth', 'aut
  */
 const NO_ACCOUNT: readonly Phrase[] = [['not listed in', 'directory'], ['not listed in', 'address book'], ['doesn\'t have', 'account'], ['does not have', 'account'], 'no account by that name'];
 
-/** Phrases that keep a user-unknown status from deciding: the text says who really refused. */
+/**
+ * Phrases that keep a user-unknown status from deciding: the text says who really refused. The
+ * reference's list (relaying, client block, quota, moved, sender, null MX) plus explicit filter
+ * wording ("refused due to recipient preferences"), which the reference's format parsers
+ * report as filtered whatever the status.
+ */
 const NOT_REALLY_UNKNOWN: readonly ReasonFamily[] = ['norelaying', 'blocked', 'mailboxfull', 'hasmoved', 'rejected', 'notaccept', 'filtered'];
+
+/**
+ * Texts in which "address rejected" is not the sender's: the recipient's address or the
+ * client's IP address was refused. With one of these, no sender wording counts (the reference's
+ * rule), so "Recipient address rejected: sender unknown" is not `rejected`.
+ */
+const NOT_SENDER: readonly Phrase[] = ['recipient address rejected', 'sender ip address rejected', '5.1.0 address rejected'];
+
+/** Sender wording, unless the text says a recipient or the client IP was refused. */
+function senderPhrase(f: Facts): string | undefined {
+  const m = phrase(f, 'rejected');
+  return m === undefined || matchPhrases(f.text, NOT_SENDER) !== undefined ? undefined : m;
+}
+
+/**
+ * Loops found by counting Received headers: a header limit (contenterror), not the routing or
+ * system loop their wording also names ("too many Received headers - suspected mail loop").
+ */
+const RECEIVED_LOOP: readonly Phrase[] = ['too many received: headers', 'too many "received" headers', 'too many received headers'];
 
 /**
  * The reference's own DNS and routing failure wording (Sisimai's NetworkError list): a failed or
@@ -338,10 +365,17 @@ function hostUnknownPhrase(f: Facts): string | undefined {
 
 /** The first pass, in order. Each predicate says whether (and why) its family holds. */
 const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefined])[] = [
-  ['mailboxfull', (f) => common(f, 'mailboxfull')],
+  [
+    'mailboxfull',
+    (f) => {
+      // A sending quota ("Daily message quota exceeded") is our rate, not the recipient's mailbox.
+      if (f.provisional !== 'mailboxfull' && f.statusFamily !== 'mailboxfull' && matchPhrases(f.text, SENDING_QUOTA) !== undefined) return undefined;
+      return common(f, 'mailboxfull');
+    },
+  ],
   ['mesgtoobig', (f) => (f.statusFamily === 'exceedlimit' ? undefined : common(f, 'mesgtoobig'))],
   ['exceedlimit', (f) => common(f, 'exceedlimit')],
-  ['suspend', (f) => common(f, 'suspend')],
+  ['suspend', (f) => (f.code === 525 ? { rule: 'first-pass/reply-code', matched: '525' } : common(f, 'suspend'))],
   ['hasmoved', (f) => common(f, 'hasmoved')],
   [
     'norelaying',
@@ -364,7 +398,7 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
       if (f.statusFamily === 'userunknown') {
         // X.1.1 is "bad destination mailbox", unless the text says the refusal was about
         // relaying, the client, the quota, a move, the sender or a domain accepting no mail.
-        for (const other of NOT_REALLY_UNKNOWN) if (phrase(f, other) !== undefined) return undefined;
+        for (const other of NOT_REALLY_UNKNOWN) if ((other === 'rejected' ? senderPhrase(f) : phrase(f, other)) !== undefined) return undefined;
         return { rule: 'first-pass/status', matched: f.status! };
       }
       // Unknown-user wording is an unknown user when it answers RCPT TO, or when it is the
@@ -389,7 +423,9 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
         const m = phrase(f, 'userunknown') ?? phrase(f, 'filtered');
         return m === undefined ? undefined : { rule: 'first-pass/status', matched: `${f.status} + ${m}` };
       }
-      // Wording of the recipient refusing us is a filter at any stage after the client was accepted.
+      // Wording of the recipient refusing us ("refuses to receive", "blocked by the recipient")
+      // is a filter at any stage after the client was accepted, RCPT included: the reference's
+      // format parsers report it as filtered whatever the command (its generic rule alone would not).
       if (f.command !== 'CONN' && f.command !== 'HELO' && f.command !== 'EHLO' && f.command !== 'MAIL') {
         const own = phrase(f, 'filtered');
         if (own !== undefined) return { rule: 'first-pass/phrase', matched: own };
@@ -420,7 +456,7 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
         s === 'securityerror' ||
         s === 'systemerror';
       if (!counts) return undefined;
-      const m = phrase(f, 'rejected');
+      const m = senderPhrase(f);
       return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
     },
   ],
@@ -592,7 +628,9 @@ function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): Reaso
   const sr = facts.statusFamily;
   if (sr !== undefined && !RETRY_REASONS.has(sr) && facts.smtp) return done(sr, { rule: 'second-pass/status', matched: status! });
   for (const family of SECOND_PASS) {
+    if (family === 'mailboxfull' && matchPhrases(text, SENDING_QUOTA) !== undefined) continue;
     if (family === 'norelaying' && matchPhrases(text, AUTH_DEMAND) !== undefined) continue;
+    if ((family === 'systemerror' || family === 'networkerror') && matchPhrases(text, RECEIVED_LOOP) !== undefined) continue;
     // Generic DNS wording ("DNS error", "name service error") yields to a statement that the
     // domain accepts no mail (null MX, no mail exchanger), which says what the lookup found.
     if (family === 'networkerror' && matchPhrases(text, NETWORK_FAILURE) === undefined && phrase(facts, 'notaccept') !== undefined) continue;

@@ -24,7 +24,7 @@ describe('status codes', () => {
 
   it('decides by a specific status when the text says nothing', () => {
     expect(decide({ status: '5.2.2', replyCode: 552, text: '552 5.2.2 see you' })).toMatchObject({ reason: 'mailboxfull', decidedBy: { rule: 'first-pass/status', family: 'mailboxfull', matched: '5.2.2' } });
-    expect(reasonOf({ status: '5.3.2', text: '550 5.3.2 go away' })).toBe('notaccept');
+    expect(reasonOf({ status: '5.3.2', text: '550 5.3.2 no further detail' })).toBe('notaccept');
     expect(reasonOf({ status: '2.0.0', text: '250 2.0.0 ok' })).toBe('delivered');
   });
 
@@ -278,7 +278,7 @@ describe('per-receiving-host rules', () => {
     expect(reasonOf({ status: '5.7.708', replyCode: 550, text: '550 5.7.708 service unavailable', remoteHost: host })).toBe('ratelimited');
     expect(reasonOf({ status: '5.1.10', replyCode: 550, text: '550 5.1.10 recipient not found', remoteHost: host })).toBe('userunknown');
     // Without the host, 5.1.10 is the generic null-MX status.
-    expect(reasonOf({ status: '5.1.10', replyCode: 550, text: '550 5.1.10 go away' })).toBe('notaccept');
+    expect(reasonOf({ status: '5.1.10', replyCode: 550, text: '550 5.1.10 no further detail' })).toBe('notaccept');
   });
 
   it('French ISP codes, by recipient domain; an unmapped code is undefined', () => {
