@@ -45,6 +45,7 @@ import {
 import type { HeaderField, HeaderList, ReportView } from './mime.js';
 import { unwrapDiagnostic } from './mta/diagnostics.js';
 import { detectMta } from './mta/families.js';
+import { provisionalReason } from './mta/provisional.js';
 import {
   MAILER_DIAGNOSTIC,
   MAILER_TEXT,
@@ -54,6 +55,7 @@ import {
   errorLines,
   hasEvidence,
   oneLine,
+  preferStatus,
   readCommand,
   readReply,
   recipientBlocks,
@@ -70,6 +72,7 @@ import {
   BOUNCE_SUBJECT,
   DELAY_TEXT,
   FINAL_TEXT,
+  LIST_ERROR_SUBJECT,
   REPORTING_HOST,
 } from './mta/wording.js';
 import type { BounceAction, BouncedRecipient, BounceKind, BounceResult, OriginalHeaders, ParseBounceOptions } from './types.js';
@@ -178,7 +181,7 @@ function decide(input: {
   diagnosticType: string | undefined;
   remoteHost: string | undefined;
   address: string;
-  fallback: BounceCategory | undefined;
+  fallback: ReasonFamily | BounceCategory | undefined;
   classifier: Classifier;
 }): ReasonVerdict {
   const { status, code, text, action } = input;
@@ -342,6 +345,8 @@ function bounceScore(view: ReportView, report: ReportText, returnPathEmpty: bool
   if (returnPathEmpty) score += 1;
   if (view.hasReturnedPart) score += 1;
   if (view.headers.has('x-failed-recipients')) score += 3;
+  // A mailing list manager's error mail (fml's X-MLServer) about a post it refused or looped.
+  if (view.headers.has('x-mlserver') && LIST_ERROR_SUBJECT.test(view.subject)) score += 3;
   return score;
 }
 
@@ -354,6 +359,8 @@ interface Context {
   /** Whether the report is a delay warning (computed on first use: DSNs with Action fields never ask). */
   readonly delayedReport: () => boolean;
   readonly fallback: BounceCategory | undefined;
+  /** The family that wrote the report (./mta/families.ts), for its own provisional reasons. */
+  readonly mta: string | undefined;
   readonly classifier: Classifier;
 }
 
@@ -378,10 +385,8 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   }
   // The remote server's own status (right after its reply code) beats the reporting MTA's
   // Status field, which is often a generic X.0.0 or a guess.
-  let status = parseEnhancedStatus(fields.get('status'));
-  const generic = status === undefined || /\.0\.0$/.test(status);
-  if (reply.status !== undefined && (generic || (reply.statusWithCode && reply.status !== status))) status = reply.status;
-  else if (unwrapped.status !== undefined && generic) status = unwrapped.status;
+  const field = parseEnhancedStatus(fields.get('status'));
+  const status = preferStatus(field, reply.status ?? unwrapped.status, reply.code);
   const action = readAction(fields.get('action')) ?? (status?.startsWith('2') ? 'delivered' : status?.startsWith('4') && ctx.delayedReport() ? 'delayed' : 'failed');
   // The phrase naming the refused command, else a verb the diagnostic names in capitals (the reference's last resort).
   const command = readCommand(`${diag.text}\n${blockText}`) ?? commandToken(diagText);
@@ -398,7 +403,7 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
     address,
     // `Action: expired` (not an RFC 3464 action, but written by some MTAs): the queue lifetime
     // ran out, the reference's provisional expired, which a more specific reason replaces.
-    fallback: ctx.fallback ?? (/^\s*expired/i.test(fields.get('action') ?? '') ? 'expired' : undefined),
+    fallback: provisionalReason(ctx.mta, diagText) ?? ctx.fallback ?? (/^\s*expired/i.test(fields.get('action') ?? '') ? 'expired' : undefined),
     classifier: ctx.classifier,
   });
 
@@ -445,7 +450,7 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
     diagnosticType: MAILER_TEXT.test(diagText) ? 'X-Unix' : undefined,
     remoteHost: hostInText(diagText),
     address,
-    fallback: ctx.fallback,
+    fallback: provisionalReason(ctx.mta, diagText) ?? ctx.fallback,
     classifier: ctx.classifier,
   });
 
@@ -539,6 +544,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     commonErrors: common,
     delayedReport,
     fallback: mta?.fallbackReason,
+    mta: mta?.id,
     classifier,
   };
 

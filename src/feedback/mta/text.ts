@@ -9,7 +9,7 @@
  */
 
 import type { Classifier } from '../../classify/index.js';
-import { defaultClassifier, extractEnhancedStatus, normalizeResponseText } from '../../classify/index.js';
+import { defaultClassifier, normalizeResponseText } from '../../classify/index.js';
 import { hasReasonWording } from '../../classify/phrases.js';
 import type { HeaderList } from '../mime.js';
 import { ADDRESS_IN_TEXT, allAddresses, sanitizeAddress } from '../mime.js';
@@ -68,10 +68,27 @@ function capLine(line: string): string {
 // Reply codes, statuses, commands in diagnostic text
 // ---------------------------------------------------------------------------------------
 
-/** An error reply code followed by an enhanced status: `550 5.1.1`, `550-5.1.1`, `550 #5.1.1`, `550-'5.7.1` (SES). */
-const CODE_AND_STATUS = /(?<![\w.:/-])([45]\d\d)[ -]{1,2}['"#(]?(?:[45]\d\d[ -])?#?([45]\.\d{1,3}\.\d{1,3})(?![\w.]|\.\d)/;
+/**
+ * An error reply code followed by an enhanced status: `550 5.1.1`, `550-5.1.1`, `550 #5.1.1`,
+ * `550-'5.7.1` (SES), `550: 5.1.1` (Yahoo), or split by a wrapped line (`said: 554\n    5.7.1`).
+ */
+const CODE_AND_STATUS = /(?<![\w.:/-])([45]\d\d)(?:[ -]{1,2}|:?\s{1,12})['"#(]?(?:[45]\d\d[ -])?#?([45]\.\d{1,3}\.\d{1,3})(?![\w.]|\.\d)/;
 /** A reply code where a server reply is quoted. */
 const CODE_ONLY = /(?:^|[\s;:(\[<>#"'=])([45][0-5]\d)(?=[ -]{1,3}(?:[A-Za-z<#\[('":]|[45]\.\d))/m;
+/**
+ * The reply codes a server sends with an error, in the reference's order of preference
+ * (Sisimai::SMTP::Reply): a looser search for texts that quote the code in other ways
+ * (`ERROR_CODE :550`, `ResponseCode 421`, `550:`).
+ */
+const ERROR_REPLY_CODES: Readonly<Record<'4' | '5', readonly string[]>> = {
+  '5': ['550', '552', '553', '551', '521', '525', '502', '520', '523', '524', '530', '533', '534', '535', '538', '555', '556', '554', '500', '501', '503', '504', '557'],
+  '4': ['421', '450', '451', '452', '422', '430', '432', '453', '454', '455', '458', '459'],
+};
+/** IPv4 addresses: masked before a status or a code is searched (`192.0.2.1` holds neither). */
+const IPV4 = /(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.]?\d)/g;
+const HAS_IPV4 = new RegExp(IPV4.source);
+/** An enhanced status in text: class 2/4/5, subject 0-7, 1-3 detail digits, not part of a number or version. */
+const STATUS_IN_TEXT = /(?<![\w.])([245])\.[0-7]\.\d{1,3}(?!\d|\.\d)/g;
 
 /** The reply a diagnostic quotes. */
 export interface Reply {
@@ -81,31 +98,121 @@ export interface Reply {
   readonly statusWithCode: boolean;
 }
 
+/** Whether a status is only a last resort among the codes of a text: `X.0.0`, or `4.4.7` (the sender's own give-up). */
+function lastResortStatus(status: string): boolean {
+  return status.endsWith('.0.0') || status === '4.4.7';
+}
+
+/**
+ * The enhanced status a text quotes, as the reference finds it (Sisimai::SMTP::Status->find):
+ * IPv4 addresses masked; only codes of the reply code's class when there is a reply code, else
+ * class 5 before 4 before 2; the first specific code wins, `X.0.0` and `4.4.7` are last resorts.
+ */
+export function findStatus(text: string, replyCode?: number): string | undefined {
+  if (!text.includes('.')) return undefined;
+  const t = HAS_IPV4.test(text) ? text.replace(IPV4, '*') : text;
+  const classes = replyCode !== undefined ? [String(replyCode)[0]!] : ['5', '4', '2'];
+  let fallback: string | undefined;
+  for (const c of classes) {
+    for (const m of t.matchAll(STATUS_IN_TEXT)) {
+      if (m[1] !== c) continue;
+      if (!lastResortStatus(m[0])) return m[0];
+      fallback ??= m[0];
+    }
+  }
+  return fallback;
+}
+
+/**
+ * An error reply code anywhere in a text, not touching a digit, `.` or `/` (the reference's
+ * Sisimai::SMTP::Reply->find): codes of the status's class when there is a status, else 5xx
+ * before 4xx; within a class, in the reference's order of preference.
+ */
+export function findReplyCode(text: string, status?: string): number | undefined {
+  const t = HAS_IPV4.test(text) ? text.replace(IPV4, '*') : text;
+  const classes: ('4' | '5')[] = status?.[0] === '4' ? ['4'] : status?.[0] === '5' ? ['5'] : status?.[0] === '2' ? [] : ['5', '4'];
+  for (const c of classes) {
+    for (const code of ERROR_REPLY_CODES[c]) {
+      for (let at = t.indexOf(code); at >= 0; at = t.indexOf(code, at + 1)) {
+        const before = at > 0 ? t[at - 1]! : ' ';
+        const after = at + 3 < t.length ? t[at + 3]! : ' ';
+        if (!/[\w./]/.test(before) && !/[\d./]/.test(after)) return Number(code);
+      }
+    }
+  }
+  return undefined;
+}
+
 /** The error reply code and enhanced status a diagnostic quotes (never a 2xx success from a transcript). */
 export function readReply(text: string): Reply {
   const t = text.length > 8192 ? text.slice(0, 8192) : text;
   const both = CODE_AND_STATUS.exec(t);
-  if (both) return { code: Number(both[1]), status: both[2]!, statusWithCode: true };
-  const status = extractEnhancedStatus(t);
-  const code = CODE_ONLY.exec(t);
+  if (both) {
+    // The server's own `550 5.0.0` may be followed by the specific code (`... 5.1.1 user unknown`).
+    const status = lastResortStatus(both[2]!) ? (findStatus(t, Number(both[1])) ?? both[2]!) : both[2]!;
+    return { code: Number(both[1]), status, statusWithCode: true };
+  }
+  const codeMatch = CODE_ONLY.exec(t);
+  let code = codeMatch ? Number(codeMatch[1]) : undefined;
+  const status = findStatus(t, code);
+  if (code === undefined) code = findReplyCode(t, status);
   const out: { code?: number; status?: string; statusWithCode: boolean } = { statusWithCode: false };
-  if (code) out.code = Number(code[1]);
+  if (code !== undefined) out.code = code;
   // Success statuses (`250 2.1.0 Ok` in a transcript) are never the error being reported.
-  if (status !== undefined && status[0] !== '2' && (out.code === undefined || status[0] === String(out.code)[0])) out.status = status;
+  if (status !== undefined && status[0] !== '2' && (code === undefined || status[0] === String(code)[0])) out.status = status;
   return out;
 }
 
-/** Phrases naming the SMTP command a remote server refused (Postfix, Exim, qmail, DragonFly...). */
+/**
+ * The status of an RFC 3464 recipient: its `Status:` field or the code its diagnostic quotes,
+ * as the reference prefers them (Sisimai::SMTP::Status->prefer). When the reply code's class
+ * tells them apart, the one of its class; else a generic field (`X.0.0`, `X.Y.0`, `X.0.Z`,
+ * `4.4.7`, `5.3.x`) yields to a specific text code, a text `X.0.0` to the field, a field
+ * `5.1.1` to any text code not ending in `.0`, a field `5.1.3` to a text `5.7.x`.
+ */
+export function preferStatus(field: string | undefined, inText: string | undefined, replyCode: number | undefined): string | undefined {
+  if (inText === undefined || inText === field) return field;
+  if (field === undefined) return inText;
+  if (replyCode !== undefined && field[0] !== inText[0]) {
+    const c = String(replyCode)[0];
+    if (inText[0] === c) return inText;
+    if (field[0] === c) return field;
+  }
+  if (inText.endsWith('.0.0')) return field;
+  const [, subject, detail] = field.split('.');
+  if (subject === '0' || detail === '0' || field === '4.4.7' || (field[0] === '5' && subject === '3')) return inText;
+  if (field === '5.1.1' && !inText.endsWith('.0')) return inText;
+  if (field === '5.1.3' && inText.startsWith('5.7.')) return inText;
+  return field;
+}
+
+/**
+ * Phrases naming the SMTP command a remote server refused, in the common wording of each
+ * family: Postfix `(in reply to RCPT TO command)` and `lost connection ... while sending MAIL
+ * FROM`, Exim `SMTP error from remote mail server after [pipelined] RCPT TO:<...>`, qmail
+ * `does not like recipient` / `failed after I sent the message` / `my name was rejected`,
+ * GMX and 1&1 `after RCPT command` / `for TEXT command`, Yahoo and AOL `[RCPT_TO]`.
+ */
 const COMMANDS: readonly (readonly [RegExp, string])[] = [
-  [/in reply to (?:end of )?DATA command|after end of (?:data|message)|after DATA\b|our final DATA|following DATA|end of data/i, 'DATA'],
-  [/in reply to RCPT TO command|after RCPT TO|like our RCPT TO|following RCPT|\bRCPT_TO\b|SMTP:RCPT|does not like recipient|rejected recipient/i, 'RCPT'],
-  [/in reply to MAIL FROM command|after MAIL FROM|like our MAIL FROM|\bMAIL_FROM\b|sender was rejected/i, 'MAIL'],
-  [/in reply to (?:HELO|EHLO) command|after (?:HELO|EHLO)\b/i, 'HELO'],
-  [/after initial connection|after (?:the )?(?:greeting|banner)|during (?:the )?(?:initial )?connection|on connect\b|connection (?:refused|rejected) by remote/i, 'CONNECT'],
+  [
+    /in reply to (?:end of )?DATA command|after (?:pipelined )?end of (?:data|message)|after (?:pipelined )?DATA\b|our final DATA|following DATA|end of data|failed after I sent the message|for TEXT command|while sending (?:end of data|message (?:body|content)|DATA command)/i,
+    'DATA',
+  ],
+  [
+    /in reply to RCPT TO command|after (?:pipelined )?RCPT (?:TO|command)|like our RCPT TO|following RCPT|\bRCPT_TO\b|SMTP:RCPT|does not like recipient|rejected recipient|for RCPT TO command|while sending RCPT TO/i,
+    'RCPT',
+  ],
+  [/in reply to MAIL FROM command|after (?:pipelined )?MAIL (?:FROM|command)|like our MAIL FROM|\bMAIL_FROM\b|sender was rejected|for MAIL FROM command|while sending MAIL FROM/i, 'MAIL'],
+  [/in reply to STARTTLS command|after STARTTLS\b|while sending STARTTLS/i, 'STARTTLS'],
+  [/in reply to (?:HELO|EHLO) command|after (?:pipelined )?(?:HELO|EHLO)\b|my name was rejected|while performing the (?:HELO|EHLO) handshake|while sending (?:HELO|EHLO)/i, 'HELO'],
+  [
+    /after initial connection|after (?:the )?(?:greeting|banner)|during (?:the )?(?:initial )?connection|on connect\b|connection (?:refused|rejected) by remote|refused to talk to me|while receiving the (?:initial )?(?:server )?greeting|but greeting failed/i,
+    'CONNECT',
+  ],
 ];
 /** A session transcript: `>>> RCPT To:<...>` then `<<< 550 ...` (Sendmail), `--> RCPT` / `<-- 550` (MDaemon). */
-const TRANSCRIPT_SENT = /(?:^|\s)(?:>{2,}|-->|->)\s*(DATA|RCPT|MAIL|EHLO|HELO|QUIT|RSET|STARTTLS|AUTH)\b/i;
-const TRANSCRIPT_ERROR = /(?:^|\s)(?:<{2,}|<--|<-)\s*[45]\d\d\b/;
+const TRANSCRIPT_SENT = /(?:^|\s)(?:>{2,}|-->|->|Sent:?\s*<{2,})\s*(DATA|RCPT|MAIL|EHLO|HELO|QUIT|RSET|STARTTLS|AUTH)\b/i;
+const TRANSCRIPT_ERROR = /(?:^|\s)(?:<{2,}|<--|<-|Received:?\s*>{2,})\s*[45]\d\d\b/;
 const COMMAND_TITLE = /^\s*-*\s*SMTP command\s*:?\s*-*\s*$/i;
 /** A space in a pattern as any run of white space (a reply wrapped over lines). */
 const anySpace = (re: RegExp): RegExp => new RegExp(re.source.replace(/ /g, '\\s+'), re.flags);

@@ -27,7 +27,7 @@ export const BOUNCE_BODY =
 export const RETURNED_MESSAGE_MARKERS: readonly RegExp[] = Object.freeze([
   /^[ \t]*[-=_*#]{2,}.{0,40}\b(?:original|returned|unsent|undelivered|rejected|attached|your) (?:message|mail|e-?mail)\b/i,
   /copy of (?:the|your) (?:original )?(?:message|mail)\b/i,
-  /^[ \t]*(?:original|returned|unsent|undelivered) (?:message|mail)(?: (?:follows|headers?|is (?:below|attached)|was)\b|\s*:?\s*$)/i,
+  /^[ \t]*(?:original|returned|unsent|undelivered) (?:message|mail)(?: (?:(?:as )?follows|headers?|is (?:below|attached)|was)\b|\s*:?\s*$)/i,
   /^[ \t]*(?:the )?(?:original )?message headers? (?:follows?|are|below)\b/i,
   /^[ \t]*(?:the )?headers? of (?:the|your) (?:original )?message/i,
   /\bheader of the original message\b/i,
@@ -41,6 +41,12 @@ export const RETURNED_MESSAGE_MARKERS: readonly RegExp[] = Object.freeze([
 /** A line that only repeats the original message's headers (not a recipient line). */
 export const HEADER_ECHO_LINE =
   /^[ \t]*(?:>[ \t]*)?(?:message-id|from|to|cc|bcc|subject|date|sent|in-reply-to|references|received|return-path|sender|reply-to|x-[\w-]+|dkim-signature|arc-[\w-]+|authentication-results|content-[\w-]+|mime-version|envelope-from|x-original-to|delivered-to|list-[\w-]+|thread-[\w-]+|importance|organization|user-agent|errors-to)[ \t]*:/i;
+
+/**
+ * Subjects of the error mails of mailing list managers (fml: a post from a non-member, a mail
+ * loop, a security alert), sent from the list's admin address rather than a mailer daemon.
+ */
+export const LIST_ERROR_SUBJECT = /^(?:Loop Alert|Loop Back Warning|Security Alert|fml system error message|NOT MEMBER article from|WARNING: UNIX FROM Loop)\b|\bnot (?:a )?member\b/i;
 
 /** Text meaning the report is a delay warning: delivery is still being retried. */
 export const DELAY_TEXT =

@@ -1,0 +1,75 @@
+/**
+ * Provisional reasons that a mail system's own report format names, as data: the verdicts a
+ * family writes in its own words (Exchange's `RESOLVER.ADR.RecipNotFound` token, InterScan's
+ * "Unable to deliver message to", fml's "Loop Alert"), which the reference parser's format
+ * readers hand to the decision as its provisional reason. The decision (src/classify/reason.ts)
+ * treats a specific provisional reason as final and re-examines a generic one (userunknown,
+ * expired, systemerror...), so a row here only says what the report itself claims.
+ *
+ * Each row names the family it belongs to (`mta`, the id of ./families.ts) or none when its
+ * token is unique to one kind of system wherever it appears; the first matching row wins.
+ *
+ * @module
+ */
+
+import type { ReasonFamily } from '../../classify/phrases.js';
+
+/** One provisional-reason rule of a report format. */
+export interface ProvisionalRule {
+  /** Family id (./families.ts) whose reports the rule reads; any report when absent. */
+  readonly mta?: string;
+  /** Tested against the recipient's diagnostic text. */
+  readonly pattern: RegExp;
+  /** The reason the format names. */
+  readonly reason: ReasonFamily;
+}
+
+/** The built-in rules. */
+export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
+  // Exchange 2007 and later write a component token after the status: `550 5.1.1
+  // RESOLVER.ADR.RecipNotFound; not found`, `554 5.4.4 SMTPSEND.DNS.NonExistentDomain`.
+  { pattern: /\bRESOLVER\.ADR\.(?:RecipNotFound|RecipientNotFound|ExRecipNotFound)\b/, reason: 'userunknown' },
+  { pattern: /\bRESOLVER\.ADR\.RecipLimit\b/, reason: 'toomanyconn' },
+  { pattern: /\bRESOLVER\.ADR\.(?:BadPrimary|InvalidInSmtp|Ambiguous)\b/, reason: 'systemerror' },
+  { pattern: /\bRESOLVER\.RST\.AuthRequired\b/, reason: 'securityerror' },
+  { pattern: /\bRESOLVER\.RST\.NotAuthorized\b/, reason: 'rejected' },
+  { pattern: /\bRESOLVER\.RST\.RecipSizeLimit\b/, reason: 'mesgtoobig' },
+  { pattern: /\bSMTPSEND\.DNS\.NonExistentDomain\b/, reason: 'hostunknown' },
+  { pattern: /\bSMTPSEND\.DNS\.MxLoopback\b/, reason: 'networkerror' },
+  { pattern: /\bQUEUE\.Expired\b/, reason: 'expired' },
+  // InterScan MSS says only "Unable to deliver message to <addr>" when the recipient's server
+  // refused it: its verdict on the address.
+  { mta: 'interscanmss', pattern: /\bUnable to deliver message to\b/i, reason: 'userunknown' },
+  // McAfee's gateway names the unknown recipient itself.
+  { mta: 'mcafee', pattern: /\b(?:no such user|user unknown|unknown user|invalid recipient|user\b.{1,80}\bunknown\.)/i, reason: 'userunknown' },
+  // Lotus Domino / Notes: the directory lookup.
+  { mta: 'domino', pattern: /not listed in (?:the )?(?:public )?(?:Name & Address Book|Domino Directory)|no se encuentra en el Directorio de Domino|non répertorié dans l'annuaire Domino|ディレクトリ(?:には見つかりません|のリストにありません)/i, reason: 'userunknown' },
+  { mta: 'domino', pattern: /Cannot route mail to user/i, reason: 'filtered' },
+  { mta: 'domino', pattern: /Several matches found in (?:the )?Domino Directory/i, reason: 'systemerror' },
+  // IMail Server.
+  { mta: 'imailserver', pattern: /^\s*(?:Unknown user|Invalid final delivery userid)\b/im, reason: 'userunknown' },
+  { mta: 'imailserver', pattern: /^\s*Unknown host\b/im, reason: 'hostunknown' },
+  { mta: 'imailserver', pattern: /^\s*User mailbox exceeds allowed size/im, reason: 'mailboxfull' },
+  { mta: 'imailserver', pattern: /^\s*Delivery failed \d+ attempts/im, reason: 'expired' },
+  // fml mailing list manager: its error mails (a post from a non-member, a loop, a security alert).
+  { mta: 'fml', pattern: /not (?:a )?member|ignored not member post|reject(?:ed)? (?:mail|post)|spammer/i, reason: 'rejected' },
+  { mta: 'fml', pattern: /security alert/i, reason: 'securityerror' },
+  { mta: 'fml', pattern: /fml system error|loop alert|loop back warning|unix from loop|duplicated message-id/i, reason: 'systemerror' },
+]);
+
+/**
+ * The provisional reason a report's own format names for one recipient, or `undefined`.
+ *
+ * @param mta The family id of the report (./families.ts), if known.
+ * @param text The recipient's diagnostic text (and, for families that write their verdict in the
+ *   subject, the subject).
+ */
+export function provisionalReason(mta: string | undefined, text: string): ReasonFamily | undefined {
+  if (text === '') return undefined;
+  const t = text.length > 8192 ? text.slice(0, 8192) : text;
+  for (const rule of PROVISIONAL_RULES) {
+    if (rule.mta !== undefined && rule.mta !== mta) continue;
+    if (rule.pattern.test(t)) return rule.reason;
+  }
+  return undefined;
+}
