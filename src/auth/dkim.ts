@@ -4,20 +4,27 @@
  * Keys are given as data, validated and parsed into KeyObjects once, when the signer is
  * created. Each message is signed by every active key of its From domain (dual RSA and
  * Ed25519 signing is two active keys of one domain), with relaxed/relaxed canonicalization,
- * no `l=` tag, a `t=` timestamp from the clock and an oversigned header list. The private
- * key operation runs on libuv's thread pool, so the event loop keeps moving other
- * connections' bytes while a message is signed.
+ * no `l=` tag, a `t=` timestamp from the clock and an oversigned header list.
+ *
+ * The event loop only splits the header section and builds the signature fields. The body
+ * hash and the private-key operations run on a small pool of worker threads (dkim-pool.ts),
+ * or, for bodies under {@link DkimOptions.workerMinBytes} (where handing the message to a
+ * worker costs the event loop more than it saves), the body is hashed in place and the key
+ * operation runs on libuv's thread pool.
  *
  * @module
  */
 
 import { createHash, createPrivateKey, createPublicKey, KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { MailError, MailErrorCode, configError, describeValue } from '../errors.js';
 import { domainOf, normalizeDomain } from '../message/address.js';
 import { systemClock } from '../types.js';
 import type { Clock, MimeSigner, NormalizedMessage } from '../types.js';
 import { relaxedBodyHash, relaxedHeader, splitMessage } from './canonicalize.js';
 import type { HeaderField } from './canonicalize.js';
+import { SigningPool } from './dkim-pool.js';
+import type { PoolSignPart } from './dkim-pool.js';
 
 /** Signing algorithms. rsa-sha1 is not one of them: RFC 8301 forbids signing with it. */
 export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
@@ -65,6 +72,25 @@ export interface DkimOptions {
    * @default []
    */
   readonly skipHeaders?: readonly string[];
+  /**
+   * Worker threads that hash bodies and sign, started when first needed and stopped by
+   * {@link DkimSigner.close}; idle workers never keep the process alive. `0` signs on the
+   * event loop and libuv's thread pool only.
+   * @default the number of CPUs (`os.availableParallelism()`), at most 8
+   */
+  readonly workers?: number;
+  /**
+   * Smallest body, in bytes, sent to a worker; smaller bodies are hashed on the event loop
+   * (copying the body to a worker and back costs more than hashing a few KB).
+   * @default 65536
+   */
+  readonly workerMinBytes?: number;
+  /**
+   * Time a worker gets to sign one message. A worker that takes longer is terminated, its
+   * signatures fail with a retryable TIMEOUT error and a new worker takes its place.
+   * @default 30000
+   */
+  readonly workerTimeoutMs?: number;
 }
 
 /** What a configured key looks like, without its private part. */
@@ -105,6 +131,11 @@ export interface DkimSigner {
    * message goes out unsigned.
    */
   signerFor(message: Pick<NormalizedMessage, 'from'>): MessageSigner | undefined;
+  /**
+   * Stops the signing workers; signatures in flight on them fail with CLOSED. Later
+   * signatures are made on the event loop and libuv's thread pool. Idempotent.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -183,10 +214,18 @@ const MIN_RSA_BITS = 1024;
 // The DER prefix of a PKCS#8 Ed25519 private key; a raw 32-byte seed follows it.
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const LINE_WIDTH = 76;
+const MAX_WORKERS = 8;
+const DEFAULT_WORKER_MIN_BYTES = 64 * 1024;
+const DEFAULT_WORKER_TIMEOUT_MS = 30_000;
+// Stands for the body hash (base64 of SHA-256: always 44 characters) while the fields are
+// built on the event loop; '#' is never part of a DKIM-Signature field we write.
+const BODY_HASH_PLACEHOLDER = '#'.repeat(44);
 
 interface ResolvedKey {
   readonly info: DkimKeyInfo;
   readonly key: KeyObject;
+  /** Index of the key in the signing pool's key list. */
+  readonly index: number;
   /** Lower-case names to sign, in order. */
   readonly headers: readonly string[];
 }
@@ -394,7 +433,7 @@ function resolveKeys(options: unknown): { keys: ResolvedKey[]; skip: ReadonlySet
     selfTest(key, publicKey, algorithm, `${option}.privateKey`);
     const { k: kTag, p } = publicKeyData(publicKey);
     const info: DkimKeyInfo = Object.freeze({ domain, selector, algorithm, active: isActive, bits, publicKey, dnsRecord: `v=DKIM1; k=${kTag}; p=${p}` });
-    keys.push({ info, key, headers });
+    keys.push({ info, key, headers, index: keys.length });
     if (isActive) {
       const group = `${domain} ${algorithm}`;
       const list = active.get(group) ?? [];
@@ -421,6 +460,18 @@ function resolveKeys(options: unknown): { keys: ResolvedKey[]; skip: ReadonlySet
     }
   }
   return { keys, skip };
+}
+
+function resolvePoolAccess(options: DkimOptions, keys: readonly ResolvedKey[]): PoolAccess {
+  const { workers = Math.min(availableParallelism(), MAX_WORKERS), workerMinBytes = DEFAULT_WORKER_MIN_BYTES, workerTimeoutMs = DEFAULT_WORKER_TIMEOUT_MS } = options;
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw configError('dkim.workers', 'an integer from 0 to 64', workers);
+  if (!Number.isInteger(workerMinBytes) || workerMinBytes < 0) throw configError('dkim.workerMinBytes', 'an integer >= 0', workerMinBytes);
+  if (!Number.isInteger(workerTimeoutMs) || workerTimeoutMs < 1 || workerTimeoutMs > 2 ** 31 - 1) {
+    throw configError('dkim.workerTimeoutMs', 'an integer from 1 to 2147483647', workerTimeoutMs);
+  }
+  // The pool starts no thread until a body of workerMinBytes comes to be signed.
+  const pool = workers === 0 ? undefined : new SigningPool({ keys: keys.map((k) => k.key), size: workers, timeoutMs: workerTimeoutMs });
+  return { pool, minBytes: workerMinBytes };
 }
 
 /** The `h=` list of one key for one message: present fields, oversigned ones once more. */
@@ -499,12 +550,19 @@ function signAsync(algorithm: DkimAlgorithm, data: Buffer, key: KeyObject): Prom
   });
 }
 
+/** How a signer of one domain reaches the worker pool. */
+interface PoolAccess {
+  readonly pool: SigningPool | undefined;
+  readonly minBytes: number;
+}
+
 class DomainSigner implements MessageSigner {
   readonly keys: readonly DkimKeyInfo[];
 
   constructor(
     private readonly resolved: readonly ResolvedKey[],
     private readonly clock: Pick<Clock, 'now'>,
+    private readonly workers: PoolAccess,
   ) {
     this.keys = Object.freeze(resolved.map((k) => k.info));
   }
@@ -521,8 +579,10 @@ class DomainSigner implements MessageSigner {
       counts.set(header.key, (counts.get(header.key) ?? 0) + 1);
     }
     if (!counts.has('from')) throw new MailError('Cannot DKIM-sign a message without a From header field', { code: MailErrorCode.VALIDATION });
-    const bodyHash = relaxedBodyHash(body);
     const timestamp = Math.floor(this.clock.now() / 1000);
+    const { pool, minBytes } = this.workers;
+    if (pool !== undefined && pool.open && body.length >= minBytes) return this.onWorker(pool, body, byName, counts, timestamp);
+    const bodyHash = relaxedBodyHash(body);
     const fields = await Promise.all(
       this.resolved.map(async ({ info, key, headers: names }) => {
         const h = headerList(names, counts);
@@ -533,6 +593,37 @@ class DomainSigner implements MessageSigner {
       }),
     );
     return fields.join('');
+  }
+
+  /**
+   * Builds each field with a placeholder where the body hash goes (its length is fixed, so
+   * folding does not change), and lets a worker hash the body and sign `before + bh + after`.
+   */
+  private async onWorker(
+    pool: SigningPool,
+    body: Buffer,
+    byName: ReadonlyMap<string, readonly HeaderField[]>,
+    counts: ReadonlyMap<string, number>,
+    timestamp: number,
+  ): Promise<string> {
+    const unsignedFields: string[] = [];
+    const parts: PoolSignPart[] = [];
+    for (const { info, index, headers: names } of this.resolved) {
+      const h = headerList(names, counts);
+      const unsigned = fold('DKIM-Signature: ', signatureTokens(info, timestamp, h, BODY_HASH_PLACEHOLDER));
+      const data = canonicalHeaders(h, byName) + relaxedHeader(unsigned);
+      // The DKIM-Signature field comes last in the data, so its placeholder is the last one.
+      const at = data.lastIndexOf(BODY_HASH_PLACEHOLDER);
+      unsignedFields.push(unsigned);
+      parts.push({ key: index, ed25519: info.algorithm === 'ed25519-sha256', before: data.slice(0, at), after: data.slice(at + BODY_HASH_PLACEHOLDER.length) });
+    }
+    const { bodyHash, signatures } = await pool.sign(body, parts);
+    let out = '';
+    unsignedFields.forEach((field, i) => {
+      const unsigned = field.replace(BODY_HASH_PLACEHOLDER, bodyHash);
+      out += `${unsigned}${foldSignature(signatures[i]!, lastLineLength(unsigned))}\r\n`;
+    });
+    return out;
   }
 
   async sign(raw: Buffer): Promise<Buffer> {
@@ -581,6 +672,7 @@ function foldSignature(signature: string, used: number): string {
 export function createDkimSigner(options: DkimOptions, clock: Pick<Clock, 'now'> = systemClock): DkimSigner {
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') throw configError('clock', 'an object with now()', clock);
   const { keys } = resolveKeys(options);
+  const workers = resolvePoolAccess(options, keys);
   const byDomain = new Map<string, ResolvedKey[]>();
   for (const key of keys) {
     if (!key.info.active) continue;
@@ -589,7 +681,7 @@ export function createDkimSigner(options: DkimOptions, clock: Pick<Clock, 'now'>
     else list.push(key);
   }
   const signers = new Map<string, MessageSigner>();
-  for (const [domain, list] of byDomain) signers.set(domain, new DomainSigner(list, clock));
+  for (const [domain, list] of byDomain) signers.set(domain, new DomainSigner(list, clock, workers));
   const infos = Object.freeze(keys.map((k) => k.info));
   return {
     keys: infos,
@@ -605,5 +697,6 @@ export function createDkimSigner(options: DkimOptions, clock: Pick<Clock, 'now'>
         domain = domain.slice(dot + 1);
       }
     },
+    close: () => workers.pool?.close() ?? Promise.resolve(),
   };
 }
