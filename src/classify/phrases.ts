@@ -514,9 +514,10 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'sorbs',
     'uceprotect',
     'abuseat',
-    'listed at',
-    'listed on',
-    'listed in',
+    // Listed on a named list or zone ("listed at zen.example.net", "listed in the RBL"), not
+    // "not listed in the address book" (an unknown user).
+    /(?<!not )\blisted (?:at|on|in|by) (?:the |an? |our )?(?:[a-z0-9-]{1,63}\.)+[a-z]{2,24}\b/,
+    /(?<!not )\blisted (?:at|on|in|by) (?:the |an? |our |several |one or more |multiple )?(?:\w{1,20} )?(?:rbls?|dnsbls?|blacklists?|blocklists?|black lists?|block lists?|spam ?lists?|denylists?|reputation lists?)\b/,
     'client host rejected',
     'client host blocked',
     'client host',
@@ -532,7 +533,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'residential',
     'ip address blocked',
     'ip blocked',
-    'your ip',
+    /\byour (?:ip|ip address|server ip|sending ip)\b.{0,60}\b(?:block|listed|ban|reject|refus|den(?:y|ied)|not allowed|not permitted|blacklist|blocklist)/,
     'sender ip address rejected',
     'host blocked',
     'banned sending ip',
@@ -685,7 +686,6 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'its content presents a potential',
     'we do not accept messages containing images or other attachments',
     'posts without solving a captcha',
-    'policy violation',
     'violates our policy',
     'violation of our',
     'policy reasons',
@@ -754,7 +754,15 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'probability of being spam',
   ],
   // Malware found in the message.
-  virusdetected: ['virus', 'malware', 'infected', 'trojan', 'ransomware', 'malicious attachment', 'malicious content'],
+  virusdetected: [
+    // The words, but not inside header names or scanner fields (X-Virus-Scanned, X-Proofpoint-Virus-Version).
+    /(?<![\w=-])(?:virus|viruses|malware|trojan|ransomware|worm)(?![\w=-])/,
+    'infected',
+    'malicious attachment',
+    'malicious content',
+    'potentially executable attachment',
+    'prohibited virus',
+  ],
   // Header or MIME format problems.
   contenterror: [
     'invalid header',
@@ -883,6 +891,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'has been delayed',
     'retry time not reached for any host after a long failure period',
     'unable to deliver message after multiple retries',
+    // "Unable to deliver this message after 2 days", "undeliverable after 48 hours".
+    /deliver[\w ]{0,30} after \d{1,4} (?:days?|hours?)\b/,
     'not reachable within the allowed queue period',
     'it has not been collected after',
     'could not find a gateway for',

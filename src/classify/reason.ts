@@ -343,6 +343,36 @@ export const NETWORK_FAILURE: readonly Phrase[] = [
   'unrouteable mail domain',
 ];
 
+/**
+ * The reference's own wording of a non-existent domain (Sisimai's HostUnknown list, with the
+ * Exim and qmail router messages its format parsers read as hostunknown). When the status names
+ * a network, queue or system failure (4.4.x, 4.3.x), only this wording overrides it; the wider
+ * wording of REASON_PHRASES.hostunknown ("host not found", "NXDOMAIN") describes what a lookup
+ * returned, which such a status already explains.
+ */
+const HOST_UNKNOWN_REFERENCE: readonly Phrase[] = [
+  'domain does not exist',
+  'domain is not reachable',
+  'domain must exist',
+  'host or domain name not found',
+  'host unknown',
+  'host unreachable',
+  'mail domain mentioned in email address is unknown',
+  'name or service not known',
+  'no such domain',
+  'unknown domain name',
+  'the account or domain may not exist',
+  'unknown host',
+  'unroutable address',
+  'unrouteable address',
+  'all host address lookups failed permanently',
+  'all relevant mx records point to non-existent hosts',
+  'couldn\'t find any host',
+  ['553 ', ' does not exist'],
+];
+/** Status families that a lookup's wording does not override (see HOST_UNKNOWN_REFERENCE). */
+const LOOKUP_EXPLAINED: ReadonlySet<ReasonFamily> = new Set<ReasonFamily>(['networkerror', 'expired', 'systemerror', 'systemfull']);
+
 /** A refusal of the connecting client's name or host: host-not-found wording in it is about the client. */
 const CLIENT_REFUSED: readonly Phrase[] = ['helo command rejected', 'ehlo command rejected', 'client host rejected', 'helo name', 'invalid helo'];
 
@@ -352,7 +382,10 @@ const CLIENT_REFUSED: readonly Phrase[] = ['helo command rejected', 'ehlo comman
  * found" (an MX of ".", RFC 7505 null MX) does not say the domain does not exist.
  */
 function hostUnknownPhrase(f: Facts): string | undefined {
-  const m = phrase(f, 'hostunknown');
+  // A specific null-MX status (5.1.10, 4.3.2) is not overridden by wording about the domain.
+  if (f.statusFamily === 'notaccept') return undefined;
+  const list = f.statusFamily !== undefined && LOOKUP_EXPLAINED.has(f.statusFamily) ? HOST_UNKNOWN_REFERENCE : REASON_PHRASES.hostunknown;
+  const m = list === REASON_PHRASES.hostunknown ? phrase(f, 'hostunknown') : matchPhrases(f.text, list);
   if (m === undefined) return undefined;
   // The recipient's domain is judged from RCPT on: "host not found" before it, or in a refusal
   // of the client's HELO name or host ("Helo command rejected: Host not found"), is about us.
@@ -360,7 +393,7 @@ function hostUnknownPhrase(f: Facts): string | undefined {
   if (matchPhrases(f.text, CLIENT_REFUSED) !== undefined) return undefined;
   let t = f.text;
   for (const p of [...NETWORK_FAILURE, ...(REASON_PHRASES.notaccept ?? [])]) if (typeof p === 'string' && t.includes(p)) t = t.split(p).join(' | ');
-  return t === f.text ? m : matchPhrases(t, REASON_PHRASES.hostunknown);
+  return t === f.text ? m : matchPhrases(t, list);
 }
 
 /** The first pass, in order. Each predicate says whether (and why) its family holds. */

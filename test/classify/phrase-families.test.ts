@@ -70,6 +70,33 @@ describe('hostunknown', () => {
   });
 });
 
+describe('hostunknown wording against a status that already explains the lookup', () => {
+  it('a network or queue status keeps wider lookup wording from deciding; the reference wording still does', () => {
+    expect(reasonOf({ status: '4.4.7', action: 'delayed', text: 'mx.example.org: host not found' })).toBe('expired');
+    expect(reasonOf({ status: '5.4.0', text: '554 5.4.0 NXDOMAIN for example.org' })).toBe('networkerror');
+    expect(reasonOf({ status: '5.4.0', text: '554 5.4.0 Host or domain name not found' })).toBe('hostunknown');
+    expect(reasonOf({ text: '550 NXDOMAIN for example.org', command: 'RCPT' })).toBe('hostunknown');
+  });
+
+  it('a null-MX status is not overridden by wording about the domain', () => {
+    expect(reasonOf({ status: '5.1.10', replyCode: 556, text: '556 5.1.10 domain example.org not found in DNS (null MX)' })).toBe('notaccept');
+  });
+});
+
+describe('block lists: named lists only', () => {
+  it('"listed at/in" a zone or a named list is blocked; "not listed in" a directory is not', () => {
+    expect(reasonOf(rcpt('554 client listed at bl.example.net'))).toBe('blocked');
+    expect(reasonOf(rcpt('554 your host is listed in several RBLs'))).toBe('blocked');
+    expect(reasonOf(rcpt('550 Carol is not listed in the Domino Directory'))).toBe('userunknown');
+    expect(reasonOf({ replyCode: 554, text: '554 message rejected, listed in our records as a test', command: 'DATA' })).not.toBe('blocked');
+  });
+
+  it('"your IP" counts only with a refusal', () => {
+    expect(reasonOf({ replyCode: 554, text: '554 your IP 192.0.2.7 is refused', command: 'CONN' })).toBe('blocked');
+    expect(reasonOf({ replyCode: 554, text: '554 message not accepted for policy reasons (your IP is fine)', command: 'DATA' })).toBe('policyviolation');
+  });
+});
+
 describe('mailboxfull, suspend and filtered', () => {
   it.each(['552 Disc quota exceeded', '552 too much mail data', '552 recipient rejected: mailbox would exceed maximum allowed storage', '452 user is over quota'])(
     'quota: %s',
