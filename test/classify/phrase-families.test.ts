@@ -32,6 +32,7 @@ describe('userunknown wording at RCPT', () => {
     '550 nonexistent user',
     '550 there is no one at this address',
     '550 RESOLVER.ADR.RecipNotFound; not found',
+    '550 invalid email address <carol@example.org>',
   ])('%s', (text) => {
     const v = decide(rcpt(text));
     // "Unrouteable address" is the domain (Exim's router found no route), the rest the user.
@@ -120,6 +121,7 @@ describe('mailboxfull, suspend and filtered', () => {
     '550 due to extended inactivity new mail is not currently being accepted for this mailbox',
     '550 message rejected due to user rules',
     '550 this mailbox is not accepting any mail',
+    '550 the recipient has chosen not to receive mail from you',
   ])('filter: %s', (text) => {
     expect(decide(data(text, 550))).toMatchObject({ reason: 'filtered', hard: false });
   });
@@ -163,6 +165,8 @@ describe('blocked, requireptr, badreputation, norelaying: the connecting client'
     '554 Connection was dropped by remote host',
     '550 we do not accept mail from dynamic IPs',
     '554 rejected because the sending MTA or the sender has not passed validation',
+    '554 your address is in a dynamic range',
+    '554 sending IP 192.0.2.4 banned',
   ])('%s', (text) => {
     expect(decide({ replyCode: 554, text, command: 'CONN' })).toMatchObject({ reason: 'blocked', hard: false });
   });
@@ -241,18 +245,21 @@ describe('rates, security, system, expiry', () => {
   it('SPF wording is authfailure, not securityerror', () => {
     expect(reasonOf(data('550 please inspect your SPF settings', 550))).toBe('authfailure');
     expect(reasonOf(data('550 see http://spf.pobox.com/why.html', 550))).toBe('authfailure');
+    expect(reasonOf(data('550 this mail was refused because the sender is unauthenticated', 550))).toBe('authfailure');
+    expect(reasonOf({ replyCode: 535, text: '535 authentication failed' })).toBe('securityerror');
   });
 
   it.each(['local delivery failed', 'delivery to pipe forbidden', 'queue file write error', 'Unable to contact LDAP server', '554 Transaction failed for unknown reasons'])('system: %s', (text) => {
     expect(reasonOf(bare(text))).toBe('systemerror');
   });
 
-  it.each(['Connection timed out', 'message has been frozen', 'server did not respond in time', 'retry timeout exceeded'])('expired: %s', (text) => {
+  it.each(['Connection timed out', 'message has been frozen', 'server did not respond in time', 'retry timeout exceeded', 'queue lifetime exceeded', 'could not be delivered within 3 days'])('expired: %s', (text) => {
     expect(decide(bare(text))).toMatchObject({ reason: 'expired', hard: false });
   });
 
   it('a network error is tried before expiry in the second pass', () => {
     expect(reasonOf(bare('network error; retry timeout exceeded'))).toBe('networkerror');
+    expect(reasonOf(bare('Temporary failure in name resolution; queue lifetime exceeded'))).toBe('networkerror');
   });
 
   it('a local delivery program failure is a mailer error (systemerror category)', () => {
