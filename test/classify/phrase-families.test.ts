@@ -32,12 +32,16 @@ describe('userunknown wording at RCPT', () => {
     '550 nonexistent user',
     '550 there is no one at this address',
     '550 RESOLVER.ADR.RecipNotFound; not found',
-    '550 invalid email address <carol@example.org>',
   ])('%s', (text) => {
     const v = decide(rcpt(text));
     // "Unrouteable address" is the domain (Exim's router found no route), the rest the user.
     expect(v.reason).toBe(text.includes('Unrouteable') ? 'hostunknown' : 'userunknown');
     expect(v.hard).toBe(true);
+  });
+
+  it('sender wording after DATA is not read as an unknown recipient', () => {
+    expect(reasonOf(data('550 from address is not valid', 550))).toBe('rejected');
+    expect(reasonOf(data('554 5.5.1 Error: no valid recipients'))).not.toBe('filtered');
   });
 
   it('the same wording after DATA is the recipient filter, and at MAIL is not about the recipient', () => {
