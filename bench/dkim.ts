@@ -10,20 +10,24 @@
  * - nodemailer KeyObject: the same with a pre-parsed KeyObject (an honest second baseline:
  *   what a nodemailer user who knows the trick gets)
  * - informational: raw nodemailer unsigned, mailpush unsigned, mailpush dual (RSA + Ed25519),
- *   mailpush with `workers: 0` (body hash on the event loop, key operation on libuv's pool)
+ *   mailpush with `workers: 0` (body hash on the event loop, key operation on libuv's pool),
+ *   mailpush with `workerMinBytes: 0` (every message hashed and signed on a worker thread)
  * - informational, signing only (no SMTP, no composing): mailpush `signatureHeaders` against
  *   nodemailer's `DKIM#sign` with the PEM key, on the same composed message, 5 at a time
  *
  * Every run reports msg/s, the client process's CPU per message (user+system, signing
- * threads and workers included) and event-loop health: ticks of a 10 ms `setInterval` kept
- * during the run (ticks / (run ms / 10)) and the longest gap between two ticks. Runs rotate
- * their order every round after one warm-up of each; medians (min-max) are reported.
+ * threads and workers included), the CPU of the main thread alone (from
+ * `process.threadCpuUsage` or /proc; the event loop's share) and event-loop health: ticks of a
+ * 10 ms `setInterval` kept during the run (ticks / (run ms / 10)) and the longest gap between
+ * two ticks. Runs rotate their order every round after one warm-up of each; medians (min-max)
+ * are reported. `--size N` adds an attachment of N bytes to every message (the worker pool
+ * takes bodies of 64 KiB and more).
  *
  * Run: npx tsx bench/dkim.ts [--quick] [--rounds N] [--count N] [--sink postfix|ours|both]
- *      [--only mailpush,nodemailerPem,...] [--worker-min-bytes N]
+ *      [--only mailpush,nodemailerPem,...] [--size N]
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { createTransport } from 'nodemailer';
@@ -45,7 +49,7 @@ function flag(name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 }
-const COUNT = Number(flag('--count') ?? (flags.quick ? 150 : 3_000));
+const COUNT = Number(flag('--count') ?? (flags.quick ? 100 : 3_000));
 if (!Number.isInteger(COUNT) || COUNT < 1) throw new Error(`Expected --count to be an integer >= 1, got ${String(flag('--count'))}`);
 const CONNECTIONS = 5;
 const MAX_MESSAGES = 100;
@@ -62,12 +66,10 @@ if (sinkFlag !== 'ours' && !hasPostfix) console.log(`   note: ${SMTP_SINK} not f
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 const ed = generateKeyPairSync('ed25519').privateKey;
 const rsaPem = rsa.export({ type: 'pkcs8', format: 'pem' }) as string;
-const minBytesFlag = flag('--worker-min-bytes');
-const tuning = minBytesFlag === undefined ? {} : { workerMinBytes: Number(minBytesFlag) };
-const rsaDkim: DkimOptions = { keys: [{ domain: FROM_DOMAIN, selector: 'rsa1', privateKey: rsaPem }], ...tuning };
+const rsaDkim: DkimOptions = { keys: [{ domain: FROM_DOMAIN, selector: 'rsa1', privateKey: rsaPem }] };
 const rsaInThread: DkimOptions = { ...rsaDkim, workers: 0 };
+const rsaAllOnWorkers: DkimOptions = { ...rsaDkim, workerMinBytes: 0 };
 const dualDkim: DkimOptions = {
-  ...tuning,
   keys: [
     { domain: FROM_DOMAIN, selector: 'rsa1', privateKey: rsaPem },
     { domain: FROM_DOMAIN, selector: 'ed1', privateKey: ed },
@@ -77,18 +79,45 @@ const dualDkim: DkimOptions = {
 const paragraph = 'Hello, your order has shipped and is on its way. Track it any time from your account page. ';
 const text = paragraph.repeat(Math.ceil(950 / paragraph.length)).slice(0, 950);
 const html = `<html><body><p>${text.slice(0, 900)}</p></body></html>`;
+const SIZE = Number(flag('--size') ?? 0);
+if (!Number.isInteger(SIZE) || SIZE < 0) throw new Error(`Expected --size to be an integer >= 0, got ${String(flag('--size'))}`);
+// Incompressible bytes, like a PDF or an image.
+const attachment = Buffer.alloc(SIZE);
+for (let i = 0, x = 12345; i < SIZE; i++) {
+  x = (x * 1103515245 + 12345) % 2 ** 31;
+  attachment[i] = x >>> 23;
+}
+const attachments = SIZE === 0 ? undefined : [{ filename: 'invoice.pdf', content: attachment, contentType: 'application/pdf' }];
 const inputs: MessageInput[] = [];
 const raws: SendMailOptions[] = [];
 for (let i = 0; i < COUNT; i++) {
   const to = `customer${i}@shop${i % DOMAINS}.example`;
   const subject = `Your order #${100000 + i} has shipped`;
-  inputs.push({ from: `Shop <orders@${FROM_DOMAIN}>`, to, subject, text, html });
-  raws.push({ from: `Shop <orders@${FROM_DOMAIN}>`, to, subject, text, html });
+  inputs.push({ from: `Shop <orders@${FROM_DOMAIN}>`, to, subject, text, html, ...(attachments === undefined ? {} : { attachments }) });
+  raws.push({ from: `Shop <orders@${FROM_DOMAIN}>`, to, subject, text, html, ...(attachments === undefined ? {} : { attachments }) });
+}
+
+/** CPU time of the main thread (the event loop) in microseconds, or NaN where unknown. */
+function mainThreadCpuUs(): number {
+  const threadCpuUsage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage;
+  if (threadCpuUsage !== undefined) {
+    const u = threadCpuUsage();
+    return u.user + u.system;
+  }
+  try {
+    // Fields 14 and 15 of /proc/<pid>/task/<tid>/stat: utime and stime in clock ticks (1/100 s).
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
 }
 
 interface Run {
   readonly perSecond: number;
   readonly cpuUsPerMessage: number;
+  /** CPU of the main thread per message. */
+  readonly mainCpuUsPerMessage: number;
   /** Share of the 10 ms interval's ticks that fired during the run. */
   readonly ticksKept: number;
   readonly longestGapMs: number;
@@ -106,11 +135,13 @@ async function measure(sink: SinkChild, fn: (sink: SinkChild) => Promise<void>):
     ticks++;
   }, 10);
   const cpu = process.cpuUsage();
+  const mainCpu = mainThreadCpuUs();
   const start = nowMs();
   last = start;
   await fn(sink);
   const ms = nowMs() - start;
   const used = process.cpuUsage(cpu);
+  const mainUsed = mainThreadCpuUs() - mainCpu;
   clearInterval(timer);
   longestGapMs = Math.max(longestGapMs, nowMs() - last);
   // Postfix's sink reports its counter a little after the last message.
@@ -121,7 +152,13 @@ async function measure(sink: SinkChild, fn: (sink: SinkChild) => Promise<void>):
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   if (count !== COUNT) throw new Error(`sink received ${count} messages, expected ${COUNT}`);
-  return { perSecond: (COUNT / ms) * 1000, cpuUsPerMessage: (used.user + used.system) / COUNT, ticksKept: Math.min(1, ticks / (ms / 10)), longestGapMs };
+  return {
+    perSecond: (COUNT / ms) * 1000,
+    cpuUsPerMessage: (used.user + used.system) / COUNT,
+    mainCpuUsPerMessage: mainUsed / COUNT,
+    ticksKept: Math.min(1, ticks / (ms / 10)),
+    longestGapMs,
+  };
 }
 
 async function mailpush(sink: SinkChild, dkim: DkimOptions | undefined): Promise<void> {
@@ -160,6 +197,7 @@ async function nodemailer(sink: SinkChild, privateKey: string | typeof rsa | und
 const variants = {
   mailpush: (s: SinkChild) => mailpush(s, rsaDkim),
   mailpushInThread: (s: SinkChild) => mailpush(s, rsaInThread),
+  mailpushAllOnWorkers: (s: SinkChild) => mailpush(s, rsaAllOnWorkers),
   nodemailerPem: (s: SinkChild) => nodemailer(s, rsaPem),
   nodemailerKeyObject: (s: SinkChild) => nodemailer(s, rsa),
   nodemailerUnsigned: (s: SinkChild) => nodemailer(s, undefined),
@@ -177,12 +215,12 @@ const order: Variant[] =
       })
     : flags.quick
       ? ['mailpush', 'nodemailerPem']
-      : allVariants;
+      : ['mailpush', 'nodemailerPem', 'nodemailerKeyObject', 'nodemailerUnsigned', 'mailpushUnsigned', 'mailpushInThread', 'mailpushAllOnWorkers', 'mailpushDual'];
 
 header(
   'dkim',
   flags,
-  `${fmt(COUNT)} messages per run (~2 KB, text+html, 1 recipient, ${DOMAINS} domains), ${CONNECTIONS} pooled connections, maxMessages ${MAX_MESSAGES}, RSA 2048; sinks: ${sinkNames.join(', ')}`,
+  `${fmt(COUNT)} messages per run (~2 KB text+html${SIZE === 0 ? '' : ` + a ${fmt(SIZE)}-byte attachment`}, 1 recipient, ${DOMAINS} domains), ${CONNECTIONS} pooled connections, maxMessages ${MAX_MESSAGES}, RSA 2048; sinks: ${sinkNames.join(', ')}`,
 );
 
 const sinks: Record<string, SinkChild> = {};
@@ -227,6 +265,7 @@ for (const name of sinkNames) {
     const x = rs[v];
     console.log(
       `   ${v}: ${summary(rate(v), 0)} msg/s; cpu/msg ${summary(x.map((r) => r.cpuUsPerMessage), 0, ' us')}; ` +
+        `main thread cpu/msg ${summary(x.map((r) => r.mainCpuUsPerMessage), 0, ' us')}; ` +
         `ticks kept ${summary(x.map((r) => r.ticksKept * 100), 0, '%')}; longest gap ${summary(x.map((r) => r.longestGapMs), 0, ' ms')}`,
     );
   }
@@ -235,7 +274,7 @@ console.log(`   load average (1 min) after each round: ${loads.map((l) => l.toFi
 for (const s of Object.values(sinks)) await s.close();
 
 // Signing alone: the cost of the signer itself, without SMTP or MIME composition around it.
-const SIGN_COUNT = flags.quick ? 100 : 2_000;
+const SIGN_COUNT = flags.quick ? 50 : 2_000;
 const composed = await composeMessage(normalizeMessage(inputs[0]!, { now: Date.now() }));
 const dkimSigner = createDkimSigner(rsaDkim);
 const messageSigner = dkimSigner.signerFor({ from: { address: `orders@${FROM_DOMAIN}` } })!;

@@ -3,8 +3,9 @@
  * operations of DKIM signatures, so the event loop only splits the header.
  *
  * Workers start lazily (one more each time every running worker is busy, up to `size`), are
- * `unref()`ed while idle so they never keep a process alive, and are ref'ed while a
- * signature is in flight so an awaited signature is never lost to an exiting process. A
+ * `unref()`ed while idle so they never keep a process alive, are ref'ed while a signature is
+ * in flight so an awaited signature is never lost to an exiting process, and stop after
+ * `idleMs` without work (a mailer that sent a burst does not keep threads for nothing). A
  * worker that crashes fails only its own in-flight signatures and is replaced on the next
  * one; a worker that does not answer within `timeoutMs` is terminated and its signatures fail
  * with TIMEOUT. `close()` terminates every worker and fails what is in flight with CLOSED.
@@ -42,6 +43,8 @@ export interface SigningPoolOptions {
   readonly size: number;
   /** Time a worker gets to answer one job before it is terminated. */
   readonly timeoutMs: number;
+  /** Time an idle worker waits for work before it stops. @default 30000 */
+  readonly idleMs?: number;
   /** Worker script (tests swap in one that hangs or crashes). @default DKIM_WORKER_SOURCE */
   readonly source?: string;
 }
@@ -55,6 +58,10 @@ interface Pending {
 interface Slot {
   readonly worker: Worker;
   readonly pending: Map<number, Pending>;
+  /** Stops the worker once it has been idle for idleMs (re-armed with refresh(), not re-created). */
+  readonly idle: NodeJS.Timeout;
+  /** When the worker last finished a job. */
+  idleSince: number;
   /** Set once the worker is being terminated or has exited: it takes no new jobs. */
   dead: boolean;
 }
@@ -127,7 +134,10 @@ export class SigningPool {
       execArgv: [],
     });
     worker.unref();
-    const slot: Slot = { worker, pending: new Map(), dead: false };
+    const idleMs = this.options.idleMs ?? DEFAULT_IDLE_MS;
+    const idle = setTimeout(() => this.idleCheck(slot, idleMs), idleMs);
+    idle.unref();
+    const slot: Slot = { worker, pending: new Map(), idle, idleSince: Date.now(), dead: false };
     worker.on('message', (reply: WorkerReply) => this.answer(slot, reply));
     // 'error' (an uncaught exception in the worker) is followed by 'exit'; the listener keeps
     // it from becoming an uncaught exception of the process.
@@ -155,9 +165,23 @@ export class SigningPool {
     if (pending === undefined) return;
     slot.pending.delete(reply.id);
     clearTimeout(pending.timer);
-    if (slot.pending.size === 0) slot.worker.unref();
+    if (slot.pending.size === 0) {
+      slot.worker.unref();
+      slot.idleSince = Date.now();
+    }
     if ('error' in reply) pending.reject(new MailError(`DKIM signing failed: ${reply.error}`, { code: MailErrorCode.INTERNAL }));
     else pending.resolve({ bodyHash: reply.bodyHash, signatures: reply.signatures });
+  }
+
+  private idleCheck(slot: Slot, idleMs: number): void {
+    if (slot.dead) return;
+    const waited = Date.now() - slot.idleSince;
+    if (slot.pending.size > 0 || waited < idleMs) {
+      slot.idle.refresh();
+      return;
+    }
+    this.remove(slot);
+    void slot.worker.terminate().catch(() => undefined);
   }
 
   /** A job got no answer in time: the worker is stuck, so it goes and takes its jobs with it. */
@@ -169,6 +193,7 @@ export class SigningPool {
 
   private remove(slot: Slot): void {
     slot.dead = true;
+    clearTimeout(slot.idle);
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
   }
@@ -180,9 +205,12 @@ export class SigningPool {
       pending.reject(err);
     }
     slot.pending.clear();
+    clearTimeout(slot.idle);
     slot.worker.unref();
   }
 }
+
+const DEFAULT_IDLE_MS = 30_000;
 
 function closedError(): MailError {
   return new MailError('The DKIM signing pool is closed', { code: MailErrorCode.CLOSED });

@@ -202,8 +202,8 @@ describe('SigningPool', () => {
   const body = Buffer.from('Hello\r\nworld\r\n');
   const part = { key: 0, ed25519: false, before: 'from:a@example.com\r\ndkim-signature:bh=', after: '; b=' };
 
-  function pool(options: { source?: string; timeoutMs?: number; size?: number } = {}): SigningPool {
-    const p = new SigningPool({ keys: [rsa], size: options.size ?? 2, timeoutMs: options.timeoutMs ?? 30_000, ...(options.source === undefined ? {} : { source: options.source }) });
+  function pool(options: { source?: string; timeoutMs?: number; size?: number; idleMs?: number } = {}): SigningPool {
+    const p = new SigningPool({ keys: [rsa], size: options.size ?? 2, timeoutMs: options.timeoutMs ?? 30_000, ...options });
     cleanup.push(() => p.close());
     return p;
   }
@@ -264,6 +264,18 @@ describe('SigningPool', () => {
     const worker = p.workers[0];
     checkSigned(await p.sign(body, [part]));
     expect(p.workers).toEqual([worker]);
+  });
+
+  it('stops a worker that has been idle for idleMs, and starts a new one for the next job', async () => {
+    const p = pool({ size: 1, idleMs: 200 });
+    checkSigned(await p.sign(body, [part]));
+    const first = p.workers[0]!;
+    const exited = new Promise((resolve) => first.once('exit', resolve));
+    await exited; // within ~idleMs; the test timeout bounds a pool that never stops it
+    expect(p.workers).toHaveLength(0);
+    checkSigned(await p.sign(body, [part]));
+    expect(p.workers).toHaveLength(1);
+    expect(p.workers[0]).not.toBe(first);
   });
 
   it('refuses work after close() with CLOSED', async () => {
