@@ -12,10 +12,10 @@ import { MailError, MailErrorCode, describeValue, isMailError } from '../errors.
 import type { DkimSigner } from '../auth/dkim.js';
 import type { Verp } from '../feedback/verp.js';
 import { setMaxListeners } from 'node:events';
-import { prepareMessage } from '../message/prepared.js';
+import { ComposeCache, prepareJob } from '../message/prepared.js';
 import { slice } from '../queue/slice.js';
 import type { ResolvedLimits } from '../queue/limits.js';
-import type { CorrelationStore, Job, NormalizedMessage, SendResult, SentRecord, SharedLimiter, SharedLimiterGate, SuppressionEntry, SuppressionStore } from '../types.js';
+import type { CorrelationStore, Job, PreparedMessage, SendResult, SentRecord, SharedLimiter, SharedLimiterGate, SuppressionEntry, SuppressionStore } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 import type { Journal } from './journal.js';
 import { isThrottle } from './settle.js';
@@ -53,6 +53,8 @@ const LOCAL_LIMITER_WAITERS = 2;
 export class Deliverer {
   /** Per domain, the jobs waiting here for the fleet limiter. */
   private readonly limiterWaits = new Map<string, Set<string>>();
+  /** Composed bytes of jobs between attempts (see prepare). */
+  private readonly composed = new ComposeCache();
 
   constructor(
     private readonly core: MailerCore,
@@ -157,6 +159,8 @@ export class Deliverer {
     } else {
       settler.onError(job, rec, error as MailError, job.recipients);
     }
+    // A job that will not be attempted again needs its composed bytes no more.
+    if (job.state === 'sent' || job.state === 'failed' || job.state === 'expired') this.composed.drop(job);
     core.checkIdle();
   }
 
@@ -222,12 +226,15 @@ export class Deliverer {
     }
   }
 
-  /** The job id travels in a header (and, with VERP, in the envelope sender) so that feedback correlates back to the job. */
-  private prepare(job: Job, rec: MessageRecord): ReturnType<typeof prepareMessage> {
+  /**
+   * The job id travels in a header (and, with VERP, in the envelope sender) so that feedback
+   * correlates back to the job. The header is added while composing, and the composed bytes
+   * are kept for the job's next attempt (dropped in `run` when the job ends).
+   */
+  private prepare(job: Job, rec: MessageRecord): PreparedMessage {
     const { verp, dkim } = this.parts;
-    const message: NormalizedMessage = { ...rec.message, headers: [...rec.message.headers, ['X-Mailpush-Job-Id', job.id]] };
     const from = verp === undefined ? rec.message.returnPath : verp.encode(job.id, job.recipients.length === 1 ? job.recipients[0] : undefined);
-    return prepareMessage(job.id, message, { from, to: job.recipients }, dkim?.signerFor(rec.message));
+    return prepareJob(job, rec.message, { from, to: job.recipients }, dkim?.signerFor(rec.message), this.composed);
   }
 
   /** Throttles the domain (or the transport) before the released slot lets the next job go out. */

@@ -5,26 +5,150 @@
  */
 
 import type { MimeSigner, NormalizedMessage, PreparedMessage } from '../types.js';
-import { composeMessage } from './compose.js';
+import { composeJobMessage, composeMessage, JOB_ID_HEADER } from './compose.js';
 import type { Envelope } from './compose.js';
 
 /**
  * Builds the prepared message for one job. The MIME bytes are composed on first use only
- * (the SMTP transport composes while streaming and never calls `raw()`), then cached.
+ * (a transport that builds its request from `message`, like SendGrid, never calls `raw()`),
+ * then cached.
  *
  * With a `signer` (DKIM), `raw()` returns the message with the signature header fields on
  * top, and transports that compose themselves sign what they compose through
  * `prepared.signer`. Call this per attempt: each attempt is signed with a fresh `t=`.
+ *
+ * The message is used as given: the mailer's own attempts go through {@link prepareJob},
+ * which adds `X-Mailpush-Job-Id`.
  */
 export function prepareMessage(jobId: string, message: NormalizedMessage, envelope: Envelope, signer?: MimeSigner): PreparedMessage {
   // One closure per prepared message (it runs for every attempt).
   let raw: Promise<Buffer> | undefined;
-  const rawOnce = (): Promise<Buffer> => (raw ??= signer === undefined ? composeMessage(message, envelope) : composeSigned(message, envelope, signer));
+  const rawOnce = (): Promise<Buffer> => (raw ??= signer === undefined ? composeMessage(message, envelope) : signed(composeMessage(message, envelope), signer));
   return signer === undefined ? { jobId, message, envelope, raw: rawOnce } : { jobId, message, envelope, raw: rawOnce, signer };
 }
 
+/** The job a prepared message is for: its id, and the object the composed bytes are cached under. */
+export interface PreparedJob {
+  readonly id: string;
+}
+
+/**
+ * Prepares one attempt of a job. The job id goes into the MIME as the last header field
+ * (`X-Mailpush-Job-Id`) while composing, and the composed bytes are kept in `cache` for the
+ * job's next attempts (a retry, or the next member of a failover sends the same bytes). DKIM
+ * signature fields are computed per attempt over those bytes, so `t=` is that attempt's.
+ *
+ * `prepared.message` is the message with the job id header added: it is built on first read
+ * only (transports that send `raw()` never pay for the copy).
+ */
+export function prepareJob(job: PreparedJob, message: NormalizedMessage, envelope: Envelope, signer: MimeSigner | undefined, cache: ComposeCache | undefined): PreparedMessage {
+  const jobId = job.id;
+  let withId: NormalizedMessage | undefined;
+  let raw: Promise<Buffer> | undefined;
+  const composed = (): Promise<Buffer> => {
+    const kept = cache?.get(job);
+    if (kept !== undefined) return kept;
+    const bytes = composeJobMessage(message, jobId);
+    cache?.keep(job, bytes);
+    return bytes;
+  };
+  // An object literal: the getter is an own enumerable property, so `{ ...prepared }` in a
+  // wrapping transport still carries `message`.
+  const prepared = {
+    jobId,
+    get message(): NormalizedMessage {
+      return (withId ??= withJobId(message, jobId));
+    },
+    envelope,
+    raw: (): Promise<Buffer> => (raw ??= signer === undefined ? composed() : signed(composed(), signer)),
+  };
+  return signer === undefined ? prepared : Object.assign(prepared, { signer });
+}
+
+/** A copy of the message with `X-Mailpush-Job-Id` as its last header field. */
+function withJobId(message: NormalizedMessage, jobId: string): NormalizedMessage {
+  return { ...message, headers: [...message.headers, [JOB_ID_HEADER, jobId]] };
+}
+
 /** The composed message with the signature header fields on top. */
-async function composeSigned(message: NormalizedMessage, envelope: Envelope, signer: MimeSigner): Promise<Buffer> {
-  const bytes = await composeMessage(message, envelope);
+async function signed(composing: Promise<Buffer>, signer: MimeSigner): Promise<Buffer> {
+  const bytes = await composing;
   return Buffer.concat([Buffer.from(await signer.signatureHeaders(bytes), 'latin1'), bytes]);
+}
+
+/**
+ * Total size of the composed messages a {@link ComposeCache} keeps by default: 32 MiB. A
+ * campaign whose jobs are mostly deferred (a greylisting domain) keeps the bytes of the first
+ * ~10,000 messages of 3 KB; the others are composed again at their next attempt.
+ */
+export const DEFAULT_COMPOSE_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The composed bytes of jobs between their attempts, keyed by the job object. The mailer
+ * drops a job's bytes when the job ends ({@link ComposeCache.drop}); a job that ends some
+ * other way (cancelled, expired in the queue) loses them with the job object (a `WeakMap`),
+ * and a `FinalizationRegistry` gives its size back to the budget. The bytes held are
+ * bounded by `maxBytes`: a job composed while the budget is full is not kept, and is
+ * composed again at its next attempt.
+ *
+ * Only jobs that have had an attempt hold bytes: a queued campaign of 1,000,000 recipients
+ * holds none until its jobs are dispatched, and a job sent at its first attempt holds them
+ * only during that attempt.
+ */
+export class ComposeCache {
+  private readonly entries = new WeakMap<object, CacheEntry>();
+  private held = 0;
+  private readonly sizes = new FinalizationRegistry<number>((size) => {
+    this.held -= size;
+  });
+
+  constructor(private readonly maxBytes: number = DEFAULT_COMPOSE_CACHE_BYTES) {}
+
+  /** The bytes kept for `job`, if any. */
+  get(job: object): Promise<Buffer> | undefined {
+    return this.entries.get(job)?.bytes;
+  }
+
+  /** Keeps the bytes being composed for `job`, when they fit the budget. A failed composition is not kept. */
+  keep(job: object, bytes: Promise<Buffer>): void {
+    const entry: CacheEntry = { bytes, size: 0 };
+    this.entries.set(job, entry);
+    bytes.then(
+      (b) => {
+        if (this.entries.get(job) !== entry) return;
+        if (this.held + b.length > this.maxBytes) {
+          this.entries.delete(job);
+          return;
+        }
+        entry.size = b.length;
+        this.held += b.length;
+        this.sizes.register(job, b.length, entry);
+      },
+      () => {
+        if (this.entries.get(job) === entry) this.entries.delete(job);
+      },
+    );
+  }
+
+  /** Forgets the bytes of a job that ended. */
+  drop(job: object): void {
+    const entry = this.entries.get(job);
+    if (entry === undefined) return;
+    this.entries.delete(job);
+    if (entry.size > 0) {
+      this.held -= entry.size;
+      this.sizes.unregister(entry);
+    }
+  }
+
+  /** Bytes held for jobs that have not ended. */
+  get heldBytes(): number {
+    return this.held;
+  }
+}
+
+interface CacheEntry {
+  readonly bytes: Promise<Buffer>;
+  /** Counted against the budget once composed; 0 before. */
+  size: number;
 }

@@ -1,11 +1,9 @@
 /**
- * SMTP transport over nodemailer's connection pool. nodemailer composes each message while
- * it streams it to the server; this file only maps options, results and errors, and stays
- * out of the way on the hot path.
- *
- * A prepared message with a `signer` (DKIM) is signed inside nodemailer's stream pipeline,
- * after every header is final: the composed bytes are held until complete (DKIM needs the
- * body hash first, as nodemailer's own DKIM does), then go out below their signatures.
+ * SMTP transport over nodemailer's connection pool. It sends the bytes of `prepared.raw()`
+ * (nodemailer's `raw` option): the message is composed once per job, with the job id, and a
+ * retry or a failover sends the same bytes; a DKIM-signed message gets its signature header
+ * fields from `raw()`, computed for each attempt. This file maps options, results and
+ * errors, and stays out of the way on the hot path.
  *
  * Timeouts follow the SMTP phases (RFC 5321 4.5.3.2): nodemailer bounds connecting and the
  * greeting; its socket inactivity timeout is set to `commandTimeoutMs` and bounds every
@@ -23,16 +21,14 @@
 
 import { createTransport } from 'nodemailer';
 import type { Socket } from 'node:net';
-import { pipeline, Transform } from 'node:stream';
-import type { Readable, TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import type { MailMessage, NodemailerError, SMTPPoolOptions, SMTPPoolSentMessageInfo, SendMailOptions } from 'nodemailer';
 import { classifiedError } from '../classify/index.js';
 import type { Classifier } from '../classify/index.js';
 import { configError, describeValue, isMailError, MailError, MailErrorCode, toMailError } from '../errors.js';
 import { checkTransportName, namedTransport } from './named.js';
-import { toMailOptions } from '../message/compose.js';
-import type { MimeSigner, PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
+import type { PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
 /** Name of this transport, used in errors and events. */
 export const TRANSPORT_NAME = 'smtp';
@@ -262,60 +258,21 @@ function toPoolOptions(o: SmtpTransportOptions, timeouts: PhaseTimeouts, socketT
 }
 
 // nodemailer copies unknown mail options into `mail.data`, where the stream plugin finds them.
-const SIGNER_FIELD = 'mailpushSigner';
 const DATA_END_FIELD = 'mailpushOnDataEnd';
-/** Mail options carrying the DKIM signer and the end-of-data hook of a send to the stream plugin. */
-type TrackedMailOptions = SendMailOptions & { [SIGNER_FIELD]?: MimeSigner; [DATA_END_FIELD]?: (mail: MailMessage) => void };
+/** Mail options carrying the end-of-data hook of a send to the stream plugin. */
+type TrackedMailOptions = SendMailOptions & { [DATA_END_FIELD]?: (mail: MailMessage) => void };
 
 /**
- * Holds the composed message back until it is complete, then emits the signature header
- * fields followed by the message: DKIM needs the body hash before the first byte goes out.
- * nodemailer's own DKIM buffers the same way.
- */
-class SigningStream extends Transform {
-  private readonly chunks: Buffer[] = [];
-  private length = 0;
-
-  constructor(private readonly signer: MimeSigner) {
-    super();
-  }
-
-  override _transform(chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
-    this.chunks.push(buf);
-    this.length += buf.length;
-    callback();
-  }
-
-  override _flush(callback: TransformCallback): void {
-    const raw = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
-    this.chunks.length = 0;
-    this.signer.signatureHeaders(raw).then(
-      (fields) => {
-        this.push(Buffer.from(fields, 'latin1'));
-        callback(null, raw);
-      },
-      (err: unknown) => callback(err as Error),
-    );
-  }
-}
-
-/**
- * Stream plugin: signs the messages whose options carry a signer, after every header is
- * final, and reports when the connection has read the last byte of the message. nodemailer
- * runs the process function when a connection starts on the message (again if the pool
- * moves it to another connection).
+ * Stream plugin: reports when the connection has read the last byte of the message.
+ * nodemailer runs the process function when a connection starts on the message (again if
+ * the pool moves it to another connection).
  */
 function deliveryPlugin(mail: MailMessage, done: (err?: Error | null) => void): void {
-  const data = mail.data as TrackedMailOptions;
-  const signer = data[SIGNER_FIELD];
-  const onDataEnd = data[DATA_END_FIELD];
-  if (signer !== undefined || onDataEnd !== undefined) {
-    mail.message.processFunc((input: Readable) => {
-      // pipeline carries an error of the composed input over to the signed output.
-      const output = signer === undefined ? input : pipeline(input, new SigningStream(signer), () => {});
+  const onDataEnd = (mail.data as TrackedMailOptions)[DATA_END_FIELD];
+  if (onDataEnd !== undefined) {
+    mail.message.processFunc((output: Readable) => {
       // 'end' fires once the consumer (the connection's data stream) has read everything.
-      if (onDataEnd !== undefined) output.once('end', () => onDataEnd(mail));
+      output.once('end', () => onDataEnd(mail));
       return output;
     });
   }
@@ -540,33 +497,66 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
     if (signal.aborted) return Promise.reject(abortedError(signal));
     const invalid = checkEnvelope(prepared.envelope);
     if (invalid !== undefined) return Promise.reject(invalid);
-    let mail: SendMailOptions;
+    let raw: Promise<Buffer>;
     try {
-      mail = toMailOptions(prepared.message, prepared.envelope);
+      raw = prepared.raw();
     } catch (err) {
       return Promise.reject(toMailError(err, MailErrorCode.VALIDATION));
     }
+    return raw.then(
+      (bytes) => {
+        if (closed) throw closedError();
+        if (signal.aborted) throw abortedError(signal);
+        return deliver(prepared, bytes, context);
+      },
+      (err: unknown) => {
+        throw toMailError(err, MailErrorCode.VALIDATION);
+      },
+    );
+  }
+
+  /** Hands the composed bytes to the pool and maps the outcome. */
+  function deliver(prepared: PreparedMessage, bytes: Buffer, context: TransportSendContext): Promise<SendResult> {
+    const signal = context.signal;
     const lane = laneFor(context);
-    // Our own signal: it carries the caller's abort and cuts a stalled end of data short.
-    const controller = new AbortController();
-    const forward = (): void => controller.abort(signal.reason);
-    signal.addEventListener('abort', forward, { once: true });
+    const to = prepared.envelope.to;
+    const mail: TrackedMailOptions = {
+      raw: bytes,
+      // nodemailer only reads the envelope (setEnvelope builds its own arrays).
+      envelope: { from: prepared.envelope.from, to: to as string[] },
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    };
+    // nodemailer takes the caller's signal as is (its listeners go when the send settles).
+    // Only a pool whose connections cannot be reached needs a signal of ours, to cut a
+    // stalled end of data short; otherwise the timer below destroys the connection's socket.
+    let controller: AbortController | undefined;
+    let forward: (() => void) | undefined;
+    if (lane.sockets) mail.signal = signal;
+    else {
+      const own = (controller = new AbortController());
+      forward = () => own.abort(signal.reason);
+      signal.addEventListener('abort', forward, { once: true });
+      mail.signal = own.signal;
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     let raised: Socket | undefined;
     let timedOut: MailError | undefined;
-    mail.signal = controller.signal;
-    if (prepared.signer !== undefined) (mail as TrackedMailOptions)[SIGNER_FIELD] = prepared.signer;
-    (mail as TrackedMailOptions)[DATA_END_FIELD] = (message) => {
+    mail[DATA_END_FIELD] = (message) => {
       clearTimeout(timer);
       const socket = lane.sockets ? socketOf(lane.pool, message) : undefined;
       if (socket !== undefined) {
         socket.setTimeout(Math.min(timeouts.data + SOCKET_BACKSTOP_MS, MAX_TIMER_MS));
         raised = socket;
       }
+      // Without the socket (a pool that hides its connections, or one not found), the
+      // socket's own inactivity timeout stays as it was.
+      if (socket === undefined && controller === undefined) return;
       timer = setTimeout(() => {
         timedOut = dataTimeoutError();
-        // nodemailer closes the connection of an aborted delivery and fails it at once.
-        controller.abort(timedOut);
+        // nodemailer fails the delivery of a destroyed connection (or of an aborted one) at once.
+        if (controller !== undefined) controller.abort(timedOut);
+        else socket?.destroy();
       }, timeouts.data);
       timer.unref?.();
     };
@@ -574,28 +564,31 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
     const settle = (): void => {
       lane.inflight--;
       clearTimeout(timer);
-      signal.removeEventListener('abort', forward);
+      if (forward !== undefined) signal.removeEventListener('abort', forward);
       // The connection goes on to its next command: back to the command timeout. This runs
       // before the pool hands the connection its next message (it does so on setImmediate).
       if (raised !== undefined && !raised.destroyed) raised.setTimeout(lane.socketTimeout);
     };
-    return lane.pool.sendMail(mail).then((info) => {
-      settle();
-      return toResult(info, classifier);
-    }, (err: unknown) => {
-      settle();
-      if (timedOut !== undefined) throw timedOut;
-      if (signal.aborted) throw abortedError(signal);
-      // Every recipient refused at RCPT, some for good and some for now: report each one's own
-      // reply, so that an unknown address fails at once while a deferred one is retried.
-      const refused = allRefused(err, prepared.envelope.to, classifier);
-      if (refused !== undefined && refused.some((r) => r.error.retryable) && refused.some((r) => !r.error.retryable)) {
-        return { accepted: [], rejected: refused };
-      }
-      // Messages still queued in the pool when it closes fail with a plain Error.
-      if (closed && (err as NodemailerError | null)?.code === undefined) throw closedError();
-      throw toMailErrorFrom(err, classifier);
-    });
+    return lane.pool.sendMail(mail).then(
+      (info) => {
+        settle();
+        return toResult(info, classifier);
+      },
+      (err: unknown) => {
+        settle();
+        if (timedOut !== undefined) throw timedOut;
+        if (signal.aborted) throw abortedError(signal);
+        // Every recipient refused at RCPT, some for good and some for now: report each one's own
+        // reply, so that an unknown address fails at once while a deferred one is retried.
+        const refused = allRefused(err, to, classifier);
+        if (refused !== undefined && refused.some((r) => r.error.retryable) && refused.some((r) => !r.error.retryable)) {
+          return { accepted: [], rejected: refused };
+        }
+        // Messages still queued in the pool when it closes fail with a plain Error.
+        if (closed && (err as NodemailerError | null)?.code === undefined) throw closedError();
+        throw toMailErrorFrom(err, classifier);
+      },
+    );
   }
 
   return {
