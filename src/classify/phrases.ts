@@ -594,8 +594,10 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   badreputation: ['reputation', 'user complaints', 'sender score', 'sending history'],
   // The client has no or a bad reverse DNS (PTR).
   requireptr: [
-    /\bptr\b/,
-    'reverse dns',
+    // A PTR or reverse DNS named as missing, required or failed; not a passing mention in a
+    // block-list or policy reply ("see our PTR policy at ...").
+    /\b(?:no|missing|invalid|bad|generic|without|valid|lacks?|requires?|required|needs?|fix|custom|proper) (?:\w{1,20} ){0,2}(?:ptr|reverse dns)\b/,
+    /\b(?:ptr|reverse dns)\b[\w .():[\]-]{0,40}?\b(?:record|required|missing|lookup|check|fail|failed|failure|mismatch|not found|setup|entry|name|generic|does not|doesn't|not)\b/,
     'reverse lookup',
     'reverse hostname',
     'reverse host name',

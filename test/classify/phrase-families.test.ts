@@ -175,6 +175,12 @@ describe('blocked, requireptr, badreputation, norelaying: the connecting client'
     expect(decide({ replyCode: 554, text, command: 'CONN' })).toMatchObject({ reason: 'blocked', hard: false });
   });
 
+  it('PTR wording counts when the PTR is missing, required or failed, not in a passing mention', () => {
+    expect(reasonOf({ replyCode: 550, text: '550 reverse DNS of 192.0.2.4 is generic', command: 'CONN' })).toBe('requireptr');
+    expect(reasonOf({ replyCode: 550, text: '550 no PTR for your address', command: 'CONN' })).toBe('requireptr');
+    expect(reasonOf({ replyCode: 554, text: '554 client blocked using bl.example.net; see our PTR policy page', command: 'CONN' })).toBe('blocked');
+  });
+
   it.each(['550 unresolvable relay host name', '550 the corresponding forward DNS entry does not point to the sending IP', '550 domain example.net mismatches client IP'])(
     'no valid PTR: %s',
     (text) => {
