@@ -1,7 +1,9 @@
 import { simpleParser } from 'mailparser';
 import type { AddressObject, ParsedMail } from 'mailparser';
-import { describe, expect, it } from 'vitest';
-import { allRecipients, composeMessage, toMailOptions } from '../../src/message/compose.js';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import MimeNode from 'nodemailer/lib/mime-node';
+import { describe, expect, it, vi } from 'vitest';
+import { JOB_ID_HEADER, allRecipients, composeJobMessage, composeMessage, toMailOptions } from '../../src/message/compose.js';
 import { normalizeMessage } from '../../src/message/normalize.js';
 import type { MessageInput, NormalizedMessage } from '../../src/types.js';
 
@@ -171,5 +173,55 @@ describe('toMailOptions: header names that are object keys', () => {
     const raw = (await composeMessage(message)).toString('latin1');
     expect(raw).toMatch(/^Constructor: Y\r$/m);
     expect(raw).not.toContain('function');
+  });
+});
+
+/** Replaces each multipart boundary by its order of appearance, so that two compositions of a message compare byte for byte. */
+function sameBoundaries(raw: Buffer): string {
+  const text = raw.toString('latin1');
+  const names = [...text.matchAll(/boundary="([^"]+)"/g)].map((m) => m[1]!);
+  let out = text;
+  names.forEach((name, i) => {
+    out = out.split(name).join(`BOUNDARY-${i}`);
+  });
+  return out;
+}
+
+describe('composeMessage without streams', () => {
+  const paragraph = 'Grüße, your order has shipped.  Trailing spaces here   \nA line of exactly seventy-six characters, to land on the soft-break edge: =x\n';
+  const cases: [string, NormalizedMessage][] = [
+    ['text only', fullMessage({ html: undefined, attachments: undefined, cc: undefined, replyTo: undefined })],
+    ['html only', fullMessage({ text: undefined, attachments: undefined })],
+    ['text and html', fullMessage({ attachments: undefined })],
+    ['text, html, attachments and an inline image', fullMessage()],
+    ['long lines, trailing whitespace, tabs, CR and 8-bit text', fullMessage({ text: paragraph.repeat(40) + '\tend\t \r\n\r', html: `<p>${'ü x '.repeat(500)}</p>\t \n` })],
+    ['a text attachment with a lone CR, and an empty body', fullMessage({ text: '', html: undefined, attachments: [{ filename: 'a.txt', content: 'one\rtwo\nthree \r\n' }] })],
+    ['a large binary attachment', fullMessage({ attachments: [{ filename: 'big.bin', content: new Uint8Array(200_000).map((_, i) => (i * 7919) % 256) }] })],
+  ];
+
+  it.each(cases)('writes the same bytes as nodemailer\'s streaming build: %s', async (_, message) => {
+    const expected = await new MailComposer(toMailOptions(message)).compile().build();
+    expect(sameBoundaries(await composeMessage(message))).toBe(sameBoundaries(expected));
+  });
+
+  it('takes no stream: nodemailer\'s build() is not called for inline content', async () => {
+    const build = vi.spyOn(MimeNode.prototype, 'build');
+    try {
+      await composeMessage(fullMessage());
+      expect(build).not.toHaveBeenCalled();
+    } finally {
+      build.mockRestore();
+    }
+  });
+
+  it('adds the job id as the last header field while composing, the bytes of a copy with that header', async () => {
+    const message = fullMessage();
+    const composed = await composeJobMessage(message, 'job_42');
+    const copy: NormalizedMessage = { ...message, headers: [...message.headers, [JOB_ID_HEADER, 'job_42']] };
+    expect(sameBoundaries(composed)).toBe(sameBoundaries(await composeMessage(copy)));
+    // nodemailer writes the name as X-Mailpush-Job-ID (its header-name normalization, as before).
+    expect(composed.toString('latin1')).toMatch(/\r\nX-Mailpush-Job-Id: job_42\r\n/i);
+    expect(message.headers.some(([name]) => name === JOB_ID_HEADER)).toBe(false);
+    expect((await simpleParser(composed)).headers.get('x-mailpush-job-id')).toBe('job_42');
   });
 });

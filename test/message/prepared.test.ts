@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { JOB_ID_HEADER, composeMessage } from '../../src/message/compose.js';
+import { normalizeMessage } from '../../src/message/normalize.js';
+import { ComposeCache, prepareJob, prepareMessage } from '../../src/message/prepared.js';
+import type { MimeSigner, NormalizedMessage } from '../../src/types.js';
+
+function message(text = 'Hello there'): NormalizedMessage {
+  return normalizeMessage({ from: 'app@example.com', to: 'ann@example.org', subject: 'Hi', text, html: `<p>${text}</p>` }, { now: 0 });
+}
+const envelope = { from: 'app@example.com', to: ['ann@example.org'] };
+
+/** A signer that records the bytes it signed and numbers its signatures. */
+function countingSigner(): MimeSigner & { readonly signed: Buffer[] } {
+  const signed: Buffer[] = [];
+  return {
+    signed,
+    signatureHeaders(raw: Buffer) {
+      signed.push(raw);
+      return Promise.resolve(`DKIM-Signature: n=${signed.length}\r\n`);
+    },
+  };
+}
+
+describe('prepareJob', () => {
+  it('gives transports the message with X-Mailpush-Job-Id as its last header, without changing the stored message', () => {
+    const m = message();
+    const prepared = prepareJob({ id: 'job_1' }, m, envelope, undefined, undefined);
+    expect(prepared.jobId).toBe('job_1');
+    expect(prepared.message.headers.at(-1)).toEqual([JOB_ID_HEADER, 'job_1']);
+    expect(prepared.message.subject).toBe('Hi');
+    // Read twice, built once.
+    expect(prepared.message).toBe(prepared.message);
+    expect(m.headers.some(([name]) => name === JOB_ID_HEADER)).toBe(false);
+    // A wrapping transport that spreads the prepared message keeps the message.
+    expect({ ...prepared }.message.headers.at(-1)).toEqual([JOB_ID_HEADER, 'job_1']);
+    expect('signer' in prepared).toBe(false);
+  });
+
+  it('composes the bytes of the message with the header: what prepareMessage composes from prepared.message', async () => {
+    const prepared = prepareJob({ id: 'job_2' }, message(), envelope, undefined, undefined);
+    const raw = await prepared.raw();
+    expect(raw.toString('latin1')).toMatch(/^X-Mailpush-Job-Id: job_2\r$/im);
+    const boundaryless = (b: Buffer): string => b.toString('latin1').replace(/--_NmP-[\w-]+/g, 'B').replace(/boundary="[^"]+"/g, 'boundary=B');
+    expect(boundaryless(raw)).toBe(boundaryless(await prepareMessage('job_2', prepared.message, envelope).raw()));
+    expect(await prepared.raw()).toBe(raw);
+  });
+
+  it('reuses the bytes of a job for its next attempt and its failover, and signs each attempt over them', async () => {
+    const cache = new ComposeCache();
+    const job = { id: 'job_3' };
+    const m = message();
+    const signer = countingSigner();
+    const first = prepareJob(job, m, envelope, signer, cache);
+    const a = await first.raw();
+    // A failover member of the same attempt gets the same signed bytes.
+    expect(await first.raw()).toBe(a);
+    const second = prepareJob(job, m, { from: 'bounce+x@example.com', to: ['ann@example.org'] }, signer, cache);
+    const b = await second.raw();
+    expect(signer.signed).toHaveLength(2);
+    expect(signer.signed[1]).toBe(signer.signed[0]);
+    expect(a.toString('latin1')).toMatch(/^DKIM-Signature: n=1\r\n/);
+    expect(b.toString('latin1')).toMatch(/^DKIM-Signature: n=2\r\n/);
+    expect(a.subarray(a.indexOf('\r\n') + 2)).toEqual(b.subarray(b.indexOf('\r\n') + 2));
+    expect(cache.heldBytes).toBe(signer.signed[0]!.length);
+    // Another job composes its own bytes.
+    const other = await prepareJob({ id: 'job_4' }, m, envelope, undefined, cache).raw();
+    expect(other.toString('latin1')).toContain('job_4');
+    expect(other.toString('latin1')).not.toContain('job_3');
+  });
+
+  it('forgets the bytes of a job that ended, and composes again after that', async () => {
+    const cache = new ComposeCache();
+    const job = { id: 'job_5' };
+    const a = await prepareJob(job, message(), envelope, undefined, cache).raw();
+    expect(cache.get(job)).toBeDefined();
+    cache.drop(job);
+    expect(cache.get(job)).toBeUndefined();
+    expect(cache.heldBytes).toBe(0);
+    const b = await prepareJob(job, message(), envelope, undefined, cache).raw();
+    expect(b).not.toBe(a);
+    cache.drop(job);
+    cache.drop(job);
+    expect(cache.heldBytes).toBe(0);
+  });
+
+  it('keeps no more bytes than its budget: later jobs are composed again at each attempt', async () => {
+    const one = (await composeMessage(message())).length;
+    const cache = new ComposeCache(Math.floor(one * 2.5));
+    const jobs = Array.from({ length: 4 }, (_, i) => ({ id: `job_b${i}` }));
+    for (const job of jobs) await prepareJob(job, message(), envelope, undefined, cache).raw();
+    // Let the bookkeeping of the last composition run.
+    await Promise.resolve();
+    expect(jobs.map((job) => cache.get(job) !== undefined)).toEqual([true, true, false, false]);
+    expect(cache.heldBytes).toBeLessThanOrEqual(one * 2.5);
+    cache.drop(jobs[0]!);
+    await prepareJob(jobs[3]!, message(), envelope, undefined, cache).raw();
+    await Promise.resolve();
+    expect(cache.get(jobs[3]!)).toBeDefined();
+  });
+
+  it('does not keep a composition that failed, so the next attempt tries again', async () => {
+    const cache = new ComposeCache();
+    const job = { id: 'job_6' };
+    const broken = { ...message(), attachments: [{ content: 42 }] } as unknown as NormalizedMessage;
+    await expect(prepareJob(job, broken, envelope, undefined, cache).raw()).rejects.toMatchObject({ code: 'MAILPUSH_ERR_VALIDATION' });
+    await Promise.resolve();
+    expect(cache.get(job)).toBeUndefined();
+    expect(cache.heldBytes).toBe(0);
+  });
+});
