@@ -670,19 +670,34 @@ export interface TransportCapabilities {
   readonly ratePerSecond?: number;
 }
 
-/** What the mailer hands a transport for one job. */
+/**
+ * What the mailer hands a transport for one attempt of a job.
+ *
+ * A transport that takes MIME should send `raw()`: the mailer composes a job's message once,
+ * with its job id, and keeps the bytes for the job's later attempts, so a retry or a
+ * failover member sends the same bytes (only DKIM signature fields are computed again, per
+ * attempt). A transport that builds its own request (SendGrid) reads `message`.
+ */
 export interface PreparedMessage {
   /** The job id. */
   readonly jobId: string;
-  /** The validated message. */
+  /**
+   * The validated message. From the mailer, its headers end with `X-Mailpush-Job-Id: <jobId>`
+   * (the copy with that header is built on first read: a transport that only calls `raw()`
+   * never pays for it).
+   */
   readonly message: NormalizedMessage;
   /** SMTP envelope for this job: MAIL FROM and the RCPT TO addresses of this job only. */
   readonly envelope: { readonly from: string; readonly to: readonly string[] };
-  /** Composes the full MIME message (cached per prepared message), signed when `signer` is set. */
+  /**
+   * The full MIME message of `message` (the job id header included), signed when `signer` is
+   * set. Composed on first call and cached per prepared message; the mailer also reuses the
+   * unsigned bytes across the job's attempts.
+   */
   raw(): Promise<Buffer>;
   /**
    * Set when the mailer DKIM-signs this job. `raw()` already returns the signed bytes; a
-   * transport that composes the MIME itself (as SMTP does while streaming) must put
+   * transport that composes the MIME itself from `message` must put
    * `await signer.signatureHeaders(bytes)` on top of exactly the bytes it sends.
    */
   readonly signer?: MimeSigner;
