@@ -27,7 +27,30 @@ export interface AcceptSettings {
   readonly allowLocalDomains?: boolean;
   /** Shaping steps (templates, list and campaign headers, tracking), in order: see shape.ts. */
   readonly shapers: readonly Shaper[];
+  /**
+   * One string per recipient domain, shared by the jobs of every message to it (see
+   * {@link internDomain}); the mailer makes it empty, accepting fills it.
+   */
+  readonly domains?: Map<string, string>;
 }
+
+/** Most domains {@link AcceptSettings.domains} holds; past it, a job keeps its own string. */
+const MAX_INTERNED_DOMAINS = 10_000;
+
+/**
+ * The shared copy of a recipient domain: a queued job holds its domain for as long as it
+ * waits, and a string per job (~32 B) adds up over 100,000 queued jobs to few domains.
+ */
+function internDomain(domains: Map<string, string> | undefined, domain: string): string {
+  if (domains === undefined) return domain;
+  const known = domains.get(domain);
+  if (known !== undefined) return known;
+  if (domains.size < MAX_INTERNED_DOMAINS) domains.set(domain, domain);
+  return domain;
+}
+
+/** `/0` ... `/15`: a job id is its message id and one of these (one cons string, no number formatting). */
+const JOB_SUFFIXES: readonly string[] = Array.from({ length: 16 }, (_, i) => `/${i}`);
 
 /** A message ready to be journaled. */
 export interface Accepted {
@@ -88,12 +111,33 @@ export function acceptMessage(input: MessageInput, options: SendOptions, setting
     }
     runAt = Math.max(now, at);
   }
+  const id = message.id;
+  const job = (i: number, domain: string, recipients: string[]): Job => ({
+    id: id + (JOB_SUFFIXES[i] ?? `/${i}`),
+    messageRef: id,
+    domain: internDomain(settings.domains, domain),
+    recipients,
+    priority,
+    state: 'ready',
+    attempt: 0,
+    createdAt: now,
+    runAt,
+  });
+  const single = onlyRecipient(message);
+  // Most messages have one recipient: one job (whatever the transport), without the grouping
+  // map and set, in an array of one slot (a growing array reserves 17 while the job waits).
+  if (single !== undefined) return { message, jobs: [job(0, domainOf(single), [single])], priority, runAt };
   const jobs: Job[] = [];
   let i = 0;
-  for (const [domain, recipients] of planJobs(message, settings.transport)) {
-    jobs.push({ id: `${message.id}/${i++}`, messageRef: message.id, domain, recipients, priority, state: 'ready', attempt: 0, createdAt: now, runAt });
-  }
-  return { message, jobs, priority, runAt };
+  for (const [domain, recipients] of planJobs(message, settings.transport)) jobs.push(job(i++, domain, recipients));
+  return { message, jobs: jobs.length === 1 ? [jobs[0] as Job] : jobs, priority, runAt };
+}
+
+/** The address of a message with exactly one envelope recipient, else undefined. */
+function onlyRecipient(message: NormalizedMessage): string | undefined {
+  const { to, cc, bcc } = message;
+  if (to.length + cc.length + bcc.length !== 1) return undefined;
+  return ((to[0] ?? cc[0] ?? bcc[0]) as { readonly address: string }).address;
 }
 
 /**

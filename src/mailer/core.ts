@@ -21,9 +21,10 @@ export interface MessageRecord {
   readonly jobs: Job[];
   /** Jobs not yet final. */
   pending: number;
-  readonly results: RecipientResult[];
+  /** Final results so far; made with the first (a queued message holds no empty arrays). */
+  results: RecipientResult[] | undefined;
   /** Results settled since the last journal write of this message, written with the next one. */
-  unsaved: StoredResult[];
+  unsaved: StoredResult[] | undefined;
   waiters: ((report: DeliveryReport) => void)[] | undefined;
   report: DeliveryReport | undefined;
   aborted: boolean;
@@ -33,8 +34,8 @@ export interface MessageRecord {
 }
 
 /** Creates the record of a message entering memory. */
-export function newRecord(message: NormalizedMessage, jobs: Job[], dueAt: number, results: RecipientResult[] = []): MessageRecord {
-  return { message, jobs, pending: jobs.length, results, unsaved: [], waiters: undefined, report: undefined, aborted: false, detach: undefined, dueAt };
+export function newRecord(message: NormalizedMessage, jobs: Job[], dueAt: number, results?: RecipientResult[]): MessageRecord {
+  return { message, jobs, pending: jobs.length, results: results?.length === 0 ? undefined : results, unsaved: undefined, waiters: undefined, report: undefined, aborted: false, detach: undefined, dueAt };
 }
 
 /** Most finished reports kept for `status()` and idempotent duplicates when the store keeps none. */

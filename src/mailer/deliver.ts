@@ -120,7 +120,7 @@ export class Deliverer {
     // per attempt rather than two: a crash during the send then resumes the job with the
     // attempts counted before it (and sends it again, at least once). Recipients the
     // suppression list just took out are written now.
-    if (rec.unsaved.length > 0) journal.update(job, rec);
+    if (rec.unsaved !== undefined) journal.update(job, rec);
     if (core.emitter.has('sending')) core.emitter.emit('sending', core.eventBase(job, rec, job.recipients));
     let result: SendResult | undefined;
     let error: MailError | undefined;

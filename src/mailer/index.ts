@@ -168,6 +168,7 @@ class MailerImpl implements Mailer {
       messageIdDomain: options.messageIdDomain,
       allowLocalDomains: options.allowLocalDomains === true,
       shapers: createShapers(options),
+      domains: new Map(),
     };
     this.idempotencyWindowMs = options.idempotencyWindowMs ?? 86_400_000;
     this.settler = new Settler(this.core, this.journal, resolveRetryOptions(options.retry), options.random ?? Math.random);

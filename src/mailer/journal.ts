@@ -80,8 +80,8 @@ export class Journal {
 
 /** The results a record settled since its last journal write, handed over once. */
 function takeUnsaved(rec: MessageRecord | undefined): StoredResult[] | undefined {
-  if (rec === undefined || rec.unsaved.length === 0) return undefined;
-  const results = rec.unsaved;
-  rec.unsaved = [];
+  const results = rec?.unsaved;
+  if (results === undefined) return undefined;
+  (rec as MessageRecord).unsaved = undefined;
   return results;
 }

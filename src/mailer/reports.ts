@@ -59,7 +59,7 @@ function report(id: string, messageId: string, results: RecipientResult[]): Deli
 
 /** The report of a message in memory; unfinished recipients are `pending`. */
 export function reportOf(rec: MessageRecord): DeliveryReport {
-  return report(rec.message.id, rec.message.messageId, [...rec.results, ...pendingOf(rec.jobs)]);
+  return report(rec.message.id, rec.message.messageId, rec.results === undefined ? pendingOf(rec.jobs) : [...rec.results, ...pendingOf(rec.jobs)]);
 }
 
 /** The report of what a store knows of a message. */
@@ -75,7 +75,7 @@ export function completeRecord(core: MailerCore, rec: MessageRecord, closing: bo
   core.records.delete(rec.message.id);
   rec.detach?.();
   rec.detach = undefined;
-  rec.report = closing ? reportOf(rec) : report(rec.message.id, rec.message.messageId, [...rec.results]);
+  rec.report = closing ? reportOf(rec) : report(rec.message.id, rec.message.messageId, rec.results === undefined ? [] : rec.results.slice());
   // With a shared queue this is only the part of the message sent from here: not its report.
   if (!closing && !core.shared) core.rememberReport(rec.report);
   const waiters = rec.waiters;

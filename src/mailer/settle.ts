@@ -131,13 +131,15 @@ export class Settler {
     const response = result?.response;
     const providerMessageId = result?.providerMessageId;
     // Built field by field, not with spreads: this runs for every recipient of every job.
+    const results = (rec.results ??= []);
+    const unsaved = (rec.unsaved ??= []);
     for (let i = 0; i < recipients.length; i++) {
       const r: Mutable<RecipientResult> = { address: recipients[i] as string, status, jobId: job.id, attempts: job.attempt, transport };
       if (response !== undefined) r.response = response;
       if (providerMessageId !== undefined) r.providerMessageId = providerMessageId;
       if (error !== undefined) r.error = error;
-      rec.results.push(r);
-      rec.unsaved.push(toStored(r, now));
+      results.push(r);
+      unsaved.push(toStored(r, now));
     }
     if (status === 'sent') {
       core.totals.sent++;

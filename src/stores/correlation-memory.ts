@@ -40,6 +40,60 @@ export interface MemoryCorrelationStore extends CorrelationStore {
   close(): void;
 }
 
+/** The rare fields of a record, in one object when any is set. */
+interface Extra {
+  readonly providerMessageId: string | undefined;
+  readonly tags: Readonly<Record<string, string>> | undefined;
+  readonly campaign: string | undefined;
+}
+
+/** What the store keeps of a sent job: one shape for every record; {@link SentRecord}s are built by `find`. */
+class Held {
+  readonly jobId: string;
+  readonly id: string;
+  readonly messageId: string;
+  /** The only recipient, or a frozen list of them. */
+  readonly to: string | readonly string[];
+  readonly sentAt: number;
+  readonly from: string | undefined;
+  readonly extra: Extra | undefined;
+  /** False once recorded again, found expired or evicted: its slot in the order is skipped. */
+  live = true;
+
+  constructor(e: SentRecord) {
+    this.jobId = e.jobId;
+    this.id = e.id;
+    this.messageId = e.messageId;
+    const r = e.recipients;
+    this.to = r.length === 1 && typeof r[0] === 'string' ? r[0] : Object.isFrozen(r) ? r : Object.freeze(r.slice());
+    this.sentAt = e.sentAt;
+    this.from = e.from;
+    const { providerMessageId, tags, campaign } = e;
+    this.extra =
+      providerMessageId === undefined && tags === undefined && campaign === undefined
+        ? undefined
+        : { providerMessageId, tags: tags === undefined || Object.isFrozen(tags) ? tags : Object.freeze({ ...tags }), campaign };
+  }
+
+  /** The record as given (absent fields stay absent), frozen. */
+  toRecord(): SentRecord {
+    const to = this.to;
+    const out: { -readonly [K in keyof SentRecord]: SentRecord[K] } = {
+      jobId: this.jobId,
+      id: this.id,
+      messageId: this.messageId,
+      recipients: typeof to === 'string' ? Object.freeze([to]) : to,
+      sentAt: this.sentAt,
+    };
+    const x = this.extra;
+    if (x?.providerMessageId !== undefined) out.providerMessageId = x.providerMessageId;
+    if (x?.tags !== undefined) out.tags = x.tags;
+    if (x?.campaign !== undefined) out.campaign = x.campaign;
+    if (this.from !== undefined) out.from = this.from;
+    return Object.freeze(out);
+  }
+}
+
 /** Most expired entries dropped from the oldest end per call, so that one call stays cheap. */
 const PRUNE_PER_CALL = 16;
 
@@ -62,26 +116,30 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw configError('now', 'a function', now);
 
-  const records = new Map<string, SentRecord>();
+  const records = new Map<string, Held>();
   // Records in the order recorded, oldest at `head`: evicted and pruned from there. An entry
-  // whose job was recorded again (or found expired) is stale and skipped. Not the Map's own
-  // order: taking the first key of a Map used as a FIFO walks over every slot deleted at its
-  // front, which cost ~2 µs per sent job at 100,000 entries.
-  let order: SentRecord[] = [];
+  // whose job was recorded again (or found expired) is marked dead and skipped. Not the Map's
+  // own order: taking the first key of a Map used as a FIFO walks over every slot deleted at
+  // its front, which cost ~2 µs per sent job at 100,000 entries.
+  let order: Held[] = [];
   let head = 0;
-  const expired = (r: SentRecord, at: number): boolean => r.sentAt + retentionMs <= at;
-  /** The oldest live record (stale entries at the front are dropped), or undefined. */
-  const oldest = (): SentRecord | undefined => {
+  const expired = (r: Held, at: number): boolean => r.sentAt + retentionMs <= at;
+  /** The oldest live record (dead entries at the front are dropped), or undefined. */
+  const oldest = (): Held | undefined => {
     while (head < order.length) {
-      const r = order[head] as SentRecord;
-      if (records.get(r.jobId) === r) return r;
-      order[head++] = undefined as unknown as SentRecord;
+      const r = order[head] as Held;
+      if (r.live) return r;
+      order[head++] = undefined as unknown as Held;
     }
     return undefined;
   };
-  const dropOldest = (r: SentRecord): void => {
+  const drop = (r: Held): void => {
+    r.live = false;
     records.delete(r.jobId);
-    order[head++] = undefined as unknown as SentRecord;
+  };
+  const dropOldest = (r: Held): void => {
+    drop(r);
+    order[head++] = undefined as unknown as Held;
     if (head >= 1024 && head * 2 >= order.length) {
       order = order.slice(head);
       head = 0;
@@ -99,24 +157,16 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       }
       if (!Array.isArray(entry.recipients)) throw configError('entry.recipients', 'an array of addresses', entry.recipients);
       if (!Number.isFinite(entry.sentAt)) throw configError('entry.sentAt', 'a time in ms', entry.sentAt);
-      // A copy: the caller's objects (the mailer's job) change after the send.
-      // Field by field (no spreads: every sent job passes here); absent fields stay absent.
-      const copy: { -readonly [K in keyof SentRecord]: SentRecord[K] } = {
-        jobId: entry.jobId,
-        id: entry.id,
-        messageId: entry.messageId,
-        recipients: Object.freeze(entry.recipients.slice()),
-        sentAt: entry.sentAt,
-      };
-      if (entry.providerMessageId !== undefined) copy.providerMessageId = entry.providerMessageId;
-      if (entry.tags !== undefined) copy.tags = Object.freeze({ ...entry.tags });
-      if (entry.campaign !== undefined) copy.campaign = entry.campaign;
-      if (entry.from !== undefined) copy.from = entry.from;
-      Object.freeze(copy);
+      // Kept compact (every sent job passes here and up to `maxEntries` survive): no frozen
+      // copy per record, one recipient as a string, the rare fields in one object. It is the
+      // store's own: arrays and tags are copied unless frozen (the mailer's tags are).
+      const held = new Held(entry);
       // Appended last: a second record of the job replaces the first and is the newest.
-      records.set(entry.jobId, copy);
-      order.push(copy);
-      while (records.size > max) dropOldest(oldest() as SentRecord);
+      const before = records.get(entry.jobId);
+      if (before !== undefined) before.live = false;
+      records.set(entry.jobId, held);
+      order.push(held);
+      while (records.size > max) dropOldest(oldest() as Held);
       const at = now();
       for (let pruned = 0; pruned < PRUNE_PER_CALL; pruned++) {
         const r = oldest();
@@ -125,7 +175,7 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       }
       // Entries made stale by re-records and finds: compact when they are most of the queue.
       if (order.length - head > 2 * records.size + 1024) {
-        order = order.slice(head).filter((r) => records.get(r.jobId) === r);
+        order = order.slice(head).filter((r) => r.live);
         head = 0;
       }
     },
@@ -133,12 +183,13 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       const r = records.get(jobId);
       if (r === undefined) return undefined;
       if (expired(r, now())) {
-        records.delete(jobId);
+        drop(r);
         return undefined;
       }
-      return r;
+      return r.toRecord();
     },
     close() {
+      for (const r of records.values()) r.live = false;
       records.clear();
       order = [];
       head = 0;

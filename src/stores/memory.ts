@@ -115,12 +115,21 @@ export default function memoryQueueStore(): MemoryQueueStore {
     remove(job: Job, results?: readonly StoredResult[]) {
       const held = messages.get(job.messageRef);
       if (held === undefined) return;
-      settle(held, results);
       const i = indexOf(held, job.id);
-      if (i < 0) return;
+      if (i < 0) {
+        settle(held, results);
+        return;
+      }
+      if (held.jobs.length === 1) {
+        // The last job: the message is forgotten with its results, so they are not copied.
+        held.jobs.length = 0;
+        jobCount--;
+        finish(held);
+        return;
+      }
+      settle(held, results);
       held.jobs.splice(i, 1);
       jobCount--;
-      if (held.jobs.length === 0) finish(held);
     },
     *recover() {
       for (const held of messages.values()) yield entryOf(held);
