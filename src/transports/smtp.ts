@@ -26,7 +26,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { MailMessage, NodemailerError, SMTPPoolOptions, SMTPPoolSentMessageInfo, SendMailOptions } from 'nodemailer';
 import { classifiedError } from '../classify/index.js';
 import type { Classifier } from '../classify/index.js';
-import { configError, describeValue, isMailError, MailError, MailErrorCode, toMailError } from '../errors.js';
+import { configError, describeValue, isMailError, MailError, MailErrorCode } from '../errors.js';
 import { checkTransportName, namedTransport } from './named.js';
 import type { PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
@@ -501,7 +501,7 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
     try {
       raw = prepared.raw();
     } catch (err) {
-      return Promise.reject(toMailError(err, MailErrorCode.VALIDATION));
+      return Promise.reject(rawError(err));
     }
     return raw.then(
       (bytes) => {
@@ -510,9 +510,19 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
         return deliver(prepared, bytes, context);
       },
       (err: unknown) => {
-        throw toMailError(err, MailErrorCode.VALIDATION);
+        throw rawError(err);
       },
     );
+  }
+
+  /**
+   * A message that cannot be composed rejects with the MailError of composing (VALIDATION);
+   * anything else that fails in `raw()` (a DKIM signer) is retryable, as it was when it
+   * failed inside nodemailer's stream.
+   */
+  function rawError(err: unknown): MailError {
+    if (isMailError(err)) return err;
+    return new MailError(`SMTP message could not be prepared: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.INTERNAL, retryable: true, transport: TRANSPORT_NAME, cause: err });
   }
 
   /** Hands the composed bytes to the pool and maps the outcome. */

@@ -15,10 +15,13 @@ import { createMailer } from '../../src/mailer/index.js';
 import type { Mailer, MailerOptions } from '../../src/mailer/index.js';
 import { startSendGridServer } from '../../src/testing/sendgrid-server.js';
 import { startSesServer } from '../../src/testing/ses-server.js';
+import { normalizeMessage } from '../../src/message/normalize.js';
+import { prepareJob } from '../../src/message/prepared.js';
 import { failover } from '../../src/transports/composite.js';
 import sendgridTransport, { JOB_ID_ARG } from '../../src/transports/sendgrid.js';
 import sesTransport from '../../src/transports/ses.js';
 import smtpTransport from '../../src/transports/smtp.js';
+import type { MailError } from '../../src/errors.js';
 import type { Transport } from '../../src/types.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -137,6 +140,22 @@ describe('compose once: SMTP', () => {
     expect(accepting.received).toHaveLength(1);
     expect(accepting.received[0]!.raw.equals(refusing.received[0]!.raw)).toBe(true);
     expect(header(accepting.received[0]!.raw, 'X-Mailpush-Job-Id')).toEqual([receipt.jobs[0]!.jobId]);
+  });
+});
+
+describe('compose once: SMTP transport alone', () => {
+  it('rejects with a retryable error and sends nothing when the DKIM signer fails', async () => {
+    const server = await recordingServer(0);
+    const transport = smtpTo(server.port);
+    cleanup.push(() => transport.close!());
+    const m = normalizeMessage(message, { now: Date.now() });
+    const signer = { signatureHeaders: () => Promise.reject(new Error('signing pool is gone')) };
+    const prepared = prepareJob({ id: 'job_signer' }, m, { from: m.returnPath, to: ['ann@example.org'] }, signer, undefined);
+    const err = (await transport.send(prepared, { signal: new AbortController().signal, attempt: 1 }).catch((e: unknown) => e)) as MailError;
+    expect(err.code).toBe('MAILPUSH_ERR_INTERNAL');
+    expect(err.retryable).toBe(true);
+    expect(err.message).toContain('signing pool is gone');
+    expect(server.received).toHaveLength(0);
   });
 });
 
