@@ -1022,6 +1022,50 @@ function source(p: Phrase): string {
   return `${escape(p[0])}[^]*?${escape(p[1])}`;
 }
 
+interface TrieNode {
+  end: boolean;
+  readonly next: Map<string, TrieNode>;
+}
+
+/**
+ * The plain strings of a list as one pattern of their common prefixes (`mailbox (?:full|is full)`
+ * rather than `mailbox full|mailbox is full`): for a "does any of them occur" test this scans the
+ * text once with a single branch per character, where a flat alternation of hundreds of strings
+ * tries each of them at every position. A string that another one starts with makes the longer
+ * one redundant for that test, so it ends its branch.
+ */
+function prefixPattern(strings: readonly string[]): string {
+  const root: TrieNode = { end: false, next: new Map() };
+  for (const str of strings) {
+    let node = root;
+    for (const ch of str) {
+      if (node.end) break;
+      let child = node.next.get(ch);
+      if (child === undefined) {
+        child = { end: false, next: new Map() };
+        node.next.set(ch, child);
+      }
+      node = child;
+    }
+    node.end = true;
+    node.next.clear();
+  }
+  const walk = (node: TrieNode): string => {
+    if (node.end) return '';
+    const alts = [...node.next].map(([ch, child]) => escape(ch) + walk(child));
+    return alts.length === 1 ? alts[0]! : `(?:${alts.join('|')})`;
+  };
+  return root.next.size === 0 ? '' : walk(root);
+}
+
+/** The "any of these" pattern of a list's strings and patterns (pairs as `a[^]*?b` when asked). */
+function anyPattern(phrases: readonly Phrase[], withPairs: boolean): RegExp | undefined {
+  const strings = phrases.filter((p): p is string => typeof p === 'string');
+  const others = phrases.filter((p) => typeof p !== 'string' && (withPairs || !isPair(p))).map(source);
+  const parts = strings.length > 0 ? [prefixPattern(strings), ...others] : others;
+  return parts.length > 0 ? new RegExp(parts.join('|')) : undefined;
+}
+
 /** Pairs are tested by indexOf: in a pattern, `a[^]*b` would rescan the text after every `a`. */
 const isPair = (p: Phrase): p is readonly [string, string] => typeof p !== 'string' && !(p instanceof RegExp);
 
@@ -1039,8 +1083,7 @@ const COMPILED = new WeakMap<readonly Phrase[], Compiled>();
 function compiled(phrases: readonly Phrase[]): Compiled {
   let c = COMPILED.get(phrases);
   if (c === undefined) {
-    const single = phrases.filter((p) => !isPair(p));
-    c = { re: single.length > 0 ? new RegExp(single.map(source).join('|')) : undefined, pairs: phrases.filter(isPair) };
+    c = { re: anyPattern(phrases, false), pairs: phrases.filter(isPair) };
     COMPILED.set(phrases, c);
   }
   return c;
@@ -1052,8 +1095,8 @@ function matchPair(text: string, p: readonly [string, string]): boolean {
 }
 
 /**
- * The phrase of `phrases` that `text` contains (for a pair, `a … b`; for a pattern, the text
- * it matched), or `undefined`. `text` must be lower case.
+ * The phrase of `phrases` that `text` contains (the leftmost; for a pattern, the text it
+ * matched; for a pair, `a … b`), or `undefined`. `text` must be lower case.
  *
  * @example
  * ```ts
@@ -1064,26 +1107,16 @@ function matchPair(text: string, p: readonly [string, string]): boolean {
 export function matchPhrases(text: string, phrases: readonly Phrase[] | undefined): string | undefined {
   if (phrases === undefined || phrases.length === 0 || text === '') return undefined;
   const c = compiled(phrases);
-  if (!(c.re?.test(text) ?? false) && !c.pairs.some((p) => matchPair(text, p))) return undefined;
-  for (const p of phrases) {
-    if (typeof p === 'string') {
-      if (text.includes(p)) return p;
-    } else if (p instanceof RegExp) {
-      const m = p.exec(text);
-      if (m) return m[0];
-    } else if (matchPair(text, p)) {
-      return `${p[0]} … ${p[1]}`;
-    }
-  }
+  // The leftmost phrase in the text: a string of the list (the prefix pattern stops at the
+  // shortest one that matches) or what a pattern matched; else the first pair that holds.
+  const m = c.re?.exec(text);
+  if (m) return m[0];
+  for (const p of c.pairs) if (matchPair(text, p)) return `${p[0]} … ${p[1]}`;
   return undefined;
 }
 
 /** Every phrase of every family in one pattern (lower-case text): "this text says why". */
-const ANY_PHRASE = new RegExp(
-  Object.values(REASON_PHRASES)
-    .flatMap((list) => list.map(source))
-    .join('|'),
-);
+const ANY_PHRASE = anyPattern(Object.values(REASON_PHRASES).flat(), true)!;
 
 /**
  * Whether a text contains wording of any reason family (any case): used to tell the lines of

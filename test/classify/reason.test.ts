@@ -299,8 +299,12 @@ describe('per-receiving-host rules', () => {
 
 describe('phrases', () => {
   it('matches substrings, ordered pairs and patterns on lower-case text', () => {
-    expect(matchPhrases('the mailbox of ann is over quota', REASON_PHRASES.mailboxfull)).toBe('over quota');
-    expect(matchPhrases('that mailbox simply does not exist', REASON_PHRASES.userunknown)).toBe('mailbox … does not exist');
+    expect(matchPhrases('ann is over quota', REASON_PHRASES.mailboxfull)).toBe('over quota');
+    // The leftmost wording is reported: here the family's pattern, which starts at "mailbox".
+    expect(matchPhrases('the mailbox of ann is over quota', REASON_PHRASES.mailboxfull)).toBe('mailbox of ann is over quota');
+    // At the leftmost place, the shortest string of the list that occurs there.
+    expect(matchPhrases('disk quota exceeded for ann', REASON_PHRASES.mailboxfull)).toBe('disk quota');
+    expect(matchPhrases('that mailbox, it seems, does not exist', REASON_PHRASES.userunknown)).toBe('mailbox … does not exist');
     expect(matchPhrases('does not exist: the mailbox', REASON_PHRASES.userunknown)).toBeUndefined();
     expect(matchPhrases('', REASON_PHRASES.userunknown)).toBeUndefined();
   });
