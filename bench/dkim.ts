@@ -14,6 +14,10 @@
  *   mailpush with `workerMinBytes: 0` (every message hashed and signed on a worker thread)
  * - informational, signing only (no SMTP, no composing): mailpush `signatureHeaders` against
  *   nodemailer's `DKIM#sign` with the PEM key, on the same composed message, 5 at a time
+ * - informational, signing only by body size (not with --quick): main-thread and total CPU
+ *   per signature on the event loop (`workers: 0`) and on worker threads (`workerMinBytes: 0`),
+ *   the measurement behind the 64 KiB default of `workerMinBytes` (main-thread CPU is exact
+ *   on Node >= 23.9, `process.threadCpuUsage`; on Node 20 it comes from /proc in 10 ms ticks)
  *
  * Every run reports msg/s, the client process's CPU per message (user+system, signing
  * threads and workers included), the CPU of the main thread alone (from
@@ -34,7 +38,7 @@ import { createTransport } from 'nodemailer';
 import NodemailerDkim from 'nodemailer/lib/dkim';
 import type { SendMailOptions } from 'nodemailer';
 import { createDkimSigner } from '../src/auth/dkim.js';
-import type { DkimOptions } from '../src/auth/dkim.js';
+import type { DkimOptions, DkimSigner } from '../src/auth/dkim.js';
 import { createMailer } from '../src/mailer/index.js';
 import { composeMessage } from '../src/message/compose.js';
 import { normalizeMessage } from '../src/message/normalize.js';
@@ -329,3 +333,40 @@ result(
 console.log(
   `   signing only, cpu per signature (us, median): mailpush ${fmt(median(signingMp.map((x) => x.cpuUs)))}, nodemailer PEM ${fmt(median(signingNm.map((x) => x.cpuUs)))}`,
 );
+
+// Signing only, by body size: where handing the body to a worker starts to pay.
+if (!flags.quick) {
+  const onLoop = createDkimSigner({ ...rsaDkim, workers: 0 });
+  const onWorkers = createDkimSigner({ ...rsaDkim, workerMinBytes: 0 });
+  const from = { from: { address: `orders@${FROM_DOMAIN}` } };
+  const line = 'Hello, your order has shipped and is on its way. Track it any time from your account.\r\n';
+  console.log('   signing only by body size, per signature, median of rounds: main-thread cpu / total cpu (us)');
+  for (const size of [2_000, 16_000, 64_000, 256_000, 1_000_000]) {
+    const raw = Buffer.from(`From: orders@${FROM_DOMAIN}\r\nTo: a@example.org\r\nSubject: s\r\n\r\n${line.repeat(Math.ceil(size / line.length))}`);
+    const n = Math.max(50, Math.min(600, Math.floor(60_000_000 / size)));
+    const sample = async (signer: DkimSigner): Promise<{ main: number; total: number }> => {
+      const ms = signer.signerFor(from)!;
+      let next = 0;
+      const cpu = process.cpuUsage();
+      const main = mainThreadCpuUs();
+      await Promise.all(
+        Array.from({ length: CONNECTIONS }, async () => {
+          while (next++ < n) await ms.signatureHeaders(raw);
+        }),
+      );
+      const used = process.cpuUsage(cpu);
+      return { main: (mainThreadCpuUs() - main) / n, total: (used.user + used.system) / n };
+    };
+    await sample(onLoop);
+    await sample(onWorkers);
+    const a: { main: number; total: number }[] = [];
+    const b: { main: number; total: number }[] = [];
+    for (let r = 0; r < flags.rounds; r++) {
+      a.push(await sample(onLoop));
+      b.push(await sample(onWorkers));
+    }
+    const m = (xs: { main: number; total: number }[], k: 'main' | 'total'): string => fmt(median(xs.map((x) => x[k])));
+    console.log(`   ${fmt(raw.length).padStart(9)} bytes: event loop ${m(a, 'main')} / ${m(a, 'total')}; workers ${m(b, 'main')} / ${m(b, 'total')}`);
+  }
+  await onWorkers.close();
+}
