@@ -206,6 +206,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'could not find any host named',
     'recipient domain not found',
     'infodomainnonexistent',
+    'illegal host/domain name',
     'host unreachable',
     'domain is not reachable',
     'domain must exist',
@@ -586,6 +587,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'poor reputation',
     'is in a black list',
     'we do not accept mail from dynamic',
+    // qmail-remote: the server refused our HELO name.
+    'my name was rejected',
     'dynamic range',
     'dynamic pool',
     /\b(?:ip|host|address|server|network)\b.{0,30}\bbanned\b/,
@@ -968,6 +971,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'routing loop',
     'message looping',
     'hop count exceeded',
+    'maximum hop count',
     'too many hops',
     'forwarding loop',
     'could not connect and send',
@@ -1010,6 +1014,15 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   // The destination's disk or spool is full.
   systemfull: ['system full', 'mail system full', 'insufficient system storage', 'disk full', 'disk is full', 'no space left on device', 'out of disk space', 'spool full', 'file system full'],
   // A local delivery program failed.
+  // The recipient address itself is malformed (Exim's and Sendmail's address parsers).
+  syntaxerror: [
+    'angle-brackets nested too deep',
+    'expected word or "<"',
+    'domain missing in source-routed address',
+    'malformed address:',
+    'unbalanced \'<\'',
+    'unbalanced \'>\'',
+  ],
   mailererror: ['command failed: ', ' || exit ', 'command died with status', 'pipe to |', 'procmail', 'bin/maidrop', 'command output:', 'mailer error', 'exit status', 'exit code', 'x-unix;'],
 });
 

@@ -240,6 +240,9 @@ const SECOND_PASS: readonly ReasonFamily[] = [
   'expired',
   'securityerror',
   'mailererror',
+  // mailpush: a malformed recipient address, in the address parsers' words (the reference's
+  // format parsers name it; its generic rules only know syntax errors by reply code).
+  'syntaxerror',
 ];
 
 interface Facts {

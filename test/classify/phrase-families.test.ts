@@ -282,6 +282,19 @@ describe('rates, security, system, expiry', () => {
   });
 });
 
+describe('format-independent wording of a few mail systems', () => {
+  it('qmail\'s refused HELO name is blocked; a malformed recipient address is a syntax error', () => {
+    expect(reasonOf(bare('Connected to 192.0.2.3 but my name was rejected.'))).toBe('blocked');
+    expect(decide(bare('malformed address: b@ may not follow <a@example.org>'))).toMatchObject({ reason: 'syntaxerror', decidedBy: { rule: 'second-pass/phrase' } });
+    expect(reasonOf(bare('angle-brackets nested too deep'))).toBe('syntaxerror');
+  });
+
+  it('a hop-count loop is a network error; an illegal domain name is an unknown host', () => {
+    expect(reasonOf(bare('Message has exceeded maximum hop count'))).toBe('networkerror');
+    expect(reasonOf(bare('Illegal host/domain name found'))).toBe('hostunknown');
+  });
+});
+
 describe('every decision is explained', () => {
   it('names the rule and the family', () => {
     for (const input of [rcpt('550 No such user here'), data('550 spamming not allowed'), bare('Connection timed out'), bare('no idea')]) {
