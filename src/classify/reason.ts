@@ -44,8 +44,10 @@ export interface BounceDecision {
    * - `provisional`: the report format named a specific reason;
    * - `host/<provider>`: a receiving provider's rule (`host/microsoft`, `host/franceptt`);
    * - `delivered`: a 2.x.x status;
-   * - `first-pass/status|phrase|provisional`: the first pass, decided by the status code, a
-   *   phrase of the family, or the provisional reason;
+   * - `first-pass/status|phrase|provisional|reply-code`: the first pass, decided by the status
+   *   code, a phrase of the family, the provisional reason, or the reply code (525: suspend);
+   *   `first-pass/no-account` and `first-pass/own-verdict` are unknown-user wording that counts
+   *   beyond RCPT (no account at all; the reporting system's own verdict, with no reply);
    * - `second-pass/status|phrase`: the second pass;
    * - `fallback/<what>`: a fallback (`x.6.y`, `x.7.y`, `mailer`, `reply-code`, `delayed`,
    *   `before-envelope`, `onhold`, `undefined`);
