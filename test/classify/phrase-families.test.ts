@@ -93,6 +93,7 @@ describe('block lists: named lists only', () => {
     expect(reasonOf(rcpt('554 client listed at bl.example.net'))).toBe('blocked');
     expect(reasonOf(rcpt('554 your host is listed in several RBLs'))).toBe('blocked');
     expect(reasonOf(rcpt('550 Carol is not listed in the Domino Directory'))).toBe('userunknown');
+    expect(reasonOf(rcpt('550 client not listed in DNSWL, try later'))).not.toBe('userunknown');
     expect(reasonOf({ replyCode: 554, text: '554 message rejected, listed in our records as a test', command: 'DATA' })).not.toBe('blocked');
   });
 
@@ -265,6 +266,11 @@ describe('rates, security, system, expiry', () => {
 
   it.each(['Connection timed out', 'message has been frozen', 'server did not respond in time', 'retry timeout exceeded', 'queue lifetime exceeded', 'could not be delivered within 3 days'])('expired: %s', (text) => {
     expect(decide(bare(text))).toMatchObject({ reason: 'expired', hard: false });
+  });
+
+  it('only the message\'s time "has expired"; a certificate that has expired is transport security', () => {
+    expect(reasonOf(bare('the message lifetime has expired'))).toBe('expired');
+    expect(reasonOf({ replyCode: 454, text: '454 TLS failed: the certificate has expired' })).toBe('securityerror');
   });
 
   it('a network error is tried before expiry in the second pass', () => {
