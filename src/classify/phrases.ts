@@ -209,6 +209,10 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'recipient domain not found',
     'infodomainnonexistent',
     'illegal host/domain name',
+    // OpenSMTPD's and KDDI's words for a domain that does not resolve.
+    'invalid domain name',
+    'domain doesnt exist',
+    'domain doesn\'t exist',
     'host unreachable',
     'domain is not reachable',
     'domain must exist',
@@ -247,6 +251,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'no route for current request',
     'smtp protocol returned a permanent error',
     'no host found for existing smtp connection',
+    // OpenSMTPD: every MX refused every message.
+    'destination seem to reject all mails',
   ],
   // The account exists but is disabled, suspended or inactive.
   suspend: [
@@ -352,6 +358,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     /\b(?:mailbox|inbox|mail ?box|mail ?folder)\b[^.;]{0,40}\b(?:out of (?:storage|space|disk)|over (?:its |the )?(?:storage|capacity|quota|size limit)|exceeds? (?:the |its )?(?:allowed |maximum |max )?(?:size|storage|capacity))/,
     'out of storage space',
     'too much mail data',
+    'exceeded the local limit',
     'exceed maximum allowed storage',
     'exceeding receiving limits',
     'disc quota',
@@ -685,6 +692,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'authentification invalide',
     'authentification requise',
     'not authorized to perform ses:',
+    'could not retrieve credentials',
   ],
   // Local site policy (attachments, closed lists, "for policy reasons").
   policyviolation: [
@@ -976,6 +984,16 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'message looping',
     'hop count exceeded',
     'maximum hop count',
+    // OpenSMTPD's routing and lookup failures.
+    'address family mismatch on destination',
+    'all routes to destination blocked',
+    'bad dns lookup error code',
+    'could not retrieve source address',
+    'loop detected',
+    'network error on destination',
+    'no mx found for',
+    'no valid route to',
+    'temporary failure in mx lookup',
     'too many hops',
     'forwarding loop',
     'could not connect and send',
@@ -1014,6 +1032,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'unable to contact ldap server',
     'temporary failure in ldap lookup',
     'bad interpreter',
+    // Courier: the destination's DNS is broken.
+    'dns violates rfc 1035',
   ],
   // The destination's disk or spool is full.
   systemfull: ['system full', 'mail system full', 'insufficient system storage', 'disk full', 'disk is full', 'no space left on device', 'out of disk space', 'spool full', 'file system full'],

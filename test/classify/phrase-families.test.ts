@@ -295,6 +295,17 @@ describe('format-independent wording of a few mail systems', () => {
     expect(reasonOf(bare('angle-brackets nested too deep'))).toBe('syntaxerror');
   });
 
+  it('OpenSMTPD and Courier wording', () => {
+    expect(reasonOf(bare('No MX found for domain'))).toBe('networkerror');
+    expect(reasonOf(bare('Temporary failure in MX lookup'))).toBe('networkerror');
+    expect(decide(bare('Invalid domain name'))).toMatchObject({ reason: 'hostunknown', hard: true });
+    expect(reasonOf(bare('Destination seem to reject all mails'))).toBe('notaccept');
+    expect(reasonOf(bare('Could not retrieve credentials'))).toBe('securityerror');
+    expect(reasonOf(bare("This domain's DNS violates RFC 1035."))).toBe('systemerror');
+    // A loop of Received headers stays a content error even though it says "loop detected".
+    expect(reasonOf(bare('Routing loop detected -- too many Received: headers'))).toBe('contenterror');
+  });
+
   it('a hop-count loop is a network error; an illegal domain name is an unknown host', () => {
     expect(reasonOf(bare('Message has exceeded maximum hop count'))).toBe('networkerror');
     expect(reasonOf(bare('Illegal host/domain name found'))).toBe('hostunknown');
