@@ -111,26 +111,19 @@ export function acceptMessage(input: MessageInput, options: SendOptions, setting
     }
     runAt = Math.max(now, at);
   }
-  const id = message.id;
-  const job = (i: number, domain: string, recipients: string[]): Job => ({
-    id: id + (JOB_SUFFIXES[i] ?? `/${i}`),
-    messageRef: id,
-    domain: internDomain(settings.domains, domain),
-    recipients,
-    priority,
-    state: 'ready',
-    attempt: 0,
-    createdAt: now,
-    runAt,
-  });
   const single = onlyRecipient(message);
   // Most messages have one recipient: one job (whatever the transport), without the grouping
   // map and set, in an array of one slot (a growing array reserves 17 while the job waits).
-  if (single !== undefined) return { message, jobs: [job(0, domainOf(single), [single])], priority, runAt };
+  if (single !== undefined) return { message, jobs: [newJob(message.id, 0, internDomain(settings.domains, domainOf(single)), [single], priority, now, runAt)], priority, runAt };
   const jobs: Job[] = [];
   let i = 0;
-  for (const [domain, recipients] of planJobs(message, settings.transport)) jobs.push(job(i++, domain, recipients));
+  for (const [domain, recipients] of planJobs(message, settings.transport)) jobs.push(newJob(message.id, i++, internDomain(settings.domains, domain), recipients, priority, now, runAt));
   return { message, jobs: jobs.length === 1 ? [jobs[0] as Job] : jobs, priority, runAt };
+}
+
+/** A new job of message `id` (a module function, not a closure per message). */
+function newJob(id: string, i: number, domain: string, recipients: string[], priority: Priority, now: number, runAt: number): Job {
+  return { id: id + (JOB_SUFFIXES[i] ?? `/${i}`), messageRef: id, domain, recipients, priority, state: 'ready', attempt: 0, createdAt: now, runAt };
 }
 
 /** The address of a message with exactly one envelope recipient, else undefined. */

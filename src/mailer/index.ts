@@ -314,7 +314,9 @@ class MailerImpl implements Mailer {
       if (holder !== message.id) return this.duplicateReceipt(holder, message);
     }
     try {
-      await this.journal.add({ message, jobs });
+      // The memory store writes synchronously: no await (and no promise) per send then.
+      const added = this.journal.add({ message, jobs });
+      if (added !== undefined) await added;
     } catch (err) {
       if (key !== undefined) await this.release(key, message.id);
       throw err;

@@ -27,13 +27,25 @@ export class Journal {
     return typeof this.store.page === 'function' && this.store.name !== MEMORY_QUEUE_STORE;
   }
 
-  /** Records a new message; rejects with STORE when it could not be written. */
-  async add(entry: StoredEntry): Promise<void> {
+  /**
+   * Records a new message; throws or rejects with STORE when it could not be written. Returns
+   * nothing when the store wrote synchronously (the memory store): no promise to await per send.
+   */
+  add(entry: StoredEntry): void | Promise<void> {
+    let r: void | Promise<void>;
     try {
-      await this.store.add(entry);
+      r = this.store.add(entry);
     } catch (err) {
-      throw new MailError(`The queue store (${this.store.name}) could not record the message: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
+      throw this.addError(err);
     }
+    if (r === undefined) return undefined;
+    return Promise.resolve(r).then(undefined, (err: unknown) => {
+      throw this.addError(err);
+    });
+  }
+
+  private addError(err: unknown): MailError {
+    return new MailError(`The queue store (${this.store.name}) could not record the message: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
   }
 
   /** Records a state change of `job`, with the results its message settled since the last write. */

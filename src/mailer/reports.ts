@@ -37,8 +37,13 @@ export function fromStored(r: StoredResult): RecipientResult {
 
 /** The overall status of a set of recipient results. */
 export function overallStatus(results: readonly RecipientResult[]): DeliveryReport['status'] {
-  if (results.some((r) => r.status === 'pending')) return 'pending';
-  const sent = results.filter((r) => r.status === 'sent').length;
+  // One loop, no callbacks or filtered copy: every finished message passes here.
+  let sent = 0;
+  for (let i = 0; i < results.length; i++) {
+    const status = (results[i] as RecipientResult).status;
+    if (status === 'pending') return 'pending';
+    if (status === 'sent') sent++;
+  }
   return sent === results.length ? 'sent' : sent === 0 ? 'failed' : 'partial';
 }
 
