@@ -335,7 +335,7 @@ describe('classify: hostile and malformed input', () => {
     expect(classify(input as ClassifyInput)).toMatchObject({ outcome: 'transient', category: 'undefined' });
   });
 
-  it('classifies a 1 MB hostile text within 100 ms', () => {
+  it('classifies a 1 MB hostile text without backtracking (CPU time, wide margin)', () => {
     const hostile = [
       `550 5.1.1 ${'a'.repeat(1 << 20)}`,
       'try again in '.repeat(80_000),
@@ -348,10 +348,14 @@ describe('classify: hostile and malformed input', () => {
       `${' '.repeat(1 << 20)}x`,
     ];
     for (const text of hostile) {
-      const started = performance.now();
+      // The text is cut to MAX_TEXT_LENGTH and every pattern is linear: microseconds. CPU time of
+      // this process (wall time stretches with other work on a shared 2-core machine; 100 ms of
+      // wall time failed at load 19); 500 ms still catches a scan of the whole megabyte or a
+      // pattern that backtracks.
+      const started = process.cpuUsage();
       const c = classify({ responseCode: 450, text });
-      const elapsed = performance.now() - started;
-      expect(elapsed, text.slice(0, 20)).toBeLessThan(100);
+      const used = process.cpuUsage(started);
+      expect((used.user + used.system) / 1000, text.slice(0, 20)).toBeLessThan(500);
       expect(c.outcome).not.toBe('accepted');
     }
   });
