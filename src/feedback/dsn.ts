@@ -430,7 +430,7 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
   const own = readReply(block.join('\n'));
   const sharedReply = (): boolean =>
     ctx.commonErrors().some((l) => {
-      const r = readReply(l);
+      const r = readReply(l, false);
       return r.code !== undefined || r.status !== undefined;
     });
   const ownEnough = own.code !== undefined || own.status !== undefined || (block.length > 0 && !sharedReply() && hasEvidence(block.join('\n'), ctx.classifier));

@@ -109,19 +109,34 @@ function lastResortStatus(status: string): boolean {
  * class 5 before 4 before 2; the first specific code wins, `X.0.0` and `4.4.7` are last resorts.
  */
 export function findStatus(text: string, replyCode?: number): string | undefined {
-  if (!text.includes('.')) return undefined;
+  // Most lines hold no status at all: one cheap test before the masking and the scan.
+  if (!MAYBE_STATUS.test(text)) return undefined;
   const t = HAS_IPV4.test(text) ? text.replace(IPV4, '*') : text;
-  const classes = replyCode !== undefined ? [String(replyCode)[0]!] : ['5', '4', '2'];
+  const wanted = replyCode !== undefined ? String(replyCode)[0]! : undefined;
+  let best: string | undefined;
+  let bestClass = 9;
   let fallback: string | undefined;
-  for (const c of classes) {
-    for (const m of t.matchAll(STATUS_IN_TEXT)) {
-      if (m[1] !== c) continue;
-      if (!lastResortStatus(m[0])) return m[0];
-      fallback ??= m[0];
-    }
+  let fallbackClass = 9;
+  for (const m of t.matchAll(STATUS_IN_TEXT)) {
+    const c = m[1]!;
+    if (wanted !== undefined && c !== wanted) continue;
+    const rank = CLASS_RANK[c]!;
+    if (!lastResortStatus(m[0])) {
+      if (rank < bestClass) [best, bestClass] = [m[0], rank];
+    } else if (rank < fallbackClass) [fallback, fallbackClass] = [m[0], rank];
   }
-  return fallback;
+  return best ?? fallback;
 }
+const MAYBE_STATUS = /[245]\.[0-7]\.\d/;
+/** What every reply code or status contains. */
+const MAYBE_REPLY = /[45]\d\d|[245]\.[0-7]\.\d/;
+const NO_REPLY: Reply = Object.freeze({ statusWithCode: false });
+const CLASS_RANK: Readonly<Record<string, number>> = { '5': 0, '4': 1, '2': 2 };
+
+/** Candidate error reply codes: three digits not touching a word character, `.` or `/` before, nor a digit, `.` or `/` after. */
+const LOOSE_CODE = /(?<![\w./])[45][0-5]\d(?![\d./])/g;
+/** Preference rank of each error reply code (lower first), by class. */
+const CODE_RANK: ReadonlyMap<string, number> = new Map([...ERROR_REPLY_CODES['5'], ...ERROR_REPLY_CODES['4']].map((c, i) => [c, i]));
 
 /**
  * An error reply code anywhere in a text, not touching a digit, `.` or `/` (the reference's
@@ -129,23 +144,27 @@ export function findStatus(text: string, replyCode?: number): string | undefined
  * before 4xx; within a class, in the reference's order of preference.
  */
 export function findReplyCode(text: string, status?: string): number | undefined {
+  if (status?.[0] === '2') return undefined;
   const t = HAS_IPV4.test(text) ? text.replace(IPV4, '*') : text;
-  const classes: ('4' | '5')[] = status?.[0] === '4' ? ['4'] : status?.[0] === '5' ? ['5'] : status?.[0] === '2' ? [] : ['5', '4'];
-  for (const c of classes) {
-    for (const code of ERROR_REPLY_CODES[c]) {
-      for (let at = t.indexOf(code); at >= 0; at = t.indexOf(code, at + 1)) {
-        const before = at > 0 ? t[at - 1]! : ' ';
-        const after = at + 3 < t.length ? t[at + 3]! : ' ';
-        if (!/[\w./]/.test(before) && !/[\d./]/.test(after)) return Number(code);
-      }
-    }
+  let best: string | undefined;
+  for (const m of t.matchAll(LOOSE_CODE)) {
+    const code = m[0];
+    const rank = CODE_RANK.get(code);
+    if (rank === undefined || (status !== undefined && code[0] !== status[0])) continue;
+    if (best === undefined || rank < CODE_RANK.get(best)!) best = code;
   }
-  return undefined;
+  return best === undefined ? undefined : Number(best);
 }
 
-/** The error reply code and enhanced status a diagnostic quotes (never a 2xx success from a transcript). */
-export function readReply(text: string): Reply {
+/**
+ * The error reply code and enhanced status a diagnostic quotes (never a 2xx success from a
+ * transcript). `loose`: also a code quoted in other ways ({@link findReplyCode}); off where
+ * single lines are only tested for evidence.
+ */
+export function readReply(text: string, loose = true): Reply {
   const t = text.length > 8192 ? text.slice(0, 8192) : text;
+  // Most lines quote neither a code nor a status: one scan tells.
+  if (!MAYBE_REPLY.test(t)) return NO_REPLY;
   const both = CODE_AND_STATUS.exec(t);
   if (both) {
     // The server's own `550 5.0.0` may be followed by the specific code (`... 5.1.1 user unknown`).
@@ -155,7 +174,7 @@ export function readReply(text: string): Reply {
   const codeMatch = CODE_ONLY.exec(t);
   let code = codeMatch ? Number(codeMatch[1]) : undefined;
   const status = findStatus(t, code);
-  if (code === undefined) code = findReplyCode(t, status);
+  if (code === undefined && loose) code = findReplyCode(t, status);
   const out: { code?: number; status?: string; statusWithCode: boolean } = { statusWithCode: false };
   if (code !== undefined) out.code = code;
   // Success statuses (`250 2.1.0 Ok` in a transcript) are never the error being reported.
@@ -217,6 +236,8 @@ const COMMAND_TITLE = /^\s*-*\s*SMTP command\s*:?\s*-*\s*$/i;
 /** A space in a pattern as any run of white space (a reply wrapped over lines). */
 const anySpace = (re: RegExp): RegExp => new RegExp(re.source.replace(/ /g, '\\s+'), re.flags);
 const COMMANDS_ANY_SPACE: readonly (readonly [RegExp, string])[] = COMMANDS.map(([re, command]) => [anySpace(re), command] as const);
+/** Every phrase in one pattern: most texts name no command, and one scan tells them apart. */
+const ANY_COMMAND_PHRASE = new RegExp(COMMANDS_ANY_SPACE.map(([re]) => re.source).join('|'), 'i');
 
 /** What a transcript or a command title needs to contain: skips the line loop for plain prose. */
 const TRANSCRIPT_HINT = /->|>>|smtp command/i;
@@ -229,7 +250,7 @@ const RCPT_REPLY_ANY_SPACE = new RegExp(RCPT_REPLY.source.replace(/ /g, '\\s+'),
 export function readCommand(text: string): string | undefined {
   // The patterns take any run of white space where they show a space (wrapped lines), so the
   // text is read as it is, without a flattened copy.
-  for (const [re, command] of COMMANDS_ANY_SPACE) if (re.test(text)) return command;
+  if (ANY_COMMAND_PHRASE.test(text)) for (const [re, command] of COMMANDS_ANY_SPACE) if (re.test(text)) return command;
   if (!TRANSCRIPT_HINT.test(text)) return RCPT_REPLY_ANY_SPACE.test(text) ? 'RCPT' : undefined;
   // In a transcript the refused command is the last one sent before the first error reply.
   let last: string | undefined;
@@ -421,7 +442,7 @@ const FAILURE_WORDING =
  */
 export function hasEvidence(text: string, classifier: Classifier): boolean {
   if (text.trim() === '') return false;
-  const reply = readReply(text);
+  const reply = readReply(text, false);
   if (reply.code !== undefined || reply.status !== undefined) return true;
   if (hasReasonWording(text) || FAILURE_WORDING.test(text)) return true;
   return classifier !== defaultClassifier && classifier.classify({ text }).category !== 'undefined';
