@@ -361,6 +361,8 @@ interface Context {
   readonly fallback: BounceCategory | undefined;
   /** The family that wrote the report (./mta/families.ts), for its own provisional reasons. */
   readonly mta: string | undefined;
+  /** The report's human-readable text, its lines joined. */
+  readonly text: string;
   readonly classifier: Classifier;
 }
 
@@ -389,7 +391,10 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   const status = preferStatus(field, reply.status ?? unwrapped.status, reply.code);
   const action = readAction(fields.get('action')) ?? (status?.startsWith('2') ? 'delivered' : status?.startsWith('4') && ctx.delayedReport() ? 'delayed' : 'failed');
   // The phrase naming the refused command, else a verb the diagnostic names in capitals (the reference's last resort).
-  const command = readCommand(`${diag.text}\n${blockText}`) ?? commandToken(diagText);
+  // A single recipient's report may show the refused command away from its lines (Sendmail's
+  // session transcript: `>>> DATA` / `<<< 554 ...` without the address).
+  const command =
+    readCommand(`${diag.text}\n${blockText}`) ?? (single && ctx.text.length < 20000 ? readCommand(ctx.text) : undefined) ?? commandToken(diagText);
   const mailer = (diag.type !== undefined && MAILER_DIAGNOSTIC.test(diag.type)) || MAILER_TEXT.test(diagText) || /;\s*\|/.test(fields.get('final-recipient') ?? '');
   const remote = clean(splitTyped(fields.get('remote-mta')).text, 255);
   const verdict = decide({
@@ -545,6 +550,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     delayedReport,
     fallback: mta?.fallbackReason,
     mta: mta?.id,
+    text,
     classifier,
   };
 

@@ -274,6 +274,46 @@ describe('non-standard reports, per family format', () => {
   });
 });
 
+describe('RFC 3464 reports with a session transcript', () => {
+  it('Sendmail: the transcript names the refused command even where it does not repeat the address', () => {
+    const raw = [
+      'From: Mail Delivery Subsystem <MAILER-DAEMON@mx.sender.example>',
+      'To: app@sender.example',
+      'Subject: Returned mail: see transcript for details',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain',
+      '',
+      '   ----- The following addresses had permanent fatal errors -----',
+      '<ivy@dest.example>',
+      '    (reason: 550 Requested action not taken)',
+      '',
+      '   ----- Transcript of session follows -----',
+      '... while talking to mx.dest.example.:',
+      '>>> DATA',
+      '<<< 550 No such user here',
+      '554 5.0.0 Service unavailable',
+      '',
+      '--b',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; mx.sender.example',
+      '',
+      'Final-Recipient: RFC822; ivy@dest.example',
+      'Action: failed',
+      'Status: 5.0.0',
+      'Diagnostic-Code: SMTP; 550 No such user here',
+      '',
+      '--b--',
+      '',
+    ].join('\n');
+    const r = one(raw);
+    expect(r).toMatchObject({ address: 'ivy@dest.example', status: '5.0.0', replyCode: 550, command: 'DATA', reason: 'filtered', hard: false });
+  });
+});
+
 describe('provisional reasons of report formats', () => {
   it('reads only the rows of the family that wrote the report', () => {
     expect(provisionalReason('mcafee', '550 ann@dest.example... No such user')).toBe('userunknown');
