@@ -101,6 +101,7 @@ describe('reply codes', () => {
     expect(findReplyCode('[Status: Error, ResponseCode 421, Host not reachable]')).toBe(421);
     expect(findReplyCode('queue id 15501 on smtp550.example.net, /var/550/x')).toBeUndefined();
     expect(findReplyCode('host 192.0.2.550 failed')).toBeUndefined();
+    expect(findReplyCode('[2001:db8:550::1]:25: socket error')).toBeUndefined();
     // Within the status class only.
     expect(findReplyCode('550 then 452', '4.2.2')).toBe(452);
   });

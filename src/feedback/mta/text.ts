@@ -151,6 +151,8 @@ export function findReplyCode(text: string, status?: string): number | undefined
     const code = m[0];
     const rank = CODE_RANK.get(code);
     if (rank === undefined || (status !== undefined && code[0] !== status[0])) continue;
+    // A group of an IPv6 address (`2001:db8:550::1`), not a reply.
+    if (t[m.index - 1] === ':' && t[m.index + 3] === ':') continue;
     if (best === undefined || rank < CODE_RANK.get(best)!) best = code;
   }
   return best === undefined ? undefined : Number(best);
