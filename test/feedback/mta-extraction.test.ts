@@ -124,6 +124,8 @@ describe('refused SMTP command, by family wording', () => {
     ['SMTP error from remote mail server after end of data: 550 rejected', 'DATA'],
     ['SMTP error from remote mail server after initial connection: 554 blocked', 'CONNECT'],
     ['192.0.2.5 failed after I sent the message.\nRemote host said: 554 rejected', 'DATA'],
+    ['192.0.2.5 failed on DATA command.\nRemote host said: 554 no', 'DATA'],
+    ["Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)", 'CONNECT'],
     ['Connected to 192.0.2.5 but my name was rejected.\nRemote host said: 550 go away', 'HELO'],
     ['Connected to 192.0.2.5 but sender was rejected.\nRemote host said: 553 no', 'MAIL'],
     ['192.0.2.5 does not like recipient.\nRemote host said: 550 no mailbox', 'RCPT'],

@@ -216,7 +216,7 @@ export function preferStatus(field: string | undefined, inText: string | undefin
  */
 const COMMANDS: readonly (readonly [RegExp, string])[] = [
   [
-    /in reply to (?:end of )?DATA command|after (?:pipelined )?end of (?:data|message)|after (?:pipelined )?DATA\b|our final DATA|following DATA|end of data|failed after I sent the message|for TEXT command|while sending (?:end of data|message (?:body|content)|DATA command)/i,
+    /in reply to (?:end of )?DATA command|after (?:pipelined )?end of (?:data|message)|after (?:pipelined )?DATA\b|our final DATA|following DATA|end of data|failed (?:after I sent the message|on DATA command)|for TEXT command|while sending (?:end of data|message (?:body|content)|DATA command)/i,
     'DATA',
   ],
   [
@@ -227,7 +227,7 @@ const COMMANDS: readonly (readonly [RegExp, string])[] = [
   [/in reply to STARTTLS command|after STARTTLS\b|while sending STARTTLS/i, 'STARTTLS'],
   [/in reply to (?:HELO|EHLO) command|after (?:pipelined )?(?:HELO|EHLO)\b|my name was rejected|while performing the (?:HELO|EHLO) handshake|while sending (?:HELO|EHLO)/i, 'HELO'],
   [
-    /after initial connection|after (?:the )?(?:greeting|banner)|during (?:the )?(?:initial )?connection|on connect\b|connection (?:refused|rejected) by remote|refused to talk to me|while receiving the (?:initial )?(?:server )?greeting|but greeting failed/i,
+    /after initial connection|after (?:the )?(?:greeting|banner)|during (?:the )?(?:initial )?connection|on connect\b|connection (?:refused|rejected) by remote|refused to talk to me|while receiving the (?:initial )?(?:server )?greeting|but greeting failed|(?:wasn't|was not) able to establish an SMTP connection/i,
     'CONNECT',
   ],
 ];
