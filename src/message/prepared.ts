@@ -27,6 +27,15 @@ export function prepareMessage(jobId: string, message: NormalizedMessage, envelo
   return signer === undefined ? { jobId, message, envelope, raw: rawOnce } : { jobId, message, envelope, raw: rawOnce, signer };
 }
 
+/**
+ * The Message-ID of a prepared message from {@link prepareJob}, readable without building
+ * `prepared.message` (the SMTP transport hands it to nodemailer, which would otherwise make
+ * one up, with a random number, for the raw message).
+ *
+ * @internal
+ */
+export const MESSAGE_ID: unique symbol = Symbol('mailpush.messageId');
+
 /** The job a prepared message is for: its id, and the object the composed bytes are cached under. */
 export interface PreparedJob {
   readonly id: string;
@@ -56,6 +65,7 @@ export function prepareJob(job: PreparedJob, message: NormalizedMessage, envelop
   // wrapping transport still carries `message`.
   const prepared = {
     jobId,
+    [MESSAGE_ID]: message.messageId,
     get message(): NormalizedMessage {
       return (withId ??= withJobId(message, jobId));
     },

@@ -28,6 +28,7 @@ import { classifiedError } from '../classify/index.js';
 import type { Classifier } from '../classify/index.js';
 import { configError, describeValue, isMailError, MailError, MailErrorCode } from '../errors.js';
 import { checkTransportName, namedTransport } from './named.js';
+import { MESSAGE_ID } from '../message/prepared.js';
 import type { PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
 /** Name of this transport, used in errors and events. */
@@ -532,6 +533,8 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
     const to = prepared.envelope.to;
     const mail: TrackedMailOptions = {
       raw: bytes,
+      // Not written (the raw bytes go as they are): it spares nodemailer generating one.
+      messageId: (prepared as { readonly [MESSAGE_ID]?: string })[MESSAGE_ID] ?? prepared.message.messageId,
       // nodemailer only reads the envelope (setEnvelope builds its own arrays).
       envelope: { from: prepared.envelope.from, to: to as string[] },
       disableFileAccess: true,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JOB_ID_HEADER, composeMessage } from '../../src/message/compose.js';
 import { normalizeMessage } from '../../src/message/normalize.js';
-import { ComposeCache, prepareJob, prepareMessage } from '../../src/message/prepared.js';
+import { ComposeCache, MESSAGE_ID, prepareJob, prepareMessage } from '../../src/message/prepared.js';
 import type { MimeSigner, NormalizedMessage } from '../../src/types.js';
 
 function message(text = 'Hello there'): NormalizedMessage {
@@ -34,6 +34,8 @@ describe('prepareJob', () => {
     // A wrapping transport that spreads the prepared message keeps the message.
     expect({ ...prepared }.message.headers.at(-1)).toEqual([JOB_ID_HEADER, 'job_1']);
     expect('signer' in prepared).toBe(false);
+    // The Message-ID without building the copy (the SMTP transport reads it for nodemailer).
+    expect((prepared as { [MESSAGE_ID]?: string })[MESSAGE_ID]).toBe(m.messageId);
   });
 
   it('composes the bytes of the message with the header: what prepareMessage composes from prepared.message', async () => {
