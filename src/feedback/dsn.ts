@@ -542,6 +542,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     headers: view.headerBlock.slice(0, 65536),
     headerNames: view.headers.fields.map((f) => f.name).join('\n') + '\n' + [...(dsn?.message.keys() ?? [])].join('\n'),
     body: text,
+    reportingMta: dsn?.message.get('reporting-mta') ?? '',
   });
   const ctx: Context = {
     lines: report.lines,

@@ -317,6 +317,38 @@ describe('RFC 3464 reports with a session transcript', () => {
   });
 });
 
+describe('Amazon SES receiving', () => {
+  it('is told by its inbound Reporting-MTA; its "Mailbox does not exist" is its recipient filter', () => {
+    const raw = [
+      'From: postmaster@dest.example',
+      'To: app@sender.example',
+      'Subject: Delivery Status Notification (Failure)',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain',
+      '',
+      'This message could not be delivered.',
+      '--b',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; inbound-smtp.eu-west-1.amazonaws.com',
+      '',
+      'Action: failed',
+      'Final-Recipient: rfc822; jan@dest.example',
+      'Diagnostic-Code: smtp; 550 5.1.1 Mailbox does not exist',
+      'Status: 5.1.1',
+      '',
+      '--b--',
+      '',
+    ].join('\n');
+    const result = parseBounce(raw);
+    expect(result.mta).toBe('receivingses');
+    expect(result.recipients[0]).toMatchObject({ address: 'jan@dest.example', status: '5.1.1', reason: 'filtered', hard: false });
+  });
+});
+
 describe('provisional reasons of report formats', () => {
   it('reads only the rows of the family that wrote the report', () => {
     expect(provisionalReason('mcafee', '550 ann@dest.example... No such user')).toBe('userunknown');
@@ -326,5 +358,6 @@ describe('provisional reasons of report formats', () => {
     expect(provisionalReason('domino', 'User Ann (ann@dest.example) not listed in Domino Directory')).toBe('userunknown');
     expect(provisionalReason('fml', 'NOT MEMBER article from ann@dest.example')).toBe('rejected');
     expect(provisionalReason('exchange', '')).toBeUndefined();
+    expect(provisionalReason('receivingses', '552 5.3.4 Message too large')).toBe('mesgtoobig');
   });
 });

@@ -27,6 +27,8 @@ export interface MtaSignature {
   readonly headers?: RegExp;
   /** Tested against the report's human-readable text (the first 8 KiB). */
   readonly body?: RegExp;
+  /** Tested against the RFC 3464 `Reporting-MTA` of the report (empty when it has none). */
+  readonly reportingMta?: RegExp;
   /**
    * Reason for recipients whose report says nothing the classifier can read (no code, no
    * status, no known wording), when the family only ever reports one kind of failure.
@@ -36,6 +38,8 @@ export interface MtaSignature {
 
 /** The built-in signatures, most specific first. */
 export const MTA_SIGNATURES: readonly MtaSignature[] = Object.freeze([
+  // Amazon SES receiving mail for a domain: its inbound servers write the report.
+  { id: 'receivingses', reportingMta: /\binbound-smtp\.[\w.-]*amazonaws\.com\b/i },
   { id: 'amazonses', from: /@(?:[\w-]+\.)*amazonses\.com\b/i },
   { id: 'amazonses', headerNames: /^x-ses-outgoing$/m },
   { id: 'office365', body: /Microsoft (?:Outlook|Office 365|Exchange Online)|outlook\.com|protection\.outlook|\.prod\.outlook\./i, from: /postmaster@|microsoft/i },
@@ -96,9 +100,9 @@ export const MTA_SIGNATURES: readonly MtaSignature[] = Object.freeze([
 /**
  * The signature of the mail system family that wrote a report, or `undefined`.
  *
- * @param facts The report's From, decoded Subject, raw top header block and human text.
+ * @param facts The report's From, decoded Subject, raw top header block, human text and RFC 3464 Reporting-MTA.
  */
-export function detectMta(facts: { from: string; subject: string; headers: string; headerNames: string; body: string }): MtaSignature | undefined {
+export function detectMta(facts: { from: string; subject: string; headers: string; headerNames: string; body: string; reportingMta?: string }): MtaSignature | undefined {
   const body = facts.body.length > 8192 ? facts.body.slice(0, 8192) : facts.body;
   for (const sig of MTA_SIGNATURES) {
     if (sig.from !== undefined && !sig.from.test(facts.from)) continue;
@@ -106,6 +110,7 @@ export function detectMta(facts: { from: string; subject: string; headers: strin
     if (sig.headerNames !== undefined && !sig.headerNames.test(facts.headerNames)) continue;
     if (sig.headers !== undefined && !sig.headers.test(facts.headers)) continue;
     if (sig.body !== undefined && !sig.body.test(body)) continue;
+    if (sig.reportingMta !== undefined && !sig.reportingMta.test(facts.reportingMta ?? '')) continue;
     return sig;
   }
   return undefined;

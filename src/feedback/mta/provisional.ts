@@ -51,6 +51,11 @@ export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
   { mta: 'imailserver', pattern: /^\s*Unknown host\b/im, reason: 'hostunknown' },
   { mta: 'imailserver', pattern: /^\s*User mailbox exceeds allowed size/im, reason: 'mailboxfull' },
   { mta: 'imailserver', pattern: /^\s*Delivery failed \d+ attempts/im, reason: 'expired' },
+  // Amazon SES receiving mail for a domain: the reply text is its verdict.
+  { mta: 'receivingses', pattern: /\bMailbox does not exist\b/i, reason: 'filtered' },
+  { mta: 'receivingses', pattern: /\bMessage too large\b/i, reason: 'mesgtoobig' },
+  { mta: 'receivingses', pattern: /\bMailbox full\b/i, reason: 'mailboxfull' },
+  { mta: 'receivingses', pattern: /\bMessage content rejected\b/i, reason: 'contenterror' },
   // fml mailing list manager: its error mails (a post from a non-member, a loop, a security alert).
   { mta: 'fml', pattern: /not (?:a )?member|ignored not member post|reject(?:ed)? (?:mail|post)|spammer/i, reason: 'rejected' },
   { mta: 'fml', pattern: /security alert/i, reason: 'securityerror' },
