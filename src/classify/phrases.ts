@@ -976,7 +976,6 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'temporary failure in name resolution',
     'servfail',
     'wasn\'t able to establish an smtp connection',
-    'couldn\'t find a mail exchanger or ip address',
     'although i\'m listed as a best-preference mx',
     'unrouteable mail domain',
     'mail forwarding loop',
