@@ -106,8 +106,44 @@ export function loadNodeSqlite(): NodeSqliteModule | undefined {
   }
 }
 
+/** better-sqlite3 as loaded by {@link preloadBetterSqlite3}: its class, or the error loading it threw. */
+let preloaded: { readonly ctor: BetterSqlite3Constructor } | { readonly error: unknown } | undefined;
+
+/**
+ * Loads better-sqlite3 and its native addon once, ahead of the first `sqliteStore()`, on a Node
+ * without `node:sqlite` (where `auto` picks better-sqlite3). Called when `mailpush/stores/sqlite`
+ * is imported: loading the package (`bindings` searching for the addon, `dlopen`) takes 50-150 ms
+ * of synchronous work, which belongs to the application's start-up rather than to the moment
+ * a store is opened, when the host may already serve requests. A failure is kept and thrown by
+ * the first {@link loadBetterSqlite3}, with the same MISSING_DEPENDENCY error as without preload.
+ */
+export function preloadBetterSqlite3(): void {
+  if (preloaded !== undefined || loadNodeSqlite() !== undefined) return;
+  let ctor: BetterSqlite3Constructor;
+  try {
+    ctor = loadBetterSqlite3();
+  } catch (error) {
+    preloaded = { error };
+    return;
+  }
+  preloaded = { ctor };
+  try {
+    // The addon itself is loaded by the first Database: open and close one in memory.
+    new ctor(':memory:').close();
+  } catch {
+    // An addon that does not load (built for another Node) fails the real open with a STORE error.
+  }
+}
+
 /** Loads better-sqlite3 synchronously, with a MailError naming the package when it is missing. */
-export function loadBetterSqlite3(requireFn: (id: string) => unknown = createRequire(import.meta.url)): BetterSqlite3Constructor {
+export function loadBetterSqlite3(requireFn?: (id: string) => unknown): BetterSqlite3Constructor {
+  if (requireFn === undefined) {
+    if (preloaded !== undefined) {
+      if ('ctor' in preloaded) return preloaded.ctor;
+      throw preloaded.error;
+    }
+    requireFn = createRequire(import.meta.url);
+  }
   let loaded: unknown;
   try {
     loaded = requireFn(BETTER_SQLITE3);

@@ -11,6 +11,11 @@
  *   committed in a `setImmediate` callback; each write's promise settles after that commit, so
  *   `add()` resolving means the message is in the file. A failed transaction rejects every write
  *   in it and none of them is kept. Reads commit the pending writes of their part first.
+ *   A job's later transitions (`update`, `remove`) and correlation records, which the mailer
+ *   writes without waiting on them, start no transaction of their own: they join the next
+ *   commit (typically the next `add()`) or commit within 2 ms. A kill inside that window loses
+ *   those outcomes, and the jobs are sent again with the same Message-ID (at least once);
+ *   nothing acknowledged to a caller is ever lost.
  * - **Durability.** WAL journal. `durability: 'normal'` (default, `synchronous=NORMAL`): a
  *   committed write survives a crash or kill of the process; a power loss or OS crash may lose
  *   the last transactions (never corrupts the file). `durability: 'full'` (`synchronous=FULL`):
@@ -60,7 +65,7 @@ import type {
 } from '../types.js';
 import { MAX_SOFT_BOUNCES_PER_ADDRESS } from './soft-bounce-memory.js';
 import { decodeJob, decodeMessage, encodeJob, encodeMessage, encodeResult, checkJson } from './sqlite-codec.js';
-import { openConnection, sqliteCode } from './sqlite-driver.js';
+import { openConnection, preloadBetterSqlite3, sqliteCode } from './sqlite-driver.js';
 import type { BetterSqlite3Constructor, SqliteConnection, SqliteDriverName, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { classifyFile, MIGRATIONS, APPLICATION_ID, SCHEMA_VERSION } from './sqlite-schema.js';
 import { checkSuppressionEntry, suppressionTargetKey } from './suppression-memory.js';
@@ -68,6 +73,10 @@ import { sqliteCampaignStore } from './sqlite-campaigns.js';
 import { sqliteSubscriptionStore } from './sqlite-subscriptions.js';
 
 export type { BetterSqlite3Constructor, BetterSqlite3Database, SqliteDriverName, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js';
+
+// On a Node without node:sqlite, load better-sqlite3 and its addon now, at import (start-up),
+// rather than inside the first sqliteStore() call (50-150 ms of synchronous loading).
+preloadBetterSqlite3();
 
 /** Name of the SQLite store, for errors and logs. */
 export const STORE_NAME = 'sqlite';
@@ -144,10 +153,19 @@ export interface SqliteStoreStats {
 }
 
 const DAY_MS = 86_400_000;
-/** Messages read per page by `recover()`. */
-const RECOVER_PAGE = 2000;
+/** Messages read per page by `recover()`, with a turn of the event loop between pages (a page of 250 takes 2-5 ms). */
+const RECOVER_PAGE = 250;
 /** Rows read per page by `suppression.list()`. */
 const LIST_PAGE = 1000;
+/**
+ * A write nobody waits on before answering a caller (a job's later transitions and correlation
+ * records, which the mailer journals without awaiting them) does not start a transaction of its
+ * own: it joins the next commit that happens anyway (the next `add()`), or commits after this
+ * many ms, or once this many writes wait. Under load that turns 1.4 commits per message into
+ * about 1. A crash loses at most this window of outcomes; those jobs are sent again (at least once).
+ */
+const LAZY_COMMIT_MS = 2;
+const LAZY_MAX_OPS = 256;
 /** Expired rows are deleted at most this often, in chunks, after a commit. */
 const PRUNE_INTERVAL_MS = 60_000;
 const PRUNE_CHUNK = 5000;
@@ -416,6 +434,8 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   let ops: Op[] = [];
   const dirty = new Set<Part>();
   let scheduled = false;
+  /** The timer that commits lazy writes when no other commit comes first. */
+  let lazyTimer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
   let closing: Promise<void> | undefined;
   /** Change of the job count made by the running transaction. */
@@ -430,6 +450,10 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   /** Commits every pending write in one transaction; settles their promises. Returns the failure, if any. */
   const flush = (): MailError | undefined => {
     scheduled = false;
+    if (lazyTimer !== undefined) {
+      clearTimeout(lazyTimer);
+      lazyTimer = undefined;
+    }
     if (ops.length === 0) return undefined;
     const batch = ops;
     ops = [];
@@ -463,12 +487,21 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     return undefined;
   };
 
-  const write = <T>(part: Part, fn: () => T): Promise<T> => {
+  const onLazyTimer = (): void => {
+    lazyTimer = undefined;
+    flush();
+  };
+
+  /** Queues a write into the next group commit; `lazy`: see {@link LAZY_COMMIT_MS}. */
+  const write = <T>(part: Part, fn: () => T, lazy = false): Promise<T> => {
     if (closed) return rejectWith(closedError());
     return new Promise<T>((resolveOp, rejectOp) => {
       ops.push({ run: fn, resolve: resolveOp as (v: unknown) => void, reject: rejectOp });
       dirty.add(part);
-      if (!scheduled) {
+      if (scheduled) return;
+      if (lazy && ops.length < LAZY_MAX_OPS) {
+        lazyTimer ??= setTimeout(onLazyTimer, LAZY_COMMIT_MS);
+      } else {
         scheduled = true;
         setImmediate(() => void flush());
       }
@@ -646,7 +679,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
           jobDelta++;
         }
         insertResults(seq, encodedResults);
-      });
+      }, true);
     },
     remove(job: Job, results?: readonly StoredResult[]) {
       let encodedResults: string[];
@@ -662,15 +695,18 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
         insertResults(seq, encodedResults);
         jobDelta--;
         finishIfDone(seq);
-      });
+      }, true);
     },
     async *recover() {
       let cursor: string | undefined;
-      do {
+      for (;;) {
         const page = readPage(cursor, RECOVER_PAGE);
         yield* page.entries;
         cursor = page.cursor;
-      } while (cursor !== undefined);
+        if (cursor === undefined) return;
+        // Reading 100,000 jobs back in one go would hold the host's event loop for seconds.
+        await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
+      }
     },
     page: readPage,
     status(id: string): StoredStatus | undefined {
@@ -814,7 +850,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       }
       return write('correlation', () => {
         run('INSERT INTO correlation (job_id, sent_at, data) VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET sent_at = excluded.sent_at, data = excluded.data', entry.jobId, entry.sentAt, data);
-      });
+      }, true);
     },
     find(jobId: string) {
       return read('correlation', `looking up job ${jobId}`, () => {
