@@ -596,6 +596,11 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'poor reputation',
     'is in a black list',
     'we do not accept mail from dynamic',
+    // Gmail: a client IP that must relay through its provider, or a listed IP allowance.
+    'send email directly to our servers',
+    'send mail directly to our servers',
+    'ip not in whitelist',
+    'denial of service (dos) for the smtp relay',
     // qmail-remote: the server refused our HELO name.
     'my name was rejected',
     'dynamic range',
@@ -640,7 +645,9 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'sender policy framework',
     'sender is unauthenticated',
     'domainkeys',
-    'is not authorized to send',
+    // The sender domain's SPF; not Gmail's "the IP you're using ... is not authorized to send
+    // email directly to our servers" (a client IP that must use its provider's relay: blocked).
+    /is not authorized to send (?!e?-?mail directly)/,
     'not permitted to send mail on behalf',
     'unauthenticated email',
     'unauthenticated mail',
@@ -730,6 +737,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'protocol violation',
     'header error',
     'message given low priority',
+    'has a policy that prohibited the mail',
   ],
   // The content was judged spam.
   spamdetected: [

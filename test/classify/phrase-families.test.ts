@@ -253,6 +253,12 @@ describe('rates, security, system, expiry', () => {
     },
   );
 
+  it('Gmail: an IP that must use its provider\'s relay is blocked; a domain not authorized by SPF is authfailure; a recipient-side policy is policyviolation', () => {
+    expect(reasonOf({ status: '5.7.1', replyCode: 550, text: "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to our servers.", command: 'RCPT' })).toBe('blocked');
+    expect(reasonOf(data('550 example.com is not authorized to send mail on behalf of example.org', 550))).toBe('authfailure');
+    expect(reasonOf({ status: '5.7.1', replyCode: 550, text: '550 5.7.1 The user or domain that you are sending to (or from) has a policy that prohibited the mail that you sent.', command: 'DATA' })).toBe('policyviolation');
+  });
+
   it('SPF wording is authfailure, not securityerror', () => {
     expect(reasonOf(data('550 please inspect your SPF settings', 550))).toBe('authfailure');
     expect(reasonOf(data('550 see http://spf.pobox.com/why.html', 550))).toBe('authfailure');
