@@ -533,6 +533,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'client host blocked',
     'client host',
     'helo command rejected',
+    // The client's HELO/EHLO name refused in any words ("HELO/EHLO argument is invalid").
+    /\b(?:helo|ehlo)\b[^.;]{0,40}\b(?:invalid|rejected|not valid|bogus|forged|not allowed|refused)\b/,
     'invalid helo',
     'bad helo',
     'helo name',

@@ -172,6 +172,7 @@ describe('blocked, requireptr, badreputation, norelaying: the connecting client'
     '554 rejected because the sending MTA or the sender has not passed validation',
     '554 your address is in a dynamic range',
     '554 sending IP 192.0.2.4 banned',
+    '501 5.5.4 HELO/EHLO argument is invalid',
   ])('%s', (text) => {
     expect(decide({ replyCode: 554, text, command: 'CONN' })).toMatchObject({ reason: 'blocked', hard: false });
   });
@@ -195,6 +196,11 @@ describe('blocked, requireptr, badreputation, norelaying: the connecting client'
       expect(reasonOf(rcpt(text))).toBe('norelaying');
     },
   );
+
+  it('a HELO sequence error is a syntax error, a refused HELO name is blocked', () => {
+    expect(reasonOf({ replyCode: 503, text: '503 5.5.1 send HELO first', command: 'MAIL' })).toBe('syntaxerror');
+    expect(reasonOf({ replyCode: 501, text: '501 5.5.4 HELO/EHLO argument is invalid', command: 'EHLO' })).toBe('blocked');
+  });
 
   it('relay wording before the envelope is only read in the second pass, after the client checks', () => {
     expect(decide({ replyCode: 554, text: '554 insecure mail relay', command: 'EHLO' }).decidedBy.rule).toBe('second-pass/phrase');
