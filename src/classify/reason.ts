@@ -12,7 +12,8 @@
  *    badreputation, rejected, hostunknown, spamdetected, speeding, toomanyconn, blocked, each
  *    by provisional reason, status code or phrase, gated by the SMTP command (a user-unknown
  *    phrase counts only at RCPT; after DATA it means `filtered`);
- * 5. the second pass: a specific status reason, else phrases of the generic families;
+ * 5. the second pass: a generic provisional reason of the format stands, else a specific
+ *    status reason, else phrases of the generic families;
  * 6. fallbacks by status subject, diagnostic type, reply code, action and command; then
  *    `onhold` (text that no rule explains) or `undefined` (no text).
  *
@@ -582,8 +583,11 @@ function normalizeCommand(command: string | undefined): string | undefined {
  *    after DATA (or with no command) filter and user-unknown wording mean `filtered`; sender
  *    wording counts at MAIL, at DATA, or with a generic status; relaying is never refused
  *    before the envelope; spam is content, judged after the envelope.
- * 5. Second pass: a specific status reason (not in the retry set) decides; otherwise the
- *    phrases of the generic families, in order, and the status reason as the last word.
+ * 5. Second pass: a generic provisional reason of the report's format that the first pass did
+ *    not replace stands (the reference returns it unread; a provisional `expired` that only
+ *    reflects `Action: delayed` does not count). Otherwise a specific status reason (not in
+ *    the retry set) decides, then the phrases of the generic families, in order, and the
+ *    status reason as the last word.
  * 6. Fallbacks: X.6.Y contenterror, X.7.Y securityerror, a local delivery program
  *    mailererror, reply 401-407/501-507 syntaxerror, a delayed action expired, a refused
  *    HELO/EHLO blocked; then `onhold` when there is text, `undefined` when there is none. A
@@ -662,7 +666,11 @@ function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): Reaso
     }
   }
 
-  // 5. Second pass.
+  // 5. Second pass. A generic provisional reason from the report's format (Exim's "retry
+  // timeout exceeded", a gateway's own "user unknown") that no first-pass rule replaced stands:
+  // the reference's second pass returns it unread. Only an `Action: delayed/expired` (not a
+  // verdict of the format) leaves the second pass to find a more specific reason.
+  if (prov !== undefined && !(prov === 'expired' && (action === 'delayed' || action === 'expired'))) return done(prov, { rule: 'provisional' });
   const sr = facts.statusFamily;
   if (sr !== undefined && !RETRY_REASONS.has(sr) && facts.smtp) return done(sr, { rule: 'second-pass/status', matched: status! });
   for (const family of SECOND_PASS) {

@@ -324,6 +324,18 @@ describe('format-independent wording of a few mail systems', () => {
   });
 });
 
+describe('a generic provisional reason of the report format', () => {
+  it('stands unless the first pass replaces it; a delayed action alone leaves the second pass free', () => {
+    // The format said "expired" (Exim's retry timeout): second-pass wording does not replace it.
+    expect(decide({ provisional: 'expired', action: 'failed', text: 'no route to host; retry timeout exceeded' })).toMatchObject({ reason: 'expired', decidedBy: { rule: 'provisional' } });
+    // ... but a first-pass family does (quota wording).
+    expect(reasonOf({ provisional: 'expired', action: 'failed', text: 'mailbox is full; retry timeout exceeded' })).toBe('mailboxfull');
+    // An expired that only reflects Action: delayed is a fallback: the second pass reads the text.
+    expect(reasonOf({ provisional: 'expired', action: 'delayed', text: 'no route to host' })).toBe('networkerror');
+    expect(decide({ provisional: 'expired', action: 'delayed', text: 'nothing known' })).toMatchObject({ reason: 'expired' });
+  });
+});
+
 describe('every decision is explained', () => {
   it('names the rule and the family', () => {
     for (const input of [rcpt('550 No such user here'), data('550 spamming not allowed'), bare('Connection timed out'), bare('no idea')]) {
