@@ -53,7 +53,7 @@ function flag(name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 }
-const COUNT = Number(flag('--count') ?? (flags.quick ? 100 : 3_000));
+const COUNT = Number(flag('--count') ?? (flags.quick ? 50 : 3_000));
 if (!Number.isInteger(COUNT) || COUNT < 1) throw new Error(`Expected --count to be an integer >= 1, got ${String(flag('--count'))}`);
 const CONNECTIONS = 5;
 const MAX_MESSAGES = 100;
@@ -278,7 +278,7 @@ console.log(`   load average (1 min) after each round: ${loads.map((l) => l.toFi
 for (const s of Object.values(sinks)) await s.close();
 
 // Signing alone: the cost of the signer itself, without SMTP or MIME composition around it.
-const SIGN_COUNT = flags.quick ? 50 : 2_000;
+const SIGN_COUNT = flags.quick ? 30 : 2_000;
 const composed = await composeMessage(normalizeMessage(inputs[0]!, { now: Date.now() }));
 const dkimSigner = createDkimSigner(rsaDkim);
 const messageSigner = dkimSigner.signerFor({ from: { address: `orders@${FROM_DOMAIN}` } })!;
