@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeMessage } from '../../src/index.js';
+
+const message = { from: 'App <app@example.com>', to: 'ann@example.org', subject: 'Hi', text: 'Hello' };
+
+describe('normalizeMessage: shared and flat parts', () => {
+  it('messages from the same From string share one frozen Address; another From gets its own', () => {
+    const now = Date.now();
+    const a = normalizeMessage(message, { now });
+    const b = normalizeMessage({ ...message, to: 'bob@example.org' }, { now });
+    const c = normalizeMessage({ ...message, from: 'Other <other@example.net>' }, { now });
+    expect(a.from).toBe(b.from);
+    expect(Object.isFrozen(a.from)).toBe(true);
+    expect(a.from).toEqual({ name: 'App', address: 'app@example.com' });
+    expect(c.from).toEqual({ name: 'Other', address: 'other@example.net' });
+    // Back to the first sender: same value (a new memo entry), Message-ID domain follows From.
+    const d = normalizeMessage(message, { now });
+    expect(d.from).toEqual(a.from);
+    expect(c.messageId).toMatch(/^<[0-9a-f-]{36}@example\.net>$/);
+    expect(d.messageId).toMatch(/^<[0-9a-f-]{36}@example\.com>$/);
+  });
+
+  it('the id is msg_ and the 32 hex digits of the Message-ID uuid; messageIdDomain is applied and validated', () => {
+    const m = normalizeMessage(message, { now: Date.now(), messageIdDomain: 'Mail.Example.COM' });
+    const uuid = /^<([0-9a-f-]{36})@mail\.example\.com>$/.exec(m.messageId)?.[1];
+    expect(uuid).toBeDefined();
+    expect(m.id).toBe(`msg_${uuid!.replaceAll('-', '')}`);
+    expect(() => normalizeMessage(message, { now: Date.now(), messageIdDomain: 'not a domain' })).toThrow(/messageIdDomain/);
+  });
+});
