@@ -46,6 +46,7 @@ import type { HeaderField, HeaderList, ReportView } from './mime.js';
 import { unwrapDiagnostic } from './mta/diagnostics.js';
 import { detectMta } from './mta/families.js';
 import { provisionalReason } from './mta/provisional.js';
+import { gmailState, powerMtaReason } from './mta/tables.js';
 import {
   MAILER_DIAGNOSTIC,
   MAILER_TEXT,
@@ -393,8 +394,9 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   // The phrase naming the refused command, else a verb the diagnostic names in capitals (the reference's last resort).
   // A single recipient's report may show the refused command away from its lines (Sendmail's
   // session transcript: `>>> DATA` / `<<< 554 ...` without the address).
+  const state = gmailState(ctx.mta, diagText);
   const command =
-    readCommand(`${diag.text}\n${blockText}`) ?? (single && ctx.text.length < 20000 ? readCommand(ctx.text) : undefined) ?? commandToken(diagText);
+    state?.command ?? readCommand(`${diag.text}\n${blockText}`) ?? (single && ctx.text.length < 20000 ? readCommand(ctx.text) : undefined) ?? commandToken(diagText);
   const mailer = (diag.type !== undefined && MAILER_DIAGNOSTIC.test(diag.type)) || MAILER_TEXT.test(diagText) || /;\s*\|/.test(fields.get('final-recipient') ?? '');
   const remote = clean(splitTyped(fields.get('remote-mta')).text, 255);
   const verdict = decide({
@@ -408,7 +410,12 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
     address,
     // `Action: expired` (not an RFC 3464 action, but written by some MTAs): the queue lifetime
     // ran out, the reference's provisional expired, which a more specific reason replaces.
-    fallback: provisionalReason(ctx.mta, diagText) ?? ctx.fallback ?? (/^\s*expired/i.test(fields.get('action') ?? '') ? 'expired' : undefined),
+    fallback:
+      powerMtaReason(fields.get('x-powermta-bouncecategory')) ??
+      state?.reason ??
+      provisionalReason(ctx.mta, diagText) ??
+      ctx.fallback ??
+      (/^\s*expired/i.test(fields.get('action') ?? '') ? 'expired' : undefined),
     classifier: ctx.classifier,
   });
 
@@ -445,7 +452,8 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
   const reply = readReply(unwrapped.text);
   const status = reply.status ?? unwrapped.status;
   const action: BounceAction = ctx.delayedReport() ? 'delayed' : 'failed';
-  const command = readCommand(diagText) ?? (single && wholeText.length < 20000 ? readCommand(wholeText) : undefined) ?? commandToken(diagText);
+  const state = gmailState(ctx.mta, diagText);
+  const command = state?.command ?? readCommand(diagText) ?? (single && wholeText.length < 20000 ? readCommand(wholeText) : undefined) ?? commandToken(diagText);
   const verdict = decide({
     status,
     code: reply.code,
@@ -455,7 +463,7 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
     diagnosticType: MAILER_TEXT.test(diagText) ? 'X-Unix' : undefined,
     remoteHost: hostInText(diagText),
     address,
-    fallback: provisionalReason(ctx.mta, diagText) ?? ctx.fallback,
+    fallback: state?.reason ?? provisionalReason(ctx.mta, diagText) ?? ctx.fallback,
     classifier: ctx.classifier,
   });
 

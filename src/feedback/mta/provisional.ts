@@ -56,6 +56,8 @@ export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
   { mta: 'receivingses', pattern: /\bMessage too large\b/i, reason: 'mesgtoobig' },
   { mta: 'receivingses', pattern: /\bMailbox full\b/i, reason: 'mailboxfull' },
   { mta: 'receivingses', pattern: /\bMessage content rejected\b/i, reason: 'contenterror' },
+  // Exim's delay wording: the retry time ran out, or the message was frozen in the queue.
+  { mta: 'exim', pattern: /\bretry timeout exceeded\b|\bhas been frozen\b|\bwas frozen on arrival\b|\bDelay reason: |retry time not reached for any host after a long failure period|all hosts have been failing for a long time and were last tried/i, reason: 'expired' },
   // fml mailing list manager: its error mails (a post from a non-member, a loop, a security alert).
   { mta: 'fml', pattern: /not (?:a )?member|ignored not member post|reject(?:ed)? (?:mail|post)|spammer/i, reason: 'rejected' },
   { mta: 'fml', pattern: /security alert/i, reason: 'securityerror' },
