@@ -611,6 +611,8 @@ class MailerImpl implements Mailer {
     } catch (err) {
       core.reportError('transport.close', 'Transport close', err);
     }
+    // The mailer made the signer: stop its signing workers (nothing is signing any more).
+    await this.dkim?.close();
     await this.campaigns.close();
     let pending = 0;
     try {
