@@ -11,6 +11,7 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Mailer } from '../src/mailer/index.js';
 
 /** Repository root, the working directory of child processes (so `--import tsx` resolves). */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -226,4 +227,28 @@ export async function startPostfixSink(): Promise<SinkChild> {
       await exited;
     },
   };
+}
+
+/** Counts of a mailer's `sent` and `failed` events (the first failure is printed). */
+export interface OutcomeCounts {
+  readonly sent: number;
+  readonly failed: number;
+}
+
+/** Counts the mailer's outcomes from now on; the returned object's fields stay current. */
+export function countOutcomes(mailer: Mailer): OutcomeCounts {
+  const counts = { sent: 0, failed: 0 };
+  mailer.on('sent', () => {
+    counts.sent++;
+  });
+  mailer.on('failed', (e) => {
+    if (++counts.failed === 1) console.error(`   first failure: ${e.error.code} ${e.error.message}`);
+  });
+  return counts;
+}
+
+/** Throws unless exactly `count` messages were sent and none failed. */
+export function expectAllSent(outcomes: OutcomeCounts, count: number, label: string): void {
+  const { sent, failed } = outcomes;
+  if (sent !== count || failed !== 0) throw new Error(`${label}: ${sent} sent, ${failed} failed, expected ${count} sent`);
 }

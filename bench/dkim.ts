@@ -44,7 +44,7 @@ import { composeMessage } from '../src/message/compose.js';
 import { normalizeMessage } from '../src/message/normalize.js';
 import smtpTransport from '../src/transports/smtp.js';
 import type { MessageInput } from '../src/types.js';
-import { SMTP_SINK, fmt, header, median, nowMs, parseFlags, result, startPostfixSink, startSinkChild, summary } from './common.js';
+import { SMTP_SINK, countOutcomes, expectAllSent, fmt, header, median, nowMs, parseFlags, result, startPostfixSink, startSinkChild, summary } from './common.js';
 import type { SinkChild } from './common.js';
 
 const flags = parseFlags(5);
@@ -168,20 +168,12 @@ async function measure(sink: SinkChild, fn: (sink: SinkChild) => Promise<void>):
 async function mailpush(sink: SinkChild, dkim: DkimOptions | undefined): Promise<void> {
   const transport = smtpTransport({ host: sink.host, port: sink.port, maxConnections: CONNECTIONS, maxMessages: MAX_MESSAGES, ignoreTLS: true });
   const mailer = createMailer(dkim === undefined ? { transport } : { transport, dkim });
-  let sent = 0;
-  let failed = 0;
-  mailer.on('sent', () => {
-    sent++;
-  });
-  mailer.on('failed', (e) => {
-    failed++;
-    if (failed === 1) console.error(`   first failure: ${e.error.code} ${e.error.message}`);
-  });
+  const outcomes = countOutcomes(mailer);
   await mailer.ready();
   for (const m of inputs) await mailer.send(m);
   await mailer.onIdle();
   await mailer.close();
-  if (sent !== COUNT || failed !== 0) throw new Error(`mailpush: ${sent} sent, ${failed} failed, expected ${COUNT} sent`);
+  expectAllSent(outcomes, COUNT, 'mailpush');
 }
 
 async function nodemailer(sink: SinkChild, privateKey: string | typeof rsa | undefined): Promise<void> {

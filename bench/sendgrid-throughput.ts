@@ -39,7 +39,7 @@ import { createMailer } from '../src/mailer/index.js';
 import { startSendGridServer } from '../src/testing/sendgrid-server.js';
 import sendgridTransport from '../src/transports/sendgrid.js';
 import type { MessageInput } from '../src/types.js';
-import { ROOT, fmt, header, median, nowMs, parseFlags, result, summary } from './common.js';
+import { ROOT, countOutcomes, expectAllSent, fmt, header, median, nowMs, parseFlags, result, summary } from './common.js';
 
 // ---------------------------------------------------------------------------------------
 // Child process: the fake API. Protocol, one JSON line per command on stdout:
@@ -175,14 +175,7 @@ async function main(): Promise<void> {
   function runMailpush(): Promise<{ perSecond: number; cpuUs: number }> {
     return measured(async () => {
       const mailer = createMailer({ transport: sendgridTransport({ apiKey: fake.apiKey, baseUrl: fake.baseUrl, maxConcurrency: CONCURRENCY }) });
-      let sent = 0;
-      let failed = 0;
-      mailer.on('sent', () => {
-        sent++;
-      });
-      mailer.on('failed', (e) => {
-        if (++failed === 1) console.error(`   first failure: ${e.error.code} ${e.error.message}`);
-      });
+      const outcomes = countOutcomes(mailer);
       await mailer.ready();
       if (LOOP) {
         for (const m of inputs) await mailer.send(m);
@@ -192,7 +185,7 @@ async function main(): Promise<void> {
       }
       await mailer.onIdle();
       await mailer.close();
-      if (sent !== COUNT || failed !== 0) throw new Error(`mailpush: ${sent} sent, ${failed} failed, expected ${COUNT} sent`);
+      expectAllSent(outcomes, COUNT, 'mailpush');
     });
   }
 

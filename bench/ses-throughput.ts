@@ -36,7 +36,7 @@ import { createMailer } from '../src/mailer/index.js';
 import { startSesServer } from '../src/testing/ses-server.js';
 import sesTransport from '../src/transports/ses.js';
 import type { MessageInput } from '../src/types.js';
-import { ROOT, fmt, header, median, nowMs, parseFlags, result, summary } from './common.js';
+import { ROOT, countOutcomes, expectAllSent, fmt, header, median, nowMs, parseFlags, result, summary } from './common.js';
 
 const argv = process.argv.slice(2);
 const credentials = { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench-secret' } as const;
@@ -194,22 +194,14 @@ async function main(): Promise<void> {
           domains: { 'shop0.example': { ratePerSecond: 1_000_000, concurrency: 1_000 }, 'shop1.example': { ratePerSecond: 500_000 } },
         },
       });
-      let sent = 0;
-      let failed = 0;
-      mailer.on('sent', () => {
-        sent++;
-      });
-      mailer.on('failed', (e) => {
-        failed++;
-        if (failed === 1) console.error(`   first failure: ${e.error.code} ${e.error.message}`);
-      });
+      const outcomes = countOutcomes(mailer);
       await mailer.ready();
       const start = nowMs();
       for (const m of inputs) await mailer.send(m);
       await mailer.onIdle();
       const ms = nowMs() - start;
       await mailer.close();
-      if (sent !== COUNT || failed !== 0) throw new Error(`mailpush: ${sent} sent, ${failed} failed, expected ${COUNT} sent`);
+      expectAllSent(outcomes, COUNT, 'mailpush');
       return ms;
     });
   }

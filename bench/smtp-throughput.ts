@@ -32,7 +32,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sqliteStore } from '../src/stores/sqlite.js';
-import { fmt, header, median, nowMs, parseFlags, result, sleep, startPostfixSink, startSinkChild, summary } from './common.js';
+import { countOutcomes, expectAllSent, fmt, header, median, nowMs, parseFlags, result, sleep, startPostfixSink, startSinkChild, summary } from './common.js';
 import type { SinkChild } from './common.js';
 
 const flags = parseFlags(5);
@@ -156,22 +156,14 @@ function runMailpush(): Promise<Run> {
         },
       },
     });
-    let sent = 0;
-    let failed = 0;
-    mailer.on('sent', () => {
-      sent++;
-    });
-    mailer.on('failed', (e) => {
-      failed++;
-      if (failed === 1) console.error(`   first failure: ${e.error.code} ${e.error.message}`);
-    });
+    const outcomes = countOutcomes(mailer);
     await mailer.ready();
     const start = nowMs();
     for (const m of inputs) await mailer.send(m);
     await mailer.onIdle();
     const ms = nowMs() - start;
     await mailer.close();
-    if (sent !== COUNT || failed !== 0) throw new Error(`mailpush: ${sent} sent, ${failed} failed, expected ${COUNT} sent`);
+    expectAllSent(outcomes, COUNT, 'mailpush');
     return ms;
   });
 }

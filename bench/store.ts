@@ -52,7 +52,7 @@ import { sqliteStore } from '../src/stores/sqlite.js';
 import type { SqliteDurability } from '../src/stores/sqlite.js';
 import smtpTransport from '../src/transports/smtp.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport, TransportSendContext } from '../src/types.js';
-import { ROOT, SMTP_SINK, fmt, header, median, nowMs, parseFlags, quantile, result, sleep, startPostfixSink, startSinkChild, summary } from './common.js';
+import { ROOT, SMTP_SINK, countOutcomes, expectAllSent, fmt, header, median, nowMs, parseFlags, quantile, result, sleep, startPostfixSink, startSinkChild, summary } from './common.js';
 import type { SinkChild } from './common.js';
 
 type Driver = 'auto' | 'node:sqlite' | 'better-sqlite3';
@@ -329,14 +329,7 @@ async function throughputPart(flags: { quick: boolean; rounds: number }): Promis
         },
       },
     });
-    let sent = 0;
-    let failed = 0;
-    mailer.on('sent', () => {
-      sent++;
-    });
-    mailer.on('failed', (e) => {
-      if (++failed === 1) console.error(`   first failure: ${e.error.code} ${e.error.message}`);
-    });
+    const outcomes = countOutcomes(mailer);
     await mailer.ready();
     const start = nowMs();
     if (IN_FLIGHT === 1) {
@@ -355,7 +348,7 @@ async function throughputPart(flags: { quick: boolean; rounds: number }): Promis
     await mailer.close();
     const used = process.cpuUsage(cpu);
     if (path !== undefined) removeDb(path);
-    if (sent !== COUNT || failed !== 0) throw new Error(`${variant}: ${sent} sent, ${failed} failed, expected ${COUNT} sent`);
+    expectAllSent(outcomes, COUNT, variant);
     // smtp-sink updates its counters as it goes: give the last line a moment.
     let after = await sink.count();
     for (let i = 0; i < 50 && after.count - before.count < COUNT; i++) {
