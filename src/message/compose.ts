@@ -153,7 +153,7 @@ function serialize(root: MimeNode): Buffer | undefined {
   const top = root as MimeNode & NodeInternals;
   if ((top._transforms?.length ?? 0) > 0 || (top._processFuncs?.length ?? 0) > 0 || Boolean(top.newline)) return undefined;
   const parts: string[] = [];
-  if (!writeNode(root, parts)) return undefined;
+  if (!writeNode(root, parts, { left: SYNC_MAX_CONTENT_BYTES })) return undefined;
   let out = parts.join('');
   // nodemailer's LastNewline: the message ends with a line break.
   const last = out.charCodeAt(out.length - 1);
@@ -163,7 +163,14 @@ function serialize(root: MimeNode): Buffer | undefined {
   return Buffer.from(out, 'latin1');
 }
 
-function writeNode(node: MimeNode, parts: string[]): boolean {
+/**
+ * Most content bytes written without streams. Above it the synchronous copy costs more than
+ * nodemailer's build (1 MB: 56 vs 32 ms of one blocked turn of the event loop), so larger
+ * messages take `build()`; below it the serializer is 2-3x cheaper.
+ */
+const SYNC_MAX_CONTENT_BYTES = 64 * 1024;
+
+function writeNode(node: MimeNode, parts: string[], budget: { left: number }): boolean {
   if ((node as MimeNode & NodeInternals)._raw) return false;
   // MimeNode.stream() reads the transfer encoding before the headers are built.
   const transferEncoding = node.getTransferEncoding();
@@ -176,6 +183,8 @@ function writeNode(node: MimeNode, parts: string[]): boolean {
   if (content) {
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.isBuffer(content) ? content : undefined;
     if (bytes === undefined) return false;
+    budget.left -= bytes.length;
+    if (budget.left < 0) return false;
     if (transferEncoding === 'base64') encodeInto(new Base64Encoder(), bytes, parts);
     // As in MimeNode.stream(): outside text/*, a lone CR or LF is data.
     else if (transferEncoding === 'quoted-printable') encodeInto(new QpEncoder({ binary: !/^text\//i.test(node.contentType ?? '') }), bytes, parts);
@@ -185,7 +194,7 @@ function writeNode(node: MimeNode, parts: string[]): boolean {
     const children = node.childNodes;
     for (let i = 0; i < children.length; i++) {
       parts.push(`${i > 0 ? '\r\n' : ''}--${String(node.boundary)}\r\n`);
-      if (!writeNode(children[i] as MimeNode, parts)) return false;
+      if (!writeNode(children[i] as MimeNode, parts, budget)) return false;
     }
     parts.push(`\r\n--${String(node.boundary)}--\r\n`);
   }
