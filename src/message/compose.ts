@@ -13,6 +13,7 @@ import { Encoder as Base64Encoder } from 'nodemailer/lib/base64';
 import { Encoder as QpEncoder } from 'nodemailer/lib/qp';
 import type { Transform } from 'node:stream';
 import { MailError, MailErrorCode } from '../errors.js';
+import { slice } from '../queue/slice.js';
 import type { Address, NormalizedMessage } from '../types.js';
 
 /** An SMTP envelope: MAIL FROM and RCPT TO addresses. */
@@ -122,9 +123,11 @@ export function composeJobMessage(message: NormalizedMessage, jobId: string): Pr
 async function composeWith(message: NormalizedMessage, envelope: Envelope | undefined, jobId: string | undefined): Promise<Buffer> {
   try {
     const root = new MailComposer(mailOptions(message, envelope, jobId)).compile();
-    // Inline content (all a normalized message has) is serialized synchronously; anything
-    // else goes through nodemailer's streaming build.
-    return serialize(root) ?? (await root.build());
+    // Inline content (all a normalized message has) is serialized here; anything else goes
+    // through nodemailer's streaming build.
+    const plan = planTree(root);
+    if (plan === undefined) return await root.build();
+    return plan.contentBytes <= SYNC_MAX_CONTENT_BYTES ? writeAtOnce(plan.items) : await writeSliced(plan.items);
   } catch (err) {
     throw new MailError(`Could not compose message ${message.messageId}: ${(err as Error).message}`, {
       code: MailErrorCode.VALIDATION,
@@ -140,65 +143,94 @@ interface NodeInternals {
   readonly _processFuncs?: readonly unknown[];
 }
 
+/** The content of a MIME node: its bytes and how `MimeNode.stream()` encodes them. */
+interface ContentItem {
+  readonly bytes: Buffer;
+  readonly encoding: 'base64' | 'quoted-printable' | 'none';
+  /** Quoted-printable outside text/*: a lone CR or LF is data. */
+  readonly binary: boolean;
+}
+
+/** What a message is written from, in order: ASCII text (header blocks, boundaries) and contents. */
+type Item = string | ContentItem;
+
+interface Plan {
+  readonly items: Item[];
+  /** Bytes of content before encoding. */
+  readonly contentBytes: number;
+}
+
 /**
- * The bytes of a MIME tree whose content is all inline (strings and buffers), written the way
- * `MimeNode.stream()` writes them (same header build, same encoders, same boundaries, the
- * final line break of its last-newline step) but without streams: nodemailer's stream takes
- * a `setImmediate`, a `PassThrough` and a `pipeline` per node and hands the socket one small
- * chunk per header block, boundary and encoded part. Returns undefined for a tree with
- * anything else (raw nodes, streams, transforms): the caller then uses `build()`.
- * test/message/compose.test.ts compares the two byte for byte.
+ * The pieces of a MIME tree whose content is all inline (strings and buffers), in the order
+ * `MimeNode.stream()` writes them (same header build, same boundaries), or undefined for a
+ * tree with anything else (raw nodes, streams, transforms): the caller then uses `build()`.
+ * {@link writeAtOnce} and {@link writeSliced} write them without streams: nodemailer's stream
+ * takes a `setImmediate`, a `PassThrough` and a `pipeline` per node, and its encoders take a
+ * whole attachment in one chunk (a 10 MB attachment held the event loop ~150 ms in one turn).
+ * test/message/compose.test.ts compares the output with `build()` byte for byte.
  */
-function serialize(root: MimeNode): Buffer | undefined {
+function planTree(root: MimeNode): Plan | undefined {
   const top = root as MimeNode & NodeInternals;
   if ((top._transforms?.length ?? 0) > 0 || (top._processFuncs?.length ?? 0) > 0 || Boolean(top.newline)) return undefined;
+  const plan = { items: [] as Item[], contentBytes: 0 };
+  return planNode(root, plan) ? plan : undefined;
+}
+
+function planNode(node: MimeNode, plan: { items: Item[]; contentBytes: number }): boolean {
+  if ((node as MimeNode & NodeInternals)._raw) return false;
+  // MimeNode.stream() reads the transfer encoding before the headers are built.
+  const transferEncoding = node.getTransferEncoding();
+  const headers = node.buildHeaders();
+  // nodemailer writes the header block as UTF-8; the items here are latin1 strings of bytes,
+  // the same only for ASCII (encoded words make it ASCII but for rare cases like SMTPUTF8).
+  if (NOT_ASCII.test(headers)) return false;
+  const items = plan.items;
+  items.push(headers + '\r\n\r\n');
+  const content = node.content;
+  if (content) {
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.isBuffer(content) ? content : undefined;
+    if (bytes === undefined) return false;
+    plan.contentBytes += bytes.length;
+    items.push({
+      bytes,
+      encoding: transferEncoding === 'base64' || transferEncoding === 'quoted-printable' ? transferEncoding : 'none',
+      // As in MimeNode.stream(): outside text/*, a lone CR or LF is data.
+      binary: !/^text\//i.test(node.contentType ?? ''),
+    });
+  }
+  if (node.multipart) {
+    const children = node.childNodes;
+    for (let i = 0; i < children.length; i++) {
+      items.push(`${i > 0 ? '\r\n' : ''}--${String(node.boundary)}\r\n`);
+      if (!planNode(children[i] as MimeNode, plan)) return false;
+    }
+    items.push(`\r\n--${String(node.boundary)}--\r\n`);
+  }
+  return true;
+}
+
+/**
+ * Most content bytes written in one synchronous step, with nodemailer's own encoders; below it
+ * that is 2-3x cheaper than `build()`. Larger messages are written by {@link writeSliced},
+ * which yields the event loop between chunks.
+ */
+const SYNC_MAX_CONTENT_BYTES = 64 * 1024;
+
+/** A small message in one step: latin1 strings of the wire bytes, joined once. */
+function writeAtOnce(items: readonly Item[]): Buffer {
   const parts: string[] = [];
-  if (!writeNode(root, parts, { left: SYNC_MAX_CONTENT_BYTES })) return undefined;
+  for (const item of items) {
+    if (typeof item === 'string') parts.push(item);
+    else if (item.encoding === 'base64') encodeInto(new Base64Encoder(), item.bytes, parts);
+    else if (item.encoding === 'quoted-printable') encodeInto(new QpEncoder({ binary: item.binary }), item.bytes, parts);
+    else parts.push(item.bytes.toString('latin1'));
+  }
   let out = parts.join('');
   // nodemailer's LastNewline: the message ends with a line break.
   const last = out.charCodeAt(out.length - 1);
   if (last === 0x0d) out += '\n';
   else if (last !== 0x0a) out += '\r\n';
-  // Every part is a latin1 string of the wire bytes (ASCII headers, encoded or raw content).
   return Buffer.from(out, 'latin1');
-}
-
-/**
- * Most content bytes written without streams. Above it the synchronous copy costs more than
- * nodemailer's build (1 MB: 56 vs 32 ms of one blocked turn of the event loop), so larger
- * messages take `build()`; below it the serializer is 2-3x cheaper.
- */
-const SYNC_MAX_CONTENT_BYTES = 64 * 1024;
-
-function writeNode(node: MimeNode, parts: string[], budget: { left: number }): boolean {
-  if ((node as MimeNode & NodeInternals)._raw) return false;
-  // MimeNode.stream() reads the transfer encoding before the headers are built.
-  const transferEncoding = node.getTransferEncoding();
-  const headers = node.buildHeaders();
-  // nodemailer writes the header block as UTF-8; the parts here are latin1 strings of bytes,
-  // the same only for ASCII (encoded words make it ASCII but for rare cases like SMTPUTF8).
-  if (NOT_ASCII.test(headers)) return false;
-  parts.push(headers, '\r\n\r\n');
-  const content = node.content;
-  if (content) {
-    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.isBuffer(content) ? content : undefined;
-    if (bytes === undefined) return false;
-    budget.left -= bytes.length;
-    if (budget.left < 0) return false;
-    if (transferEncoding === 'base64') encodeInto(new Base64Encoder(), bytes, parts);
-    // As in MimeNode.stream(): outside text/*, a lone CR or LF is data.
-    else if (transferEncoding === 'quoted-printable') encodeInto(new QpEncoder({ binary: !/^text\//i.test(node.contentType ?? '') }), bytes, parts);
-    else parts.push(bytes.toString('latin1'));
-  }
-  if (node.multipart) {
-    const children = node.childNodes;
-    for (let i = 0; i < children.length; i++) {
-      parts.push(`${i > 0 ? '\r\n' : ''}--${String(node.boundary)}\r\n`);
-      if (!writeNode(children[i] as MimeNode, parts, budget)) return false;
-    }
-    parts.push(`\r\n--${String(node.boundary)}--\r\n`);
-  }
-  return true;
 }
 
 const NOT_ASCII = /[^\u0000-\u007f]/;
@@ -207,8 +239,8 @@ const noop = (): void => {};
 
 /**
  * Runs one of nodemailer's encoders over the whole content synchronously (its `_transform`
- * and `_flush` call back at once): the exact output of the streaming encoder (it does not
- * depend on how the input is split), without piping.
+ * and `_flush` call back at once): the exact output of the streaming encoder, which gets the
+ * content in one chunk too, without piping.
  */
 function encodeInto(encoder: Transform, bytes: Buffer, parts: string[]): void {
   encoder.push = (chunk: unknown): boolean => {
@@ -217,5 +249,123 @@ function encodeInto(encoder: Transform, bytes: Buffer, parts: string[]): void {
   };
   // 'buffer': what a piped Buffer chunk arrives as.
   encoder._transform(bytes, 'buffer' as BufferEncoding, noop);
+  encoder._flush(noop);
+}
+
+/**
+ * A large message, chunk by chunk, giving the event loop a turn whenever the current slice
+ * of work is used up (queue/slice.ts): base64 with Buffer's native encoder, 57 input bytes to
+ * a 76-character line; quoted-printable with nodemailer's encoder, in the 64 KiB slices it
+ * cuts a whole content into itself. The same bytes as `build()`, which runs each encoder over
+ * a whole content in one turn.
+ */
+async function writeSliced(items: readonly Item[]): Promise<Buffer> {
+  const out: Buffer[] = [];
+  let size = 0;
+  const push = (b: Buffer): void => {
+    if (b.length === 0) return;
+    out.push(b);
+    size += b.length;
+  };
+  for (const item of items) {
+    if (typeof item === 'string') push(Buffer.from(item, 'latin1'));
+    else if (item.encoding === 'base64') await base64Sliced(item.bytes, push);
+    else if (item.encoding === 'quoted-printable') await qpSliced(item.bytes, item.binary, push);
+    else push(item.bytes);
+  }
+  // nodemailer's LastNewline: the message ends with a line break.
+  const tail = out.at(-1);
+  const last = tail === undefined ? -1 : tail[tail.length - 1];
+  if (last === 0x0d) push(LF);
+  else if (last !== 0x0a) push(CRLF);
+  const y = slice();
+  if (y !== undefined) await y;
+  return Buffer.concat(out, size);
+}
+
+const LF = Buffer.from('\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+/** Input bytes per chunk of base64: whole 76-character lines (57 bytes each), ~300 KB of output. */
+const BASE64_CHUNK_BYTES = 57 * 4096;
+
+/**
+ * nodemailer's base64 output (`wrap(encode(bytes), 76)`: lines of 76 characters joined by
+ * CRLF, none after the last one), one chunk of input at a time.
+ */
+async function base64Sliced(bytes: Buffer, push: (b: Buffer) => void): Promise<void> {
+  for (let from = 0; from < bytes.length; from += BASE64_CHUNK_BYTES) {
+    const y = slice();
+    if (y !== undefined) await y;
+    const to = Math.min(from + BASE64_CHUNK_BYTES, bytes.length);
+    const last = to === bytes.length;
+    const chars = Math.ceil((to - from) / 3) * 4;
+    const lines = Math.ceil(chars / 76);
+    // Every line ends with CRLF but the last line of the content.
+    const breaks = last ? lines - 1 : lines;
+    const chunk = Buffer.allocUnsafe(chars + 2 * breaks);
+    // The encoded text goes at the end of the chunk, then each line moves to its place (lines
+    // only move towards the start, and never over text that has not moved yet).
+    const at = chunk.length - chars;
+    chunk.write(bytes.toString('base64', from, to), at, 'latin1');
+    for (let line = 0; line < lines; line++) {
+      const src = at + line * 76;
+      const dst = line * 78;
+      if (src !== dst) chunk.copyWithin(dst, src, Math.min(src + 76, chunk.length));
+      if (line < breaks) {
+        chunk[dst + 76] = 0x0d;
+        chunk[dst + 77] = 0x0a;
+      }
+    }
+    push(chunk);
+  }
+}
+
+/** Input bytes of each quoted-printable slice: nodemailer's `ENCODE_SLICE_SIZE` in lib/qp. */
+const QP_SLICE_BYTES = 64 * 1024;
+
+/** The parts of nodemailer's quoted-printable encoder that take its input slice by slice. */
+interface QpInternals {
+  _encodeSlice?: (buf: Buffer, next: number | undefined) => void;
+  _lastByte: number | undefined;
+  _remainingBytes: Buffer | false;
+}
+
+/**
+ * nodemailer's quoted-printable encoder given the whole content in one chunk (as
+ * `MimeNode.stream()` gives it), with what its `_transform` does spelled out so that the
+ * event loop gets a turn between its 64 KiB slices: trailing whitespace (and, for binary
+ * content, a trailing CR) is held back for `_flush`, the rest is encoded slice by slice, each
+ * slice told the byte that follows it.
+ */
+async function qpSliced(bytes: Buffer, binary: boolean, push: (b: Buffer) => void): Promise<void> {
+  const encoder = new QpEncoder({ binary });
+  encoder.push = (chunk: unknown): boolean => {
+    if (chunk !== null && chunk !== undefined) push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer));
+    return true;
+  };
+  const e = encoder as unknown as QpInternals;
+  if (typeof e._encodeSlice !== 'function') {
+    // Another nodemailer version: its own encoder in one step (correct, not sliced).
+    encoder._transform(bytes, 'buffer' as BufferEncoding, noop);
+    encoder._flush(noop);
+    return;
+  }
+  if (bytes.length > 0) {
+    let end = bytes.length;
+    while (end > 0 && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0x09 || (binary && bytes[end - 1] === 0x0d))) end--;
+    let body = bytes;
+    if (bytes.length - end <= QP_SLICE_BYTES) {
+      e._remainingBytes = end < bytes.length ? Buffer.from(bytes.subarray(end)) : false;
+      body = bytes.subarray(0, end);
+    }
+    for (let from = 0; from < body.length; from += QP_SLICE_BYTES) {
+      const y = slice();
+      if (y !== undefined) await y;
+      const to = Math.min(from + QP_SLICE_BYTES, body.length);
+      e._encodeSlice(body.subarray(from, to), to < body.length ? body[to] : undefined);
+      e._lastByte = body[to - 1];
+    }
+  }
   encoder._flush(noop);
 }

@@ -225,3 +225,84 @@ describe('composeMessage without streams', () => {
     expect((await simpleParser(composed)).headers.get('x-mailpush-job-id')).toBe('job_42');
   });
 });
+
+describe('composeMessage of large messages, in slices', () => {
+  /** Bytes that do not repeat with any period a chunked encoder could hide a mistake behind. */
+  function noise(length: number, seed = 1): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    let x = seed >>> 0 || 1;
+    for (let i = 0; i < length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      out[i] = x & 0xff;
+    }
+    return out;
+  }
+  const CHUNK = 57 * 4096;
+  /** Text with 8-bit characters, long lines, CRLF and LF, and whitespace across each 64 KiB slice edge of the encoder's input. */
+  function awkwardText(length: number): string {
+    const words = ['Grüße', 'order', 'shipped.', 'x=y', '\t', ' ', 'München,', '✓', 'a'.repeat(90), '\r\n', '\n', '  \n', '=\n'];
+    const parts: string[] = [];
+    let bytes = 0;
+    let edge = 65536;
+    for (let i = 0; bytes < length; i++) {
+      if (bytes > edge - 200) {
+        // Pad up to 3 bytes before the edge, then whitespace over it.
+        parts.push('b'.repeat(edge - 3 - bytes), ' \t   ');
+        bytes = edge + 3;
+        edge += 65536;
+        continue;
+      }
+      const w = words[(i * 7 + 3) % words.length]! + (i % 3 === 0 ? ' ' : '');
+      parts.push(w);
+      bytes += Buffer.byteLength(w);
+    }
+    return parts.join('');
+  }
+  const cases: [string, () => NormalizedMessage][] = [
+    ['a 1 MB binary attachment', () => fullMessage({ attachments: [{ filename: 'big.bin', content: noise(1_000_003) }] })],
+    ['attachments of exactly one and two encoder chunks, and one byte either side', () =>
+      fullMessage({ attachments: [CHUNK, 2 * CHUNK, CHUNK + 1, 2 * CHUNK - 1, 2 * CHUNK + 2, 57, 1].map((n, i) => ({ filename: `f${i}.bin`, content: noise(n, i + 7) })) })],
+    ['an attachment given as a base64 string', () => fullMessage({ attachments: [{ filename: 'b.pdf', content: noise(300_001, 3).toString('base64'), encoding: 'base64' }] })],
+    ['large quoted-printable text and html bodies', () => fullMessage({ text: awkwardText(300_000), html: `<p>${awkwardText(200_000)}</p>\t `, attachments: undefined })],
+    ['a large quoted-printable body ending in whitespace', () => fullMessage({ text: `${awkwardText(140_000)}   \t`, html: undefined, attachments: undefined })],
+    ['a large 7bit body', () => fullMessage({ text: 'plain ascii line of text\n'.repeat(20_000), html: undefined, attachments: undefined })],
+    ['a large text attachment', () => fullMessage({ attachments: [{ filename: 'log.txt', content: awkwardText(150_000) }] })],
+    ['many small parts over the threshold together', () => fullMessage({ attachments: Array.from({ length: 40 }, (_, i) => ({ filename: `p${i}.png`, content: noise(3_000 + i, i + 1) })) })],
+  ];
+
+  it.each(cases)('writes the same bytes as nodemailer\'s streaming build: %s', async (_, make) => {
+    const message = make();
+    const expected = await new MailComposer(toMailOptions(message)).compile().build();
+    const build = vi.spyOn(MimeNode.prototype, 'build');
+    let actual: Buffer;
+    try {
+      actual = await composeMessage(message);
+      expect(build).not.toHaveBeenCalled();
+    } finally {
+      build.mockRestore();
+    }
+    expect(actual.length).toBe(expected.length);
+    expect(sameBoundaries(actual)).toBe(sameBoundaries(expected));
+  }, 30_000);
+
+  it('gives the event loop turns while it encodes a 5 MB attachment', async () => {
+    const message = fullMessage({ attachments: [{ filename: 'big.bin', content: noise(5_000_000) }] });
+    let turns = 0;
+    let done = false;
+    const count = (): void => {
+      turns++;
+      if (!done) setImmediate(count);
+    };
+    setImmediate(count);
+    const composing = composeMessage(message).then((raw) => {
+      done = true;
+      return raw;
+    });
+    const turnsBefore = turns;
+    const raw = await composing;
+    expect(turns - turnsBefore).toBeGreaterThan(1);
+    expect((await simpleParser(raw)).attachments[0]?.content.equals(noise(5_000_000))).toBe(true);
+  }, 30_000);
+});
