@@ -45,8 +45,8 @@ import {
 import type { HeaderField, HeaderList, ReportView } from './mime.js';
 import { unwrapDiagnostic } from './mta/diagnostics.js';
 import { detectMta } from './mta/families.js';
-import { provisionalReason } from './mta/provisional.js';
-import { gmailState, powerMtaReason } from './mta/tables.js';
+import { mdaReason, provisionalReason } from './mta/provisional.js';
+import { gmailState, powerMtaReason, statusReason } from './mta/tables.js';
 import {
   MAILER_DIAGNOSTIC,
   MAILER_TEXT,
@@ -364,6 +364,8 @@ interface Context {
   readonly mta: string | undefined;
   /** The report's human-readable text, its lines joined. */
   readonly text: string;
+  /** The reason a local delivery agent's line in the report names (computed on first use). */
+  readonly mda: () => ReasonFamily | undefined;
   readonly classifier: Classifier;
 }
 
@@ -413,7 +415,9 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
     fallback:
       powerMtaReason(fields.get('x-powermta-bouncecategory')) ??
       state?.reason ??
+      statusReason(ctx.mta, status) ??
       provisionalReason(ctx.mta, diagText) ??
+      ctx.mda() ??
       ctx.fallback ??
       (/^\s*expired/i.test(fields.get('action') ?? '') ? 'expired' : undefined),
     classifier: ctx.classifier,
@@ -463,7 +467,7 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
     diagnosticType: MAILER_TEXT.test(diagText) ? 'X-Unix' : undefined,
     remoteHost: hostInText(diagText),
     address,
-    fallback: state?.reason ?? provisionalReason(ctx.mta, diagText) ?? ctx.fallback,
+    fallback: state?.reason ?? statusReason(ctx.mta, status) ?? provisionalReason(ctx.mta, diagText) ?? ctx.mda() ?? ctx.fallback,
     classifier: ctx.classifier,
   });
 
@@ -552,6 +556,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     body: text,
     reportingMta: dsn?.message.get('reporting-mta') ?? '',
   });
+  let mda: ReasonFamily | undefined | null = null;
   const ctx: Context = {
     lines: report.lines,
     blocks,
@@ -560,6 +565,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     fallback: mta?.fallbackReason,
     mta: mta?.id,
     text,
+    mda: () => (mda === null ? (mda = mdaReason(text)) : mda),
     classifier,
   };
 

@@ -60,6 +60,7 @@ export const MTA_SIGNATURES: readonly MtaSignature[] = Object.freeze([
   { id: 'apple', from: /@(?:[\w-]+\.)*(?:apple|icloud|mac|me)\.com\b/i, body: /Delivery Notification|Internet Mail Delivery|Reporting-MTA/i },
   { id: 'verizon', from: /@(?:[\w-]+\.)*(?:vtext|verizon(?:wireless)?)\.(?:com|net)\b/i },
   { id: 'ezweb', from: /@(?:[\w-]+\.)*(?:ezweb\.ne\.jp|au\.com)\b/i },
+  { id: 'biglobe', from: /postmaster@(?:biglobe|inacatv|tmtv|ttv)\.ne\.jp\b/i },
   { id: 'kddi', from: /@(?:[\w-]+\.)*(?:dion|auone-net)\.ne\.jp\b/i },
   { id: 'postfix', headerNames: /^x-postfix-(?:queue-id|sender)$/m },
   { id: 'postfix', body: /^This is the mail system at host |^X-Postfix-Queue-ID:/m },

@@ -56,6 +56,13 @@ export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
   { mta: 'receivingses', pattern: /\bMessage too large\b/i, reason: 'mesgtoobig' },
   { mta: 'receivingses', pattern: /\bMailbox full\b/i, reason: 'mailboxfull' },
   { mta: 'receivingses', pattern: /\bMessage content rejected\b/i, reason: 'contenterror' },
+  // Biglobe (and the ISPs on its system): its "Non-delivered information" names the verdict.
+  { mta: 'biglobe', pattern: /Mail Delivery Failed\.{3} User unknown/i, reason: 'filtered' },
+  { mta: 'biglobe', pattern: /number of messages in recipient's mailbox exceeded the local limit/i, reason: 'mailboxfull' },
+  // KDDI (au one net / DION): "Could not be delivered to: <addr>" and why.
+  { mta: 'kddi', pattern: /\bAs their mailbox is full\b/i, reason: 'mailboxfull' },
+  { mta: 'kddi', pattern: /\bDue to the following SMTP relay error\b/i, reason: 'norelaying' },
+  { mta: 'kddi', pattern: /\bAs the remote domain does ?n'?t exist\b/i, reason: 'hostunknown' },
   // Exim's delay wording: the retry time ran out, or the message was frozen in the queue.
   { mta: 'exim', pattern: /\bretry timeout exceeded\b|\bhas been frozen\b|\bwas frozen on arrival\b|\bDelay reason: |retry time not reached for any host after a long failure period|all hosts have been failing for a long time and were last tried/i, reason: 'expired' },
   // fml mailing list manager: its error mails (a post from a non-member, a loop, a security alert).
@@ -78,5 +85,42 @@ export function provisionalReason(mta: string | undefined, text: string): Reason
     if (rule.mta !== undefined && rule.mta !== mta) continue;
     if (rule.pattern.test(t)) return rule.reason;
   }
+  return undefined;
+}
+
+/**
+ * Local delivery agents (mail.local, procmail, maildrop, vpopmail's vdelivermail, vmailmgr's
+ * vdeliver) quoted at the start of a line in any report, and the reason their own words name
+ * (the reference's Sisimai::MDA): their verdict on the whole report.
+ */
+export const MDA_RULES: readonly (readonly [pattern: RegExp, reason: ReasonFamily])[] = Object.freeze([
+  [/^\s*mail\.local: .{0,80}(?:disc quota exceeded|mailbox full or quota exceeded)/im, 'mailboxfull'],
+  [/^\s*mail\.local: .{0,80}(?:unknown user|user unknown|invalid mailbox path|user missing home directory)/im, 'userunknown'],
+  [/^\s*mail\.local: .{0,80}temporary file write error/im, 'systemerror'],
+  [/^\s*procmail: .{0,80}quota exceeded while writing/im, 'mailboxfull'],
+  [/^\s*procmail: .{0,80}no space left to finish writing/im, 'systemfull'],
+  [/^\s*maildrop: .{0,80}maildir over quota/im, 'mailboxfull'],
+  [/^\s*maildrop: .{0,80}(?:invalid user specified|cannot find system user)/im, 'userunknown'],
+  [/^\s*vdelivermail: .{0,80}account is locked email bounced/im, 'suspend'],
+  [/^\s*vdelivermail: .{0,80}(?:domain|user) is over quota/im, 'mailboxfull'],
+  [/^\s*vdelivermail: .{0,80}sorry, no mailbox here by that name/im, 'userunknown'],
+  [/^\s*vdeliver: .{0,80}delivery failed due to system quota violation/im, 'mailboxfull'],
+  [/^\s*vdeliver: .{0,80}(?:invalid or unknown (?:base user or domain|virtual user)|user name does not refer to a virtual user)/im, 'userunknown'],
+]);
+
+/** What every line of a local delivery agent starts with. */
+const MDA_AGENT = /^\s*(?:mail\.local|procmail|maildrop|vdelivermail|vdeliver): /im;
+
+/**
+ * The reason a local delivery agent's line in a report names, or `undefined`.
+ *
+ * @param text The report's human-readable text.
+ * @example
+ * mdaReason('procmail: Quota exceeded while writing "/var/mail/ann"'); // 'mailboxfull'
+ */
+export function mdaReason(text: string): ReasonFamily | undefined {
+  const t = text.length > 16384 ? text.slice(0, 16384) : text;
+  if (!MDA_AGENT.test(t)) return undefined;
+  for (const [pattern, reason] of MDA_RULES) if (pattern.test(t)) return reason;
   return undefined;
 }

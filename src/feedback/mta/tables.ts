@@ -6,7 +6,10 @@
  * - Gmail ends the other server's reply with `(state N)`, the stage of its SMTP client when
  *   the reply came (Sisimai::Lhost::Gmail's state table);
  * - PowerMTA writes its own verdict per recipient in `X-PowerMTA-BounceCategory`
- *   (Sisimai::Lhost::PowerMTA).
+ *   (Sisimai::Lhost::PowerMTA);
+ * - Office 365 names its verdict by its own enhanced status codes, often with three-digit
+ *   details (`5.7.133`, `4.7.650`), from Microsoft's list of non-delivery codes
+ *   (Sisimai::Lhost::Office365's status table).
  *
  * A reason here is provisional: the decision (src/classify/reason.ts) keeps a specific one and
  * re-examines a generic one (userunknown, expired, systemerror...).
@@ -84,4 +87,59 @@ export const POWERMTA_CATEGORIES: ReadonlyMap<string, ReasonFamily> = new Map<st
 export function powerMtaReason(value: string | undefined): ReasonFamily | undefined {
   if (value === undefined) return undefined;
   return POWERMTA_CATEGORIES.get(value.trim().toLowerCase());
+}
+
+/**
+ * Office 365's enhanced status codes and the reason each names (Microsoft's list of
+ * non-delivery report codes, as the reference's Office 365 reader maps them). Tested in order
+ * against the recipient's status; codes not listed leave the reason to the decision.
+ */
+export const OFFICE365_STATUSES: readonly (readonly [pattern: RegExp, reason: ReasonFamily])[] = Object.freeze([
+  [/^4\.4\.7$/, 'expired'], // message expired in the queue
+  [/^4\.4\.312$/, 'networkerror'], // DNS query failed
+  [/^4\.4\.316$/, 'expired'], // connection refused until the message expired
+  [/^4\.7\.26$/, 'securityerror'], // a message sent over IPv6 must pass SPF or DKIM
+  [/^4\.7\.[56]\d\d$/, 'blocked'], // the sending IP is throttled or blocked
+  [/^4\.7\.8[5-9]\d$/, 'blocked'],
+  [/^5\.1\.10$/, 'userunknown'], // recipient not found
+  [/^5\.1\.8$/, 'rejected'], // bad outbound sender
+  [/^5\.2\.2$/, 'mailboxfull'],
+  [/^5\.2\.3$/, 'mesgtoobig'],
+  [/^5\.2\.14$/, 'systemerror'], // misconfigured forwarding
+  [/^5\.3\.190$/, 'systemerror'], // journaling to an on-premises mailbox
+  [/^5\.4\.1$/, 'norelaying'], // relay access denied
+  [/^5\.4\.(?:6|8|14)$/, 'networkerror'], // routing loop, MX pointing to itself, hop count exceeded
+  [/^5\.4\.310$/, 'norelaying'],
+  [/^5\.6\.11$/, 'contenterror'], // bare line feeds or invalid characters
+  [/^5\.7\.1$/, 'rejected'], // delivery not authorized: the sender may not send to the recipient
+  [/^5\.7\.1[23]$/, 'rejected'], // sender not authenticated by the organization
+  [/^5\.7\.124$/, 'rejected'], // sender not in the group's allowed senders
+  [/^5\.7\.13[3-6]$/, 'rejected'], // sender not authenticated for the group or mailbox
+  [/^5\.7\.25$/, 'networkerror'], // the sending IPv6 address has no reverse DNS
+  [/^5\.7\.50[1-3]$/, 'spamdetected'],
+  [/^5\.7\.50[45]$/, 'filtered'],
+  [/^5\.7\.50[67]$/, 'blocked'],
+  [/^5\.7\.508$/, 'toomanyconn'],
+  [/^5\.7\.509$/, 'securityerror'],
+  [/^5\.7\.510$/, 'notaccept'], // the domain does not accept mail over IPv6
+  [/^5\.7\.511$/, 'rejected'], // banned sender
+  [/^5\.7\.512$/, 'securityerror'],
+  [/^5\.7\.6(?:0[6-9]|[1-4]\d)$/, 'blocked'], // banned sending IP
+  [/^5\.7\.7[0-4]\d$/, 'toomanyconn'], // the tenant exceeded its sending limits
+]);
+
+/**
+ * The provisional reason of a status code in the family's own status table (Office 365),
+ * or `undefined`.
+ *
+ * @param mta The family id of the report (./families.ts); only `office365` reports are read.
+ * @param status The recipient's enhanced status.
+ * @example
+ * statusReason('office365', '5.7.133'); // 'rejected'
+ * statusReason('postfix', '5.7.133'); // undefined
+ */
+export function statusReason(mta: string | undefined, status: string | undefined): ReasonFamily | undefined {
+  if (mta !== 'office365' || status === undefined) return undefined;
+  for (const [pattern, reason] of OFFICE365_STATUSES) if (pattern.test(status)) return reason;
+  return undefined;
 }

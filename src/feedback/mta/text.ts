@@ -212,11 +212,12 @@ export function preferStatus(field: string | undefined, inText: string | undefin
  * family: Postfix `(in reply to RCPT TO command)` and `lost connection ... while sending MAIL
  * FROM`, Exim `SMTP error from remote mail server after [pipelined] RCPT TO:<...>`, qmail
  * `does not like recipient` / `failed after I sent the message` / `my name was rejected`,
- * GMX and 1&1 `after RCPT command` / `for TEXT command`, Yahoo and AOL `[RCPT_TO]`.
+ * GMX and 1&1 `after RCPT command` / `for TEXT command`, Yahoo and AOL `[RCPT_TO]` and `[BODY]`
+ * (the stage after DATA: the message body was refused).
  */
 const COMMANDS: readonly (readonly [RegExp, string])[] = [
   [
-    /in reply to (?:end of )?DATA command|after (?:pipelined )?end of (?:data|message)|after (?:pipelined )?DATA\b|our final DATA|following DATA|end of data|failed (?:after I sent the message|on DATA command)|for TEXT command|while sending (?:end of data|message (?:body|content)|DATA command)/i,
+    /in reply to (?:end of )?DATA command|\[BODY\]|after (?:pipelined )?end of (?:data|message)|after (?:pipelined )?DATA\b|our final DATA|following DATA|end of data|failed (?:after I sent the message|on DATA command)|for TEXT command|while sending (?:end of data|message (?:body|content)|DATA command)/i,
     'DATA',
   ],
   [
@@ -308,7 +309,14 @@ const SYSTEM_LOCAL = /^(?:mailer-?daemon|post_?master|mail-?daemon|mdaemon|doubl
 /** Text just before an address that makes it a forwarding address or a contact, not a recipient. */
 const OTHER_BEFORE = /(?:please try|\btry|forward(?:ed|ing)? to|new (?:e-?mail )?address(?: is)?|\bcontact|write to|reply to|send (?:it |mail )?to)\s{0,3}[:=]?\s{0,3}[<"'(]{0,2}$/i;
 /** Text just before an address that makes it our sender rather than a recipient. */
-const SENDER_BEFORE = /(?:\bfrom|\bsender(?: address)?|\bmail from|\benvelope-from|\breturn-path|\bsent by|\breply-to|\boriginator)\s{0,3}[:=]?\s{0,3}[<"'(]{0,2}$/i;
+const SENDER_BEFORE = /(?:(?<!expanded )\bfrom|\bsender(?: address)?|\bmail from|\benvelope-from|\breturn-path|\bsent by|\breply-to|\boriginator)\s{0,3}[:=]?\s{0,3}[<"'(]{0,2}$/i;
+/**
+ * An address type written before the address (Exchange's `Name (SMTP=a@b.example)`, an
+ * `RFC822=` or `rfc822;` prefix): not part of the local part.
+ */
+const TYPE_PREFIX = /^(?:smtp|rfc822|x400|ex)=/i;
+/** An address with a quoted local part (`"ann lee"@example.org`), which {@link ADDRESS_IN_TEXT} does not match. */
+const QUOTED_ADDRESS_IN_TEXT = /"(?:[^"\\\r\n@<>]|\\[^\r\n]){1,62}"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])/g;
 
 /** Where the bounced recipients of a report are named. */
 export interface TextScan {
@@ -325,11 +333,20 @@ export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<s
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (!line.includes('@') || HEADER_ECHO_LINE.test(line)) continue;
-    for (const m of line.matchAll(ADDRESS_IN_TEXT)) {
-      const at = m.index;
-      const token = tokenAround(line, at, m[0].length);
-      if (token.includes('://') || /^[\w.+-]*=[^@]*$/.test(line.slice(Math.max(0, at - 1), at)) || /[/?&=]$/.test(line.slice(Math.max(0, at - 1), at))) continue;
-      const address = sanitizeAddress(m[0].replace(/^[.'=/-]+/, ''));
+    const matches = line.includes('"@') ? [...line.matchAll(ADDRESS_IN_TEXT), ...line.matchAll(QUOTED_ADDRESS_IN_TEXT)] : line.matchAll(ADDRESS_IN_TEXT);
+    for (const m of matches) {
+      let at = m.index;
+      let text = m[0];
+      const type = TYPE_PREFIX.exec(text);
+      if (type !== null) {
+        at += type[0].length;
+        text = text.slice(type[0].length);
+      }
+      const token = tokenAround(line, at, text.length);
+      if (token.includes('://') || /^[\w.+-]*=[^@]*$/.test(line.slice(Math.max(0, at - 1), at)) || /[/?&=]$/.test(line.slice(Math.max(0, at - 1), at))) {
+        if (type === null) continue;
+      }
+      const address = sanitizeAddress(text.replace(/^[.'=/-]+/, ''));
       if (address === undefined || excluded.has(address.toLowerCase())) continue;
       const local = address.slice(0, address.lastIndexOf('@'));
       if (SYSTEM_LOCAL.test(local)) continue;

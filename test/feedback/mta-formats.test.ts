@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { parseBounce } from '../../src/feedback/dsn.js';
+import { mdaReason } from '../../src/feedback/mta/provisional.js';
+import { statusReason } from '../../src/feedback/mta/tables.js';
+import { readCommand } from '../../src/feedback/mta/text.js';
+import type { BouncedRecipient } from '../../src/feedback/types.js';
+
+// Short synthetic reports written for these tests, in the general shape of each mail system's
+// format (the reference parser's per-format readers): recipients written in unusual ways, and
+// the verdicts a format names in its own words or codes.
+
+function report(from: string, subject: string, body: string, headers: readonly string[] = []): string {
+  return [`From: ${from}`, 'To: app@sender.example', `Subject: ${subject}`, 'Return-Path: <>', ...headers, 'MIME-Version: 1.0', 'Content-Type: text/plain', '', body].join('\n');
+}
+
+function one(raw: string): BouncedRecipient {
+  const r = parseBounce(raw);
+  expect(r.kind).toBe('bounce');
+  expect(r.recipients).toHaveLength(1);
+  return r.recipients[0]!;
+}
+
+describe('recipients written in unusual ways', () => {
+  it('Exchange: `Name (SMTP=addr)` names the address without its type prefix', () => {
+    const r = one(
+      report(
+        'postmaster@corp.example',
+        'Undeliverable: hello',
+        [
+          'Your message did not reach some or all of the intended recipients.',
+          '',
+          'The following recipient(s) could not be reached:',
+          '',
+          'Ann Lee (SMTP=ann.lee@dest.example) on 3/4/2011 10:00 AM',
+          '    The e-mail account does not exist at the organization this message was sent to.',
+          '    <gw.corp.example #5.1.1 smtp;550 5.1.1 mailbox unknown>',
+        ].join('\n'),
+      ),
+    );
+    expect(r.address).toBe('ann.lee@dest.example');
+    expect(r.status).toBe('5.1.1');
+  });
+
+  it('a quoted local part in free text is a recipient', () => {
+    const r = one(
+      report(
+        'MAILER-DAEMON@relay.example',
+        'Undelivered Mail Returned to Sender',
+        ['This is the mail system at host relay.example.', '', '<"ann lee"@dest.example>: host mx.dest.example[192.0.2.7] said: 550 5.1.1', '    no such mailbox (in reply to RCPT TO command)'].join('\n'),
+      ),
+    );
+    expect(r.address).toBe('"ann lee"@dest.example');
+    expect(r.status).toBe('5.1.1');
+    expect(r.command).toBe('RCPT');
+  });
+
+  it('Sendmail: a pipe alias `(expanded from: <addr>)` reports the address it was expanded from', () => {
+    const r = one(
+      report(
+        'Mail Delivery Subsystem <MAILER-DAEMON@relay.example>',
+        'Returned mail: see transcript for details',
+        [
+          '   ----- The following addresses had permanent fatal errors -----',
+          '"|/usr/bin/filter-program"',
+          '    (reason: service unavailable)',
+          '    (expanded from: <bob@dest.example>)',
+          '',
+          '   ----- Transcript of session follows -----',
+          '554 5.0.0 "|/usr/bin/filter-program"... Service unavailable',
+        ].join('\n'),
+      ),
+    );
+    expect(r.address).toBe('bob@dest.example');
+  });
+});
+
+describe('refused command tokens', () => {
+  it('Yahoo: `[BODY]` after the reply is the stage after DATA', () => {
+    expect(readCommand('Remote host said: 554 5.7.9 Message not accepted for policy reasons [BODY]')).toBe('DATA');
+    const r = one(
+      report(
+        'MAILER-DAEMON@yahoo.com',
+        'Failure Notice',
+        ['Sorry, we were unable to deliver your message to the following address.', '', '<carl@dest.example>:', 'Remote host said: 554 5.7.9 Message not accepted for policy reasons [BODY]'].join('\n'),
+      ),
+    );
+    expect(r.command).toBe('DATA');
+  });
+});
+
+describe('verdicts a format names in its own words or codes', () => {
+  it('Office 365: its status table names the reason (5.7.1 and 5.7.13x: the sender may not send here)', () => {
+    expect(statusReason('office365', '5.7.1')).toBe('rejected');
+    expect(statusReason('office365', '5.7.134')).toBe('rejected');
+    expect(statusReason('office365', '4.7.650')).toBe('blocked');
+    expect(statusReason('office365', '5.7.708')).toBe('toomanyconn');
+    expect(statusReason('office365', '5.4.6')).toBe('networkerror');
+    expect(statusReason('office365', '5.1.1')).toBeUndefined();
+    expect(statusReason('postfix', '5.7.1')).toBeUndefined();
+    const r = one(
+      report(
+        'Microsoft Outlook <postmaster@outlook.com>',
+        'Undeliverable: hello',
+        [
+          'Delivery has failed to these recipients or groups:',
+          '',
+          'team@dest.example',
+          "Your message couldn't be delivered because you weren't recognized as a valid sender.",
+          '',
+          'Diagnostic information for administrators:',
+          '',
+          'Generating server: AB1PR01MB0001.eurprd01.prod.outlook.com',
+          '',
+          'team@dest.example',
+          "Remote Server returned '550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup; authentication required'",
+        ].join('\n'),
+      ),
+    );
+    expect(r.status).toBe('5.7.133');
+    expect(r.reason).toBe('rejected');
+  });
+
+  it('Biglobe: "Mail Delivery Failed... User unknown" is its recipient filter; the mailbox limit is a full mailbox', () => {
+    const body = (reason: string): string =>
+      ['   ----- The following addresses had delivery problems -----', 'dan@dest.example', '', '   ----- Non-delivered information -----', reason].join('\n');
+    expect(one(report('postmaster@biglobe.ne.jp', 'Returned mail: User unknown', body('Mail Delivery Failed... User unknown'))).reason).toBe('filtered');
+    expect(one(report('postmaster@biglobe.ne.jp', 'Returned mail: Mailbox full', body("The number of messages in recipient's mailbox exceeded the local limit."))).reason).toBe('mailboxfull');
+  });
+
+  it('KDDI: "As the remote domain doesnt exist" and "Due to the following SMTP relay error"', () => {
+    const body = (why: string): string => ['Your mail sent on: Mon, 1 Mar 2021 10:00:00 +0900', 'Could not be delivered to: <eve@dest.example>', why].join('\n');
+    expect(one(report('Postmaster@dion.ne.jp', 'Mail System Error - Returned Mail', body('As the remote domain doesnt exist.'))).reason).toBe('hostunknown');
+    expect(one(report('Postmaster@dion.ne.jp', 'Mail System Error - Returned Mail', body('Due to the following SMTP relay error.'))).reason).toBe('norelaying');
+  });
+
+  it('local delivery agents: their own words name the reason (mail.local, procmail, maildrop, vpopmail, vmailmgr)', () => {
+    expect(mdaReason('mail.local: unknown user: fred')).toBe('userunknown');
+    expect(mdaReason('procmail: Quota exceeded while writing "/var/mail/fred"')).toBe('mailboxfull');
+    expect(mdaReason('procmail: No space left to finish writing "/var/mail/fred"')).toBe('systemfull');
+    expect(mdaReason('maildrop: maildir over quota.')).toBe('mailboxfull');
+    expect(mdaReason('vdelivermail: account is locked email bounced fred@dest.example')).toBe('suspend');
+    expect(mdaReason('vdeliver: Invalid or unknown virtual user')).toBe('userunknown');
+    // Only at the start of a line: a mention in prose is not the agent speaking.
+    expect(mdaReason('we tried procmail: quota exceeded while writing')).toBeUndefined();
+    expect(mdaReason('550 5.1.1 unknown user')).toBeUndefined();
+    const r = one(
+      report(
+        'Mail Delivery Subsystem <MAILER-DAEMON@host.dest.example>',
+        'Returned mail: see transcript for details',
+        [
+          '   ----- The following addresses had permanent fatal errors -----',
+          '<fred@dest.example>',
+          '    (reason: 554 5.3.0 unknown mailer error 75)',
+          '',
+          '   ----- Transcript of session follows -----',
+          'mail.local: Disc quota exceeded',
+          '554 5.3.0 unknown mailer error 75',
+        ].join('\n'),
+      ),
+    );
+    expect(r.address).toBe('fred@dest.example');
+    expect(r.reason).toBe('mailboxfull');
+  });
+});
