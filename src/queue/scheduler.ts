@@ -62,6 +62,8 @@ export class DomainState {
   winStart = 0;
   winCount = 0;
   lastRate = 0;
+  /** Idle and kept for reuse (see `Scheduler.maybeForget`): as good as forgotten until used again. */
+  kept = false;
 
   constructor(
     readonly name: string,
@@ -134,6 +136,9 @@ export interface SchedulerOptions {
   /** Called when a scheduled job becomes due (before it enters its lane). */
   readonly onDue?: (job: Job) => void;
 }
+
+/** Most domain states the scheduler holds before idle ones are forgotten instead of kept. */
+const KEEP_IDLE_DOMAINS = 1_000;
 
 /** @internal */
 export class Scheduler {
@@ -334,7 +339,7 @@ export class Scheduler {
   domainStats(): Record<string, DomainStats> {
     const now = this.clock.now();
     const out: Record<string, DomainStats> = {};
-    for (const d of this.domains.values()) out[d.name] = this.snapshot(d, now);
+    for (const d of this.domains.values()) if (!d.kept) out[d.name] = this.snapshot(d, now);
     return out;
   }
 
@@ -368,6 +373,8 @@ export class Scheduler {
     if (d === undefined) {
       d = new DomainState(name, this.limits.domains.get(name) ?? this.limits.default, now);
       this.domains.set(name, d);
+    } else {
+      d.kept = false;
     }
     return d;
   }
@@ -378,9 +385,21 @@ export class Scheduler {
     for (let p = 0; p < LANES; p++) if (d.waiting(p) > 0) return;
     const now = this.clock.now();
     if (d.pausedUntil > now) return;
-    d.bucket.refill(now);
-    if (d.bucket.tokens < d.bucket.burst) return;
-    this.domains.delete(d.name);
+    const bucket = d.bucket;
+    bucket.refill(now);
+    if (bucket.tokens < bucket.burst) return;
+    // While few domains are known, an idle one is kept and reused instead of being made again
+    // for its next job (a DomainState, its bucket, lanes and deque: ~700 B per message when
+    // every send leaves its domain idle, as with a fast transport). Kept, it is what a new one
+    // would be: full bucket at its own rate, no throttle or pause, a fresh rate window.
+    if (this.domains.size > KEEP_IDLE_DOMAINS || bucket.rate !== d.limits.ratePerSecond || bucket.burst !== d.limits.burst) {
+      this.domains.delete(d.name);
+      return;
+    }
+    d.kept = true;
+    d.winStart = now;
+    d.winCount = 0;
+    d.lastRate = 0;
   }
 
   private toLane(job: Job, front: boolean): void {

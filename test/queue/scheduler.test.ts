@@ -205,6 +205,31 @@ describe('Scheduler', () => {
     for (let i = 0; i < 5000; i++) s.enqueue(job(`d${i}.test`));
     for (const j of dispatched) s.release(j);
     expect(Object.keys(s.domainStats())).toHaveLength(0);
+    // Idle states are kept for reuse only while few domains are known.
+    expect((s as unknown as { domains: Map<string, unknown> }).domains.size).toBeLessThanOrEqual(1001);
+  });
+
+  it('reuses the state of an idle domain as if it were new: hidden from stats, full bucket, a fresh rate window', async () => {
+    const { s, clock, dispatched } = setup({ concurrency: 10, domains: { 'a.test': { ratePerSecond: 2, burst: 2 } } });
+    const states = (s as unknown as { domains: Map<string, unknown> }).domains;
+    s.enqueue(job('a.test'));
+    s.release(dispatched[0]!);
+    // The bucket is not full yet: the domain is not idle.
+    expect(Object.keys(s.domainStats())).toEqual(['a.test']);
+    await clock.advance(1000);
+    s.enqueue(job('b.test'));
+    s.release(dispatched[1]!);
+    const kept = states.get('a.test');
+    expect(kept).toBeDefined();
+    s.enqueue(job('a.test'));
+    s.enqueue(job('a.test'));
+    s.enqueue(job('a.test'));
+    // Two tokens (the burst), like a new state; the third waits for a refill.
+    expect(dispatched).toHaveLength(4);
+    expect(states.get('a.test')).toBe(kept);
+    expect(Object.keys(s.domainStats())).toEqual(['a.test']);
+    await clock.advance(500);
+    expect(dispatched).toHaveLength(5);
   });
   describe('retries', () => {
     it('dispatches a retry as soon as it is due, before the fresh backlog of its lane', async () => {
