@@ -69,6 +69,36 @@ const FRANCE_PTT_CODES: Readonly<Record<string, ReasonFamily>> = Object.freeze({
   '999': 'blocked',
 });
 
+/** i.ua's `mail.i.ua/err/N` pages. */
+const IUA_CODES: Readonly<Record<string, ReasonFamily>> = Object.freeze({
+  '1': 'norelaying', // SMTP as a mail gate is forbidden
+  '2': 'userunknown',
+  '3': 'suspend', // mailbox unused for more than 3 months
+  '4': 'mailboxfull',
+  '5': 'toomanyconn', // sending limit exceeded
+  '6': 'norelaying', // use your provider's SMTP server
+  '7': 'blocked', // wrong HELO/EHLO argument
+  '8': 'rejected', // the sender address could not be checked
+  '9': 'blocked', // the sender's IP is blacklisted
+  '10': 'filtered', // not in the recipient's address management list
+});
+
+/** Mimecast's published refusals (community.mimecast.com SMTP error codes), after the specific ones above. */
+const MIMECAST_PHRASES = phraseTable([
+  ['envelope blocked', 'rejected'], // the recipient's or the domain's blocked-senders entry
+  ['blocked senders', 'rejected'],
+  ['anti-spoofing', 'rejected'],
+  ['ip found on rbl', 'blocked'],
+  ['local cbl', 'blocked'],
+  ['local ip block', 'blocked'],
+  ['not rfc compliant', 'notcompliantrfc'],
+  ['maximum email size exceeded', 'mesgtoobig'],
+  ['recipient limit exceeded', 'toomanyconn'],
+  ['internal resources are temporarily unavailable', 'systemerror'],
+  ['recipient email address is possibly incorrect', 'userunknown'],
+  ['invalid recipient', 'userunknown'],
+]);
+
 /** GoDaddy's `IBnnn` tokens. */
 const GODADDY_CODES: Readonly<Record<string, ReasonFamily>> = Object.freeze({
   IB103: 'badreputation',
@@ -93,6 +123,113 @@ const GODADDY_CODES: Readonly<Record<string, ReasonFamily>> = Object.freeze({
   IB502: 'notcompliantrfc',
 });
 
+/**
+ * Google's SMTP error list (support.google.com/a/answer/3726730), as the reference's Google
+ * rule reads it: the enhanced status (class digit ignored; `*` for any) and a phrase of the
+ * reply must both agree. First match wins, so the more specific wording comes first.
+ */
+const GOOGLE_REPLIES: readonly (readonly [ReasonFamily, string, string])[] = [
+  // The recipient.
+  ['userunknown', '1.1', 'the email account that you tried to reach does not exist'],
+  ['hostunknown', '1.2', "we weren't able to find the recipient domain"],
+  ['userunknown', '1.3', 'is not a valid rfc 5321 address'],
+  ['suspend', '2.1', 'the email account that you tried to reach is disabled'],
+  ['suspend', '2.1', 'the email account that you tried to reach is inactive'],
+  ['speeding', '2.1', 'is receiving mail too quickly'],
+  ['speeding', '2.1', 'is receiving mail at a rate that prevents additional messages'],
+  ['mailboxfull', '2.2', 'the email account that you tried to reach is over quota'],
+  ['mailboxfull', '2.2', 'the recipient\'s inbox is out of storage space'],
+  ['exceedlimit', '2.3', "your message exceeded google's message header size limits"],
+  ['mesgtoobig', '2.3', "your message exceeded google's message size limits"],
+  ['mesgtoobig', '3.4', "your message exceeded google's message size limits"],
+  ['toomanyconn', '5.3', 'your message has too many recipients'],
+  ['toomanyconn', '5.3', 'domain policy size per transaction exceeded'],
+  ['speeding', '4.5', 'daily sending quota exceeded'],
+  ['speeding', '4.5', 'daily user sending quota exceeded'],
+  ['speeding', '7.1', 'daily smtp relay limit exceeded'],
+  // The system and the session.
+  ['systemerror', '*', 'temporary system problem'],
+  ['systemerror', '3.0', 'mail server temporarily rejected message'],
+  ['systemerror', '3.0', 'multiple destination domains per transaction is unsupported'],
+  ['toomanyconn', '4.5', 'server busy, try again later'],
+  ['networkerror', '4.2', 'timeout - closing connection'],
+  ['syntaxerror', '5.0', 'smtp protocol violation'],
+  ['syntaxerror', '5.1', 'starttls may not be repeated'],
+  ['syntaxerror', '5.2', 'cannot decode response'],
+  ['syntaxerror', '5.2', 'syntax error'],
+  ['syntaxerror', '5.1', 'too many unrecognized commands'],
+  ['syntaxerror', '5.1', 'unrecognized command'],
+  ['syntaxerror', '5.1', 'unimplemented command'],
+  ['syntaxerror', '5.1', 'bad sequence of commands'],
+  ['syntaxerror', '5.1', 'first.'],
+  ['syntaxerror', '5.4', 'invalid command arguments'],
+  ['blocked', '5.4', 'helo/ehlo argument is invalid'],
+  // Authentication of the session, TLS.
+  ['securityerror', '7.0', 'must issue a starttls command first'],
+  ['securityerror', '7.0', 'tls required for rcpt domain'],
+  ['securityerror', '7.0', 'cannot authenticate due to temporary system problem'],
+  ['securityerror', '7.0', 'no identity changes permitted'],
+  ['securityerror', '7.0', 'too many unauthenticated commands'],
+  ['securityerror', '7.0', 'too many login attempts'],
+  ['securityerror', '7.4', 'unrecognized authentication type'],
+  ['securityerror', '5.1', 'authentication required'],
+  ['securityerror', '5.4', 'optional argument not permitted for that auth mode'],
+  ['securityerror', '7.1', 'application-specific password required'],
+  ['securityerror', '7.1', 'please log in with your web browser'],
+  ['securityerror', '7.1', 'username and password not accepted'],
+  ['securityerror', '7.1', 'invalid credentials for relay'],
+  ['securityerror', '7.8', 'username and password not accepted'],
+  ['securityerror', '7.9', 'please log in with your web browser'],
+  ['securityerror', '7.29', 'wasn\'t sent over a tls connection'],
+  // Who sends: the client, the sending domain.
+  ['blocked', '7.0', 'ip not in whitelist for rcpt domain'],
+  ['blocked', '7.0', 'try again later, closing connection'],
+  ['blocked', '7.1', 'is not authorized to send email directly to our servers'],
+  ['blocked', '7.0', 'unusual rate of unsolicited mail originating from your ip address'],
+  ['blocked', '7.1', 'unusual rate of unsolicited mail originating from your ip address'],
+  ['badreputation', '7.0', 'very low reputation of the sending'],
+  ['badreputation', '7.1', 'very low reputation of the sending'],
+  ['badreputation', '7.1', 'likely suspicious due to the very low reputation'],
+  ['requireptr', '*', 'does not have a ptr record'],
+  ['requireptr', '*', 'ptr record setup'],
+  ['norelaying', '7.0', 'mail relay denied'],
+  ['authfailure', '7.1', 'unauthenticated email is not accepted from this domain'],
+  ['authfailure', '*', 'does not pass authentication checks'],
+  ['authfailure', '*', 'has been rate limited because it is unauthenticated'],
+  ['authfailure', '*', 'unauthenticated email from'],
+  ['authfailure', '*', 'does not pass spf'],
+  ['authfailure', '*', 'spf check for'],
+  ['authfailure', '*', 'dkim checks did not pass'],
+  ['authfailure', '*', 'dkim authentication didn\'t pass'],
+  ['authfailure', '*', 'dmarc policy'],
+  ['authfailure', '*', 'isn\'t aligned with either the authenticated spf or dkim'],
+  ['authfailure', '*', 'is not aligned with either the authenticated spf or dkim'],
+  // The message.
+  ['notcompliantrfc', '7.1', 'not rfc 5322 compliant'],
+  ['notcompliantrfc', '7.1', 'missing a valid address in from: header'],
+  ['notcompliantrfc', '7.1', 'multiple addresses in from: header'],
+  ['notcompliantrfc', '7.1', 'message-id header'],
+  ['notcompliantrfc', '7.1', 'rfcmessagenoncompliant'],
+  ['contenterror', '6.0', 'mail message is malformed'],
+  ['contenterror', '6.0', 'message exceeded 50 hops'],
+  ['spamdetected', '7.1', 'this message is likely unsolicited mail'],
+  ['spamdetected', '7.0', 'suspicious due to the nature of the content'],
+  ['spamdetected', '7.1', 'suspicious due to the nature of the content'],
+  ['virusdetected', '7.0', 'its content presents a potential security issue'],
+  ['policyviolation', '7.0', 'illegal attachment'],
+  ['policyviolation', '7.1', 'has a policy that prohibited the mail that you sent'],
+];
+
+function googleTable(f: HostFacts): HostAnswer | undefined {
+  const st = f.status;
+  const key = st === undefined ? undefined : st.slice(2);
+  for (const [family, code, phrase] of GOOGLE_REPLIES) {
+    if (code !== '*' && key !== undefined && key !== code) continue;
+    if (f.text.includes(phrase)) return { family, matched: st === undefined ? phrase : `${st} ${phrase}` };
+  }
+  return undefined;
+}
+
 /** The built-in provider rules. */
 export const HOST_RULES: readonly HostRule[] = Object.freeze([
   {
@@ -101,6 +238,9 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
     decide(f: HostFacts): HostAnswer | undefined {
       const s = subject(f.status);
       const d = detail(f.status);
+      // Google's published replies: (enhanced status without its class, wording) -> reason.
+      const answer = googleTable(f);
+      if (answer !== undefined) return answer;
       if (f.text.includes('receiving mail too quickly') || f.text.includes('unusual rate')) return { family: 'speeding', matched: 'rate wording' };
       if (s === '7' && d === 25) return { family: 'requireptr', matched: `${f.status}` };
       if (s === '7' && d !== undefined && d >= 24 && d <= 32 && d !== 25 && d !== 28) return { family: 'authfailure', matched: `${f.status}` };
@@ -128,11 +268,23 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
         if (d === 23 || d === 509) return m('authfailure');
         if (d === 504 || d === 505) return m('suspend');
       }
-      if (s === '4' && (st === '4.4.7' || st === '5.4.300')) return m('expired');
+      if (s === '7') {
+        if (d === 506 || d === 511 || d === 513 || d === 750) return m('blocked'); // bad HELO, banned sender, customer block list, unregistered domain
+        if (d === 512) return m('notcompliantrfc'); // must be RFC 5322 section 3.6.2 compliant
+        if (d === 25) return m('requireptr');
+      }
+      if (s === '4' && (st === '4.4.7' || st === '5.4.300' || d === 316)) return m('expired');
       if (s === '4' && d === 317) return m('securityerror');
+      if (s === '4' && (d === 310 || d === 311)) return m('hostunknown'); // DNS domain does not exist
+      if (s === '4' && (d === 312 || d === 6 || d === 14)) return m('networkerror'); // DNS query failed, routing loop
       if (st === '5.1.10') return m('userunknown');
-      // Directory-based edge blocking: the recipient is not in the tenant's directory.
-      if (st === '5.4.1' && f.text.includes('access denied')) return m('userunknown');
+      if (s === '2' && (d === 121 || d === 122)) return m('speeding'); // per-hour receive limit from a sender
+      if (st === '5.1.90' || (s === '2' && d === 2 && f.text.includes('submission quota'))) return m('speeding'); // the sender's own limits
+      if (st === '5.4.1') {
+        if (f.text.includes('relay access denied')) return m('norelaying');
+        // Directory-based edge blocking: the recipient is not in the tenant's directory.
+        if (f.text.includes('access denied')) return m('userunknown');
+      }
       return undefined;
     },
   },
@@ -142,6 +294,20 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
     decide: phraseTable([
       ['deferred due to unexpected volume or user complaints', 'rejected'],
       ['permanently deferred', 'rejected'],
+      ['due to unresolvable rfc.5321', 'rejected'],
+      ['yahoo requires all senders to authenticate with either spf or dkim', 'authfailure'],
+      ["because the ip is in spamhaus's list", 'blocked'],
+      ['not accepted from ip addresses on spamhaus xbl', 'blocked'],
+      ['relaying denied for ', 'norelaying'],
+      ['headers are not rfc compliant', 'notcompliantrfc'],
+      ['not accepted for policy reasons', 'policyviolation'],
+      ['user is receiving mail too quickly', 'speeding'],
+      [' is no longer valid.', 'suspend'],
+      ['this mailbox is disabled', 'suspend'],
+      ['syntax error in parameters or arguments', 'syntaxerror'],
+      ['max message per connection reached', 'toomanyconn'],
+      ["this user doesn't have a ", 'userunknown'],
+      ['mailbox not found', 'userunknown'],
     ]),
   },
   {
@@ -152,7 +318,28 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
       ['excessive volume', 'speeding'],
     ]),
   },
-  { id: 'tencent', hosts: ['.qq.com'], decide: phraseTable([['frequency limited', 'toomanyconn']]) },
+  {
+    id: 'tencent',
+    hosts: ['.qq.com'],
+    // service.mail.qq.com/detail/122/*: the longer wording first ("suspected spam ip" is the client).
+    decide: phraseTable([
+      ['frequency limited', 'toomanyconn'],
+      ['spf check failed', 'authfailure'],
+      ['dmarc check failed', 'authfailure'],
+      ['suspected bounce attacks', 'blocked'],
+      ['suspected spam ip', 'blocked'],
+      ['connection denied', 'blocked'],
+      ['message too large', 'mesgtoobig'],
+      ['suspected spam', 'rejected'],
+      ['mail is rejected by recipients', 'rejected'],
+      ['spam is embedded in the email', 'spamdetected'],
+      ['mail content denied', 'spamdetected'],
+      ['mailbox unavailable or access denied', 'speeding'],
+      ['is a deactivated mailbox', 'suspend'],
+      ['bad address syntax', 'syntaxerror'],
+      ['mailbox not found', 'userunknown'],
+    ]),
+  },
   {
     id: 'godaddy',
     hosts: ['.secureserver.net'],
@@ -171,18 +358,29 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
       const n = Number(m[1]);
       if (n >= 1300 && n <= 1340) return { family: 'toomanyconn', matched: m[0] };
       if (n >= 1350 && n <= 1490) return { family: 'speeding', matched: m[0] };
+      if (n >= 1000 && n <= 1099) return { family: 'blocked', matched: m[0] }; // the sending IP on Spectrum's block lists
+      if (n === 1260) return { family: 'networkerror', matched: m[0] }; // IPv6 not processed
       return undefined;
     },
   },
   {
     id: 'cox',
     hosts: ['cox.net'],
-    decide: phraseTable([
-      ['aup#cxbl', 'blocked'],
-      ['aup#cxdns', 'requireptr'],
-      ['aup#cxsndr', 'authfailure'],
-      ['urlbl', 'spamdetected'],
-    ]),
+    decide(f: HostFacts): HostAnswer | undefined {
+      // Cox's error codes (cox.com email error codes), with or without the `AUP#` prefix.
+      const m = /\b(cxbl|cdrbl|cxdns|cxsndr|cxsmtp|cxcnct|cxmxrt|cxthrt|cxmjm?|ipthrt|ipbl\d{4}|rrbl\d{4}|urlbl\d{0,3})\b/.exec(f.text);
+      if (!m) return undefined;
+      const c = m[1]!;
+      const family: ReasonFamily =
+        c === 'cxdns' ? 'requireptr'
+        : c === 'cxsndr' ? 'authfailure'
+        : c === 'cxsmtp' ? 'rejected'
+        : c === 'cxcnct' || c === 'cxmxrt' ? 'toomanyconn'
+        : c === 'cxthrt' || c.startsWith('cxmj') || c === 'ipthrt' ? 'securityerror'
+        : c.startsWith('urlbl') ? 'spamdetected'
+        : 'blocked';
+      return { family, matched: c };
+    },
   },
   {
     id: 'franceptt',
@@ -201,7 +399,17 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
       if (f.text.includes('account outbounds disabled')) return { family: 'onhold', matched: 'account outbounds disabled' };
       if (f.text.includes('rejected due to security policies')) return { family: 'virusdetected', matched: 'rejected due to security policies' };
       if (f.text.includes('host network not allowed') || f.text.includes('ip not allowed')) return { family: 'policyviolation', matched: 'network not allowed' };
-      return undefined;
+      return MIMECAST_PHRASES(f);
+    },
+  },
+  {
+    id: 'iua',
+    hosts: ['.email.ua'],
+    decide(f: HostFacts): HostAnswer | undefined {
+      // i.ua links each refusal to mail.i.ua/err/N.
+      const m = /\.i\.ua\/err\/(\d{1,2})\b/.exec(f.text);
+      const family = m ? IUA_CODES[m[1]!] : undefined;
+      return family === undefined ? undefined : { family, matched: m![0] };
     },
   },
   {

@@ -335,3 +335,51 @@ describe('phrases', () => {
     expect(performance.now() - started).toBeLessThan(500);
   });
 });
+
+describe('per-receiving-host rules, by provider table (issue 15, third pass)', () => {
+  const google = 'gmail-smtp-in.l.google.com';
+  it('Google: the status (class ignored) and the published wording must agree', () => {
+    expect(decide({ status: '5.7.0', replyCode: 552, text: '552 5.7.0 this message was blocked because its content presents a potential security issue.', remoteHost: google })).toMatchObject({ reason: 'virusdetected', decidedBy: { rule: 'host/google' } });
+    expect(reasonOf({ status: '5.7.0', replyCode: 552, text: '552 5.7.0 our system detected an illegal attachment on your message.', remoteHost: google })).toBe('policyviolation');
+    expect(reasonOf({ status: '4.3.0', replyCode: 421, text: '421 4.3.0 temporary system problem. try again later.', remoteHost: google })).toBe('systemerror');
+    expect(reasonOf({ status: '5.5.1', replyCode: 503, text: '503 5.5.1 bad sequence of commands.', remoteHost: google })).toBe('syntaxerror');
+    expect(reasonOf({ status: '5.7.0', replyCode: 530, text: '530 5.7.0 must issue a starttls command first.', remoteHost: google })).toBe('securityerror');
+    expect(reasonOf({ status: '5.7.0', replyCode: 550, text: '550 5.7.0 mail relay denied.', remoteHost: google })).toBe('norelaying');
+    expect(reasonOf({ status: '5.7.1', replyCode: 550, text: '550 5.7.1 unauthenticated email is not accepted from this domain.', remoteHost: google })).toBe('authfailure');
+    expect(reasonOf({ status: '5.2.1', replyCode: 550, text: '550 5.2.1 the email account that you tried to reach is disabled.', remoteHost: google })).toBe('suspend');
+    expect(reasonOf({ status: '4.2.1', replyCode: 450, text: '450 4.2.1 the user you are trying to contact is receiving mail too quickly.', remoteHost: google })).toBe('ratelimited');
+    expect(reasonOf({ status: '5.1.2', replyCode: 553, text: "553 5.1.2 we weren't able to find the recipient domain.", remoteHost: google })).toBe('hostunknown');
+    // A different status with the same words is not Google's entry: the generic rules decide.
+    expect(decide({ status: '5.7.1', replyCode: 550, text: '550 5.7.1 mail relay denied', remoteHost: google }).decidedBy.rule).not.toBe('host/google');
+  });
+
+  it('Microsoft: relay refusal vs directory-based edge blocking under 5.4.1, DNS and HELO codes', () => {
+    const host = 'example-com.mail.protection.outlook.com';
+    expect(reasonOf({ status: '5.4.1', replyCode: 550, text: '550 5.4.1 relay access denied', remoteHost: host })).toBe('norelaying');
+    expect(reasonOf({ status: '5.4.1', replyCode: 550, text: '550 5.4.1 recipient address rejected: access denied', remoteHost: host })).toBe('userunknown');
+    expect(reasonOf({ status: '5.4.310', replyCode: 550, text: '550 5.4.310 dns domain example.org does not exist', remoteHost: host })).toBe('hostunknown');
+    expect(reasonOf({ status: '5.7.506', replyCode: 550, text: '550 5.7.506 access denied, bad helo', remoteHost: host })).toBe('blocked');
+    expect(reasonOf({ status: '5.7.512', replyCode: 550, text: '550 5.7.512 access denied, message must be rfc 5322 section 3.6.2 compliant', remoteHost: host })).toBe('contenterror');
+  });
+
+  it('Yahoo and Tencent: their wording tables', () => {
+    const yahoo = 'mta7.am0.yahoodns.net';
+    expect(reasonOf({ replyCode: 554, text: "554 delivery error: dd this user doesn't have a yahoo.com account", command: 'DATA', remoteHost: yahoo })).toBe('userunknown');
+    expect(reasonOf({ replyCode: 554, text: '554 30 sorry, your message cannot be delivered. this mailbox is disabled (554.30)', remoteHost: yahoo })).toBe('suspend');
+    expect(reasonOf({ status: '5.7.9', replyCode: 554, text: '554 5.7.9 message not accepted for policy reasons.', remoteHost: yahoo })).toBe('policyviolation');
+    const qq = 'mx3.qq.com';
+    expect(reasonOf({ replyCode: 550, text: '550 suspected spam ip, please try again later', remoteHost: qq })).toBe('blocked');
+    expect(reasonOf({ replyCode: 550, text: '550 mail content denied', remoteHost: qq })).toBe('spamdetected');
+    expect(reasonOf({ replyCode: 550, text: '550 mailbox not found', command: 'DATA', remoteHost: qq })).toBe('userunknown');
+  });
+
+  it('Cox, Spectrum, i.ua and Mimecast codes', () => {
+    expect(reasonOf({ replyCode: 554, text: '554 5.7.1 ip blocked by cox, aup#cxcnct', recipientDomain: 'cox.net' })).toBe('ratelimited');
+    expect(reasonOf({ replyCode: 550, text: '550 rejected, aup#cxsmtp', recipientDomain: 'cox.net' })).toBe('rejected');
+    expect(reasonOf({ replyCode: 554, text: '554 5.7.1 ipbl1000 blocked', recipientDomain: 'cox.net' })).toBe('blocked');
+    expect(reasonOf({ replyCode: 554, text: '554 5.7.1 aup#1000 your ip is blocked', recipientDomain: 'charter.net' })).toBe('blocked');
+    expect(decide({ replyCode: 550, text: '550 sorry, mailbox is unused. see http://mail.i.ua/err/3/', remoteHost: 'mx.email.ua' })).toMatchObject({ reason: 'suspend', decidedBy: { rule: 'host/iua' } });
+    expect(reasonOf({ replyCode: 550, text: '550 see http://mail.i.ua/err/10/', remoteHost: 'mx.email.ua' })).toBe('filtered');
+    expect(reasonOf({ replyCode: 550, text: '550 envelope blocked - user entry', remoteHost: 'us-smtp-inbound-1.mimecast.com' })).toBe('rejected');
+  });
+});
