@@ -12,6 +12,7 @@ import type MimeNode from 'nodemailer/lib/mime-node';
 import { Encoder as Base64Encoder } from 'nodemailer/lib/base64';
 import { Encoder as QpEncoder } from 'nodemailer/lib/qp';
 import type { Transform } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { MailError, MailErrorCode } from '../errors.js';
 import { slice } from '../queue/slice.js';
 import type { Address, NormalizedMessage } from '../types.js';
@@ -125,6 +126,8 @@ async function composeWith(message: NormalizedMessage, envelope: Envelope | unde
     const root = new MailComposer(mailOptions(message, envelope, jobId)).compile();
     // Inline content (all a normalized message has) is serialized here; anything else goes
     // through nodemailer's streaming build.
+    const scanning = chooseTextEncodings(root);
+    if (scanning !== undefined) await scanning;
     const plan = planTree(root);
     if (plan === undefined) return await root.build();
     return plan.contentBytes <= SYNC_MAX_CONTENT_BYTES ? writeAtOnce(plan.items) : await writeSliced(plan.items);
@@ -253,72 +256,100 @@ function encodeInto(encoder: Transform, bytes: Buffer, parts: string[]): void {
 }
 
 /**
- * A large message, chunk by chunk, giving the event loop a turn whenever the current slice
- * of work is used up (queue/slice.ts): base64 with Buffer's native encoder, 57 input bytes to
- * a 76-character line; quoted-printable with nodemailer's encoder, in the 64 KiB slices it
- * cuts a whole content into itself. The same bytes as `build()`, which runs each encoder over
- * a whole content in one turn.
+ * A large message, chunk by chunk, giving the event loop a turn whenever the current slice of
+ * work is used up (queue/slice.ts), into one buffer allocated at its final size (no copy of
+ * the whole at the end): base64 with Buffer's native encoder, 57 input bytes to a
+ * 76-character line; quoted-printable with nodemailer's encoder, in the 64 KiB slices it cuts
+ * a whole content into itself. The same bytes as `build()`, which runs each encoder over a
+ * whole content in one turn.
  */
 async function writeSliced(items: readonly Item[]): Promise<Buffer> {
-  const out: Buffer[] = [];
-  let size = 0;
-  const push = (b: Buffer): void => {
-    if (b.length === 0) return;
-    out.push(b);
-    size += b.length;
-  };
+  // Quoted-printable output has no size known in advance: encode it first.
+  const qp = new Map<ContentItem, string[]>();
   for (const item of items) {
-    if (typeof item === 'string') push(Buffer.from(item, 'latin1'));
-    else if (item.encoding === 'base64') await base64Sliced(item.bytes, push);
-    else if (item.encoding === 'quoted-printable') await qpSliced(item.bytes, item.binary, push);
-    else push(item.bytes);
+    if (typeof item !== 'string' && item.encoding === 'quoted-printable') qp.set(item, await qpSliced(item.bytes, item.binary));
   }
+  let size = 0;
+  for (const item of items) {
+    if (typeof item === 'string') size += item.length;
+    else if (item.encoding === 'base64') size += base64Size(item.bytes.length);
+    else if (item.encoding === 'quoted-printable') for (const s of qp.get(item) as string[]) size += s.length;
+    else size += item.bytes.length;
+  }
+  // Room for the final line break.
+  const out = Buffer.allocUnsafe(size + 2);
+  let at = 0;
+  for (const item of items) {
+    if (typeof item === 'string') at += out.write(item, at, 'latin1');
+    else if (item.encoding === 'base64') at = await base64Sliced(item.bytes, out, at);
+    else if (item.encoding === 'quoted-printable') {
+      for (const s of qp.get(item) as string[]) {
+        const y = slice();
+        if (y !== undefined) await y;
+        at += out.write(s, at, 'latin1');
+      }
+    } else {
+      for (let from = 0; from < item.bytes.length; from += COPY_CHUNK_BYTES) {
+        const y = slice();
+        if (y !== undefined) await y;
+        at += item.bytes.copy(out, at, from, Math.min(from + COPY_CHUNK_BYTES, item.bytes.length));
+      }
+    }
+  }
+  if (at !== size) throw new Error(`Composed ${at} bytes where ${size} were counted`);
   // nodemailer's LastNewline: the message ends with a line break.
-  const tail = out.at(-1);
-  const last = tail === undefined ? -1 : tail[tail.length - 1];
-  if (last === 0x0d) push(LF);
-  else if (last !== 0x0a) push(CRLF);
-  const y = slice();
-  if (y !== undefined) await y;
-  return Buffer.concat(out, size);
+  const last = at > 0 ? out[at - 1] : -1;
+  if (last === 0x0d) out[at++] = 0x0a;
+  else if (last !== 0x0a) {
+    out[at++] = 0x0d;
+    out[at++] = 0x0a;
+  }
+  return out.subarray(0, at);
 }
 
-const LF = Buffer.from('\n', 'latin1');
-const CRLF = Buffer.from('\r\n', 'latin1');
+/** Bytes copied between two checks of the slice. */
+const COPY_CHUNK_BYTES = 1024 * 1024;
 
 /** Input bytes per chunk of base64: whole 76-character lines (57 bytes each), ~300 KB of output. */
 const BASE64_CHUNK_BYTES = 57 * 4096;
 
+/** Length of nodemailer's base64 of `n` bytes: lines of 76 characters joined by CRLF. */
+function base64Size(n: number): number {
+  const chars = Math.ceil(n / 3) * 4;
+  return chars + 2 * Math.max(0, Math.ceil(chars / 76) - 1);
+}
+
 /**
  * nodemailer's base64 output (`wrap(encode(bytes), 76)`: lines of 76 characters joined by
- * CRLF, none after the last one), one chunk of input at a time.
+ * CRLF, none after the last one) written into `out` at `at`, one chunk of input at a time.
+ * Returns the offset after it.
  */
-async function base64Sliced(bytes: Buffer, push: (b: Buffer) => void): Promise<void> {
+async function base64Sliced(bytes: Buffer, out: Buffer, at: number): Promise<number> {
   for (let from = 0; from < bytes.length; from += BASE64_CHUNK_BYTES) {
     const y = slice();
     if (y !== undefined) await y;
     const to = Math.min(from + BASE64_CHUNK_BYTES, bytes.length);
-    const last = to === bytes.length;
     const chars = Math.ceil((to - from) / 3) * 4;
     const lines = Math.ceil(chars / 76);
     // Every line ends with CRLF but the last line of the content.
-    const breaks = last ? lines - 1 : lines;
-    const chunk = Buffer.allocUnsafe(chars + 2 * breaks);
-    // The encoded text goes at the end of the chunk, then each line moves to its place (lines
-    // only move towards the start, and never over text that has not moved yet).
-    const at = chunk.length - chars;
-    chunk.write(bytes.toString('base64', from, to), at, 'latin1');
+    const breaks = to === bytes.length ? lines - 1 : lines;
+    const end = at + chars + 2 * breaks;
+    // The encoded text goes at the end of the chunk's place, then each line moves to its own
+    // (lines only move towards the start, and never over text that has not moved yet).
+    const text = end - chars;
+    out.write(bytes.toString('base64', from, to), text, 'latin1');
     for (let line = 0; line < lines; line++) {
-      const src = at + line * 76;
-      const dst = line * 78;
-      if (src !== dst) chunk.copyWithin(dst, src, Math.min(src + 76, chunk.length));
+      const src = text + line * 76;
+      const dst = at + line * 78;
+      if (src !== dst) out.copyWithin(dst, src, Math.min(src + 76, end));
       if (line < breaks) {
-        chunk[dst + 76] = 0x0d;
-        chunk[dst + 77] = 0x0a;
+        out[dst + 76] = 0x0d;
+        out[dst + 77] = 0x0a;
       }
     }
-    push(chunk);
+    at = end;
   }
+  return at;
 }
 
 /** Input bytes of each quoted-printable slice: nodemailer's `ENCODE_SLICE_SIZE` in lib/qp. */
@@ -336,12 +367,13 @@ interface QpInternals {
  * `MimeNode.stream()` gives it), with what its `_transform` does spelled out so that the
  * event loop gets a turn between its 64 KiB slices: trailing whitespace (and, for binary
  * content, a trailing CR) is held back for `_flush`, the rest is encoded slice by slice, each
- * slice told the byte that follows it.
+ * slice told the byte that follows it. Returns the output as latin1 strings.
  */
-async function qpSliced(bytes: Buffer, binary: boolean, push: (b: Buffer) => void): Promise<void> {
+async function qpSliced(bytes: Buffer, binary: boolean): Promise<string[]> {
+  const parts: string[] = [];
   const encoder = new QpEncoder({ binary });
   encoder.push = (chunk: unknown): boolean => {
-    if (chunk !== null && chunk !== undefined) push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer));
+    if (chunk !== null && chunk !== undefined) parts.push(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('latin1'));
     return true;
   };
   const e = encoder as unknown as QpInternals;
@@ -349,7 +381,7 @@ async function qpSliced(bytes: Buffer, binary: boolean, push: (b: Buffer) => voi
     // Another nodemailer version: its own encoder in one step (correct, not sliced).
     encoder._transform(bytes, 'buffer' as BufferEncoding, noop);
     encoder._flush(noop);
-    return;
+    return parts;
   }
   if (bytes.length > 0) {
     let end = bytes.length;
@@ -368,4 +400,77 @@ async function qpSliced(bytes: Buffer, binary: boolean, push: (b: Buffer) => voi
     }
   }
   encoder._flush(noop);
+  return parts;
+}
+
+/** The fields of a MIME node that decide whether `getTransferEncoding()` reads its text. */
+interface TextNodeInternals {
+  readonly _isPlainText?: boolean;
+  readonly _hasLongLines?: boolean;
+  readonly textEncoding?: string;
+}
+
+/** Characters of text content read between two checks of the slice. */
+const SCAN_CHUNK_CHARS = 256 * 1024;
+
+/**
+ * For each node with large text content whose transfer encoding nodemailer would choose by
+ * reading all of it in one go (twice: `getTransferEncoding()` runs again in `buildHeaders()`),
+ * makes the same choice with yields between chunks and sets it as the node's
+ * Content-Transfer-Encoding, where `buildHeaders()` would set it (the field is appended either
+ * way, and replaced in place). Undefined when there is no such node (no await for small messages).
+ */
+function chooseTextEncodings(root: MimeNode): Promise<void> | undefined {
+  const nodes: MimeNode[] = [];
+  const visit = (node: MimeNode): void => {
+    const content = node.content;
+    const n = node as MimeNode & TextNodeInternals;
+    if (
+      content &&
+      (typeof content === 'string' || Buffer.isBuffer(content)) &&
+      content.length > SCAN_CHUNK_CHARS &&
+      !n.textEncoding &&
+      !(n._isPlainText && !n._hasLongLines) &&
+      /^text\//i.test(String(node.getHeader('Content-Type') ?? '').trim()) &&
+      !['base64', 'quoted-printable'].includes(String(node.getHeader('Content-Transfer-Encoding') ?? '').toLowerCase().trim())
+    ) {
+      nodes.push(node);
+    }
+    // `multipart` is only set by buildHeaders(): walk the children of every node.
+    for (const child of node.childNodes) visit(child as MimeNode);
+  };
+  visit(root);
+  if (nodes.length === 0) return undefined;
+  return (async () => {
+    for (const node of nodes) {
+      const chosen = await textEncodingSliced(node.content as string | Buffer);
+      node.setHeader('Content-Transfer-Encoding', chosen === 'Q' ? 'quoted-printable' : 'base64');
+    }
+  })();
+}
+
+/**
+ * nodemailer's `MimeNode._getTextEncoding()` (more Latin letters than 8-bit and control
+ * characters: 'Q', else 'B') over the UTF-16 text of the content, chunk by chunk.
+ */
+async function textEncodingSliced(content: string | Buffer): Promise<'Q' | 'B'> {
+  let nonLatin = 0;
+  let latin = 0;
+  const count = (text: string): void => {
+    for (let i = 0, len = text.length; i < len; i++) {
+      const code = text.charCodeAt(i);
+      if (code <= 0x08 || code === 0x0b || code === 0x0c || (code >= 0x0e && code <= 0x1f) || code >= 0x80) nonLatin++;
+      else if ((code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) latin++;
+    }
+  };
+  // A Buffer is read as its UTF-8 text (`toString()`); the decoder keeps characters split between chunks whole.
+  const decoder = typeof content === 'string' ? undefined : new StringDecoder('utf8');
+  for (let from = 0; from < content.length; from += SCAN_CHUNK_CHARS) {
+    const y = slice();
+    if (y !== undefined) await y;
+    const to = Math.min(from + SCAN_CHUNK_CHARS, content.length);
+    count(typeof content === 'string' ? content.slice(from, to) : (decoder as StringDecoder).write(content.subarray(from, to)));
+  }
+  if (decoder !== undefined) count(decoder.end());
+  return nonLatin < latin ? 'Q' : 'B';
 }

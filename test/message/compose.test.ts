@@ -269,6 +269,14 @@ describe('composeMessage of large messages, in slices', () => {
     ['a large quoted-printable body ending in whitespace', () => fullMessage({ text: `${awkwardText(140_000)}   \t`, html: undefined, attachments: undefined })],
     ['a large 7bit body', () => fullMessage({ text: 'plain ascii line of text\n'.repeat(20_000), html: undefined, attachments: undefined })],
     ['a large text attachment', () => fullMessage({ attachments: [{ filename: 'log.txt', content: awkwardText(150_000) }] })],
+    ['a large body of mostly non-Latin text (base64 for text/*)', () => fullMessage({ text: 'Доставка заказа №42 — 東京へ配送中です。\n'.repeat(12_000), html: undefined, attachments: undefined })],
+    ['large text/* attachments given as bytes: UTF-8 text and bytes that are not UTF-8', () =>
+      fullMessage({
+        attachments: [
+          { filename: 'data.csv', content: Buffer.from('name;city\nJürgen;Köln\n'.repeat(20_000), 'utf8') },
+          { filename: 'mixed.txt', content: Buffer.concat([Buffer.from('Latin letters and more Latin letters. '.repeat(9_000)), noise(300_000, 9)]) },
+        ],
+      })],
     ['many small parts over the threshold together', () => fullMessage({ attachments: Array.from({ length: 40 }, (_, i) => ({ filename: `p${i}.png`, content: noise(3_000 + i, i + 1) })) })],
   ];
 
