@@ -146,12 +146,32 @@ export function deriveEventId(event: FeedbackEvent): string {
     event.url ?? '',
     event.campaign ?? '',
   ];
-  return `d:${createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 32)}`;
+  // 24 bytes are the first 32 base64url characters, without a slice that keeps the whole digest string alive.
+  return `d:${createHash('sha256').update(JSON.stringify(parts)).digest().toString('base64url', 0, 24)}`;
 }
 
 /** The event with an `eventId` ({@link deriveEventId} when it had none). @internal */
 export function withEventId(event: FeedbackEvent): FeedbackEvent & { readonly eventId: string } {
-  return event.eventId !== undefined && event.eventId !== '' ? (event as FeedbackEvent & { eventId: string }) : { ...event, eventId: deriveEventId(event) };
+  return event.eventId !== undefined && event.eventId !== '' ? (event as FeedbackEvent & { eventId: string }) : (withField(event, 'eventId', deriveEventId(event)) as FeedbackEvent & { eventId: string });
+}
+
+/**
+ * A copy of an event with one field set (replaced in place when present). `Object.assign`, not
+ * `{ ...event, [key]: value }`: V8 gives each object made by a spread plus a field its own
+ * hidden class, about 450 bytes that a batch of 50,000 events keeps alive and the young
+ * generation GC copies while the host's event loop waits. A copy whose source has an own
+ * `__proto__` key (JSON) is spread, so that the key stays data.
+ * @internal
+ */
+export function withField<K extends keyof FeedbackEvent>(event: FeedbackEvent, key: K, value: FeedbackEvent[K]): FeedbackEvent {
+  const out = copyEvent(event);
+  out[key] = value;
+  return out as unknown as FeedbackEvent;
+}
+
+/** A shallow copy of an event to add fields to; see {@link withField} for why not a spread. @internal */
+export function copyEvent(event: FeedbackEvent): Record<string, unknown> {
+  return Object.hasOwn(event, '__proto__') ? { ...event } : Object.assign({}, event as unknown as Record<string, unknown>);
 }
 
 const TYPES: ReadonlySet<string> = new Set(FEEDBACK_EVENT_TYPES);
@@ -205,7 +225,7 @@ export function checkFeedbackEvent(event: unknown, index = 0): FeedbackEvent {
   for (const k of ['eventId', 'messageId', 'jobId', 'providerMessageId', 'list', 'feedbackType'] as const) {
     if (e[k] !== undefined && typeof e[k] !== 'string') throw invalid(`${where}.${k} to be a string`, e[k]);
   }
-  return recipient === e.recipient ? (event as FeedbackEvent) : { ...(event as FeedbackEvent), recipient };
+  return recipient === e.recipient ? (event as FeedbackEvent) : withField(event as FeedbackEvent, 'recipient', recipient);
 }
 
 function invalid(expected: string, got: unknown): MailError {

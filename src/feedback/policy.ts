@@ -142,49 +142,62 @@ export function createSuppressionPolicy(options: SuppressionPolicyOptions = {}):
   }
   const domainOnHostUnknown = options.suppressDomainOnHostUnknown === true;
 
-  const base = (e: FeedbackEvent, now: number) => ({
-    source: e.provider,
-    createdAt: now,
-    ...(e.diagnostic !== undefined ? { detail: e.diagnostic } : {}),
-  });
+  /** An entry built with one shape (no spreads: a batch of bounces keeps thousands of them). */
+  const entryOf = (target: { address: string } | { domain: string }, reason: SuppressionReason, e: FeedbackEvent, now: number, expiresAt: number | undefined): SuppressionEntry => {
+    const entry: { -readonly [K in keyof SuppressionEntry]: SuppressionEntry[K] } =
+      'address' in target ? { address: target.address, reason, source: e.provider, createdAt: now } : { domain: target.domain, reason, source: e.provider, createdAt: now };
+    if (e.diagnostic !== undefined) entry.detail = e.diagnostic;
+    if (expiresAt !== undefined) entry.expiresAt = expiresAt;
+    return entry;
+  };
+  /** The `why` of a hard bounce, per reason (the same string for every bounce of a batch). */
+  const hardWhy = new Map<string, string>();
+
+  /** A soft bounce that concerns the address: counted, and suppressed at the threshold. */
+  const softBounce = async (e: FeedbackEvent, now: number): Promise<PolicyDecision> => {
+    const id = e.eventId ?? `${e.provider}|${e.providerMessageId ?? e.messageId ?? e.jobId ?? ''}|${e.timestamp}`;
+    const count = await counter.hit(e.recipient, id, e.timestamp, windowMs);
+    if (count < threshold) return { action: 'none', why: `soft bounce ${count} of ${threshold} within ${days(windowMs)}` };
+    await counter.reset(e.recipient);
+    return { action: 'suppress', entry: entryOf({ address: e.recipient }, 'soft-bounce', e, now, now + softMs), why: `${count} soft bounces within ${days(windowMs)}: suppressed for ${days(softMs)}` };
+  };
+
+  const delivered = async (e: FeedbackEvent): Promise<PolicyDecision> => {
+    await counter.reset(e.recipient);
+    return { action: 'none', why: 'delivered' };
+  };
 
   return {
-    async evaluate(e, now) {
+    // Not async: the decisions that need no counter are returned as they are, so a batch of
+    // hard bounces costs the processor no promise per event.
+    evaluate(e, now) {
       switch (e.type) {
         case 'bounced': {
           if (e.hard === true) {
             const domainWide = domainOnHostUnknown && e.reason === 'hostunknown';
             const target = domainWide ? { domain: e.recipient.slice(e.recipient.lastIndexOf('@') + 1) } : { address: e.recipient };
-            const entry: SuppressionEntry = {
-              ...target,
-              reason: 'hard-bounce',
-              ...base(e, now),
-              ...(hardMs !== undefined ? { expiresAt: now + hardMs } : {}),
-            };
-            return { action: 'suppress', entry, why: `hard bounce (${e.reason ?? 'undefined'})${domainWide ? ': the whole domain' : ''}` };
+            const entry = entryOf(target, 'hard-bounce', e, now, hardMs !== undefined ? now + hardMs : undefined);
+            const reason = e.reason ?? 'undefined';
+            let why = hardWhy.get(reason);
+            if (why === undefined) {
+              why = `hard bounce (${reason})`;
+              if (hardWhy.size < 1000) hardWhy.set(reason, why);
+            }
+            return { action: 'suppress', entry, why: domainWide ? `${why}: the whole domain` : why };
           }
           if (e.reason !== undefined && NEVER_SUPPRESS_REASONS.has(e.reason)) {
             return { action: 'none', why: `${e.reason} is about the sender or the content, not the address` };
           }
           if (threshold === 0) return { action: 'none', why: 'soft bounce (soft-bounce suppression is off)' };
-          const id = e.eventId ?? `${e.provider}|${e.providerMessageId ?? e.messageId ?? e.jobId ?? ''}|${e.timestamp}`;
-          const count = await counter.hit(e.recipient, id, e.timestamp, windowMs);
-          if (count < threshold) return { action: 'none', why: `soft bounce ${count} of ${threshold} within ${days(windowMs)}` };
-          await counter.reset(e.recipient);
-          const entry: SuppressionEntry = { address: e.recipient, reason: 'soft-bounce', ...base(e, now), expiresAt: now + softMs };
-          return { action: 'suppress', entry, why: `${count} soft bounces within ${days(windowMs)}: suppressed for ${days(softMs)}` };
+          return softBounce(e, now);
         }
         case 'complained': {
           const type = e.feedbackType?.toLowerCase();
           if (type !== undefined && NON_COMPLAINT_FEEDBACK_TYPES.has(type)) return { action: 'none', why: `a ${type} report is not a complaint by the recipient` };
-          const entry: SuppressionEntry = {
-            address: e.recipient,
-            reason: 'complaint',
-            ...(complaintScope !== undefined ? { scope: complaintScope } : {}),
-            source: e.provider,
-            createdAt: now,
-            detail: e.feedbackType ?? 'complaint',
-          };
+          const entry: SuppressionEntry =
+            complaintScope !== undefined
+              ? { address: e.recipient, reason: 'complaint', scope: complaintScope, source: e.provider, createdAt: now, detail: e.feedbackType ?? 'complaint' }
+              : { address: e.recipient, reason: 'complaint', source: e.provider, createdAt: now, detail: e.feedbackType ?? 'complaint' };
           return { action: 'suppress', entry, why: `complaint (${e.feedbackType ?? 'unspecified'})` };
         }
         case 'unsubscribed': {
@@ -199,8 +212,7 @@ export function createSuppressionPolicy(options: SuppressionPolicyOptions = {}):
           return { action: 'unsuppress', target: { address: e.recipient, scope }, reason: 'unsubscribe', why: `resubscribed to ${scope}` };
         }
         case 'delivered':
-          await counter.reset(e.recipient);
-          return { action: 'none', why: 'delivered' };
+          return delivered(e);
         case 'deferred':
           return { action: 'none', why: 'a delay never suppresses' };
         default:

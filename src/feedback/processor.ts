@@ -32,7 +32,7 @@ import type { CorrelationStore, SentRecord, SuppressionEntry, SuppressionStore }
 import { slice } from '../queue/slice.js';
 import { parseComplaint } from './arf.js';
 import { parseBounce } from './dsn.js';
-import { checkFeedbackEvent, cleanMessageId, normalizeRecipient, withEventId } from './event.js';
+import { checkFeedbackEvent, cleanMessageId, copyEvent, normalizeRecipient, withEventId } from './event.js';
 import type { FeedbackEvent, FeedbackEventType } from './event.js';
 import { createSuppressionPolicy } from './policy.js';
 import type { FeedbackPolicy, PolicyDecision, SuppressionPolicyOptions } from './policy.js';
@@ -206,6 +206,9 @@ interface Proofs {
   readonly messageId: string | undefined;
 }
 
+/** What happened to the suppression list for one event. */
+type Outcome = ProcessedEvent['suppression'];
+
 /** A verification, with the sent record that proved it (to complete the event). */
 type Verdict = FeedbackVerification & { readonly record?: SentRecord };
 
@@ -267,31 +270,41 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
     return c === undefined ? event : merge(event, c);
   };
 
-  const apply = async (decision: PolicyDecision, at: number): Promise<ProcessedEvent['suppression']> => {
+  /** Writes an entry unless one at least as strong is there. Synchronous when the store is. */
+  const addUnlessKept = (entry: SuppressionEntry, existing: SuppressionEntry | undefined): Outcome | Promise<Outcome> => {
+    if (existing !== undefined && sameTarget(existing, entry) && atLeastAsStrong(existing, entry)) return 'kept';
+    const added = call('suppression.add', () => suppression.add(entry));
+    return isThenable(added) ? added.then(() => 'added' as const) : 'added';
+  };
+
+  /** Applies a decision to the suppression list; synchronous when the store answers synchronously (the memory store). */
+  const apply = (decision: PolicyDecision, at: number): Outcome | Promise<Outcome> => {
     if (decision.action === 'suppress') {
       const entry = decision.entry;
       const target = entry.address ?? `x@${entry.domain!}`;
-      const existing = await guard('suppression.find', () => suppression.find(target, entry.scope === undefined ? [] : [entry.scope], at));
-      if (existing !== undefined && sameTarget(existing, entry) && atLeastAsStrong(existing, entry)) return 'kept';
-      await guard('suppression.add', () => suppression.add(entry));
-      return 'added';
+      const existing = call('suppression.find', () => suppression.find(target, entry.scope === undefined ? [] : [entry.scope], at));
+      return isThenable(existing) ? existing.then((e) => addUnlessKept(entry, e)) : addUnlessKept(entry, existing);
     }
-    if (decision.action === 'unsuppress') {
-      const t = decision.target;
-      const existing = await guard('suppression.find', () => suppression.find(t.address, t.scope === undefined ? [] : [t.scope], at));
-      // Only the matching unsubscribe is lifted; an unscoped hard bounce or complaint stays.
-      if (existing === undefined || existing.reason !== decision.reason || (existing.scope ?? '') !== (t.scope ?? '') || existing.address?.toLowerCase() !== t.address.toLowerCase()) {
-        return 'absent';
-      }
-      const removed = await guard('suppression.remove', () => suppression.remove(t.scope === undefined ? { address: t.address } : { address: t.address, scope: t.scope }));
-      return removed ? 'removed' : 'absent';
-    }
+    if (decision.action === 'unsuppress') return unsuppress(decision, at);
     return 'none';
+  };
+
+  const unsuppress = async (decision: PolicyDecision & { action: 'unsuppress' }, at: number): Promise<Outcome> => {
+    const t = decision.target;
+    const existing = await guard('suppression.find', () => suppression.find(t.address, t.scope === undefined ? [] : [t.scope], at));
+    // Only the matching unsubscribe is lifted; an unscoped hard bounce or complaint stays.
+    if (existing === undefined || existing.reason !== decision.reason || (existing.scope ?? '') !== (t.scope ?? '') || existing.address?.toLowerCase() !== t.address.toLowerCase()) {
+      return 'absent';
+    }
+    const removed = await guard('suppression.remove', () => suppression.remove(t.scope === undefined ? { address: t.address } : { address: t.address, scope: t.scope }));
+    return removed ? 'removed' : 'absent';
   };
 
   /**
    * Processes events in order. `verifications[i]` is the verdict of `events[i]` (raw mails);
-   * without it an event is trusted unless it says `verified: false` (ingest).
+   * without it an event is trusted unless it says `verified: false` (ingest). Awaits only what
+   * is asynchronous (a host's store, policy or hook): with the memory store and the default
+   * policy an event costs no promise, and the loop yields to the host between slices.
    */
   const run = async (events: readonly FeedbackEvent[], correlated: boolean, verifications?: readonly FeedbackVerification[]): Promise<IngestResult> => {
     const done: ProcessedEvent[] = [];
@@ -308,21 +321,26 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
       // Every event leaves with an id, derived from what the provider sent (before correlation
       // adds to it) when it brought none, so hooks can be idempotent across retried batches.
       const identified = withEventId(raw);
-      const event = correlated ? identified : await correlate(identified);
+      const event = correlated || resolve === undefined ? identified : await correlate(identified);
       const at = now();
       let decision: PolicyDecision;
       if (verification.verified) {
-        decision = await guard('policy', () => policy.evaluate(event, at));
+        const d = call('policy', () => policy.evaluate(event, at));
+        decision = isThenable(d) ? await d : d;
       } else {
         // Not even the policy sees it: its soft-bounce counting and count resets are state too.
         decision = { action: 'none', why: `unverified report: ${verification.detail}` };
         unverified++;
       }
-      const suppression = await apply(decision, at);
+      const applied = apply(decision, at);
+      const suppression = isThenable(applied) ? await applied : applied;
       if (suppression === 'added') suppressed++;
       else if (suppression === 'removed') unsuppressed++;
       const processed: ProcessedEvent = { event, decision, suppression, verification };
-      if (onEvent !== undefined) await guard('onEvent', () => onEvent(event, processed));
+      if (onEvent !== undefined) {
+        const hooked = call('onEvent', () => onEvent(event, processed));
+        if (isThenable(hooked)) await hooked;
+      }
       done.push(processed);
     }
     return { events: done, suppressed, unsuppressed, unverified };
@@ -517,7 +535,8 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
 
 /** The event marked verified or not, completed with what the sent record knows. */
 function withVerdict(e: FeedbackEvent, verified: boolean, record: SentRecord | undefined): FeedbackEvent {
-  const out: Record<string, unknown> = { ...e, verified };
+  const out = copyEvent(e);
+  out.verified = verified;
   if (record !== undefined) {
     if (e.jobId === undefined) out.jobId = record.jobId;
     if (e.messageId === undefined) out.messageId = record.messageId;
@@ -534,7 +553,7 @@ function query(e: FeedbackEvent): CorrelationQuery {
 /** The event completed with what the host knows; the event's own values win, metadata and tags merge. */
 function merge(e: FeedbackEvent, c: Correlation): FeedbackEvent {
   if (typeof c !== 'object' || c === null) return e;
-  const out: Record<string, unknown> = { ...e };
+  const out = copyEvent(e);
   if (e.jobId === undefined && typeof c.jobId === 'string') out.jobId = c.jobId;
   if (e.messageId === undefined && typeof c.messageId === 'string') out.messageId = c.messageId;
   if (typeof c.metadata === 'object' && c.metadata !== null) out.metadata = { ...c.metadata, ...e.metadata };
@@ -566,9 +585,35 @@ async function guard<T>(what: string, fn: () => T | Promise<T>): Promise<Awaited
   try {
     return await fn();
   } catch (err) {
-    if (isMailError(err) && err.code === MailErrorCode.STORE) throw err;
-    throw new MailError(`Feedback ${what} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
+    throw storeError(what, err);
   }
+}
+
+/** What a failure of a host-supplied function becomes: a STORE MailError (retryable), kept as is when it is one. */
+function storeError(what: string, err: unknown): MailError {
+  if (isMailError(err) && err.code === MailErrorCode.STORE) return err;
+  return new MailError(`Feedback ${what} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err });
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * {@link guard} without a promise when `fn` answers synchronously: the value as it is, or a
+ * STORE MailError thrown; a promise (rejecting with a STORE MailError) when `fn` returns one.
+ */
+function call<T>(what: string, fn: () => T | PromiseLike<T>): T | Promise<T> {
+  let value: T | PromiseLike<T>;
+  try {
+    value = fn();
+  } catch (err) {
+    throw storeError(what, err);
+  }
+  if (!isThenable(value)) return value;
+  return Promise.resolve(value).then(undefined, (err: unknown) => {
+    throw storeError(what, err);
+  });
 }
 
 // ---------------------------------------------------------------------------------------
