@@ -46,6 +46,7 @@ import type { HeaderField, HeaderList, ReportView } from './mime.js';
 import { unwrapDiagnostic } from './mta/diagnostics.js';
 import { detectMta } from './mta/families.js';
 import { mdaReason, provisionalReason } from './mta/provisional.js';
+import { SES_SUBTYPE_FIELD, sesJsonReport, sesSubtypeReason } from './mta/sesjson.js';
 import { gmailState, powerMtaReason, statusReason } from './mta/tables.js';
 import {
   MAILER_DIAGNOSTIC,
@@ -364,6 +365,8 @@ interface Context {
   readonly mta: string | undefined;
   /** The report's human-readable text, its lines joined. */
   readonly text: string;
+  /** Whether the text is prose that can explain a recipient (not a JSON notification). */
+  readonly prose: boolean;
   /** The reason a local delivery agent's line in the report names (computed on first use). */
   readonly mda: () => ReasonFamily | undefined;
   readonly classifier: Classifier;
@@ -381,7 +384,7 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   let diagText = unwrapped.text;
   let reply = readReply(diagText);
   // An empty or code-less Diagnostic-Code: the human-readable part often says more.
-  if (diagText === '' || (reply.code === undefined && reply.status === undefined && hasEvidence(blockText, ctx.classifier))) {
+  if (ctx.prose && (diagText === '' || (reply.code === undefined && reply.status === undefined && hasEvidence(blockText, ctx.classifier)))) {
     const extra = blockText !== '' ? blockText : single ? ctx.commonErrors().join('\n') : '';
     if (extra !== '') {
       diagText = diagText === '' ? extra : `${diagText}\n${extra}`;
@@ -398,7 +401,7 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   // session transcript: `>>> DATA` / `<<< 554 ...` without the address).
   const state = gmailState(ctx.mta, diagText);
   const command =
-    state?.command ?? readCommand(`${diag.text}\n${blockText}`) ?? (single && ctx.text.length < 20000 ? readCommand(ctx.text) : undefined) ?? commandToken(diagText);
+    state?.command ?? readCommand(`${diag.text}\n${blockText}`) ?? (single && ctx.prose && ctx.text.length < 20000 ? readCommand(ctx.text) : undefined) ?? commandToken(diagText);
   const mailer = (diag.type !== undefined && MAILER_DIAGNOSTIC.test(diag.type)) || MAILER_TEXT.test(diagText) || /;\s*\|/.test(fields.get('final-recipient') ?? '');
   const remote = clean(splitTyped(fields.get('remote-mta')).text, 255);
   const verdict = decide({
@@ -414,6 +417,7 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
     // ran out, the reference's provisional expired, which a more specific reason replaces.
     fallback:
       powerMtaReason(fields.get('x-powermta-bouncecategory')) ??
+      sesSubtypeReason(fields.get(SES_SUBTYPE_FIELD)) ??
       state?.reason ??
       statusReason(ctx.mta, status) ??
       provisionalReason(ctx.mta, diagText) ??
@@ -507,8 +511,18 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
       if (d !== undefined) dsnSources.push(d);
     }
   }
-  const dsn = dsnSources.length > 0 ? parseDeliveryStatus(dsnSources) : undefined;
-  const dsnRecipients = dsn?.recipients.filter((r) => dsnAddress(r) !== undefined) ?? [];
+  let prose = true;
+  let dsn: DsnFields | undefined = dsnSources.length > 0 ? parseDeliveryStatus(dsnSources) : undefined;
+  let dsnRecipients = dsn?.recipients.filter((r) => dsnAddress(r) !== undefined) ?? [];
+  // An Amazon SES notification mailed by an SNS email subscription: its JSON as the body.
+  if (dsnRecipients.length === 0 && view.texts.length > 0 && view.texts[0]!.trimStart().startsWith('{')) {
+    const ses = sesJsonReport(view.texts[0]!);
+    if (ses !== undefined) {
+      dsn = ses;
+      prose = false;
+      dsnRecipients = ses.recipients.filter((r) => dsnAddress(r) !== undefined);
+    }
+  }
 
   const returnPath = view.headers.get('return-path');
   const returnPathEmpty = returnPath !== undefined && /^<\s*>$/.test(returnPath.trim());
@@ -565,6 +579,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     fallback: mta?.fallbackReason,
     mta: mta?.id,
     text,
+    prose,
     mda: () => (mda === null ? (mda = mdaReason(text)) : mda),
     classifier,
   };

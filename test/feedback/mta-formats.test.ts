@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseBounce } from '../../src/feedback/dsn.js';
-import { mdaReason } from '../../src/feedback/mta/provisional.js';
+import { mdaReason, provisionalReason } from '../../src/feedback/mta/provisional.js';
 import { statusReason } from '../../src/feedback/mta/tables.js';
 import { readCommand } from '../../src/feedback/mta/text.js';
 import type { BouncedRecipient } from '../../src/feedback/types.js';
@@ -160,5 +160,69 @@ describe('verdicts a format names in its own words or codes', () => {
     );
     expect(r.address).toBe('fred@dest.example');
     expect(r.reason).toBe('mailboxfull');
+  });
+});
+
+describe('Amazon SES notifications mailed by an SNS email subscription', () => {
+  const mail = (body: string): string =>
+    ['From: AWS Notifications <no-reply@sns.amazonaws.com>', 'To: ops@sender.example', 'Subject: AWS Notification Message', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=UTF-8', '', body].join('\n');
+  const footer = '\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the link below to unsubscribe:\nhttps://sns.us-east-1.amazonaws.com/unsubscribe.html?x=1\n';
+
+  it('reads the JSON notification in the body as a report: recipient, action, status, diagnostic', () => {
+    const n = {
+      notificationType: 'Bounce',
+      bounce: {
+        bounceType: 'Permanent',
+        bounceSubType: 'General',
+        bouncedRecipients: [{ emailAddress: 'gil@dest.example', action: 'failed', status: '5.1.1', diagnosticCode: 'smtp; 550 5.1.1 mailbox does not exist' }],
+        reportingMTA: 'dsn; b1-2.smtp-out.us-east-1.amazonses.com',
+      },
+      mail: { source: 'app@sender.example', destination: ['gil@dest.example'] },
+    };
+    const r = parseBounce(mail(JSON.stringify(n) + footer));
+    expect(r.kind).toBe('bounce');
+    expect(r.mta).toBe('amazonses');
+    expect(r.recipients).toHaveLength(1);
+    const x = r.recipients[0]!;
+    expect([x.address, x.status, x.replyCode, x.reason, x.hard]).toEqual(['gil@dest.example', '5.1.1', 550, 'userunknown', true]);
+    expect(r.reportingMta).toBe('b1-2.smtp-out.us-east-1.amazonses.com');
+  });
+
+  it('reads the notification inside the SNS envelope; a subtype that names the reason is its provisional reason', () => {
+    const inner = { notificationType: 'Bounce', bounce: { bounceType: 'Transient', bounceSubType: 'MailboxFull', bouncedRecipients: [{ emailAddress: 'hal@dest.example' }] }, mail: {} };
+    const envelope = { Type: 'Notification', MessageId: 'm-1', TopicArn: 'arn:aws:sns:us-east-1:1:bounces', Message: JSON.stringify(inner) };
+    const x = one(mail(JSON.stringify(envelope, null, 2) + footer));
+    expect([x.address, x.action, x.reason, x.hard]).toEqual(['hal@dest.example', 'failed', 'mailboxfull', false]);
+    // The JSON is not prose: nothing of it is taken as the diagnostic.
+    expect(x.diagnosticText).toBeUndefined();
+  });
+
+  it('a delivery notification is not a bounce; malformed JSON is not a report', () => {
+    const d = { notificationType: 'Delivery', delivery: { recipients: ['ivy@dest.example'], smtpResponse: '250 2.6.0 Message received' }, mail: {} };
+    const r = parseBounce(mail(JSON.stringify(d)));
+    expect(r.kind).toBe('not-bounce');
+    expect(r.recipients[0]?.action).toBe('delivered');
+    expect(parseBounce(mail('{"notificationType":"Bounce","bounce":{"bouncedRecipients":[{"emailAddress":')).kind).toBe('not-bounce');
+  });
+});
+
+describe('Exchange 2000/2003 error codes', () => {
+  it('names the reason by the code in parentheses after MSEXCH:IMS', () => {
+    const body = (code: string): string =>
+      [
+        'Your message did not reach some or all of the intended recipients.',
+        '',
+        'The following recipient(s) could not be reached:',
+        '',
+        '      jan@dest.example on 4/29/2010 11:34 PM',
+        '            The recipient name is not recognized',
+        `            The MTS-ID of the original message is: c=US;a= ;p=Org;l=EX1-100429143445Z-1`,
+        `            MSEXCH:IMS:Org:Site:EX1 0 (${code}) Unknown Recipient`,
+      ].join('\n');
+    expect(provisionalReason('exchange', 'MSEXCH:IMS:Org:Site:EX1 0 (000C05A6) Unknown Recipient')).toBe('userunknown');
+    expect(provisionalReason('exchange', 'MSEXCH:IMS:Org:Site:EX1 0 (00010264) Message exceeds size limit')).toBe('mesgtoobig');
+    const x = one(report('System Administrator <postmaster@corp.example>', 'Undeliverable: hello', body('000C0595')));
+    expect(x.address).toBe('jan@dest.example');
+    expect(x.reason).toBe('filtered');
   });
 });

@@ -42,6 +42,8 @@ export const MTA_SIGNATURES: readonly MtaSignature[] = Object.freeze([
   { id: 'receivingses', reportingMta: /\binbound-smtp\.[\w.-]*amazonaws\.com\b/i },
   { id: 'amazonses', from: /@(?:[\w-]+\.)*amazonses\.com\b/i },
   { id: 'amazonses', headerNames: /^x-ses-outgoing$/m },
+  // SES notifications mailed by an SNS email subscription (JSON body).
+  { id: 'amazonses', from: /@sns\.amazonaws\.com\b/i, body: /"(?:notificationType|eventType)"/ },
   { id: 'office365', body: /Microsoft (?:Outlook|Office 365|Exchange Online)|outlook\.com|protection\.outlook|\.prod\.outlook\./i, from: /postmaster@|microsoft/i },
   { id: 'office365', headerNames: /^x-ms-exchange-crosstenant-|^x-ms-office365-filtering/m },
   { id: 'outlook', from: /@(?:[\w-]+\.)*(?:hotmail|outlook|live|msn)\.[a-z.]+\b/i },

@@ -37,6 +37,14 @@ export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
   { pattern: /\bSMTPSEND\.DNS\.NonExistentDomain\b/, reason: 'hostunknown' },
   { pattern: /\bSMTPSEND\.DNS\.MxLoopback\b/, reason: 'networkerror' },
   { pattern: /\bQUEUE\.Expired\b/, reason: 'expired' },
+  // Exchange 2000/2003 (its Internet Mail Service) ends the reason with an error code in
+  // parentheses: `MSEXCH:IMS:ORG:SITE:SERVER 0 (000C05A6) Unknown Recipient`.
+  { mta: 'exchange', pattern: /\(000C05A6\)/, reason: 'userunknown' },
+  { mta: 'exchange', pattern: /\(000C0595\)/, reason: 'filtered' },
+  { mta: 'exchange', pattern: /\(00010264\)/, reason: 'mesgtoobig' },
+  { mta: 'exchange', pattern: /\(000D06B5\)/, reason: 'networkerror' },
+  { mta: 'exchange', pattern: /\(000B0981\)/, reason: 'securityerror' },
+  { mta: 'exchange', pattern: /\(000B09(?:9C|AA|B6)\)/, reason: 'onhold' },
   // InterScan MSS says only "Unable to deliver message to <addr>" when the recipient's server
   // refused it: its verdict on the address.
   { mta: 'interscanmss', pattern: /\bUnable to deliver message to\b/i, reason: 'userunknown' },
