@@ -14,6 +14,7 @@
 import { X509Certificate, createVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { MailError, MailErrorCode, configError, describeValue } from '../errors.js';
+import { BoundedMap } from '../queue/bounded-map.js';
 import { cleanMessageId, cleanText, diagnosticVerdict, normalizeRecipient, parseTime } from './event.js';
 import type { FeedbackEvent, FeedbackEventType } from './event.js';
 import type { BounceCategory } from '../types.js';
@@ -327,7 +328,7 @@ export function createSnsVerifier(options: SnsVerifierOptions): SnsVerifier {
   if (typeof skew !== 'number' || !(skew >= 0)) throw configError('ses.maxClockSkewMs', 'a number of ms >= 0', skew);
   const now = options.now ?? Date.now;
   const topics: ReadonlySet<string> = new Set(arns as readonly string[]);
-  const cache = new Map<string, CachedCert>();
+  const cache = new BoundedMap<string, CachedCert>(cacheMax, 'lru');
   const inflight = new Map<string, Promise<CachedCert>>();
 
   const load = async (url: string): Promise<CachedCert> => {
@@ -354,11 +355,7 @@ export function createSnsVerifier(options: SnsVerifierOptions): SnsVerifier {
 
   const certificate = async (url: string): Promise<CachedCert> => {
     const hit = cache.get(url);
-    if (hit !== undefined) {
-      cache.delete(url);
-      cache.set(url, hit);
-      return hit;
-    }
+    if (hit !== undefined) return hit;
     let pending = inflight.get(url);
     if (pending === undefined) {
       pending = load(url).finally(() => inflight.delete(url));
@@ -366,7 +363,6 @@ export function createSnsVerifier(options: SnsVerifierOptions): SnsVerifier {
     }
     const cert = await pending;
     cache.set(url, cert);
-    while (cache.size > cacheMax) cache.delete(cache.keys().next().value as string);
     return cert;
   };
 

@@ -19,6 +19,7 @@ import type { ResolvedComplaintGuard } from '../campaigns/complaint-guard.js';
 import type { Campaign, CampaignCounts, CampaignEvent, CampaignStats, ComplaintGuardControl } from '../campaigns/types.js';
 import type { FeedbackEvent } from '../feedback/event.js';
 import { listMembers } from '../unsubscribe/subscriptions.js';
+import { BoundedMap } from '../queue/bounded-map.js';
 import type { CampaignState, CampaignStore, CorrelationStore, Job, MessageInput, SubscriptionStore } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 import type { Settler } from './settle.js';
@@ -250,7 +251,8 @@ export class CampaignControl {
   readonly store: CampaignStore;
   private readonly correlation: CorrelationStore;
   readonly guard: ComplaintGuard;
-  private readonly states = new Map<string, CachedState>();
+  /** States by campaign id; past MAX_STATES the first cached is forgotten (read again when asked). */
+  private readonly states = new BoundedMap<string, CachedState>(MAX_STATES, 'fifo');
   private readonly held = new Map<string, Held>();
   private readonly heldPerCampaign = new Map<string, number>();
   private readonly runs = new Map<string, Run>();
@@ -372,7 +374,6 @@ export class CampaignControl {
     let c = this.states.get(id);
     if (c !== undefined && (c.loading || (!force && now - c.loadedAt < STATE_TTL_MS))) return c.known === false ? undefined : c.state;
     if (c === undefined) {
-      if (this.states.size >= MAX_STATES) this.states.delete(this.states.keys().next().value as string);
       c = { state: 'running', reason: undefined, loadedAt: now, loading: true, known: false };
       this.states.set(id, c);
       const got = this.load(id, c);

@@ -11,6 +11,7 @@
 
 import { createRequire } from 'node:module';
 import { MailError, MailErrorCode } from '../errors.js';
+import { BoundedMap } from '../queue/bounded-map.js';
 
 type Convert = (html: string, options?: Record<string, unknown>) => string;
 
@@ -49,7 +50,7 @@ function load(): Convert {
 // The last few bodies converted: a campaign that sends one HTML body to many recipients
 // converts it once. Keyed by the string itself (V8 caches a string's hash).
 const CACHE_SIZE = 16;
-const cache = new Map<string, string>();
+const cache = new BoundedMap<string, string>(CACHE_SIZE, 'fifo');
 
 /**
  * The text alternative of a whole HTML document or body. Costs about 1 to 3 ms for a typical
@@ -60,7 +61,6 @@ export function htmlToText(html: string): string {
   const hit = cache.get(html);
   if (hit !== undefined) return hit;
   const text = load()(html, OPTIONS);
-  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   cache.set(html, text);
   return text;
 }

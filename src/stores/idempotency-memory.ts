@@ -6,6 +6,7 @@
  */
 
 import { configError } from '../errors.js';
+import { BoundedMap } from '../queue/bounded-map.js';
 import type { IdempotencyStore } from '../types.js';
 
 /** Name of the memory idempotency store. */
@@ -49,8 +50,9 @@ export default function memoryIdempotencyStore(options: MemoryIdempotencyStoreOp
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
   const maxKeys = options.maxKeys ?? 1_000_000;
   if (typeof maxKeys !== 'number' || !Number.isInteger(maxKeys) || maxKeys < 1) throw configError('maxKeys', 'an integer >= 1', maxKeys);
-  // Insertion order is claim order, which is expiry order when the window is constant.
-  const claims = new Map<string, Claim>();
+  // Insertion order is claim order, which is expiry order when the window is constant; past
+  // maxKeys the oldest claim is forgotten.
+  const claims = new BoundedMap<string, Claim>(maxKeys, 'fifo');
   // A full pruning pass runs when the map doubles since the last one: amortized O(1) per claim.
   let pruneAt = MIN_PRUNE_SIZE;
 
@@ -65,18 +67,17 @@ export default function memoryIdempotencyStore(options: MemoryIdempotencyStoreOp
       return claims.size;
     },
     claim(key, id, expiresAt, now) {
-      const held = claims.get(key);
+      const held = claims.peek(key);
       if (held !== undefined) {
         if (held.expiresAt > now) return held.id;
         claims.delete(key);
       }
       if (claims.size >= pruneAt) prune(now);
       claims.set(key, { id, expiresAt });
-      if (claims.size > maxKeys) claims.delete(claims.keys().next().value as string);
       return id;
     },
     release(key, id) {
-      if (claims.get(key)?.id === id) claims.delete(key);
+      if (claims.peek(key)?.id === id) claims.delete(key);
     },
   };
 }

@@ -8,6 +8,7 @@
  */
 
 import { configError } from '../errors.js';
+import { BoundedMap } from '../queue/bounded-map.js';
 import type { ReplayStore } from '../types.js';
 
 /** Name of the memory replay store. */
@@ -43,15 +44,15 @@ export default function memoryReplayStore(options: MemoryReplayStoreOptions = {}
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
   const max = options.maxEntries ?? DEFAULT_REPLAY_MAX_ENTRIES;
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw configError('maxEntries', 'an integer >= 1', max);
-  // Insertion-ordered: the first key is the oldest added, evicted first.
-  const keys = new Map<string, number>();
+  // In order of the last add (a lookup does not count): the oldest added is evicted first.
+  const keys = new BoundedMap<string, number>(max, 'lru');
   return {
     name: REPLAY_STORE_NAME,
     get size() {
       return keys.size;
     },
     has(key, now) {
-      const expiresAt = keys.get(key);
+      const expiresAt = keys.peek(key);
       if (expiresAt === undefined) return false;
       if (expiresAt > now) return true;
       keys.delete(key);
@@ -60,9 +61,7 @@ export default function memoryReplayStore(options: MemoryReplayStoreOptions = {}
     add(key, expiresAt) {
       if (typeof key !== 'string' || key === '') throw configError('key', 'a non-empty string', key);
       if (typeof expiresAt !== 'number' || Number.isNaN(expiresAt)) throw configError('expiresAt', 'a time in ms', expiresAt);
-      keys.delete(key);
       keys.set(key, expiresAt);
-      while (keys.size > max) keys.delete(keys.keys().next().value as string);
     },
     close() {
       keys.clear();

@@ -6,6 +6,7 @@
  */
 
 import { configError } from '../errors.js';
+import { BoundedMap } from '../queue/bounded-map.js';
 import type { SoftBounceCounter } from '../types.js';
 
 /** Options of {@link memorySoftBounceCounter}. */
@@ -35,21 +36,18 @@ export const MAX_SOFT_BOUNCES_PER_ADDRESS = 32;
 export function memorySoftBounceCounter(options: MemorySoftBounceCounterOptions = {}): MemorySoftBounceCounter {
   const max = options.maxAddresses ?? 100_000;
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw configError('maxAddresses', 'an integer >= 1', max);
-  const hits = new Map<string, { id: string; at: number }[]>();
+  // In order of the last bounce: the least recently bounced address is forgotten first.
+  const hits = new BoundedMap<string, { id: string; at: number }[]>(max, 'lru');
   return {
     get size() {
       return hits.size;
     },
     hit(address, id, at, windowMs) {
       const key = address.toLowerCase();
-      let list = hits.get(key);
-      if (list !== undefined) hits.delete(key);
-      list = (list ?? []).filter((h) => h.at > at - windowMs);
+      const list = (hits.peek(key) ?? []).filter((h) => h.at > at - windowMs);
       if (!list.some((h) => h.id === id)) list.push({ id, at });
       if (list.length > MAX_SOFT_BOUNCES_PER_ADDRESS) list.splice(0, list.length - MAX_SOFT_BOUNCES_PER_ADDRESS);
-      // Re-inserted last: Map order is the recency order the eviction relies on.
       hits.set(key, list);
-      if (hits.size > max) hits.delete(hits.keys().next().value as string);
       return list.filter((h) => h.at <= at && h.at > at - windowMs).length;
     },
     reset(address) {

@@ -7,6 +7,7 @@
 
 import { MailError, MailErrorCode, describeValue } from '../errors.js';
 import { htmlFragmentToText, htmlToText } from '../message/text-alternative.js';
+import { BoundedMap } from '../queue/bounded-map.js';
 import type { MessageTemplate, RenderedMessage } from '../types.js';
 import { TemplateError } from './errors.js';
 import type { TemplatePart } from './errors.js';
@@ -93,7 +94,7 @@ interface Body {
 
 const CACHE_SIZE = 100;
 // Per mjml2html function (the default import or a `lib` given), by include path and source.
-const bodies = new WeakMap<object, Map<string, Promise<Body>>>();
+const bodies = new WeakMap<object, BoundedMap<string, Promise<Body>>>();
 
 // Sentinels put in the place of each HTML placeholder before html-to-text runs: control
 // characters and digits, which no case transform (headings are upper-cased) or wrapping changes.
@@ -125,7 +126,7 @@ async function compileBody(source: TemplateSource): Promise<Body> {
   const lib = source.lib ?? (await loadMjml());
   const key = `${source.includePath ?? ''}\u0000${mjml}`;
   let cache = bodies.get(lib);
-  if (cache === undefined) bodies.set(lib, (cache = new Map()));
+  if (cache === undefined) bodies.set(lib, (cache = new BoundedMap(CACHE_SIZE, 'fifo')));
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
   const pending = (async () => {
@@ -143,11 +144,10 @@ async function compileBody(source: TemplateSource): Promise<Body> {
     }
     return body;
   })();
-  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   cache.set(key, pending);
   // A failed compile is not kept: the next call reports the error again (or succeeds once fixed).
   pending.catch(() => {
-    if (cache.get(key) === pending) cache.delete(key);
+    if (cache.peek(key) === pending) cache.delete(key);
   });
   return pending;
 }

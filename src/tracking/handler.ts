@@ -33,6 +33,7 @@ import { MailErrorCode, configError, toMailError } from '../errors.js';
 import type { MailError } from '../errors.js';
 import type { FeedbackEvent } from '../feedback/event.js';
 import type { FeedbackProcessor } from '../feedback/processor.js';
+import { BoundedMap } from '../queue/bounded-map.js';
 import type { CampaignStore, CorrelationStore, ReplayStore } from '../types.js';
 import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { resolveTracking } from './config.js';
@@ -253,7 +254,8 @@ export function createTrackingHandler(options: TrackingHandlerOptions): Tracking
   /** The hit of each message processed last (or being processed): the next one waits for it. */
   const chains = new Map<string, Promise<void>>();
   /** Last click per message (id -> time and link), for `link-burst`; bounded, oldest dropped first. */
-  const lastClick = new Map<string, { at: number; link: number }>();
+  // The last click per message, in order of clicks: the message clicked longest ago is forgotten first.
+  const lastClick = new BoundedMap<string, { at: number; link: number }>(50_000, 'lru');
 
   const answer = (method: string, pathname: string, hit: Omit<TrackingHit, 'kind' | 'method'>): Answer => {
     stats.requests++;
@@ -322,11 +324,9 @@ export function createTrackingHandler(options: TrackingHandlerOptions): Tracking
     const byTable = matcher.match(hit);
     let burst: string | undefined;
     if (hit.kind === 'click' && burstWindowMs > 0) {
-      const prev = lastClick.get(data.id);
+      const prev = lastClick.peek(data.id);
       if (prev !== undefined && prev.link !== data.link && at - prev.at <= burstWindowMs) burst = 'link-burst';
-      lastClick.delete(data.id);
       lastClick.set(data.id, { at, link: data.link ?? 0 });
-      if (lastClick.size > 50_000) lastClick.delete(lastClick.keys().next().value!);
     }
     if (byTable !== undefined) return byTable;
     if (burst !== undefined) return burst;
