@@ -308,6 +308,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // Over quota.
   mailboxfull: [
+    'users mailbox is currently full',
     // The reference's own wording of the family (Sisimai's MailboxFull list).
     'exceeding its mailbox quota',
     'exceeding their quota',
@@ -398,6 +399,10 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // Our envelope sender was refused.
   rejected: [
+    'your access to this mail system has been rejected',
+    'denied by secumail valid-address-filter',
+    'is on senderfilterconfig list',
+    'rule imposed mailbox access for',
     // The reference's own wording of the family (Sisimai's Rejected list).
     'email address is not verified',
     'envelope sender is not valid',
@@ -705,6 +710,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // Local site policy (attachments, closed lists, "for policy reasons").
   policyviolation: [
+    'you\'re using a mass mailer',
     // The reference's own wording of the family (Sisimai's PolicyViolation list).
     'because the recipient is not accepting mail with',
     'email rejected due to security policies',
@@ -828,6 +834,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // Not RFC 5322 compliant.
   notcompliantrfc: [
+    'rfcmessagenoncompliant',
     /not (?:rfc ?(?:5322|2822|822) )?compliant/,
     /\brfc ?(?:5322|2822|822)\b.{0,20}(?:complian|violation|conform|standard)/,
     'multiple addresses in from',

@@ -345,3 +345,22 @@ describe('every decision is explained', () => {
     }
   });
 });
+
+describe('reference index phrases added in the third pass', () => {
+  it.each([
+    ['553 your access to this mail system has been rejected', 'rejected'],
+    ['550 5.7.1 denied by SecuMail valid-address-filter', 'rejected'],
+    ['550 5.7.1 sender@example.net email address is on SenderFilterConfig list', 'rejected'],
+    ['550 rule imposed mailbox access for sender@example.net refused', 'rejected'],
+  ])('%s (at MAIL) is %s', (text, reason) => {
+    expect(reasonOf(mail(text))).toBe(reason);
+  });
+
+  it.each([
+    ['552 carol users mailbox is currently full', 'mailboxfull'],
+    ['550 5.7.1 see https://support.google.com/mail/?p=RfcMessageNonCompliant', 'contenterror'],
+    ["554 you're using a mass mailer", 'policyviolation'],
+  ])('%s (after DATA) is %s', (text, reason) => {
+    expect(reasonOf(data(text))).toBe(reason);
+  });
+});
