@@ -40,6 +40,10 @@ export interface DeliverParts {
   readonly health?: TransportHealth;
 }
 
+/** The suppression scopes of a message without a list: shared, not an array per attempt. */
+const TRANSACTIONAL_SCOPE: readonly string[] = Object.freeze(['transactional']);
+const MARKETING_SCOPE: readonly string[] = Object.freeze(['marketing']);
+
 /** Key of the transport's gate in a {@link SharedLimiter}. */
 export const TRANSPORT_GATE = '*transport*';
 
@@ -297,7 +301,7 @@ export class Deliverer {
     const m = rec.message;
     // The message's list (else the older `tags.list`): an unsubscribe from it is scoped to it.
     const list = m.list ?? m.tags.list;
-    const scopes = list === undefined ? [m.category] : [m.category, list];
+    const scopes = list === undefined ? (m.category === 'marketing' ? MARKETING_SCOPE : TRANSACTIONAL_SCOPE) : [m.category, list];
     const now = this.core.clock.now();
     const suppression = this.parts.suppression;
     let blocked: string[] | undefined;
@@ -322,7 +326,7 @@ export class Deliverer {
   private async dropSuppressedAsync(
     job: Job,
     rec: MessageRecord,
-    scopes: string[],
+    scopes: readonly string[],
     now: number,
     from: number,
     first: Promise<SuppressionEntry | undefined>,
