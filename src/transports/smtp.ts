@@ -28,7 +28,7 @@ import { classifiedError } from '../classify/index.js';
 import type { Classifier } from '../classify/index.js';
 import { configError, describeValue, isMailError, MailError, MailErrorCode } from '../errors.js';
 import { checkTransportName, namedTransport } from './named.js';
-import { MESSAGE_ID } from '../message/prepared.js';
+import { MESSAGE_ID, rawContent } from '../message/prepared.js';
 import type { PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
 /** Name of this transport, used in errors and events. */
@@ -532,7 +532,8 @@ export default function smtpTransport(options: SmtpTransportOptions): Transport 
     const lane = laneFor(context);
     const to = prepared.envelope.to;
     const mail: TrackedMailOptions = {
-      raw: bytes,
+      // Large messages as a stream of slices: nodemailer handles a Buffer in one turn.
+      raw: rawContent(bytes),
       // Not written (the raw bytes go as they are): it spares nodemailer generating one.
       messageId: (prepared as { readonly [MESSAGE_ID]?: string })[MESSAGE_ID] ?? prepared.message.messageId,
       // nodemailer only reads the envelope (setEnvelope builds its own arrays).

@@ -159,6 +159,33 @@ describe('compose once: SMTP transport alone', () => {
   });
 });
 
+describe('compose once: a large message over SMTP', () => {
+  it('sends the composed bytes of a 2 MB message (lines starting with dots in many of its 64 KiB chunks) as a stream of slices, and the same bytes again after a 451', async () => {
+    const server = await recordingServer(1);
+    const transport = smtpTo(server.port);
+    cleanup.push(() => transport.close!());
+    const attachment = Buffer.alloc(2_000_000);
+    for (let i = 0; i < attachment.length; i++) attachment[i] = (i * 2654435761) >>> 24;
+    const m = normalizeMessage(
+      // Lines that start with a dot, over several 64 KiB chunks of the stream.
+      { ...message, text: '.a line that starts with a dot\n..and one with two\n'.repeat(8_000), attachments: [{ filename: 'big.bin', content: attachment }] },
+      { now: Date.now() },
+    );
+    const prepared = prepareJob({ id: 'job_big' }, m, { from: m.returnPath, to: ['ann@example.org'] }, undefined, undefined);
+    const raw = await prepared.raw();
+    expect(raw.length).toBeGreaterThan(2_500_000);
+    const context = { signal: new AbortController().signal, attempt: 1 };
+    const refused = (await transport.send(prepared, context).catch((e: unknown) => e)) as MailError;
+    expect(refused.responseCode).toBe(451);
+    const result = await transport.send(prepared, { ...context, attempt: 2 });
+    expect(result.accepted).toEqual(['ann@example.org']);
+    expect(server.received.map((r) => r.accepted)).toEqual([false, true]);
+    // The SMTP data stream sends bare LF line breaks of the text part as CRLF.
+    const wire = raw.toString('latin1').replace(/\r?\n/g, '\r\n');
+    for (const r of server.received) expect(r.raw.toString('latin1') === wire).toBe(true);
+  });
+});
+
 describe('compose once: HTTP transports keep the job id', () => {
   it('SES gets the job id in the raw MIME', async () => {
     const ses = await startSesServer();
