@@ -99,6 +99,18 @@ const MIMECAST_PHRASES = phraseTable([
   ['invalid recipient', 'userunknown'],
 ]);
 
+/** GoDaddy's wording when its reply carries no `IBnnn` token. */
+const GODADDY_PHRASES = phraseTable([
+  ['554 rbl reject', 'blocked'],
+  ['ip reputation', 'blocked'],
+  ['delivery timeout', 'expired'],
+  ["wasn't able to establish an smtp connection", 'expired'],
+  ['account disabled', 'suspend'],
+  ['account storage limit', 'mailboxfull'],
+  ['account does not exist', 'userunknown'],
+  ['recipient not found', 'userunknown'],
+]);
+
 /** GoDaddy's `IBnnn` tokens. */
 const GODADDY_CODES: Readonly<Record<string, ReasonFamily>> = Object.freeze({
   IB103: 'badreputation',
@@ -313,9 +325,24 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
   {
     id: 'apple',
     hosts: ['.mail.icloud.com', '.apple.com', '.me.com'],
+    // support.apple.com/HT204137: iCloud's refusals, by their wording.
     decide: phraseTable([
       ['recipient no longer on server', 'hasmoved'],
       ['excessive volume', 'speeding'],
+      ["s dmarc policy", 'authfailure'],
+      ['for failing both spf and dkim', 'authfailure'],
+      ['rejected due to having a domain present in the spamhaus', 'blocked'],
+      ['rejected due to listing in spamhaus', 'blocked'],
+      ['blocked - see https://support.proofpoint.com/dnsbl-lookup', 'blocked'],
+      ['not accepting connections', 'blocked'],
+      ['user is over quota', 'mailboxfull'],
+      ['relay access denied', 'norelaying'],
+      ['host/domain does not accept mail', 'notaccept'],
+      ['due to local policy', 'policyviolation'],
+      ['sender address rejected', 'rejected'],
+      ['inactive email address', 'userunknown'],
+      ['user does not exist', 'userunknown'],
+      ['unknown or illegal alias', 'userunknown'],
     ]),
   },
   {
@@ -346,7 +373,7 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
     decide(f: HostFacts): HostAnswer | undefined {
       const m = /\bib(\d{3})\b/.exec(f.text);
       const family = m ? GODADDY_CODES[`IB${m[1]}`] : undefined;
-      return family === undefined ? undefined : { family, matched: m![0] };
+      return family === undefined ? GODADDY_PHRASES(f) : { family, matched: m![0] };
     },
   },
   {

@@ -382,4 +382,15 @@ describe('per-receiving-host rules, by provider table (issue 15, third pass)', (
     expect(reasonOf({ replyCode: 550, text: '550 see http://mail.i.ua/err/10/', remoteHost: 'mx.email.ua' })).toBe('filtered');
     expect(reasonOf({ replyCode: 550, text: '550 envelope blocked - user entry', remoteHost: 'us-smtp-inbound-1.mimecast.com' })).toBe('rejected');
   });
+
+  it('Apple iCloud and GoDaddy wording', () => {
+    const icloud = 'mx01.mail.icloud.com';
+    expect(decide({ status: '5.7.1', replyCode: 550, text: '550 5.7.1 [cs01] message rejected due to local policy.', remoteHost: icloud })).toMatchObject({ reason: 'policyviolation', decidedBy: { rule: 'host/apple' } });
+    expect(reasonOf({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 <a@icloud.example>: inactive email address', command: 'RCPT', remoteHost: icloud })).toBe('userunknown');
+    expect(reasonOf({ replyCode: 554, text: '554 5.7.1 your message was rejected due to example.org\'s dmarc policy.', remoteHost: icloud })).toBe('authfailure');
+    expect(reasonOf({ replyCode: 550, text: '550 host/domain does not accept mail', remoteHost: icloud })).toBe('notaccept');
+    const godaddy = 'smtp.secureserver.net';
+    expect(reasonOf({ replyCode: 550, text: '550 account storage limit reached', remoteHost: godaddy })).toBe('mailboxfull');
+    expect(reasonOf({ replyCode: 554, text: '554 rbl reject.', remoteHost: godaddy })).toBe('blocked');
+  });
 });
