@@ -99,6 +99,14 @@ const MIMECAST_PHRASES = phraseTable([
   ['invalid recipient', 'userunknown'],
 ]);
 
+/** NTT DOCOMO's own replies, read before its status codes. */
+const NTTDOCOMO_PHRASES: readonly (readonly [string, ReasonFamily])[] = [
+  ['552 too much mail data', 'mailboxfull'],
+  ['552 too many recipients', 'toomanyconn'],
+  ['503 bad sequence of commands', 'syntaxerror'],
+  ['504 command parameter not implemented', 'syntaxerror'],
+];
+
 /** GoDaddy's wording when its reply carries no `IBnnn` token. */
 const GODADDY_PHRASES = phraseTable([
   ['554 rbl reject', 'blocked'],
@@ -453,6 +461,7 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
     id: 'nttdocomo',
     hosts: ['mfsmax.docomo.ne.jp'],
     decide(f: HostFacts): HostAnswer | undefined {
+      for (const [phrase, family] of NTTDOCOMO_PHRASES) if (f.text.includes(phrase)) return { family, matched: phrase };
       if (f.status === '5.1.1') return { family: 'userunknown', matched: '5.1.1' };
       if (f.status === '5.2.0') return { family: 'filtered', matched: '5.2.0' };
       if (f.status === '5.0.0' && f.command === 'RCPT') return { family: 'userunknown', matched: '5.0.0 at RCPT' };

@@ -392,5 +392,7 @@ describe('per-receiving-host rules, by provider table (issue 15, third pass)', (
     const godaddy = 'smtp.secureserver.net';
     expect(reasonOf({ replyCode: 550, text: '550 account storage limit reached', remoteHost: godaddy })).toBe('mailboxfull');
     expect(reasonOf({ replyCode: 554, text: '554 rbl reject.', remoteHost: godaddy })).toBe('blocked');
+    // NTT DOCOMO: its own reply wording before its status rules.
+    expect(reasonOf({ status: '5.0.0', replyCode: 552, text: '552 too much mail data', command: 'RCPT', remoteHost: 'mfsmax.docomo.ne.jp' })).toBe('mailboxfull');
   });
 });
