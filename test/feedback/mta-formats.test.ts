@@ -226,3 +226,70 @@ describe('Exchange 2000/2003 error codes', () => {
     expect(x.reason).toBe('filtered');
   });
 });
+
+describe("each family's own wording for what it decided itself (the reference's per-format tables)", () => {
+  const rows: readonly (readonly [mta: string, text: string, reason: string])[] = [
+    ['exim', 'an MX or SRV record indicated no SMTP service', 'notaccept'],
+    ['mailru', 'an MX or SRV record indicated no SMTP service', 'notaccept'],
+    ['exim', 'all relevant MX records point to non-existent hosts', 'hostunknown'],
+    ['exim', 'malformed address: <x may not follow ann@dest.example', 'syntaxerror'],
+    ['exim', 'Too many "Received" headers - suspected mail loop', 'contenterror'],
+    ['exim', 'delivery to pipe forbidden', 'systemerror'],
+    ['qmail', 'Mailaddress is administrativly disabled. (#5.2.1)', 'suspend'],
+    ['qmail', 'The message exeeded the maximum size the user accepts', 'exceedlimit'],
+    ['qmail', 'Unable to contact LDAP server', 'systemerror'],
+    ['courier', 'No such domain.', 'hostunknown'],
+    ['courier', 'DNS lookup failed.', 'networkerror'],
+    ['opensmtpd', 'No MX found for domain', 'networkerror'],
+    ['opensmtpd', 'Destination seem to reject all mails', 'notaccept'],
+    ['aol', 'Host or domain name not found. Name service error for name=dest.example type=A', 'hostunknown'],
+    ['outlook', '550 Requested action not taken: mailbox unavailable', 'userunknown'],
+    ['gmx', 'delivery retry timeout exceeded', 'expired'],
+    ['einsundeins', 'Mail size limit exceeded', 'mesgtoobig'],
+    ['messagingserver', 'Illegal host/domain name found', 'hostunknown'],
+  ];
+  for (const [mta, text, reason] of rows) {
+    it(`${mta}: "${text.slice(0, 50)}" is ${reason}`, () => {
+      expect(provisionalReason(mta, text)).toBe(reason);
+      // Another family's report does not read the row.
+      expect(provisionalReason('sendmail', text)).toBeUndefined();
+    });
+  }
+
+  it('Exim: a null MX found by its router is notaccept, not an unknown host', () => {
+    const x = one(
+      report(
+        'Mail Delivery System <Mailer-Daemon@relay.example>',
+        'Mail delivery failed: returning message to sender',
+        [
+          'This message was created automatically by mail delivery software.',
+          '',
+          'A message that you sent could not be delivered to one or more of its',
+          'recipients. This is a permanent error. The following address(es) failed:',
+          '',
+          '  kim@nullmx.example',
+          '    an MX or SRV record indicated no SMTP service',
+        ].join('\n'),
+      ),
+    );
+    expect([x.address, x.reason, x.hard]).toEqual(['kim@nullmx.example', 'notaccept', true]);
+  });
+
+  it('qmail-ldap: an administratively disabled address is suspended, not filtered by its 5.2.1', () => {
+    const x = one(
+      report(
+        'MAILER-DAEMON@mx.dest.example',
+        'failure notice',
+        [
+          'Hi. This is the qmail-send program at mx.dest.example.',
+          "I'm afraid I wasn't able to deliver your message to the following addresses.",
+          "This is a permanent error; I've given up. Sorry it didn't work out.",
+          '',
+          '<lee@dest.example>:',
+          'Mailaddress is administrativly disabled. (#5.2.1)',
+        ].join('\n'),
+      ),
+    );
+    expect([x.address, x.status, x.reason]).toEqual(['lee@dest.example', '5.2.1', 'suspend']);
+  });
+});

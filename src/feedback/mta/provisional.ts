@@ -16,13 +16,16 @@ import type { ReasonFamily } from '../../classify/phrases.js';
 
 /** One provisional-reason rule of a report format. */
 export interface ProvisionalRule {
-  /** Family id (./families.ts) whose reports the rule reads; any report when absent. */
-  readonly mta?: string;
+  /** Family id (./families.ts), or ids, whose reports the rule reads; any report when absent. */
+  readonly mta?: string | readonly string[];
   /** Tested against the recipient's diagnostic text. */
   readonly pattern: RegExp;
   /** The reason the format names. */
   readonly reason: ReasonFamily;
 }
+
+/** Exim and the systems that run it under their own name. */
+const EXIM: readonly string[] = ['exim', 'mailru'];
 
 /** The built-in rules. */
 export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
@@ -72,7 +75,52 @@ export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
   { mta: 'kddi', pattern: /\bDue to the following SMTP relay error\b/i, reason: 'norelaying' },
   { mta: 'kddi', pattern: /\bAs the remote domain does ?n'?t exist\b/i, reason: 'hostunknown' },
   // Exim's delay wording: the retry time ran out, or the message was frozen in the queue.
-  { mta: 'exim', pattern: /\bretry timeout exceeded\b|\bhas been frozen\b|\bwas frozen on arrival\b|\bDelay reason: |retry time not reached for any host after a long failure period|all hosts have been failing for a long time and were last tried/i, reason: 'expired' },
+  { mta: EXIM, pattern: /\bretry timeout exceeded\b|\bhas been frozen\b|\bwas frozen on arrival\b|\bDelay reason: |retry time not reached for any host after a long failure period|all hosts have been failing for a long time and were last tried/i, reason: 'expired' },
+  // Exim (and mail.ru, which runs it): the wording of its routers and transports for what it
+  // decided itself, without a remote reply.
+  { mta: EXIM, pattern: /\ball host address lookups failed permanently\b|\ball relevant MX records point to non-existent hosts\b|\bUnrouteable address\b/i, reason: 'hostunknown' },
+  { mta: EXIM, pattern: /\ban MX or SRV record indicated no SMTP service\b|\bno host found for existing SMTP connection\b/i, reason: 'notaccept' },
+  { mta: EXIM, pattern: /\bangle-brackets nested too deep\b|expected word or "<"|\bdomain missing in source-routed address\b|\bmalformed address: /i, reason: 'syntaxerror' },
+  { mta: EXIM, pattern: /\bmailbox is full\b|\berror: quota exceed/i, reason: 'mailboxfull' },
+  { mta: EXIM, pattern: /Too many ["']Received["'] headers/i, reason: 'contenterror' },
+  { mta: EXIM, pattern: /\bdelivery to (?:file|pipe) forbidden\b|\blocal delivery failed\b|\bLMTP error after /i, reason: 'systemerror' },
+  { mta: EXIM, pattern: /\buser not found\b/i, reason: 'userunknown' },
+  // qmail (and qmail-ldap): qmail-remote's and qmail-ldap's own messages.
+  { mta: 'qmail', pattern: /Mailaddress is administrativ(?:e)?ly disabled/i, reason: 'suspend' },
+  { mta: 'qmail', pattern: /The message exeeded the maximum size the user accepts/i, reason: 'exceedlimit' },
+  { mta: 'qmail', pattern: /\bMessage is too big\b/i, reason: 'mesgtoobig' },
+  { mta: 'qmail', pattern: /Sorry, I couldn'?t find any host /i, reason: 'hostunknown' },
+  {
+    mta: 'qmail',
+    pattern:
+      /Automatic homedir creator crashed|Illegal value in LDAP attribute|LDAP attribute is not given but mandatory|Timeout while performing search on LDAP server|Too many results returned but needs to be unique|error while executing qmail-forward|Temporary error in automatic homedir creation|Temporary failure in LDAP lookup|Unable to contact LDAP server|Unable to login into LDAP server/i,
+    reason: 'systemerror',
+  },
+  // Courier's own DNS verdicts.
+  { mta: 'courier', pattern: /\bNo such domain\./i, reason: 'hostunknown' },
+  { mta: 'courier', pattern: /This domain's DNS violates RFC 1035/i, reason: 'systemerror' },
+  { mta: 'courier', pattern: /\bDNS lookup failed\./i, reason: 'networkerror' },
+  // OpenSMTPD's own relay failures.
+  { mta: 'opensmtpd', pattern: /\bInvalid domain name\b|\bDomain does not exist\b/i, reason: 'hostunknown' },
+  { mta: 'opensmtpd', pattern: /Destination seem to reject all mails/i, reason: 'notaccept' },
+  {
+    mta: 'opensmtpd',
+    pattern:
+      /Address family mismatch on destination MXs|All routes to destination blocked|bad DNS lookup error code|Could not retrieve source address|Loop detected|Network error on destination MXs|No MX found for (?:domain|destination)|No valid route to (?:remote MX|destination)|Temporary failure in MX lookup/i,
+    reason: 'networkerror',
+  },
+  { mta: 'opensmtpd', pattern: /Could not retrieve credentials/i, reason: 'securityerror' },
+  // AOL's and Outlook.com's (Hotmail's) own wording.
+  { mta: 'aol', pattern: /Host or domain name not found/i, reason: 'hostunknown' },
+  { mta: 'aol', pattern: /type=MX: Malformed or unexpected name server reply/i, reason: 'notaccept' },
+  { mta: 'outlook', pattern: /the domain is not reachable/i, reason: 'hostunknown' },
+  { mta: 'outlook', pattern: /Requested action not taken: mailbox unavailable/i, reason: 'userunknown' },
+  // Zoho, GMX, 1&1, Sun/Oracle Messaging Server, Lotus Notes.
+  { mta: 'zoho', pattern: /\bHost not reachable\b/i, reason: 'expired' },
+  { mta: 'gmx', pattern: /delivery retry timeout exceeded/i, reason: 'expired' },
+  { mta: 'einsundeins', pattern: /Mail size limit exceeded/i, reason: 'mesgtoobig' },
+  { mta: 'messagingserver', pattern: /Illegal host\/domain name found/i, reason: 'hostunknown' },
+  { mta: 'domino', pattern: /Message has exceeded maximum hop count/i, reason: 'networkerror' },
   // fml mailing list manager: its error mails (a post from a non-member, a loop, a security alert).
   { mta: 'fml', pattern: /not (?:a )?member|ignored not member post|reject(?:ed)? (?:mail|post)|spammer/i, reason: 'rejected' },
   { mta: 'fml', pattern: /security alert/i, reason: 'securityerror' },
@@ -90,7 +138,7 @@ export function provisionalReason(mta: string | undefined, text: string): Reason
   if (text === '') return undefined;
   const t = text.length > 8192 ? text.slice(0, 8192) : text;
   for (const rule of PROVISIONAL_RULES) {
-    if (rule.mta !== undefined && rule.mta !== mta) continue;
+    if (rule.mta !== undefined && (typeof rule.mta === 'string' ? rule.mta !== mta : mta === undefined || !rule.mta.includes(mta))) continue;
     if (rule.pattern.test(t)) return rule.reason;
   }
   return undefined;
