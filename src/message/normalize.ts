@@ -131,13 +131,13 @@ export interface NormalizeOptions {
    */
   readonly createId?: () => string;
   /** Domain of generated Message-IDs. @default the From domain */
-  readonly messageIdDomain?: string;
+  readonly messageIdDomain?: string | undefined;
   /**
    * Accept recipients in a one-label domain (`ann@localhost`, `ops@mailhub`). Off by default:
    * `ann@example` is far more often a typo for `ann@example.com` than a local host.
    * @default false
    */
-  readonly allowLocalDomains?: boolean;
+  readonly allowLocalDomains?: boolean | undefined;
 }
 
 /** Generates an internal message id: `msg_` and the 32 hex digits of a random (version 4) UUID. */
