@@ -58,8 +58,10 @@ const FRANCE_PTT_CODES: Readonly<Record<string, ReasonFamily>> = Object.freeze({
   '103': 'blocked',
   '104': 'toomanyconn',
   '401': 'authfailure',
+  '415': 'rejected', // "Emetteur invalide. Invalid sender"
   '416': 'userunknown',
   '417': 'mailboxfull',
+  '418': 'userunknown', // "Adresse d'au moins un destinataire invalide. Invalid recipient" (the reference's user-unknown pairs name 416 and 418)
   '420': 'suspend',
   '426': 'suspend',
   '505': 'systemerror',

@@ -284,6 +284,8 @@ describe('per-receiving-host rules', () => {
   it('French ISP codes, by recipient domain; an unmapped code is undefined', () => {
     expect(decide({ replyCode: 550, text: '550 mwinf OFR_416 [416] adresse inconnue', recipientDomain: 'orange.fr' })).toMatchObject({ reason: 'userunknown', decidedBy: { rule: 'host/franceptt', matched: 'ofr_416' } });
     expect(reasonOf({ replyCode: 550, text: '550 LPN007_123 refused', recipientDomain: 'laposte.net' })).toBe('undefined');
+    expect(reasonOf({ replyCode: 550, text: '550 5.1.1 adresse d au moins un destinataire invalide. invalid recipient. ofr_418 [418]', recipientDomain: 'orange.fr' })).toBe('userunknown');
+    expect(reasonOf({ replyCode: 550, text: '550 5.1.0 emetteur invalide. invalid sender. lpn007_415', recipientDomain: 'laposte.net' })).toBe('rejected');
   });
 
   it('KDDI: a reply without an address is the reception filter', () => {
