@@ -64,6 +64,7 @@ import {
   returnedRecipients,
   scanRecipients,
   splitReportText,
+  subjectRecipients,
 } from './mta/text.js';
 import type { ReportText } from './mta/text.js';
 import {
@@ -601,6 +602,8 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     // The report names nobody in its prose: recipients it echoes in header or transcript lines
     // (`To: a@b.example`, `RCPT TO:<a@b.example>`), else the returned message's recipient.
     if (candidates.length === 0) candidates.push(...echoedRecipients(report.lines, excluded));
+    // Some name the failed address only in their Subject (Domino's "DELIVERY FAILURE: User ... (addr)").
+    if (candidates.length === 0 && (score >= 4 || returnPathEmpty || isSystemSender(view.fromHeader))) candidates.push(...subjectRecipients(view.subject, excluded));
     if (candidates.length === 0 && (score >= 4 || returnPathEmpty || isSystemSender(view.fromHeader)) && originalList !== undefined) {
       candidates.push(...returnedRecipients(originalList, excluded));
     }

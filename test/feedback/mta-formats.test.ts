@@ -293,3 +293,23 @@ describe("each family's own wording for what it decided itself (the reference's 
     expect([x.address, x.status, x.reason]).toEqual(['lee@dest.example', '5.2.1', 'suspend']);
   });
 });
+
+describe('a recipient named only in the Subject', () => {
+  it('Domino-like: the body names the user without a domain, the Subject gives the address', () => {
+    const x = one(
+      report(
+        'Postmaster@gw.corp.example',
+        'DELIVERY FAILURE: User mia (mia@corp.example) not listed in Domino Directory',
+        ['Your message', '', '  Subject: hello', '', 'was not delivered to:', '', '  mia', '', 'because:', '', '  User mia not listed in Domino Directory'].join('\n'),
+      ),
+    );
+    expect([x.address, x.reason]).toEqual(['mia@corp.example', 'userunknown']);
+  });
+
+  it('not when the Subject names several addresses, nor for a mail that is not a report', () => {
+    const several = parseBounce(report('Postmaster@gw.corp.example', 'Undeliverable: nia@corp.example, oli@corp.example', 'Your message could not be delivered.'));
+    expect(several.recipients).toHaveLength(0);
+    const chat = parseBounce(['From: pat@friend.example', 'To: app@sender.example', 'Subject: lunch with quinn@corp.example?', '', 'See you at noon.'].join('\n'));
+    expect(chat.kind).toBe('not-bounce');
+  });
+});

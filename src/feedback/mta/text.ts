@@ -399,6 +399,17 @@ export function echoedRecipients(lines: readonly string[], excluded: ReadonlySet
   return to.length === 1 ? to : [];
 }
 
+/**
+ * The recipient a report names only in its Subject (`DELIVERY FAILURE: User ann (ann@b.example)
+ * not listed in Domino Directory`, `Undeliverable: ann@b.example`): for reports that name nobody
+ * in their text. Exactly one possible recipient, else none.
+ */
+export function subjectRecipients(subject: string, excluded: ReadonlySet<string>): string[] {
+  if (!subject.includes('@')) return [];
+  const found = recipientOnly(allAddresses(subject.length > 998 ? subject.slice(0, 998) : subject, 5), excluded);
+  return found.length === 1 ? found : [];
+}
+
 /** Envelope-recipient fields of a returned message, most specific first (the first found is the one the message was delivered to). */
 const RETURNED_ENVELOPE_FIELDS = ['x-original-to', 'delivered-to', 'x-delivered-to', 'envelope-to', 'x-envelope-to'] as const;
 
