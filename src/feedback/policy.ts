@@ -148,7 +148,8 @@ export function createSuppressionPolicy(options: SuppressionPolicyOptions = {}):
       'address' in target ? { address: target.address, reason, source: e.provider, createdAt: now } : { domain: target.domain, reason, source: e.provider, createdAt: now };
     if (e.diagnostic !== undefined) entry.detail = e.diagnostic;
     if (expiresAt !== undefined) entry.expiresAt = expiresAt;
-    return entry;
+    // Frozen: a store may keep it as it is instead of copying it (the memory store does).
+    return Object.freeze(entry);
   };
   /** The `why` of a hard bounce, per reason (the same string for every bounce of a batch). */
   const hardWhy = new Map<string, string>();
@@ -194,16 +195,17 @@ export function createSuppressionPolicy(options: SuppressionPolicyOptions = {}):
         case 'complained': {
           const type = e.feedbackType?.toLowerCase();
           if (type !== undefined && NON_COMPLAINT_FEEDBACK_TYPES.has(type)) return { action: 'none', why: `a ${type} report is not a complaint by the recipient` };
-          const entry: SuppressionEntry =
+          const entry: SuppressionEntry = Object.freeze(
             complaintScope !== undefined
               ? { address: e.recipient, reason: 'complaint', scope: complaintScope, source: e.provider, createdAt: now, detail: e.feedbackType ?? 'complaint' }
-              : { address: e.recipient, reason: 'complaint', source: e.provider, createdAt: now, detail: e.feedbackType ?? 'complaint' };
+              : { address: e.recipient, reason: 'complaint', source: e.provider, createdAt: now, detail: e.feedbackType ?? 'complaint' },
+          );
           return { action: 'suppress', entry, why: `complaint (${e.feedbackType ?? 'unspecified'})` };
         }
         case 'unsubscribed': {
           const scope = unsubscribeScope(e);
           if (typeof scope !== 'string' || scope === '') return { action: 'none', why: 'unsubscribe without a scope (unsubscribeScope gave none)' };
-          const entry: SuppressionEntry = { address: e.recipient, reason: 'unsubscribe', scope, source: e.provider, createdAt: now };
+          const entry: SuppressionEntry = Object.freeze({ address: e.recipient, reason: 'unsubscribe', scope, source: e.provider, createdAt: now });
           return { action: 'suppress', entry, why: `unsubscribed from ${scope}` };
         }
         case 'resubscribed': {

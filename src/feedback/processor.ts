@@ -32,6 +32,7 @@ import type { CorrelationStore, SentRecord, SuppressionEntry, SuppressionStore }
 import { slice } from '../queue/slice.js';
 import { parseComplaint } from './arf.js';
 import { parseBounce } from './dsn.js';
+import { DEFAULT_MAX_SCAN_LENGTH, readInputYielding } from './mime.js';
 import { checkFeedbackEvent, cleanMessageId, copyEvent, normalizeRecipient, withEventId } from './event.js';
 import type { FeedbackEvent, FeedbackEventType } from './event.js';
 import { createSuppressionPolicy } from './policy.js';
@@ -431,7 +432,15 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
       const eventId = (provider: string, i: number, recipient: string): string => `${provider}:${reportKey}:${i}:${recipient.toLowerCase()}`;
       const empty = { events: [], suppressed: 0, unsuppressed: 0, unverified: 0, unresolved: 0 };
 
-      const bounce = parseBounce(mime);
+      // Read (skimmed, decoded, line ends normalized) in pieces with turns of the host's loop
+      // between them; the parsers then read this text at once, as they would have read the mail.
+      let input: string | Uint8Array = mime;
+      try {
+        input = await readInputYielding(mime, DEFAULT_MAX_SCAN_LENGTH);
+      } catch {
+        // The parsers read the mail themselves, and never throw on it.
+      }
+      const bounce = parseBounce(input);
       if (bounce.kind === 'bounce' || bounce.kind === 'delay' || (bounce.kind === 'not-bounce' && bounce.recipients.length > 0)) {
         const kind: RawFeedbackKind = bounce.kind === 'not-bounce' ? 'delivery' : bounce.kind;
         const events: FeedbackEvent[] = [];
@@ -472,7 +481,7 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
       }
       if (bounce.kind === 'autoreply') return { ...empty, kind: 'autoreply', bounce };
 
-      const complaint = parseComplaint(mime);
+      const complaint = parseComplaint(input);
       if (complaint === undefined) return { ...empty, kind: 'not-bounce' };
       const type: FeedbackEventType = complaint.feedbackType === 'opt-out' ? 'unsubscribed' : 'complained';
       // Feedback loops report to the abuse address, but Original-Mail-From is the VERP return path.

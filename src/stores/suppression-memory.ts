@@ -36,11 +36,14 @@ type Slot = SuppressionEntry | Map<string, SuppressionEntry>;
 const live = (e: SuppressionEntry | undefined, now: number): SuppressionEntry | undefined => (e !== undefined && (e.expiresAt === undefined || e.expiresAt > now) ? e : undefined);
 
 /**
- * A frozen copy of an entry. `Object.assign`, not `{ ...entry }`: V8 gives each spread copy that
- * is then frozen its own hidden class (hundreds of bytes per entry, kept as long as the entry).
- * A source with an own `__proto__` key (JSON) is spread, so that the key stays data.
+ * The entry as the store keeps it: a frozen entry as it is (nobody can change it; the feedback
+ * policy freezes its entries, so a batch of bounces keeps one object per entry, not two), else a
+ * frozen copy. `Object.assign`, not `{ ...entry }`: V8 gives each spread copy that is then
+ * frozen its own hidden class (hundreds of bytes per entry, kept as long as the entry). A source
+ * with an own `__proto__` key (JSON) is spread, so that the key stays data.
  */
-const frozenCopy = (entry: SuppressionEntry): SuppressionEntry => Object.freeze(Object.hasOwn(entry, '__proto__') ? { ...entry } : Object.assign({}, entry));
+const frozenCopy = (entry: SuppressionEntry): SuppressionEntry =>
+  Object.isFrozen(entry) ? entry : Object.freeze(Object.hasOwn(entry, '__proto__') ? { ...entry } : Object.assign({}, entry));
 
 const domainKey = (domain: string): string => domain.toLowerCase().replace(/\.$/, '');
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MailErrorCode, isMailError } from '../../src/errors.js';
 import type { FeedbackEvent } from '../../src/feedback/event.js';
@@ -379,6 +380,30 @@ describe('createFeedbackProcessor: ingestRaw', () => {
   it('rejects input that is not text or bytes', async () => {
     const processor = createFeedbackProcessor({ suppression: memorySuppressionStore() });
     expect((await rejection(processor.ingestRaw(42 as never))).code).toBe(MailErrorCode.VALIDATION);
+  });
+
+  it('reads a 10 MB bounce in pieces, with turns of the event loop between them, and still finds its recipient', async () => {
+    // The DSN with a 10 MB returned attachment (base64, CRLF): skimmed, decoded and normalized across turns.
+    const attachment = randomBytes(7_500_000).toString('base64').replace(/.{76}/g, '$&\r\n');
+    const mail = dsn({ messageId: 'big-1' }).replace('--b1--', ['--b1', 'Content-Type: application/pdf', 'Content-Transfer-Encoding: base64', '', attachment, '--b1--'].join('\n'));
+    expect(mail.length).toBeGreaterThan(10_000_000);
+    const suppression = memorySuppressionStore();
+    const processor = createFeedbackProcessor({ suppression, rawTrust: 'mailbox', now });
+    let turns = 0;
+    let running = true;
+    const tick = (): void => {
+      if (!running) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const result = await processor.ingestRaw(Buffer.from(mail));
+    running = false;
+    expect(result.kind).toBe('bounce');
+    expect(result.suppressed).toBe(1);
+    expect(await suppression.find('ann@example.org', [], NOW)).toMatchObject({ reason: 'hard-bounce' });
+    // Parsed in one turn, the host's immediates would run once at most (when the events are processed).
+    expect(turns).toBeGreaterThanOrEqual(3);
   });
 });
 

@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { readInput, readInputYielding } from '../../src/feedback/mime.js';
+
+/** A DSN returning an original with a base64 attachment of about `mb` MB, CRLF line ends. */
+function bigBounce(mb: number): string {
+  const attachment = randomBytes(Math.round(mb * 1024 * 1024 * 0.74))
+    .toString('base64')
+    .replace(/.{76}/g, '$&\r\n');
+  return [
+    'From: MAILER-DAEMON@mx.example.net',
+    'Subject: Undelivered Mail Returned to Sender',
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="B1"',
+    '',
+    '--B1',
+    'Content-Type: message/delivery-status',
+    '',
+    'Final-Recipient: rfc822; ann@example.org',
+    'Action: failed',
+    'Status: 5.1.1',
+    '',
+    '--B1',
+    'Content-Type: message/rfc822',
+    '',
+    'Content-Type: multipart/mixed; boundary="B2"',
+    '',
+    '--B2',
+    'Content-Type: application/pdf',
+    'Content-Transfer-Encoding: base64',
+    '',
+    attachment,
+    '--B2--',
+    '--B1--',
+    '',
+  ].join('\r\n');
+}
+
+describe('readInputYielding', () => {
+  it('gives the text readInput gives, for strings and bytes, small and skimmed', async () => {
+    const big = bigBounce(3);
+    // Runs of CRs across the 64 KiB chunk limits, bare CRs, a line longer than a chunk, UTF-8 and invalid UTF-8.
+    const crs = Array.from({ length: 5000 }, (_, i) => `line ${i} ${'x'.repeat(i % 97)}${'\r'.repeat(i % 4)}${i % 3 === 0 ? '' : '\n'}`).join('');
+    const long = `Subject: a\r\n\r\n${'y'.repeat(200_000)}\r\r\nend\r`;
+    const inputs: (string | Uint8Array)[] = [
+      'Subject: hi\r\n\r\nbody\r\n',
+      'Subject: hi\n\nno carriage returns\n',
+      crs,
+      long,
+      big,
+      Buffer.from(big),
+      Buffer.from(`Subject: é\r\n\r\n${'ü'.repeat(100_000)}\r\n`),
+      Buffer.concat([Buffer.from('Subject: x\r\n\r\n'), Buffer.from([0xff, 0xfe, 0x0d, 0x0a, 0xe9])]),
+    ];
+    for (const input of inputs) {
+      for (const max of [1024, 2 * 1024 * 1024]) {
+        expect(await readInputYielding(input, max)).toBe(readInput(input, max));
+      }
+    }
+  });
+
+  it('gives the host a turn of the event loop during the read of a large mail', async () => {
+    const big = Buffer.from(bigBounce(10));
+    let turns = 0;
+    let running = true;
+    const tick = (): void => {
+      if (!running) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const text = await readInputYielding(big, 2 * 1024 * 1024);
+    running = false;
+    expect(text).toBe(readInput(big, 2 * 1024 * 1024));
+    // The whole read in one turn gives none; in pieces (a yield after each ms of work), several.
+    expect(turns).toBeGreaterThanOrEqual(2);
+  });
+});
