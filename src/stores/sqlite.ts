@@ -20,11 +20,22 @@
  *   committed write survives a crash or kill of the process; a power loss or OS crash may lose
  *   the last transactions (never corrupts the file). `durability: 'full'` (`synchronous=FULL`):
  *   every commit is fsynced and survives power loss too, at the cost of one fsync per group.
- * - **One writer per file.** The file is opened with `locking_mode=EXCLUSIVE` and a write at
- *   open, so the OS lock is held until `close()`. A second store on the same file, in this or
- *   another process, is refused with a STORE error; the lock is released when the holder closes
- *   or its process dies (also on SIGKILL), and the next opener takes over. Two processes never
- *   send the same queue.
+ * - **Checkpoints off the event loop.** Copying the WAL into the file (with its fsyncs) runs on
+ *   a worker thread with its own connection (`wal_checkpoint(PASSIVE)` every 256 commits); the
+ *   store's connection never checkpoints inside a commit (`wal_autocheckpoint=0`). A second,
+ *   short pass copies what was committed during the first while new commits wait (a few ms, the
+ *   event loop runs on), so the next commit restarts the WAL instead of growing it. Where the
+ *   worker cannot run (a user-supplied `lib`, `':memory:'`, a worker that fails), SQLite
+ *   checkpoints inside commits every 10,000 pages as before. `sqliteStore()` itself writes
+ *   nothing (the first write to an empty WAL fsyncs its header): the owner row goes with the
+ *   first commit, or at `close()`.
+ * - **One writer per file.** At open the store takes an exclusive lock on a sidecar file,
+ *   `<path>-lock` (a tiny SQLite database, never deleted), held until `close()`. A second store
+ *   on the same file, in this or another process, is refused with a STORE error; the lock is
+ *   released when the holder closes or its process dies (also on SIGKILL), and the next opener
+ *   takes over. Two processes never send the same queue. A writer that locks the database file
+ *   itself (an older mailpush, `locking_mode=EXCLUSIVE`) is refused while a store holds it, and
+ *   refuses a store while it holds the file.
  * - **Versioned schema.** `PRAGMA application_id` marks the file as ours and `PRAGMA
  *   user_version` is the schema version, upgraded by forward migrations at open. A file written
  *   by a newer mailpush, or another application's database, is refused and left untouched.
@@ -65,7 +76,9 @@ import type {
 } from '../types.js';
 import { MAX_SOFT_BOUNCES_PER_ADDRESS } from './soft-bounce-memory.js';
 import { decodeJob, decodeMessage, encodeJob, encodeMessage, encodeResult, checkJson } from './sqlite-codec.js';
-import { openConnection, preloadBetterSqlite3, sqliteCode } from './sqlite-driver.js';
+import { openConnection, preloadBetterSqlite3, resolveDriver, sqliteCode } from './sqlite-driver.js';
+import { startCheckpointer, takeWriterLock } from './sqlite-checkpointer.js';
+import type { Checkpointer } from './sqlite-checkpointer.js';
 import type { BetterSqlite3Constructor, SqliteConnection, SqliteDriverName, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { classifyFile, MIGRATIONS, APPLICATION_ID, SCHEMA_VERSION } from './sqlite-schema.js';
 import { checkSuppressionEntry, suppressionTargetKey } from './suppression-memory.js';
@@ -150,6 +163,8 @@ export interface SqliteStoreStats {
   readonly commits: number;
   /** Transactions that failed; every write in them was rejected and none was kept. */
   readonly failedCommits: number;
+  /** WAL checkpoints run by the store's worker thread (0 where SQLite checkpoints inside commits). */
+  readonly checkpoints: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -169,8 +184,12 @@ const LAZY_MAX_OPS = 256;
 /** Expired rows are deleted at most this often, in chunks, after a commit. */
 const PRUNE_INTERVAL_MS = 60_000;
 const PRUNE_CHUNK = 5000;
-/** WAL pages between automatic checkpoints. */
+/** WAL pages between automatic checkpoints, where the store checkpoints on its own thread. */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+/** Commits between checkpoints of the worker (about 10-15 WAL pages each under a send loop). */
+const CHECKPOINT_COMMITS = 256;
+/** Longest time commits wait for the second pass of a checkpoint. */
+const HOLD_MAX_MS = 250;
 /** Page cache: negative = KiB (16 MiB). */
 const CACHE_SIZE = -16_384;
 
@@ -342,16 +361,24 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   // Open: lock, check what the file is, migrate, claim.
   // ------------------------------------------------------------------------------------
 
+  // The one-writer lock: an exclusive lock on the sidecar file `<path>-lock`, held until close()
+  // (see sqlite-checkpointer.ts: the database file itself is shared with the checkpoint worker).
+  let lock: SqliteConnection | undefined;
   let conn: SqliteConnection;
   try {
+    if (!inMemory) lock = takeWriterLock(path, resolveDriver(driverOption, options.lib), options.lib);
     conn = openConnection(path, { driver: driverOption, lib: options.lib });
   } catch (err) {
+    try {
+      lock?.close();
+    } catch {
+      // The open failure is the error worth reporting.
+    }
     throw storeError(err, 'opening the file');
   }
   let jobCount = 0;
   let owner: { pid: number; host: string; driver: string; openedAt: string; jobs: number } | undefined;
   try {
-    if (!inMemory) conn.exec('PRAGMA locking_mode = EXCLUSIVE');
     conn.exec('PRAGMA busy_timeout = 0');
     const get = (sql: string): SqliteRow | undefined => conn.prepare(sql).get();
     const found = classifyFile(
@@ -380,9 +407,9 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (mode !== 'wal') throw new MailError(`SQLite store ${path}: could not switch the file to WAL mode (got ${mode})`, { code: MailErrorCode.STORE, retryable: false });
     }
     conn.exec(`PRAGMA synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
-    // Checkpoints (copying the WAL into the file, with an fsync) are the main cost of a busy
-    // queue: a 10,000-page WAL (about 40 MB) makes them rare and lets them write each hot page
-    // once. The page cache holds the hot part of the indexes. Both can be changed with `pragmas`.
+    // Checkpoints (copying the WAL into the file, with an fsync) run on a worker thread (started
+    // below); until it runs, and wherever it cannot, SQLite checkpoints itself every 10,000 WAL
+    // pages (about 40 MB), inside a COMMIT. The page cache holds the hot part of the indexes.
     conn.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     conn.exec(`PRAGMA cache_size = ${CACHE_SIZE}`);
     for (let version = found.kind === 'new' ? 0 : found.version; version < SCHEMA_VERSION; version++) {
@@ -404,18 +431,37 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     const kept = readKeptCount(conn);
     jobCount = kept ?? num(conn.prepare('SELECT count(*) AS n FROM jobs').get(), 'n');
     owner = { pid: process.pid, host: hostname(), driver: conn.driver, openedAt: new Date(clock.now()).toISOString(), jobs: jobCount };
-    // A write at open takes the exclusive lock now, and holds it until close().
-    conn.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('owner', JSON.stringify(owner));
+    // No write at open: the first write to an empty WAL fsyncs its header (tens of ms on a busy
+    // disk). The owner row is written with the first commit, or at close().
     for (const [name, value] of pragmas) conn.exec(`PRAGMA ${name} = ${value}`);
   } catch (err) {
     try {
       conn.close();
+      lock?.close();
     } catch {
       // The open failure is the error worth reporting.
     }
     throw storeError(err, 'opening the file');
   }
   if (key !== undefined) openFiles().add(key);
+
+  let checkpointer: Checkpointer | undefined;
+  /** Checkpoints of a worker that stopped. */
+  let checkpointsDone = 0;
+  if (!inMemory && options.lib === undefined) {
+    checkpointer = startCheckpointer({
+      path,
+      driver: conn.driver,
+      synchronous: durability === 'full' ? 'FULL' : 'NORMAL',
+      onFailure: () => {
+        // The store checkpoints itself again, as SQLite does by default.
+        checkpointsDone += checkpointer?.stats().checkpoints ?? 0;
+        checkpointer = undefined;
+        if (!closed) conn.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      },
+    });
+    if (checkpointer !== undefined) conn.exec('PRAGMA wal_autocheckpoint = 0');
+  }
 
   // ------------------------------------------------------------------------------------
   // Group commit.
@@ -441,6 +487,14 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   /** Change of the job count made by the running transaction. */
   let jobDelta = 0;
   let lastPrune = Number.NEGATIVE_INFINITY;
+  /** The owner row still has the previous holder's stamp: the next commit writes it. */
+  let ownerStale = true;
+  let commitsSinceCheckpoint = 0;
+  /** A checkpoint runs on the worker. */
+  let checkpointing = false;
+  /** Its second pass runs: scheduled commits wait for it. */
+  let holding = false;
+  let holdTimer: ReturnType<typeof setTimeout> | undefined;
   let writes = 0;
   let commits = 0;
   let failedCommits = 0;
@@ -463,9 +517,9 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     try {
       conn.exec('BEGIN IMMEDIATE');
       for (let i = 0; i < batch.length; i++) values[i] = batch[i]!.run();
-      if (jobDelta !== 0) {
+      if (jobDelta !== 0 || ownerStale) {
         (owner as NonNullable<typeof owner>).jobs = jobCount + jobDelta;
-        run("UPDATE meta SET value = ? WHERE key = 'owner'", JSON.stringify(owner));
+        run("INSERT INTO meta (key, value) VALUES ('owner', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", JSON.stringify(owner));
       }
       conn.exec('COMMIT');
     } catch (err) {
@@ -480,16 +534,57 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       return error;
     }
     jobCount += jobDelta;
+    ownerStale = false;
     commits++;
+    if (++commitsSinceCheckpoint >= CHECKPOINT_COMMITS) checkpoint();
     writes += batch.length;
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(values[i]);
     prune();
     return undefined;
   };
 
+  /**
+   * Has the worker copy the WAL into the file. A WAL that is copied whole is restarted from
+   * its start by the next commit instead of growing: but the commits made while the copy ran
+   * leave frames behind, so a second pass copies those while new commits wait (a few ms; the
+   * writes keep queueing, nothing blocks the event loop).
+   */
+  function checkpoint(): void {
+    const worker = checkpointer;
+    if (worker === undefined || checkpointing) return;
+    checkpointing = true;
+    commitsSinceCheckpoint = 0;
+    const release = (): void => {
+      if (holdTimer !== undefined) clearTimeout(holdTimer);
+      holdTimer = undefined;
+      checkpointing = false;
+      if (!holding) return;
+      holding = false;
+      if (ops.length > 0 && !closed) {
+        scheduled = true;
+        setImmediate(commitSoon);
+      }
+    };
+    // The first pass's own count cannot tell whether commits came meanwhile: it reads the WAL's
+    // length when it starts.
+    void worker.run().then(() => {
+      if (closed || checkpointer === undefined) return release();
+      holding = true;
+      // A worker stuck on a slow disk must not hold the commits for long.
+      holdTimer = setTimeout(release, HOLD_MAX_MS);
+      void worker.run().then(release);
+    });
+  }
+
+  /** The scheduled group commit; waits while a checkpoint holds the commits (see above). */
+  const commitSoon = (): void => {
+    if (holding) return;
+    flush();
+  };
+
   const onLazyTimer = (): void => {
     lazyTimer = undefined;
-    flush();
+    if (!holding) flush();
   };
 
   /** Queues a write into the next group commit; `lazy`: see {@link LAZY_COMMIT_MS}. */
@@ -503,7 +598,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
         lazyTimer ??= setTimeout(onLazyTimer, LAZY_COMMIT_MS);
       } else {
         scheduled = true;
-        setImmediate(() => void flush());
+        setImmediate(commitSoon);
       }
     });
   };
@@ -891,7 +986,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     replay,
     campaigns: sqliteCampaignStore({ name: STORE_NAME, write: (fn) => write('campaigns', fn), read: (doing, fn) => read('campaigns', doing, fn), run, one, all }),
     subscriptions: sqliteSubscriptionStore({ name: STORE_NAME, write: (fn) => write('subscriptions', fn), read: (doing, fn) => read('subscriptions', doing, fn), run, one, all }),
-    stats: () => ({ writes, commits, failedCommits }),
+    stats: () => ({ writes, commits, failedCommits, checkpoints: checkpointsDone + (checkpointer?.stats().checkpoints ?? 0) }),
     flush() {
       if (closed) throw closedError();
       const failure = flush();
@@ -899,13 +994,24 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     close() {
       closing ??= (async () => {
+        // A file opened and closed without writes still gets this holder's owner row.
+        if (ownerStale && !closed) void write('queue', () => undefined).catch(() => undefined);
         flush();
         closed = true;
+        if (holdTimer !== undefined) clearTimeout(holdTimer);
+        // The worker's last checkpoint leaves the close below (which checkpoints the rest on
+        // this thread and deletes the WAL) little to copy.
+        await checkpointer?.close(true);
         try {
           conn.close();
         } catch (err) {
           throw storeError(err, 'closing the file');
         } finally {
+          try {
+            lock?.close();
+          } catch {
+            // The lock goes with the file handle anyway.
+          }
           if (key !== undefined) openFiles().delete(key);
         }
       })();
