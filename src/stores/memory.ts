@@ -16,8 +16,11 @@ interface Held {
   readonly seq: number;
   /** Dropped once the message is done, so that `order` does not keep it alive until compaction. */
   message: NormalizedMessage;
-  /** Unfinished jobs, in the order they were added (most messages have one). */
-  readonly jobs: Job[];
+  /**
+   * Unfinished jobs, in the order they were added: the job itself while there is one (most
+   * messages), an array once there are more (an array of one cost ~56 B per queued message).
+   */
+  jobs: Job | Job[];
   /** Results recorded so far; made on the first one. */
   results: StoredResult[] | undefined;
   /** Set once the last job is removed; the entry then waits for compaction of `order`. */
@@ -35,8 +38,22 @@ export interface MemoryQueueStore extends QueueStore {
   status(id: string): StoredStatus | undefined;
 }
 
+/** No jobs left (a done entry). */
+const NO_JOBS: Job[] = [];
+
+function jobAt(held: Held, i: number): Job | undefined {
+  const jobs = held.jobs;
+  return Array.isArray(jobs) ? jobs[i] : jobs;
+}
+
+/** A copy of the held jobs as an array. */
+function jobList(held: Held): Job[] {
+  const jobs = held.jobs;
+  return Array.isArray(jobs) ? jobs.slice() : [jobs];
+}
+
 function entryOf(held: Held): StoredEntry {
-  const jobs = held.jobs.slice();
+  const jobs = jobList(held);
   return held.results === undefined ? { message: held.message, jobs } : { message: held.message, jobs, results: held.results.slice() };
 }
 
@@ -86,6 +103,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
   /** Index of the job with this id in its message, or -1. Messages hold few jobs: a scan. */
   const indexOf = (held: Held, id: string): number => {
     const jobs = held.jobs;
+    if (!Array.isArray(jobs)) return jobs.id === id ? 0 : -1;
     for (let i = 0; i < jobs.length; i++) if ((jobs[i] as Job).id === id) return i;
     return -1;
   };
@@ -95,8 +113,15 @@ export default function memoryQueueStore(): MemoryQueueStore {
     add(entry: StoredEntry) {
       if (entry.jobs.length === 0) return;
       const results = entry.results;
-      const held: Held = { seq: ++seq, message: entry.message, jobs: entry.jobs.slice(), results: results === undefined || results.length === 0 ? undefined : results.slice(), done: false };
-      jobCount += held.jobs.length;
+      const jobs = entry.jobs;
+      const held: Held = {
+        seq: ++seq,
+        message: entry.message,
+        jobs: jobs.length === 1 ? (jobs[0] as Job) : jobs.slice(),
+        results: results === undefined || results.length === 0 ? undefined : results.slice(),
+        done: false,
+      };
+      jobCount += jobs.length;
       messages.set(entry.message.id, held);
       order.push(held);
     },
@@ -104,11 +129,15 @@ export default function memoryQueueStore(): MemoryQueueStore {
       const held = messages.get(job.messageRef);
       if (held === undefined) return;
       const i = indexOf(held, job.id);
+      const jobs = held.jobs;
       if (i < 0) {
-        held.jobs.push(job);
+        if (Array.isArray(jobs)) jobs.push(job);
+        else held.jobs = [jobs, job];
         jobCount++;
-      } else if (held.jobs[i] !== job) {
-        held.jobs[i] = job;
+      } else if (!Array.isArray(jobs)) {
+        held.jobs = job;
+      } else if (jobs[i] !== job) {
+        jobs[i] = job;
       }
       settle(held, results);
     },
@@ -120,15 +149,16 @@ export default function memoryQueueStore(): MemoryQueueStore {
         settle(held, results);
         return;
       }
-      if (held.jobs.length === 1) {
+      const jobs = held.jobs;
+      if (!Array.isArray(jobs) || jobs.length === 1) {
         // The last job: the message is forgotten with its results, so they are not copied.
-        held.jobs.length = 0;
+        held.jobs = NO_JOBS;
         jobCount--;
         finish(held);
         return;
       }
       settle(held, results);
-      held.jobs.splice(i, 1);
+      jobs.splice(i, 1);
       jobCount--;
     },
     *recover() {
@@ -166,7 +196,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
       if (typeof id !== 'string') throw configError('id', 'a message id', id);
       const held = messages.get(id);
       if (held === undefined) return undefined;
-      return { id, messageId: held.message.messageId, jobs: held.jobs.slice(), results: held.results?.slice() ?? [] };
+      return { id, messageId: held.message.messageId, jobs: jobList(held), results: held.results?.slice() ?? [] };
     },
     size: () => jobCount,
     get: (id: string) => {
@@ -175,12 +205,12 @@ export default function memoryQueueStore(): MemoryQueueStore {
       const held = messages.get(id.slice(0, id.lastIndexOf('/')));
       if (held !== undefined) {
         const i = indexOf(held, id);
-        if (i >= 0) return held.jobs[i];
+        if (i >= 0) return jobAt(held, i);
       }
       // Jobs given with other ids: look through every message.
       for (const h of messages.values()) {
         const i = indexOf(h, id);
-        if (i >= 0) return h.jobs[i];
+        if (i >= 0) return jobAt(h, i);
       }
       return undefined;
     },
