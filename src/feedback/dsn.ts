@@ -80,6 +80,8 @@ import {
 } from './mta/wording.js';
 import type { BounceAction, BouncedRecipient, BounceKind, BounceResult, OriginalHeaders, ParseBounceOptions } from './types.js';
 
+/** Families whose status is read from the text only, never from the Status field. */
+const TEXT_STATUS_ONLY: ReadonlySet<string> = new Set(['opensmtpd']);
 /** Lines of report text, outside the recipients' blocks, tested for error wording. */
 const MAX_COMMON_LINES = 200;
 /** Longest diagnostic text kept per recipient. */
@@ -394,7 +396,10 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   }
   // The remote server's own status (right after its reply code) beats the reporting MTA's
   // Status field, which is often a generic X.0.0 or a guess.
-  const field = parseEnhancedStatus(fields.get('status'));
+  // OpenSMTPD's reports are read from their text, as the reference's format reader does: the
+  // Status field of its delivery-status part is its own queue verdict (4.4.7 on every expiry),
+  // not a code any server gave.
+  const field = TEXT_STATUS_ONLY.has(ctx.mta ?? '') ? undefined : parseEnhancedStatus(fields.get('status'));
   const status = preferStatus(field, reply.status ?? unwrapped.status, reply.code);
   const action = readAction(fields.get('action')) ?? (status?.startsWith('2') ? 'delivered' : status?.startsWith('4') && ctx.delayedReport() ? 'delayed' : 'failed');
   // The phrase naming the refused command, else a verb the diagnostic names in capitals (the reference's last resort).

@@ -245,6 +245,8 @@ describe("each family's own wording for what it decided itself (the reference's 
     ['aol', 'Host or domain name not found. Name service error for name=dest.example type=A', 'hostunknown'],
     ['outlook', '550 Requested action not taken: mailbox unavailable', 'userunknown'],
     ['gmx', 'delivery retry timeout exceeded', 'expired'],
+    ['gmail', 'DNS Error: Domain name not found', 'hostunknown'],
+    ['gmail', 'DNS Error: Could not contact DNS servers', 'expired'],
     ['einsundeins', 'Mail size limit exceeded', 'mesgtoobig'],
     ['messagingserver', 'Illegal host/domain name found', 'hostunknown'],
   ];
@@ -311,5 +313,45 @@ describe('a recipient named only in the Subject', () => {
     expect(several.recipients).toHaveLength(0);
     const chat = parseBounce(['From: pat@friend.example', 'To: app@sender.example', 'Subject: lunch with quinn@corp.example?', '', 'See you at noon.'].join('\n'));
     expect(chat.kind).toBe('not-bounce');
+  });
+});
+
+describe('OpenSMTPD: the status comes from its text, as the reference reads its reports', () => {
+  const mail = (line: string, status: string): string =>
+    [
+      'From: Mailer Daemon <MAILER-DAEMON@relay.example>',
+      'To: app@sender.example',
+      'Subject: Delivery status notification: delayed',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"',
+      '',
+      '--b1',
+      'Content-Type: text/plain',
+      '',
+      '    This is the MAILER-DAEMON, please DO NOT REPLY to this email.',
+      '',
+      line,
+      '',
+      '--b1',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; relay.example',
+      '',
+      'Final-Recipient: rfc822; ron@dest.example',
+      'Action: delayed',
+      `Status: ${status}`,
+      '',
+      '--b1--',
+      '',
+    ].join('\n');
+
+  it("ignores the Status field of its queue's own verdict", () => {
+    const x = parseBounce(mail('ron@dest.example: Envelope expired', '4.4.7')).recipients[0]!;
+    expect([x.address, x.status, x.reason]).toEqual(['ron@dest.example', undefined, 'expired']);
+  });
+
+  it('keeps the code the remote server gave in the text', () => {
+    const x = parseBounce(mail('ron@dest.example: 552 5.2.2 Mailbox full', '5.0.0')).recipients[0]!;
+    expect([x.status, x.replyCode, x.reason]).toEqual(['5.2.2', 552, 'mailboxfull']);
   });
 });

@@ -110,6 +110,9 @@ export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
     reason: 'networkerror',
   },
   { mta: 'opensmtpd', pattern: /Could not retrieve credentials/i, reason: 'securityerror' },
+  // Gmail's own sentences when it got no reply to quote.
+  { mta: 'gmail', pattern: /DNS Error: (?:Domain name not found|DNS server returned answer with no data)/i, reason: 'hostunknown' },
+  { mta: 'gmail', pattern: /DNS Error: Could not contact DNS servers|Delivery to the following recipients? (?:has been|is) delayed|The recipient server did not accept our requests? to connect/i, reason: 'expired' },
   // AOL's and Outlook.com's (Hotmail's) own wording.
   { mta: 'aol', pattern: /Host or domain name not found/i, reason: 'hostunknown' },
   { mta: 'aol', pattern: /type=MX: Malformed or unexpected name server reply/i, reason: 'notaccept' },
