@@ -108,6 +108,9 @@ interface SpilledWait {
   readonly waiters: ((report: DeliveryReport) => void)[];
 }
 
+/** The options of a `send()` given none: one frozen object, not a new `{}` per call. */
+const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
+
 class MailerImpl implements Mailer {
   readonly transport: Transport;
   readonly store: MailerStore;
@@ -270,7 +273,7 @@ class MailerImpl implements Mailer {
     return this.health.verify();
   }
 
-  send(input: MessageInput, options: SendOptions = {}): Promise<SendReceipt> {
+  send(input: MessageInput, options: SendOptions = NO_SEND_OPTIONS): Promise<SendReceipt> {
     try {
       if (this.core.closing) throw new MailError('The mailer is closed', { code: MailErrorCode.CLOSED });
       checkSendOptions(options);
