@@ -257,6 +257,9 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
   {
     id: 'google',
     hosts: ['aspmx.l.google.com', 'gmail-smtp-in.l.google.com'],
+    // Google's SMTP servers end every reply with " - gsmtp": the reply is Google's even when the
+    // report does not name the remote host.
+    tokens: [' - gsmtp'],
     decide(f: HostFacts): HostAnswer | undefined {
       const s = subject(f.status);
       const d = detail(f.status);

@@ -351,6 +351,8 @@ describe('per-receiving-host rules, by provider table (issue 15, third pass)', (
     expect(reasonOf({ status: '5.2.1', replyCode: 550, text: '550 5.2.1 the email account that you tried to reach is disabled.', remoteHost: google })).toBe('suspend');
     expect(reasonOf({ status: '4.2.1', replyCode: 450, text: '450 4.2.1 the user you are trying to contact is receiving mail too quickly.', remoteHost: google })).toBe('ratelimited');
     expect(reasonOf({ status: '5.1.2', replyCode: 553, text: "553 5.1.2 we weren't able to find the recipient domain.", remoteHost: google })).toBe('hostunknown');
+    // Google's own " - gsmtp" suffix names the provider when the report does not name the host.
+    expect(decide({ status: '5.7.0', replyCode: 552, text: '552 5.7.0 our system detected an illegal attachment on your message. x - gsmtp' }).decidedBy.rule).toBe('host/google');
     // A different status with the same words is not Google's entry: the generic rules decide.
     expect(decide({ status: '5.7.1', replyCode: 550, text: '550 5.7.1 mail relay denied', remoteHost: google }).decidedBy.rule).not.toBe('host/google');
   });
