@@ -110,6 +110,14 @@ export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
     reason: 'networkerror',
   },
   { mta: 'opensmtpd', pattern: /Could not retrieve credentials/i, reason: 'securityerror' },
+  // Facebook's response codes (postmaster.facebook.com/response_codes) after the reply.
+  { mta: 'facebook', pattern: /\b(?:RCP-P1|INT-P[134])\b/, reason: 'userunknown' },
+  { mta: 'facebook', pattern: /\bRCP-P[23]\b/, reason: 'filtered' },
+  { mta: 'facebook', pattern: /\b(?:MSG-P1|INT-P2)\b/, reason: 'mesgtoobig' },
+  { mta: 'facebook', pattern: /\bMSG-P[23]\b/, reason: 'contenterror' },
+  { mta: 'facebook', pattern: /\bRCP-T4\b/, reason: 'suspend' },
+  { mta: 'facebook', pattern: /\bRCP-T1\b/, reason: 'systemerror' },
+  { mta: 'facebook', pattern: /\b(?:CON-T[1-4]|MSG-T1)\b/, reason: 'toomanyconn' },
   // Gmail's own sentences when it got no reply to quote.
   { mta: 'gmail', pattern: /DNS Error: (?:Domain name not found|DNS server returned answer with no data)/i, reason: 'hostunknown' },
   { mta: 'gmail', pattern: /DNS Error: Could not contact DNS servers|Delivery to the following recipients? (?:has been|is) delayed|The recipient server did not accept our requests? to connect/i, reason: 'expired' },
