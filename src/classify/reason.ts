@@ -414,7 +414,9 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
   ],
   ['mesgtoobig', (f) => (f.statusFamily === 'exceedlimit' ? undefined : common(f, 'mesgtoobig'))],
   ['exceedlimit', (f) => common(f, 'exceedlimit')],
-  ['suspend', (f) => (f.code === 525 ? { rule: 'first-pass/reply-code', matched: '525' } : common(f, 'suspend'))],
+  // Account state by wording (or reply 525) only, as the reference's Suspend rule: a 4.2.1 status
+  // alone is left to the second pass, so "4.2.1 ... receiving mail too quickly" is a rate limit.
+  ['suspend', (f) => (f.code === 525 ? { rule: 'first-pass/reply-code', matched: '525' } : common(f, 'suspend', false))],
   ['hasmoved', (f) => common(f, 'hasmoved')],
   [
     'norelaying',

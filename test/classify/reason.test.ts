@@ -400,3 +400,11 @@ describe('per-receiving-host rules, by provider table (issue 15, third pass)', (
     expect(reasonOf({ status: '5.0.0', replyCode: 552, text: '552 too much mail data', command: 'RCPT', remoteHost: 'mfsmax.docomo.ne.jp' })).toBe('mailboxfull');
   });
 });
+
+describe('first-pass predicates that read no status (the reference: suspend by wording only)', () => {
+  it('a 4.2.1 status does not make a rate-limit reply a suspended account; alone it still is suspend', () => {
+    expect(reasonOf({ status: '4.2.1', replyCode: 450, text: '450 4.2.1 the user you are trying to contact is receiving mail too quickly', command: 'RCPT' })).toBe('ratelimited');
+    expect(decide({ status: '4.2.1', replyCode: 450, text: '450 4.2.1 try later', command: 'RCPT' }).decidedBy).toMatchObject({ rule: 'second-pass/status', family: 'suspend' });
+    expect(decide({ status: '5.2.1', replyCode: 550, text: '550 5.2.1 account disabled', command: 'RCPT' }).decidedBy).toMatchObject({ rule: 'first-pass/phrase', family: 'suspend' });
+  });
+});
