@@ -35,6 +35,7 @@ interface Health {
   readonly cpuUs: number;
   readonly gcCount: number;
   readonly gcLongestMs: number;
+  readonly gcTotalMs: number;
 }
 
 const gcPauses: number[] = [];
@@ -78,6 +79,7 @@ async function health(work: () => Promise<unknown>): Promise<Health> {
     cpuUs: cpu.user + cpu.system,
     gcCount: gcPauses.length,
     gcLongestMs: Math.max(0, ...gcPauses),
+    gcTotalMs: gcPauses.reduce((a, b) => a + b, 0),
   };
 }
 
@@ -187,7 +189,7 @@ for (let r = 0; r < flags.rounds; r++) {
     entry.spin.push(s);
     samples.set(name, entry);
     console.log(
-      `   round ${r + 1}: ${name}: ${fmt(w.ms)} ms, CPU ${fmt(w.cpuUs / perItem, 1)} µs per item, ticks kept ${(w.kept * 100).toFixed(0)}% (spin ${(s.kept * 100).toFixed(0)}%), longest gap ${w.longestGapMs.toFixed(1)} ms (spin ${s.longestGapMs.toFixed(1)}), most CPU between ticks ${w.longestCpuMs.toFixed(1)} ms, GC pauses ${w.gcCount}, longest ${w.gcLongestMs.toFixed(1)} ms`,
+      `   round ${r + 1}: ${name}: ${fmt(w.ms)} ms, CPU ${fmt(w.cpuUs / perItem, 1)} µs per item, ticks kept ${(w.kept * 100).toFixed(0)}% (spin ${(s.kept * 100).toFixed(0)}%), longest gap ${w.longestGapMs.toFixed(1)} ms (spin ${s.longestGapMs.toFixed(1)}), most CPU between ticks ${w.longestCpuMs.toFixed(1)} ms, GC pauses ${w.gcCount} (${w.gcTotalMs.toFixed(0)} ms), longest ${w.gcLongestMs.toFixed(1)} ms`,
     );
   }
 }
@@ -196,5 +198,6 @@ for (const [name, { perItem, work, spin: ref }] of samples) {
   result(`${name}: longest gap (ms)`, summary(ref.map((t) => t.longestGapMs), 1), summary(work.map((t) => t.longestGapMs), 1), '-', '<= 20 ms', median(work.map((t) => t.longestGapMs)) <= 20);
   result(`${name}: most CPU between two ticks (ms)`, summary(ref.map((t) => t.longestCpuMs), 1), summary(work.map((t) => t.longestCpuMs), 1), '-', 'info', undefined);
   result(`${name}: longest GC pause (ms)`, summary(ref.map((t) => t.gcLongestMs), 1), summary(work.map((t) => t.gcLongestMs), 1), '-', 'info', undefined);
+  result(`${name}: GC pauses, total (ms)`, summary(ref.map((t) => t.gcTotalMs), 0), summary(work.map((t) => t.gcTotalMs), 0), '-', 'info', undefined);
   result(`${name}: CPU per item (µs)`, '-', summary(work.map((t) => t.cpuUs / perItem), 1), '-', 'info', undefined);
 }
