@@ -358,3 +358,12 @@ describe('OpenSMTPD: the status comes from its text, as the reference reads its 
     expect([x.status, x.replyCode, x.reason]).toEqual(['5.2.2', 552, 'mailboxfull']);
   });
 });
+
+describe("Dovecot's rejection mail", () => {
+  it('"Your message to <addr> was automatically rejected:" is a bounce; its reason line names the reason', () => {
+    const mail = (why: string): string => report('Mail Delivery Subsystem <MAILER-DAEMON@mx.dest.example>', 'Rejected: hello', `Your message to <sam@dest.example> was automatically rejected:\n${why}\n`);
+    const full = one(mail('Quota exceeded (mailbox for user is full)'));
+    expect([full.address, full.reason]).toEqual(['sam@dest.example', 'mailboxfull']);
+    expect(one(mail("Mailbox doesn't exist: sam")).reason).toBe('userunknown');
+  });
+});

@@ -157,7 +157,7 @@ export function provisionalReason(mta: string | undefined, text: string): Reason
 
 /**
  * Local delivery agents (mail.local, procmail, maildrop, vpopmail's vdelivermail, vmailmgr's
- * vdeliver) quoted at the start of a line in any report, and the reason their own words name
+ * vdeliver, Dovecot's "was automatically rejected") quoted in any report, and the reason their own words name
  * (the reference's Sisimai::MDA): their verdict on the whole report.
  */
 export const MDA_RULES: readonly (readonly [pattern: RegExp, reason: ReasonFamily])[] = Object.freeze([
@@ -172,11 +172,14 @@ export const MDA_RULES: readonly (readonly [pattern: RegExp, reason: ReasonFamil
   [/^\s*vdelivermail: .{0,80}(?:domain|user) is over quota/im, 'mailboxfull'],
   [/^\s*vdelivermail: .{0,80}sorry, no mailbox here by that name/im, 'userunknown'],
   [/^\s*vdeliver: .{0,80}delivery failed due to system quota violation/im, 'mailboxfull'],
+  // Dovecot's LDA/LMTP: "Your message to <addr> was automatically rejected:" then its reason.
+  [/was automatically rejected:\s{0,4}(?:mailbox doesn't exist: )/i, 'userunknown'],
+  [/was automatically rejected:\s{0,4}(?:quota exceeded|not enough disk space)/i, 'mailboxfull'],
   [/^\s*vdeliver: .{0,80}(?:invalid or unknown (?:base user or domain|virtual user)|user name does not refer to a virtual user)/im, 'userunknown'],
 ]);
 
 /** What every line of a local delivery agent starts with. */
-const MDA_AGENT = /^\s*(?:mail\.local|procmail|maildrop|vdelivermail|vdeliver): /im;
+const MDA_AGENT = /^\s*(?:mail\.local|procmail|maildrop|vdelivermail|vdeliver): |\bwas automatically rejected:/im;
 
 /**
  * The reason a local delivery agent's line in a report names, or `undefined`.
