@@ -126,9 +126,9 @@ async function composeWith(message: NormalizedMessage, envelope: Envelope | unde
     const root = new MailComposer(mailOptions(message, envelope, jobId)).compile();
     // Inline content (all a normalized message has) is serialized here; anything else goes
     // through nodemailer's streaming build.
-    const scanning = chooseTextEncodings(root);
-    if (scanning !== undefined) await scanning;
-    const plan = planTree(root);
+    const preparing = prepareLargeContent(root);
+    const converted = preparing === undefined ? undefined : await preparing;
+    const plan = planTree(root, converted);
     if (plan === undefined) return await root.build();
     return plan.contentBytes <= SYNC_MAX_CONTENT_BYTES ? writeAtOnce(plan.items) : await writeSliced(plan.items);
   } catch (err) {
@@ -172,14 +172,14 @@ interface Plan {
  * whole attachment in one chunk (a 10 MB attachment held the event loop ~150 ms in one turn).
  * test/message/compose.test.ts compares the output with `build()` byte for byte.
  */
-function planTree(root: MimeNode): Plan | undefined {
+function planTree(root: MimeNode, converted: ReadonlyMap<MimeNode, Buffer> | undefined): Plan | undefined {
   const top = root as MimeNode & NodeInternals;
   if ((top._transforms?.length ?? 0) > 0 || (top._processFuncs?.length ?? 0) > 0 || Boolean(top.newline)) return undefined;
   const plan = { items: [] as Item[], contentBytes: 0 };
-  return planNode(root, plan) ? plan : undefined;
+  return planNode(root, plan, converted) ? plan : undefined;
 }
 
-function planNode(node: MimeNode, plan: { items: Item[]; contentBytes: number }): boolean {
+function planNode(node: MimeNode, plan: { items: Item[]; contentBytes: number }, converted: ReadonlyMap<MimeNode, Buffer> | undefined): boolean {
   if ((node as MimeNode & NodeInternals)._raw) return false;
   // MimeNode.stream() reads the transfer encoding before the headers are built.
   const transferEncoding = node.getTransferEncoding();
@@ -191,7 +191,7 @@ function planNode(node: MimeNode, plan: { items: Item[]; contentBytes: number })
   items.push(headers + '\r\n\r\n');
   const content = node.content;
   if (content) {
-    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.isBuffer(content) ? content : undefined;
+    const bytes = typeof content === 'string' ? (converted?.get(node) ?? Buffer.from(content, 'utf8')) : Buffer.isBuffer(content) ? content : undefined;
     if (bytes === undefined) return false;
     plan.contentBytes += bytes.length;
     items.push({
@@ -205,7 +205,7 @@ function planNode(node: MimeNode, plan: { items: Item[]; contentBytes: number })
     const children = node.childNodes;
     for (let i = 0; i < children.length; i++) {
       items.push(`${i > 0 ? '\r\n' : ''}--${String(node.boundary)}\r\n`);
-      if (!planNode(children[i] as MimeNode, plan)) return false;
+      if (!planNode(children[i] as MimeNode, plan, converted)) return false;
     }
     items.push(`\r\n--${String(node.boundary)}--\r\n`);
   }
@@ -310,8 +310,12 @@ async function writeSliced(items: readonly Item[]): Promise<Buffer> {
 /** Bytes copied between two checks of the slice. */
 const COPY_CHUNK_BYTES = 1024 * 1024;
 
-/** Input bytes per chunk of base64: whole 76-character lines (57 bytes each), ~300 KB of output. */
-const BASE64_CHUNK_BYTES = 57 * 4096;
+/**
+ * Input bytes per chunk of base64: whole 76-character lines (57 bytes each). The encoded text
+ * of a chunk (78 KB) stays under V8's 128 KiB limit for young objects: larger strings go
+ * to the large-object space, where only full collections free them.
+ */
+const BASE64_CHUNK_BYTES = 57 * 1024;
 
 /** Length of nodemailer's base64 of `n` bytes: lines of 76 characters joined by CRLF. */
 function base64Size(n: number): number {
@@ -413,64 +417,115 @@ interface TextNodeInternals {
 /** Characters of text content read between two checks of the slice. */
 const SCAN_CHUNK_CHARS = 256 * 1024;
 
+/** Whether `getTransferEncoding()` would choose between quoted-printable and base64 by reading all of the node's content. */
+function readsContent(node: MimeNode): boolean {
+  const content = node.content;
+  const n = node as MimeNode & TextNodeInternals;
+  return (
+    Boolean(content) &&
+    (typeof content === 'string' || Buffer.isBuffer(content)) &&
+    !n.textEncoding &&
+    !(n._isPlainText && !n._hasLongLines) &&
+    /^text\//i.test(String(node.getHeader('Content-Type') ?? '').trim()) &&
+    !['base64', 'quoted-printable'].includes(String(node.getHeader('Content-Transfer-Encoding') ?? '').toLowerCase().trim())
+  );
+}
+
 /**
- * For each node with large text content whose transfer encoding nodemailer would choose by
- * reading all of it in one go (twice: `getTransferEncoding()` runs again in `buildHeaders()`),
- * makes the same choice with yields between chunks and sets it as the node's
- * Content-Transfer-Encoding, where `buildHeaders()` would set it (the field is appended either
- * way, and replaced in place). Undefined when there is no such node (no await for small messages).
+ * The work nodemailer and the serializer would do over a whole large content in one go, done
+ * in chunks with yields between them, for each node whose content is more than
+ * {@link SCAN_CHUNK_CHARS} long: a string content becomes its UTF-8 bytes (returned by node),
+ * and where `getTransferEncoding()` would read the whole text to choose quoted-printable or
+ * base64 (twice: it runs again in `buildHeaders()`), the same choice is made here and set as
+ * the node's Content-Transfer-Encoding, where `buildHeaders()` would set it (the field is
+ * appended either way, and replaced in place). Undefined when no node has such content (no
+ * await for small messages).
  */
-function chooseTextEncodings(root: MimeNode): Promise<void> | undefined {
+function prepareLargeContent(root: MimeNode): Promise<Map<MimeNode, Buffer>> | undefined {
   const nodes: MimeNode[] = [];
   const visit = (node: MimeNode): void => {
     const content = node.content;
-    const n = node as MimeNode & TextNodeInternals;
-    if (
-      content &&
-      (typeof content === 'string' || Buffer.isBuffer(content)) &&
-      content.length > SCAN_CHUNK_CHARS &&
-      !n.textEncoding &&
-      !(n._isPlainText && !n._hasLongLines) &&
-      /^text\//i.test(String(node.getHeader('Content-Type') ?? '').trim()) &&
-      !['base64', 'quoted-printable'].includes(String(node.getHeader('Content-Transfer-Encoding') ?? '').toLowerCase().trim())
-    ) {
-      nodes.push(node);
-    }
+    if ((typeof content === 'string' && content.length > SCAN_CHUNK_CHARS) || (Buffer.isBuffer(content) && content.length > SCAN_CHUNK_CHARS && readsContent(node))) nodes.push(node);
     // `multipart` is only set by buildHeaders(): walk the children of every node.
     for (const child of node.childNodes) visit(child as MimeNode);
   };
   visit(root);
   if (nodes.length === 0) return undefined;
   return (async () => {
+    const converted = new Map<MimeNode, Buffer>();
     for (const node of nodes) {
-      const chosen = await textEncodingSliced(node.content as string | Buffer);
-      node.setHeader('Content-Transfer-Encoding', chosen === 'Q' ? 'quoted-printable' : 'base64');
+      const content = node.content as string | Buffer;
+      const counter = readsContent(node) ? new TextCounter() : undefined;
+      if (typeof content === 'string') converted.set(node, await utf8Sliced(content, counter));
+      else if (counter !== undefined) {
+        // A Buffer is read as its UTF-8 text (`toString()`); the decoder keeps characters split between chunks whole.
+        const decoder = new StringDecoder('utf8');
+        for (let from = 0; from < content.length; from += SCAN_CHUNK_CHARS) {
+          const y = slice();
+          if (y !== undefined) await y;
+          counter.count(decoder.write(content.subarray(from, Math.min(from + SCAN_CHUNK_CHARS, content.length))));
+        }
+        counter.count(decoder.end());
+      }
+      if (counter !== undefined) node.setHeader('Content-Transfer-Encoding', counter.choice() === 'Q' ? 'quoted-printable' : 'base64');
     }
+    return converted;
   })();
 }
 
 /**
- * nodemailer's `MimeNode._getTextEncoding()` (more Latin letters than 8-bit and control
- * characters: 'Q', else 'B') over the UTF-16 text of the content, chunk by chunk.
+ * `Buffer.from(text, 'utf8')` chunk by chunk (never between the two halves of a surrogate
+ * pair, so the bytes are the same), counting the characters for `counter` on the way.
  */
-async function textEncodingSliced(content: string | Buffer): Promise<'Q' | 'B'> {
-  let nonLatin = 0;
-  let latin = 0;
-  const count = (text: string): void => {
+async function utf8Sliced(text: string, counter: TextCounter | undefined): Promise<Buffer> {
+  const ends: number[] = [];
+  let size = 0;
+  for (let from = 0; from < text.length; ) {
+    const y = slice();
+    if (y !== undefined) await y;
+    let to = Math.min(from + SCAN_CHUNK_CHARS, text.length);
+    const last = text.charCodeAt(to - 1);
+    if (to < text.length && last >= 0xd800 && last <= 0xdbff) to--;
+    const part = text.slice(from, to);
+    counter?.count(part);
+    size += Buffer.byteLength(part, 'utf8');
+    ends.push(to);
+    from = to;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  let from = 0;
+  for (const to of ends) {
+    const y = slice();
+    if (y !== undefined) await y;
+    at += out.write(text.slice(from, to), at, 'utf8');
+    from = to;
+  }
+  if (at !== size) throw new Error(`Encoded ${at} bytes of text where ${size} were counted`);
+  return out;
+}
+
+/**
+ * nodemailer's `MimeNode._getTextEncoding()` over text given in parts: more Latin letters
+ * than 8-bit and control characters gives 'Q' (quoted-printable), else 'B' (base64).
+ */
+class TextCounter {
+  private nonLatin = 0;
+  private latin = 0;
+
+  count(text: string): void {
+    let nonLatin = 0;
+    let latin = 0;
     for (let i = 0, len = text.length; i < len; i++) {
       const code = text.charCodeAt(i);
       if (code <= 0x08 || code === 0x0b || code === 0x0c || (code >= 0x0e && code <= 0x1f) || code >= 0x80) nonLatin++;
       else if ((code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) latin++;
     }
-  };
-  // A Buffer is read as its UTF-8 text (`toString()`); the decoder keeps characters split between chunks whole.
-  const decoder = typeof content === 'string' ? undefined : new StringDecoder('utf8');
-  for (let from = 0; from < content.length; from += SCAN_CHUNK_CHARS) {
-    const y = slice();
-    if (y !== undefined) await y;
-    const to = Math.min(from + SCAN_CHUNK_CHARS, content.length);
-    count(typeof content === 'string' ? content.slice(from, to) : (decoder as StringDecoder).write(content.subarray(from, to)));
+    this.nonLatin += nonLatin;
+    this.latin += latin;
   }
-  if (decoder !== undefined) count(decoder.end());
-  return nonLatin < latin ? 'Q' : 'B';
+
+  choice(): 'Q' | 'B' {
+    return this.nonLatin < this.latin ? 'Q' : 'B';
+  }
 }

@@ -165,7 +165,12 @@ interface CacheEntry {
   size: number;
 }
 
-/** Bytes of composed MIME handed over as they are; a larger message is streamed in slices. */
+/**
+ * Bytes of composed MIME that {@link rawContent} hands over as they are; a larger message is
+ * streamed in slices.
+ *
+ * @internal
+ */
 export const RAW_AT_ONCE_BYTES = 256 * 1024;
 
 /** Size of each chunk of a {@link rawContent} stream. */

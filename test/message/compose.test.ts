@@ -239,7 +239,7 @@ describe('composeMessage of large messages, in slices', () => {
     }
     return out;
   }
-  const CHUNK = 57 * 4096;
+  const CHUNK = 57 * 1024;
   /** Text with 8-bit characters, long lines, CRLF and LF, and whitespace across each 64 KiB slice edge of the encoder's input. */
   function awkwardText(length: number): string {
     const words = ['Grüße', 'order', 'shipped.', 'x=y', '\t', ' ', 'München,', '✓', 'a'.repeat(90), '\r\n', '\n', '  \n', '=\n'];
@@ -277,6 +277,12 @@ describe('composeMessage of large messages, in slices', () => {
           { filename: 'mixed.txt', content: Buffer.concat([Buffer.from('Latin letters and more Latin letters. '.repeat(9_000)), noise(300_000, 9)]) },
         ],
       })],
+    ['large text with surrogate pairs across the 256 Ki-character chunk edges of its UTF-8 conversion', () => {
+      const edge = 256 * 1024;
+      const text = `${'Grüße '.repeat(Math.floor((edge - 1) / 6))}${'x'.repeat((edge - 1) % 6)}😀${'ab '.repeat(Math.floor(edge / 3))}${'y'.repeat(edge % 3 === 0 ? 0 : 3 - (edge % 3))}🚚 end\n`;
+      expect(text.charCodeAt(edge - 1)).toBe(0xd83d);
+      return fullMessage({ text, html: `<p>${text}</p>`, attachments: [{ filename: 'notes.txt', content: text }, { filename: 'data.json', contentType: 'application/json', content: text }] });
+    }],
     ['many small parts over the threshold together', () => fullMessage({ attachments: Array.from({ length: 40 }, (_, i) => ({ filename: `p${i}.png`, content: noise(3_000 + i, i + 1) })) })],
   ];
 
