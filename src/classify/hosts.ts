@@ -242,11 +242,20 @@ const GOOGLE_REPLIES: readonly (readonly [ReasonFamily, string, string])[] = [
   ['policyviolation', '7.1', 'has a policy that prohibited the mail that you sent'],
 ];
 
+/** GOOGLE_REPLIES by status without its class (`*` entries in every list), in table order. */
+const GOOGLE_BY_STATUS: ReadonlyMap<string, readonly (readonly [ReasonFamily, string, string])[]> = (() => {
+  const m = new Map<string, (readonly [ReasonFamily, string, string])[]>();
+  for (const e of GOOGLE_REPLIES) if (e[1] !== '*' && !m.has(e[1])) m.set(e[1], []);
+  for (const e of GOOGLE_REPLIES) for (const [k, list] of m) if (e[1] === '*' || e[1] === k) list.push(e);
+  return m;
+})();
+const GOOGLE_ANY_STATUS = GOOGLE_REPLIES.filter((e) => e[1] === '*');
+
 function googleTable(f: HostFacts): HostAnswer | undefined {
   const st = f.status;
-  const key = st === undefined ? undefined : st.slice(2);
-  for (const [family, code, phrase] of GOOGLE_REPLIES) {
-    if (code !== '*' && key !== undefined && key !== code) continue;
+  // Without a status every entry may apply; with one, only its entries and the `*` ones.
+  const list = st === undefined ? GOOGLE_REPLIES : (GOOGLE_BY_STATUS.get(st.slice(2)) ?? GOOGLE_ANY_STATUS);
+  for (const [family, , phrase] of list) {
     if (f.text.includes(phrase)) return { family, matched: st === undefined ? phrase : `${st} ${phrase}` };
   }
   return undefined;
