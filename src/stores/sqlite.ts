@@ -21,7 +21,8 @@
  *   the last transactions (never corrupts the file). `durability: 'full'` (`synchronous=FULL`):
  *   every commit is fsynced and survives power loss too, at the cost of one fsync per group.
  * - **Checkpoints off the event loop.** Copying the WAL into the file (with its fsyncs) runs on
- *   a worker thread with its own connection (`wal_checkpoint(PASSIVE)` every 256 commits); the
+ *   a worker thread with its own connection (`wal_checkpoint(PASSIVE)` every 256 commits; the
+ *   worker starts with the first checkpoint, not at open, as `new Worker()` holds the loop); the
  *   store's connection never checkpoints inside a commit (`wal_autocheckpoint=0`). A second,
  *   short pass copies what was committed during the first while new commits wait (a few ms, the
  *   event loop runs on), so the next commit restarts the WAL instead of growing it. Where the
@@ -445,23 +446,27 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
   if (key !== undefined) openFiles().add(key);
 
+  /** The checkpoint worker, started by the first checkpoint (`new Worker()` costs the loop 2-100 ms: not at open). */
   let checkpointer: Checkpointer | undefined;
+  /** The worker can run here (a file, the library loaded by name) and has not failed. */
+  let workerUsable = !inMemory && options.lib === undefined;
   /** Checkpoints of a worker that stopped. */
   let checkpointsDone = 0;
-  if (!inMemory && options.lib === undefined) {
-    checkpointer = startCheckpointer({
-      path,
-      driver: conn.driver,
-      synchronous: durability === 'full' ? 'FULL' : 'NORMAL',
-      onFailure: () => {
-        // The store checkpoints itself again, as SQLite does by default.
-        checkpointsDone += checkpointer?.stats().checkpoints ?? 0;
-        checkpointer = undefined;
-        if (!closed) conn.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
-      },
-    });
-    if (checkpointer !== undefined) conn.exec('PRAGMA wal_autocheckpoint = 0');
-  }
+  /** The store checkpoints itself again, as SQLite does by default. */
+  const checkpointOnThisThread = (): void => {
+    checkpointsDone += checkpointer?.stats().checkpoints ?? 0;
+    checkpointer = undefined;
+    workerUsable = false;
+    if (!closed) conn.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+  };
+  if (workerUsable) conn.exec('PRAGMA wal_autocheckpoint = 0');
+  const worker = (): Checkpointer | undefined => {
+    if (checkpointer === undefined && workerUsable && !closed) {
+      checkpointer = startCheckpointer({ path, driver: conn.driver, synchronous: durability === 'full' ? 'FULL' : 'NORMAL', onFailure: checkpointOnThisThread });
+      if (checkpointer === undefined) checkpointOnThisThread();
+    }
+    return checkpointer;
+  };
 
   // ------------------------------------------------------------------------------------
   // Group commit.
@@ -550,8 +555,9 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
    * writes keep queueing, nothing blocks the event loop).
    */
   function checkpoint(): void {
-    const worker = checkpointer;
-    if (worker === undefined || checkpointing) return;
+    if (checkpointing) return;
+    const ckpt = worker();
+    if (ckpt === undefined) return;
     checkpointing = true;
     commitsSinceCheckpoint = 0;
     const release = (): void => {
@@ -567,12 +573,12 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     };
     // The first pass's own count cannot tell whether commits came meanwhile: it reads the WAL's
     // length when it starts.
-    void worker.run().then(() => {
+    void ckpt.run().then(() => {
       if (closed || checkpointer === undefined) return release();
       holding = true;
       // A worker stuck on a slow disk must not hold the commits for long.
       holdTimer = setTimeout(release, HOLD_MAX_MS);
-      void worker.run().then(release);
+      void ckpt.run().then(release);
     });
   }
 
