@@ -18,6 +18,7 @@
 import { createHash, createPrivateKey, createPublicKey, KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { MailError, MailErrorCode, configError, describeValue } from '../errors.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { domainOf, normalizeDomain } from '../message/address.js';
 import { systemClock } from '../types.js';
 import type { Clock, MimeSigner, NormalizedMessage } from '../types.js';
@@ -406,8 +407,13 @@ export function dkimDnsRecord(key: DkimKey | DkimPrivateKey): string {
   return `v=DKIM1; k=${k}; p=${p}`;
 }
 
+// Typed as records of every option so that adding one to DkimOptions or DkimKey without listing it here fails to compile.
+const OPTION_KEYS = knownKeys(Object.keys({ keys: true, skipHeaders: true, workers: true, workerMinBytes: true, workerTimeoutMs: true } satisfies Record<keyof DkimOptions, true>));
+const KEY_KEYS = knownKeys(Object.keys({ domain: true, selector: true, privateKey: true, algorithm: true, active: true, headers: true } satisfies Record<keyof DkimKey, true>));
+
 function resolveKeys(options: unknown): { keys: ResolvedKey[]; skip: ReadonlySet<string> } {
   if (typeof options !== 'object' || options === null) throw configError('dkim', 'an object with `keys`', options);
+  rejectUnknownKeys(options, OPTION_KEYS, 'DKIM option', MailErrorCode.CONFIG, 'dkim');
   const o = options as DkimOptions;
   if (!Array.isArray(o.keys) || o.keys.length === 0 || o.keys.length > 1000) throw configError('dkim.keys', 'a non-empty array of keys', o.keys);
   const skipList = o.skipHeaders === undefined ? [] : checkHeaderNames(o.skipHeaders, 'dkim.skipHeaders', true);
@@ -419,6 +425,7 @@ function resolveKeys(options: unknown): { keys: ResolvedKey[]; skip: ReadonlySet
   o.keys.forEach((k: unknown, i) => {
     const option = `dkim.keys[${i}]`;
     if (typeof k !== 'object' || k === null) throw configError(option, 'an object with domain, selector and privateKey', k);
+    rejectUnknownKeys(k, KEY_KEYS, 'DKIM key option', MailErrorCode.CONFIG, option);
     const spec = k as DkimKey;
     const domain = resolveDomain(spec.domain, `${option}.domain`);
     const selector = resolveSelector(spec.selector, `${option}.selector`);

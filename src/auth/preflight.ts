@@ -5,7 +5,8 @@
  * @module
  */
 
-import { configError } from '../errors.js';
+import { MailErrorCode, configError } from '../errors.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { checkDomain, domainOption, type CheckDomainOptions, type CheckItem, type DomainReport } from './check-domain.js';
 import { createDnsResolver, DEFAULT_DNS_TIMEOUT_MS, type DnsResolver } from './dns.js';
 
@@ -71,6 +72,27 @@ export interface PreflightOptions extends DomainCheckSettings {
   readonly required?: readonly string[];
 }
 
+// Typed as records of every option so that adding one to the types without listing it here fails to compile.
+const DOMAIN_SETTING_KEYS = {
+  dkimSelectors: true,
+  dkimKeys: true,
+  dkimDomain: true,
+  sendingIps: true,
+  provider: true,
+  mailFrom: true,
+  fetchMtaStsPolicy: true,
+} as const satisfies Record<keyof DomainCheckSettings, true>;
+const SETTING_KEYS = knownKeys(Object.keys(DOMAIN_SETTING_KEYS));
+
+/**
+ * Names {@link preflightDomains} accepts in its options (`mailer.preflight()` takes these and
+ * `froms`; the mailer's `preflight` option these and its own).
+ * @internal
+ */
+export const PREFLIGHT_OPTION_KEYS = knownKeys(
+  Object.keys({ ...DOMAIN_SETTING_KEYS, domains: true, resolver: true, timeoutMs: true, required: true } satisfies Record<keyof PreflightOptions, true>),
+);
+
 /** A required item that failed. */
 export interface BlockingItem {
   readonly domain: string;
@@ -112,12 +134,16 @@ export async function preflightDomains(froms: readonly string[], options: Prefli
     const domain = domainOption(`froms[${i}]`, from.slice(from.lastIndexOf('@') + 1));
     if (!domains.includes(domain)) domains.push(domain);
   });
+  if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  rejectUnknownKeys(options, PREFLIGHT_OPTION_KEYS, 'preflight option', MailErrorCode.CONFIG);
   const { domains: perDomainInput, required = REQUIRED_CHECKS, ...shared } = options;
   const perDomain = new Map<string, DomainCheckSettings>();
   if (perDomainInput !== undefined) {
     if (typeof perDomainInput !== 'object' || perDomainInput === null) throw configError('domains', 'an object of settings by domain', perDomainInput);
     for (const [key, settings] of Object.entries(perDomainInput)) {
       const domain = domainOption(`domains[${JSON.stringify(key)}]`, key);
+      if (typeof settings !== 'object' || settings === null) throw configError(`domains[${JSON.stringify(key)}]`, 'an object of check settings', settings);
+      rejectUnknownKeys(settings, SETTING_KEYS, 'preflight domain setting', MailErrorCode.CONFIG, `domains[${JSON.stringify(key)}]`);
       if (perDomain.has(domain)) throw configError(`domains[${JSON.stringify(key)}]`, `a domain given once (it is the same domain as another key, ${domain})`, key);
       perDomain.set(domain, settings);
     }

@@ -18,6 +18,7 @@ import { STATUS_CODES } from 'node:http';
 import { detectMimeType, encodeWords, quoteString } from 'nodemailer/lib/mime-funcs';
 import { classifiedError, MAX_TEXT_LENGTH, normalizeResponseText } from '../classify/index.js';
 import { configError, describeValue, isMailError, MailError, MailErrorCode } from '../errors.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { checkTransportName, namedTransport } from './named.js';
 import type { ErrorScope } from '../errors.js';
 import type { Address, Attachment, NormalizedMessage, PreparedMessage, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
@@ -250,8 +251,26 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+// Typed as a record of every option so that adding one to SendGridTransportOptions without listing it here fails to compile.
+// mailSettings and trackingSettings are SendGrid's own objects, passed through as given: not checked.
+const OPTION_KEYS = knownKeys(
+  Object.keys({
+    name: true,
+    apiKey: true,
+    baseUrl: true,
+    timeoutMs: true,
+    maxConcurrency: true,
+    categoriesFromTags: true,
+    messageIdHeader: true,
+    mailSettings: true,
+    trackingSettings: true,
+    fetch: true,
+  } satisfies Record<keyof SendGridTransportOptions, true>),
+);
+
 function checkOptions(options: unknown): SendGridTransportOptions & { readonly baseUrl: string } {
   if (!isPlainObject(options)) throw configError('options', 'an object', options);
+  rejectUnknownKeys(options, OPTION_KEYS, 'SendGrid transport option', MailErrorCode.CONFIG);
   const o = options as unknown as SendGridTransportOptions;
   const key: unknown = o.apiKey;
   // The key itself never goes into the message: only its type and length.

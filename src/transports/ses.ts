@@ -13,6 +13,7 @@
 
 import { classifiedError, MAX_RETRY_AFTER_MS, MAX_TEXT_LENGTH, BOUNCE_CATEGORIES, NETWORK_ERROR_CODES, TIMEOUT_ERROR_CODES } from '../classify/index.js';
 import { configError, describeValue, MailError, MailErrorCode, toMailError } from '../errors.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { checkTransportName, namedTransport } from './named.js';
 import type { ErrorScope } from '../errors.js';
 import type { BounceCategory, PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
@@ -369,8 +370,30 @@ function compileRule(value: unknown, path: string): CompiledRule {
 
 const COMPILED_DEFAULTS: readonly CompiledRule[] = SES_ERROR_RULES.map((rule, i) => compileRule(rule, `SES_ERROR_RULES[${i}]`));
 
+// Typed as a record of every option so that adding one to SesTransportOptions without listing it here fails to compile.
+const OPTION_KEYS = knownKeys(
+  Object.keys({
+    name: true,
+    region: true,
+    credentials: true,
+    endpoint: true,
+    client: true,
+    configurationSetName: true,
+    tagsFromMessage: true,
+    listManagementOptions: true,
+    feedbackForwardingEmailAddress: true,
+    ratePerSecond: true,
+    maxConcurrency: true,
+    requestTimeoutMs: true,
+    errorRules: true,
+    sdk: true,
+  } satisfies Record<keyof SesTransportOptions, true>),
+);
+const LIST_MANAGEMENT_KEYS = knownKeys(Object.keys({ contactListName: true, topicName: true } satisfies Record<keyof SesListManagementOptions, true>));
+
 function checkOptions(options: unknown): SesTransportOptions {
   if (!isObject(options)) throw configError('options', 'an object', options);
+  rejectUnknownKeys(options, OPTION_KEYS, 'SES transport option', MailErrorCode.CONFIG);
   const o = options as SesTransportOptions;
   if (o.client !== undefined) {
     if (!isObject(o.client) || typeof o.client.send !== 'function') throw configError('client', 'an SESv2Client (an object with send())', o.client);
@@ -389,6 +412,7 @@ function checkOptions(options: unknown): SesTransportOptions {
   if (o.listManagementOptions !== undefined) {
     const l = o.listManagementOptions as unknown;
     if (!isObject(l)) throw configError('listManagementOptions', 'an object with contactListName', l);
+    rejectUnknownKeys(l, LIST_MANAGEMENT_KEYS, 'SES listManagementOptions option', MailErrorCode.CONFIG, 'listManagementOptions');
     if (typeof l.contactListName !== 'string' || l.contactListName === '') throw configError('listManagementOptions.contactListName', 'a non-empty string', l.contactListName);
     if (l.topicName !== undefined && (typeof l.topicName !== 'string' || l.topicName === '')) throw configError('listManagementOptions.topicName', 'a non-empty string', l.topicName);
   }

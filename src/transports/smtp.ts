@@ -27,6 +27,7 @@ import type { MailMessage, NodemailerError, SMTPPoolOptions, SMTPPoolSentMessage
 import { classifiedError } from '../classify/index.js';
 import type { Classifier } from '../classify/index.js';
 import { configError, describeValue, isMailError, MailError, MailErrorCode } from '../errors.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { checkTransportName, namedTransport } from './named.js';
 import { MESSAGE_ID, rawContent } from '../message/prepared.js';
 import type { PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
@@ -156,8 +157,36 @@ const IDLE_TIMEOUT_MS = 240_000;
 // our timer, so that ours reports the phase; it stays as the backstop.
 const SOCKET_BACKSTOP_MS = 1_000;
 
+// Typed as a record of every option so that adding one to SmtpTransportOptions without listing it here fails to compile.
+const OPTION_KEYS = knownKeys(
+  Object.keys({
+    host: true,
+    port: true,
+    secure: true,
+    requireTLS: true,
+    ignoreTLS: true,
+    tls: true,
+    auth: true,
+    maxConnections: true,
+    criticalReserve: true,
+    maxMessages: true,
+    connectionTimeoutMs: true,
+    greetingTimeoutMs: true,
+    commandTimeoutMs: true,
+    dataTimeoutMs: true,
+    socketTimeoutMs: true,
+    name: true,
+    transportName: true,
+    logger: true,
+    lib: true,
+    classifier: true,
+  } satisfies Record<keyof SmtpTransportOptions, true>),
+);
+const AUTH_KEYS = knownKeys(['user', 'pass', 'accessToken']);
+
 function checkOptions(options: unknown): SmtpTransportOptions {
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  rejectUnknownKeys(options, OPTION_KEYS, 'SMTP transport option', MailErrorCode.CONFIG);
   const o = options as SmtpTransportOptions;
   if (typeof o.host !== 'string' || o.host === '' || o.host.length > 255 || !HOST.test(o.host)) {
     throw configError('host', 'a host name or IP address', o.host);
@@ -202,6 +231,7 @@ function checkOptions(options: unknown): SmtpTransportOptions {
 
 function checkAuth(auth: unknown): void {
   if (typeof auth !== 'object' || auth === null) throw configError('auth', 'an object with user and pass, or user and accessToken', auth);
+  rejectUnknownKeys(auth, AUTH_KEYS, 'SMTP auth option', MailErrorCode.CONFIG, 'auth');
   const a = auth as Partial<SmtpPasswordAuth & SmtpAccessTokenAuth>;
   if (typeof a.user !== 'string' || a.user === '') throw configError('auth.user', 'a non-empty string', a.user);
   const hasPass = a.pass !== undefined;

@@ -415,6 +415,16 @@ describe('configuration is validated eagerly', () => {
     expect(err.message).toMatch(/SHA-1/);
   });
 
+  it('refuses an unknown option or key field (a typo) naming it and the nearest known name', () => {
+    const top = configFailure(() => signer({ keys: [rsaKey()], skipHeader: ['message-id'] } as never));
+    expect(top.option).toBe('dkim.skipHeader');
+    expect(top.message).toMatch(/Unknown DKIM option "skipHeader"; did you mean `skipHeaders`\?/);
+    const inKey = configFailure(() => signer({ keys: [rsaKey(), edKey({ privatekey: ed } as never)] }));
+    expect(inKey.option).toBe('dkim.keys[1].privatekey');
+    expect(inKey.message).toMatch(/did you mean `privateKey`\?/);
+    expect(() => signer({ keys: [rsaKey({ algorithm: 'rsa-sha256', active: true, headers: ['from', 'subject'] })], skipHeaders: [], workers: 0, workerMinBytes: 1, workerTimeoutMs: 1_000 })).not.toThrow();
+  });
+
   it('refuses an unknown algorithm', () => {
     expect(configFailure(() => signer({ keys: [rsaKey({ algorithm: 'rsa-sha512' as DkimAlgorithm })] })).option).toBe('dkim.keys[0].algorithm');
   });

@@ -80,6 +80,21 @@ describe('preflightDomains', () => {
     expect(result.ok).toBe(true);
   });
 
+  it('refuses an unknown option or per-domain setting (a typo) with CONFIG naming it', async () => {
+    const resolver = createMemoryResolver(healthy('example.com'));
+    await expect(preflightDomains(['example.com'], { resolver, dkimSelector: ['s1'] } as never)).rejects.toMatchObject({
+      code: 'MAILPUSH_ERR_CONFIG',
+      option: 'dkimSelector',
+      message: expect.stringMatching(/Unknown preflight option "dkimSelector"; did you mean `dkimSelectors`\?/),
+    });
+    await expect(preflightDomains(['example.com'], { resolver, domains: { 'example.com': { sendingIP: ['192.0.2.1'] } } } as never)).rejects.toMatchObject({
+      code: 'MAILPUSH_ERR_CONFIG',
+      option: 'domains["example.com"].sendingIP',
+      message: expect.stringMatching(/did you mean `sendingIps`\?/),
+    });
+    await expect(preflightDomains(['example.com'], { resolver, domains: { 'example.com': 'strict' } } as never)).rejects.toMatchObject({ code: 'MAILPUSH_ERR_CONFIG', option: 'domains["example.com"]' });
+  });
+
   it('refuses invalid From values', async () => {
     await expect(preflightDomains(['not a domain'])).rejects.toMatchObject({ code: 'MAILPUSH_ERR_CONFIG', option: 'froms[0]' });
     await expect(preflightDomains([42 as never])).rejects.toMatchObject({ code: 'MAILPUSH_ERR_CONFIG', option: 'froms[0]' });
