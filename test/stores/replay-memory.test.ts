@@ -10,3 +10,15 @@ it('memory replay store: keeps at most maxEntries, the oldest go first, and vali
   expect([store.has('a', 0), store.has('b', 0), store.has('c', 0), store.size]).toEqual([false, true, true, 2]);
   expect(() => memoryReplayStore({ maxEntries: 0 })).toThrow(/maxEntries/);
 });
+
+it('memory replay store: adding a key again makes it the newest; looking it up does not', () => {
+  const store = memoryReplayStore({ maxEntries: 2 });
+  store.add('a', 10);
+  store.add('b', 10);
+  store.add('a', 10);
+  store.add('c', 10);
+  expect([store.has('a', 0), store.has('b', 0), store.has('c', 0)]).toEqual([true, false, true]);
+  store.has('a', 0);
+  store.add('d', 10);
+  expect([store.has('a', 0), store.has('c', 0), store.has('d', 0)]).toEqual([false, true, true]);
+});
