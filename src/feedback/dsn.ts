@@ -47,7 +47,7 @@ import { unwrapDiagnostic } from './mta/diagnostics.js';
 import { detectMta } from './mta/families.js';
 import { mdaReason, provisionalReason } from './mta/provisional.js';
 import { SES_SUBTYPE_FIELD, sesJsonReport, sesSubtypeReason } from './mta/sesjson.js';
-import { gmailState, powerMtaReason, statusReason } from './mta/tables.js';
+import { gmailState, MICROSOFT_NDR_HEADERS, powerMtaReason, statusReason } from './mta/tables.js';
 import {
   MAILER_DIAGNOSTIC,
   MAILER_TEXT,
@@ -366,6 +366,8 @@ interface Context {
   readonly fallback: BounceCategory | undefined;
   /** The family that wrote the report (./mta/families.ts), for its own provisional reasons. */
   readonly mta: string | undefined;
+  /** The family whose own status table applies (./mta/tables.ts), if any. */
+  readonly statusTable: string | undefined;
   /** The report's human-readable text, its lines joined. */
   readonly text: string;
   /** Whether the text is prose that can explain a recipient (not a JSON notification). */
@@ -425,7 +427,7 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
       powerMtaReason(fields.get('x-powermta-bouncecategory')) ??
       sesSubtypeReason(fields.get(SES_SUBTYPE_FIELD)) ??
       state?.reason ??
-      statusReason(ctx.mta, status) ??
+      statusReason(ctx.statusTable, status) ??
       provisionalReason(ctx.mta, diagText) ??
       ctx.mda() ??
       ctx.fallback ??
@@ -477,7 +479,7 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
     diagnosticType: MAILER_TEXT.test(diagText) ? 'X-Unix' : undefined,
     remoteHost: hostInText(diagText),
     address,
-    fallback: state?.reason ?? statusReason(ctx.mta, status) ?? provisionalReason(ctx.mta, diagText) ?? ctx.mda() ?? ctx.fallback,
+    fallback: state?.reason ?? statusReason(ctx.statusTable, status) ?? provisionalReason(ctx.mta, diagText) ?? ctx.mda() ?? ctx.fallback,
     classifier: ctx.classifier,
   });
 
@@ -568,11 +570,12 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     }
     return commonErrors;
   };
+  const headerNames = view.headers.fields.map((f) => f.name).join('\n') + '\n' + [...(dsn?.message.keys() ?? [])].join('\n');
   const mta = detectMta({
     from: view.fromHeader,
     subject: view.subject,
     headers: view.headerBlock.slice(0, 65536),
-    headerNames: view.headers.fields.map((f) => f.name).join('\n') + '\n' + [...(dsn?.message.keys() ?? [])].join('\n'),
+    headerNames,
     body: text,
     reportingMta: dsn?.message.get('reporting-mta') ?? '',
   });
@@ -584,6 +587,9 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     delayedReport,
     fallback: mta?.fallbackReason,
     mta: mta?.id,
+    // Office 365's status table only for reports that Exchange Online wrote (its own headers), as
+    // the reference's reader requires: not for another system's report that quotes its reply.
+    statusTable: mta?.id === 'office365' && MICROSOFT_NDR_HEADERS.test(headerNames) ? 'office365' : undefined,
     text,
     prose,
     mda: () => (mda === null ? (mda = mdaReason(text)) : mda),

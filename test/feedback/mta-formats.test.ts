@@ -114,10 +114,29 @@ describe('verdicts a format names in its own words or codes', () => {
           'team@dest.example',
           "Remote Server returned '550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup; authentication required'",
         ].join('\n'),
+        ['X-MS-Exchange-Message-Is-Ndr:', 'X-MS-Exchange-CrossTenant-OriginalArrivalTime: 01 Mar 2021 10:00:00.0000 (UTC)'],
       ),
     );
     expect(r.status).toBe('5.7.133');
     expect(r.reason).toBe('rejected');
+  });
+
+  it("Office 365's table is not read for another system's report that quotes Microsoft's reply", () => {
+    const r = one(
+      report(
+        'postmaster@relay.example',
+        'Undelivered Mail Returned to Sender',
+        [
+          'This is the mail system at host relay.example.',
+          '',
+          '<una@dest.example>: host dest-example.mail.protection.outlook.com[192.0.2.9] said:',
+          '    550 5.7.1 Service unavailable, Client host [192.0.2.1] blocked using Spamhaus (in reply to RCPT TO command)',
+        ].join('\n'),
+        ['X-Postfix-Queue-ID: 4F2A1B3C'],
+      ),
+    );
+    expect(r.status).toBe('5.7.1');
+    expect(r.reason).not.toBe('rejected');
   });
 
   it('Biglobe: "Mail Delivery Failed... User unknown" is its recipient filter; the mailbox limit is a full mailbox', () => {

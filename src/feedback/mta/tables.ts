@@ -129,6 +129,12 @@ export const OFFICE365_STATUSES: readonly (readonly [pattern: RegExp, reason: Re
 ]);
 
 /**
+ * Headers that only Exchange Online (Office 365) writes on its own reports, one name per line
+ * lower case: its status table applies only to reports carrying one of them.
+ */
+export const MICROSOFT_NDR_HEADERS = /^(?:x-ms-exchange-message-is-ndr|x-ms-exchange-crosstenant-[\w-]+|x-ms-exchange-transport-crosstenant[\w-]*|x-microsoft-antispam(?:-prvs)?|x-exchange-antispam-report-[\w-]+)$/m;
+
+/**
  * The provisional reason of a status code in the family's own status table (Office 365),
  * or `undefined`.
  *
