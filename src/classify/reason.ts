@@ -417,7 +417,8 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
   // Account state by wording (or reply 525) only, as the reference's Suspend rule: a 4.2.1 status
   // alone is left to the second pass, so "4.2.1 ... receiving mail too quickly" is a rate limit.
   ['suspend', (f) => (f.code === 525 ? { rule: 'first-pass/reply-code', matched: '525' } : common(f, 'suspend', false))],
-  ['hasmoved', (f) => common(f, 'hasmoved')],
+  // Likewise by wording only (the reference's HasMoved rule); a 5.1.6 status alone decides in the second pass.
+  ['hasmoved', (f) => common(f, 'hasmoved', false)],
   [
     'norelaying',
     (f) => {

@@ -407,4 +407,9 @@ describe('first-pass predicates that read no status (the reference: suspend by w
     expect(decide({ status: '4.2.1', replyCode: 450, text: '450 4.2.1 try later', command: 'RCPT' }).decidedBy).toMatchObject({ rule: 'second-pass/status', family: 'suspend' });
     expect(decide({ status: '5.2.1', replyCode: 550, text: '550 5.2.1 account disabled', command: 'RCPT' }).decidedBy).toMatchObject({ rule: 'first-pass/phrase', family: 'suspend' });
   });
+
+  it('hasmoved likewise: a 5.1.6 status yields to later first-pass wording, alone it decides in the second pass', () => {
+    expect(reasonOf({ status: '5.1.6', replyCode: 550, text: '550 5.1.6 relay access denied', command: 'RCPT' })).toBe('norelaying');
+    expect(decide({ status: '5.1.6', replyCode: 550, text: '550 5.1.6 see the postmaster', command: 'RCPT' })).toMatchObject({ reason: 'hasmoved', hard: true, decidedBy: { rule: 'second-pass/status' } });
+  });
 });
