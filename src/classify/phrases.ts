@@ -615,7 +615,26 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     /\b(?:ip|host|address|server|network)\b.{0,30}\bbanned\b/,
   ],
   // The sending IP's or domain's reputation.
-  badreputation: ['reputation', 'user complaints', 'sender score', 'sending history'],
+  // The sender's reputation as the reason, not a block list that has "reputation" in its name
+  // ("blocked using Barracuda Reputation" is a DNSBL listing: blocked).
+  badreputation: [
+    // The reference's own wording (Sisimai's BadReputation list).
+    'a poor email reputation score',
+    'has been temporarily rate limited due to ip reputation',
+    'ip/domain reputation problems',
+    'likely suspicious due to the very low reputation',
+    "the sending mta's poor reputation",
+    // Its common variants.
+    // "poor IP reputation", "very low sender reputation", "bad reputation".
+    /\b(?:poor|low|bad|negative) (?:[\w/-]{1,20} ){0,2}reputation/,
+    'reputation problem',
+    'reputation is too low',
+    'due to ip reputation',
+    'due to domain reputation',
+    'user complaints',
+    'sender score',
+    'sending history',
+  ],
   // The client has no or a bad reverse DNS (PTR).
   requireptr: [
     // A PTR or reverse DNS named as missing, required or failed; not a passing mention in a

@@ -364,3 +364,11 @@ describe('reference index phrases added in the third pass', () => {
     expect(reasonOf(data(text))).toBe(reason);
   });
 });
+
+describe('badreputation is the sender\'s reputation, not a block list named after it', () => {
+  it('a DNSBL called "Reputation" is blocked; reputation wording is badreputation', () => {
+    expect(reasonOf(rcpt('554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using Barracuda Reputation; http://www.barracudanetworks.com/reputation/?pr=1&ip=192.0.2.1'))).toBe('blocked');
+    expect(reasonOf(rcpt('421 4.7.0 [192.0.2.1] has been temporarily rate limited due to IP reputation', 421))).toBe('badreputation');
+    expect(reasonOf(data('550 5.7.1 message refused: a poor email reputation score'))).toBe('badreputation');
+  });
+});
