@@ -7,7 +7,7 @@
  * @module
  */
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { classify } from '../classify/index.js';
 import { MailError, MailErrorCode, describeValue } from '../errors.js';
 import type { BounceCategory } from '../types.js';
@@ -146,8 +146,9 @@ export function deriveEventId(event: FeedbackEvent): string {
     event.url ?? '',
     event.campaign ?? '',
   ];
-  // 24 bytes are the first 32 base64url characters, without a slice that keeps the whole digest string alive.
-  return `d:${createHash('sha256').update(JSON.stringify(parts)).digest().toString('base64url', 0, 24)}`;
+  // 24 bytes are the first 32 base64url characters, without a slice that keeps the whole digest
+  // string alive. The one-shot hash() costs about half of a Hash object (Node >= 20.12).
+  return `d:${hash('sha256', JSON.stringify(parts), 'buffer').toString('base64url', 0, 24)}`;
 }
 
 /** The event with an `eventId` ({@link deriveEventId} when it had none). @internal */
