@@ -198,7 +198,7 @@ function planNode(node: MimeNode, plan: { items: Item[]; contentBytes: number },
       bytes,
       encoding: transferEncoding === 'base64' || transferEncoding === 'quoted-printable' ? transferEncoding : 'none',
       // As in MimeNode.stream(): outside text/*, a lone CR or LF is data.
-      binary: !/^text\//i.test(node.contentType ?? ''),
+      binary: transferEncoding === 'quoted-printable' && !/^text\//i.test(node.contentType ?? ''),
     });
   }
   if (node.multipart) {
