@@ -7,6 +7,7 @@
  * @internal
  */
 
+import { setMaxListeners } from 'node:events';
 import { MailError, MailErrorCode } from '../errors.js';
 import { TypedEmitter } from '../events.js';
 import type { JobEventBase } from '../events.js';
@@ -46,8 +47,49 @@ export class MailerCore {
   readonly emitter = new TypedEmitter();
   /** Messages in memory by internal id. */
   readonly records = new Map<string, MessageRecord>();
-  /** Sends in flight by job id. */
+  /** Sends in flight with their own AbortController (messages sent with a `signal`), by job id. */
   readonly inflight = new Map<string, { controller: AbortController; settled: Promise<void> }>();
+  /**
+   * Sends in flight on the shared controller: counted, not kept by id (a map entry and an
+   * object per send, and the map's table rebuilt as sends come and go, for the few readers:
+   * close() and aborting a message, which only concern sends with their own controller).
+   */
+  sharedInflight = 0;
+  private sharedWaiters: (() => void)[] = [];
+  private sharedAbort: AbortController | undefined;
+
+  /** The AbortController of sends without their own signal; a new one after an abort. */
+  sharedController(): AbortController {
+    let c = this.sharedAbort;
+    if (c === undefined || c.signal.aborted) {
+      c = this.sharedAbort = new AbortController();
+      // Transports add a listener per send in flight: no leak warning for 11 concurrent sends.
+      setMaxListeners(0, c.signal);
+    }
+    return c;
+  }
+
+  /** Aborts every send in flight on the shared controller. */
+  abortShared(reason: unknown): void {
+    if (this.sharedInflight > 0) this.sharedAbort?.abort(reason);
+  }
+
+  /** A send's attempt is over (whatever the outcome): it no longer counts as in flight. */
+  sendEnded(jobId: string): void {
+    if (this.inflight.delete(jobId)) return;
+    if (--this.sharedInflight > 0) return;
+    const waiters = this.sharedWaiters;
+    if (waiters.length === 0) return;
+    this.sharedWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves once every send in flight has ended. */
+  sendsSettled(): Promise<unknown> {
+    const own = [...this.inflight.values()].map((e) => e.settled);
+    if (this.sharedInflight > 0) own.push(new Promise<void>((resolve) => this.sharedWaiters.push(resolve)));
+    return Promise.all(own);
+  }
   /** Finished reports, newest last, bounded. */
   readonly recent = new Map<string, DeliveryReport>();
   readonly totals = { queued: 0, sent: 0, deferred: 0, failed: 0, expired: 0, throttled: 0 };

@@ -11,7 +11,6 @@
 import { MailError, MailErrorCode, describeValue, isMailError } from '../errors.js';
 import type { DkimSigner } from '../auth/dkim.js';
 import type { Verp } from '../feedback/verp.js';
-import { setMaxListeners } from 'node:events';
 import { ComposeCache, prepareJob } from '../message/prepared.js';
 import { slice } from '../queue/slice.js';
 import type { ResolvedLimits } from '../queue/limits.js';
@@ -71,23 +70,16 @@ export class Deliverer {
    * a controller per job, so that aborting it stops only its own sends.
    */
   start(job: Job): void {
-    const own = this.core.records.get(job.messageRef)?.detach !== undefined;
-    const controller = own ? new AbortController() : this.sharedController();
-    const entry = { controller, settled: undefined as unknown as Promise<void> };
-    this.core.inflight.set(job.id, entry);
-    entry.settled = this.run(job, controller.signal);
-  }
-
-  private shared: AbortController | undefined;
-
-  private sharedController(): AbortController {
-    let c = this.shared;
-    if (c === undefined || c.signal.aborted) {
-      c = this.shared = new AbortController();
-      // Transports add a listener per send in flight: no leak warning for 11 concurrent sends.
-      setMaxListeners(0, c.signal);
+    const core = this.core;
+    if (core.records.get(job.messageRef)?.detach !== undefined) {
+      const controller = new AbortController();
+      const entry = { controller, settled: undefined as unknown as Promise<void> };
+      core.inflight.set(job.id, entry);
+      entry.settled = this.run(job, controller.signal);
+      return;
     }
-    return c;
+    core.sharedInflight++;
+    void this.run(job, core.sharedController().signal);
   }
 
   private async run(job: Job, signal: AbortSignal): Promise<void> {
@@ -100,14 +92,14 @@ export class Deliverer {
     const rec = core.records.get(job.messageRef);
     if (rec === undefined) {
       // Cannot happen: a job lives as long as its record. Fail safe rather than hang.
-      core.inflight.delete(job.id);
+      core.sendEnded(job.id);
       core.scheduler.release(job);
       return;
     }
     // A job of a paused campaign waits (in the timer heap); one of a cancelled campaign ends.
     const held = this.parts.hold?.(job, rec);
     if (held !== undefined) {
-      core.inflight.delete(job.id);
+      core.sendEnded(job.id);
       core.scheduler.release(job);
       if (typeof held === 'number') (job.runAt = held), core.scheduler.enqueue(job);
       else settler.finalFailure(job, rec, job.recipients, 'aborted', held);
@@ -137,7 +129,7 @@ export class Deliverer {
       result = undefined;
       error = isMailError(err) ? err : new MailError(`Transport ${core.transport.name} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.INTERNAL, retryable: true, cause: err });
     }
-    core.inflight.delete(job.id);
+    core.sendEnded(job.id);
     const health = this.parts.health;
     if (health !== undefined) {
       if (error === undefined) health.onSuccess();
@@ -191,7 +183,7 @@ export class Deliverer {
       core.reportError('store.limiter', 'Shared limiter acquire', err);
       waitMs = 1_000;
     }
-    core.inflight.delete(job.id);
+    core.sendEnded(job.id);
     core.scheduler.release(job);
     const rec = core.records.get(job.messageRef);
     const here = waiting ?? new Set<string>();
@@ -355,7 +347,7 @@ export class Deliverer {
     const core = this.core;
     const { suppression, settler } = this.parts;
     job.attempt++;
-    core.inflight.delete(job.id);
+    core.sendEnded(job.id);
     core.scheduler.release(job);
     settler.onError(job, rec, new MailError(`Suppression list (${suppression.name}) failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.STORE, cause: err }), job.recipients);
     core.checkIdle();
@@ -373,7 +365,7 @@ export class Deliverer {
       job.recipients = rest;
       return true;
     }
-    core.inflight.delete(job.id);
+    core.sendEnded(job.id);
     core.scheduler.release(job);
     settler.jobDone(job, rec, 'failed');
     core.checkIdle();

@@ -587,11 +587,12 @@ class MailerImpl implements Mailer {
     const shared = this.store.queue.shared;
     // Jobs of a shared queue taken here but not started go back for another process.
     const handedBack = shared === undefined ? Promise.resolve() : this.handBackWaiting();
-    const settled = (): Promise<unknown> => Promise.all([...core.inflight.values()].map((e) => e.settled));
-    if (!(await withTimeout(settled(), timeoutMs))) {
+    if (!(await withTimeout(core.sendsSettled(), timeoutMs))) {
       core.handingBack = true;
-      for (const e of core.inflight.values()) e.controller.abort(new MailError('The mailer is closing', { code: MailErrorCode.CLOSED }));
-      await withTimeout(settled(), 1_000);
+      const closing = new MailError('The mailer is closing', { code: MailErrorCode.CLOSED });
+      for (const e of core.inflight.values()) e.controller.abort(closing);
+      core.abortShared(closing);
+      await withTimeout(core.sendsSettled(), 1_000);
     }
     await handedBack;
     if (shared !== undefined) {
