@@ -161,6 +161,31 @@ describe('createFeedbackProcessor: ingest', () => {
     expect([...(suppression.list() as Iterable<SuppressionEntry>)]).toHaveLength(1);
   });
 
+  it('turns a synchronous throw of the store, policy or hook into the same STORE rejection as an asynchronous one', async () => {
+    const throwing = (what: string) => () => {
+      throw new Error(`${what} broke`);
+    };
+    const store = (over: Partial<SuppressionStore>): SuppressionStore => ({ name: 'sync', add: () => undefined, remove: () => false, find: () => undefined, list: () => [], ...over });
+    const cases: [Parameters<typeof createFeedbackProcessor>[0], RegExp][] = [
+      [{ suppression: store({ find: throwing('find') }) }, /suppression.find failed: find broke/],
+      [{ suppression: store({ add: throwing('add') }) }, /suppression.add failed: add broke/],
+      [{ suppression: store({ add: () => Promise.reject(new Error('late')) }) }, /suppression.add failed: late/],
+      [{ suppression: store({}), policy: { evaluate: throwing('policy') } }, /policy failed: policy broke/],
+      [{ suppression: store({}), onEvent: throwing('hook') }, /onEvent failed: hook broke/],
+      [{ suppression: store({}), onEvent: () => Promise.reject(new Error('later')) }, /onEvent failed: later/],
+    ];
+    for (const [options, message] of cases) {
+      const err = await rejection(createFeedbackProcessor(options).ingest([hard()]));
+      expect(err.code).toBe(MailErrorCode.STORE);
+      expect(err.retryable).toBe(true);
+      expect(err.message).toMatch(message);
+    }
+    // A synchronous store answers without a promise per event, and the result is the same.
+    const sync = memorySuppressionStore();
+    const result = await createFeedbackProcessor({ suppression: sync, now }).ingest([hard('a@example.org'), hard('a@example.org'), hard('b@example.org')]);
+    expect(result.events.map((e) => e.suppression)).toEqual(['added', 'kept', 'added']);
+  });
+
   it('rejects when the suppression list fails, without calling the hook', async () => {
     const broken: SuppressionStore = {
       name: 'broken',
