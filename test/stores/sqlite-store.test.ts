@@ -353,6 +353,20 @@ for (const driver of DRIVERS) {
         const again = sqliteStore({ path, driver });
         expect(await recoveredIds(again)).toHaveLength(2);
         await again.close();
+        // And the other way round: a store is refused while such a writer holds the file.
+        const older = openConnection(path, { driver });
+        try {
+          older.exec('PRAGMA locking_mode = EXCLUSIVE');
+          older.exec("BEGIN IMMEDIATE; INSERT INTO meta (key, value) VALUES ('x', 'y') ON CONFLICT (key) DO NOTHING; COMMIT");
+          const err = await failure(() => sqliteStore({ path, driver }));
+          expect(err.code).toBe('MAILPUSH_ERR_STORE');
+          expect(err.message).toMatch(/one writer per file/);
+        } finally {
+          older.close();
+        }
+        const last = sqliteStore({ path, driver });
+        expect(await recoveredIds(last)).toHaveLength(2);
+        await last.close();
       });
     });
 
