@@ -67,17 +67,21 @@ describe('mailer over SMTP', () => {
     await sink.waitFor(5, 5000);
     const before = sink.count;
     await mailer.send(msg('ann@critical.test', 'password reset'), { priority: 'critical' });
-    await sink.waitFor(before + 4, 5000);
+    // Counted once send() resolved (the critical job is queued): bulk messages that the sink
+    // received while send() ran (a loaded machine may take a while) were not overtaken.
+    const queuedAt = sink.count;
+    await sink.waitFor(queuedAt + 4, 5000);
     const position = sink.messages.findIndex((m) => m.parsed!.subject === 'password reset');
     // one bulk message may be in flight when the critical one arrives
     expect(position).toBeGreaterThanOrEqual(before);
-    expect(position).toBeLessThanOrEqual(before + 2);
+    expect(position).toBeLessThanOrEqual(queuedAt + 2);
     expect(mailer.stats().queued.bulk).toBeGreaterThan(250);
   });
 
   it('holds a sendAt message until its time', async () => {
     const { sink, mailer } = await setup();
-    const at = Date.now() + 400;
+    // 1 s ahead: the two send() calls below finish long before, even on a loaded machine.
+    const at = Date.now() + 1_000;
     await mailer.send(msg('later@x.test', 'later'), { sendAt: at });
     await mailer.send(msg('now@x.test', 'now'));
     await sink.waitFor(1, 2000);
@@ -88,6 +92,12 @@ describe('mailer over SMTP', () => {
 
   it('keeps a limited domain to its rate while an unlimited one is not held back', async () => {
     const { sink, mailer } = await setup({}, { limits: { domains: { 'slow.test': { ratePerSecond: 20 } } } });
+    // When each attempt to the limited domain started (the limiter's decision, without the
+    // SMTP round trip whose length varies on a loaded machine).
+    const starts: number[] = [];
+    mailer.on('sending', (e) => {
+      if (e.domain === 'slow.test') starts.push(Date.now());
+    });
     const start = Date.now();
     for (let i = 0; i < 200; i++) await mailer.send(msg(`s${i}@slow.test`));
     for (let i = 0; i < 200; i++) await mailer.send(msg(`f${i}@fast.test`));
@@ -101,22 +111,37 @@ describe('mailer over SMTP', () => {
     // Never above the limit: 20/s plus the two-token burst.
     expect(slow.length).toBeLessThanOrEqual(Math.ceil(20 * elapsed) + 2);
     await new Promise((r) => setTimeout(r, 1000));
-    // Rate over the span of the slow domain's sends. The lower bound only catches a broken
+    // The token bucket (20/s, burst 2) allows at most 2 + 20 * t/1000 attempts in any span of
+    // t ms: checked over every span between two starts, with one attempt of slack for the
+    // event's own delay after the decision. (The sink's receive times also carry each SMTP
+    // round trip, whose variation on a loaded machine is a sizeable part of a 2 s span.)
+    let excess = -Infinity;
+    for (let i = 0; i < starts.length; i++) {
+      for (let j = i + 1; j < starts.length; j++) excess = Math.max(excess, j - i + 1 - (2 + (20 * (starts[j]! - starts[i]!)) / 1000));
+    }
+    expect(starts.length).toBeGreaterThanOrEqual(slow.length);
+    expect(excess).toBeLessThanOrEqual(1);
+    // Rate over the span of the slow domain's attempts. The lower bound only catches a broken
     // limiter (timers run late on a loaded machine); bench/rate.ts measures accuracy.
+    const rate = (starts.length - 2) / ((starts[starts.length - 1]! - starts[0]!) / 1000);
     const times = of('@slow.test').map((m) => m.receivedAt).sort((x, y) => x - y);
-    const rate = (times.length - 2) / ((times[times.length - 1]! - times[0]!) / 1000);
-    expect(rate).toBeLessThanOrEqual(22);
+    const atSink = (times.length - 2) / ((times[times.length - 1]! - times[0]!) / 1000);
+    console.log(`domain rate: ${starts.length} attempts to slow.test at ${rate.toFixed(2)}/s after the burst (${atSink.toFixed(2)}/s by the sink's receive times); most attempts above 2 + 20/s in any span: ${excess.toFixed(2)}`);
     expect(rate).toBeGreaterThanOrEqual(12);
   });
 
   it('does not let a slow domain block the others (no head-of-line blocking)', async () => {
-    const { sink, mailer } = await setup({ rules: [{ match: '@slow.test', delayMs: 1500, stage: 'data' }] }, { limits: { domains: { 'slow.test': { concurrency: 1 } } } });
+    const { sink, mailer } = await setup({ rules: [{ match: '@slow.test', delayMs: 3000, stage: 'data' }] }, { limits: { domains: { 'slow.test': { concurrency: 1 } } } });
     for (let i = 0; i < 5; i++) await mailer.send(msg(`s${i}@slow.test`));
     const t0 = Date.now();
     for (let i = 0; i < 50; i++) await mailer.send(msg(`q${i}@quick.test`));
-    await sink.waitFor(50, 5000);
-    expect(Date.now() - t0).toBeLessThan(1400);
+    await sink.waitFor(50, 10_000);
+    console.log(`head-of-line: 50 quick.test messages at the sink ${Date.now() - t0} ms after the first was sent, while slow.test takes 3 s per message`);
+    // All of them before the first slow.test message got through (its server holds it 3 s,
+    // one at a time): measured against the slow domain rather than a wall-clock bound, which a
+    // loaded machine stretches.
     expect(sink.messages.filter((m) => m.envelope.to[0]!.endsWith('@quick.test'))).toHaveLength(50);
+    expect(sink.messages.filter((m) => m.envelope.to[0]!.endsWith('@slow.test'))).toHaveLength(0);
   });
 
   it('pauses a domain that throttles, resumes on one connection, and loses nothing', async () => {
