@@ -386,3 +386,50 @@ describe("Dovecot's rejection mail", () => {
     expect(one(mail("Mailbox doesn't exist: sam")).reason).toBe('userunknown');
   });
 });
+
+describe('Google Workspace, Verizon and au reports', () => {
+  const gsuite = (address: string, domain: string, dsn: string): string =>
+    [
+      'From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>',
+      'To: app@sender.example',
+      'Subject: Delivery Status Notification (Failure)',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="g1"',
+      '',
+      '--g1',
+      'Content-Type: text/plain; charset=UTF-8',
+      '',
+      '** Address not found **',
+      '',
+      `Your message wasn't delivered to ${address} because the domain ${domain} couldn't be found. Check for typos or unnecessary spaces and try again.`,
+      '',
+      '--g1',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; googlemail.com',
+      '',
+      `Final-Recipient: rfc822; ${address}`,
+      'Action: failed',
+      'Status: 4.0.0',
+      `Diagnostic-Code: smtp; ${dsn}`,
+      '',
+      '--g1--',
+      '',
+    ].join('\n');
+
+  it("Google Workspace: its DNS lookup wording ('responded with code NXDOMAIN') is its provisional networkerror", () => {
+    const r = parseBounce(gsuite('val@nxdomain.example', 'nxdomain.example', "DNS Error: 4413 DNS type 'mx' lookup of nxdomain.example responded with code NXDOMAIN"));
+    expect(r.mta).toBe('gsuite');
+    expect(provisionalReason('gsuite', "DNS type 'mx' lookup of nxdomain.example responded with code NXDOMAIN")).toBe('networkerror');
+    expect(provisionalReason('gsuite', 'The domain nullmx.example has a Null MX record')).toBe('notaccept');
+  });
+
+  it('Verizon: "No valid recipients for this MM" is an unknown recipient', () => {
+    expect(provisionalReason('verizon', 'Error: No valid recipients for this MM')).toBe('userunknown');
+  });
+
+  it("au: a report marked by the recipient's spam filter (X-SPASIGN: NG) is filtered", () => {
+    const x = one(report('Postmaster@ezweb.ne.jp', 'Mail System Error - Returned Mail', ['Your mail was not delivered to the following address.', '', '<wan@ezweb.ne.jp>'].join('\n'), ['X-SPASIGN: NG']));
+    expect([x.address, x.reason]).toEqual(['wan@ezweb.ne.jp', 'filtered']);
+  });
+});

@@ -50,6 +50,9 @@ export const MTA_SIGNATURES: readonly MtaSignature[] = Object.freeze([
   // Google Groups refuses posts to groups that do not exist or do not accept the sender; its
   // (localized) report carries no code.
   { id: 'googlegroups', from: /@googlemail\.com|@google\.com/i, headers: /^X-Failed-Recipients:.*@googlegroups\.com/im, fallbackReason: 'rejected' },
+  // Google Workspace's newer report ("** Address not found **", "Your message wasn't delivered
+  // to"), with its own wording for DNS failures; the older Gmail report follows.
+  { id: 'gsuite', from: /@(?:googlemail|google|gmail)\.com\b/i, body: /\*\* (?:Address not found|Message not delivered|Message blocked|Delivery incomplete) \*\*|Your message wasn'?t delivered to /i },
   { id: 'gmail', from: /@(?:googlemail|google|gmail)\.com\b/i },
   { id: 'yahoo', from: /@(?:[\w-]+\.)*yahoo(?:-inc)?\.(?:com|co\.jp|co\.uk)\b/i },
   { id: 'aol', from: /@(?:[\w-]+\.)*aol\.com\b/i },
@@ -61,6 +64,8 @@ export const MTA_SIGNATURES: readonly MtaSignature[] = Object.freeze([
   { id: 'messagelabs', from: /@messagelabs\.com\b/i },
   { id: 'apple', from: /@(?:[\w-]+\.)*(?:apple|icloud|mac|me)\.com\b/i, body: /Delivery Notification|Internet Mail Delivery|Reporting-MTA/i },
   { id: 'verizon', from: /@(?:[\w-]+\.)*(?:vtext|verizon(?:wireless)?)\.(?:com|net)\b/i },
+  // au (EZweb): a recipient's spam filter marks the report `X-SPASIGN: NG`.
+  { id: 'ezweb', from: /@(?:[\w-]+\.)*(?:ezweb\.ne\.jp|au\.com)\b/i, headers: /^X-SPASIGN:[ \t]*NG\b/im, fallbackReason: 'filtered' },
   { id: 'ezweb', from: /@(?:[\w-]+\.)*(?:ezweb\.ne\.jp|au\.com)\b/i },
   { id: 'biglobe', from: /postmaster@(?:biglobe|inacatv|tmtv|ttv)\.ne\.jp\b/i },
   { id: 'kddi', from: /@(?:[\w-]+\.)*(?:dion|auone-net)\.ne\.jp\b/i },

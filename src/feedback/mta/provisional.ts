@@ -110,6 +110,12 @@ export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
     reason: 'networkerror',
   },
   { mta: 'opensmtpd', pattern: /Could not retrieve credentials/i, reason: 'securityerror' },
+  // Google Workspace's own sentences: the address or the domain not found, a null MX.
+  { mta: 'gsuite', pattern: /because the address couldn'?t be found\. Check for typos/i, reason: 'userunknown' },
+  { mta: 'gsuite', pattern: /\bNull MX\b/i, reason: 'notaccept' },
+  { mta: 'gsuite', pattern: / had no relevant answers\.| responded with code NXDOMAIN|Domain name not found/i, reason: 'networkerror' },
+  // Verizon's text gateways (vtext, vzwpix).
+  { mta: 'verizon', pattern: /No valid recipients for this MM|550 - Requested action not taken: no such user here/i, reason: 'userunknown' },
   // Facebook's response codes (postmaster.facebook.com/response_codes) after the reply.
   { mta: 'facebook', pattern: /\b(?:RCP-P1|INT-P[134])\b/, reason: 'userunknown' },
   { mta: 'facebook', pattern: /\bRCP-P[23]\b/, reason: 'filtered' },
