@@ -5,8 +5,9 @@
  * @module
  */
 
-import { configError } from '../errors.js';
+import { MailErrorCode, configError } from '../errors.js';
 import { BoundedMap } from '../queue/bounded-map.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import type { IdempotencyStore } from '../types.js';
 
 /** Name of the memory idempotency store. */
@@ -33,6 +34,8 @@ interface Claim {
   readonly expiresAt: number;
 }
 
+const OPTION_KEYS = knownKeys(Object.keys({ maxKeys: true } satisfies Record<keyof MemoryIdempotencyStoreOptions, true>));
+
 /** Below this many claims no pruning pass is made. */
 const MIN_PRUNE_SIZE = 1024;
 
@@ -48,6 +51,7 @@ const MIN_PRUNE_SIZE = 1024;
  */
 export default function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = {}): MemoryIdempotencyStore {
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  rejectUnknownKeys(options, OPTION_KEYS, 'memory idempotency store option', MailErrorCode.CONFIG);
   const maxKeys = options.maxKeys ?? 1_000_000;
   if (typeof maxKeys !== 'number' || !Number.isInteger(maxKeys) || maxKeys < 1) throw configError('maxKeys', 'an integer >= 1', maxKeys);
   // Insertion order is claim order, which is expiry order when the window is constant; past

@@ -7,8 +7,9 @@
  * @module
  */
 
-import { configError } from '../errors.js';
+import { MailErrorCode, configError } from '../errors.js';
 import { BoundedMap } from '../queue/bounded-map.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import type { ReplayStore } from '../types.js';
 
 /** Name of the memory replay store. */
@@ -22,6 +23,8 @@ export interface MemoryReplayStoreOptions {
   /** Most keys kept; the oldest added are forgotten first. @default 10_000 */
   readonly maxEntries?: number;
 }
+
+const OPTION_KEYS = knownKeys(Object.keys({ maxEntries: true } satisfies Record<keyof MemoryReplayStoreOptions, true>));
 
 /** The memory store, with a `size` for tests. */
 export interface MemoryReplayStore extends ReplayStore {
@@ -42,6 +45,7 @@ export interface MemoryReplayStore extends ReplayStore {
  */
 export default function memoryReplayStore(options: MemoryReplayStoreOptions = {}): MemoryReplayStore {
   if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  rejectUnknownKeys(options, OPTION_KEYS, 'memory replay store option', MailErrorCode.CONFIG);
   const max = options.maxEntries ?? DEFAULT_REPLAY_MAX_ENTRIES;
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw configError('maxEntries', 'an integer >= 1', max);
   // In order of the last add (a lookup does not count): the oldest added is evicted first.

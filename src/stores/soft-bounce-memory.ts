@@ -5,8 +5,9 @@
  * @module
  */
 
-import { configError } from '../errors.js';
+import { MailErrorCode, configError } from '../errors.js';
 import { BoundedMap } from '../queue/bounded-map.js';
+import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import type { SoftBounceCounter } from '../types.js';
 
 /** Options of {@link memorySoftBounceCounter}. */
@@ -14,6 +15,8 @@ export interface MemorySoftBounceCounterOptions {
   /** Most addresses tracked; the least recently bounced are forgotten first. @default 100_000 */
   readonly maxAddresses?: number;
 }
+
+const OPTION_KEYS = knownKeys(Object.keys({ maxAddresses: true } satisfies Record<keyof MemorySoftBounceCounterOptions, true>));
 
 /** The memory counter, with a `size` for tests. */
 export interface MemorySoftBounceCounter extends SoftBounceCounter {
@@ -34,6 +37,8 @@ export const MAX_SOFT_BOUNCES_PER_ADDRESS = 32;
  * ```
  */
 export function memorySoftBounceCounter(options: MemorySoftBounceCounterOptions = {}): MemorySoftBounceCounter {
+  if (typeof options !== 'object' || options === null) throw configError('options', 'an object', options);
+  rejectUnknownKeys(options, OPTION_KEYS, 'memory soft-bounce counter option', MailErrorCode.CONFIG);
   const max = options.maxAddresses ?? 100_000;
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw configError('maxAddresses', 'an integer >= 1', max);
   // In order of the last bounce: the least recently bounced address is forgotten first.

@@ -26,5 +26,6 @@ describe('memoryIdempotencyStore', () => {
   it('validates its options', () => {
     expect(() => memoryIdempotencyStore({ maxKeys: 0 })).toThrow(/`maxKeys`.*got 0/);
     expect(() => memoryIdempotencyStore(null as never)).toThrow(/options/);
+    expect(() => memoryIdempotencyStore({ maxkeys: 5 } as never)).toThrow(expect.objectContaining({ code: 'MAILPUSH_ERR_CONFIG', option: 'maxkeys', message: expect.stringMatching(/did you mean `maxKeys`\?/) }));
   });
 });

@@ -22,3 +22,7 @@ it('memory replay store: adding a key again makes it the newest; looking it up d
   store.add('d', 10);
   expect([store.has('a', 0), store.has('c', 0), store.has('d', 0)]).toEqual([false, true, true]);
 });
+
+it('memory replay store: refuses an option with a typo (CONFIG, nearest name)', () => {
+  expect(() => memoryReplayStore({ maxEntry: 5 } as never)).toThrow(expect.objectContaining({ code: 'MAILPUSH_ERR_CONFIG', option: 'maxEntry', message: expect.stringMatching(/did you mean `maxEntries`\?/) }));
+});

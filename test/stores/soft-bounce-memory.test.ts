@@ -19,6 +19,10 @@ describe('memorySoftBounceCounter', () => {
     expect(await counter.hit('b@example.com', 'e6', 6_000, day)).toBe(1);
   });
 
+  it('refuses an option with a typo (CONFIG, nearest name)', () => {
+    expect(() => memorySoftBounceCounter({ maxAdresses: 5 } as never)).toThrow(expect.objectContaining({ code: 'MAILPUSH_ERR_CONFIG', option: 'maxAdresses', message: expect.stringMatching(/did you mean `maxAddresses`\?/) }));
+  });
+
   it('is still exported where it used to live', () => {
     expect(fromPolicy).toBe(memorySoftBounceCounter);
   });
