@@ -308,8 +308,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // Over quota.
   mailboxfull: [
-    'users mailbox is currently full',
     // The reference's own wording of the family (Sisimai's MailboxFull list).
+    'users mailbox is currently full',
     'exceeding its mailbox quota',
     'exceeding their quota',
     'full mailbox',
@@ -399,11 +399,11 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // Our envelope sender was refused.
   rejected: [
+    // The reference's own wording of the family (Sisimai's Rejected list).
     'your access to this mail system has been rejected',
     'denied by secumail valid-address-filter',
     'is on senderfilterconfig list',
     'rule imposed mailbox access for',
-    // The reference's own wording of the family (Sisimai's Rejected list).
     'email address is not verified',
     'envelope sender is not valid',
     'from address is not valid',
@@ -614,9 +614,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'dynamic pool',
     /\b(?:ip|host|address|server|network)\b.{0,30}\bbanned\b/,
   ],
-  // The sending IP's or domain's reputation.
-  // The sender's reputation as the reason, not a block list that has "reputation" in its name
-  // ("blocked using Barracuda Reputation" is a DNSBL listing: blocked).
+  // The sending IP's or domain's reputation as the reason, not a block list that has
+  // "reputation" in its name ("blocked using Barracuda Reputation" is a DNSBL listing: blocked).
   badreputation: [
     // The reference's own wording (Sisimai's BadReputation list).
     'a poor email reputation score',
@@ -624,8 +623,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'ip/domain reputation problems',
     'likely suspicious due to the very low reputation',
     "the sending mta's poor reputation",
-    // Its common variants.
-    // "poor IP reputation", "very low sender reputation", "bad reputation".
+    // Its common variants: "poor IP reputation", "very low sender reputation", "bad reputation".
     /\b(?:poor|low|bad|negative) (?:[\w/-]{1,20} ){0,2}reputation/,
     'reputation problem',
     'reputation is too low',
@@ -729,8 +727,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // Local site policy (attachments, closed lists, "for policy reasons").
   policyviolation: [
-    'you\'re using a mass mailer',
     // The reference's own wording of the family (Sisimai's PolicyViolation list).
+    'you\'re using a mass mailer',
     'because the recipient is not accepting mail with',
     'email rejected due to security policies',
     'header are not accepted',
