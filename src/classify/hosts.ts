@@ -31,7 +31,7 @@ export interface HostAnswer {
 
 /** One provider. */
 export interface HostRule {
-  /** Provider id, reported in `decidedBy.rule` as `host:<id>`. */
+  /** Provider id, reported in `decidedBy.rule` as `host/<id>`. */
   readonly id: string;
   /** Host strings (lower case): the remote host contains one, or the recipient domain is part of one. */
   readonly hosts: readonly string[];
