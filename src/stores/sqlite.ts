@@ -30,6 +30,10 @@
  *   checkpoints inside commits every 10,000 pages as before. `sqliteStore()` itself writes
  *   nothing (the first write to an empty WAL fsyncs its header): the owner row goes with the
  *   first commit, or at `close()`.
+ * - **Few pages per commit.** Each page a transaction dirties is one WAL frame written (two
+ *   `pwrite`s and a checksum): the cost of a commit is its pages. Schema version 4 dropped the
+ *   index of open messages (page() finds them through the jobs table's key): 8.8% fewer frames
+ *   for a sent message.
  * - **One writer per file.** At open the store takes an exclusive lock on a sidecar file,
  *   `<path>-lock` (a tiny SQLite database, never deleted), held until `close()`. A second store
  *   on the same file, in this or another process, is refused with a STORE error; the lock is
@@ -716,11 +720,15 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (after < 0) throw configError('cursor', 'a cursor returned by page()', cursor);
     }
     return read('queue', 'reading a page of the queue', () => {
-      const rows = all('SELECT seq, id, body, bytes FROM messages WHERE finished_at IS NULL AND seq > ? ORDER BY seq LIMIT ?', after, limit + 1);
-      const more = rows.length > limit;
-      if (more) rows.length = limit;
-      const entries = entriesOf(rows);
-      return { entries, cursor: more ? String(rows[rows.length - 1]!.seq as number) : undefined };
+      // An unfinished message is one with jobs (the last remove() finishes it): the jobs table's
+      // key finds the page without an index of open messages, which every add and finish wrote.
+      const seqs = all('SELECT DISTINCT msg_seq FROM jobs WHERE msg_seq > ? ORDER BY msg_seq LIMIT ?', after, limit + 1);
+      const more = seqs.length > limit;
+      if (more) seqs.length = limit;
+      if (seqs.length === 0) return { entries: [], cursor: undefined };
+      const last = seqs[seqs.length - 1]!.msg_seq as number;
+      const rows = all('SELECT seq, id, body, bytes FROM messages WHERE seq BETWEEN ? AND ? AND finished_at IS NULL ORDER BY seq', seqs[0]!.msg_seq as number, last);
+      return { entries: entriesOf(rows), cursor: more ? String(last) : undefined };
     });
   };
 

@@ -543,6 +543,33 @@ for (const driver of DRIVERS) {
         expect(raw(path, driver, (db) => db.prepare('PRAGMA user_version').get())).toEqual({ user_version: SCHEMA_VERSION });
       });
 
+      it('upgrades a version 3 file (with the index of open messages) and pages it as before', async () => {
+        const path = tmp.file();
+        const store = sqliteStore({ path, driver });
+        const entries = Array.from({ length: 7 }, () => entry());
+        await Promise.all(entries.map((e) => store.queue.add(e)));
+        await store.queue.remove(entries[2]!.jobs[0]!);
+        await store.queue.remove(entries[5]!.jobs[0]!);
+        await store.close();
+        // What mailpush wrote before version 4.
+        raw(path, driver, (db) => db.exec('CREATE INDEX messages_open ON messages (seq) WHERE finished_at IS NULL; PRAGMA user_version = 3'));
+        const again = sqliteStore({ path, driver });
+        const open = entries.filter((_, i) => i !== 2 && i !== 5).map((e) => e.message.id);
+        expect(await recoveredIds(again)).toEqual(open);
+        const first = again.queue.page(undefined, 3);
+        expect(first.entries.map((e) => e.message.id)).toEqual(open.slice(0, 3));
+        const second = again.queue.page(first.cursor, 3);
+        expect(second.entries.map((e) => e.message.id)).toEqual(open.slice(3));
+        expect(second.cursor).toBeUndefined();
+        expect(again.queue.size()).toBe(5);
+        await again.close();
+        expect(raw(path, driver, (db) => [db.prepare('PRAGMA user_version').get(), db.prepare("SELECT name FROM sqlite_schema WHERE name = 'messages_open'").all()])).toEqual([
+          { user_version: SCHEMA_VERSION },
+          [],
+        ]);
+        expect(SCHEMA_VERSION).toBe(4);
+      });
+
       it('reports a full disk: writes of the failed transaction are rejected and none is kept', async () => {
         const path = tmp.file();
         // max_page_count is clamped to the pages in use: the file cannot grow.
