@@ -556,9 +556,9 @@ for (const driver of DRIVERS) {
         const again = sqliteStore({ path, driver });
         const open = entries.filter((_, i) => i !== 2 && i !== 5).map((e) => e.message.id);
         expect(await recoveredIds(again)).toEqual(open);
-        const first = again.queue.page(undefined, 3);
+        const first = await again.queue.page(undefined, 3);
         expect(first.entries.map((e) => e.message.id)).toEqual(open.slice(0, 3));
-        const second = again.queue.page(first.cursor, 3);
+        const second = await again.queue.page(first.cursor, 3);
         expect(second.entries.map((e) => e.message.id)).toEqual(open.slice(3));
         expect(second.cursor).toBeUndefined();
         expect(again.queue.size()).toBe(5);
