@@ -403,6 +403,10 @@ export function echoedRecipients(lines: readonly string[], excluded: ReadonlySet
  * The recipient a report names only in its Subject (`DELIVERY FAILURE: User ann (ann@b.example)
  * not listed in Domino Directory`, `Undeliverable: ann@b.example`): for reports that name nobody
  * in their text. Exactly one possible recipient, else none.
+ *
+ * @example
+ * subjectRecipients('DELIVERY FAILURE: User ann (ann@b.example) not listed', new Set()); // ['ann@b.example']
+ * subjectRecipients('Undeliverable: ann@b.example, bo@b.example', new Set()); // []
  */
 export function subjectRecipients(subject: string, excluded: ReadonlySet<string>): string[] {
   if (!subject.includes('@')) return [];
