@@ -168,7 +168,7 @@ export interface SqliteStoreStats {
   readonly commits: number;
   /** Transactions that failed; every write in them was rejected and none was kept. */
   readonly failedCommits: number;
-  /** WAL checkpoints run by the store's worker thread (0 where SQLite checkpoints inside commits). */
+  /** Checkpoint passes run by the store's worker thread, two per checkpoint (0 where SQLite checkpoints inside commits). */
   readonly checkpoints: number;
 }
 
