@@ -136,6 +136,8 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer | 
       workerData: { path: options.path, driver: options.driver, modulePath, synchronous: options.synchronous },
       // The worker needs none of the host's flags or loaders.
       execArgv: [],
+      // A small heap: the worker holds a connection and a few messages.
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
       env: {},
       stdout: false,
       stderr: false,
