@@ -16,7 +16,12 @@ import { deleteKeys, REDIS, testPrefix } from './helpers.js';
 import { freePort, percentile, post, startFleetChild, startRedisServer, stopRedisServer } from './fleet-helpers.js';
 import type { FleetChild, Line } from './fleet-helpers.js';
 
-const LOCK_MS = 2_000;
+// The workers' BullMQ lock. Short, so that a SIGKILLed worker's jobs come back within
+// seconds, but not 2 s: BullMQ renews a lock every LOCK_MS / 2, and on a machine at a load
+// average of 20 a live worker starved for more than a second lost its locks, so its jobs ran
+// twice (duplicates in the exactly-once test; stalled events 3 to 5 s before the kill in the
+// SIGKILL test). At 6 s a worker must be starved for 3 s.
+const LOCK_MS = 6_000;
 
 const children: FleetChild[] = [];
 const sinks: SmtpSink[] = [];
@@ -119,33 +124,39 @@ function maxInFlight(cs: readonly FleetChild[]): number {
 
 describe('a mailer fleet: one producer and four worker processes on BullMQ', () => {
   /**
-   * One run shared by the two tests after it: 600 messages to a domain limited to 50/s and 200
+   * One run shared by the two tests after it: 240 messages to a domain limited to 20/s and 80
    * to an unlimited one, interleaved, all due at once (sendAt), so that the fleet drains a
    * queue that is fully there and the producer's enqueueing does not compete for the CPU.
+   *
+   * 20/s rather than the 50/s of bench/fleet.ts: on a 2-core machine shared with other work
+   * (CI, or other test files in parallel), four workers, a producer and the sink could not
+   * always keep up with 50/s plus the unlimited domain (46.6/s measured in the window at a load
+   * average of 17, and the 200 unlimited messages then took 8.9 s), so both tests failed on CPU
+   * starvation rather than on the limiter. At 20/s the fleet has CPU to spare and both tests
+   * measure what they are about.
    */
   let rateRun: Promise<{ got: Received[]; acked: Line; done: Line; dueAt: number }> | undefined;
+  const RATE = 20;
+  const TOTAL = 320;
   const runRate = () =>
     (rateRun ??= (async () => {
       const s = await sink();
       const f = fleet(s.port);
-      const limits = { domains: { 'limited.test': { ratePerSecond: 50 } } };
+      const limits = { domains: { 'limited.test': { ratePerSecond: RATE } } };
       const workers = Array.from({ length: 4 }, () => f.start('worker', { limits }));
       const producer = f.start('producer');
       await ready([...workers, producer]);
-      const total = 800;
       const dueAt = Date.now() + 2_500;
-      const rid = post(producer, { cmd: 'send', count: total, domains: ['limited.test', 'other.test', 'limited.test', 'limited.test'], tag: 'rate', sendAt: dueAt, concurrency: 8, done: true, acks: true });
-      const acked = await producer.answer(rid, 'acked', 30_000);
-      const done = await producer.answer(rid, 'done', 45_000);
-      await s.waitFor(total, 10_000);
+      const rid = post(producer, { cmd: 'send', count: TOTAL, domains: ['limited.test', 'other.test', 'limited.test', 'limited.test'], tag: 'rate', sendAt: dueAt, concurrency: 8, done: true, acks: true });
+      // Generous: enqueueing the 320 took 2 to 3 s at a load average of 20, over 30 s at 25.
+      const acked = await producer.answer(rid, 'acked', 60_000);
+      const done = await producer.answer(rid, 'done', 90_000);
+      await s.waitFor(TOTAL, 10_000);
       await sleep(300); // a late duplicate would arrive now
       return { got: received(s), acked, done, dueAt };
     })());
 
-  // Passes on a quiet machine (50.1/s, 50.2/s); under heavy CPU load from other processes it
-  // measured 36.9..47.1/s, because the workers share 5 fleet-wide transport slots (see the
-  // transport-concurrency test below) and the limited jobs lose their tokens' time polling for one.
-  it('holds a 50/s domain to 50/s +-5% across four workers, delivers every message exactly once, and the producer learns every outcome', { timeout: 60_000 }, async () => {
+  it('holds a 20/s domain to 20/s +-5% across four workers, delivers every message exactly once, and the producer learns every outcome', { timeout: 180_000 }, async () => {
     const { got, acked, done, dueAt } = await runRate();
     const limited = got.filter((r) => r.to.endsWith('@limited.test')).map((r) => r.at).sort((a, b) => a - b);
     const t0 = limited[0] as number;
@@ -157,41 +168,38 @@ describe('a mailer fleet: one producer and four worker processes on BullMQ', () 
     const last = limited[limited.length - 1] as number;
     const firstSecond = limited.filter((t) => t < t0 + 1_000).length;
     console.log(
-      `fleet rate: limited.test ${inWindow} sends in the 10 s window = ${rate.toFixed(1)}/s; ${firstSecond} in the first second; 600 in ${((last - t0) / 1000).toFixed(2)} s; ` +
-        `enqueue of 800 took ${acked.ms as number} ms; first send ${t0 - dueAt} ms after they were due`,
+      `fleet rate: limited.test ${inWindow} sends in the 10 s window = ${rate.toFixed(1)}/s; ${firstSecond} in the first second; ${limited.length} in ${((last - t0) / 1000).toFixed(2)} s; ` +
+        `enqueue of ${TOTAL} took ${acked.ms as number} ms; first send ${t0 - dueAt} ms after they were due`,
     );
     expect(acked.failed).toEqual([]);
     // The limited domain had work queued all through the window.
     expect(last).toBeGreaterThanOrEqual(windowStart + 10_000);
-    expect(rate).toBeGreaterThanOrEqual(47.5);
-    expect(rate).toBeLessThanOrEqual(52.5);
+    expect(rate).toBeGreaterThanOrEqual(RATE * 0.95);
+    expect(rate).toBeLessThanOrEqual(RATE * 1.05);
 
     // Exactly once: every acknowledged Message-ID once, nothing else.
     const byId = tally(got, (r) => r.messageId);
-    expect(got).toHaveLength(800);
+    expect(got).toHaveLength(TOTAL);
     expect(new Set(byId.keys())).toEqual(new Set(acksOf(acked).map((a) => a.messageId)));
     expect([...byId.values()].filter((n) => n !== 1)).toEqual([]);
-    expect(done.statuses).toEqual({ sent: 800 });
+    expect(done.statuses).toEqual({ sent: TOTAL });
   });
 
-  // Fails today (see the report of this test file): a job waiting for its domain's token keeps
-  // its BullMQ lane slot in the worker that took it (src/mailer/deliver.ts acquire() puts it
-  // back in the local scheduler), so once every slot of every worker holds a limited.test job,
-  // other.test jobs behind them in the lane wait for the limited ones to be sent.
-  it('does not hold other domains back behind a rate-limited one (no head-of-line blocking across the fleet)', { timeout: 60_000 }, async () => {
+  it('does not hold other domains back behind a rate-limited one (no head-of-line blocking across the fleet)', { timeout: 180_000 }, async () => {
     const { got } = await runRate();
     const first = Math.min(...got.map((r) => r.at));
     const other = got.filter((r) => r.to.endsWith('@other.test')).map((r) => r.at - first).sort((a, b) => a - b);
     const limitedLast = Math.max(...got.filter((r) => r.to.endsWith('@limited.test')).map((r) => r.at - first));
-    console.log(`head-of-line: the 200 unlimited other.test messages (due with the limited ones) were all sent ${other[other.length - 1]} ms after the first send (median ${percentile(other, 50)} ms); limited.test took ${limitedLast} ms`);
-    expect(other).toHaveLength(200);
-    // 200 messages to a local sink take well under a second when nothing holds them back.
-    expect(other[other.length - 1]).toBeLessThan(3_000);
+    console.log(`head-of-line: the 80 unlimited other.test messages (due with the limited ones) were all sent ${other[other.length - 1]} ms after the first send (median ${percentile(other, 50)} ms); limited.test took ${limitedLast} ms`);
+    expect(other).toHaveLength(TOTAL / 4);
+    // Held behind the limited ones in the lanes (one in four of the queue, the last one behind
+    // 239 limited), the unlimited messages would go out at the limited domain's pace and finish
+    // with it (about 12 s). Unblocked they take what the CPU needs for a few hundred local
+    // sends. Measured against the limited domain's own span rather than a wall-clock bound,
+    // which a loaded machine stretches.
+    expect(other[other.length - 1]).toBeLessThan(limitedLast / 2);
   });
 
-  // Fails today: the fleet gate of the transport (src/mailer/index.ts fleetGates) takes the
-  // SMTP transport's maxConcurrency, i.e. its per-process connection pool size, as a
-  // fleet-wide concurrency, so four workers with 5 connections each send 5 at a time in total.
   it('lets every worker use its own connections: four workers with 5 each have more than 5 sends in flight', { timeout: 40_000 }, async () => {
     const s = await sink({ parse: false, keepRaw: false, rules: [{ match: /./, stage: 'data', delayMs: 100 }] });
     const f = fleet(s.port);
@@ -208,7 +216,7 @@ describe('a mailer fleet: one producer and four worker processes on BullMQ', () 
     expect(max).toBeGreaterThan(10);
   });
 
-  it('loses nothing when a worker is SIGKILLed mid-run: its jobs run again elsewhere after its lock runs out, duplicates only among its in-flight jobs, with the same Message-ID', { timeout: 60_000 }, async () => {
+  it('loses nothing when a worker is SIGKILLed mid-run: its jobs run again elsewhere after its lock runs out, duplicates only among its in-flight jobs, with the same Message-ID', { timeout: 90_000 }, async () => {
     const s = await sink({ rules: [{ match: /./, stage: 'data', delayMs: 50 }] });
     const f = fleet(s.port);
     // BullMQ reports each job it takes back from a dead worker.
@@ -279,7 +287,7 @@ describe('a mailer fleet: one producer and four worker processes on BullMQ', () 
     expect(got.length).toBe(total + duplicates.length);
   });
 
-  it('honours in every worker a suppression added through the producer', { timeout: 40_000 }, async () => {
+  it('honours in every worker a suppression added through the producer', { timeout: 90_000 }, async () => {
     const s = await sink({ rules: [{ match: /./, stage: 'data', delayMs: 20 }] });
     const f = fleet(s.port);
     // One job at a time per worker, so that the jobs spread over all four.
@@ -310,11 +318,11 @@ describe('a mailer fleet: one producer and four worker processes on BullMQ', () 
     for (const n of perWorker) expect(n).toBeGreaterThan(0);
   });
 
-  // Fails today for the reason of the transport-concurrency test above: critical jobs wait for
-  // one of the 5 fleet-wide transport leases that the bulk sends hold, polling every 50 ms
-  // against dozens of bulk jobs (no critical reserve at that gate). With maxConnections 50 on
-  // the workers (so that gate never binds) it measured p50 725 ms, p99 1545 ms on a loaded box.
-  it('sends critical mail within 2 s (p99) while 100,000 bulk jobs are queued across the fleet', { timeout: 90_000 }, async () => {
+  // Measured p99 114 ms at a load average of 9 and 438 ms at 17 (since 5f48232; before it,
+  // critical jobs waited for one of 5 fleet-wide transport leases held by bulk sends).
+  // The timeouts are for the setup: enqueueing the 100,000 bulk jobs took 7.5 s at a load
+  // average of 9, 33 s at 17 and more than 60 s at 25; the measure is the critical latency.
+  it('sends critical mail within 2 s (p99) while 100,000 bulk jobs are queued across the fleet', { timeout: 240_000 }, async () => {
     // Bulk mail takes 100 ms at the sink, as at a real server: bulk jobs hold the workers'
     // connections (the test is about queueing and slots, not about a CPU that four workers
     // sending flat out would saturate on a 2-core machine).
@@ -324,7 +332,7 @@ describe('a mailer fleet: one producer and four worker processes on BullMQ', () 
     await ready([producer]);
     // 5,000 bulk messages of 20 recipients at 20 domains: 100,000 jobs (one per message and
     // domain), enqueued before the workers start so that the whole backlog is there.
-    const bulk = await producer.request({ cmd: 'bulk', messages: 5_000, recipients: 20, tag: 'bulk' }, 60_000, 'acked');
+    const bulk = await producer.request({ cmd: 'bulk', messages: 5_000, recipients: 20, tag: 'bulk' }, 150_000, 'acked');
     expect(bulk.jobs).toBe(100_000);
     const workers = Array.from({ length: 4 }, () => f.start('worker'));
     await ready(workers);
