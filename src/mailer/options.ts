@@ -7,6 +7,7 @@
 import { configError, MailErrorCode } from '../errors.js';
 import type { MailError } from '../errors.js';
 import type { PreflightOptions, PreflightResult } from '../auth/preflight.js';
+import { PREFLIGHT_OPTION_KEYS } from '../auth/preflight.js';
 import type { DkimOptions } from '../auth/dkim.js';
 import type { FeedbackEvent } from '../feedback/event.js';
 import type { FeedbackPolicy, SuppressionPolicyOptions } from '../feedback/policy.js';
@@ -523,6 +524,12 @@ export interface Mailer {
   readonly subscriptions: SubscriptionStore;
 }
 
+/** Known names of {@link MailerPreflightOptions}: those of `preflightDomains` and the mailer's own. */
+const MAILER_PREFLIGHT_KEYS: KnownKeys = knownKeys([
+  ...PREFLIGHT_OPTION_KEYS,
+  ...Object.keys({ senders: true, requireForMarketing: true, cacheMs: true } satisfies Record<Exclude<keyof MailerPreflightOptions, keyof PreflightOptions>, true>),
+]);
+
 /** Known names of {@link MailerFeedbackOptions}: add a field here when you add it there. */
 const FEEDBACK_OPTION_KEYS: KnownKeys = knownKeys(['policy', 'onEvent', 'rawTrust', 'resolveCorrelation']);
 
@@ -542,6 +549,9 @@ export function validateOptions(options: MailerOptions): void {
       throw configError('store', 'a MailerStore (sqliteStore(), memoryStore()) or a QueueStore (add, update, remove, recover, size)', s);
     }
   }
+  const pf = options.preflight;
+  if (pf !== undefined && (typeof pf !== 'object' || pf === null)) throw configError('preflight', 'an object', pf);
+  if (pf !== undefined) rejectUnknownKeys(pf, MAILER_PREFLIGHT_KEYS, 'preflight option', MailErrorCode.CONFIG, 'preflight');
   const fb = options.feedback;
   if (fb !== undefined && (typeof fb !== 'object' || fb === null)) throw configError('feedback', 'an object', fb);
   if (fb !== undefined) rejectUnknownKeys(fb, FEEDBACK_OPTION_KEYS, 'feedback option', MailErrorCode.CONFIG, 'feedback');

@@ -28,6 +28,15 @@ describe('unknown keys', () => {
     expect(String(error?.message)).toMatch(/Unknown mailer option "retires"; did you mean `retry`\?/);
   });
 
+  it('refuses an unknown preflight option when the mailer is created, naming its path', () => {
+    expect(() => createMailer({ transport: memoryTransport(), preflight: { requireForMarketting: true } } as never)).toThrow(
+      expect.objectContaining({ code: MailErrorCode.CONFIG, option: 'preflight.requireForMarketting', message: expect.stringMatching(/did you mean `requireForMarketing`\?/) }),
+    );
+    // The mailer's own names and those of preflightDomains are accepted.
+    const mailer = createMailer({ transport: memoryTransport(), preflight: { senders: ['example.com'], requireForMarketing: false, cacheMs: 1000, timeoutMs: 500, required: [] } });
+    void mailer.close();
+  });
+
   it('refuses an unknown retry option, naming its path', () => {
     expect(() => createMailer({ transport: memoryTransport(), retry: { maxAttemps: 3 } } as never)).toThrow(
       expect.objectContaining({ code: MailErrorCode.CONFIG, option: 'retry.maxAttemps', message: expect.stringMatching(/did you mean `maxAttempts`\?/) }),
