@@ -193,7 +193,7 @@ describe('a mailer fleet: one producer and four worker processes on BullMQ', () 
     console.log(`head-of-line: the 80 unlimited other.test messages (due with the limited ones) were all sent ${other[other.length - 1]} ms after the first send (median ${percentile(other, 50)} ms); limited.test took ${limitedLast} ms`);
     expect(other).toHaveLength(TOTAL / 4);
     // Held behind the limited ones in the lanes (one in four of the queue, the last one behind
-    // 239 limited), the unlimited messages would go out at the limited domain's pace and finish
+    // 238 limited), the unlimited messages would go out at the limited domain's pace and finish
     // with it (about 12 s). Unblocked they take what the CPU needs for a few hundred local
     // sends. Measured against the limited domain's own span rather than a wall-clock bound,
     // which a loaded machine stretches.
