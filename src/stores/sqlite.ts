@@ -21,7 +21,7 @@
  *   the last transactions (never corrupts the file). `durability: 'full'` (`synchronous=FULL`):
  *   every commit is fsynced and survives power loss too, at the cost of one fsync per group.
  * - **Checkpoints off the event loop.** Copying the WAL into the file (with its fsyncs) runs on
- *   a worker thread with its own connection (`wal_checkpoint(PASSIVE)` every 256 commits; the
+ *   a worker thread with its own connection (`wal_checkpoint(PASSIVE)` every 512 commits; the
  *   worker starts with the first checkpoint, not at open, as `new Worker()` holds the loop); the
  *   store's connection never checkpoints inside a commit (`wal_autocheckpoint=0`). A second,
  *   short pass copies what was committed during the first while new commits wait (a few ms, the
@@ -191,8 +191,8 @@ const PRUNE_INTERVAL_MS = 60_000;
 const PRUNE_CHUNK = 5000;
 /** WAL pages between automatic checkpoints, where the store checkpoints on its own thread. */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-/** Commits between checkpoints of the worker (about 10-15 WAL pages each under a send loop). */
-const CHECKPOINT_COMMITS = 256;
+/** Commits between checkpoints of the worker (about 10-15 WAL pages each under a send loop: 5,000-7,500 pages, 20-30 MB of WAL; SQLite's own checkpoints ran every 10,000 pages). */
+const CHECKPOINT_COMMITS = 512;
 /** Longest time commits wait for the second pass of a checkpoint. */
 const HOLD_MAX_MS = 250;
 /** Page cache: negative = KiB (16 MiB). */

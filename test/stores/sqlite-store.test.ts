@@ -379,7 +379,7 @@ for (const driver of DRIVERS) {
         for (let i = 0; i < 100 && store.stats().checkpoints < 6; i++) await new Promise((r) => setTimeout(r, 20));
         const { commits, checkpoints } = store.stats();
         expect(commits).toBeGreaterThanOrEqual(2400);
-        // Two passes per checkpoint, one every 256 commits (the first waits for the worker to start).
+        // Two passes per checkpoint, one every 512 commits (the first waits for the worker to start).
         expect(checkpoints).toBeGreaterThanOrEqual(6);
         // Without restarts the WAL would hold every frame of 2,400 commits (about 7 pages each,
         // 4,120 bytes a frame: 68 MB); restarted after a checkpoint, a few hundred commits.
