@@ -18,13 +18,17 @@ import type { SmtpSink } from '../../src/testing/smtp-sink.js';
 
 const CHILD = fileURLToPath(new URL('../fixtures/crash-child.ts', import.meta.url));
 const TOTAL = 10_000;
+/** How long the first process may take to reach the kill point (about 11 to 21 s at a load average of 15, 89 s at 25). */
+const KILL_POINT_MS = 150_000;
+/** How long the second process may take to deliver what the first left (17 to 20 s at a load average of 15, 72 to 106 s at 25). */
+const RESUME_MS = 200_000;
 
 interface Run {
   readonly child: ChildProcess;
   readonly acks: Set<number>;
   readonly lines: string[];
   readonly exited: Promise<number | null>;
-  /** The process has exited. */
+  /** The process has exited and its output was read. */
   readonly done: boolean;
 }
 
@@ -44,11 +48,17 @@ function run(args: string[]): Run {
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const run: { child: ChildProcess; acks: Set<number>; lines: string[]; exited: Promise<number | null>; done: boolean } = { child, acks, lines, exited: undefined as never, done: false };
+  // Done once the process exited and its stdout was read to the end (the acks still in the
+  // pipe at the exit count), but not waiting for 'close': that also waits for stderr, which a
+  // helper process of tsx may hold open after the child is gone. Bounded, all the same.
+  const stdoutEnded = new Promise<void>((resolve) => child.stdout!.on('end', resolve));
   run.exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {
-      run.done = true;
-      if (code !== 0 && code !== null) lines.push(`stderr: ${stderr}`);
-      resolve(code);
+      void Promise.race([stdoutEnded, new Promise((r) => setTimeout(r, 5_000))]).then(() => {
+        run.done = true;
+        if (code !== 0 && code !== null) lines.push(`stderr: ${stderr}`);
+        resolve(code);
+      });
     }),
   );
   return run;
@@ -83,7 +93,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function crashAndResume(killWhen: (sink: SmtpSink, first: Run) => boolean, sinkRules: Parameters<typeof startSmtpSink>[0] = {}, onSink?: (sink: SmtpSink) => void) {
+async function crashAndResume(killWhen: (sink: SmtpSink, first: Run) => boolean, sinkRules: Parameters<typeof startSmtpSink>[0] = {}, onSink?: (sink: SmtpSink) => void, describe: () => string = () => '') {
   const dir = mkdtempSync(join(tmpdir(), 'mailpush-crash-'));
   dirs.push(dir);
   const db = join(dir, 'mail.db');
@@ -91,18 +101,31 @@ async function crashAndResume(killWhen: (sink: SmtpSink, first: Run) => boolean,
   sinks.push(sink);
   onSink?.(sink);
 
+  const started = Date.now();
   const first = run(['send', db, String(sink.port), String(TOTAL)]);
   children.push(first.child);
-  await until(() => killWhen(sink, first) || first.done, 90_000, () => `the kill point (${first.acks.size} acks, ${sink.count} delivered; ${first.lines.join(' | ')})`);
+  await until(() => killWhen(sink, first) || first.done, KILL_POINT_MS, () => `the kill point (${first.acks.size} acks, ${sink.count} delivered${describe()}; ${first.lines.join(' | ')})`);
   // The kill must find the child alive: one that ended on its own proves nothing.
   expect(first.done, first.lines.join('\n')).toBe(false);
   first.child.kill('SIGKILL');
   await first.exited;
   const acked = new Set(first.acks);
   const deliveredAtKill = sink.count;
+  const killedAfterMs = Date.now() - started;
 
   const second = run(['resume', db, String(sink.port)]);
   children.push(second.child);
+  // Bounded, so that a resume that hangs fails with what it had done rather than at the test's
+  // timeout; one that closed its mailer but does not exit fails 15 s later with the handles
+  // that keep it alive (see the fixture).
+  const resumedAt = Date.now();
+  let closedAt: number | undefined;
+  while (!second.done) {
+    if (closedAt === undefined && second.lines.some((l) => l.startsWith('pending '))) closedAt = Date.now();
+    if (closedAt !== undefined && Date.now() - closedAt > 15_000) throw new Error(`the resumed process closed its mailer but did not exit within 15 s; its output: ${second.lines.join(' | ')}`);
+    if (Date.now() - resumedAt > RESUME_MS) throw new Error(`the resumed process did not finish within ${RESUME_MS} ms: the sink has ${sink.count} messages (${deliveredAtKill} at the kill, ${acked.size} acknowledged); its output: ${second.lines.join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const code = await second.exited;
   expect(code, second.lines.join('\n')).toBe(0);
   expect(second.lines).toContain('pending 0');
@@ -122,7 +145,7 @@ async function crashAndResume(killWhen: (sink: SmtpSink, first: Run) => boolean,
   } finally {
     check.close();
   }
-  const summary = { acked: acked.size, deliveredAtKill, delivered: got.size, duplicates: duplicated.length };
+  const summary = { acked: acked.size, deliveredAtKill, delivered: got.size, duplicates: duplicated.length, killedAfterMs, resumedInMs: Date.now() - started - killedAfterMs };
   console.log(`crash test: ${JSON.stringify(summary)}`);
   return summary;
 }
@@ -131,13 +154,13 @@ describe('crash recovery with the SQLite store (real processes, SIGKILL)', () =>
   it('loses nothing acknowledged when killed early', async () => {
     const r = await crashAndResume((sink, first) => first.acks.size >= 300 && sink.count >= 50);
     expect(r.acked).toBeGreaterThanOrEqual(300);
-  }, 180_000);
+  }, 400_000);
 
   it('loses nothing acknowledged when killed mid-burst', async () => {
     const r = await crashAndResume((sink) => sink.count >= 3_000);
     expect(r.deliveredAtKill).toBeGreaterThanOrEqual(3_000);
     expect(r.acked).toBeGreaterThan(r.deliveredAtKill - 10);
-  }, 180_000);
+  }, 400_000);
 
   it('loses nothing acknowledged when killed while retries are pending', async () => {
     // Every message to d3.test is deferred once (451 at its first RCPT), so retries are
@@ -157,8 +180,8 @@ describe('crash recovery with the SQLite store (real processes, SIGKILL)', () =>
       ],
     }, (sink) => {
       sinkRef = sink;
-    });
+    }, () => `, ${deferred} deferred`);
     expect(r.acked).toBeGreaterThan(0);
     expect(deferred).toBeGreaterThanOrEqual(200);
-  }, 180_000);
+  }, 400_000);
 });
