@@ -797,6 +797,10 @@ export type BounceCategory =
   | 'requireptr'
   | 'badreputation'
   | 'contenterror'
+  /** Not RFC 5322 compliant (a header the receiver requires is missing or malformed): the content, not the address. */
+  | 'notcompliantrfc'
+  /** The receiving host's local delivery program (a pipe, procmail, maildrop) failed. */
+  | 'mailererror'
   | 'hasmoved'
   | 'onhold'
   | 'mesgtoobig'

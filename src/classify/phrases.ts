@@ -20,8 +20,8 @@ export type Phrase = string | readonly [string, string] | RegExp;
 /**
  * The reason families of the reference parser. Several are merged in mailpush's
  * `BounceCategory` (`mesgtoobig` and `exceedlimit` are `emailtoolarge`, `speeding` and
- * `toomanyconn` are `ratelimited`, `mailererror` is `systemerror`, `notcompliantrfc` is
- * `contenterror`) but they are kept apart here, since the decision order tells them apart.
+ * `toomanyconn` are `ratelimited`, the newer names of the reference) but they are kept apart
+ * here, since the decision order tells them apart.
  */
 export type ReasonFamily =
   | 'userunknown'
@@ -819,6 +819,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   // Header or MIME format problems.
   contenterror: [
     'invalid header',
+    // A repeated header is a header problem (the reference: contenterror), not RFC 5322 wording.
+    'duplicate header',
     'malformed header',
     'header syntax',
     'illegal header',
@@ -855,7 +857,6 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     /not (?:rfc ?(?:5322|2822|822) )?compliant/,
     /\brfc ?(?:5322|2822|822)\b.{0,20}(?:complian|violation|conform|standard)/,
     'multiple addresses in from',
-    'duplicate header',
     'missing message-id',
     'message-id header',
     'missing date header',

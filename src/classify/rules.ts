@@ -105,6 +105,8 @@ const CATEGORY_SET: Readonly<Record<BounceCategory, true>> = {
   requireptr: true,
   badreputation: true,
   contenterror: true,
+  notcompliantrfc: true,
+  mailererror: true,
   hasmoved: true,
   onhold: true,
   mesgtoobig: true,

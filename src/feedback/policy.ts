@@ -61,6 +61,7 @@ export const NEVER_SUPPRESS_REASONS: ReadonlySet<BounceCategory> = new Set<Bounc
   'requireptr',
   'badreputation',
   'contenterror',
+  'notcompliantrfc',
   'virusdetected',
   'emailtoolarge',
   'mesgtoobig',

@@ -291,7 +291,7 @@ describe('rates, security, system, expiry', () => {
   });
 
   it('a local delivery program failure is a mailer error (systemerror category)', () => {
-    expect(decide(bare('|/usr/local/bin/maildrop: bin/maidrop exited'))).toMatchObject({ reason: 'systemerror', decidedBy: { family: 'mailererror' } });
+    expect(decide(bare('|/usr/local/bin/maildrop: bin/maidrop exited'))).toMatchObject({ reason: 'mailererror', decidedBy: { family: 'mailererror' } });
   });
 
   it('null MX wording is notaccept, hard unless temporary', () => {
@@ -358,7 +358,7 @@ describe('reference index phrases added in the third pass', () => {
 
   it.each([
     ['552 carol users mailbox is currently full', 'mailboxfull'],
-    ['550 5.7.1 see https://support.google.com/mail/?p=RfcMessageNonCompliant', 'contenterror'],
+    ['550 5.7.1 see https://support.google.com/mail/?p=RfcMessageNonCompliant', 'notcompliantrfc'],
     ["554 you're using a mass mailer", 'policyviolation'],
   ])('%s (after DATA) is %s', (text, reason) => {
     expect(reasonOf(data(text))).toBe(reason);

@@ -34,8 +34,8 @@ describe('status codes', () => {
     expect(v.decidedBy.family).toBe('exceedlimit');
     expect(categoryOf('speeding')).toBe('ratelimited');
     expect(categoryOf('toomanyconn')).toBe('ratelimited');
-    expect(categoryOf('mailererror')).toBe('systemerror');
-    expect(categoryOf('notcompliantrfc')).toBe('contenterror');
+    expect(categoryOf('mailererror')).toBe('mailererror');
+    expect(categoryOf('notcompliantrfc')).toBe('notcompliantrfc');
   });
 });
 
@@ -363,7 +363,7 @@ describe('per-receiving-host rules, by provider table (issue 15, third pass)', (
     expect(reasonOf({ status: '5.4.1', replyCode: 550, text: '550 5.4.1 recipient address rejected: access denied', remoteHost: host })).toBe('userunknown');
     expect(reasonOf({ status: '5.4.310', replyCode: 550, text: '550 5.4.310 dns domain example.org does not exist', remoteHost: host })).toBe('hostunknown');
     expect(reasonOf({ status: '5.7.506', replyCode: 550, text: '550 5.7.506 access denied, bad helo', remoteHost: host })).toBe('blocked');
-    expect(reasonOf({ status: '5.7.512', replyCode: 550, text: '550 5.7.512 access denied, message must be rfc 5322 section 3.6.2 compliant', remoteHost: host })).toBe('contenterror');
+    expect(reasonOf({ status: '5.7.512', replyCode: 550, text: '550 5.7.512 access denied, message must be rfc 5322 section 3.6.2 compliant', remoteHost: host })).toBe('notcompliantrfc');
   });
 
   it('Yahoo and Tencent: their wording tables', () => {

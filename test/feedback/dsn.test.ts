@@ -167,7 +167,7 @@ describe('parseBounce: RFC 3464 reports', () => {
       );
     expect(dsn('550 5.1.1 RCP-P2 Refused due to recipient preferences')).toMatchObject({ reason: 'filtered', hard: false });
     expect(dsn('550 User eve not listed in Domino Directory')).toMatchObject({ reason: 'userunknown', hard: true });
-    expect(dsn('550 5.7.1 This message is not RFC 5322 compliant. To reduce the amount of spam sent to Gmail, this message has been blocked')).toMatchObject({ reason: 'contenterror' });
+    expect(dsn('550 5.7.1 This message is not RFC 5322 compliant. To reduce the amount of spam sent to Gmail, this message has been blocked')).toMatchObject({ reason: 'notcompliantrfc' });
     expect(dsn('550-Please turn on SMTP Authentication in your mail client. 550 relay not permitted without authentication')).toMatchObject({ reason: 'securityerror' });
     expect(dsn('550 Ip frequency limited')).toMatchObject({ reason: 'ratelimited', hard: false });
     expect(dsn('553 mail.example.com does not exist')).toMatchObject({ reason: 'hostunknown', hard: true });
