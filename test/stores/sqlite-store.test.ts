@@ -382,12 +382,13 @@ for (const driver of DRIVERS) {
         await waitFor(2);
         expect(store.stats().checkpoints).toBeGreaterThanOrEqual(2);
         const before = statSync(`${path}-wal`).size;
-        // Two more checkpoints with the worker running: each restarts the WAL from its start, so
-        // the file does not grow by the ~32 MB of frames these 1,100 commits write (7 pages each).
+        // Two more checkpoints with the worker running (a pass that outlasts the 250 ms hold is
+        // shared by two checkpoints, so count at least 2 more passes): the WAL restarts from its
+        // start, so the file does not grow by the ~32 MB these 1,100 commits write (7 pages each).
         for (let i = 0; i < 1100; i++) await store.queue.add(entry());
-        await waitFor(6);
-        expect(store.stats().checkpoints).toBeGreaterThanOrEqual(6);
-        expect(statSync(`${path}-wal`).size - before).toBeLessThan(16_000_000);
+        await waitFor(4);
+        expect(store.stats().checkpoints).toBeGreaterThanOrEqual(4);
+        expect(statSync(`${path}-wal`).size - before).toBeLessThan(24_000_000);
         await store.close();
         expect(existsSync(`${path}-wal`)).toBe(false);
         const again = sqliteStore({ path, driver });
