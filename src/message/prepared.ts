@@ -53,28 +53,62 @@ export interface PreparedJob {
  * only (transports that send `raw()` never pay for the copy).
  */
 export function prepareJob(job: PreparedJob, message: NormalizedMessage, envelope: Envelope, signer: MimeSigner | undefined, cache: ComposeCache | undefined): PreparedMessage {
-  const jobId = job.id;
-  let withId: NormalizedMessage | undefined;
-  let raw: Promise<Buffer> | undefined;
-  const composed = (): Promise<Buffer> => {
-    const kept = cache?.get(job);
-    if (kept !== undefined) return kept;
-    const bytes = composeJobMessage(message, jobId);
-    cache?.keep(job, bytes);
-    return bytes;
-  };
-  // An object literal: the getter is an own enumerable property, so `{ ...prepared }` in a
-  // wrapping transport still carries `message`.
-  const prepared = {
-    jobId,
-    [MESSAGE_ID]: message.messageId,
-    get message(): NormalizedMessage {
-      return (withId ??= withJobId(message, jobId));
+  return new JobAttempt(job, message, envelope, signer, cache);
+}
+
+/**
+ * One attempt of a job, as {@link prepareJob} returns it (this runs for every message, so it
+ * is one object of a fixed shape plus one closure). `message` is an own enumerable getter,
+ * shared by all attempts and defined from one shared descriptor, so that `{ ...prepared }` in
+ * a wrapping transport still carries `message`; `raw` is an own arrow, so that it works
+ * detached and on a spread copy. `signer` is an own property only when set.
+ */
+class JobAttempt implements PreparedMessage {
+  /** The descriptor of `message`: an own getter that builds the copy on first read. */
+  static readonly messageProperty: PropertyDescriptor = {
+    get(this: JobAttempt): NormalizedMessage {
+      return (this.#withId ??= withJobId(this.#message, this.jobId));
     },
-    envelope,
-    raw: (): Promise<Buffer> => (raw ??= signer === undefined ? composed() : signed(composed(), signer)),
+    enumerable: true,
   };
-  return signer === undefined ? prepared : Object.assign(prepared, { signer });
+
+  declare readonly message: NormalizedMessage;
+  declare readonly signer?: MimeSigner;
+  // Assigned in the constructor, in the order of the former object literal.
+  declare readonly jobId: string;
+  declare readonly [MESSAGE_ID]: string;
+  declare readonly envelope: Envelope;
+  declare readonly raw: () => Promise<Buffer>;
+  readonly #job: PreparedJob;
+  readonly #message: NormalizedMessage;
+  readonly #signer: MimeSigner | undefined;
+  readonly #cache: ComposeCache | undefined;
+  #withId: NormalizedMessage | undefined = undefined;
+  #raw: Promise<Buffer> | undefined = undefined;
+
+  constructor(job: PreparedJob, message: NormalizedMessage, envelope: Envelope, signer: MimeSigner | undefined, cache: ComposeCache | undefined) {
+    this.#job = job;
+    this.#message = message;
+    this.#signer = signer;
+    this.#cache = cache;
+    const self = this as { jobId: string; [MESSAGE_ID]: string; envelope: Envelope; raw: () => Promise<Buffer> };
+    self.jobId = job.id;
+    self[MESSAGE_ID] = message.messageId;
+    Object.defineProperty(this, 'message', JobAttempt.messageProperty);
+    self.envelope = envelope;
+    self.raw = () => (this.#raw ??= this.#signer === undefined ? this.#composed() : signed(this.#composed(), this.#signer));
+    if (signer !== undefined) (this as { signer?: MimeSigner }).signer = signer;
+  }
+
+  /** The unsigned bytes: kept from an earlier attempt of the job, or composed now (and kept). */
+  #composed(): Promise<Buffer> {
+    const cache = this.#cache;
+    const kept = cache?.get(this.#job);
+    if (kept !== undefined) return kept;
+    const bytes = composeJobMessage(this.#message, this.jobId);
+    cache?.keep(this.#job, bytes);
+    return bytes;
+  }
 }
 
 /** A copy of the message with `X-Mailpush-Job-Id` as its last header field. */

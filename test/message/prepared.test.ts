@@ -47,6 +47,20 @@ describe('prepareJob', () => {
     expect(await prepared.raw()).toBe(raw);
   });
 
+  it('keeps raw() and message working detached and on a spread copy, with the same bytes', async () => {
+    const signer = countingSigner();
+    const prepared = prepareJob({ id: 'job_9' }, message(), envelope, signer, new ComposeCache());
+    const { raw } = prepared;
+    const copy = { ...prepared };
+    const bytes = await raw();
+    expect(await prepared.raw()).toBe(bytes);
+    expect(await copy.raw()).toBe(bytes);
+    expect(signer.signed).toHaveLength(1);
+    expect(copy.signer).toBe(signer);
+    expect(copy.message).toBe(prepared.message);
+    expect(Object.keys(prepared).sort()).toEqual(['envelope', 'jobId', 'message', 'raw', 'signer']);
+  });
+
   it('reuses the bytes of a job for its next attempt and its failover, and signs each attempt over them', async () => {
     const cache = new ComposeCache();
     const job = { id: 'job_3' };
