@@ -24,8 +24,9 @@
  *   a worker thread with its own connection (`wal_checkpoint(PASSIVE)` every 512 commits; the
  *   worker starts with the first checkpoint, not at open, as `new Worker()` holds the loop); the
  *   store's connection never checkpoints inside a commit (`wal_autocheckpoint=0`). A second,
- *   short pass copies what was committed during the first while new commits wait (a few ms, the
- *   event loop runs on), so the next commit restarts the WAL instead of growing it. Where the
+ *   short pass copies what was committed during the first while new commits wait (a few ms,
+ *   250 ms at most; the event loop runs on and writes keep queueing), so the next commit
+ *   restarts the WAL instead of growing it. Where the
  *   worker cannot run (a user-supplied `lib`, `':memory:'`, a worker that fails), SQLite
  *   checkpoints inside commits every 10,000 pages as before. `sqliteStore()` itself writes
  *   nothing (the first write to an empty WAL fsyncs its header): the owner row goes with the
