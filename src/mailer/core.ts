@@ -30,13 +30,36 @@ export interface MessageRecord {
   report: DeliveryReport | undefined;
   aborted: boolean;
   detach: (() => void) | undefined;
-  /** When the message became due (queue time or sendAt), for latency. */
-  readonly dueAt: number;
+  /**
+   * When the message became due (queue time or sendAt), for latency, as milliseconds after
+   * `message.date` (see {@link dueAt}): a small integer is kept in the record itself, while a
+   * timestamp is a 16 B heap number per queued message.
+   */
+  readonly dueAfterDate: number;
 }
 
 /** Creates the record of a message entering memory. */
 export function newRecord(message: NormalizedMessage, jobs: Job[], dueAt: number, results?: RecipientResult[]): MessageRecord {
-  return { message, jobs, pending: jobs.length, results: results?.length === 0 ? undefined : results, unsaved: undefined, waiters: undefined, report: undefined, aborted: false, detach: undefined, dueAt };
+  const after = dueAt - message.date;
+  return {
+    message,
+    jobs,
+    pending: jobs.length,
+    results: results?.length === 0 ? undefined : results,
+    unsaved: undefined,
+    waiters: undefined,
+    report: undefined,
+    aborted: false,
+    detach: undefined,
+    // `| 0` makes a small integer (a difference of two timestamps is a heap number even when
+    // it is whole); any other difference is kept as it is.
+    dueAfterDate: after === (after | 0) ? after | 0 : after,
+  };
+}
+
+/** When the message of a record became due (queue time or sendAt), ms since the epoch. */
+export function dueAt(rec: MessageRecord): number {
+  return rec.message.date + rec.dueAfterDate;
 }
 
 /** Most finished reports kept for `status()` and idempotent duplicates when the store keeps none. */

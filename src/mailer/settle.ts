@@ -13,6 +13,7 @@ import { HARD_CATEGORIES } from '../classify/index.js';
 import { nextRetry } from '../retry/schedule.js';
 import type { resolveRetryOptions } from '../retry/schedule.js';
 import type { Job, SendResult } from '../types.js';
+import { dueAt } from './core.js';
 import type { MailerCore, MessageRecord } from './core.js';
 import type { Journal } from './journal.js';
 import type { RecipientResult, RecipientStatus } from './options.js';
@@ -164,7 +165,7 @@ export class Settler {
           metadata: m.metadata,
           campaign: m.campaign,
           sentBy: transport,
-          latencyMs: now - Math.max(rec.dueAt, job.createdAt),
+          latencyMs: now - Math.max(dueAt(rec), job.createdAt),
         };
         if (response !== undefined) event.response = response;
         if (providerMessageId !== undefined) event.providerMessageId = providerMessageId;
