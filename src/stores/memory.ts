@@ -14,7 +14,10 @@ export const STORE_NAME = 'memory';
 interface Held {
   /** Insertion sequence: the order of `page()`. */
   readonly seq: number;
-  /** Dropped once the message is done, so that `order` does not keep it alive until compaction. */
+  /**
+   * Dropped once the message is done, so that `order` does not keep it alive until compaction:
+   * {@link DONE_MESSAGE} then marks the entry done (no flag field: 8 B per queued message).
+   */
   message: NormalizedMessage;
   /**
    * Unfinished jobs, in the order they were added: the job itself while there is one (most
@@ -23,12 +26,15 @@ interface Held {
   jobs: Job | Job[];
   /** Results recorded so far; made on the first one. */
   results: StoredResult[] | undefined;
-  /** Set once the last job is removed; the entry then waits for compaction of `order`. */
-  done: boolean;
 }
 
-/** What a done entry points to instead of its message (never read). */
+/**
+ * What a done entry points to instead of its message (never read): the entry has no unfinished
+ * job left and waits for compaction of `order`.
+ */
 const DONE_MESSAGE = Object.freeze({ id: '' }) as unknown as NormalizedMessage;
+
+const isDone = (held: Held): boolean => held.message === DONE_MESSAGE;
 
 /** A {@link QueueStore} that also lets tests look inside. */
 export interface MemoryQueueStore extends QueueStore {
@@ -80,7 +86,6 @@ export default function memoryQueueStore(): MemoryQueueStore {
 
   const finish = (held: Held): void => {
     messages.delete(held.message.id);
-    held.done = true;
     // Only the sequence is read from a done entry: let the message and its results go now
     // (a busy mailer finishes ~1,000 messages between compactions; kept, they would all
     // survive the next young-generation GC and be copied).
@@ -89,7 +94,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
     doneInOrder++;
     // Compaction keeps `order` within twice the live messages: amortized O(1) per message.
     if (doneInOrder > 1024 && doneInOrder * 2 > order.length) {
-      order = order.filter((h) => !h.done);
+      order = order.filter((h) => !isDone(h));
       doneInOrder = 0;
     }
   };
@@ -119,7 +124,6 @@ export default function memoryQueueStore(): MemoryQueueStore {
         message: entry.message,
         jobs: jobs.length === 1 ? (jobs[0] as Job) : jobs.slice(),
         results: results === undefined || results.length === 0 ? undefined : results.slice(),
-        done: false,
       };
       jobCount += jobs.length;
       messages.set(entry.message.id, held);
@@ -185,7 +189,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
       let last = after;
       for (let i = lo; i < order.length; i++) {
         const held = order[i]!;
-        if (held.done) continue;
+        if (isDone(held)) continue;
         if (entries.length === limit) return { entries, cursor: String(last) };
         entries.push(entryOf(held));
         last = held.seq;
