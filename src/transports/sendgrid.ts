@@ -18,6 +18,7 @@ import { STATUS_CODES } from 'node:http';
 import { detectMimeType, encodeWords, quoteString } from 'nodemailer/lib/mime-funcs';
 import { classifiedError, MAX_TEXT_LENGTH, normalizeResponseText } from '../classify/index.js';
 import { configError, describeValue, isMailError, MailError, MailErrorCode } from '../errors.js';
+import { slice } from '../queue/slice.js';
 import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { checkTransportName, namedTransport } from './named.js';
 import type { ErrorScope } from '../errors.js';
@@ -399,19 +400,83 @@ function attachmentBase64(a: Attachment): string {
 }
 
 function toAttachments(list: readonly Attachment[]): SendGridAttachment[] {
-  return list.map((a, i) => {
-    // SendGrid requires a file name.
-    const filename = a.filename ?? `attachment-${i + 1}`;
-    const disposition = a.disposition ?? (a.cid !== undefined ? 'inline' : 'attachment');
-    const type = a.contentType ?? (a.filename !== undefined ? detectMimeType(a.filename) : 'application/octet-stream');
-    return {
-      content: attachmentBase64(a),
-      filename,
-      type,
-      disposition,
-      ...(a.cid !== undefined ? { content_id: a.cid } : {}),
-    };
-  });
+  return list.map((a, i) => attachmentEntry(a, i, attachmentBase64(a)));
+}
+
+/** The JSON entry of an attachment, with `content` first (the order of the request body). */
+function attachmentEntry(a: Attachment, i: number, content: string): SendGridAttachment {
+  // SendGrid requires a file name.
+  const filename = a.filename ?? `attachment-${i + 1}`;
+  const disposition = a.disposition ?? (a.cid !== undefined ? 'inline' : 'attachment');
+  const type = a.contentType ?? (a.filename !== undefined ? detectMimeType(a.filename) : 'application/octet-stream');
+  return {
+    content,
+    filename,
+    type,
+    disposition,
+    ...(a.cid !== undefined ? { content_id: a.cid } : {}),
+  };
+}
+
+/**
+ * Attachment bytes above which the request body is built in slices ({@link sendBody}): the
+ * base64 in chunks and the JSON from pieces, yielding the event loop between them.
+ */
+const SLICED_BODY_BYTES = 256 * 1024;
+
+/** Source bytes per base64 chunk: a multiple of 57 (and so of 3), so chunks join without padding. */
+const BASE64_CHUNK_BYTES = 57 * 4096;
+
+function attachmentBytes(a: Attachment): Buffer {
+  return typeof a.content !== 'string' ? Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength) : Buffer.from(a.content, a.encoding ?? 'utf8');
+}
+
+/** Base64 of `bytes`, encoded in chunks with a turn of the event loop whenever the slice is used up. */
+async function slicedBase64(bytes: Buffer): Promise<string> {
+  const parts: string[] = [];
+  for (let at = 0; at < bytes.length; at += BASE64_CHUNK_BYTES) {
+    const y = slice();
+    if (y !== undefined) await y;
+    parts.push(bytes.subarray(at, Math.min(at + BASE64_CHUNK_BYTES, bytes.length)).toString('base64'));
+  }
+  return parts.join('');
+}
+
+/**
+ * The JSON request body: `JSON.stringify(toBody(...))` for a small message. With large
+ * attachments, the same string built from pieces: the base64 in slices ({@link slicedBase64}),
+ * written into the JSON as is (base64 needs no JSON escaping), and everything else through
+ * JSON.stringify of small parts. A 10 MB attachment held the loop ~42 ms in one turn.
+ */
+async function sendBody(prepared: PreparedMessage, o: BodyOptions): Promise<string> {
+  const attachments = prepared.message.attachments;
+  let size = 0;
+  for (const a of attachments) size += typeof a.content === 'string' ? a.content.length : a.content.byteLength;
+  if (size <= SLICED_BODY_BYTES) return JSON.stringify(toBody(prepared, o));
+  // Validates and maps everything but the attachment contents (empty strings stand in).
+  const body = toBody(prepared, o, true) as unknown as Record<string, unknown>;
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  let seen = false;
+  for (const k of Object.keys(body)) {
+    if (k === 'attachments') seen = true;
+    else (seen ? after : before)[k] = body[k];
+  }
+  const pieces: string[] = [JSON.stringify(before).slice(0, -1), ',"attachments":['];
+  for (let i = 0; i < attachments.length; i++) {
+    const a = attachments[i]!;
+    const content = await slicedBase64(attachmentBytes(a));
+    const entry = JSON.stringify(attachmentEntry(a, i, ''));
+    // entry is `{"content":"",...}`: the content goes between its quotes.
+    pieces.push(i === 0 ? '{"content":"' : ',{"content":"', content, entry.slice('{"content":"'.length));
+  }
+  pieces.push(']');
+  const rest = JSON.stringify(after);
+  if (rest !== '{}') pieces.push(',', rest.slice(1));
+  else pieces.push('}');
+  const y = slice();
+  if (y !== undefined) await y;
+  return pieces.join('');
 }
 
 function headerValue(value: string): string {
@@ -467,7 +532,7 @@ function toCustomArgs(prepared: PreparedMessage): Record<string, string> {
 }
 
 /** Maps a prepared message to the v3 JSON body. Throws a VALIDATION MailError for what SendGrid cannot take. */
-function toBody(prepared: PreparedMessage, o: BodyOptions): SendGridMailBody {
+function toBody(prepared: PreparedMessage, o: BodyOptions, noContent = false): SendGridMailBody {
   const m = prepared.message;
   const { list, count } = personalizations(m, prepared.envelope.to);
   if (count === 0) throw validationError('SendGrid send has no recipients');
@@ -488,7 +553,7 @@ function toBody(prepared: PreparedMessage, o: BodyOptions): SendGridMailBody {
   };
   if (m.replyTo.length === 1) body['reply_to'] = toEmail(m.replyTo[0]!);
   else if (m.replyTo.length > 1) body['reply_to_list'] = m.replyTo.map(toEmail);
-  if (m.attachments.length > 0) body['attachments'] = toAttachments(m.attachments);
+  if (m.attachments.length > 0) body['attachments'] = noContent ? m.attachments.map((a, i) => attachmentEntry(a, i, '')) : toAttachments(m.attachments);
   const headers = toHeaders(m, o.messageIdHeader);
   if (headers !== undefined) body['headers'] = headers;
   if (o.categoriesFromTags) {
@@ -714,11 +779,14 @@ export default function sendgridTransport(options: SendGridTransportOptions): Tr
     if (signal.aborted) throw abortedError(signal);
     let json: string;
     try {
-      json = JSON.stringify(toBody(prepared, bodyOptions));
+      json = await sendBody(prepared, bodyOptions);
     } catch (err) {
       if (isMailError(err)) throw err;
       throw new MailError(`Could not build the SendGrid request: ${err instanceof Error ? err.message : String(err)}`, { code: MailErrorCode.VALIDATION, transport: TRANSPORT_NAME, cause: err });
     }
+    // Building a large body yields the event loop: the send may have been cancelled meanwhile.
+    if (closed) throw closedError();
+    if (signal.aborted) throw abortedError(signal);
     const res = await request(sendUrl, { method: 'POST', headers: requestHeaders, body: json }, signal);
     if (res.status >= 200 && res.status < 300) {
       const id = res.headers.get('x-message-id');
