@@ -16,83 +16,15 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { PerformanceObserver } from 'node:perf_hooks';
 import type { FeedbackEvent } from '../src/feedback/event.js';
 import { createFeedbackProcessor } from '../src/feedback/processor.js';
 import memorySuppressionStore from '../src/stores/suppression-memory.js';
 import { fmt, header, median, parseFlags, result, summary } from './common.js';
+import { loopHealth, spin, type LoopHealth } from './loop-health.js';
 
 const flags = parseFlags(3);
 const BOUNCES = flags.quick ? 5_000 : 50_000;
 const BIG_MB = flags.quick ? 2 : 10;
-
-interface Health {
-  readonly kept: number;
-  readonly longestGapMs: number;
-  /** Most CPU time (all threads, ms) the process used between two ticks. */
-  readonly longestCpuMs: number;
-  readonly ms: number;
-  readonly cpuUs: number;
-  readonly gcCount: number;
-  readonly gcLongestMs: number;
-  readonly gcTotalMs: number;
-}
-
-const gcPauses: number[] = [];
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcPauses.push(e.duration);
-}).observe({ entryTypes: ['gc'] });
-
-async function health(work: () => Promise<unknown>): Promise<Health> {
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  gcPauses.length = 0;
-  let ticks = 0;
-  const start = performance.now();
-  const cpu0 = process.cpuUsage();
-  let last = start;
-  let lastCpu = cpu0;
-  let longestGapMs = 0;
-  let longestCpuMs = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    const cpu = process.cpuUsage();
-    longestGapMs = Math.max(longestGapMs, now - last);
-    longestCpuMs = Math.max(longestCpuMs, (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000);
-    last = now;
-    lastCpu = cpu;
-    ticks++;
-  }, 10);
-  await work();
-  clearInterval(timer);
-  const end = performance.now();
-  const cpu = process.cpuUsage(cpu0);
-  const tail = process.cpuUsage(lastCpu);
-  longestGapMs = Math.max(longestGapMs, end - last);
-  longestCpuMs = Math.max(longestCpuMs, (tail.user + tail.system) / 1000);
-  // Pauses reported after the work ended belong to it too; the observer reports asynchronously.
-  await new Promise((resolve) => setImmediate(resolve));
-  return {
-    kept: ticks / Math.max(1, Math.floor((end - start) / 10)),
-    longestGapMs,
-    longestCpuMs,
-    ms: end - start,
-    cpuUs: cpu.user + cpu.system,
-    gcCount: gcPauses.length,
-    gcLongestMs: Math.max(0, ...gcPauses),
-    gcTotalMs: gcPauses.reduce((a, b) => a + b, 0),
-  };
-}
-
-async function spin(ms: number): Promise<void> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    const sliceEnd = performance.now() + 1;
-    while (performance.now() < sliceEnd) {
-      // busy
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 function bounces(): FeedbackEvent[] {
   const events: FeedbackEvent[] = [];
@@ -179,11 +111,11 @@ const cases: [name: string, perItem: number, work: () => Promise<unknown>][] = [
 await createFeedbackProcessor({ suppression: memorySuppressionStore(), rawTrust: 'mailbox' }).ingestRaw(big);
 
 header('feedback-loop', flags, 'a 10 ms setInterval during feedback processing (memory suppression store); baseline: a spin yielding every 1 ms for as long');
-const samples = new Map<string, { perItem: number; work: Health[]; spin: Health[] }>();
+const samples = new Map<string, { perItem: number; work: LoopHealth[]; spin: LoopHealth[] }>();
 for (let r = 0; r < flags.rounds; r++) {
   for (const [name, perItem, work] of cases) {
-    const w = await health(work);
-    const s = await health(() => spin(Math.min(w.ms, 2_000)));
+    const w = await loopHealth(work);
+    const s = await loopHealth(() => spin(Math.min(w.ms, 2_000)));
     const entry = samples.get(name) ?? { perItem, work: [], spin: [] };
     entry.work.push(w);
     entry.spin.push(s);

@@ -47,49 +47,10 @@ import sesTransport from '../src/transports/ses.js';
 import smtpTransport from '../src/transports/smtp.js';
 import type { MessageInput, NormalizedMessage } from '../src/types.js';
 import { ROOT, SMTP_SINK, fmt, header, median, parseFlags, startPostfixSink, startSinkChild } from './common.js';
+import { loopHealth, type LoopHealth } from './loop-health.js';
 
 const flags = parseFlags(5);
 const SIZES_MB = flags.quick ? [1] : [1, 5, 10];
-
-interface Sample {
-  /** Filled in by {@link longestTurnCpu}. */
-  turnCpuMs: number;
-  readonly maxCpuGapMs: number;
-  readonly kept: number;
-  readonly longestGapMs: number;
-  readonly ms: number;
-  readonly cpuMs: number;
-}
-
-async function ticksDuring(work: () => Promise<unknown>): Promise<Sample> {
-  await new Promise((resolve) => setTimeout(resolve, 30));
-  let ticks = 0;
-  const start = performance.now();
-  const cpu0 = process.cpuUsage();
-  let last = start;
-  let longestGapMs = 0;
-  let lastCpu = cpu0;
-  let maxCpuGapMs = 0;
-  const cpuGap = (): void => {
-    const c = process.cpuUsage();
-    maxCpuGapMs = Math.max(maxCpuGapMs, (c.user - lastCpu.user + c.system - lastCpu.system) / 1000);
-    lastCpu = c;
-  };
-  const timer = setInterval(() => {
-    const now = performance.now();
-    longestGapMs = Math.max(longestGapMs, now - last);
-    last = now;
-    cpuGap();
-    ticks++;
-  }, 10);
-  await work();
-  const end = performance.now();
-  cpuGap();
-  const cpu = process.cpuUsage(cpu0);
-  clearInterval(timer);
-  longestGapMs = Math.max(longestGapMs, end - last);
-  return { turnCpuMs: NaN, maxCpuGapMs, kept: Math.min(1, ticks / Math.max(1, Math.floor((end - start) / 10))), longestGapMs, ms: end - start, cpuMs: (cpu.user + cpu.system) / 1000 };
-}
 
 /** The largest process CPU time of one turn of the event loop while `work` runs. */
 async function longestTurnCpu(work: () => Promise<unknown>): Promise<number> {
@@ -119,6 +80,8 @@ function input(kind: 'attachment' | 'html', mb: number, bytes: Buffer): MessageI
 }
 
 type Mode = 'normalize' | 'build' | 'compose' | 'smtp raw' | 'smtp nodemailer' | 'ses' | 'sendgrid';
+/** A {@link LoopHealth} with the longest turn's CPU time. */
+type Sample = LoopHealth & { readonly turnCpuMs: number };
 const samples = new Map<string, Sample[]>();
 const add = (key: string, s: Sample): void => void (samples.get(key) ?? samples.set(key, []).get(key)!).push(s);
 
@@ -188,9 +151,8 @@ for (let round = 0; round < flags.rounds; round++) {
             return (mode === 'ses' ? ses : sendgrid).send(prepareMessage(`job-${round}`, message, { from: message.returnPath, to: ['ann@example.org'] }), { signal: controller.signal, attempt: 1 });
         }
       };
-      const sample = await ticksDuring(work);
-      sample.turnCpuMs = await longestTurnCpu(work);
-      add(key, sample);
+      const health = await loopHealth(work);
+      add(key, { ...health, turnCpuMs: await longestTurnCpu(work) });
     }
   }
 }
@@ -202,7 +164,7 @@ for (const [key, list] of samples) {
   const [c, mode] = key.split(': ') as [string, string];
   const mb = Number(/ (\d+) MB/.exec(c)?.[1]);
   console.log(
-    `| ${c} | ${mode} | ${range(list.map((s) => s.longestGapMs), 1)} | ${range(list.map((s) => s.maxCpuGapMs), 1)} | ${range(list.map((s) => s.turnCpuMs), 1)} | ${range(list.map((s) => s.kept * 100))} | ${range(list.map((s) => s.ms))} | ${range(list.map((s) => s.cpuMs))} | ${range(list.map((s) => (mb * 1000) / s.ms), 1)} |`,
+    `| ${c} | ${mode} | ${range(list.map((s) => s.longestGapMs), 1)} | ${range(list.map((s) => s.longestCpuMs), 1)} | ${range(list.map((s) => s.turnCpuMs), 1)} | ${range(list.map((s) => s.kept * 100))} | ${range(list.map((s) => s.ms))} | ${range(list.map((s) => s.cpuUs / 1000))} | ${range(list.map((s) => (mb * 1000) / s.ms), 1)} |`,
   );
 }
 console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

@@ -24,48 +24,13 @@ import memorySuppressionStore from '../src/stores/suppression-memory.js';
 import memoryTransport from '../src/transports/memory.js';
 import type { MessageInput, PreparedMessage, SendResult, Transport } from '../src/types.js';
 import { fmt, header, median, parseFlags, result, summary } from './common.js';
+import { loopHealth, spin, type LoopHealth } from './loop-health.js';
 
 const flags = parseFlags(3);
 const SENDS = flags.quick ? 5_000 : 20_000;
 const MANY = flags.quick ? 5_000 : 100_000;
 const SLOW_SENDS = flags.quick ? 300 : 5_000;
 const BOUNCES = flags.quick ? 5_000 : 50_000;
-
-interface Ticks {
-  readonly kept: number;
-  readonly longestGapMs: number;
-  readonly ms: number;
-}
-
-async function ticksDuring(work: () => Promise<unknown>): Promise<Ticks> {
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  let ticks = 0;
-  const start = performance.now();
-  let last = start;
-  let longestGapMs = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    longestGapMs = Math.max(longestGapMs, now - last);
-    last = now;
-    ticks++;
-  }, 10);
-  await work();
-  clearInterval(timer);
-  const end = performance.now();
-  longestGapMs = Math.max(longestGapMs, end - last);
-  return { kept: ticks / Math.max(1, Math.floor((end - start) / 10)), longestGapMs, ms: end - start };
-}
-
-async function spin(ms: number): Promise<void> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    const sliceEnd = performance.now() + 1;
-    while (performance.now() < sliceEnd) {
-      // busy
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 const message = (i: number): MessageInput => ({ from: 'App <app@example.com>', to: `user${i}@d${i % 100}.example`, subject: `Code ${i}`, text: 'Your sign-in code is 123456.' });
 
@@ -122,11 +87,11 @@ const cases: [string, () => Promise<unknown>][] = [
 ];
 
 header('loop', flags, `a 10 ms setInterval during mailer work (memory store); baseline: a spin yielding every 1 ms for as long`);
-const samples = new Map<string, { work: Ticks[]; spin: Ticks[] }>();
+const samples = new Map<string, { work: LoopHealth[]; spin: LoopHealth[] }>();
 for (let r = 0; r < flags.rounds; r++) {
   for (const [name, work] of cases) {
-    const w = await ticksDuring(work);
-    const s = await ticksDuring(() => spin(Math.min(w.ms, flags.quick ? 500 : 2_000)));
+    const w = await loopHealth(work);
+    const s = await loopHealth(() => spin(Math.min(w.ms, flags.quick ? 500 : 2_000)));
     const entry = samples.get(name) ?? { work: [], spin: [] };
     entry.work.push(w);
     entry.spin.push(s);
