@@ -19,7 +19,14 @@ import type { StoredResult } from '../types.js';
 /** A message held in memory with its jobs, results so far and the callers waiting on it. */
 export interface MessageRecord {
   readonly message: NormalizedMessage;
-  readonly jobs: Job[];
+  /**
+   * The jobs taken into memory: the job itself while there is one (most messages: an array of
+   * one is ~56 B more per queued message), else an array. Read through {@link MessageRecord.jobs};
+   * changed only by {@link addJobs} and {@link removeJob}.
+   */
+  held: Job | Job[];
+  /** The jobs as an array (a new array of one when there is one job: do not change it). */
+  readonly jobs: readonly Job[];
   /** Jobs not yet final. */
   pending: number;
   /** Final results so far; made with the first (a queued message holds no empty arrays). */
@@ -38,23 +45,60 @@ export interface MessageRecord {
   readonly dueAfterDate: number;
 }
 
+class Record implements MessageRecord {
+  held: Job | Job[];
+  pending: number;
+  results: RecipientResult[] | undefined;
+  unsaved: StoredResult[] | undefined = undefined;
+  waiters: ((report: DeliveryReport) => void)[] | undefined = undefined;
+  report: DeliveryReport | undefined = undefined;
+  aborted = false;
+  detach: (() => void) | undefined = undefined;
+  readonly dueAfterDate: number;
+
+  constructor(
+    readonly message: NormalizedMessage,
+    jobs: readonly Job[],
+    dueAfterDate: number,
+    results: RecipientResult[] | undefined,
+  ) {
+    this.held = jobs.length === 1 ? (jobs[0] as Job) : jobs.slice();
+    this.pending = jobs.length;
+    this.results = results;
+    this.dueAfterDate = dueAfterDate;
+  }
+
+  get jobs(): readonly Job[] {
+    const held = this.held;
+    return Array.isArray(held) ? held : [held];
+  }
+}
+
 /** Creates the record of a message entering memory. */
-export function newRecord(message: NormalizedMessage, jobs: Job[], dueAt: number, results?: RecipientResult[]): MessageRecord {
+export function newRecord(message: NormalizedMessage, jobs: readonly Job[], dueAt: number, results?: RecipientResult[]): MessageRecord {
   const after = dueAt - message.date;
-  return {
-    message,
-    jobs,
-    pending: jobs.length,
-    results: results?.length === 0 ? undefined : results,
-    unsaved: undefined,
-    waiters: undefined,
-    report: undefined,
-    aborted: false,
-    detach: undefined,
-    // `| 0` makes a small integer (a difference of two timestamps is a heap number even when
-    // it is whole); any other difference is kept as it is.
-    dueAfterDate: after === (after | 0) ? after | 0 : after,
-  };
+  // `| 0` makes a small integer (a difference of two timestamps is a heap number even when
+  // it is whole); any other difference is kept as it is.
+  return new Record(message, jobs, after === (after | 0) ? after | 0 : after, results?.length === 0 ? undefined : results);
+}
+
+/** Adds jobs to a record (another job of a message already in memory). */
+export function addJobs(rec: MessageRecord, jobs: readonly Job[]): void {
+  if (jobs.length === 0) return;
+  const held = rec.held;
+  if (Array.isArray(held)) held.push(...jobs);
+  else rec.held = [held, ...jobs];
+}
+
+/** Removes a job from a record, if it holds it. */
+export function removeJob(rec: MessageRecord, job: Job): void {
+  const held = rec.held;
+  if (!Array.isArray(held)) {
+    if (held === job) rec.held = [];
+    return;
+  }
+  const i = held.indexOf(job);
+  if (i >= 0) held.splice(i, 1);
 }
 
 /** When the message of a record became due (queue time or sendAt), ms since the epoch. */
@@ -177,8 +221,7 @@ export class MailerCore {
    * wait for a retry elsewhere): it no longer counts here, and the record goes with its last job.
    */
   dropJob(job: Job, rec: MessageRecord): void {
-    const i = rec.jobs.indexOf(job);
-    if (i >= 0) rec.jobs.splice(i, 1);
+    removeJob(rec, job);
     if (--rec.pending === 0) {
       this.records.delete(rec.message.id);
       rec.detach?.();

@@ -37,7 +37,7 @@ import { CampaignControl } from './campaign.js';
 import { resolveComplaintGuard } from '../campaigns/complaint-guard.js';
 import type { Campaign, ComplaintGuardControl } from '../campaigns/types.js';
 import { memoryCampaignStore } from '../stores/campaigns-memory.js';
-import { MailerCore, newRecord } from './core.js';
+import { MailerCore, addJobs, newRecord } from './core.js';
 import type { MessageRecord } from './core.js';
 import { Deliverer, fleetGates } from './deliver.js';
 import { SenderChecks } from './sender-checks.js';
@@ -536,7 +536,7 @@ class MailerImpl implements Mailer {
       core.records.set(entry.message.id, rec);
     } else {
       // Another job of a message already here (a shared queue hands them out one by one).
-      rec.jobs.push(...jobs);
+      addJobs(rec, jobs);
       rec.pending += jobs.length;
     }
     core.wasIdle = false;

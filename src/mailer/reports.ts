@@ -91,13 +91,13 @@ export function completeRecord(core: MailerCore, rec: MessageRecord, closing: bo
 
 /** The receipt of a message held in memory. */
 export function receiptOf(core: MailerCore, rec: MessageRecord, duplicate: boolean): SendReceipt {
-  const jobs = rec.jobs;
+  const held = rec.held;
   return {
     id: rec.message.id,
     messageId: rec.message.messageId,
     message: rec.message,
     // One job (most messages): an array of one slot, no callback.
-    jobs: jobs.length === 1 ? [receiptJob(jobs[0] as Job)] : jobs.map(receiptJob),
+    jobs: Array.isArray(held) ? (held.length === 1 ? [receiptJob(held[0] as Job)] : held.map(receiptJob)) : [receiptJob(held)],
     duplicate,
     done: doneOf(core, rec),
   };
