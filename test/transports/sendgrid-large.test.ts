@@ -11,8 +11,9 @@ function prepare(input: Partial<MessageInput>): PreparedMessage {
 }
 
 /** Sends through an injected fetch and returns the request body, with the event loop turns seen while it was built. */
-async function bodyOf(prepared: PreparedMessage): Promise<{ body: string; turns: number }> {
+async function bodyOf(prepared: PreparedMessage): Promise<{ body: string; bytes: boolean; turns: number }> {
   let body = '';
+  let isBytes = false;
   let turns = 0;
   let running = true;
   const spin = (): void => {
@@ -23,12 +24,13 @@ async function bodyOf(prepared: PreparedMessage): Promise<{ body: string; turns:
   setImmediate(spin);
   const fetch: SendGridFetch = (_url, init) => {
     running = false;
-    body = init.body as string;
+    isBytes = init.body instanceof Uint8Array;
+    body = isBytes ? Buffer.from(init.body as Uint8Array).toString('utf8') : (init.body as string);
     return Promise.resolve(new Response(null, { status: 202 }));
   };
   await sendgridTransport({ apiKey: 'SG.x', fetch }).send(prepared, { signal: new AbortController().signal, attempt: 1 });
   running = false;
-  return { body, turns };
+  return { body, bytes: isBytes, turns };
 }
 
 function bytes(n: number, seed: number): Buffer {
@@ -51,7 +53,8 @@ describe('sendgridTransport large attachments', () => {
         { filename: 'c.txt', content: asString, encoding: 'base64' },
       ],
     } as Partial<MessageInput>);
-    const { body, turns } = await bodyOf(prepared);
+    const { body, bytes: asBytes, turns } = await bodyOf(prepared);
+    expect(asBytes).toBe(true);
     // The same bytes as JSON.stringify of the parsed body: key order and escaping as before.
     expect(body === JSON.stringify(JSON.parse(body))).toBe(true);
     const parsed = JSON.parse(body) as { attachments: { content: string; filename: string; type: string; disposition: string; content_id?: string }[]; custom_args: Record<string, string>; subject: string };
@@ -69,10 +72,11 @@ describe('sendgridTransport large attachments', () => {
 
   it('gives the same body whether built in slices or at once', async () => {
     // Just above and just below the threshold, the same message shape.
-    for (const n of [256 * 1024 + 3, 256 * 1024]) {
+    for (const [n, sliced] of [[256 * 1024 + 3, true], [256 * 1024, false]] as const) {
       const content = bytes(n, 4);
-      const { body } = await bodyOf(prepare({ attachments: [{ filename: 'a.bin', content }] } as Partial<MessageInput>));
+      const { body, bytes: asBytes } = await bodyOf(prepare({ attachments: [{ filename: 'a.bin', content }] } as Partial<MessageInput>));
       const parsed = JSON.parse(body) as { attachments: { content: string }[] };
+      expect(asBytes).toBe(sliced);
       expect(body === JSON.stringify(parsed)).toBe(true);
       expect(parsed.attachments[0]!.content === content.toString('base64')).toBe(true);
     }
