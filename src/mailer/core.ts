@@ -50,8 +50,11 @@ class Record implements MessageRecord {
   pending: number;
   results: RecipientResult[] | undefined;
   unsaved: StoredResult[] | undefined = undefined;
-  waiters: ((report: DeliveryReport) => void)[] | undefined = undefined;
-  report: DeliveryReport | undefined = undefined;
+  /**
+   * The `done()` waiters until the message completes, then its report: one field for both
+   * (8 B per queued message), read and written through `waiters` and `report`.
+   */
+  private outcome: ((report: DeliveryReport) => void)[] | DeliveryReport | undefined = undefined;
   aborted = false;
   detach: (() => void) | undefined = undefined;
   readonly dueAfterDate: number;
@@ -66,6 +69,26 @@ class Record implements MessageRecord {
     this.pending = jobs.length;
     this.results = results;
     this.dueAfterDate = dueAfterDate;
+  }
+
+  get waiters(): ((report: DeliveryReport) => void)[] | undefined {
+    const o = this.outcome;
+    return Array.isArray(o) ? o : undefined;
+  }
+
+  /** Ignored once the report is set (the waiters were called then). */
+  set waiters(waiters: ((report: DeliveryReport) => void)[] | undefined) {
+    if (this.outcome === undefined || Array.isArray(this.outcome)) this.outcome = waiters;
+  }
+
+  get report(): DeliveryReport | undefined {
+    const o = this.outcome;
+    return o === undefined || Array.isArray(o) ? undefined : o;
+  }
+
+  /** Replaces the waiters: read them before (see `completeRecord`). */
+  set report(report: DeliveryReport | undefined) {
+    this.outcome = report;
   }
 
   get jobs(): readonly Job[] {

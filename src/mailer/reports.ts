@@ -80,13 +80,15 @@ export function completeRecord(core: MailerCore, rec: MessageRecord, closing: bo
   core.records.delete(rec.message.id);
   rec.detach?.();
   rec.detach = undefined;
-  rec.report = closing ? reportOf(rec) : report(rec.message.id, rec.message.messageId, rec.results === undefined ? [] : rec.results.slice());
-  // With a shared queue this is only the part of the message sent from here: not its report.
-  if (!closing && !core.shared) core.rememberReport(rec.report);
+  // Read before the report is set: the record keeps the waiters and the report in one field.
   const waiters = rec.waiters;
   rec.waiters = undefined;
-  if (waiters !== undefined) for (const w of waiters) w(rec.report);
-  core.onComplete(rec.report);
+  const done = closing ? reportOf(rec) : report(rec.message.id, rec.message.messageId, rec.results === undefined ? [] : rec.results.slice());
+  rec.report = done;
+  // With a shared queue this is only the part of the message sent from here: not its report.
+  if (!closing && !core.shared) core.rememberReport(done);
+  if (waiters !== undefined) for (const w of waiters) w(done);
+  core.onComplete(done);
 }
 
 /** The receipt of a message held in memory. */
