@@ -55,8 +55,11 @@ class Record implements MessageRecord {
    * (8 B per queued message), read and written through `waiters` and `report`.
    */
   private outcome: ((report: DeliveryReport) => void)[] | DeliveryReport | undefined = undefined;
-  aborted = false;
-  detach: (() => void) | undefined = undefined;
+  /**
+   * `aborted` and `detach` in one field (8 B per queued message): undefined, the detach
+   * function, `true` once aborted, or `{ detach }` when aborted with a listener still attached.
+   */
+  private abortLink: (() => void) | true | { readonly detach: () => void } | undefined = undefined;
   readonly dueAfterDate: number;
 
   constructor(
@@ -89,6 +92,26 @@ class Record implements MessageRecord {
   /** Replaces the waiters: read them before (see `completeRecord`). */
   set report(report: DeliveryReport | undefined) {
     this.outcome = report;
+  }
+
+  get aborted(): boolean {
+    const l = this.abortLink;
+    return l === true || (typeof l === 'object' && l !== null);
+  }
+
+  set aborted(aborted: boolean) {
+    const detach = this.detach;
+    this.abortLink = aborted ? (detach === undefined ? true : { detach }) : detach;
+  }
+
+  get detach(): (() => void) | undefined {
+    const l = this.abortLink;
+    return typeof l === 'function' ? l : l === true || l === undefined ? undefined : l.detach;
+  }
+
+  set detach(detach: (() => void) | undefined) {
+    if (this.aborted) this.abortLink = detach === undefined ? true : { detach };
+    else this.abortLink = detach;
   }
 
   get jobs(): readonly Job[] {
