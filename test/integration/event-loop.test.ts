@@ -16,12 +16,16 @@ import type { PreparedMessage, SendResult, Transport } from '../../src/types.js'
 
 const INTERVAL_MS = 10;
 /**
- * Share of ticks required on a quiet machine. The issue's goal is 90%; measured on a quiet
- * machine the mailer keeps 80-90% (the spin 96-100%): the rest are young-generation GC
- * pauses of 15-35 ms (what survives each message: its correlation record and its report),
- * which no yield can split. The bar guards against blocking (0% before the time slices).
+ * Share of ticks required on a quiet machine. The issue's goal is 90%. Measured on a quiet
+ * machine (2026-12-07, 19:45, after the allocation cuts of issue 11) the 100,000-recipient
+ * sendMany keeps 94-95% and is held to 90%; the other loops keep 85-97% here (the tight
+ * `await send()` loop 90-91% in this test, 94% in bench/loop.ts) and are held to 85%, which
+ * leaves room for a GC pause more. The rest are young-generation GC pauses, which no yield can
+ * split. Before the time slices a loop kept 0%.
  */
-const QUIET_BAR = 0.75;
+const QUIET_BAR = 0.85;
+/** The bar of the sendMany test, which the issue names with 90%. */
+const SEND_MANY_QUIET_BAR = 0.9;
 
 /** Counts the ticks of a 10 ms interval during `work`, and the longest gap between two ticks. */
 async function ticksDuring(work: () => Promise<unknown>): Promise<{ ticks: number; expected: number; longestGapMs: number; longestBusyMs: number; elapsedMs: number }> {
@@ -102,7 +106,7 @@ async function referenceShare(ms: number): Promise<number> {
 }
 
 /**
- * Asserts that `attempt` keeps >= QUIET_BAR of the ticks, and that the process never ran more than
+ * Asserts that `attempt` keeps >= `quietBar` of the ticks (quiet machine), and that the process never ran more than
  * 50 ms of CPU between two ticks (GC pauses included; a mailer that holds the loop runs
  * hundreds). The machine is shared by several test runs: when the reference spin (measured
  * right after) keeps less than 95% itself, the process is being descheduled, ticks are lost
@@ -110,14 +114,14 @@ async function referenceShare(ms: number): Promise<number> {
  * tick bar drops to half of what the reference kept; the CPU bar stays. Each attempt is tried
  * up to three times. A mailer that blocks the loop keeps no ticks and fails both bars.
  */
-async function expectHealthy(attempt: () => Promise<Ticks>, minExpected = 20): Promise<void> {
+async function expectHealthy(attempt: () => Promise<Ticks>, minExpected = 20, quietBar = QUIET_BAR): Promise<void> {
   let last: { r: Ticks; bar: number; reference: number } | undefined;
   for (let i = 0; i < 3; i++) {
     const r = await attempt();
     // Long enough to mean something: enough ticks were due.
     expect(r.expected).toBeGreaterThanOrEqual(minExpected);
     const reference = await referenceShare(Math.min(r.elapsedMs, 1_000));
-    const bar = reference >= 0.95 ? QUIET_BAR : 0.5 * reference;
+    const bar = reference >= 0.95 ? quietBar : 0.5 * reference;
     last = { r, bar, reference };
     if (process.env.MAILPUSH_LOOP_REPORT !== undefined) console.log(`kept ${(r.ticks / r.expected).toFixed(3)}, reference ${reference.toFixed(3)}, bar ${bar.toFixed(3)}, longest busy ${r.longestBusyMs.toFixed(1)} ms`);
     if (r.ticks / r.expected >= bar && r.longestBusyMs < 50) return;
@@ -158,7 +162,7 @@ describe('event-loop health', () => {
       expect(result?.queued).toBe(100_000);
       expect(transport.count).toBe(100_000);
       return r;
-    });
+    }, 20, SEND_MANY_QUIET_BAR);
   }, 120_000);
 
   it('keeps the ticks of the interval while the dispatch pump drains 20,000 queued jobs', async () => {
