@@ -45,7 +45,8 @@ export interface MessageRecord {
   readonly dueAfterDate: number;
 }
 
-class Record implements MessageRecord {
+/** A {@link MessageRecord}: accessors over the packed fields (see their comments). */
+class HeldMessage implements MessageRecord {
   held: Job | Job[];
   pending: number;
   results: RecipientResult[] | undefined;
@@ -125,7 +126,7 @@ export function newRecord(message: NormalizedMessage, jobs: readonly Job[], dueA
   const after = dueAt - message.date;
   // `| 0` makes a small integer (a difference of two timestamps is a heap number even when
   // it is whole); any other difference is kept as it is.
-  return new Record(message, jobs, after === (after | 0) ? after | 0 : after, results?.length === 0 ? undefined : results);
+  return new HeldMessage(message, jobs, after === (after | 0) ? after | 0 : after, results?.length === 0 ? undefined : results);
 }
 
 /** Adds jobs to a record (another job of a message already in memory). */
