@@ -36,17 +36,30 @@ interface Run {
   readonly gcPausesMs: number[];
 }
 
-/** A transport that answers after LATENCY_MS and timestamps critical messages on arrival. */
-function slowTransport(latencies: number[]): Transport & { bulk: number } {
+/**
+ * A transport that answers after LATENCY_MS and timestamps critical messages on arrival. Bulk
+ * sends wait until `open()` (the start of the window), so that the whole backlog is still
+ * queued when the critical sends begin rather than half sent while it was being queued.
+ */
+function slowTransport(latencies: number[]): Transport & { bulk: number; open(): void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const answer = (prepared: PreparedMessage): Promise<SendResult> => new Promise((resolve) => setTimeout(() => resolve({ accepted: prepared.envelope.to, rejected: [] }), LATENCY_MS));
   const t = {
     name: 'fixed-latency',
     capabilities: { rawMime: true },
     bulk: 0,
+    open: () => release(),
     send(prepared: PreparedMessage): Promise<SendResult> {
       const t0 = prepared.message.metadata.t0;
-      if (typeof t0 === 'number') latencies.push(nowMs() - t0);
-      else t.bulk++;
-      return new Promise((resolve) => setTimeout(() => resolve({ accepted: prepared.envelope.to, rejected: [] }), LATENCY_MS));
+      if (typeof t0 === 'number') {
+        latencies.push(nowMs() - t0);
+        return answer(prepared);
+      }
+      return gate.then(() => {
+        t.bulk++;
+        return answer(prepared);
+      });
     },
   };
   return t;
@@ -66,6 +79,7 @@ async function measure(withBacklog: boolean): Promise<Run> {
     for (let i = 0; i < BULK; i++) await mailer.send(bulkMessage(i), { priority: 'bulk', skipMarketingCompliance: true });
   }
   const bulkBefore = transport.bulk;
+  transport.open();
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const gcPausesMs: number[] = [];
