@@ -2,22 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { parseBounce } from '../../src/feedback/dsn.js';
 import { findReplyCode, findStatus, preferStatus, readCommand, readReply } from '../../src/feedback/mta/text.js';
 import { provisionalReason } from '../../src/feedback/mta/provisional.js';
-import type { BouncedRecipient } from '../../src/feedback/types.js';
+import { one, report } from './synthetic-reports.js';
 
 // Short synthetic reports, written for these tests in the general shape each mail system uses
 // (not copies of real bounces): what the parser extracts per recipient (address, status, reply
 // code, refused command, provisional reason).
-
-function report(from: string, subject: string, body: string, headers: readonly string[] = []): string {
-  return [`From: ${from}`, 'To: app@sender.example', `Subject: ${subject}`, 'Return-Path: <>', ...headers, 'MIME-Version: 1.0', 'Content-Type: text/plain', '', body].join('\n');
-}
-
-function one(raw: string): BouncedRecipient {
-  const r = parseBounce(raw);
-  expect(r.kind).toBe('bounce');
-  expect(r.recipients).toHaveLength(1);
-  return r.recipients[0]!;
-}
 
 const RETURNED = ['', '--- Original message follows.', '', 'From: app@sender.example', 'To: someone@dest.example', 'Subject: hi', '', 'hello'].join('\n');
 

@@ -3,22 +3,11 @@ import { parseBounce } from '../../src/feedback/dsn.js';
 import { mdaReason, provisionalReason } from '../../src/feedback/mta/provisional.js';
 import { statusReason } from '../../src/feedback/mta/tables.js';
 import { readCommand } from '../../src/feedback/mta/text.js';
-import type { BouncedRecipient } from '../../src/feedback/types.js';
+import { one, report } from './synthetic-reports.js';
 
 // Short synthetic reports written for these tests, in the general shape of each mail system's
 // format (the reference parser's per-format readers): recipients written in unusual ways, and
 // the verdicts a format names in its own words or codes.
-
-function report(from: string, subject: string, body: string, headers: readonly string[] = []): string {
-  return [`From: ${from}`, 'To: app@sender.example', `Subject: ${subject}`, 'Return-Path: <>', ...headers, 'MIME-Version: 1.0', 'Content-Type: text/plain', '', body].join('\n');
-}
-
-function one(raw: string): BouncedRecipient {
-  const r = parseBounce(raw);
-  expect(r.kind).toBe('bounce');
-  expect(r.recipients).toHaveLength(1);
-  return r.recipients[0]!;
-}
 
 describe('recipients written in unusual ways', () => {
   it('Exchange: `Name (SMTP=addr)` names the address without its type prefix', () => {

@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseBounce } from '../../src/feedback/dsn.js';
 import { provisionalReason } from '../../src/feedback/mta/provisional.js';
 import { GMAIL_STATES, gmailState, powerMtaReason } from '../../src/feedback/mta/tables.js';
-import type { BouncedRecipient } from '../../src/feedback/types.js';
+import { one } from './synthetic-reports.js';
 
 // Short synthetic reports, written for these tests in the general shape of each format (not
 // copies of real bounces): the per-format tables that name the refused command and the
 // provisional reason (Gmail's "(state N)", PowerMTA's bounce category, Exim's delay wording).
-
-function one(raw: string): BouncedRecipient {
-  const r = parseBounce(raw);
-  expect(r.kind).toBe('bounce');
-  expect(r.recipients).toHaveLength(1);
-  return r.recipients[0]!;
-}
 
 function gmail(from: string, reply: string): string {
   return [
