@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { readInput, readInputYielding } from '../../src/feedback/mime.js';
+import { countTurns } from '../helpers/turns.js';
 
 /** A DSN returning an original with a base64 attachment of about `mb` MB, CRLF line ends. */
 function bigBounce(mb: number): string {
@@ -60,18 +61,11 @@ describe('readInputYielding', () => {
 
   it('gives the host a turn of the event loop during the read of a large mail', async () => {
     const big = Buffer.from(bigBounce(10));
-    let turns = 0;
-    let running = true;
-    const tick = (): void => {
-      if (!running) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = countTurns();
     const text = await readInputYielding(big, 2 * 1024 * 1024);
-    running = false;
+    counter.stop();
     expect(text).toBe(readInput(big, 2 * 1024 * 1024));
     // The whole read in one turn gives none; in pieces (a yield after each ms of work), several.
-    expect(turns).toBeGreaterThanOrEqual(2);
+    expect(counter.turns).toBeGreaterThanOrEqual(2);
   });
 });

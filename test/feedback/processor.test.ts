@@ -10,6 +10,7 @@ import { createVerp } from '../../src/feedback/verp.js';
 import memoryCorrelationStore from '../../src/stores/correlation-memory.js';
 import memorySuppressionStore from '../../src/stores/suppression-memory.js';
 import type { SentRecord, SuppressionEntry, SuppressionStore } from '../../src/types.js';
+import { countTurns } from '../helpers/turns.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -438,21 +439,14 @@ describe('createFeedbackProcessor: ingestRaw', () => {
     expect(mail.length).toBeGreaterThan(10_000_000);
     const suppression = memorySuppressionStore();
     const processor = createFeedbackProcessor({ suppression, rawTrust: 'mailbox', now });
-    let turns = 0;
-    let running = true;
-    const tick = (): void => {
-      if (!running) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = countTurns();
     const result = await processor.ingestRaw(Buffer.from(mail));
-    running = false;
+    counter.stop();
     expect(result.kind).toBe('bounce');
     expect(result.suppressed).toBe(1);
     expect(await suppression.find('ann@example.org', [], NOW)).toMatchObject({ reason: 'hard-bounce' });
     // Parsed in one turn, the host's immediates would run once at most (when the events are processed).
-    expect(turns).toBeGreaterThanOrEqual(3);
+    expect(counter.turns).toBeGreaterThanOrEqual(3);
   });
 });
 

@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { JOB_ID_HEADER, allRecipients, composeJobMessage, composeMessage, toMailOptions } from '../../src/message/compose.js';
 import { normalizeMessage } from '../../src/message/normalize.js';
 import type { MessageInput, NormalizedMessage } from '../../src/types.js';
+import { countTurns } from '../helpers/turns.js';
 
 const DATE = new Date('2024-05-06T07:08:09Z');
 const PDF = new Uint8Array([0x25, 0x50, 0x44, 0x46, 0x2d, 0x31, 0x2e, 0x37, 0x00, 0xff, 0x10, 0x80]);
@@ -303,20 +304,14 @@ describe('composeMessage of large messages, in slices', () => {
 
   it('gives the event loop turns while it encodes a 5 MB attachment', async () => {
     const message = fullMessage({ attachments: [{ filename: 'big.bin', content: noise(5_000_000) }] });
-    let turns = 0;
-    let done = false;
-    const count = (): void => {
-      turns++;
-      if (!done) setImmediate(count);
-    };
-    setImmediate(count);
+    const counter = countTurns();
     const composing = composeMessage(message).then((raw) => {
-      done = true;
+      counter.stop();
       return raw;
     });
-    const turnsBefore = turns;
+    const turnsBefore = counter.turns;
     const raw = await composing;
-    expect(turns - turnsBefore).toBeGreaterThan(1);
+    expect(counter.turns - turnsBefore).toBeGreaterThan(1);
     expect((await simpleParser(raw)).attachments[0]?.content.equals(noise(5_000_000))).toBe(true);
   }, 30_000);
 });

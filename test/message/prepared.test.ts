@@ -3,6 +3,7 @@ import { JOB_ID_HEADER, composeMessage } from '../../src/message/compose.js';
 import { normalizeMessage } from '../../src/message/normalize.js';
 import { ComposeCache, MESSAGE_ID, RAW_AT_ONCE_BYTES, prepareJob, prepareMessage, rawContent } from '../../src/message/prepared.js';
 import type { MimeSigner, NormalizedMessage } from '../../src/types.js';
+import { countTurns } from '../helpers/turns.js';
 
 function message(text = 'Hello there'): NormalizedMessage {
   return normalizeMessage({ from: 'app@example.com', to: 'ann@example.org', subject: 'Hi', text, html: `<p>${text}</p>` }, { now: 0 });
@@ -154,13 +155,7 @@ describe('rawContent', () => {
     for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251;
     const stream = rawContent(bytes);
     expect(Buffer.isBuffer(stream)).toBe(false);
-    let turns = 0;
-    let done = false;
-    const count = (): void => {
-      turns++;
-      if (!done) setImmediate(count);
-    };
-    setImmediate(count);
+    const counter = countTurns();
     const chunks: Buffer[] = [];
     await new Promise<void>((resolve, reject) => {
       const readable = stream as NodeJS.ReadableStream;
@@ -173,10 +168,10 @@ describe('rawContent', () => {
       readable.on('end', resolve);
       readable.on('error', reject);
     });
-    done = true;
+    counter.stop();
     expect(chunks.length).toBeGreaterThanOrEqual(45);
     expect(Math.max(...chunks.map((c) => c.length))).toBe(64 * 1024);
     expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
-    expect(turns).toBeGreaterThan(3);
+    expect(counter.turns).toBeGreaterThan(3);
   });
 });

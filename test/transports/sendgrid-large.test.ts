@@ -4,6 +4,7 @@ import { prepareMessage } from '../../src/message/prepared.js';
 import sendgridTransport from '../../src/transports/sendgrid.js';
 import type { SendGridFetch } from '../../src/transports/sendgrid.js';
 import type { MessageInput, PreparedMessage } from '../../src/types.js';
+import { countTurns } from '../helpers/turns.js';
 
 function prepare(input: Partial<MessageInput>): PreparedMessage {
   const message = normalizeMessage({ from: 'App <app@example.com>', to: 'ann@example.com', subject: 'Big "one" \u00e9', text: 'See attached.\n', ...input } as MessageInput, { now: Date.now() });
@@ -14,23 +15,16 @@ function prepare(input: Partial<MessageInput>): PreparedMessage {
 async function bodyOf(prepared: PreparedMessage): Promise<{ body: string; bytes: boolean; turns: number }> {
   let body = '';
   let isBytes = false;
-  let turns = 0;
-  let running = true;
-  const spin = (): void => {
-    if (!running) return;
-    turns++;
-    setImmediate(spin);
-  };
-  setImmediate(spin);
+  const counter = countTurns();
   const fetch: SendGridFetch = (_url, init) => {
-    running = false;
+    counter.stop();
     isBytes = init.body instanceof Uint8Array;
     body = isBytes ? Buffer.from(init.body as Uint8Array).toString('utf8') : (init.body as string);
     return Promise.resolve(new Response(null, { status: 202 }));
   };
   await sendgridTransport({ apiKey: 'SG.x', fetch }).send(prepared, { signal: new AbortController().signal, attempt: 1 });
-  running = false;
-  return { body, bytes: isBytes, turns };
+  counter.stop();
+  return { body, bytes: isBytes, turns: counter.turns };
 }
 
 function bytes(n: number, seed: number): Buffer {
