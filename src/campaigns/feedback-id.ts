@@ -12,7 +12,7 @@
 
 import { MailError, MailErrorCode, configError, describeValue } from '../errors.js';
 import type { NormalizedMessage } from '../types.js';
-import type { Shaper } from '../mailer/shape.js';
+import type { Shaper } from '../message/shape-step.js';
 
 /** Header name, as Gmail documents it. */
 export const FEEDBACK_ID_HEADER = 'Feedback-ID';

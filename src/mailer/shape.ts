@@ -18,26 +18,14 @@
  */
 
 import type { MessageInput, NormalizedMessage } from '../types.js';
-import type { MailerOptions, SendOptions } from './options.js';
+import type { MailerOptions } from './options.js';
+import type { ShapeContext, Shaper } from '../message/shape-step.js';
 import { trackingShaper } from '../tracking/shaper.js';
 import { templateStep } from '../templates/step.js';
 import { createUnsubscribeShaper, unsubscribeBuiltins } from '../unsubscribe/shaper.js';
 import { feedbackIdShaper } from '../campaigns/feedback-id.js';
 
-/** What every step sees besides the message. */
-export interface ShapeContext {
-  readonly options: SendOptions;
-  /** Accept time, ms since the epoch (the mailer's clock). */
-  readonly now: number;
-}
-
-/** One shaping step; either hook may be left out. */
-export interface Shaper {
-  /** Before validation: may replace fields of the input (for example render a template). */
-  readonly input?: (input: MessageInput, ctx: ShapeContext) => MessageInput;
-  /** After normalization: may add headers or rewrite the body. Returns the message to journal. */
-  readonly message?: (message: NormalizedMessage, ctx: ShapeContext) => NormalizedMessage;
-}
+export type { ShapeContext, ShapeSendOptions, Shaper } from '../message/shape-step.js';
 
 /** The mailer's steps, in their fixed order, from its options. Features add their step here. */
 export function createShapers(options: MailerOptions): readonly Shaper[] {

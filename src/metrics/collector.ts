@@ -18,14 +18,11 @@ import type { DomainStats } from '../queue/scheduler.js';
 import { PRIORITIES } from '../types.js';
 import type { MailerStore, Priority, QueueStore } from '../types.js';
 import { DomainRanking, OTHER_DOMAIN } from './ranking.js';
+import type { DomainTotals, LabelledValue, RecipientOutcome } from './values.js';
 
 export { OTHER_DOMAIN } from './ranking.js';
-
-/** What became of recipients, as counted per domain. */
-export type RecipientOutcome = 'sent' | 'failed' | 'deferred' | 'expired' | 'suppressed';
-
-/** Every {@link RecipientOutcome}, in a stable order. */
-export const RECIPIENT_OUTCOMES: readonly RecipientOutcome[] = Object.freeze(['sent', 'failed', 'deferred', 'expired', 'suppressed']);
+export { RECIPIENT_OUTCOMES } from './values.js';
+export type { DomainTotals, LabelledValue, RecipientOutcome } from './values.js';
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -41,12 +38,6 @@ export interface MetricsOptions {
   readonly recentFailures?: number;
   /** Current time, ms. @default Date.now */
   readonly now?: () => number;
-}
-
-/** A counter value with its labels. */
-export interface LabelledValue {
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
 }
 
 /** Queue, throttle and pause state of one domain (or `other`, summed) in a {@link MetricsSnapshot}. */
@@ -121,16 +112,6 @@ export interface MetricsObserver {
   attempt?(seconds: number, outcome: 'sent' | 'deferred' | 'failed'): void;
   /** One store call ended (see {@link MailerMetrics.instrumentStore}). */
   store?(seconds: number, op: string, ok: boolean): void;
-}
-
-/** Counters of one domain in the status view (exact for the domains tracked, see {@link MetricsOptions.topDomains}). */
-export interface DomainTotals {
-  readonly domain: string;
-  readonly sent: number;
-  readonly failed: number;
-  readonly deferred: number;
-  readonly expired: number;
-  readonly suppressed: number;
 }
 
 /** The collector: attach it to a mailer with `observe`, read it with `snapshot`. */

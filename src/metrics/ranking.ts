@@ -14,7 +14,7 @@
  * @internal
  */
 
-import type { DomainTotals, LabelledValue, RecipientOutcome } from './collector.js';
+import type { DomainTotals, LabelledValue, RecipientOutcome } from './values.js';
 
 /** Label of the domains that are not among the busiest. */
 export const OTHER_DOMAIN = 'other';

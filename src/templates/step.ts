@@ -10,7 +10,7 @@
  */
 
 import { MailError, MailErrorCode, describeValue, isMailError } from '../errors.js';
-import type { ShapeContext, Shaper } from '../mailer/shape.js';
+import type { ShapeContext, Shaper } from '../message/shape-step.js';
 import type { MessageInput } from '../types.js';
 
 /**

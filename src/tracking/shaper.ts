@@ -17,7 +17,7 @@ import { MailError, MailErrorCode, describeValue } from '../errors.js';
 import { validateMessageLimits } from '../message/index.js';
 import type { MessageLimits } from '../message/index.js';
 import type { NormalizedMessage } from '../types.js';
-import type { ShapeContext, Shaper } from '../mailer/shape.js';
+import type { ShapeContext, Shaper } from '../message/shape-step.js';
 import { resolveTracking } from './config.js';
 import type { TrackingConfig } from './config.js';
 import { prefixOf } from './config.js';

@@ -21,7 +21,7 @@
  */
 
 import { MailError, MailErrorCode } from '../errors.js';
-import type { ShapeContext, Shaper } from '../mailer/shape.js';
+import type { ShapeContext, Shaper } from '../message/shape-step.js';
 import type { MessageInput, NormalizedMessage } from '../types.js';
 import { checkPostalAddress, resolveUnsubscribe } from './settings.js';
 import type { UnsubscribeMailerOptions, UnsubscribeSettings } from './settings.js';
