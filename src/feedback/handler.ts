@@ -319,10 +319,13 @@ export function createFeedbackHandler(options: FeedbackHandlerOptions): Feedback
 
   const ingest = async (events: Parameters<FeedbackProcessor['ingest']>[0]): Promise<{ events: number; suppressed: number }> => {
     try {
-      const r = await processor.ingest(events);
+      // Only the counts are answered: a large SendGrid batch need not keep every event alive.
+      const r = await processor.ingest(events, { keepEvents: false });
+      // A processor of the host's own making may predate `processed`.
+      const count = typeof r.processed === 'number' ? r.processed : r.events.length;
       stats.processed++;
-      stats.events += r.events.length;
-      return { events: r.events.length, suppressed: r.suppressed };
+      stats.events += count;
+      return { events: count, suppressed: r.suppressed };
     } catch (err) {
       const error = toMailError(err, MailErrorCode.STORE);
       // Invalid events from our own parsers would be a bug; a provider retry will not fix them, but 500 keeps them.

@@ -56,6 +56,7 @@ export type {
   FeedbackProcessorOptions,
   ProcessedEvent,
   IngestResult,
+  IngestOptions,
   RawIngestResult,
   RawIngestOptions,
   RawFeedbackKind,

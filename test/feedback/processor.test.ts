@@ -299,6 +299,71 @@ describe('createFeedbackProcessor: ingest', () => {
     expect(perEvent).toBeLessThan(800);
   });
 
+  it('with keepEvents: false, lists no event in the result, counts them, shows each to the batch hook after the processor hook, and keeps only the entries', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heap = (): number => {
+      for (let i = 0; i < 3; i++) gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const log: string[] = [];
+    const suppression = memorySuppressionStore();
+    const processor = createFeedbackProcessor({ suppression, now, onEvent: (e) => void log.push(`processor ${e.recipient}`) });
+    const small = await processor.ingest([hard('a@example.org'), ev({ type: 'opened', recipient: 'b@example.org' })], {
+      keepEvents: false,
+      onEvent: (e, p) => void log.push(`batch ${e.recipient} ${p.suppression} ${e.eventId !== undefined}`),
+    });
+    expect(small).toEqual({ events: [], processed: 2, suppressed: 1, unsuppressed: 0, unverified: 0 });
+    expect(log).toEqual(['processor a@example.org', 'batch a@example.org added true', 'processor b@example.org', 'batch b@example.org none true']);
+    // Kept (the default), the same batch lists both; the count is there too.
+    const kept = await processor.ingest([hard('c@example.org'), ev({ type: 'opened', recipient: 'd@example.org' })]);
+    expect(kept.events.map((p) => p.event.recipient)).toEqual(['c@example.org', 'd@example.org']);
+    expect(kept.processed).toBe(2);
+
+    // What stays of a large batch is its suppression entries: ~120 bytes per event here, against ~400 when the events are kept.
+    const n = 20_000;
+    const events = Array.from({ length: n }, (_, i) => ({ type: 'bounced' as const, provider: 'dsn', recipient: `user${i}@d${i % 100}.example`, timestamp: NOW, hard: true, raw: {} }));
+    const big = memorySuppressionStore();
+    const lean = createFeedbackProcessor({ suppression: big, now });
+    const before = heap();
+    const result = await lean.ingest(events, { keepEvents: false });
+    const perEvent = (heap() - before) / n;
+    expect(result).toMatchObject({ events: [], processed: n, suppressed: n });
+    expect(big.size).toBe(n);
+    expect(perEvent).toBeLessThan(250);
+  });
+
+  it('rejects a batch hook failure like a processor hook failure, and bad ingest options before any change', async () => {
+    const suppression = memorySuppressionStore();
+    const processor = createFeedbackProcessor({ suppression, now });
+    const err = await rejection(
+      processor.ingest([hard('a@example.org'), hard('b@example.org')], {
+        onEvent: (e) => {
+          if (e.recipient === 'a@example.org') throw new Error('db down');
+        },
+      }),
+    );
+    expect(err).toMatchObject({ code: MailErrorCode.STORE, retryable: true });
+    expect(await suppression.find('b@example.org', [], NOW)).toBeUndefined();
+    for (const bad of [{ keepEvents: 'no' }, { onEvent: 42 }, null]) {
+      expect((await rejection(processor.ingest([hard('c@example.org')], bad as never))).code).toBe(MailErrorCode.CONFIG);
+    }
+    expect(await suppression.find('c@example.org', [], NOW)).toBeUndefined();
+  });
+
+  it('gives a large batch back to the host between slices: the loop turns many times during 50,000 events', async () => {
+    const events = Array.from({ length: 50_000 }, (_, i) => ({ type: 'bounced' as const, provider: 'dsn', recipient: `user${i}@d${i % 100}.example`, timestamp: NOW, hard: true, raw: {} }));
+    for (const options of [undefined, { keepEvents: false }]) {
+      const processor = createFeedbackProcessor({ suppression: memorySuppressionStore(), now });
+      const counter = countTurns();
+      const result = await processor.ingest(events, options);
+      counter.stop();
+      expect(result.suppressed).toBe(50_000);
+      // Slices of ~1 ms over 150-1,000 ms of work; in one turn the counter would run once at most.
+      expect(counter.turns).toBeGreaterThanOrEqual(20);
+    }
+  });
+
   it('validates its options', () => {
     expect(() => createFeedbackProcessor({} as never)).toThrow(/suppression/);
     expect(() => createFeedbackProcessor({ suppression: memorySuppressionStore(), onEvent: 'x' as never })).toThrow(/onEvent/);
