@@ -7,7 +7,10 @@
  * - `send loop`: `for (...) await mailer.send(...)`, then `onIdle()`;
  * - `sendMany`: a generator of recipients, then `onIdle()`;
  * - `send loop, 1 ms transport`: the same loop with a transport that answers after 1 ms;
- * - `feedback batch`: `processor.ingest()` of a batch of hard bounces.
+ * - `feedback batch`: `processor.ingest()` of a batch of hard bounces. The batch (50,000 event
+ *   objects, what the host's JSON.parse of an export or webhook body gives) is built before the
+ *   measured window: building it is the host's work, 15-60 ms in one turn, and was counted as
+ *   mailpush's longest gap before 2026-12-07 (session 4).
  *
  * Baseline: a spin that yields every 1 ms for the same time (what the best-behaved CPU-bound
  * work keeps on this machine now; less than 100% when other processes compete for the cores).
@@ -45,7 +48,16 @@ function instantTransport(latencyMs = 0): Transport {
   };
 }
 
-const cases: [string, () => Promise<unknown>][] = [
+/** The feedback batch, built outside the measured window (see the module description). */
+function bounces(): FeedbackEvent[] {
+  const events: FeedbackEvent[] = [];
+  for (let i = 0; i < BOUNCES; i++) events.push({ type: 'bounced', provider: 'dsn', recipient: `user${i}@d${i % 100}.example`, timestamp: Date.now(), hard: true, raw: {} } as unknown as FeedbackEvent);
+  return events;
+}
+let batch: FeedbackEvent[] = [];
+
+/** A case: its name, the work measured, and what to prepare before the window (the host's input). */
+const cases: [string, () => Promise<unknown>, (() => void)?][] = [
   [
     `send loop, ${fmt(SENDS)} x await send(), memory transport`,
     async () => {
@@ -79,9 +91,13 @@ const cases: [string, () => Promise<unknown>][] = [
   [
     `feedback ingest of ${fmt(BOUNCES)} hard bounces`,
     async () => {
-      const events: FeedbackEvent[] = [];
-      for (let i = 0; i < BOUNCES; i++) events.push({ type: 'bounced', provider: 'dsn', recipient: `user${i}@d${i % 100}.example`, timestamp: Date.now(), hard: true, raw: {} } as unknown as FeedbackEvent);
-      await createFeedbackProcessor({ suppression: memorySuppressionStore() }).ingest(events);
+      const events = batch;
+      batch = [];
+      const r = await createFeedbackProcessor({ suppression: memorySuppressionStore() }).ingest(events);
+      if (r.suppressed !== BOUNCES || r.events.length !== BOUNCES) throw new Error(`expected ${BOUNCES} suppressions and events, got ${r.suppressed} and ${r.events.length}`);
+    },
+    () => {
+      batch = bounces();
     },
   ],
 ];
@@ -89,7 +105,8 @@ const cases: [string, () => Promise<unknown>][] = [
 header('loop', flags, `a 10 ms setInterval during mailer work (memory store); baseline: a spin yielding every 1 ms for as long`);
 const samples = new Map<string, { work: LoopHealth[]; spin: LoopHealth[] }>();
 for (let r = 0; r < flags.rounds; r++) {
-  for (const [name, work] of cases) {
+  for (const [name, work, prepare] of cases) {
+    prepare?.();
     const w = await loopHealth(work);
     const s = await loopHealth(() => spin(Math.min(w.ms, flags.quick ? 500 : 2_000)));
     const entry = samples.get(name) ?? { work: [], spin: [] };
