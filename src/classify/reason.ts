@@ -188,6 +188,8 @@ function statusTable(): Map<string, ReasonFamily> {
   put('systemerror', '4.1.9', '5.1.9', '4.3.3', '4.3.5', '5.3.0', '5.3.3', '5.3.5', '4.4.3', '5.4.3', '4.5.3', '4.5.5', '5.5.4', '5.5.5');
   put('systemfull', '4.3.1', '5.3.1', '4.4.5');
   put('syntaxerror', '5.5.2', '5.5.6');
+  // Media errors (RFC 3463 X.6.0-X.6.10: conversion, unsupported media, non-ASCII addresses).
+  for (let d = 0; d <= 10; d++) put('contenterror', `4.6.${d}`, `5.6.${d}`);
   return m;
 }
 
@@ -695,8 +697,9 @@ function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): Reaso
   if (LOCAL_TYPES.has(type)) return done('mailererror', { rule: 'fallback/mailer', matched: type });
   if (code !== undefined && ((code >= 401 && code <= 407) || (code >= 501 && code <= 507))) return done('syntaxerror', { rule: 'fallback/reply-code', matched: String(code) });
   if (action === 'delayed' || action === 'expired') return done('expired', { rule: 'fallback/delayed', matched: action });
-  // Refused before any envelope: the client itself (the reference's blocked: 421/554 at CONN/HELO).
-  if (facts.command === 'CONN' || facts.command === 'HELO' || facts.command === 'EHLO') return done('blocked', { rule: 'fallback/before-envelope', matched: facts.command });
+  // Our HELO/EHLO name refused: the client itself (the reference's last fallback). A refusal at
+  // the connection with no wording says nothing more (onhold, as the reference).
+  if (facts.command === 'HELO' || facts.command === 'EHLO') return done('blocked', { rule: 'fallback/before-envelope', matched: facts.command });
   if (prov !== undefined) return done(prov, { rule: 'provisional' });
   return text !== '' ? done('onhold', { rule: 'fallback/onhold' }) : done('undefined', { rule: 'fallback/undefined' });
 }

@@ -164,13 +164,14 @@ describe('second pass and fallbacks', () => {
   });
 
   it('fallbacks by status subject, type, reply code, action and command', () => {
-    expect(decide({ status: '5.6.9', text: '554 5.6.9 nope' }).decidedBy).toMatchObject({ rule: 'fallback/x.6.y', family: 'contenterror' });
+    expect(decide({ status: '5.6.99', text: '554 5.6.99 nope' }).decidedBy).toMatchObject({ rule: 'fallback/x.6.y', family: 'contenterror' });
     expect(decide({ status: '5.7.99', text: '554 5.7.99 nope' }).decidedBy).toMatchObject({ rule: 'fallback/x.7.y', family: 'securityerror' });
     expect(decide({ text: 'the delivery program said no', diagnosticType: 'X-Unix' }).decidedBy.family).toBe('mailererror');
     expect(reasonOf({ replyCode: 501, text: '501 nope' })).toBe('syntaxerror');
     expect(reasonOf({ text: 'still trying', action: 'delayed' })).toBe('expired');
     expect(reasonOf({ replyCode: 550, text: '550 go away', command: 'EHLO' })).toBe('blocked');
-    expect(decide({ replyCode: 554, text: '554 no thanks', command: 'CONNECT' }).decidedBy).toMatchObject({ rule: 'fallback/before-envelope', family: 'blocked', command: 'CONN' });
+    // At the connection with no wording the reference has nothing to say (its fallback is HELO/EHLO only).
+    expect(decide({ replyCode: 554, text: '554 no thanks', command: 'CONNECT' }).decidedBy).toMatchObject({ rule: 'fallback/onhold', family: 'onhold', command: 'CONN' });
     expect(decide({ replyCode: 550, text: '550 something we cannot read' }).decidedBy.rule).toBe('fallback/onhold');
     expect(decide({}).decidedBy.rule).toBe('fallback/undefined');
   });
