@@ -26,7 +26,9 @@
  * Rounds are interleaved (every mode and size once per round). A quoted-printable case (a
  * 2 MB HTML body) runs alongside.
  *
- * Run: npx tsx bench/large-message.ts [--quick] [--rounds N]
+ * Run: npx tsx bench/large-message.ts [--quick] [--rounds N] [--sizes 1,5,10] [--modes ses,sendgrid]
+ * (`--sizes` picks the attachment sizes in MB, `--modes` a comma-separated subset of the modes;
+ * `--no-html` leaves the quoted-printable case out).
  */
 
 import { randomBytes } from 'node:crypto';
@@ -50,7 +52,13 @@ import { ROOT, SMTP_SINK, fmt, header, median, parseFlags, startPostfixSink, sta
 import { loopHealth, type LoopHealth } from './loop-health.js';
 
 const flags = parseFlags(5);
-const SIZES_MB = flags.quick ? [1] : [1, 5, 10];
+/** The comma-separated value of `--name`, or undefined. */
+function listFlag(name: string): string[] | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : (process.argv[i + 1] ?? '').split(',').filter((v) => v !== '');
+}
+const SIZES_MB = listFlag('sizes')?.map(Number) ?? (flags.quick ? [1] : [1, 5, 10]);
+if (SIZES_MB.some((mb) => !Number.isInteger(mb) || mb < 1)) throw new Error(`Expected --sizes to list integers >= 1, got ${SIZES_MB.join(',')}`);
 
 /** The largest process CPU time of one turn of the event loop while `work` runs. */
 async function longestTurnCpu(work: () => Promise<unknown>): Promise<number> {
@@ -112,8 +120,13 @@ const nm = createTransport({ host: sink.host, port: sink.port, pool: true, maxCo
 header('large-message', flags, `one message with a large attachment, a 10 ms interval counting ticks; SMTP to ${usePostfix ? "Postfix's smtp-sink" : 'bench/sink-process.ts'}`);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`);
 
-const cases: { kind: 'attachment' | 'html'; mb: number }[] = [...SIZES_MB.map((mb) => ({ kind: 'attachment' as const, mb })), { kind: 'html', mb: flags.quick ? 1 : 2 }];
-const modes: Mode[] = ['normalize', 'build', 'compose', 'smtp raw', 'smtp nodemailer', 'ses', 'sendgrid'];
+const cases: { kind: 'attachment' | 'html'; mb: number }[] = [
+  ...SIZES_MB.map((mb) => ({ kind: 'attachment' as const, mb })),
+  ...(process.argv.includes('--no-html') ? [] : [{ kind: 'html' as const, mb: flags.quick ? 1 : 2 }]),
+];
+const ALL_MODES: readonly Mode[] = ['normalize', 'build', 'compose', 'smtp raw', 'smtp nodemailer', 'ses', 'sendgrid'];
+const modes = (listFlag('modes') ?? ALL_MODES) as Mode[];
+for (const m of modes) if (!ALL_MODES.includes(m)) throw new Error(`Expected --modes to list some of ${ALL_MODES.join(', ')}, got ${m}`);
 const controller = new AbortController();
 // Warm-up (not recorded): the SDK loads on first use, connections open, code gets compiled.
 {

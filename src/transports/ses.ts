@@ -11,10 +11,13 @@
  * @module
  */
 
+import { randomBytes } from 'node:crypto';
 import { classifiedError, MAX_RETRY_AFTER_MS, MAX_TEXT_LENGTH, BOUNCE_CATEGORIES, NETWORK_ERROR_CODES, TIMEOUT_ERROR_CODES } from '../classify/index.js';
 import { configError, describeValue, MailError, MailErrorCode, toMailError } from '../errors.js';
 import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { checkTransportName, namedTransport } from './named.js';
+import { slicedBody } from './sliced-body.js';
+import type { BodyPart } from './sliced-body.js';
 import type { ErrorScope } from '../errors.js';
 import type { BounceCategory, PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
@@ -29,6 +32,12 @@ export const SES_MAX_RECIPIENTS = 50;
 
 /** Largest raw MIME message SES v2 accepts, in bytes (40 MB); larger ones fail with `TOO_LARGE` before any request. */
 export const SES_MAX_MESSAGE_BYTES = 40 * 1024 * 1024;
+
+/**
+ * Raw messages larger than this many bytes are not base64-encoded by the SDK: the request body
+ * is built in slices (see {@link sesTransport}).
+ */
+export const SES_SLICED_RAW_BYTES = 256 * 1024;
 
 /** Most email tags sent with one message; further tags of the message are left out. */
 export const SES_MAX_TAGS = 50;
@@ -592,6 +601,79 @@ function mapError(err: unknown, rules: readonly CompiledRule[]): MailError {
 // The transport
 // ---------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------
+// Large messages: the request body built in slices
+// ---------------------------------------------------------------------------------------
+
+/** The SDK's request as a build-step middleware sees it (`@smithy/protocol-http` HttpRequest). */
+interface SdkHttpRequest {
+  body?: unknown;
+  headers: Record<string, string>;
+}
+
+type SdkHandler = (args: { request?: unknown }) => Promise<unknown>;
+
+/** Thrown by the middleware when the SDK's body is not the JSON it expects; the send goes the plain way. */
+class SlicingUnsupported extends Error {}
+
+/**
+ * A placeholder for `Content.Raw.Data` and its base64 as the SDK writes it into the JSON body.
+ * Random, so it cannot occur elsewhere in the body; its base64 holds `+`, `/` and `=`, so a
+ * serializer that escaped any of them would not be found (and the send goes the plain way).
+ */
+function rawPlaceholder(): { readonly bytes: Buffer; readonly text: string } {
+  const bytes = Buffer.concat([randomBytes(24), Buffer.from([0xfb, 0xef, 0xbe, 0xff, 0xff, 0xff, 0x00])]);
+  return { bytes, text: bytes.toString('base64') };
+}
+
+/** The body around the placeholder's only occurrence (the SDK writes JSON text or its UTF-8 bytes), or undefined. */
+function aroundPlaceholder(body: unknown, placeholder: string): [BodyPart, BodyPart] | undefined {
+  if (typeof body === 'string') {
+    const at = body.indexOf(placeholder);
+    if (at < 0 || body.indexOf(placeholder, at + placeholder.length) >= 0) return undefined;
+    return [body.slice(0, at), body.slice(at + placeholder.length)];
+  }
+  if (!(body instanceof Uint8Array)) return undefined;
+  // A Buffer view: the SDK's own Uint8Array subclass turns indexOf into a string search of a decoded copy.
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const at = bytes.indexOf(placeholder, 0, 'latin1');
+  if (at < 0 || bytes.indexOf(placeholder, at + placeholder.length, 'latin1') >= 0) return undefined;
+  return [bytes.subarray(0, at), bytes.subarray(at + placeholder.length)];
+}
+
+/**
+ * Adds to an SDK command a build-step middleware that puts the base64 of `raw` where the
+ * placeholder's is in the serialized JSON body: the same bytes the SDK would send for the whole
+ * message, built by {@link slicedBody} with turns of the event loop between chunks, with their
+ * SHA-256 in the `x-amz-content-sha256` header (the SDK sends that header too; its SigV4 signer
+ * takes the payload hash from it instead of hashing the body in one go). Done in one step by the
+ * SDK, the base64, JSON and hash of a 10 MB message held the loop ~80 ms. Returns false when
+ * the command has no middleware stack (not an AWS SDK v3 command).
+ */
+function addSlicedRawBody(command: object, raw: Buffer, placeholder: string, check: () => void): boolean {
+  const stack = (command as { middlewareStack?: unknown }).middlewareStack;
+  if (!isObject(stack) || typeof stack.add !== 'function') return false;
+  const middleware =
+    (next: SdkHandler): SdkHandler =>
+    async (args) => {
+      const request = args.request as SdkHttpRequest | undefined;
+      const around = request !== undefined && isObject(request.headers) ? aroundPlaceholder(request.body, placeholder) : undefined;
+      if (request === undefined || around === undefined) throw new SlicingUnsupported();
+      const built = await slicedBody([around[0], { base64: raw }, around[1]], { sha256: true, check });
+      for (const name of Object.keys(request.headers)) {
+        const lower = name.toLowerCase();
+        if (lower === 'content-length' || lower === 'x-amz-content-sha256') delete request.headers[name];
+      }
+      request.body = built.body;
+      // Set here, so that the SDK's content-length middleware need not measure the body (it may have measured the placeholder's).
+      request.headers['content-length'] = String(built.body.length);
+      request.headers['x-amz-content-sha256'] = built.sha256!;
+      return next(args);
+    };
+  (stack.add as (mw: unknown, options: object) => void)(middleware, { step: 'build', priority: 'high', name: 'mailpushSlicedRawBody' });
+  return true;
+}
+
 interface Runtime {
   readonly sdk: SesSdk;
   readonly client: SesClient;
@@ -684,6 +766,8 @@ export default function sesTransport(options: SesTransportOptions): Transport {
   });
 
   let runtime: Promise<Runtime> | undefined;
+  /** Large messages go through {@link addSlicedRawBody}; false once the SDK's body did not fit it. */
+  let slicing = true;
   let closed = false;
   let closing: Promise<void> | undefined;
   const inflight = new Set<Promise<unknown>>();
@@ -745,6 +829,7 @@ export default function sesTransport(options: SesTransportOptions): Transport {
     try {
       return await rt.client.send(command(rt.sdk), { abortSignal: controller.signal });
     } catch (err) {
+      if (err instanceof SlicingUnsupported) throw err;
       // Checked through a function: TypeScript would keep the narrowing from before the await.
       if (signal !== undefined && isAborted(signal)) throw abortedError(signal);
       if (timedOut) {
@@ -795,7 +880,30 @@ export default function sesTransport(options: SesTransportOptions): Transport {
       ...(tags.length > 0 ? { EmailTags: tags } : {}),
       ...(listManagement !== undefined ? { ListManagementOptions: { ...listManagement } } : {}),
     };
-    const output = (await call((sdk) => new sdk.SendEmailCommand(input), signal)) as { MessageId?: unknown; unreadable?: string } | undefined;
+    let output: { MessageId?: unknown; unreadable?: string } | undefined;
+    let sent = false;
+    if (raw.length > SES_SLICED_RAW_BYTES && slicing) {
+      // The SDK serializes a small placeholder; the middleware puts the message in its place.
+      const placeholder = rawPlaceholder();
+      const sliced: SesSendEmailInput = { ...input, Content: { Raw: { Data: placeholder.bytes } } };
+      const check = (): void => {
+        if (signal.aborted) throw abortedError(signal);
+      };
+      try {
+        output = (await call((sdk) => {
+          const command = new sdk.SendEmailCommand(sliced);
+          if (!addSlicedRawBody(command, raw, placeholder.text, check)) throw new SlicingUnsupported();
+          return command;
+        }, signal)) as typeof output;
+        sent = true;
+      } catch (err) {
+        if (!(err instanceof SlicingUnsupported)) throw err;
+        // No request was made: this SDK (or a middleware of the user's client) writes the body
+        // differently. Send this and later messages the plain way.
+        slicing = false;
+      }
+    }
+    if (!sent) output = (await call((sdk) => new sdk.SendEmailCommand(input), signal)) as typeof output;
     const id = output?.MessageId;
     const accepted = prepared.envelope.to;
     if (typeof id === 'string' && id !== '') return { providerMessageId: id, response: `SES MessageId ${id}`, accepted, rejected: NO_REJECTIONS };

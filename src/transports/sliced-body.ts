@@ -1,0 +1,81 @@
+/**
+ * Large JSON request bodies built without holding the event loop: text pieces and the base64
+ * of byte pieces written in chunks into one buffer of the final size, with a turn of the event
+ * loop whenever the time slice is used up, and (for SigV4) the SHA-256 of the body computed
+ * along the way. Shared by the SendGrid transport (attachments) and the SES transport (the raw
+ * MIME message).
+ *
+ * @module
+ * @internal
+ */
+
+import { createHash } from 'node:crypto';
+import { slice } from '../queue/slice.js';
+
+/**
+ * Source bytes per base64 chunk: a multiple of 57 (and so of 3), so that chunks join without
+ * padding. ~300 KB of base64 per chunk: well under a millisecond to encode and hash.
+ */
+export const BASE64_CHUNK_BYTES = 57 * 1024;
+
+/** Bytes {@link slicedBody} writes as their base64 (which needs no escaping in a JSON string). */
+export interface Base64Part {
+  readonly base64: Uint8Array;
+}
+
+/** What {@link slicedBody} writes: text as UTF-8, bytes as they are, a {@link Base64Part} as base64. */
+export type BodyPart = string | Uint8Array | Base64Part;
+
+/** A body built by {@link slicedBody}. */
+export interface SlicedBody {
+  /** The UTF-8 bytes of the body. */
+  readonly body: Buffer;
+  /** Hex SHA-256 of `body`, when asked for. */
+  readonly sha256: string | undefined;
+}
+
+/**
+ * Writes `parts` into one buffer: strings as UTF-8, byte arrays as they are, and the bytes of
+ * a {@link Base64Part} as standard base64 with padding and no line breaks (what
+ * `Buffer#toString('base64')` gives for the whole array), in chunks of {@link BASE64_CHUNK_BYTES} with a `slice()` yield between them when the slice
+ * is used up. `check` runs after each yield (to stop a cancelled send); it throws to stop.
+ *
+ * @example
+ * ```ts
+ * const { body, sha256 } = await slicedBody(['{"Data":"', { base64: bytes }, '"}'], { sha256: true });
+ * ```
+ */
+export async function slicedBody(parts: readonly BodyPart[], options: { readonly sha256?: boolean; readonly check?: () => void } = {}): Promise<SlicedBody> {
+  let total = 0;
+  for (const p of parts) total += typeof p === 'string' ? Buffer.byteLength(p) : p instanceof Uint8Array ? p.byteLength : Math.ceil(p.base64.byteLength / 3) * 4;
+  const out = Buffer.allocUnsafe(total);
+  const hash = options.sha256 === true ? createHash('sha256') : undefined;
+  let at = 0;
+  for (const p of parts) {
+    if (typeof p === 'string') {
+      const n = out.write(p, at);
+      hash?.update(out.subarray(at, at + n));
+      at += n;
+      continue;
+    }
+    if (p instanceof Uint8Array) {
+      out.set(p, at);
+      hash?.update(p);
+      at += p.byteLength;
+      continue;
+    }
+    const bytes = Buffer.from(p.base64.buffer, p.base64.byteOffset, p.base64.byteLength);
+    for (let from = 0; from < bytes.length; from += BASE64_CHUNK_BYTES) {
+      const y = slice();
+      if (y !== undefined) {
+        await y;
+        options.check?.();
+      }
+      const n = out.write(bytes.subarray(from, Math.min(from + BASE64_CHUNK_BYTES, bytes.length)).toString('base64'), at, 'latin1');
+      hash?.update(out.subarray(at, at + n));
+      at += n;
+    }
+  }
+  const body = at === total ? out : out.subarray(0, at);
+  return { body, sha256: hash?.digest('hex') };
+}
