@@ -341,8 +341,9 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
    * policy an event costs no promise, and the loop yields to the host between slices.
    */
   const run = async (events: readonly FeedbackEvent[], correlated: boolean, verifications?: readonly FeedbackVerification[], batch?: IngestOptions): Promise<IngestResult> => {
-    const done: ProcessedEvent[] = [];
     const keep = batch?.keepEvents !== false;
+    // At its final size: a growing array leaves its outgrown copies to the GC, and up to half its length unused.
+    const done: ProcessedEvent[] = keep ? new Array<ProcessedEvent>(events.length) : [];
     const onBatchEvent = batch?.onEvent;
     let suppressed = 0;
     let unsuppressed = 0;
@@ -382,7 +383,7 @@ export function createFeedbackProcessor(options: FeedbackProcessorOptions): Feed
         const hooked = call('onEvent', () => onBatchEvent(event, processed));
         if (isThenable(hooked)) await hooked;
       }
-      if (keep) done.push(processed);
+      if (keep) done[i] = processed;
     }
     return { events: done, processed: events.length, suppressed, unsuppressed, unverified };
   };

@@ -197,4 +197,25 @@ describe('event-loop health', () => {
       return r;
     });
   }, 60_000);
+
+  it('keeps the ticks of the interval while the feedback processor works through 50,000 bounces with keepEvents: false', async () => {
+    // Only the suppression entries survive the batch (~120 bytes per event against ~400 when the
+    // result lists every event), so the young-generation GC pauses are about a third as long.
+    const events: FeedbackEvent[] = [];
+    for (let i = 0; i < 50_000; i++) {
+      events.push({ type: 'bounced', provider: 'dsn', recipient: `user${i}@d${i % 100}.example`, timestamp: Date.now(), hard: true, raw: {} } as unknown as FeedbackEvent);
+    }
+    await expectHealthy(async () => {
+      const suppression = memorySuppressionStore();
+      const processor = createFeedbackProcessor({ suppression });
+      let seen = 0;
+      const r = await ticksDuring(async () => {
+        const result = await processor.ingest(events, { keepEvents: false, onEvent: () => void seen++ });
+        expect(result).toMatchObject({ events: [], processed: 50_000, suppressed: 50_000 });
+      });
+      expect(seen).toBe(50_000);
+      expect(suppression.size).toBe(50_000);
+      return r;
+    });
+  }, 60_000);
 });
