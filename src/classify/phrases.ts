@@ -181,6 +181,11 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     /\bbad (?:destination )?recipient\b/,
     /<[^<>\s]{1,256}> not found/,
     /\b(?:user|recipient|rcpt|mailbox|account) <?[^\s<>]{1,256}>? (?:does not|doesn't|not) exist/,
+    /\buser <?[^\s<>]{1,256}>? was not found/,
+    // The reference's own forms: Postfix's bare "Recipient address rejected." (no reason given
+    // at RCPT) and "5.1.0 Address rejected".
+    /recipient address rejected(?:\.|$)/,
+    '5.1.0 address rejected',
     /\brecipient <?[^\s<>]{1,256}>? was not found in/,
     /\bno <?[^\s<>]{1,256}>? in name directory/,
     /\buser \([^()\s]{1,256}\) unknown/,
@@ -396,6 +401,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'resolver.rst.notauthorized',
     'recipient id refuse',
     'has chosen not to receive',
+    'user not receiving mail',
   ],
   // Our envelope sender was refused.
   rejected: [
@@ -472,6 +478,13 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'your access to submit messages to this e-mail system has been rejected',
     / is a dead domain/,
     'sender address is invalid',
+    'sender blacklisted',
+    'does not exist e2110',
+    'invalid domain, see <url:',
+    'rfc 1035 violation',
+    'spam reporting address',
+    // "Sender <addr> rejected" (not "sender IP address rejected", see reason.ts).
+    /\bsender <?[^\s<>]{1,256}@[^\s<>]{1,256}>? (?:is )?rejected/,
     'sender domain not found',
     'sender domain unknown',
   ],
@@ -611,6 +624,9 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     // qmail-remote: the server refused our HELO name.
     'my name was rejected',
     'dynamic range',
+    'barracudacentral.org',
+    // Yahoo's "Messages from <ip> temporarily deferred due to user complaints" (TS01).
+    'temporarily deferred due to user complaints',
     'dynamic pool',
     /\b(?:ip|host|address|server|network)\b.{0,30}\bbanned\b/,
   ],
@@ -629,7 +645,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'reputation is too low',
     'due to ip reputation',
     'due to domain reputation',
-    'user complaints',
+    // Yahoo's "unexpected volume or user complaints"; "deferred due to user complaints" alone names the client (blocked).
+    'volume or user complaints',
     'sender score',
     'sending history',
   ],
@@ -683,6 +700,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'not aligned',
     '//spf.pobox.com',
     'inspect your spf settings',
+    // Orange: "<domain> is not allowed to send mail. OFR_401".
+    [' is not allowed to send mail.', '_401'],
   ],
   // SMTP AUTH, TLS and other transport security requirements.
   securityerror: [
@@ -724,6 +743,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'authentification requise',
     'not authorized to perform ses:',
     'could not retrieve credentials',
+    'executable files are not allowed in compressed files',
   ],
   // Local site policy (attachments, closed lists, "for policy reasons").
   policyviolation: [
@@ -788,7 +808,6 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'spamassassin',
     'content filter',
     'content rejected',
-    'phishing',
     'suspicious content',
     'scored too high',
     'message scored',
@@ -805,6 +824,12 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'spam-like',
     'temporarily blocked by our filter',
     'probability of being spam',
+    // Block-list help pages about spam content, amavis's reject id, a content DNSBL.
+    'help_spam_16.htm',
+    '5.7.0 reject, id=',
+    'work.drbl.imedia.ru',
+    'our filters rate at and above',
+    ['mail rejete. mail rejected. ', '506'],
   ],
   // Malware found in the message.
   virusdetected: [
@@ -815,6 +840,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'malicious content',
     'potentially executable attachment',
     'prohibited virus',
+    'malicious_url',
   ],
   // Header or MIME format problems.
   contenterror: [
@@ -877,7 +903,6 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'max message size',
     'message length exceeds',
     'size limit',
-    'size exceeds',
     'too big for',
     'too large for',
     'larger than the',
@@ -893,7 +918,7 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     ['size', 'too big'],
   ],
   // Over an administrative limit other than the size.
-  exceedlimit: ['message header size exceeds limit', 'header size exceeds', 'exceeded the allowed number', 'limit exceeded for this message'],
+  exceedlimit: ['message header size exceeds limit', 'header size exceeds limit', 'exceeded the allowed number', 'limit exceeded for this message'],
   // Sending too fast.
   speeding: [
     'rate limit',
@@ -915,7 +940,6 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'too many emails',
     'frequency limit',
     'exceeded the rate',
-    'temporarily deferred',
     'try again slower',
   ],
   // Too many connections, sessions or recipients.

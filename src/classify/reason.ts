@@ -288,7 +288,16 @@ function common(f: Facts, family: ReasonFamily, useStatus = true): Hit | undefin
 const SENDING_QUOTA: readonly Phrase[] = ['daily message quota', 'sending quota', 'send quota', 'outbound quota', 'hourly quota', 'daily sending', 'max emails per hour'];
 
 /** A demand for SMTP authentication, which explains a relay refusal. */
-const AUTH_DEMAND: readonly Phrase[] = ['smtp authentication', 'smtp auth', 'authentication required', 'authentication is required', 'must authenticate', 'without authentication', 'please authenticate'];
+const AUTH_DEMAND: readonly Phrase[] = ['smtp authentication', 'smtp auth', 'authentication required', 'authentication is required', 'must authenticate', 'without authentication', 'please authenticate', "you don't authenticate"];
+
+/**
+ * The reference's own relay-refusal sentences that name authentication: they stay
+ * `norelaying` although they demand SMTP AUTH (the demand vetoes only the wider relay wording).
+ */
+const RELAY_WITH_AUTH: readonly Phrase[] = [
+  'is not permitted to relay through this server without authentication',
+  'requires authentication when attempting to send to a non-local e-mail address',
+];
 
 /**
  * Wording that the recipient has no account at all at the destination: an unknown user even
@@ -318,6 +327,12 @@ function senderPhrase(f: Facts): string | undefined {
 }
 
 /**
+ * The connecting client named as a source of spam ("you are sending spam", "dynamic/zombied/spam
+ * IPs blocked"): the reference's blocked wording, which no spam-content rule may take.
+ */
+const CLIENT_SPAM: readonly Phrase[] = ['currently sending spam', 'you are sending spam', 'spam ips blocked', 'too many spams from your ip', 'looks suspiciously like spammer'];
+
+/**
  * Loops found by counting Received headers: a header limit (contenterror), not the routing or
  * system loop their wording also names ("too many Received headers - suspected mail loop").
  */
@@ -345,6 +360,8 @@ export const NETWORK_FAILURE: readonly Phrase[] = [
   'malformed name server reply',
   'malformed or unexpected name server reply',
   'maximum forwarding loop count exceeded',
+  'message looping',
+  'message probably in a routing loop',
   'no route to host',
   'too many hops',
   'unable to resolve route',
@@ -428,6 +445,8 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
       // authentication or system problem is not a relay refusal.
       if (f.command !== undefined && BEFORE_ENVELOPE.has(f.command)) return undefined;
       if (f.provisional === 'securityerror' || f.provisional === 'systemerror' || f.provisional === 'undefined') return undefined;
+      const ref = matchPhrases(f.text, RELAY_WITH_AUTH);
+      if (ref !== undefined) return { rule: 'first-pass/phrase', matched: ref };
       // "Relaying denied, authenticate first": the refusal is the missing SMTP AUTH (securityerror).
       if (matchPhrases(f.text, AUTH_DEMAND) !== undefined) return undefined;
       return common(f, 'norelaying');
@@ -526,6 +545,7 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
     (f) => {
       // Content is judged after DATA; before it, "spam" wording is about the client.
       if (f.statusFamily !== 'spamdetected' && f.command !== undefined && ENVELOPE.has(f.command)) return undefined;
+      if (f.provisional !== 'spamdetected' && f.statusFamily !== 'spamdetected' && matchPhrases(f.text, CLIENT_SPAM) !== undefined) return undefined;
       return common(f, 'spamdetected');
     },
   ],
@@ -680,7 +700,8 @@ function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): Reaso
   if (sr !== undefined && !RETRY_REASONS.has(sr) && facts.smtp) return done(sr, { rule: 'second-pass/status', matched: status! });
   for (const family of SECOND_PASS) {
     if (family === 'mailboxfull' && matchPhrases(text, SENDING_QUOTA) !== undefined) continue;
-    if (family === 'norelaying' && matchPhrases(text, AUTH_DEMAND) !== undefined) continue;
+    if (family === 'spamdetected' && matchPhrases(text, CLIENT_SPAM) !== undefined) continue;
+    if (family === 'norelaying' && matchPhrases(text, AUTH_DEMAND) !== undefined && matchPhrases(text, RELAY_WITH_AUTH) === undefined) continue;
     if ((family === 'systemerror' || family === 'networkerror') && matchPhrases(text, RECEIVED_LOOP) !== undefined) continue;
     // Generic DNS wording ("DNS error", "name service error") yields to a statement that the
     // domain accepts no mail (null MX, no mail exchanger), which says what the lookup found.

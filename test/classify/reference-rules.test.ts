@@ -33,3 +33,81 @@ describe('the last fallbacks', () => {
     expect(reasonOf({ replyCode: 554, text: '554 not today', command: 'CONN' })).toBe('onhold');
   });
 });
+
+describe('relaying and SMTP AUTH', () => {
+  it("the reference's relay sentences that name authentication stay norelaying", () => {
+    expect(reasonOf(rcpt('550 5.7.1 mail.example.net is not permitted to relay through this server without authentication'))).toBe('norelaying');
+    expect(reasonOf(rcpt('530 this mail server requires authentication when attempting to send to a non-local e-mail address', 530))).toBe('norelaying');
+  });
+
+  it('a bare demand for AUTH is securityerror, not a relay refusal', () => {
+    expect(reasonOf(rcpt("553 sorry, you don't authenticate or the domain isn't in my list of allowed rcpthosts", 553))).toBe('securityerror');
+  });
+});
+
+describe('network failures veto a host-unknown status', () => {
+  it.each(['554 message looping between hosts', '554 message probably in a routing loop'])('%s', (text) => {
+    expect(reasonOf({ status: '5.4.4', replyCode: 554, text })).toBe('networkerror');
+  });
+});
+
+describe("the reference's wording, family by family (fourth session)", () => {
+  it.each([
+    '550 <carol@example.org>: Recipient address rejected.',
+    '550 user carol@example.org was not found',
+    '550 5.1.0 Address rejected carol@example.org',
+  ])('%s at RCPT is userunknown (hard)', (text) => {
+    expect(decide(rcpt(text))).toMatchObject({ reason: 'userunknown', hard: true });
+  });
+
+  it('an unexplained "Recipient address rejected: <reason>" is not read as an unknown user', () => {
+    expect(reasonOf(rcpt('550 <carol@example.org>: Recipient address rejected: Greylisted'))).not.toBe('userunknown');
+  });
+
+  it('a recipient not receiving mail after DATA is filtered', () => {
+    expect(reasonOf(data('550 user not receiving mail', 550))).toBe('filtered');
+  });
+
+  it.each([
+    '550 access denied (sender blacklisted)',
+    '553 sender carol@example.net rejected',
+    '550 invalid domain, see <URL:http://postmaster.example.org/>',
+    '553 RFC 1035 violation in the sender domain',
+    '550 this is a spam reporting address; no bounces here',
+  ])('%s at MAIL is rejected', (text) => {
+    expect(reasonOf(mail(text))).toBe('rejected');
+  });
+
+  it("a French ISP's SPF refusal code is authfailure", () => {
+    expect(reasonOf(bare('550 5.7.0 example.net is not allowed to send mail. OFR_401'))).toBe('authfailure');
+  });
+
+  it.each(['554 5.7.1 see http://www.spamhaus.org/help/help_spam_16.htm', '554 5.7.0 Reject, id=31337-04 - bad content', '554 message listed in work.drbl.imedia.ru'])(
+    '%s after DATA is spamdetected',
+    (text) => {
+      expect(reasonOf(data(text))).toBe('spamdetected');
+    },
+  );
+
+  it('a client named as a spam source is blocked, not spam content', () => {
+    expect(reasonOf(data('554 you are sending spam from 192.0.2.1'))).toBe('blocked');
+    expect(reasonOf(bare('550 dynamic/zombied/spam IPs blocked'))).toBe('blocked');
+    expect(reasonOf(rcpt('554 email blocked by b.barracudacentral.org', 554))).toBe('blocked');
+  });
+
+  it("Yahoo's complaint deferral names the client; with unexpected volume it is the reputation", () => {
+    expect(reasonOf(rcpt('421 4.7.0 [TS01] Messages from 192.0.2.1 temporarily deferred due to user complaints', 421))).toBe('blocked');
+    expect(reasonOf(rcpt('421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints', 421))).toBe('badreputation');
+  });
+
+  it('malware URLs are virusdetected; a header too large is contenterror, not a message too big', () => {
+    expect(reasonOf(data('554 5.7.1 virus phishing/malicious_url detected'))).toBe('virusdetected');
+    expect(reasonOf(data('552 header size exceeds maximum permitted', 552))).toBe('contenterror');
+    expect(reasonOf(data('552 message header size exceeds limit', 552))).toBe('emailtoolarge');
+    expect(reasonOf(data('552 message size exceeds fixed maximum message size', 552))).toBe('emailtoolarge');
+  });
+
+  it('an attachment refused by the transport security scanner is securityerror', () => {
+    expect(reasonOf(data('554 executable files are not allowed in compressed files'))).toBe('securityerror');
+  });
+});
