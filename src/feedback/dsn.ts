@@ -241,6 +241,8 @@ function parseDeliveryStatus(texts: readonly string[]): DsnFields {
   const recipients: Map<string, string>[] = [];
   for (const text of texts) {
     for (const block of text.split(/\n[ \t]*\n/)) {
+      // Blank runs (a mangled part can be mostly blank lines) hold no field.
+      if (!block.includes(':')) continue;
       const fields: readonly HeaderField[] = parseHeaderBlock(block.replace(/^\s*\n/, ''), true).fields;
       let cur = new Map<string, string>();
       const push = (): void => {
@@ -618,10 +620,14 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     if (candidates.length === 0 && (score >= 4 || returnPathEmpty || isSystemSender(view.fromHeader)) && originalList !== undefined) {
       candidates.push(...returnedRecipients(originalList, excluded));
     }
+    // A delivery-status part with one recipient block whose address is not usable (`Final-Recipient:
+    // LOCAL; ann`, `rfc822; @mx.example`), and one recipient named in the text: the block's fields
+    // (Action, Status, Diagnostic-Code) are that recipient's.
+    const unnamed = dsn !== undefined && prose && dsn.recipients.length === 1 && new Set(candidates.map((a) => a.toLowerCase())).size === 1 ? dsn.recipients[0] : undefined;
     for (const address of candidates) {
       if (seen.has(address.toLowerCase())) continue;
       seen.add(address.toLowerCase());
-      recipients.push(fromText(address, ctx, candidates.length === 1, text));
+      recipients.push(unnamed !== undefined ? fromDsn(unnamed, address, ctx, true) : fromText(address, ctx, candidates.length === 1, text));
     }
   }
 

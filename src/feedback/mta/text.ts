@@ -308,6 +308,14 @@ export const MAILER_TEXT = /\bpipe to \||\bcommand output:|\bmailer error\b|\bpr
 const SYSTEM_LOCAL = /^(?:mailer-?daemon|post_?master|mail-?daemon|mdaemon|double-bounce)$/i;
 /** Text just before an address that makes it a forwarding address or a contact, not a recipient. */
 const OTHER_BEFORE = /(?:please try|\btry|forward(?:ed|ing)? to|new (?:e-?mail )?address(?: is)?|\bcontact|write to|reply to|send (?:it |mail )?to)\s{0,3}[:=]?\s{0,3}[<"'(]{0,2}$/i;
+/**
+ * Text just before an address that makes it a help or complaint address of the reporting
+ * system (`please email support@...`, `contact your administrator at admin@...`, `report false
+ * positives to fp@...`, `Questions? help@...`), not a recipient. Narrow on purpose: a recipient
+ * is often named after "to" (`your message to ann@...`), so only these help wordings count.
+ */
+const HELP_BEFORE =
+  /(?:(?:^|[.!?;,]\s{0,3}|\b(?:please|or|and|to|can|may|should|kindly)\s{1,3})e-?mail(?: us| them)?(?: at)?|\b(?:us|them|administrator|admin|support|help ?desk|service desk|team|department|postmaster|hostmaster|webmaster|provider|isp)\s{1,3}(?:at|via)|\breach (?:us|them|our [\w-]{1,20}) at|\b(?:report|send|forward|direct|submit|address)\s{1,3}(?:any |all |your )?(?:false positives?|complaints?|questions?|inquiries|enquiries|appeals?|(?:delisting |removal |unblock(?:ing)? )?requests?|problems|comments|feedback)\s{1,3}(?:to|at)|\b(?:questions|inquiries|enquiries|help|support|feedback)\s{0,2}[?:])\s{0,3}[<"'(]{0,2}$/i;
 /** Text just before an address that makes it our sender rather than a recipient. */
 const SENDER_BEFORE = /(?:(?<!expanded )\bfrom|\bsender(?: address)?|\bmail from|\benvelope-from|\breturn-path|\bsent by|\breply-to|\boriginator)\s{0,3}[:=]?\s{0,3}[<"'(]{0,2}$/i;
 /**
@@ -351,7 +359,7 @@ export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<s
       const local = address.slice(0, address.lastIndexOf('@'));
       if (SYSTEM_LOCAL.test(local)) continue;
       const before = line.slice(Math.max(0, at - 40), at);
-      if (SENDER_BEFORE.test(before) || OTHER_BEFORE.test(before)) continue;
+      if (SENDER_BEFORE.test(before) || OTHER_BEFORE.test(before) || HELP_BEFORE.test(before)) continue;
       let list = occurrences.get(address);
       if (list === undefined) {
         if (recipients.length >= MAX_BOUNCE_RECIPIENTS) continue;

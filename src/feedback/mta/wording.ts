@@ -25,7 +25,8 @@ export const BOUNCE_BODY =
  * Tested line by line, against lines of at most 200 characters.
  */
 export const RETURNED_MESSAGE_MARKERS: readonly RegExp[] = Object.freeze([
-  /^[ \t]*[-=_*#]{2,}.{0,40}\b(?:original|returned|unsent|undelivered|rejected|attached|your) (?:message|mail|e-?mail)\b/i,
+  // Not a banner that says there is nothing to resend (Sendmail's `**  YOU DO NOT NEED TO RESEND YOUR MESSAGE  **`).
+  /^[ \t]*[-=_*#]{2,}(?!.{0,40}\bresend\b).{0,40}\b(?:original|returned|unsent|undelivered|rejected|attached|your) (?:message|mail|e-?mail)\b/i,
   /copy of (?:the|your) (?:original )?(?:message|mail)\b/i,
   /^[ \t]*(?:original|returned|unsent|undelivered) (?:message|mail)(?: (?:(?:as )?follows|headers?|is (?:below|attached)|was)\b|\s*:?\s*$)/i,
   /^[ \t]*(?:the )?(?:original )?message headers? (?:follows?|are|below)\b/i,
