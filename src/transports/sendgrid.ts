@@ -18,9 +18,10 @@ import { STATUS_CODES } from 'node:http';
 import { detectMimeType, encodeWords, quoteString } from 'nodemailer/lib/mime-funcs';
 import { classifiedError, MAX_TEXT_LENGTH, normalizeResponseText } from '../classify/index.js';
 import { configError, describeValue, isMailError, MailError, MailErrorCode } from '../errors.js';
-import { slice } from '../queue/slice.js';
 import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { checkTransportName, namedTransport } from './named.js';
+import { bodyStream, slicedBody } from './sliced-body.js';
+import type { BodyPart } from './sliced-body.js';
 import type { ErrorScope } from '../errors.js';
 import type { Address, Attachment, NormalizedMessage, PreparedMessage, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
@@ -428,9 +429,6 @@ function attachmentEntry(a: Attachment, i: number, content: string): SendGridAtt
  */
 const SLICED_BODY_BYTES = 256 * 1024;
 
-/** Source bytes per base64 chunk: a multiple of 57 (and so of 3), so chunks join without padding. */
-const BASE64_CHUNK_BYTES = 57 * 4096;
-
 function attachmentBytes(a: Attachment): Buffer {
   return typeof a.content !== 'string' ? Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength) : Buffer.from(a.content, a.encoding ?? 'utf8');
 }
@@ -458,31 +456,16 @@ async function sendBody(prepared: PreparedMessage, o: BodyOptions): Promise<stri
     else (seen ? after : before)[k] = body[k];
   }
   // JSON text, and the bytes whose base64 goes between two of them.
-  const segments: (string | Buffer)[] = [`${JSON.stringify(before).slice(0, -1)},"attachments":[`];
+  const segments: BodyPart[] = [`${JSON.stringify(before).slice(0, -1)},"attachments":[`];
   for (let i = 0; i < attachments.length; i++) {
     const a = attachments[i]!;
     // The entry is `{"content":"",...}`: the base64 goes between its quotes.
     const entry = JSON.stringify(attachmentEntry(a, i, ''));
-    segments.push(i === 0 ? CONTENT_OPEN : `,${CONTENT_OPEN}`, attachmentBytes(a), entry.slice(CONTENT_OPEN.length));
+    segments.push(i === 0 ? CONTENT_OPEN : `,${CONTENT_OPEN}`, { base64: attachmentBytes(a) }, entry.slice(CONTENT_OPEN.length));
   }
   const rest = JSON.stringify(after);
   segments.push(rest === '{}' ? ']}' : `],${rest.slice(1)}`);
-  let total = 0;
-  for (const seg of segments) total += typeof seg === 'string' ? Buffer.byteLength(seg) : Math.ceil(seg.length / 3) * 4;
-  const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (const seg of segments) {
-    if (typeof seg === 'string') {
-      at += out.write(seg, at);
-      continue;
-    }
-    for (let from = 0; from < seg.length; from += BASE64_CHUNK_BYTES) {
-      const y = slice();
-      if (y !== undefined) await y;
-      at += out.write(seg.subarray(from, Math.min(from + BASE64_CHUNK_BYTES, seg.length)).toString('base64'), at, 'latin1');
-    }
-  }
-  return at === total ? out : out.subarray(0, at);
+  return (await slicedBody(segments)).body;
 }
 
 const CONTENT_OPEN = '{"content":"';
@@ -795,7 +778,12 @@ export default function sendgridTransport(options: SendGridTransportOptions): Tr
     // Building a large body yields the event loop: the send may have been cancelled meanwhile.
     if (closed) throw closedError();
     if (signal.aborted) throw abortedError(signal);
-    const res = await request(sendUrl, { method: 'POST', headers: requestHeaders, body: json }, signal);
+    // With the built-in fetch a large body goes as a stream of views (a Buffer would be copied whole in one turn).
+    const init: RequestInit & { duplex?: 'half' } =
+      typeof json !== 'string' && o.fetch === undefined
+        ? { method: 'POST', headers: { ...requestHeaders, 'content-length': String(json.length) }, body: bodyStream(json), duplex: 'half' }
+        : { method: 'POST', headers: requestHeaders, body: json };
+    const res = await request(sendUrl, init, signal);
     if (res.status >= 200 && res.status < 300) {
       const id = res.headers.get('x-message-id');
       const response = `SendGrid ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trimEnd();

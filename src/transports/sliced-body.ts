@@ -79,3 +79,32 @@ export async function slicedBody(parts: readonly BodyPart[], options: { readonly
   const body = at === total ? out : out.subarray(0, at);
   return { body, sha256: hash?.digest('hex') };
 }
+
+/** Bytes per chunk of {@link bodyStream}. */
+export const STREAM_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * A stream of views into `body`, {@link STREAM_CHUNK_BYTES} each, for fetch (with
+ * `duplex: 'half'` and a `content-length` header). Given the buffer itself, Node's fetch
+ * (undici) copies it whole into a new ArrayBuffer in one turn: ~5 ms for a 13 MB body, most
+ * of it page faults of the new memory. The views are not copied.
+ *
+ * @example
+ * ```ts
+ * await fetch(url, { method: 'POST', body: bodyStream(body), duplex: 'half', headers: { 'content-length': String(body.length) } });
+ * ```
+ */
+export function bodyStream(body: Uint8Array): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= body.byteLength) {
+        controller.close();
+        return;
+      }
+      const end = Math.min(at + STREAM_CHUNK_BYTES, body.byteLength);
+      controller.enqueue(body.subarray(at, end));
+      at = end;
+    },
+  });
+}

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
 import { allRecipients, normalizeMessage } from '../../src/message/index.js';
 import { prepareMessage } from '../../src/message/prepared.js';
 import sendgridTransport from '../../src/transports/sendgrid.js';
@@ -87,5 +89,44 @@ describe('sendgridTransport large attachments', () => {
     setImmediate(() => controller.abort(new Error('cancelled')));
     await expect(sending).rejects.toMatchObject({ name: 'MailError' });
     expect(requests).toBe(0);
+  });
+
+  it('streams a large body to the built-in fetch: the same bytes, with a content-length', async () => {
+    const received: { headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body: Buffer.concat(chunks) });
+        res.writeHead(202, { 'x-message-id': 'sg-1' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    // Watches what the transport hands to the real fetch.
+    const realFetch = globalThis.fetch;
+    const bodies: unknown[] = [];
+    const spy = vi.spyOn(globalThis, 'fetch').mockImplementation((url, init) => {
+      bodies.push(init?.body);
+      return realFetch(url, init);
+    });
+    try {
+      const prepared = prepare({ attachments: [{ filename: 'big.bin', content: bytes(3 * 1024 * 1024 + 1, 6) }] } as Partial<MessageInput>);
+      const t = sendgridTransport({ apiKey: 'SG.x', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      const result = await t.send(prepared, { signal: new AbortController().signal, attempt: 1 });
+      expect(result.providerMessageId).toBe('sg-1');
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0]).toBeInstanceOf(ReadableStream);
+      const { body } = await bodyOf(prepared);
+      expect(received).toHaveLength(1);
+      expect(received[0]!.body.equals(Buffer.from(body, 'utf8'))).toBe(true);
+      expect(received[0]!.headers['content-length']).toBe(String(received[0]!.body.length));
+      expect(received[0]!.headers['transfer-encoding']).toBeUndefined();
+      // A small body goes as a string, as before.
+      await t.send(prepare({ attachments: [{ filename: 'small.bin', content: bytes(1000, 7) }] } as Partial<MessageInput>), { signal: new AbortController().signal, attempt: 1 });
+      expect(typeof bodies[1]).toBe('string');
+    } finally {
+      spy.mockRestore();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
