@@ -11,6 +11,8 @@ import { setMaxListeners } from 'node:events';
 import { MailError, MailErrorCode } from '../errors.js';
 import { TypedEmitter } from '../events.js';
 import type { JobEventBase } from '../events.js';
+import { indexOfItem, itemsOf, oneOrMany, withAdded, withRemoved } from '../queue/one-or-many.js';
+import type { OneOrMany } from '../queue/one-or-many.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { Clock, Job, NormalizedMessage, Transport } from '../types.js';
 import type { DeliveryReport, RecipientResult } from './options.js';
@@ -24,7 +26,7 @@ export interface MessageRecord {
    * one is ~56 B more per queued message), else an array. Read through {@link MessageRecord.jobs};
    * changed only by {@link addJobs} and {@link removeJob}.
    */
-  held: Job | Job[];
+  held: OneOrMany<Job>;
   /** The jobs as an array (a new array of one when there is one job: do not change it). */
   readonly jobs: readonly Job[];
   /** Jobs not yet final. */
@@ -47,7 +49,7 @@ export interface MessageRecord {
 
 /** A {@link MessageRecord}: accessors over the packed fields (see their comments). */
 class HeldMessage implements MessageRecord {
-  held: Job | Job[];
+  held: OneOrMany<Job>;
   pending: number;
   results: RecipientResult[] | undefined;
   unsaved: StoredResult[] | undefined = undefined;
@@ -69,7 +71,7 @@ class HeldMessage implements MessageRecord {
     dueAfterDate: number,
     results: RecipientResult[] | undefined,
   ) {
-    this.held = jobs.length === 1 ? (jobs[0] as Job) : jobs.slice();
+    this.held = oneOrMany(jobs);
     this.pending = jobs.length;
     this.results = results;
     this.dueAfterDate = dueAfterDate;
@@ -116,8 +118,7 @@ class HeldMessage implements MessageRecord {
   }
 
   get jobs(): readonly Job[] {
-    const held = this.held;
-    return Array.isArray(held) ? held : [held];
+    return itemsOf(this.held);
   }
 }
 
@@ -131,21 +132,13 @@ export function newRecord(message: NormalizedMessage, jobs: readonly Job[], dueA
 
 /** Adds jobs to a record (another job of a message already in memory). */
 export function addJobs(rec: MessageRecord, jobs: readonly Job[]): void {
-  if (jobs.length === 0) return;
-  const held = rec.held;
-  if (Array.isArray(held)) held.push(...jobs);
-  else rec.held = [held, ...jobs];
+  rec.held = withAdded(rec.held, jobs);
 }
 
 /** Removes a job from a record, if it holds it. */
 export function removeJob(rec: MessageRecord, job: Job): void {
-  const held = rec.held;
-  if (!Array.isArray(held)) {
-    if (held === job) rec.held = [];
-    return;
-  }
-  const i = held.indexOf(job);
-  if (i >= 0) held.splice(i, 1);
+  const i = indexOfItem(rec.held, job);
+  if (i >= 0) rec.held = withRemoved(rec.held, i);
 }
 
 /** When the message of a record became due (queue time or sendAt), ms since the epoch. */

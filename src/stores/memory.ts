@@ -6,35 +6,12 @@
  */
 
 import { configError } from '../errors.js';
+import { copyOf, countOf, itemAt, oneOrMany, withAdded, withRemoved, withReplaced } from '../queue/one-or-many.js';
+import type { OneOrMany } from '../queue/one-or-many.js';
 import type { Job, NormalizedMessage, QueueStore, StoredEntry, StoredPage, StoredResult, StoredStatus } from '../types.js';
 
 /** Name of the memory queue store. */
 export const STORE_NAME = 'memory';
-
-interface Held {
-  /** Insertion sequence: the order of `page()`. */
-  readonly seq: number;
-  /**
-   * Dropped once the message is done, so that `order` does not keep it alive until compaction:
-   * {@link DONE_MESSAGE} then marks the entry done (no flag field: 8 B per queued message).
-   */
-  message: NormalizedMessage;
-  /**
-   * Unfinished jobs, in the order they were added: the job itself while there is one (most
-   * messages), an array once there are more (an array of one cost ~56 B per queued message).
-   */
-  jobs: Job | Job[];
-  /** Results recorded so far; made on the first one. */
-  results: StoredResult[] | undefined;
-}
-
-/**
- * What a done entry points to instead of its message (never read): the entry has no unfinished
- * job left and waits for compaction of `order`.
- */
-const DONE_MESSAGE = Object.freeze({ id: '' }) as unknown as NormalizedMessage;
-
-const isDone = (held: Held): boolean => held.message === DONE_MESSAGE;
 
 /** A {@link QueueStore} that also lets tests look inside. */
 export interface MemoryQueueStore extends QueueStore {
@@ -44,29 +21,41 @@ export interface MemoryQueueStore extends QueueStore {
   status(id: string): StoredStatus | undefined;
 }
 
-/** No jobs left (a done entry). */
+/** Jobs of a done slot (none): the slot keeps no job alive until compaction. */
 const NO_JOBS: Job[] = [];
 
-function jobAt(held: Held, i: number): Job | undefined {
-  const jobs = held.jobs;
-  return Array.isArray(jobs) ? jobs[i] : jobs;
+/** Smallest index (a power of two). */
+const MIN_INDEX = 64;
+
+/** Done slots that may wait for compaction before the columns are rebuilt. */
+const MAX_DONE_SLOTS = 1024;
+
+/**
+ * Hash of a message id for the index: FNV-1a over every character, then mixed (murmur3's
+ * finalizer) so that the low bits, which pick the index entry, depend on all of them.
+ */
+function hashId(id: string): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h;
 }
 
-/** A copy of the held jobs as an array. */
-function jobList(held: Held): Job[] {
-  const jobs = held.jobs;
-  return Array.isArray(jobs) ? jobs.slice() : [jobs];
-}
-
-function entryOf(held: Held): StoredEntry {
-  const jobs = jobList(held);
-  return held.results === undefined ? { message: held.message, jobs } : { message: held.message, jobs, results: held.results.slice() };
+/** Index of the job with this id among `held`, or -1. Messages hold few jobs: a scan. */
+function indexOfId(held: OneOrMany<Job>, id: string): number {
+  if (!Array.isArray(held)) return held.id === id ? 0 : -1;
+  for (let i = 0; i < held.length; i++) if ((held[i] as Job).id === id) return i;
+  return -1;
 }
 
 /**
- * Creates an in-memory {@link QueueStore}. It keeps the scheduler's own job objects (no copy),
- * so it costs one array slot per job and one map entry per message. `status(id)` answers while the message has unfinished
- * jobs; a finished message is forgotten at once.
+ * Creates an in-memory {@link QueueStore}. It keeps the scheduler's own job objects (no copy)
+ * in columns, one slot per message in the order added: a queued message costs its three
+ * column entries (message, jobs, sequence) and ~4-8 B of index, no object of its own
+ * (an entry object and a `Map` entry by message id cost ~100 B per queued message).
+ * `status(id)` answers while the message has unfinished jobs; a finished message is forgotten at once.
  *
  * @example
  * ```ts
@@ -75,98 +64,177 @@ function entryOf(held: Held): StoredEntry {
  * ```
  */
 export default function memoryQueueStore(): MemoryQueueStore {
-  // Messages with unfinished jobs by id; jobs live in their message's array (no map per job:
-  // a queued job costs one array slot here).
-  const messages = new Map<string, Held>();
+  // Columns by slot, in the order messages were added. A done slot (no unfinished job left)
+  // has no message and waits for compaction; only its sequence is read then.
+  let messages: (NormalizedMessage | undefined)[] = [];
+  let jobsOf: OneOrMany<Job>[] = [];
+  /** Insertion sequence of each slot, increasing: the cursors of `page()`. */
+  let seqs: number[] = [];
+  let doneSlots = 0;
+  /** Rebuilt columns: a `recover()` walk finds its place again by sequence. */
+  let generation = 0;
+  /** Results recorded so far, by message id: only messages that have some (few while queued). */
+  const resultsOf = new Map<string, StoredResult[]>();
+  /**
+   * Open-addressing index by message id (linear probing): slot + 1, 0 = free. It holds every
+   * slot of the columns (done ones are skipped when probing) and is at most half full; it is
+   * rebuilt with the columns.
+   */
+  let index = new Int32Array(MIN_INDEX);
   let jobCount = 0;
-  // Every held message by insertion sequence; finished ones are dropped lazily (see compact).
-  let order: Held[] = [];
-  let doneInOrder = 0;
   let seq = 0;
 
-  const finish = (held: Held): void => {
-    messages.delete(held.message.id);
-    // Only the sequence is read from a done entry: let the message and its results go now
-    // (a busy mailer finishes ~1,000 messages between compactions; kept, they would all
-    // survive the next young-generation GC and be copied).
-    held.message = DONE_MESSAGE;
-    held.results = undefined;
-    doneInOrder++;
-    // Compaction keeps `order` within twice the live messages: amortized O(1) per message.
-    if (doneInOrder > 1024 && doneInOrder * 2 > order.length) {
-      order = order.filter((h) => !isDone(h));
-      doneInOrder = 0;
+  /** Slot of the unfinished message with this id, or -1. */
+  const find = (id: string): number => {
+    const mask = index.length - 1;
+    for (let h = hashId(id) & mask; ; h = (h + 1) & mask) {
+      const e = index[h] as number;
+      if (e === 0) return -1;
+      const m = messages[e - 1];
+      if (m !== undefined && m.id === id) return e - 1;
     }
   };
 
-  const settle = (held: Held | undefined, results: readonly StoredResult[] | undefined): void => {
-    if (held === undefined || results === undefined || results.length === 0) return;
-    if (held.results === undefined) held.results = results.slice();
-    else for (const r of results) held.results.push(r);
+  const indexSlot = (slot: number, id: string): void => {
+    const mask = index.length - 1;
+    let h = hashId(id) & mask;
+    while (index[h] !== 0) h = (h + 1) & mask;
+    index[h] = slot + 1;
   };
 
-  /** Index of the job with this id in its message, or -1. Messages hold few jobs: a scan. */
-  const indexOf = (held: Held, id: string): number => {
-    const jobs = held.jobs;
-    if (!Array.isArray(jobs)) return jobs.id === id ? 0 : -1;
-    for (let i = 0; i < jobs.length; i++) if ((jobs[i] as Job).id === id) return i;
-    return -1;
+  /** Drops the done slots (when `compact`) and rebuilds the index at a size for what is left. */
+  const rebuild = (compact: boolean): void => {
+    if (compact && doneSlots > 0) {
+      const m: (NormalizedMessage | undefined)[] = [];
+      const j: OneOrMany<Job>[] = [];
+      const q: number[] = [];
+      for (let i = 0; i < messages.length; i++) {
+        if (messages[i] === undefined) continue;
+        m.push(messages[i]);
+        j.push(jobsOf[i] as OneOrMany<Job>);
+        q.push(seqs[i] as number);
+      }
+      messages = m;
+      jobsOf = j;
+      seqs = q;
+      doneSlots = 0;
+      generation++;
+    }
+    let size = MIN_INDEX;
+    while (size < (messages.length + 1) * 2) size *= 2;
+    index = new Int32Array(size);
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      if (m !== undefined) indexSlot(i, m.id);
+    }
+  };
+
+  const finish = (slot: number): void => {
+    const id = (messages[slot] as NormalizedMessage).id;
+    if (resultsOf.size > 0) resultsOf.delete(id);
+    // Only the sequence is read from a done slot: let the message and its jobs go now (a busy
+    // mailer finishes ~1,000 messages between compactions; kept, they would all survive the
+    // next young-generation GC and be copied).
+    messages[slot] = undefined;
+    jobsOf[slot] = NO_JOBS;
+    doneSlots++;
+    // Compaction keeps the columns within twice the live messages: amortized O(1) per message.
+    if (doneSlots > MAX_DONE_SLOTS && doneSlots * 2 > messages.length) rebuild(true);
+  };
+
+  const settle = (id: string, results: readonly StoredResult[] | undefined): void => {
+    if (results === undefined || results.length === 0) return;
+    const held = resultsOf.get(id);
+    if (held === undefined) resultsOf.set(id, results.slice());
+    else for (const r of results) held.push(r);
+  };
+
+  const entryAt = (slot: number): StoredEntry => {
+    const message = messages[slot] as NormalizedMessage;
+    const jobs = copyOf(jobsOf[slot] as OneOrMany<Job>);
+    const results = resultsOf.size === 0 ? undefined : resultsOf.get(message.id);
+    return results === undefined ? { message, jobs } : { message, jobs, results: results.slice() };
+  };
+
+  /** First slot whose sequence is above `after` (binary search: sequences increase). */
+  const firstAfter = (after: number): number => {
+    let lo = 0;
+    let hi = seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((seqs[mid] as number) <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   };
 
   return {
     name: STORE_NAME,
     add(entry: StoredEntry) {
-      if (entry.jobs.length === 0) return;
-      const results = entry.results;
       const jobs = entry.jobs;
-      const held: Held = {
-        seq: ++seq,
-        message: entry.message,
-        jobs: jobs.length === 1 ? (jobs[0] as Job) : jobs.slice(),
-        results: results === undefined || results.length === 0 ? undefined : results.slice(),
-      };
+      if (jobs.length === 0) return;
+      const message = entry.message;
+      // The same message added again replaces the one held.
+      const old = find(message.id);
+      if (old >= 0) {
+        jobCount -= countOf(jobsOf[old] as OneOrMany<Job>);
+        finish(old);
+      }
+      const slot = messages.length;
+      messages.push(message);
+      jobsOf.push(oneOrMany(jobs));
+      seqs.push(++seq);
       jobCount += jobs.length;
-      messages.set(entry.message.id, held);
-      order.push(held);
+      const results = entry.results;
+      if (results !== undefined && results.length > 0) resultsOf.set(message.id, results.slice());
+      if (messages.length * 2 > index.length) rebuild(doneSlots * 4 > messages.length);
+      else indexSlot(slot, message.id);
     },
     update(job: Job, results?: readonly StoredResult[]) {
-      const held = messages.get(job.messageRef);
-      if (held === undefined) return;
-      const i = indexOf(held, job.id);
-      const jobs = held.jobs;
+      const slot = find(job.messageRef);
+      if (slot < 0) return;
+      const held = jobsOf[slot] as OneOrMany<Job>;
+      const i = indexOfId(held, job.id);
       if (i < 0) {
-        if (Array.isArray(jobs)) jobs.push(job);
-        else held.jobs = [jobs, job];
+        jobsOf[slot] = withAdded(held, [job]);
         jobCount++;
-      } else if (!Array.isArray(jobs)) {
-        held.jobs = job;
-      } else if (jobs[i] !== job) {
-        jobs[i] = job;
+      } else if (itemAt(held, i) !== job) {
+        jobsOf[slot] = withReplaced(held, i, job);
       }
-      settle(held, results);
+      settle(job.messageRef, results);
     },
     remove(job: Job, results?: readonly StoredResult[]) {
-      const held = messages.get(job.messageRef);
-      if (held === undefined) return;
-      const i = indexOf(held, job.id);
+      const slot = find(job.messageRef);
+      if (slot < 0) return;
+      const held = jobsOf[slot] as OneOrMany<Job>;
+      const i = indexOfId(held, job.id);
       if (i < 0) {
-        settle(held, results);
+        settle(job.messageRef, results);
         return;
       }
-      const jobs = held.jobs;
-      if (!Array.isArray(jobs) || jobs.length === 1) {
-        // The last job: the message is forgotten with its results, so they are not copied.
-        held.jobs = NO_JOBS;
-        jobCount--;
-        finish(held);
-        return;
-      }
-      settle(held, results);
-      jobs.splice(i, 1);
       jobCount--;
+      // The last job: the message is forgotten with its results, so they are not copied.
+      if (countOf(held) === 1) finish(slot);
+      else {
+        settle(job.messageRef, results);
+        jobsOf[slot] = withRemoved(held, i);
+      }
     },
     *recover() {
-      for (const held of messages.values()) yield entryOf(held);
+      // Messages may finish (and the columns be compacted) between two entries: the walk
+      // goes on after the sequence of the last entry given.
+      let gen = generation;
+      let last = 0;
+      for (let i = 0; ; i++) {
+        if (gen !== generation) {
+          gen = generation;
+          i = firstAfter(last);
+        }
+        if (i >= messages.length) return;
+        if (messages[i] === undefined) continue;
+        last = seqs[i] as number;
+        yield entryAt(i);
+      }
     },
     page(cursor: string | undefined, limit: number): StoredPage {
       if (!Number.isInteger(limit) || limit < 1) throw configError('limit', 'an integer >= 1', limit);
@@ -177,44 +245,39 @@ export default function memoryQueueStore(): MemoryQueueStore {
           throw configError('cursor', 'a cursor returned by page()', cursor);
         }
       }
-      // First held entry with a sequence above the cursor (binary search: order is sorted).
-      let lo = 0;
-      let hi = order.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (order[mid]!.seq <= after) lo = mid + 1;
-        else hi = mid;
-      }
       const entries: StoredEntry[] = [];
       let last = after;
-      for (let i = lo; i < order.length; i++) {
-        const held = order[i]!;
-        if (isDone(held)) continue;
+      for (let i = firstAfter(after); i < messages.length; i++) {
+        if (messages[i] === undefined) continue;
         if (entries.length === limit) return { entries, cursor: String(last) };
-        entries.push(entryOf(held));
-        last = held.seq;
+        entries.push(entryAt(i));
+        last = seqs[i] as number;
       }
       return { entries, cursor: undefined };
     },
     status(id: string): StoredStatus | undefined {
       if (typeof id !== 'string') throw configError('id', 'a message id', id);
-      const held = messages.get(id);
-      if (held === undefined) return undefined;
-      return { id, messageId: held.message.messageId, jobs: jobList(held), results: held.results?.slice() ?? [] };
+      const slot = find(id);
+      if (slot < 0) return undefined;
+      const results = resultsOf.size === 0 ? undefined : resultsOf.get(id);
+      return { id, messageId: (messages[slot] as NormalizedMessage).messageId, jobs: copyOf(jobsOf[slot] as OneOrMany<Job>), results: results?.slice() ?? [] };
     },
     size: () => jobCount,
     get: (id: string) => {
       // A job id is `<message id>/<n>`: its message holds it.
       if (typeof id !== 'string') return undefined;
-      const held = messages.get(id.slice(0, id.lastIndexOf('/')));
-      if (held !== undefined) {
-        const i = indexOf(held, id);
-        if (i >= 0) return jobAt(held, i);
+      const slot = find(id.slice(0, id.lastIndexOf('/')));
+      if (slot >= 0) {
+        const held = jobsOf[slot] as OneOrMany<Job>;
+        const i = indexOfId(held, id);
+        if (i >= 0) return itemAt(held, i);
       }
       // Jobs given with other ids: look through every message.
-      for (const h of messages.values()) {
-        const i = indexOf(h, id);
-        if (i >= 0) return jobAt(h, i);
+      for (let s = 0; s < messages.length; s++) {
+        if (messages[s] === undefined) continue;
+        const held = jobsOf[s] as OneOrMany<Job>;
+        const i = indexOfId(held, id);
+        if (i >= 0) return itemAt(held, i);
       }
       return undefined;
     },
