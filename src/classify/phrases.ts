@@ -652,29 +652,33 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
   ],
   // The client has no or a bad reverse DNS (PTR).
   requireptr: [
-    // A PTR or reverse DNS named as missing, required or failed; not a passing mention in a
-    // block-list or policy reply ("see our PTR policy at ...").
-    /\b(?:no|missing|invalid|bad|generic|without|valid|lacks?|requires?|required|needs?|fix|custom|proper) (?:\w{1,20} ){0,2}(?:ptr|reverse dns)\b/,
-    /\b(?:ptr|reverse dns)\b[\w .():[\]-]{0,40}?\b(?:record|required|missing|lookup|check|fail|failed|failure|mismatch|not found|setup|entry|name|generic|does not|doesn't|not)\b/,
-    'reverse lookup',
-    'reverse hostname',
-    'reverse host name',
-    'reverse name',
-    /\bf?c?rdns\b/,
+    // The reference's own sentences only (Sisimai's RequirePTR list). Other PTR or reverse-DNS
+    // wording ("cannot find your reverse hostname", "generic rDNS") is not this family there: it
+    // is decided by the status (4.7.1 blocked, 5.7.1 securityerror) or by block-list wording,
+    // and a wider list here took those (held-out: blocked -> requireptr). The wider wording
+    // still marks a report line as explaining a failure (EVIDENCE_ONLY below).
+    'access denied. ip name lookup failed',
+    'all mail servers must have a ptr record with a valid reverse dns entry',
+    'bad dns ptr resource record',
     'cannot find your hostname',
-    'cannot find your reverse hostname',
-    'cannot resolve your address',
-    'ip name lookup failed',
-    'client host name',
-    'hostname not resolved',
-    'unresolvable hostname',
-    ['does not resolve', 'address'],
-    ['not resolve', 'hostname'],
+    'fix reverse dns for ',
+    'ips with missing ptr records',
+    'no ptr record found.',
+    'please get a custom reverse dns name from your isp for your host',
+    'ptr record setup',
+    'reverse dns failed',
+    'reverse dns required',
+    'sender ip reverse lookup rejected',
+    'does not have a ptr record',
+    'the corresponding forward dns entry does not point to the sending ip',
+    'will not accept messages from servers/devices with no reverse dns',
     'unresolvable relay host name',
-    'forward dns entry does not point to the sending ip',
-    'mismatches client ip',
-    'unverifyable sending ips',
+    'hosts with dynamic ip or generic dns ptr-records',
+    ['domain ', ' mismatches client ip'],
     ['dns lookup failure: ', ' try again later'],
+    ['reverse dns lookup for host ', ' failed permanently'],
+    ['server access ', ' forbidden by invalid rdns record of your mail server'],
+    ['service permits ', ' unverifyable sending ips'],
   ],
   // SPF, DKIM, DMARC or ARC of the sender domain failed.
   authfailure: [
@@ -1210,8 +1214,29 @@ export function matchPhrases(text: string, phrases: readonly Phrase[] | undefine
   return undefined;
 }
 
+/**
+ * Wording that explains a failure without deciding a family (the reference decides such texts
+ * by their status): it only marks a report line as an error line for {@link hasReasonWording}.
+ */
+const EVIDENCE_ONLY: readonly Phrase[] = [
+  // PTR and reverse DNS named as missing, required or failed (see REASON_PHRASES.requireptr).
+  /\b(?:no|missing|invalid|bad|generic|without|valid|lacks?|requires?|required|needs?|fix|custom|proper) (?:\w{1,20} ){0,2}(?:ptr|reverse dns)\b/,
+  /\b(?:ptr|reverse dns)\b[\w .():[\]-]{0,40}?\b(?:record|required|missing|lookup|check|fail|failed|failure|mismatch|not found|setup|entry|name|generic|does not|doesn't|not)\b/,
+  'reverse lookup',
+  'reverse hostname',
+  'reverse host name',
+  'reverse name',
+  /\bf?c?rdns\b/,
+  'cannot resolve your address',
+  'client host name',
+  'hostname not resolved',
+  'unresolvable hostname',
+  ['does not resolve', 'address'],
+  ['not resolve', 'hostname'],
+];
+
 /** Every phrase of every family in one pattern (lower-case text): "this text says why". */
-const ANY_PHRASE = anyPattern(Object.values(REASON_PHRASES).flat(), true)!;
+const ANY_PHRASE = anyPattern([...Object.values(REASON_PHRASES).flat(), ...EVIDENCE_ONLY], true)!;
 
 /**
  * Whether a text contains wording of any reason family (any case): used to tell the lines of

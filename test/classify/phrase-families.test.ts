@@ -177,10 +177,15 @@ describe('blocked, requireptr, badreputation, norelaying: the connecting client'
     expect(decide({ replyCode: 554, text, command: 'CONN' })).toMatchObject({ reason: 'blocked', hard: false });
   });
 
-  it('PTR wording counts when the PTR is missing, required or failed, not in a passing mention', () => {
-    expect(reasonOf({ replyCode: 550, text: '550 reverse DNS of 192.0.2.4 is generic', command: 'CONN' })).toBe('requireptr');
-    expect(reasonOf({ replyCode: 550, text: '550 no PTR for your address', command: 'CONN' })).toBe('requireptr');
+  it("PTR wording decides requireptr only in the reference's sentences; other PTR wording is left to the status", () => {
+    expect(reasonOf({ replyCode: 550, text: '550 reverse DNS required for 192.0.2.4', command: 'CONN' })).toBe('requireptr');
+    expect(reasonOf({ replyCode: 550, text: '550 fix reverse DNS for 192.0.2.4', command: 'CONN' })).toBe('requireptr');
     expect(reasonOf({ replyCode: 554, text: '554 client blocked using bl.example.net; see our PTR policy page', command: 'CONN' })).toBe('blocked');
+    // Postfix's reverse-hostname check: the reference reads the status (4.7.1 blocked, 5.7.1 securityerror).
+    expect(reasonOf({ status: '4.7.1', replyCode: 450, text: '450 4.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.4]', command: 'RCPT' })).toBe('blocked');
+    expect(reasonOf({ status: '5.7.1', replyCode: 550, text: '550 5.7.1 reverse DNS of 192.0.2.4 is generic', command: 'RCPT' })).toBe('securityerror');
+    // Its hostname check is requireptr whatever the status.
+    expect(reasonOf({ status: '4.7.1', replyCode: 450, text: '450 4.7.1 Client host rejected: cannot find your hostname, [192.0.2.4]', command: 'RCPT' })).toBe('requireptr');
   });
 
   it.each(['550 unresolvable relay host name', '550 the corresponding forward DNS entry does not point to the sending IP', '550 domain example.net mismatches client IP'])(

@@ -118,7 +118,7 @@ describe('the other first-pass families', () => {
   });
 
   it('requireptr, badreputation, notcompliantrfc', () => {
-    expect(reasonOf({ replyCode: 550, text: '550 no PTR record for 192.0.2.1', command: 'CONN' })).toBe('requireptr');
+    expect(reasonOf({ replyCode: 550, text: '550 no PTR record found. 192.0.2.1', command: 'CONN' })).toBe('requireptr');
     expect(reasonOf({ replyCode: 421, text: '421 poor IP reputation, try later' })).toBe('badreputation');
     expect(decide({ replyCode: 550, text: '550 message is not RFC 5322 compliant' }).decidedBy.family).toBe('notcompliantrfc');
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideBounceReason, statusReason } from '../../src/classify/reason.js';
 import type { ReasonInput } from '../../src/classify/reason.js';
+import { hasReasonWording } from '../../src/classify/phrases.js';
 
 // Rule families of the reference's decision (../shared/BOUNCE-REASONS.md) checked one by one in
 // the fourth session: each test is a short text written for it, in the usual shape of such
@@ -109,5 +110,18 @@ describe("the reference's wording, family by family (fourth session)", () => {
 
   it('an attachment refused by the transport security scanner is securityerror', () => {
     expect(reasonOf(data('554 executable files are not allowed in compressed files'))).toBe('securityerror');
+  });
+});
+
+describe('requireptr: the reference sentences decide, other PTR wording is only evidence', () => {
+  it('wider PTR wording still marks a report line as an error line', () => {
+    expect(hasReasonWording('Client host rejected: cannot find your reverse hostname, [192.0.2.4]')).toBe(true);
+    expect(hasReasonWording('the reverse DNS of your host is generic')).toBe(true);
+  });
+
+  it('but decides nothing: the status or the block-list wording does', () => {
+    expect(reasonOf({ status: '4.7.1', ...rcpt('450 4.7.1 Client host rejected: cannot find your reverse hostname', 450) })).toBe('blocked');
+    expect(reasonOf(bare('550 no reverse DNS for 192.0.2.4; listed at bl.example.net'))).toBe('blocked');
+    expect(reasonOf(bare('550 this system will not accept messages from servers/devices with no reverse DNS'))).toBe('requireptr');
   });
 });
