@@ -221,6 +221,12 @@ export function statusReason(status: string | undefined): ReasonFamily | undefin
  * octets each). Longer texts are report prose or returned headers, which only cost time.
  */
 const MAX_TEXT = 2048;
+/**
+ * The reply code and status that begin each continued line of a multi-line reply
+ * (`550-5.2.1 `), inside the text: joined lines read as one sentence, as the reference reads them
+ * ("receiving mail at a rate that 550-5.2.1 prevents additional messages" is its speeding phrase).
+ */
+const CONTINUATION = /(?<=\S) [245]\d\d-(?:[245]\.\d{1,3}\.\d{1,3} )?/g;
 /** Diagnostic types of local delivery programs; every other type (SMTP, X-Postfix, unknown) reads as SMTP. */
 const LOCAL_TYPES: ReadonlySet<string> = new Set(['X-UNIX', 'X-LOCAL', 'X-PIPE']);
 const BEFORE_ENVELOPE: ReadonlySet<string> = new Set(['CONN', 'EHLO', 'HELO']);
@@ -643,7 +649,7 @@ const DELIVERED_ACTIONS: ReadonlySet<string> = new Set(['delivered', 'relayed', 
 
 function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): ReasonVerdict {
   const rawText = typeof input.text === 'string' ? input.text : '';
-  const text = (rawText.length > MAX_TEXT ? rawText.slice(0, MAX_TEXT) : rawText).toLowerCase().replace(/\s+/g, ' ').trim();
+  const text = (rawText.length > MAX_TEXT ? rawText.slice(0, MAX_TEXT) : rawText).toLowerCase().replace(/\s+/g, ' ').replace(CONTINUATION, ' ').trim();
   const status = typeof input.status === 'string' && /^[245]\.\d{1,3}\.\d{1,3}$/.test(input.status) ? input.status : undefined;
   const code = typeof input.replyCode === 'number' && Number.isInteger(input.replyCode) ? input.replyCode : undefined;
   const type = typeof input.diagnosticType === 'string' ? input.diagnosticType.toUpperCase() : '';

@@ -125,3 +125,15 @@ describe('requireptr: the reference sentences decide, other PTR wording is only 
     expect(reasonOf(bare('550 this system will not accept messages from servers/devices with no reverse DNS'))).toBe('requireptr');
   });
 });
+
+describe('multi-line replies read as one sentence', () => {
+  it('the code and status that begin each continued line do not break a phrase', () => {
+    expect(reasonOf(bare('552-5.2.2 The email account that you tried to reach is over\n552-5.2.2 quota. Please direct the recipient to the help page.'))).toBe('mailboxfull');
+    expect(reasonOf(rcpt('554-5.7.1 <carol@example.org>: we do not\n554-5.7.1 relay for this domain', 554))).toBe('norelaying');
+  });
+
+  it('keeps the leading reply and a reply quoted later in the text', () => {
+    expect(decide(bare('550-5.1.1 user unknown')).decidedBy.matched).toBe('user unknown');
+    expect(reasonOf({ replyCode: 550, text: 'host mx.example.org said: 550 blocked' })).toBe('blocked');
+  });
+});
