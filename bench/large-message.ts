@@ -24,11 +24,13 @@
  * wall and CPU time are not reported).
  *
  * Rounds are interleaved (every mode and size once per round). A quoted-printable case (a
- * 2 MB HTML body) runs alongside.
+ * 2 MB HTML body) and the largest attachment with non-ASCII header fields run alongside.
  *
  * Run: npx tsx bench/large-message.ts [--quick] [--rounds N] [--sizes 1,5,10] [--modes ses,sendgrid]
  * (`--sizes` picks the attachment sizes in MB, `--modes` a comma-separated subset of the modes;
- * `--no-html` leaves the quoted-printable case out).
+ * `--no-html` leaves the quoted-printable case out, `--no-utf8` the case of the largest
+ * attachment with a header block that is not ASCII: In-Reply-To and References, which
+ * nodemailer writes as UTF-8).
  */
 
 import { randomBytes } from 'node:crypto';
@@ -79,9 +81,12 @@ async function longestTurnCpu(work: () => Promise<unknown>): Promise<number> {
   return longest;
 }
 
-function input(kind: 'attachment' | 'html', mb: number, bytes: Buffer): MessageInput {
+type Kind = 'attachment' | 'html' | 'utf8 headers';
+function input(kind: Kind, mb: number, bytes: Buffer): MessageInput {
   const base = { from: 'Shop <shop@example.com>', to: 'ann@example.org', subject: `Report ${mb} MB`, text: 'Your report is attached.' };
   if (kind === 'attachment') return { ...base, attachments: [{ filename: 'report.pdf', content: bytes }] };
+  // Header fields nodemailer does not MIME-encode: a header block that is not ASCII.
+  if (kind === 'utf8 headers') return { ...base, headers: { 'In-Reply-To': '<bestellung-größe@example.com>', References: '<bestellung-größe@example.com>' }, attachments: [{ filename: 'report.pdf', content: bytes }] };
   // Quoted-printable: 8-bit text with long lines.
   const line = 'Grüße aus Köln, Ihre Bestellung ist unterwegs. Straße, Maß, Größe: ';
   return { ...base, html: `<p>${line.repeat(Math.ceil((mb * 1_000_000) / Buffer.byteLength(line)))}</p>` };
@@ -120,9 +125,11 @@ const nm = createTransport({ host: sink.host, port: sink.port, pool: true, maxCo
 header('large-message', flags, `one message with a large attachment, a 10 ms interval counting ticks; SMTP to ${usePostfix ? "Postfix's smtp-sink" : 'bench/sink-process.ts'}`);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`);
 
-const cases: { kind: 'attachment' | 'html'; mb: number }[] = [
+const cases: { kind: Kind; mb: number }[] = [
   ...SIZES_MB.map((mb) => ({ kind: 'attachment' as const, mb })),
   ...(process.argv.includes('--no-html') ? [] : [{ kind: 'html' as const, mb: flags.quick ? 1 : 2 }]),
+  // The largest attachment again, with a header block that is not ASCII.
+  ...(process.argv.includes('--no-utf8') ? [] : [{ kind: 'utf8 headers' as const, mb: Math.max(...SIZES_MB) }]),
 ];
 const ALL_MODES: readonly Mode[] = ['normalize', 'build', 'compose', 'smtp raw', 'smtp nodemailer', 'ses', 'sendgrid'];
 const modes = (listFlag('modes') ?? ALL_MODES) as Mode[];
@@ -181,10 +188,15 @@ for (const [key, list] of samples) {
   );
 }
 console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-const ours = [...samples].filter(([k]) => k.endsWith(': compose') || k.endsWith(': smtp raw'));
-const worst = Math.max(...ours.flatMap(([, l]) => l.map((s) => s.longestGapMs)));
-const worstCpu = Math.max(...ours.flatMap(([, l]) => l.map((s) => s.turnCpuMs)));
-console.log(`\nGoal: compose and smtp raw never hold the loop > 20 ms: worst wall gap ${fmt(worst, 1)} ms, worst turn ${fmt(worstCpu, 1)} ms of CPU -> ${worst <= 20 ? 'met' : worstCpu <= 20 ? 'met in CPU per turn (the wall gaps include time the cores ran other processes)' : 'NOT met'}`);
+const OURS: readonly Mode[] = ['compose', 'smtp raw', 'ses', 'sendgrid'];
+const ours = [...samples].filter(([k]) => OURS.some((m) => k.endsWith(`: ${m}`)));
+if (ours.length > 0) {
+  const worst = Math.max(...ours.flatMap(([, l]) => l.map((s) => s.longestGapMs)));
+  const worstCpu = Math.max(...ours.flatMap(([, l]) => l.map((s) => s.turnCpuMs)));
+  console.log(
+    `\nGoal: ${OURS.filter((m) => modes.includes(m)).join(', ')} never hold the loop > 20 ms: worst wall gap ${fmt(worst, 1)} ms, worst turn ${fmt(worstCpu, 1)} ms of CPU -> ${worst <= 20 ? 'met' : worstCpu <= 20 ? 'met in CPU per turn (the wall gaps include time the cores ran other processes)' : 'NOT met'}`,
+  );
+}
 
 await smtp.close?.();
 nm.close();

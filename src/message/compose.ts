@@ -183,12 +183,13 @@ function planNode(node: MimeNode, plan: { items: Item[]; contentBytes: number },
   if ((node as MimeNode & NodeInternals)._raw) return false;
   // MimeNode.stream() reads the transfer encoding before the headers are built.
   const transferEncoding = node.getTransferEncoding();
-  const headers = node.buildHeaders();
-  // nodemailer writes the header block as UTF-8; the items here are latin1 strings of bytes,
-  // the same only for ASCII (encoded words make it ASCII but for rare cases like SMTPUTF8).
-  if (NOT_ASCII.test(headers)) return false;
+  const block = `${node.buildHeaders()}\r\n\r\n`;
   const items = plan.items;
-  items.push(headers + '\r\n\r\n');
+  // nodemailer writes the header block as UTF-8 (a string written to its stream), and the
+  // items here are latin1 strings of bytes: a block that is not ASCII goes in as its UTF-8
+  // bytes. Encoded words make most blocks ASCII; fields nodemailer does not encode (In-Reply-To,
+  // References, OTP-Token) keep their text as given.
+  items.push(NOT_ASCII.test(block) ? Buffer.from(block, 'utf8').toString('latin1') : block);
   const content = node.content;
   if (content) {
     const bytes = typeof content === 'string' ? (converted?.get(node) ?? Buffer.from(content, 'utf8')) : Buffer.isBuffer(content) ? content : undefined;

@@ -178,6 +178,9 @@ describe('toMailOptions: header names that are object keys', () => {
 });
 
 /** Replaces each multipart boundary by its order of appearance, so that two compositions of a message compare byte for byte. */
+/** Header fields nodemailer does not MIME-encode: their non-ASCII text goes into the header block as UTF-8. */
+const UTF8_HEADERS = { 'In-Reply-To': '<grüße.1@example.com>', References: '<ä@example.org> <b@example.net>  <日本@example.jp>', 'OTP-Token': 'Köln ✓ 😀', 'X-Note': 'Grüße' };
+
 function sameBoundaries(raw: Buffer): string {
   const text = raw.toString('latin1');
   const names = [...text.matchAll(/boundary="([^"]+)"/g)].map((m) => m[1]!);
@@ -198,6 +201,7 @@ describe('composeMessage without streams', () => {
     ['long lines, trailing whitespace, tabs, CR and 8-bit text', fullMessage({ text: paragraph.repeat(40) + '\tend\t \r\n\r', html: `<p>${'ü x '.repeat(500)}</p>\t \n` })],
     ['a text attachment with a lone CR, and an empty body', fullMessage({ text: '', html: undefined, attachments: [{ filename: 'a.txt', content: 'one\rtwo\nthree \r\n' }] })],
     ['a large binary attachment', fullMessage({ attachments: [{ filename: 'big.bin', content: new Uint8Array(200_000).map((_, i) => (i * 7919) % 256) }] })],
+    ['header fields nodemailer writes as UTF-8 (In-Reply-To, References, OTP-Token)', fullMessage({ headers: UTF8_HEADERS })],
   ];
 
   it.each(cases)('writes the same bytes as nodemailer\'s streaming build: %s', async (_, message) => {
@@ -213,6 +217,21 @@ describe('composeMessage without streams', () => {
     } finally {
       build.mockRestore();
     }
+  });
+
+  it('takes no stream for a header block that is not ASCII, and writes it as UTF-8', async () => {
+    const message = fullMessage({ headers: UTF8_HEADERS });
+    const build = vi.spyOn(MimeNode.prototype, 'build');
+    let raw: Buffer;
+    try {
+      raw = await composeMessage(message);
+      expect(build).not.toHaveBeenCalled();
+    } finally {
+      build.mockRestore();
+    }
+    expect(raw.includes(Buffer.from('In-Reply-To: <grüße.1@example.com>\r\n', 'utf8'))).toBe(true);
+    expect(raw.includes(Buffer.from('\r\nOTP-Token: Köln ✓ 😀\r\n', 'utf8'))).toBe(true);
+    expect((await simpleParser(raw)).inReplyTo).toBe('<grüße.1@example.com>');
   });
 
   it('adds the job id as the last header field while composing, the bytes of a copy with that header', async () => {
@@ -284,6 +303,7 @@ describe('composeMessage of large messages, in slices', () => {
       expect(text.charCodeAt(edge - 1)).toBe(0xd83d);
       return fullMessage({ text, html: `<p>${text}</p>`, attachments: [{ filename: 'notes.txt', content: text }, { filename: 'data.json', contentType: 'application/json', content: text }] });
     }],
+    ['a 1 MB attachment, with header fields nodemailer writes as UTF-8', () => fullMessage({ headers: UTF8_HEADERS, attachments: [{ filename: 'Grüße ✓.bin', content: noise(1_000_001, 11) }] })],
     ['many small parts over the threshold together', () => fullMessage({ attachments: Array.from({ length: 40 }, (_, i) => ({ filename: `p${i}.png`, content: noise(3_000 + i, i + 1) })) })],
   ];
 
