@@ -400,3 +400,44 @@ describe('one synthetic report per mail-system family: recipients, status, reply
 describe('reports the parser used to misread', () => {
   for (const c of fixes) it(c.name, () => check(c));
 });
+
+describe('where the returned message begins', () => {
+  it("qmail's '--- Enclosed are the original headers of the message.' starts the returned headers (correlation headers found)", () => {
+    const raw = plain(
+      'MAILER-DAEMON@mx.sender.example',
+      'failure notice',
+      [
+        'Hi. This is the qmail-send program at mx.sender.example.',
+        "I'm afraid I wasn't able to deliver your message to the following addresses.",
+        "This is a permanent error; I've given up. Sorry it didn't work out.",
+        '',
+        '<oz@dest.example>:',
+        'Sorry, no mailbox here by that name. (#5.1.1)',
+        '',
+        '--- Enclosed are the original headers of the message.',
+        '',
+        'Return-Path: <app@sender.example>',
+        'From: app@sender.example',
+        'To: oz@dest.example',
+        'Message-ID: <abc@sender.example>',
+        'X-Mailpush-Job-Id: job-1',
+        'Subject: hi',
+      ].join(R),
+    );
+    const r = parseBounce(raw);
+    expect(r.recipients.map((x) => [x.address, x.status])).toEqual([['oz@dest.example', '5.1.1']]);
+    expect(r.originalMessageId).toBe('<abc@sender.example>');
+    expect(r.originalHeaders?.jobId).toBe('job-1');
+  });
+
+  it("qmail's '--- Below this line is the original bounce.' (a double bounce) starts the returned part", () => {
+    const raw = plain(
+      'MAILER-DAEMON@mx.sender.example',
+      'failure notice',
+      ['Hi. This is the qmail-send program at mx.sender.example.', '', '<pa@dest.example>:', 'Sorry, no mailbox here by that name. (#5.1.1)', '', '--- Below this line is the original bounce.', '', 'Return-Path: <>', 'Message-ID: <b2@sender.example>', 'To: other@elsewhere.example', ''].join(R),
+    );
+    const r = parseBounce(raw);
+    expect(r.recipients.map((x) => x.address)).toEqual(['pa@dest.example']);
+    expect(r.originalMessageId).toBe('<b2@sender.example>');
+  });
+});

@@ -37,6 +37,8 @@ export const RETURNED_MESSAGE_MARKERS: readonly RegExp[] = Object.freeze([
   /^[ \t]*The original message (?:follows|headers|was):?\s*$/i,
   /^[ \t]*[-=]{2,}[ \t]*(?:Message|Mail) (?:text|body|headers?) (?:follows|below)/i,
   /^[ \t]*[-=*]{2,}.{0,10}(?:Returned|Original) (?:Message|Mail|content)/i,
+  // qmail: `--- Enclosed are the original headers of the message.`, `--- Below this line is the original bounce.`
+  /^[ \t]*-{2,}[ \t]*(?:Below this line is|Enclosed (?:is|are)) (?:a copy of )?(?:the )?(?:original |returned )?(?:headers?|message|mail|bounce)\b/i,
 ]);
 
 /** A line that only repeats the original message's headers (not a recipient line). */
