@@ -547,21 +547,19 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     // "not listed in the address book" (an unknown user).
     /(?<!not )\blisted (?:at|on|in|by) (?:the |an? |our )?(?:[a-z0-9-]{1,63}\.)+[a-z]{2,24}\b/,
     /(?<!not )\blisted (?:at|on|in|by) (?:the |an? |our |several |one or more |multiple )?(?:\w{1,20} )?(?:rbls?|dnsbls?|blacklists?|blocklists?|black lists?|block lists?|spam ?lists?|denylists?|reputation lists?)\b/,
-    'client host rejected',
-    'client host blocked',
-    'client host',
+    // Not any "Client host rejected: ..." (Postfix's "Access denied" is decided by its status in
+    // the reference: 4.7.1 blocked, 5.7.1 securityerror); only the reference's own reasons.
+    'client host rejected: may not be mail exchanger',
+    'client host rejected: was not authenticated',
+    'client host rejected: abus detecte',
     'helo command rejected',
     // The client's HELO/EHLO name refused in any words ("HELO/EHLO argument is invalid").
     /\b(?:helo|ehlo)\b[^.;]{0,40}\b(?:invalid|rejected|not valid|bogus|forged|not allowed|refused)\b/,
     'invalid helo',
     'bad helo',
-    'helo name',
     'dynamic ip',
     'dynamic address',
     'dynamically assigned',
-    'dial-up',
-    'dialup',
-    'residential',
     'ip address blocked',
     'ip blocked',
     /\byour (?:ip|ip address|server ip|sending ip)\b.{0,60}\b(?:block|listed|ban|reject|refus|den(?:y|ied)|not allowed|not permitted|blacklist|blocklist)/,
@@ -573,10 +571,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'connection rejected from',
     'not allowed to connect',
     'refused to talk to me',
-    'traffic not accepted',
-    'service refused',
-    'service refuse',
-    /(?:messages?|mails?|e-?mails?|connections?) from (?:your )?(?:ip )?(?:address )?\[?\d{1,3}(?:\.\d{1,3}){3}\]? (?!temporarily deferred)/,
+    // Mail from the client's IP refused, not "mail from <ip> rejected due to local policy" (policyviolation).
+    /(?:messages?|mails?|e-?mails?|connections?) from (?:your )?(?:ip )?(?:address )?\[?\d{1,3}(?:\.\d{1,3}){3}\]?:? (?!temporarily deferred)(?:(?!polic)[^.;]){0,30}\b(?:refused|rejected|blocked|denied|banned|not accepted|weren't sent|were not sent)(?![^.;]{0,40}polic)/,
     'part of their network is on our block list',
     'not currently accepting mail from your ip',
     'is not allowed to send mail from',
@@ -599,8 +595,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'please use the smtp server of your isp',
     // The client (its IP, host, server, network or domain), not "your message has been blocked" (content or policy).
     /your (?:ip|server|host|mail ?server|network|domain|connection)\b.{0,40} has been blocked/,
-    ['ip', 'is blocked'],
-    ['ip', 'has been blocked'],
+    // "IP ... is blocked", the word (not "recipient ... is blocked").
+    /\bip\b.{0,60} (?:is|has been) blocked/,
     ' said: 550 blocked',
     'confirm this mail server',
     'your server requires confirmation',
@@ -1233,6 +1229,18 @@ const EVIDENCE_ONLY: readonly Phrase[] = [
   'unresolvable hostname',
   ['does not resolve', 'address'],
   ['not resolve', 'hostname'],
+  // Client refusals in words the reference does not read as blocked (see REASON_PHRASES.blocked).
+  'client host',
+  'helo name',
+  'dial-up',
+  'dialup',
+  'residential',
+  'traffic not accepted',
+  'service refused',
+  'service refuse',
+  /(?:messages?|mails?|e-?mails?|connections?) from (?:your )?(?:ip )?(?:address )?\[?\d{1,3}(?:\.\d{1,3}){3}\]? (?!temporarily deferred)/,
+  ['ip', 'is blocked'],
+  ['ip', 'has been blocked'],
 ];
 
 /** Every phrase of every family in one pattern (lower-case text): "this text says why". */

@@ -137,3 +137,18 @@ describe('multi-line replies read as one sentence', () => {
     expect(reasonOf({ replyCode: 550, text: 'host mx.example.org said: 550 blocked' })).toBe('blocked');
   });
 });
+
+describe('blocked: the client refused in the reference\'s words, not every mention of the client', () => {
+  it("Postfix's bare client refusal is decided by its status", () => {
+    expect(reasonOf({ status: '5.7.1', ...rcpt('554 5.7.1 <unknown[192.0.2.1]>: Client host rejected: Access denied', 554) })).toBe('securityerror');
+    expect(reasonOf({ status: '4.7.1', ...rcpt('450 4.7.1 <unknown[192.0.2.1]>: Client host rejected: Access denied', 450) })).toBe('blocked');
+    expect(reasonOf(rcpt('450 4.7.1 Client host rejected: may not be mail exchanger', 450))).toBe('blocked');
+  });
+
+  it('mail from an IP refused for policy is policyviolation; refused outright it is blocked', () => {
+    expect(reasonOf(data('554 Message from 192.0.2.1 rejected due to local policy'))).toBe('policyviolation');
+    expect(reasonOf(data('554 message to the recipient is blocked for policy reasons'))).toBe('policyviolation');
+    expect(reasonOf(rcpt('550 Mail from 192.0.2.1 refused: listed at bl.example.net'))).toBe('blocked');
+    expect(reasonOf(rcpt('550 your IP 192.0.2.1 is blocked'))).toBe('blocked');
+  });
+});
