@@ -25,8 +25,10 @@
  *   worker starts with the first checkpoint, not at open, as `new Worker()` holds the loop); the
  *   store's connection never checkpoints inside a commit (`wal_autocheckpoint=0`). A second,
  *   short pass copies what was committed during the first while new commits wait (a few ms,
- *   250 ms at most; the event loop runs on and writes keep queueing), so the next commit
- *   restarts the WAL instead of growing it. Where the
+ *   250 ms at most; the event loop runs on and writes keep queueing), and then the worker
+ *   starts the WAL over with a one-row commit (`meta` key `checkpoint`): SQLite writes and
+ *   fsyncs a new WAL header at every restart, and that fsync now happens on the worker instead
+ *   of in the store's next commit, which appends to the restarted WAL. Where the
  *   worker cannot run (a user-supplied `lib`, `':memory:'`, a worker that fails), SQLite
  *   checkpoints inside commits every 10,000 pages as before. `sqliteStore()` itself writes
  *   nothing (the first write to an empty WAL fsyncs its header): the owner row goes with the
@@ -196,6 +198,8 @@ const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 const CHECKPOINT_COMMITS = 512;
 /** Longest time commits wait for the second pass of a checkpoint. */
 const HOLD_MAX_MS = 250;
+/** busy_timeout of the store's connection while the worker may hold the write lock (its restart commit; the worker waits as long for ours). */
+const SHARED_BUSY_MS = 5000;
 /** Page cache: negative = KiB (16 MiB). */
 const CACHE_SIZE = -16_384;
 
@@ -565,6 +569,8 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     if (ckpt === undefined) return;
     checkpointing = true;
     commitsSinceCheckpoint = 0;
+    /** The worker may hold the write lock (its restart commit): this thread's commits wait for it. */
+    let sharing = false;
     const release = (): void => {
       if (holdTimer !== undefined) clearTimeout(holdTimer);
       holdTimer = undefined;
@@ -576,14 +582,27 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
         setImmediate(commitSoon);
       }
     };
+    const passDone = (): void => {
+      if (sharing && !closed) {
+        sharing = false;
+        conn.exec('PRAGMA busy_timeout = 0');
+      }
+      release();
+    };
     // The first pass's own count cannot tell whether commits came meanwhile: it reads the WAL's
     // length when it starts.
     void ckpt.run().then(() => {
       if (closed || checkpointer === undefined) return release();
       holding = true;
+      // The second pass ends with the worker's restart commit (see sqlite-checkpointer.ts). A
+      // commit that cannot wait for the hold (a read's flush, flush(), close()) may meet its
+      // write lock: it waits for it (the worker's header write and fsync: what this thread
+      // did itself at every restart before) rather than failing with SQLITE_BUSY.
+      sharing = true;
+      conn.exec(`PRAGMA busy_timeout = ${SHARED_BUSY_MS}`);
       // A worker stuck on a slow disk must not hold the commits for long.
       holdTimer = setTimeout(release, HOLD_MAX_MS);
-      void ckpt.run().then(release);
+      void ckpt.run(true).then(passDone);
     });
   }
 
