@@ -234,7 +234,9 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     /(?<![@\w.-])[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,6}\.[a-z]{2,24}>? (?:does not|doesn't) exist/,
   ],
   // The mailbox moved without forwarding.
-  hasmoved: [' has been replaced by ', 'has moved', 'user not local', 'address has changed', 'moved permanently', 'no longer on server'],
+  // The reference's only wording (Sisimai's HasMoved list): a moved mailbox is hard, so other
+  // wording ("user not local", "has moved") is left to the status (X.1.6, X.7.17/18), as there.
+  hasmoved: [' has been replaced by '],
   // The destination accepts no mail at all (null MX, no mail exchanger).
   notaccept: [
     'does not accept mail',
@@ -1241,6 +1243,12 @@ const EVIDENCE_ONLY: readonly Phrase[] = [
   /(?:messages?|mails?|e-?mails?|connections?) from (?:your )?(?:ip )?(?:address )?\[?\d{1,3}(?:\.\d{1,3}){3}\]? (?!temporarily deferred)/,
   ['ip', 'is blocked'],
   ['ip', 'has been blocked'],
+  // A moved mailbox in words the reference does not read as hasmoved.
+  'has moved',
+  'user not local',
+  'address has changed',
+  'moved permanently',
+  'no longer on server',
 ];
 
 /** Every phrase of every family in one pattern (lower-case text): "this text says why". */

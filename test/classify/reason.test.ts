@@ -92,7 +92,10 @@ describe('the other first-pass families', () => {
   });
 
   it('hasmoved', () => {
-    expect(decide({ replyCode: 551, text: '551 user not local; please try <x@new.example>', command: 'RCPT' })).toMatchObject({ reason: 'hasmoved', hard: true });
+    expect(decide({ replyCode: 550, text: '550 carol@example.org has been replaced by carol@new.example', command: 'RCPT' })).toMatchObject({ reason: 'hasmoved', hard: true });
+    // Other wording is left to the status, as in the reference: 551 5.1.6 is hasmoved, a bare 551 is not (not hard).
+    expect(decide({ status: '5.1.6', replyCode: 551, text: '551 5.1.6 user not local; please try <x@new.example>', command: 'RCPT' })).toMatchObject({ reason: 'hasmoved', hard: true });
+    expect(decide({ replyCode: 551, text: '551 user not local; please try <x@new.example>', command: 'RCPT' })).toMatchObject({ reason: 'onhold', hard: false });
   });
 
   it('norelaying: at RCPT, not before the envelope, not when the refusal is a missing SMTP AUTH', () => {
