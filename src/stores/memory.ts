@@ -6,6 +6,7 @@
  */
 
 import { configError } from '../errors.js';
+import { IdIndex } from '../queue/id-index.js';
 import { copyOf, countOf, itemAt, oneOrMany, withAdded, withRemoved, withReplaced } from '../queue/one-or-many.js';
 import type { OneOrMany } from '../queue/one-or-many.js';
 import type { Job, NormalizedMessage, QueueStore, StoredEntry, StoredPage, StoredResult, StoredStatus } from '../types.js';
@@ -24,24 +25,8 @@ export interface MemoryQueueStore extends QueueStore {
 /** Jobs of a done slot (none): the slot keeps no job alive until compaction. */
 const NO_JOBS: Job[] = [];
 
-/** Smallest index (a power of two). */
-const MIN_INDEX = 64;
-
 /** Done slots that may wait for compaction before the columns are rebuilt. */
 const MAX_DONE_SLOTS = 1024;
-
-/**
- * Hash of a message id for the index: FNV-1a over every character, then mixed (murmur3's
- * finalizer) so that the low bits, which pick the index entry, depend on all of them.
- */
-function hashId(id: string): number {
-  let h = 0x811c9dc5 | 0;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h;
-}
 
 /** Index of the job with this id among `held`, or -1. Messages hold few jobs: a scan. */
 function indexOfId(held: OneOrMany<Job>, id: string): number {
@@ -53,7 +38,7 @@ function indexOfId(held: OneOrMany<Job>, id: string): number {
 /**
  * Creates an in-memory {@link QueueStore}. It keeps the scheduler's own job objects (no copy)
  * in columns, one slot per message in the order added: a queued message costs its three
- * column entries (message, jobs, sequence) and ~4-8 B of index, no object of its own
+ * column entries (message, jobs, sequence) and ~8-16 B of index (see queue/id-index.ts), no object of its own
  * (an entry object and a `Map` entry by message id cost ~100 B per queued message).
  * `status(id)` answers while the message has unfinished jobs; a finished message is forgotten at once.
  *
@@ -75,58 +60,28 @@ export default function memoryQueueStore(): MemoryQueueStore {
   let generation = 0;
   /** Results recorded so far, by message id: only messages that have some (few while queued). */
   const resultsOf = new Map<string, StoredResult[]>();
-  /**
-   * Open-addressing index by message id (linear probing): slot + 1, 0 = free. It holds every
-   * slot of the columns (done ones are skipped when probing) and is at most half full; it is
-   * rebuilt with the columns.
-   */
-  let index = new Int32Array(MIN_INDEX);
+  /** Slots by message id (done slots read as no id). */
+  const ids = new IdIndex((slot) => messages[slot]?.id);
   let jobCount = 0;
   let seq = 0;
 
-  /** Slot of the unfinished message with this id, or -1. */
-  const find = (id: string): number => {
-    const mask = index.length - 1;
-    for (let h = hashId(id) & mask; ; h = (h + 1) & mask) {
-      const e = index[h] as number;
-      if (e === 0) return -1;
-      const m = messages[e - 1];
-      if (m !== undefined && m.id === id) return e - 1;
-    }
-  };
-
-  const indexSlot = (slot: number, id: string): void => {
-    const mask = index.length - 1;
-    let h = hashId(id) & mask;
-    while (index[h] !== 0) h = (h + 1) & mask;
-    index[h] = slot + 1;
-  };
-
-  /** Drops the done slots (when `compact`) and rebuilds the index at a size for what is left. */
-  const rebuild = (compact: boolean): void => {
-    if (compact && doneSlots > 0) {
-      const m: (NormalizedMessage | undefined)[] = [];
-      const j: OneOrMany<Job>[] = [];
-      const q: number[] = [];
-      for (let i = 0; i < messages.length; i++) {
-        if (messages[i] === undefined) continue;
-        m.push(messages[i]);
-        j.push(jobsOf[i] as OneOrMany<Job>);
-        q.push(seqs[i] as number);
-      }
-      messages = m;
-      jobsOf = j;
-      seqs = q;
-      doneSlots = 0;
-      generation++;
-    }
-    let size = MIN_INDEX;
-    while (size < (messages.length + 1) * 2) size *= 2;
-    index = new Int32Array(size);
+  /** Drops the done slots from the columns and indexes the rest again. */
+  const compact = (): void => {
+    const m: (NormalizedMessage | undefined)[] = [];
+    const j: OneOrMany<Job>[] = [];
+    const q: number[] = [];
     for (let i = 0; i < messages.length; i++) {
-      const m = messages[i];
-      if (m !== undefined) indexSlot(i, m.id);
+      if (messages[i] === undefined) continue;
+      m.push(messages[i]);
+      j.push(jobsOf[i] as OneOrMany<Job>);
+      q.push(seqs[i] as number);
     }
+    messages = m;
+    jobsOf = j;
+    seqs = q;
+    doneSlots = 0;
+    generation++;
+    ids.rebuild(messages.length);
   };
 
   const finish = (slot: number): void => {
@@ -139,7 +94,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
     jobsOf[slot] = NO_JOBS;
     doneSlots++;
     // Compaction keeps the columns within twice the live messages: amortized O(1) per message.
-    if (doneSlots > MAX_DONE_SLOTS && doneSlots * 2 > messages.length) rebuild(true);
+    if (doneSlots > MAX_DONE_SLOTS && doneSlots * 2 > messages.length) compact();
   };
 
   const settle = (id: string, results: readonly StoredResult[] | undefined): void => {
@@ -175,7 +130,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
       if (jobs.length === 0) return;
       const message = entry.message;
       // The same message added again replaces the one held.
-      const old = find(message.id);
+      const old = ids.find(message.id);
       if (old >= 0) {
         jobCount -= countOf(jobsOf[old] as OneOrMany<Job>);
         finish(old);
@@ -187,11 +142,10 @@ export default function memoryQueueStore(): MemoryQueueStore {
       jobCount += jobs.length;
       const results = entry.results;
       if (results !== undefined && results.length > 0) resultsOf.set(message.id, results.slice());
-      if (messages.length * 2 > index.length) rebuild(doneSlots * 4 > messages.length);
-      else indexSlot(slot, message.id);
+      ids.add(slot, message.id);
     },
     update(job: Job, results?: readonly StoredResult[]) {
-      const slot = find(job.messageRef);
+      const slot = ids.find(job.messageRef);
       if (slot < 0) return;
       const held = jobsOf[slot] as OneOrMany<Job>;
       const i = indexOfId(held, job.id);
@@ -204,7 +158,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
       settle(job.messageRef, results);
     },
     remove(job: Job, results?: readonly StoredResult[]) {
-      const slot = find(job.messageRef);
+      const slot = ids.find(job.messageRef);
       if (slot < 0) return;
       const held = jobsOf[slot] as OneOrMany<Job>;
       const i = indexOfId(held, job.id);
@@ -257,7 +211,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
     },
     status(id: string): StoredStatus | undefined {
       if (typeof id !== 'string') throw configError('id', 'a message id', id);
-      const slot = find(id);
+      const slot = ids.find(id);
       if (slot < 0) return undefined;
       const results = resultsOf.size === 0 ? undefined : resultsOf.get(id);
       return { id, messageId: (messages[slot] as NormalizedMessage).messageId, jobs: copyOf(jobsOf[slot] as OneOrMany<Job>), results: results?.slice() ?? [] };
@@ -266,7 +220,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
     get: (id: string) => {
       // A job id is `<message id>/<n>`: its message holds it.
       if (typeof id !== 'string') return undefined;
-      const slot = find(id.slice(0, id.lastIndexOf('/')));
+      const slot = ids.find(id.slice(0, id.lastIndexOf('/')));
       if (slot >= 0) {
         const held = jobsOf[slot] as OneOrMany<Job>;
         const i = indexOfId(held, id);
