@@ -673,7 +673,8 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       }
     }
   }
-  prune();
+  // No pruning here: deleting expired rows at open would write (and fsync the WAL header) in
+  // sqliteStore(). The first commit prunes (`lastPrune` starts at -Infinity).
 
   // ------------------------------------------------------------------------------------
   // Queue journal.

@@ -273,6 +273,23 @@ for (const driver of DRIVERS) {
         await early.close();
       });
 
+      it('writes nothing at open when rows have expired: the first commit deletes them', async () => {
+        let now = T0;
+        const path = tmp.file();
+        const store = sqliteStore({ path, driver, clock: { now: () => now } });
+        const e = entry();
+        await store.queue.add(e);
+        await store.queue.remove(e.jobs[0]!);
+        await store.close();
+        now = T0 + 8 * DAY;
+        const later = sqliteStore({ path, driver, clock: { now: () => now } });
+        expect(existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0).toBe(0);
+        expect(raw(path, driver, (db) => db.prepare('SELECT count(*) AS n FROM messages').get()?.n)).toBe(1);
+        await later.queue.add(entry());
+        expect(raw(path, driver, (db) => db.prepare('SELECT count(*) AS n FROM messages WHERE id = ?').get(e.message.id)?.n)).toBe(0);
+        await later.close();
+      });
+
       it('forgets a finished message at once with resultRetentionMs: 0', async () => {
         const store = open({ resultRetentionMs: 0 });
         const e = entry();
