@@ -56,6 +56,7 @@ import {
   echoedRecipients,
   errorLines,
   hasEvidence,
+  inlineHeaders,
   oneLine,
   preferStatus,
   readCommand,
@@ -510,7 +511,9 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
   if (isComplaintMail(view)) return Object.freeze(base);
 
   const report = splitReportText(view.texts);
-  const originalList = view.returned ?? (report.returned !== '' ? headersInText(report.returned) : undefined);
+  // The returned message: a MIME part, the text after a "copy of the message follows" line, else
+  // a header block quoted inline (found by its Message-ID line).
+  const originalList = view.returned ?? (report.returned !== '' ? headersInText(report.returned) : inlineHeaders(report.lines));
   const original: OriginalHeaders | undefined = originalList === undefined ? undefined : readOriginalHeaders(originalList);
 
   // RFC 3464 fields, from delivery-status parts or written into the text.

@@ -441,3 +441,49 @@ describe('where the returned message begins', () => {
     expect(r.originalMessageId).toBe('<b2@sender.example>');
   });
 });
+
+describe('original headers quoted inline, with no marker line', () => {
+  it('the header block around a quoted Message-ID is the original (Messaging Server: "with the following header fields")', () => {
+    const raw = plain(
+      'Internet Mail Delivery <postmaster@mx.sender.example>',
+      'Delivery Notification: Delivery has failed',
+      [
+        'This report relates to a message you sent with the following header fields:',
+        '',
+        '  Message-id: <m9@sender.example>',
+        '  Date: Mon, 7 Dec 2026 10:00:00 +0000',
+        '  From: app@sender.example',
+        '  To: qa@dest.example',
+        '  Subject: hello',
+        '  X-Mailpush-Job-Id: job-9',
+        '',
+        'Your message cannot be delivered to the following recipients:',
+        '',
+        '  Recipient address: qa@dest.example',
+        '  Reason: Remote SMTP server has rejected address',
+        '  Diagnostic code: smtp;550 5.1.1 unknown or illegal alias: qa@dest.example',
+      ].join(R),
+    );
+    const r = parseBounce(raw);
+    expect(r.recipients.map((x) => [x.address, x.status, x.replyCode])).toEqual([['qa@dest.example', '5.1.1', 550]]);
+    expect(r.originalMessageId).toBe('<m9@sender.example>');
+    expect(r.originalHeaders).toMatchObject({ jobId: 'job-9', subject: 'hello' });
+  });
+
+  it('a returned header block after the error lines, `>` quoted', () => {
+    const raw = plain(
+      'MAILER-DAEMON@relay.example',
+      'Undeliverable mail',
+      ['rb@dest.example Invalid Address, 550 5.1.1 user unknown', '', '> Received: from mx.sender.example', '>   by relay.example; Mon, 7 Dec 2026 10:00:00 +0000', '> Message-ID: <m8@sender.example>', '> From: app@sender.example', '> To: rb@dest.example'].join(R),
+    );
+    const r = parseBounce(raw);
+    expect(r.recipients.map((x) => x.address)).toEqual(['rb@dest.example']);
+    expect(r.originalMessageId).toBe('<m8@sender.example>');
+    expect(r.originalHeaders?.to).toBe('rb@dest.example');
+  });
+
+  it('no original headers when the report quotes no Message-ID', () => {
+    const r = parseBounce(plain('MAILER-DAEMON@relay.example', 'Undeliverable mail', '<rc@dest.example>: 550 5.1.1 user unknown\nSubject: hello\n'));
+    expect(r.originalHeaders).toBeUndefined();
+  });
+});

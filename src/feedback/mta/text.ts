@@ -12,7 +12,7 @@ import type { Classifier } from '../../classify/index.js';
 import { defaultClassifier, normalizeResponseText } from '../../classify/index.js';
 import { hasReasonWording } from '../../classify/phrases.js';
 import type { HeaderList } from '../mime.js';
-import { ADDRESS_IN_TEXT, allAddresses, sanitizeAddress } from '../mime.js';
+import { ADDRESS_IN_TEXT, allAddresses, headersInText, isHeaderLine, sanitizeAddress } from '../mime.js';
 import { HEADER_ECHO_LINE, RETURNED_MESSAGE_MARKERS } from './wording.js';
 
 /** Most recipients reported from one bounce. */
@@ -437,6 +437,38 @@ export function returnedRecipients(headers: HeaderList, excluded: ReadonlySet<st
   }
   const to = recipientOnly(allAddresses(headers.getAll('to').join(', '), 20), excluded);
   return to.length === 1 ? to : [];
+}
+
+/** A quoted `Message-ID:` or `X-Mailpush-Job-Id:` line (indented or `>` quoted). */
+const QUOTED_ID_LINE = /^[ \t>]*(?:Message-ID|X-Mailpush-Job-Id)[ \t]*:[ \t]*\S/i;
+
+/**
+ * The headers of the original message quoted inline in a report that has no returned part and
+ * no line announcing one (`This report relates to a message you sent with the following header
+ * fields:`, a returned copy after a marker in another language): the header block around the
+ * first quoted `Message-ID:` (or `X-Mailpush-Job-Id:`) line, `>` quoting removed.
+ *
+ * @example
+ * inlineHeaders(['Your message', '', '  Message-id: <m1@sender.example>', '  Subject: hi', '', 'was not delivered'])?.get('message-id'); // '<m1@sender.example>'
+ */
+export function inlineHeaders(lines: readonly string[]): HeaderList | undefined {
+  for (let i = 0; i < lines.length && i < MAX_REPORT_LINES; i++) {
+    const line = lines[i]!;
+    if (line.length > 1000 || !line.includes(':') || !QUOTED_ID_LINE.test(line)) continue;
+    // Back to the start of the block: header lines and their continuations, up to 60 lines.
+    let start = i;
+    while (start > 0 && i - start < 60) {
+      const prev = lines[start - 1]!;
+      if (prev.trim() === '' || !(isHeaderLine(unquote(prev).trim()) || /^[ \t]/.test(unquote(prev)))) break;
+      start--;
+    }
+    return headersInText(lines.slice(start, start + 200).map(unquote).join('\n'));
+  }
+  return undefined;
+}
+
+function unquote(line: string): string {
+  return line.replace(/^[ \t]*>[ \t]?/, '');
 }
 
 function tokenAround(line: string, start: number, length: number): string {
