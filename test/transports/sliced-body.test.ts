@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { BASE64_CHUNK_BYTES, bodyStream, slicedBody, STREAM_CHUNK_BYTES } from '../../src/transports/sliced-body.js';
+import { countTurns } from '../helpers/turns.js';
+
+function bytes(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 131 + seed * 7 + (i >> 8)) & 0xff;
+  return b;
+}
+
+describe('slicedBody', () => {
+  it('writes text as UTF-8, bytes as they are and base64 parts as one base64, with their SHA-256', async () => {
+    for (const n of [0, 1, 2, 3, BASE64_CHUNK_BYTES - 1, BASE64_CHUNK_BYTES, BASE64_CHUNK_BYTES + 1, 3 * BASE64_CHUNK_BYTES + 2]) {
+      const data = bytes(n, n);
+      const { body, sha256 } = await slicedBody(['{"a":"Grüße ✓","d":"', { base64: data }, '"', Buffer.from(',"x":1}')], { sha256: true });
+      const expected = Buffer.from(`{"a":"Grüße ✓","d":"${data.toString('base64')}","x":1}`, 'utf8');
+      expect(body.equals(expected)).toBe(true);
+      expect(sha256).toBe(createHash('sha256').update(expected).digest('hex'));
+    }
+    expect((await slicedBody(['x'])).sha256).toBeUndefined();
+  });
+
+  it('gives the event loop turns while it encodes 8 MB, and stops when check throws', async () => {
+    const data = bytes(8 * 1024 * 1024, 1);
+    const counter = countTurns();
+    await slicedBody([{ base64: data }]);
+    counter.stop();
+    expect(counter.turns).toBeGreaterThan(1);
+    let checks = 0;
+    const stopped = slicedBody([{ base64: data }], {
+      check: () => {
+        if (++checks === 2) throw new Error('cancelled');
+      },
+    });
+    await expect(stopped).rejects.toThrow('cancelled');
+  });
+});
+
+describe('bodyStream', () => {
+  it('streams views of the body in 64 KiB chunks, the same bytes', async () => {
+    const body = bytes(3 * STREAM_CHUNK_BYTES + 5, 2);
+    const chunks: Uint8Array[] = [];
+    for await (const c of bodyStream(body)) chunks.push(c);
+    expect(chunks.map((c) => c.byteLength)).toEqual([STREAM_CHUNK_BYTES, STREAM_CHUNK_BYTES, STREAM_CHUNK_BYTES, 5]);
+    expect(Buffer.concat(chunks).equals(body)).toBe(true);
+    // Views, not copies.
+    expect(chunks[1]!.buffer).toBe(body.buffer);
+  });
+
+  it('gives the event loop turns to a reader that takes chunks as fast as they come', async () => {
+    const body = Buffer.alloc(64 * 1024 * 1024, 1);
+    const counter = countTurns();
+    let sum = 0;
+    // Reading alone is a chain of microtasks: without the stream's own yields, no turn at all.
+    for await (const c of bodyStream(body)) sum += c[0]! + c.byteLength;
+    counter.stop();
+    expect(sum).toBe(body.length + body.length / STREAM_CHUNK_BYTES);
+    expect(counter.turns).toBeGreaterThan(1);
+  });
+});
