@@ -55,6 +55,7 @@ import {
   commandToken,
   echoedRecipients,
   errorLines,
+  findStatus,
   hasEvidence,
   inlineHeaders,
   oneLine,
@@ -244,7 +245,7 @@ function parseDeliveryStatus(texts: readonly string[]): DsnFields {
     for (const block of text.split(/\n[ \t]*\n/)) {
       // Blank runs (a mangled part can be mostly blank lines) hold no field.
       if (!block.includes(':')) continue;
-      const fields: readonly HeaderField[] = parseHeaderBlock(block.replace(/^\s*\n/, ''), true).fields;
+      const fields: readonly HeaderField[] = parseHeaderBlock(dedent(block.replace(/^\s*\n/, '')), true).fields;
       let cur = new Map<string, string>();
       const push = (): void => {
         if ([...RECIPIENT_FIELDS].some((f) => cur.has(f)) || cur.has('action') || cur.has('status')) recipients.push(cur);
@@ -269,6 +270,20 @@ function parseDeliveryStatus(texts: readonly string[]): DsnFields {
     }
   }
   return { message, recipients: recipients.slice(0, MAX_BOUNCE_RECIPIENTS) };
+}
+
+/**
+ * A block of fields written with an indentation (some gateways indent the whole part): the
+ * first line's indentation removed from every line, so its fields are fields and only the
+ * lines indented further are continuations.
+ */
+function dedent(block: string): string {
+  const indent = /^[ \t]+(?=[A-Za-z][\w-]{0,40}[ \t]*:)/.exec(block)?.[0];
+  if (indent === undefined) return block;
+  return block
+    .split('\n')
+    .map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l))
+    .join('\n');
 }
 
 /** DSN fields written into a text part (mislabelled delivery-status parts, some gateways). */
@@ -404,7 +419,9 @@ function fromDsn(fields: Map<string, string>, address: string, ctx: Context, sin
   // OpenSMTPD's reports are read from their text, as the reference's format reader does: the
   // Status field of its delivery-status part is its own queue verdict (4.4.7 on every expiry),
   // not a code any server gave.
-  const field = TEXT_STATUS_ONLY.has(ctx.mta ?? '') ? undefined : parseEnhancedStatus(fields.get('status'));
+  // A Status field is a bare code; a few systems write the reply before it (`Status: 550 5.1.1`).
+  const statusField = fields.get('status');
+  const field = TEXT_STATUS_ONLY.has(ctx.mta ?? '') || statusField === undefined ? undefined : (parseEnhancedStatus(statusField) ?? findStatus(statusField.slice(0, 64)));
   const status = preferStatus(field, reply.status ?? unwrapped.status, reply.code);
   const action = readAction(fields.get('action')) ?? (status?.startsWith('2') ? 'delivered' : status?.startsWith('4') && ctx.delayedReport() ? 'delayed' : 'failed');
   // The phrase naming the refused command, else a verb the diagnostic names in capitals (the reference's last resort).

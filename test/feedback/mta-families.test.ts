@@ -392,6 +392,63 @@ fix("an address after 'Questions?' in an HTML-only report is not a recipient", [
   [{ a: 'x3@dest.example', s: '5.1.1', c: 550 }]);fix('a recipient after "your e-mail to" or "send this message to" stays a recipient (the help wording is narrow)', plain('MAILER-DAEMON@relay.example', 'Undeliverable mail',
   'Your e-mail to c4@dest.example could not be delivered: 550 5.1.1 no such user.\nWe could not send this message to d4@dest.example: 552 5.2.2 mailbox full.\n'),
   [{ a: 'c4@dest.example' }, { a: 'd4@dest.example' }]);
+fix('a delivery-status part whose fields are all indented is read (not taken for one folded field)', dsn('MAILER-DAEMON@relay.example', 'Returned mail', 'failed',
+  '  Reporting-MTA: dns; relay.example\n\n  Final-Recipient: rfc822; v4@dest.example\n  Action: failed\n  Status: 5.1.1\n  Diagnostic-Code: smtp; 550 5.1.1 unknown\n    user here'),
+  [{ a: 'v4@dest.example', s: '5.1.1', c: 550 }]);
+fix('a Status field that writes the reply code first (Status: 550 5.1.1) gives its status', dsn('MAILER-DAEMON@relay.example', 'Returned mail', 'failed',
+  'Reporting-MTA: dns; relay.example\n\nFinal-Recipient: rfc822; a5@dest.example\nAction: failed\nStatus: 550 5.1.1'),
+  [{ a: 'a5@dest.example', s: '5.1.1' }]);
+// ---- round 4
+add('ezweb recipient/reason lines', plain('Postmaster@ezweb.ne.jp', 'Mail System Error - Returned Mail',
+  'Each of the following recipients was rejected by a remote mail server.\nThe reasons given by the server are included to help you determine why\neach recipient was rejected.\n\n    Recipient: <i4@ezweb.ne.jp>\n    Reason:    550 <i4@ezweb.ne.jp>... User unknown\n'),
+  [{ a: 'i4@ezweb.ne.jp', c: 550 }]);
+add('ezweb not delivered within', plain('Postmaster@ezweb.ne.jp', 'Mail System Error - Returned Mail',
+  'Your message was not delivered within 0 days and 1 hours.\nRemote host is not responding.\n\n<j4@ezweb.ne.jp>\n'),
+  [{ a: 'j4@ezweb.ne.jp', s: null }]);
+add('top-level delivery-status', 'From: MAILER-DAEMON@relay.example\nTo: app@sender.example\nSubject: Delivery Status Notification\nMIME-Version: 1.0\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; relay.example\n\nFinal-Recipient: rfc822; k4@dest.example\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 unknown\n',
+  [{ a: 'k4@dest.example', s: '5.1.1', c: 550 }]);
+add('report without text part', 'From: MAILER-DAEMON@relay.example\nTo: app@sender.example\nSubject: Delivery Status Notification\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=zz\n\n--zz\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; relay.example\n\nFinal-Recipient: rfc822; l4@dest.example\nAction: failed\nStatus: 5.2.2\n\n--zz\nContent-Type: text/rfc822-headers\n\nFrom: app@sender.example\nTo: l4@dest.example\n\n--zz--\n',
+  [{ a: 'l4@dest.example', s: '5.2.2' }]);
+add('gmail perm_failure dns', plain('Mail Delivery Subsystem <mailer-daemon@googlemail.com>', 'Delivery Status Notification (Failure)',
+  'Delivery to the following recipient failed permanently:\n\n     m4@nx.example\n\nTechnical details of permanent failure:\nDNS Error: Domain name not found\n\n----- Original message -----\n' + ORIG),
+  [{ a: 'm4@nx.example', s: null, c: null }]);
+add('gmail 550 550 doubled', plain('Mail Delivery Subsystem <mailer-daemon@googlemail.com>', 'Delivery Status Notification (Failure)',
+  'Delivery to the following recipient failed permanently:\n\n     n4@dest.example\n\nTechnical details of permanent failure:\nGoogle tried to deliver your message, but it was rejected by the recipient domain. We recommend contacting the other email provider for further information about the cause of this error. The error that the other server returned was: 550 550 5.1.1 <n4@dest.example>: Recipient address rejected: User unknown (state 14).\n\n----- Original message -----\n' + ORIG),
+  [{ a: 'n4@dest.example', s: '5.1.1', c: 550, cmd: 'RCPT' }]);
+add('postfix: status only in field, diag without code', dsn('MAILER-DAEMON@mx.sender.example (Mail Delivery System)', 'Undelivered Mail Returned to Sender',
+  'This is the mail system at host mx.sender.example.\n\n<o4@dest.example>: mail for dest.example loops back to myself',
+  'Reporting-MTA: dns; mx.sender.example\n\nFinal-Recipient: rfc822; o4@dest.example\nAction: failed\nStatus: 5.4.6\nDiagnostic-Code: X-Postfix; mail for dest.example loops back to myself'),
+  [{ a: 'o4@dest.example', s: '5.4.6', c: null }]);
+add('postfix: host not found', dsn('MAILER-DAEMON@mx.sender.example (Mail Delivery System)', 'Undelivered Mail Returned to Sender',
+  'This is the mail system at host mx.sender.example.\n\n<p4@nx.example>: Host or domain name not found. Name service error for\n    name=nx.example type=A: Host not found',
+  'Reporting-MTA: dns; mx.sender.example\n\nFinal-Recipient: rfc822; p4@nx.example\nAction: failed\nStatus: 5.4.4\nDiagnostic-Code: X-Postfix; Host or domain name not found. Name service error\n    for name=nx.example type=A: Host not found'),
+  [{ a: 'p4@nx.example', s: '5.4.4', c: null }]);
+add('qmail: connected but sender rejected', plain('MAILER-DAEMON@mx.sender.example', 'failure notice',
+  "Hi. This is the qmail-send program at mx.sender.example.\nI'm afraid I wasn't able to deliver your message to the following addresses.\nThis is a permanent error; I've given up. Sorry it didn't work out.\n\n<q4@dest.example>:\nConnected to 192.0.2.5 but sender was rejected.\nRemote host said: 553 5.1.8 sender domain does not exist\n"),
+  [{ a: 'q4@dest.example', s: '5.1.8', c: 553, cmd: 'MAIL' }]);
+add('sendmail: 2 rcpts dsn, one delayed', dsn('Mail Delivery Subsystem <MAILER-DAEMON@mx.sender.example>', 'Returned mail: see transcript for details',
+  '   ----- The following addresses had permanent fatal errors -----\n<r4@dest.example>\n    (reason: 550 5.1.1 User unknown)\n\n   ----- The following addresses had transient non-fatal errors -----\n<s4@slow.example>\n    (reason: 451 4.3.0 Temporary failure)',
+  'Reporting-MTA: dns; mx.sender.example\n\nFinal-Recipient: RFC822; r4@dest.example\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: SMTP; 550 5.1.1 User unknown\n\nFinal-Recipient: RFC822; s4@slow.example\nAction: delayed\nStatus: 4.3.0\nDiagnostic-Code: SMTP; 451 4.3.0 Temporary failure'),
+  [{ a: 'r4@dest.example', s: '5.1.1', c: 550 }, { a: 's4@slow.example', s: '4.3.0', c: 451 }]);
+add('exchange: X.500 then smtp', dsn('postmaster@corp.example', 'Undeliverable: hello',
+  'Delivery has failed to these recipients or groups:\n\nTom Doe\nThe e-mail address you entered couldn\'t be found.',
+  'Reporting-MTA: dns;ex1.corp.example\n\nFinal-recipient: RFC822; t4@dest.example\nAction: failed\nStatus: 5.1.1\nX-Display-Name: Tom Doe\n\nFinal-recipient: X400; /o=Corp/ou=Exchange/cn=Recipients/cn=u4\nX-Supplementary-Info: <u4@dest.example>\nAction: failed\nStatus: 5.1.1'),
+  [{ a: 't4@dest.example', s: '5.1.1' }]);
+// ---- round 5
+add('dsn crlf + trailing spaces', dsn('MAILER-DAEMON@relay.example', 'Returned mail', 'failed',
+  'Reporting-MTA: dns; relay.example   \n   \nFinal-Recipient: rfc822; w4@dest.example   \nAction: failed   \nStatus: 5.2.2   \nDiagnostic-Code: smtp; 552 5.2.2 full   ').replace(/\n/g, '\r\n'),
+  [{ a: 'w4@dest.example', s: '5.2.2', c: 552 }]);
+add('dsn recipient fields first, message fields after', dsn('MAILER-DAEMON@relay.example', 'Returned mail', 'failed',
+  'Final-Recipient: rfc822; x4@dest.example\nAction: failed\nStatus: 5.1.1\n\nReporting-MTA: dns; relay.example'),
+  [{ a: 'x4@dest.example', s: '5.1.1' }]);
+add('dsn diag on several continuation lines with tabs', dsn('MAILER-DAEMON@relay.example', 'Returned mail', 'failed',
+  'Reporting-MTA: dns; relay.example\n\nFinal-Recipient: rfc822; y4@dest.example\nAction: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp;\n\t550-5.7.1 [192.0.2.1] Our system has detected that this\n\t550-5.7.1 message is likely unsolicited mail.\n\t550 5.7.1 https://support.example/?p=Spam'),
+  [{ a: 'y4@dest.example', s: '5.7.1', c: 550 }]);
+add('dsn Status with words', dsn('MAILER-DAEMON@relay.example', 'Returned mail', 'failed',
+  'Reporting-MTA: dns; relay.example\n\nFinal-Recipient: rfc822; z4@dest.example\nAction: failed (permanent)\nStatus: 5.1.1 (bad destination mailbox address)'),
+  [{ a: 'z4@dest.example', s: '5.1.1' }]);
+add('dsn Status: 5.1.1, base64 part', ['From: MAILER-DAEMON@relay.example', 'To: app@sender.example', 'Subject: Returned mail', 'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="Z"', '', '--Z', 'Content-Type: text/plain', '', 'failed', '--Z', 'Content-Type: message/delivery-status', 'Content-Transfer-Encoding: base64', '', Buffer.from('Reporting-MTA: dns; relay.example\r\n\r\nFinal-Recipient: rfc822; b5@dest.example\r\nAction: failed\r\nStatus: 5.1.1\r\n').toString('base64'), '--Z--'].join(R),
+  [{ a: 'b5@dest.example', s: '5.1.1' }]);
 
 describe('one synthetic report per mail-system family: recipients, status, reply code, refused command', () => {
   for (const c of families) it(c.name, () => check(c));
