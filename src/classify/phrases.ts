@@ -672,7 +672,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'will not accept messages from servers/devices with no reverse dns',
     'unresolvable relay host name',
     'hosts with dynamic ip or generic dns ptr-records',
-    ['domain ', ' mismatches client ip'],
+    // "domain <name> mismatches client ip" (a pair starting with "domain " would rescan every report line).
+    ' mismatches client ip',
     ['dns lookup failure: ', ' try again later'],
     ['reverse dns lookup for host ', ' failed permanently'],
     ['server access ', ' forbidden by invalid rdns record of your mail server'],
@@ -1252,7 +1253,9 @@ const EVIDENCE_ONLY: readonly Phrase[] = [
 ];
 
 /** Every phrase of every family in one pattern (lower-case text): "this text says why". */
-const ANY_PHRASE = anyPattern([...Object.values(REASON_PHRASES).flat(), ...EVIDENCE_ONLY], true)!;
+const ANY_PHRASE = anyPattern(Object.values(REASON_PHRASES).flat(), true)!;
+/** EVIDENCE_ONLY as its own pattern (joined to ANY_PHRASE, the one pattern compiled ten times slower). */
+const EVIDENCE_PATTERN = anyPattern(EVIDENCE_ONLY, true)!;
 
 /**
  * Whether a text contains wording of any reason family (any case): used to tell the lines of
@@ -1266,5 +1269,7 @@ const ANY_PHRASE = anyPattern([...Object.values(REASON_PHRASES).flat(), ...EVIDE
  */
 export function hasReasonWording(text: string): boolean {
   // Lower-casing first is cheaper than a case-insensitive scan of this many alternatives.
-  return text !== '' && ANY_PHRASE.test((text.length > 8192 ? text.slice(0, 8192) : text).toLowerCase());
+  if (text === '') return false;
+  const t = (text.length > 8192 ? text.slice(0, 8192) : text).toLowerCase();
+  return ANY_PHRASE.test(t) || EVIDENCE_PATTERN.test(t);
 }
