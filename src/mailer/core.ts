@@ -48,22 +48,28 @@ export interface MessageRecord {
   readonly dueAfterDate: number;
 }
 
+/**
+ * The fields of a record that a queued message rarely has (results, journal backlog, waiters
+ * or report, abort link): made with the first of them, so a message waiting in the queue holds
+ * one empty field instead of four (24 B per queued message).
+ */
+interface RecordExtras {
+  results: RecipientResult[] | undefined;
+  unsaved: StoredResult[] | undefined;
+  /** The `done()` waiters until the message completes, then its report (see `waiters`, `report`). */
+  outcome: ((report: DeliveryReport) => void)[] | DeliveryReport | undefined;
+  /**
+   * `aborted` and `detach` in one field: undefined, the detach function, `true` once aborted,
+   * or `{ detach }` when aborted with a listener still attached.
+   */
+  abortLink: (() => void) | true | { readonly detach: () => void } | undefined;
+}
+
 /** A {@link MessageRecord}: accessors over the packed fields (see their comments). */
 class HeldMessage implements MessageRecord {
   held: OneOrMany<Job>;
   pending: number;
-  results: RecipientResult[] | undefined;
-  unsaved: StoredResult[] | undefined = undefined;
-  /**
-   * The `done()` waiters until the message completes, then its report: one field for both
-   * (8 B per queued message), read and written through `waiters` and `report`.
-   */
-  private outcome: ((report: DeliveryReport) => void)[] | DeliveryReport | undefined = undefined;
-  /**
-   * `aborted` and `detach` in one field (8 B per queued message): undefined, the detach
-   * function, `true` once aborted, or `{ detach }` when aborted with a listener still attached.
-   */
-  private abortLink: (() => void) | true | { readonly detach: () => void } | undefined = undefined;
+  private extras: RecordExtras | undefined = undefined;
   readonly dueAfterDate: number;
 
   constructor(
@@ -74,48 +80,72 @@ class HeldMessage implements MessageRecord {
   ) {
     this.held = oneOrMany(jobs);
     this.pending = jobs.length;
-    this.results = results;
     this.dueAfterDate = dueAfterDate;
+    if (results !== undefined) this.more().results = results;
+  }
+
+  private more(): RecordExtras {
+    return (this.extras ??= { results: undefined, unsaved: undefined, outcome: undefined, abortLink: undefined });
+  }
+
+  get results(): RecipientResult[] | undefined {
+    return this.extras?.results;
+  }
+
+  set results(results: RecipientResult[] | undefined) {
+    if (results !== undefined || this.extras !== undefined) this.more().results = results;
+  }
+
+  get unsaved(): StoredResult[] | undefined {
+    return this.extras?.unsaved;
+  }
+
+  set unsaved(unsaved: StoredResult[] | undefined) {
+    if (unsaved !== undefined || this.extras !== undefined) this.more().unsaved = unsaved;
   }
 
   get waiters(): ((report: DeliveryReport) => void)[] | undefined {
-    const o = this.outcome;
+    const o = this.extras?.outcome;
     return Array.isArray(o) ? o : undefined;
   }
 
   /** Ignored once the report is set (the waiters were called then). */
   set waiters(waiters: ((report: DeliveryReport) => void)[] | undefined) {
-    if (this.outcome === undefined || Array.isArray(this.outcome)) this.outcome = waiters;
+    const o = this.extras?.outcome;
+    if (o === undefined || Array.isArray(o)) {
+      if (waiters !== undefined || this.extras !== undefined) this.more().outcome = waiters;
+    }
   }
 
   get report(): DeliveryReport | undefined {
-    const o = this.outcome;
+    const o = this.extras?.outcome;
     return o === undefined || Array.isArray(o) ? undefined : o;
   }
 
   /** Replaces the waiters: read them before (see `completeRecord`). */
   set report(report: DeliveryReport | undefined) {
-    this.outcome = report;
+    if (report !== undefined || this.extras !== undefined) this.more().outcome = report;
   }
 
   get aborted(): boolean {
-    const l = this.abortLink;
+    const l = this.extras?.abortLink;
     return l === true || (typeof l === 'object' && l !== null);
   }
 
   set aborted(aborted: boolean) {
     const detach = this.detach;
-    this.abortLink = aborted ? (detach === undefined ? true : { detach }) : detach;
+    const link = aborted ? (detach === undefined ? true : { detach }) : detach;
+    if (link !== undefined || this.extras !== undefined) this.more().abortLink = link;
   }
 
   get detach(): (() => void) | undefined {
-    const l = this.abortLink;
+    const l = this.extras?.abortLink;
     return typeof l === 'function' ? l : l === true || l === undefined ? undefined : l.detach;
   }
 
   set detach(detach: (() => void) | undefined) {
-    if (this.aborted) this.abortLink = detach === undefined ? true : { detach };
-    else this.abortLink = detach;
+    const link = this.aborted ? (detach === undefined ? true : { detach }) : detach;
+    if (link !== undefined || this.extras !== undefined) this.more().abortLink = link;
   }
 
   get jobs(): readonly Job[] {
