@@ -449,6 +449,12 @@ add('dsn Status with words', dsn('MAILER-DAEMON@relay.example', 'Returned mail',
   [{ a: 'z4@dest.example', s: '5.1.1' }]);
 add('dsn Status: 5.1.1, base64 part', ['From: MAILER-DAEMON@relay.example', 'To: app@sender.example', 'Subject: Returned mail', 'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="Z"', '', '--Z', 'Content-Type: text/plain', '', 'failed', '--Z', 'Content-Type: message/delivery-status', 'Content-Transfer-Encoding: base64', '', Buffer.from('Reporting-MTA: dns; relay.example\r\n\r\nFinal-Recipient: rfc822; b5@dest.example\r\nAction: failed\r\nStatus: 5.1.1\r\n').toString('base64'), '--Z--'].join(R),
   [{ a: 'b5@dest.example', s: '5.1.1' }]);
+fix('a list of bare addresses shares the error lines that follow it', plain('MAILER-DAEMON@relay.example', 'Undeliverable mail',
+  'The following recipients could not be reached:\n  ca@x.example\n  cb@y.example\nReason: 550 5.1.1 User unknown\n'),
+  [{ a: 'ca@x.example', s: '5.1.1', c: 550 }, { a: 'cb@y.example', s: '5.1.1', c: 550 }]);
+fix("a recipient with its own error lines does not take the next recipient's", plain('MAILER-DAEMON@relay.example', 'Undeliverable mail',
+  'The following recipients could not be reached:\n  cc@x.example\n    550 5.1.1 User unknown\n  cd@y.example\n    552 5.2.2 Mailbox full\n'),
+  [{ a: 'cc@x.example', s: '5.1.1', c: 550 }, { a: 'cd@y.example', s: '5.2.2', c: 552 }]);
 
 describe('one synthetic report per mail-system family: recipients, status, reply code, refused command', () => {
   for (const c of families) it(c.name, () => check(c));

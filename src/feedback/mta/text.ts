@@ -479,11 +479,27 @@ function tokenAround(line: string, start: number, length: number): string {
   return line.slice(a, b);
 }
 
-/** Lines belonging to each recipient: from each mention to the next blank line or the next recipient. */
+/** Most lines of a list of bare addresses stepped over to reach the error lines after it. */
+const MAX_LIST_STEP = 200;
+
+function bareAddressLine(line: string, address: string): boolean {
+  return onlyAddress(line.trim(), address.toLowerCase());
+}
+
+/**
+ * Lines belonging to each recipient: from each mention to the next blank line or the next
+ * recipient, past a list of bare addresses to the lines that follow it.
+ */
 export function recipientBlocks(lines: readonly string[], scan: TextScan): Map<string, number[]> {
   const owner = new Map<number, string>();
   for (const [address, list] of scan.occurrences) for (const i of list) if (!owner.has(i)) owner.set(i, address);
   const blocks = new Map<string, number[]>();
+  // Whether an owned line only names its address (0 not known yet, 1 yes, 2 no): lists are stepped over often.
+  const bareCache = new Uint8Array(lines.length);
+  const bare = (j: number, address: string): boolean => {
+    if (bareCache[j] === 0) bareCache[j] = bareAddressLine(lines[j]!, address) ? 1 : 2;
+    return bareCache[j] === 1;
+  };
   for (const [address, list] of scan.occurrences) {
     const set = new Set<number>();
     // A few mentions are enough to find the error lines; more only cost time.
@@ -491,9 +507,19 @@ export function recipientBlocks(lines: readonly string[], scan: TextScan): Map<s
       // The command line of a transcript (`>>> DATA`) before the reply that names the address.
       if (start > 0 && TRANSCRIPT_SENT.test(lines[start - 1]!) && !owner.has(start - 1)) set.add(start - 1);
       set.add(start);
-      for (let j = start + 1; j < lines.length && j < start + 16; j++) {
+      // A list of bare addresses (`a@x.example`, `b@y.example`, then `Reason: ...`) shares the
+      // lines after it: the other addresses of the list are stepped over while this one has no
+      // line of its own yet.
+      let inList = owner.get(start) === address ? bare(start, address) : bareAddressLine(lines[start]!, address);
+      for (let j = start + 1, end = start + 16; j < lines.length && j < end; j++) {
         const other = owner.get(j);
-        if ((other !== undefined && other !== address) || lines[j]!.trim() === '') break;
+        if (other !== undefined && other !== address) {
+          if (!inList || !bare(j, other)) break;
+          end = Math.min(j + 16, start + MAX_LIST_STEP);
+          continue;
+        }
+        if (lines[j]!.trim() === '') break;
+        inList = false;
         set.add(j);
       }
     }
