@@ -550,3 +550,18 @@ describe('original headers quoted inline, with no marker line', () => {
     expect(r.originalHeaders).toBeUndefined();
   });
 });
+
+describe('returned-message titles in other languages', () => {
+  it('a framed German or French title starts the returned copy: its addresses are not recipients, its Message-ID is found', () => {
+    for (const title of ['--- Nachfolgend eine Kopie der Nachricht.', "----- Message d'origine -----"]) {
+      const raw = plain(
+        'MAILER-DAEMON@mx.sender.example',
+        'failure notice',
+        ['<rd@dest.example>:', '192.0.2.5 does not like recipient.', 'Remote host said: 550 5.1.1 unknown user', '', title, '', 'From: app@sender.example', 'To: rd@dest.example', 'Message-ID: <m7@sender.example>', '', 'Grüße, bob@partner.example'].join(R),
+      );
+      const r = parseBounce(raw);
+      expect(r.recipients.map((x) => [x.address, x.status])).toEqual([['rd@dest.example', '5.1.1']]);
+      expect(r.originalMessageId).toBe('<m7@sender.example>');
+    }
+  });
+});

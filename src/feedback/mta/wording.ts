@@ -37,6 +37,8 @@ export const RETURNED_MESSAGE_MARKERS: readonly RegExp[] = Object.freeze([
   /^[ \t]*The original message (?:follows|headers|was):?\s*$/i,
   /^[ \t]*[-=]{2,}[ \t]*(?:Message|Mail) (?:text|body|headers?) (?:follows|below)/i,
   /^[ \t]*[-=*]{2,}.{0,10}(?:Returned|Original) (?:Message|Mail|content)/i,
+  // The same framed titles in other languages (`--- Nachfolgend eine Kopie der Nachricht.`, `----- Message d'origine -----`).
+  /^[ \t]*[-=_*]{2,}.{0,30}(?:\bKopie (?:der|Ihrer) (?:urspr(?:ü|ue)nglichen )?Nachricht|\bOriginal(?:nachricht|meldung)\b|Urspr(?:ü|ue)ngliche Nachricht|\bMessage d'origine|\bcopie du message|\bMensaje original|\bcopia del mensaje|\bMessaggio originale|\bcopia del messaggio|\bOorspronkelijk bericht|元のメッセージ|元メール|原始邮件|原邮件)/i,
   // qmail: `--- Enclosed are the original headers of the message.`, `--- Below this line is the original bounce.`
   /^[ \t]*-{2,}[ \t]*(?:Below this line is|Enclosed (?:is|are)) (?:a copy of )?(?:the )?(?:original |returned )?(?:headers?|message|mail|bounce)\b/i,
 ]);
