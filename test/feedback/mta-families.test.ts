@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseBounce } from '../../src/feedback/dsn.js';
+import { readCommand } from '../../src/feedback/mta/text.js';
 
 // One short synthetic report per mail-system family and per RFC 3464 oddity, written for this
 // test in the general shape each system uses (not copies of real bounces): the parser must find
@@ -563,5 +564,13 @@ describe('returned-message titles in other languages', () => {
       expect(r.recipients.map((x) => [x.address, x.status])).toEqual([['rd@dest.example', '5.1.1']]);
       expect(r.originalMessageId).toBe('<m7@sender.example>');
     }
+  });
+});
+
+describe('refused command: CHUNKING', () => {
+  it("BDAT (CHUNKING's DATA) and Exim's 'after sending data block' are the DATA stage", () => {
+    expect(readCommand('SMTP error from remote mail server after pipelined BDAT: 554 5.7.1 rejected')).toBe('DATA');
+    expect(readCommand('host mx.dest.example[192.0.2.5] said: 550 5.7.1 spam (in reply to end of BDAT command)')).toBe('DATA');
+    expect(readCommand('SMTP error from remote mail server after sending data block: 554 rejected')).toBe('DATA');
   });
 });

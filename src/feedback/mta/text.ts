@@ -213,11 +213,11 @@ export function preferStatus(field: string | undefined, inText: string | undefin
  * FROM`, Exim `SMTP error from remote mail server after [pipelined] RCPT TO:<...>`, qmail
  * `does not like recipient` / `failed after I sent the message` / `my name was rejected`,
  * GMX and 1&1 `after RCPT command` / `for TEXT command`, Yahoo and AOL `[RCPT_TO]` and `[BODY]`
- * (the stage after DATA: the message body was refused).
+ * (the stage after DATA: the message body was refused). CHUNKING's `BDAT` is the DATA stage.
  */
 const COMMANDS: readonly (readonly [RegExp, string])[] = [
   [
-    /in reply to (?:end of )?DATA command|\[BODY\]|after (?:pipelined )?end of (?:data|message)|after (?:pipelined )?DATA\b|our final DATA|following DATA|end of data|failed (?:after I sent the message|on DATA command)|for TEXT command|while sending (?:end of data|message (?:body|content)|DATA command)/i,
+    /in reply to (?:end of )?(?:DATA|BDAT) command|\bBDAT\b|after sending data block|\[BODY\]|after (?:pipelined )?end of (?:data|message)|after (?:pipelined )?DATA\b|our final DATA|following DATA|end of data|failed (?:after I sent the message|on DATA command)|for TEXT command|while sending (?:end of data|message (?:body|content)|DATA command)/i,
     'DATA',
   ],
   [
