@@ -68,28 +68,32 @@ export class Deliverer {
    * The scheduler's dispatch callback: starts an attempt of `job`. Sends share one
    * AbortController (only close() aborts them all); a message sent with its own `signal` gets
    * a controller per job, so that aborting it stops only its own sends.
+   * `now`: the time the scheduler let the job go (read just before).
    */
-  start(job: Job): void {
+  start(job: Job, now: number = this.core.clock.now()): void {
     const core = this.core;
-    if (core.records.get(job.messageRef)?.detach !== undefined) {
+    const rec = core.records.get(job.messageRef);
+    if (rec?.detach !== undefined) {
       const controller = new AbortController();
       const entry = { controller, settled: undefined as unknown as Promise<void> };
       core.inflight.set(job.id, entry);
-      entry.settled = this.run(job, controller.signal);
+      entry.settled = this.run(job, controller.signal, rec, now);
       return;
     }
     core.sharedInflight++;
-    void this.run(job, core.sharedController().signal);
+    void this.run(job, core.sharedController().signal, rec, now);
   }
 
-  private async run(job: Job, signal: AbortSignal): Promise<void> {
+  private async run(job: Job, signal: AbortSignal, rec: MessageRecord | undefined, now: number): Promise<void> {
     const core = this.core;
     const { journal, settler } = this.parts;
     // A pump draining a transport that answers at once is one chain of microtasks: give the
     // host's timers and I/O a turn every few ms (see queue/slice.ts).
     const turn = slice();
-    if (turn !== undefined) await turn;
-    const rec = core.records.get(job.messageRef);
+    if (turn !== undefined) {
+      await turn;
+      now = core.clock.now();
+    }
     if (rec === undefined) {
       // Cannot happen: a job lives as long as its record. Fail safe rather than hang.
       core.sendEnded(job.id);
@@ -107,7 +111,7 @@ export class Deliverer {
       return;
     }
     // Suppression stores that answer synchronously (memory) cost no await here.
-    const pass = this.dropSuppressed(job, rec);
+    const pass = this.dropSuppressed(job, rec, now);
     if (!(pass === true || (pass !== false && (await pass)))) return;
     const leaseId = this.parts.limiter === undefined ? undefined : `${job.id}#${job.attempt + 1}`;
     if (leaseId !== undefined && !(await this.acquire(job, leaseId))) return;
@@ -130,6 +134,8 @@ export class Deliverer {
       error = isMailError(err) ? err : new MailError(`Transport ${core.transport.name} failed: ${(err as Error)?.message ?? String(err)}`, { code: MailErrorCode.INTERNAL, retryable: true, cause: err });
     }
     core.sendEnded(job.id);
+    // One reading of the clock for what follows the answer (the sent record, results, events).
+    now = core.clock.now();
     const health = this.parts.health;
     if (health !== undefined) {
       if (error === undefined) health.onSuccess();
@@ -150,8 +156,8 @@ export class Deliverer {
     if (leaseId !== undefined) this.releaseLeases(job, leaseId, result, error);
     core.scheduler.release(job);
     if (result !== undefined) {
-      this.recordSent(job, rec, result);
-      settler.onResult(job, rec, result);
+      this.recordSent(job, rec, result, now);
+      settler.onResult(job, rec, result, now);
     } else {
       settler.onError(job, rec, error as MailError, job.recipients);
     }
@@ -260,7 +266,7 @@ export class Deliverer {
   }
 
   /** Remembers what was sent to whom, so that a bounce naming this job can be verified. */
-  private recordSent(job: Job, rec: MessageRecord, result: SendResult): void {
+  private recordSent(job: Job, rec: MessageRecord, result: SendResult, now: number): void {
     const rejected = result.rejected.length === 0 ? undefined : new Set(result.rejected.map((r) => r.address));
     const recipients = rejected === undefined ? job.recipients : job.recipients.filter((a) => !rejected.has(a));
     if (recipients.length === 0) return;
@@ -269,7 +275,7 @@ export class Deliverer {
     try {
       // No spreads (every sent job passes here). `recipients` is never changed in place (a job
       // gets a new array when its recipients change), so the store gets it without a copy.
-      const entry: { -readonly [K in keyof SentRecord]: SentRecord[K] } = { jobId: job.id, id: m.id, messageId: m.messageId, recipients, sentAt: this.core.clock.now() };
+      const entry: { -readonly [K in keyof SentRecord]: SentRecord[K] } = { jobId: job.id, id: m.id, messageId: m.messageId, recipients, sentAt: now };
       if (result.providerMessageId !== undefined) entry.providerMessageId = result.providerMessageId;
       for (const _ in m.tags) {
         entry.tags = m.tags;
@@ -289,12 +295,11 @@ export class Deliverer {
    * left, after ending the job. A failing suppression list defers the job: sending to an address
    * that may have unsubscribed is worse than sending late.
    */
-  private dropSuppressed(job: Job, rec: MessageRecord): boolean | Promise<boolean> {
+  private dropSuppressed(job: Job, rec: MessageRecord, now: number): boolean | Promise<boolean> {
     const m = rec.message;
     // The message's list (else the older `tags.list`): an unsubscribe from it is scoped to it.
     const list = m.list ?? m.tags.list;
     const scopes = list === undefined ? (m.category === 'marketing' ? MARKETING_SCOPE : TRANSACTIONAL_SCOPE) : [m.category, list];
-    const now = this.core.clock.now();
     const suppression = this.parts.suppression;
     let blocked: string[] | undefined;
     let entry: SuppressionEntry | undefined;

@@ -205,7 +205,7 @@ class MailerImpl implements Mailer {
       limits,
       weights: resolveWeights(options.priorityWeights),
       throttle: resolveThrottle(options.throttle),
-      dispatch: (job) => this.deliverer.start(job),
+      dispatch: (job, now) => this.deliverer.start(job, now),
       onDue: (job) => this.journal.update(job, this.core.records.get(job.messageRef)),
     });
     this.backlog = new Backlog(this.core, this.journal, options.maxJobsInMemory ?? 10_000, (entry) => this.load(entry));

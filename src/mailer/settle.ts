@@ -31,13 +31,13 @@ export class Settler {
   ) {}
 
   /** The transport answered: accepted recipients are sent, the refused ones fail or retry. */
-  onResult(job: Job, rec: MessageRecord, result: SendResult): void {
+  onResult(job: Job, rec: MessageRecord, result: SendResult, now: number = this.core.clock.now()): void {
     const rejected = result.rejected;
     if (rejected.length === 0) {
       // The common case, without a Set and arrays per job.
       if (job.recipients.length > 0) {
         this.core.scheduler.recordSuccess(job.domain);
-        this.finish(job, rec, job.recipients, 'sent', undefined, result);
+        this.finish(job, rec, job.recipients, 'sent', undefined, result, undefined, now);
       }
       this.jobDone(job, rec);
       return;
@@ -46,7 +46,7 @@ export class Settler {
     const accepted = job.recipients.filter((a) => !rejectedSet.has(a));
     if (accepted.length > 0) {
       this.core.scheduler.recordSuccess(job.domain);
-      this.finish(job, rec, accepted, 'sent', undefined, result);
+      this.finish(job, rec, accepted, 'sent', undefined, result, undefined, now);
     }
     const retry: string[] = [];
     let retryError: MailError | undefined;
@@ -55,7 +55,7 @@ export class Settler {
         retry.push(r.address);
         if (retryError === undefined || isThrottle(r.error)) retryError = r.error;
       } else {
-        this.finish(job, rec, [r.address], 'failed', r.error, undefined, 'permanent');
+        this.finish(job, rec, [r.address], 'failed', r.error, undefined, 'permanent', now);
       }
     }
     if (retry.length > 0) {
@@ -125,10 +125,10 @@ export class Settler {
     error: MailError | undefined,
     result: SendResult | undefined,
     reason?: FailureReason,
+    now: number = this.core.clock.now(),
   ): void {
     const core = this.core;
     const transport = result?.transport ?? core.transport.name;
-    const now = core.clock.now();
     const response = result?.response;
     const providerMessageId = result?.providerMessageId;
     // Built field by field, not with spreads: this runs for every recipient of every job.

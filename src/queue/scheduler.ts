@@ -131,8 +131,8 @@ export interface SchedulerOptions {
   readonly limits: ResolvedLimits;
   readonly weights: PriorityWeights;
   readonly throttle: Required<ThrottleOptions>;
-  /** Starts sending a job; must not throw. */
-  readonly dispatch: (job: Job) => void;
+  /** Starts sending a job; must not throw. `now` is the time the scheduler read to let it go. */
+  readonly dispatch: (job: Job, now: number) => void;
   /** Called when a scheduled job becomes due (before it enters its lane). */
   readonly onDue?: (job: Job) => void;
 }
@@ -145,7 +145,7 @@ export class Scheduler {
   private readonly clock: Clock;
   private readonly limits: ResolvedLimits;
   private readonly throttleOpts: Required<ThrottleOptions>;
-  private readonly dispatchFn: (job: Job) => void;
+  private readonly dispatchFn: (job: Job, now: number) => void;
   private readonly onDue: ((job: Job) => void) | undefined;
   private readonly domains = new Map<string, DomainState>();
   private readonly rings: Deque<DomainState>[] = [];
@@ -195,9 +195,13 @@ export class Scheduler {
     return this.inflight === 0 && this.scheduled === 0 && this.ready === 0;
   }
 
-  /** Adds a job: into its lane when due (a retry, `attempt > 0`, before fresh jobs), else into the heap. */
-  enqueue(job: Job): void {
-    if (job.runAt > this.clock.now()) {
+  /**
+   * Adds a job: into its lane when due (a retry, `attempt > 0`, before fresh jobs), else into the
+   * heap. A job due when it was made (`runAt <= createdAt`: a send without `sendAt`) is due now
+   * without reading the clock, as is one due at `now` when the caller has read it.
+   */
+  enqueue(job: Job, now?: number): void {
+    if (job.runAt > job.createdAt && job.runAt > (now ?? this.clock.now())) {
       job.state = 'scheduled';
       this.scheduled++;
       this.heap.push(job.runAt, job);
@@ -250,7 +254,7 @@ export class Scheduler {
    * already paused by an earlier response of the same burst (only the pause may grow then).
    */
   throttle(domain: string, retryAfterMs: number | undefined): ThrottleChange | undefined {
-    return this.applyThrottle(this.domainState(domain, this.clock.now()), retryAfterMs, true);
+    return this.applyThrottle(this.domainState(domain), retryAfterMs, true);
   }
 
   /** Slows the whole transport down (an ESP account rate limit), like {@link throttle} for a domain. */
@@ -368,10 +372,10 @@ export class Scheduler {
 
   // -------------------------------------------------------------------------------------
 
-  private domainState(name: string, now: number): DomainState {
+  private domainState(name: string): DomainState {
     let d = this.domains.get(name);
     if (d === undefined) {
-      d = new DomainState(name, this.limits.domains.get(name) ?? this.limits.default, now);
+      d = new DomainState(name, this.limits.domains.get(name) ?? this.limits.default, this.clock.now());
       this.domains.set(name, d);
     } else {
       d.kept = false;
@@ -383,11 +387,17 @@ export class Scheduler {
   private maybeForget(d: DomainState): void {
     if (d.queued !== 0 || d.inflight !== 0 || d.inRing !== 0 || d.throttle !== undefined || d.parked) return;
     for (let p = 0; p < LANES; p++) if (d.waiting(p) > 0) return;
-    const now = this.clock.now();
-    if (d.pausedUntil > now) return;
     const bucket = d.bucket;
-    bucket.refill(now);
-    if (bucket.tokens < bucket.burst) return;
+    // An unlimited domain that was never paused (most of them) needs no clock: its bucket is
+    // always full.
+    if (d.pausedUntil !== 0 || bucket.rate !== Infinity) {
+      const now = this.clock.now();
+      if (d.pausedUntil > now) return;
+      // A pause that has ended is no pause (0 reads the same everywhere: stats, pausedUntil()).
+      d.pausedUntil = 0;
+      bucket.refill(now);
+      if (bucket.tokens < bucket.burst) return;
+    }
     // While few domains are known, an idle one is kept and reused instead of being made again
     // for its next job (a DomainState, its bucket, lanes and deque: ~700 B per message when
     // every send leaves its domain idle, as with a fast transport). Kept, it is what a new one
@@ -397,14 +407,15 @@ export class Scheduler {
       return;
     }
     d.kept = true;
-    d.winStart = now;
+    // The rate window starts again with the next send (see `take`): no clock read here.
+    d.winStart = -Infinity;
     d.winCount = 0;
     d.lastRate = 0;
   }
 
   private toLane(job: Job, front: boolean): void {
     const p = PRIORITY_INDEX[job.priority];
-    const d = this.domainState(job.domain, this.clock.now());
+    const d = this.domainState(job.domain);
     // A retry has waited its backoff already; behind the fresh backlog it could wait far longer.
     const retry = front || job.attempt > 0;
     const lanes = retry ? (d.retries ??= new Array<Deque<Job> | undefined>(LANES)) : d.lanes;
@@ -477,13 +488,15 @@ export class Scheduler {
     const t = this.transport;
     const concurrency = this.limits.concurrency;
     const reserve = this.limits.criticalReserve;
-    let now = this.clock.now();
+    // Read when a lane is picked, not before: most pumps (a send ended, nothing ready) pick none.
+    let now: number | undefined;
     while (this.inflight < concurrency + reserve) {
       // Once the normal slots (global or the transport's) are taken, only the critical lane
       // may go on, into the reserve: stuck sends of other priorities never hold it.
       const reserveOnly = this.inflight >= concurrency || t.inflight >= t.concurrency();
       const p = reserveOnly ? ((this.rings[CRITICAL] as Deque<DomainState>).length > 0 ? CRITICAL : -1) : this.pickLane();
       if (p < 0) return;
+      now ??= this.clock.now();
       // The transport gate comes before any domain: when it is closed nothing can go.
       const tLimit = p === CRITICAL ? t.concurrency() + reserve : t.concurrency();
       const tw = t.pausedUntil > now ? t.pausedUntil - now : t.inflight >= tLimit ? Infinity : t.bucket.waitMs(now);
@@ -517,8 +530,9 @@ export class Scheduler {
       this.pass[p] = this.vtime + (this.stride[p] as number);
       if (d.waiting(p) > 0) this.addToRing(d, p);
       job.state = 'sending';
-      this.dispatchFn(job);
-      now = this.clock.now();
+      this.dispatchFn(job, now);
+      // The dispatch took time: read the clock again if another lane is picked.
+      now = undefined;
     }
   }
 
