@@ -47,55 +47,27 @@ interface Extra {
   readonly campaign: string | undefined;
 }
 
-/** What the store keeps of a sent job: one shape for every record; {@link SentRecord}s are built by `find`. */
-class Held {
-  readonly jobId: string;
-  readonly id: string;
-  readonly messageId: string;
-  /** The only recipient, or a frozen list of them. */
-  readonly to: string | readonly string[];
-  readonly sentAt: number;
-  readonly from: string | undefined;
-  readonly extra: Extra | undefined;
-  /** False once recorded again, found expired or evicted: its slot in the order is skipped. */
-  live = true;
-
-  constructor(e: SentRecord) {
-    this.jobId = e.jobId;
-    this.id = e.id;
-    this.messageId = e.messageId;
-    const r = e.recipients;
-    this.to = r.length === 1 && typeof r[0] === 'string' ? r[0] : Object.isFrozen(r) ? r : Object.freeze(r.slice());
-    this.sentAt = e.sentAt;
-    this.from = e.from;
-    const { providerMessageId, tags, campaign } = e;
-    this.extra =
-      providerMessageId === undefined && tags === undefined && campaign === undefined
-        ? undefined
-        : { providerMessageId, tags: tags === undefined || Object.isFrozen(tags) ? tags : Object.freeze({ ...tags }), campaign };
-  }
-
-  /** The record as given (absent fields stay absent), frozen. */
-  toRecord(): SentRecord {
-    const to = this.to;
-    const out: { -readonly [K in keyof SentRecord]: SentRecord[K] } = {
-      jobId: this.jobId,
-      id: this.id,
-      messageId: this.messageId,
-      recipients: typeof to === 'string' ? Object.freeze([to]) : to,
-      sentAt: this.sentAt,
-    };
-    const x = this.extra;
-    if (x?.providerMessageId !== undefined) out.providerMessageId = x.providerMessageId;
-    if (x?.tags !== undefined) out.tags = x.tags;
-    if (x?.campaign !== undefined) out.campaign = x.campaign;
-    if (this.from !== undefined) out.from = this.from;
-    return Object.freeze(out);
-  }
-}
-
 /** Most expired entries dropped from the oldest end per call, so that one call stays cheap. */
 const PRUNE_PER_CALL = 16;
+
+/** Smallest ring (a power of two). */
+const MIN_RING = 16;
+
+/** Index entry of a slot that was removed (open addressing: probing goes on past it). */
+const REMOVED = -1;
+
+/**
+ * Hash of a job id for the index: FNV-1a over every character, then mixed (murmur3's
+ * finalizer) so that the low bits, which pick the index entry, depend on all of them.
+ */
+function hashOf(jobId: string): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < jobId.length; i++) h = Math.imul(h ^ jobId.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h;
+}
 
 /**
  * Creates an in-memory {@link CorrelationStore}: a map from job id to its {@link SentRecord},
@@ -114,42 +86,150 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
   const retentionMs = options.retentionMs ?? DEFAULT_CORRELATION_RETENTION_MS;
   if (typeof retentionMs !== 'number' || !(retentionMs > 0)) throw configError('retentionMs', 'a positive number of ms', retentionMs);
   const now = options.now ?? Date.now;
-  if (typeof now !== 'function') throw configError('now', 'a function', now);
 
-  const records = new Map<string, Held>();
-  // Records in the order recorded, oldest at `head`: evicted and pruned from there. An entry
-  // whose job was recorded again (or found expired) is marked dead and skipped. Not the Map's
-  // own order: taking the first key of a Map used as a FIFO walks over every slot deleted at
-  // its front, which cost ~2 µs per sent job at 100,000 entries.
-  let order: Held[] = [];
+  // The records, one ring slot each in the order recorded (`head` is the oldest), in columns:
+  // a record costs its column entries and ~12 B of index, no object of its own (a record object,
+  // its boxed `sentAt` and a Map entry by job id cost ~3x the CPU per record at 100,000 records,
+  // most of it in the garbage collector and the Map's table). A slot whose job was recorded
+  // again, found expired or evicted has no job id: it is skipped.
+  let cap = MIN_RING;
+  let jobIds: (string | undefined)[] = new Array<string | undefined>(cap);
+  let ids: string[] = new Array<string>(cap);
+  let messageIds: string[] = new Array<string>(cap);
+  /** The only recipient, or a frozen list of them. */
+  let tos: (string | readonly string[])[] = new Array<string | readonly string[]>(cap);
+  let froms: (string | undefined)[] = new Array<string | undefined>(cap);
+  let extras: (Extra | undefined)[] = new Array<Extra | undefined>(cap);
+  let sentAts = new Float64Array(cap);
+  let hashes = new Int32Array(cap);
   let head = 0;
-  const expired = (r: Held, at: number): boolean => r.sentAt + retentionMs <= at;
-  /** The oldest live record (dead entries at the front are dropped), or undefined. */
-  const oldest = (): Held | undefined => {
-    while (head < order.length) {
-      const r = order[head] as Held;
-      if (r.live) return r;
-      order[head++] = undefined as unknown as Held;
+  /** Slots in use from `head` (live and skipped ones). */
+  let used = 0;
+  /** Live records. */
+  let live = 0;
+  /**
+   * Open-addressing index by job id (linear probing): ring slot + 1, 0 = free, {@link REMOVED}.
+   * Kept at most half full counting removed entries; rebuilt when it is not.
+   */
+  let index = new Int32Array(cap * 2);
+  let removed = 0;
+
+  const expired = (slot: number, at: number): boolean => (sentAts[slot] as number) + retentionMs <= at;
+
+  /** Index entry (position) of the live slot holding `jobId`, or -1. */
+  const lookup = (jobId: string, hash: number): number => {
+    const mask = index.length - 1;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const e = index[i] as number;
+      if (e === 0) return -1;
+      if (e !== REMOVED && hashes[e - 1] === hash && jobIds[e - 1] === jobId) return i;
     }
-    return undefined;
   };
-  const drop = (r: Held): void => {
-    r.live = false;
-    records.delete(r.jobId);
+
+  /** Indexes `slot` (its job id is not indexed yet): the first free or removed entry on its path. */
+  const place = (slot: number): void => {
+    const mask = index.length - 1;
+    let i = (hashes[slot] as number) & mask;
+    for (let e = index[i] as number; e !== 0 && e !== REMOVED; e = index[i] as number) i = (i + 1) & mask;
+    if (index[i] === REMOVED) removed--;
+    index[i] = slot + 1;
   };
-  const dropOldest = (r: Held): void => {
-    drop(r);
-    order[head++] = undefined as unknown as Held;
-    if (head >= 1024 && head * 2 >= order.length) {
-      order = order.slice(head);
-      head = 0;
+
+  /** Makes the index twice the ring, without removed entries. */
+  const reindex = (): void => {
+    index = new Int32Array(cap * 2);
+    removed = 0;
+    for (let k = 0; k < used; k++) {
+      const slot = (head + k) & (cap - 1);
+      if (jobIds[slot] !== undefined) place(slot);
     }
+  };
+
+  /** Doubles the ring, keeping the order (the index is rebuilt for the new slots). */
+  const grow = (): void => {
+    const next = cap * 2;
+    const j = new Array<string | undefined>(next);
+    const i = new Array<string>(next);
+    const m = new Array<string>(next);
+    const t = new Array<string | readonly string[]>(next);
+    const f = new Array<string | undefined>(next);
+    const x = new Array<Extra | undefined>(next);
+    const s = new Float64Array(next);
+    const h = new Int32Array(next);
+    for (let k = 0; k < used; k++) {
+      const slot = (head + k) & (cap - 1);
+      j[k] = jobIds[slot];
+      i[k] = ids[slot] as string;
+      m[k] = messageIds[slot] as string;
+      t[k] = tos[slot] as string;
+      f[k] = froms[slot];
+      x[k] = extras[slot];
+      s[k] = sentAts[slot] as number;
+      h[k] = hashes[slot] as number;
+    }
+    jobIds = j;
+    ids = i;
+    messageIds = m;
+    tos = t;
+    froms = f;
+    extras = x;
+    sentAts = s;
+    hashes = h;
+    cap = next;
+    head = 0;
+    reindex();
+  };
+
+  /** Forgets the live record at index entry `at` (its slot stays, skipped, until it is the oldest). */
+  const drop = (at: number): void => {
+    const slot = (index[at] as number) - 1;
+    index[at] = REMOVED;
+    removed++;
+    live--;
+    jobIds[slot] = undefined;
+    // Let the strings go now: the slot may wait a long time before it is reused.
+    ids[slot] = messageIds[slot] = tos[slot] = '';
+    froms[slot] = extras[slot] = undefined;
+  };
+
+  /** Drops skipped slots at the oldest end. */
+  const skipDead = (): void => {
+    while (used > 0 && jobIds[head] === undefined) {
+      head = (head + 1) & (cap - 1);
+      used--;
+    }
+  };
+
+  /** Forgets the oldest live record (there is one). */
+  const dropOldest = (): void => {
+    skipDead();
+    drop(lookup(jobIds[head] as string, hashes[head] as number));
+    skipDead();
+  };
+
+  /** The record in slot `slot`, as given (absent fields stay absent), frozen. */
+  const recordAt = (slot: number): SentRecord => {
+    const to = tos[slot] as string | readonly string[];
+    const out: { -readonly [K in keyof SentRecord]: SentRecord[K] } = {
+      jobId: jobIds[slot] as string,
+      id: ids[slot] as string,
+      messageId: messageIds[slot] as string,
+      recipients: typeof to === 'string' ? Object.freeze([to]) : to,
+      sentAt: sentAts[slot] as number,
+    };
+    const x = extras[slot];
+    if (x?.providerMessageId !== undefined) out.providerMessageId = x.providerMessageId;
+    if (x?.tags !== undefined) out.tags = x.tags;
+    if (x?.campaign !== undefined) out.campaign = x.campaign;
+    const from = froms[slot];
+    if (from !== undefined) out.from = from;
+    return Object.freeze(out);
   };
 
   return {
     name: CORRELATION_STORE_NAME,
     get size() {
-      return records.size;
+      return live;
     },
     record(entry) {
       if (typeof entry !== 'object' || entry === null || typeof entry.jobId !== 'string' || entry.jobId === '') {
@@ -157,42 +237,66 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       }
       if (!Array.isArray(entry.recipients)) throw configError('entry.recipients', 'an array of addresses', entry.recipients);
       if (!Number.isFinite(entry.sentAt)) throw configError('entry.sentAt', 'a time in ms', entry.sentAt);
-      // Kept compact (every sent job passes here and up to `maxEntries` survive): no frozen
-      // copy per record, one recipient as a string, the rare fields in one object. It is the
-      // store's own: arrays and tags are copied unless frozen (the mailer's tags are).
-      const held = new Held(entry);
-      // Appended last: a second record of the job replaces the first and is the newest.
-      const before = records.get(entry.jobId);
-      if (before !== undefined) before.live = false;
-      records.set(entry.jobId, held);
-      order.push(held);
-      while (records.size > max) dropOldest(oldest() as Held);
+      const jobId = entry.jobId;
+      const hash = hashOf(jobId);
+      // A second record of the job replaces the first and is the newest.
+      const before = lookup(jobId, hash);
+      if (before >= 0) drop(before);
+      while (live >= max) dropOldest();
+      skipDead();
+      if (used === cap) grow();
+      if ((live + removed + 1) * 2 > index.length) reindex();
+      const slot = (head + used) & (cap - 1);
+      used++;
+      live++;
+      // Kept compact (every sent job passes here and up to `maxEntries` survive): one recipient
+      // as a string, the rare fields in one object. It is the store's own: arrays and tags are
+      // copied unless frozen (the mailer's tags are).
+      const r = entry.recipients;
+      jobIds[slot] = jobId;
+      ids[slot] = entry.id;
+      messageIds[slot] = entry.messageId;
+      tos[slot] = r.length === 1 && typeof r[0] === 'string' ? r[0] : Object.isFrozen(r) ? r : Object.freeze(r.slice());
+      froms[slot] = entry.from;
+      const { providerMessageId, tags, campaign } = entry;
+      extras[slot] =
+        providerMessageId === undefined && tags === undefined && campaign === undefined
+          ? undefined
+          : { providerMessageId, tags: tags === undefined || Object.isFrozen(tags) ? tags : Object.freeze({ ...tags }), campaign };
+      sentAts[slot] = entry.sentAt;
+      hashes[slot] = hash;
+      place(slot);
       const at = now();
-      for (let pruned = 0; pruned < PRUNE_PER_CALL; pruned++) {
-        const r = oldest();
-        if (r === undefined || !expired(r, at)) break;
-        dropOldest(r);
-      }
-      // Entries made stale by re-records and finds: compact when they are most of the queue.
-      if (order.length - head > 2 * records.size + 1024) {
-        order = order.slice(head).filter((r) => r.live);
-        head = 0;
+      for (let pruned = 0; pruned < PRUNE_PER_CALL && live > 0; pruned++) {
+        skipDead();
+        if (!expired(head, at)) break;
+        dropOldest();
       }
     },
     find(jobId) {
-      const r = records.get(jobId);
-      if (r === undefined) return undefined;
-      if (expired(r, now())) {
-        drop(r);
+      if (typeof jobId !== 'string' || live === 0) return undefined;
+      const at = lookup(jobId, hashOf(jobId));
+      if (at < 0) return undefined;
+      const slot = (index[at] as number) - 1;
+      if (expired(slot, now())) {
+        drop(at);
+        skipDead();
         return undefined;
       }
-      return r.toRecord();
+      return recordAt(slot);
     },
     close() {
-      for (const r of records.values()) r.live = false;
-      records.clear();
-      order = [];
-      head = 0;
+      cap = MIN_RING;
+      jobIds = new Array<string | undefined>(cap);
+      ids = new Array<string>(cap);
+      messageIds = new Array<string>(cap);
+      tos = new Array<string | readonly string[]>(cap);
+      froms = new Array<string | undefined>(cap);
+      extras = new Array<Extra | undefined>(cap);
+      sentAts = new Float64Array(cap);
+      hashes = new Int32Array(cap);
+      index = new Int32Array(cap * 2);
+      head = used = live = removed = 0;
     },
   };
 }
