@@ -50,8 +50,9 @@ export class IdIndex {
   /** @param idAt - The id held in a slot, or undefined once the slot is freed. */
   constructor(private readonly idAt: (slot: number) => string | undefined) {}
 
-  /** The slot holding `id`, or -1. */
+  /** The slot holding `id`, or -1 (also for anything that is not a string, as `Map.get` would answer). */
   find(id: string): number {
+    if (typeof id !== 'string') return -1;
     const table = this.table;
     const mask = table.length - 1;
     for (let h = hashId(id) & mask; ; h = (h + 1) & mask) {

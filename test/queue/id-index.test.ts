@@ -43,9 +43,15 @@ describe('IdTable', () => {
     expect(table.get('again')?.message.id).toBe('again');
   });
 
-  it('refuses a value whose own id is not the key', () => {
+  it('refuses a value whose own id is not the key, and finds nothing for a key that is not a string (as a Map)', () => {
     const table = new IdTable<Rec>((r) => r.message.id);
     expect(() => table.set('a', rec('b'))).toThrow(TypeError);
+    table.set('1', rec('1'));
+    for (const key of [undefined, null, 1, {}]) {
+      expect(table.get(key as never)).toBeUndefined();
+      expect(table.has(key as never)).toBe(false);
+      expect(table.delete(key as never)).toBe(false);
+    }
   });
 
   it('costs under 30 B per entry, where a Map entry costs ~37-56 B', () => {
