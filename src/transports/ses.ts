@@ -16,8 +16,9 @@ import { classifiedError, MAX_RETRY_AFTER_MS, MAX_TEXT_LENGTH, BOUNCE_CATEGORIES
 import { configError, describeValue, MailError, MailErrorCode, toMailError } from '../errors.js';
 import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { checkTransportName, namedTransport } from './named.js';
-import { slicedBody } from './sliced-body.js';
+import { bodyReadable, hashBody, slicedBody } from './sliced-body.js';
 import type { BodyPart } from './sliced-body.js';
+import type { Readable } from 'node:stream';
 import type { ErrorScope } from '../errors.js';
 import type { BounceCategory, PreparedMessage, RejectedRecipient, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
 
@@ -640,13 +641,15 @@ function aroundPlaceholder(body: unknown, placeholder: string): [BodyPart, BodyP
 /**
  * Adds to an SDK command a build-step middleware that puts the base64 of `raw` where the
  * placeholder's is in the serialized JSON body: the same bytes the SDK would send for the whole
- * message, built by {@link slicedBody} with turns of the event loop between chunks, with their
- * SHA-256 in the `x-amz-content-sha256` header (the SDK sends that header too; its SigV4 signer
- * takes the payload hash from it instead of hashing the body in one go). Done in one step by the
- * SDK, the base64, JSON and hash of a 10 MB message held the loop ~80 ms. Returns false when
- * the command has no middleware stack (not an AWS SDK v3 command).
+ * message, with their SHA-256 in the `x-amz-content-sha256` header (the SDK sends that header
+ * too; its SigV4 signer takes the payload hash from it instead of hashing the body in one go).
+ * Done in one step by the SDK, the base64, JSON and hash of a 10 MB message held the loop
+ * ~80 ms. With `stream`, the body is hashed by {@link hashBody} and sent as
+ * {@link bodyReadable} (readable once: only for a client that never retries); else built by
+ * {@link slicedBody}. Returns false when the command has no middleware stack (not an AWS SDK
+ * v3 command).
  */
-function addSlicedRawBody(command: object, raw: Buffer, placeholder: string, check: () => void): boolean {
+function addSlicedRawBody(command: object, raw: Buffer, placeholder: string, check: () => void, stream: boolean): boolean {
   const stack = (command as { middlewareStack?: unknown }).middlewareStack;
   if (!isObject(stack) || typeof stack.add !== 'function') return false;
   const middleware =
@@ -655,15 +658,27 @@ function addSlicedRawBody(command: object, raw: Buffer, placeholder: string, che
       const request = args.request as SdkHttpRequest | undefined;
       const around = request !== undefined && isObject(request.headers) ? aroundPlaceholder(request.body, placeholder) : undefined;
       if (request === undefined || around === undefined) throw new SlicingUnsupported();
-      const built = await slicedBody([around[0], { base64: raw }, around[1]], { sha256: true, check });
+      const parts: BodyPart[] = [around[0], { base64: raw }, around[1]];
+      let body: Buffer | Readable;
+      let length: number;
+      let sha256: string;
+      if (stream) {
+        ({ length, sha256 } = await hashBody(parts, check));
+        body = bodyReadable(parts);
+      } else {
+        const built = await slicedBody(parts, { sha256: true, check });
+        ({ body } = built);
+        length = built.body.length;
+        sha256 = built.sha256!;
+      }
       for (const name of Object.keys(request.headers)) {
         const lower = name.toLowerCase();
         if (lower === 'content-length' || lower === 'x-amz-content-sha256') delete request.headers[name];
       }
-      request.body = built.body;
-      // Set here, so that the SDK's content-length middleware need not measure the body (it may have measured the placeholder's).
-      request.headers['content-length'] = String(built.body.length);
-      request.headers['x-amz-content-sha256'] = built.sha256!;
+      request.body = body;
+      // Set here: the SDK's content-length middleware measured the placeholder's body, or cannot measure a stream.
+      request.headers['content-length'] = String(length);
+      request.headers['x-amz-content-sha256'] = sha256;
       return next(args);
     };
   (stack.add as (mw: unknown, options: object) => void)(middleware, { step: 'build', priority: 'high', name: 'mailpushSlicedRawBody' });
@@ -736,10 +751,13 @@ async function loadSdk(source: SesTransportOptions['sdk']): Promise<SesSdk> {
  * A message over {@link SES_SLICED_RAW_BYTES} is not base64-encoded and hashed by the SDK in
  * one step (~80 ms of a blocked event loop for 10 MB): the SDK serializes the request with a
  * small placeholder, and a middleware on the command puts the message's base64 in its place,
- * in chunks with turns of the event loop between them, hashing the body on the way for the
- * SigV4 signature (`x-amz-content-sha256`). The bytes sent are the ones the SDK would send. A
- * client whose middleware changes the serialized body so that the placeholder cannot be found
- * gets the SDK's own body from then on.
+ * in chunks with turns of the event loop between them, hashing the body for the SigV4
+ * signature (`x-amz-content-sha256`). Through the client this transport creates, the body is
+ * hashed first and then streamed, base64 made chunk by chunk while the socket takes it (no
+ * buffer of the body's size, whose garbage collection held the loop 10-25 ms); through your
+ * own `client`, which may retry a request, it is built as one buffer. The bytes sent are the
+ * ones the SDK would send. A client whose middleware changes the serialized body so that the
+ * placeholder cannot be found gets the SDK's own body from then on.
  *
  * @example
  * ```ts
@@ -822,7 +840,7 @@ export default function sesTransport(options: SesTransportOptions): Transport {
   }
 
   /** Runs one SDK call with the caller's signal and the request timeout, mapping failures. */
-  async function call(command: (sdk: SesSdk) => object, signal: AbortSignal | undefined): Promise<unknown> {
+  async function call(command: (sdk: SesSdk, owned: boolean) => object, signal: AbortSignal | undefined): Promise<unknown> {
     const rt = await getRuntime();
     if (signal?.aborted === true) throw abortedError(signal);
     const controller = new AbortController();
@@ -835,7 +853,7 @@ export default function sesTransport(options: SesTransportOptions): Transport {
     const onAbort = (): void => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await rt.client.send(command(rt.sdk), { abortSignal: controller.signal });
+      return await rt.client.send(command(rt.sdk, rt.owned), { abortSignal: controller.signal });
     } catch (err) {
       if (err instanceof SlicingUnsupported) throw err;
       // Checked through a function: TypeScript would keep the narrowing from before the await.
@@ -898,9 +916,10 @@ export default function sesTransport(options: SesTransportOptions): Transport {
         if (signal.aborted) throw abortedError(signal);
       };
       try {
-        output = (await call((sdk) => {
+        output = (await call((sdk, owned) => {
           const command = new sdk.SendEmailCommand(sliced);
-          if (!addSlicedRawBody(command, raw, placeholder.text, check)) throw new SlicingUnsupported();
+          // A stream can be sent once: only through the client created here, which never retries (maxAttempts 1).
+          if (!addSlicedRawBody(command, raw, placeholder.text, check, owned)) throw new SlicingUnsupported();
           return command;
         }, signal)) as typeof output;
         sent = true;

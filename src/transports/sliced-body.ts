@@ -10,6 +10,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { slice } from '../queue/slice.js';
 
 /**
@@ -111,4 +112,69 @@ export function bodyStream(body: Uint8Array): ReadableStream<Uint8Array> {
       at = end;
     },
   });
+}
+
+/**
+ * The length and SHA-256 of the body {@link slicedBody} would build from `parts`, without
+ * building it: the base64 is computed chunk by chunk and hashed as text, with a `slice()` yield
+ * between chunks when the slice is used up. `check` runs after each yield.
+ *
+ * @example
+ * ```ts
+ * const { length, sha256 } = await hashBody(['{"Data":"', { base64: bytes }, '"}']);
+ * ```
+ */
+export async function hashBody(parts: readonly BodyPart[], check?: () => void): Promise<{ readonly length: number; readonly sha256: string }> {
+  const hash = createHash('sha256');
+  let length = 0;
+  for (const p of parts) {
+    if (typeof p === 'string') {
+      hash.update(p, 'utf8');
+      length += Buffer.byteLength(p);
+    } else if (p instanceof Uint8Array) {
+      hash.update(p);
+      length += p.byteLength;
+    } else {
+      const bytes = Buffer.from(p.base64.buffer, p.base64.byteOffset, p.base64.byteLength);
+      for (let from = 0; from < bytes.length; from += BASE64_CHUNK_BYTES) {
+        const y = slice();
+        if (y !== undefined) {
+          await y;
+          check?.();
+        }
+        hash.update(bytes.toString('base64', from, Math.min(from + BASE64_CHUNK_BYTES, bytes.length)), 'latin1');
+      }
+      length += Math.ceil(bytes.length / 3) * 4;
+    }
+  }
+  return { length, sha256: hash.digest('hex') };
+}
+
+/**
+ * The bytes {@link slicedBody} would build from `parts`, as a byte stream made while it is
+ * read: base64 in chunks of {@link BASE64_CHUNK_BYTES}, with a turn of the event loop when the
+ * slice is used up. Nothing of the size of the body is allocated; a stream can be read once.
+ *
+ * @example
+ * ```ts
+ * request.body = bodyReadable(['{"Data":"', { base64: bytes }, '"}']);
+ * ```
+ */
+export function bodyReadable(parts: readonly BodyPart[]): Readable {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (const p of parts) {
+      if (typeof p === 'string') yield Buffer.from(p, 'utf8');
+      else if (p instanceof Uint8Array) yield Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+      else {
+        const bytes = Buffer.from(p.base64.buffer, p.base64.byteOffset, p.base64.byteLength);
+        for (let from = 0; from < bytes.length; from += BASE64_CHUNK_BYTES) {
+          const y = slice();
+          if (y !== undefined) await y;
+          yield Buffer.from(bytes.toString('base64', from, Math.min(from + BASE64_CHUNK_BYTES, bytes.length)), 'latin1');
+        }
+      }
+    }
+  }
+  // Not object mode: the default 16 KiB high-water mark keeps at most one chunk ahead of the socket.
+  return Readable.from(chunks(), { objectMode: false });
 }

@@ -161,6 +161,24 @@ describe('sesTransport large messages', () => {
     expect(turnsBeforeSigning).toBeGreaterThan(2);
   });
 
+  it('streams the body through a client it created, the same bytes and headers as the SDK, signed over them', async () => {
+    const server = await setup();
+    const t = sesTransport({ region: REGION, endpoint: server.endpoint, credentials, configurationSetName: 'events' });
+    cleanup.push(() => t.close!());
+    for (const n of [3 * 1024 * 1024, 3 * 1024 * 1024 + 1, 3 * 1024 * 1024 + 2]) {
+      const prepared = prepare(n);
+      await t.send(prepared, ctx());
+      const ours = server.requests.at(-1)!;
+      const theirs = await sdkRequest(server.endpoint, prepared, server.requests);
+      expect(ours.body.equals(theirs.body)).toBe(true);
+      expect(ours.headers['content-length']).toBe(String(theirs.body.length));
+      expect(ours.headers['transfer-encoding']).toBeUndefined();
+      expect(Object.keys(ours.headers).sort()).toEqual(Object.keys(theirs.headers).sort());
+      expect(ours.headers['x-amz-content-sha256']).toBe(theirs.headers['x-amz-content-sha256']);
+      verifySigV4(ours, credentials.secretAccessKey);
+    }
+  });
+
   it('leaves a message at the threshold to the SDK', async () => {
     const server = await setup();
     // Find an attachment size whose raw message is just under and just over the threshold.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BASE64_CHUNK_BYTES, bodyStream, slicedBody, STREAM_CHUNK_BYTES } from '../../src/transports/sliced-body.js';
+import { BASE64_CHUNK_BYTES, bodyReadable, bodyStream, hashBody, slicedBody, STREAM_CHUNK_BYTES } from '../../src/transports/sliced-body.js';
 import { countTurns } from '../helpers/turns.js';
 
 function bytes(n: number, seed: number): Buffer {
@@ -56,6 +56,35 @@ describe('bodyStream', () => {
     for await (const c of bodyStream(body)) sum += c[0]! + c.byteLength;
     counter.stop();
     expect(sum).toBe(body.length + body.length / STREAM_CHUNK_BYTES);
+    expect(counter.turns).toBeGreaterThan(1);
+  });
+});
+
+describe('hashBody and bodyReadable', () => {
+  it('give the length, hash and bytes of the body slicedBody builds, without building it', async () => {
+    for (const n of [0, 2, BASE64_CHUNK_BYTES, 2 * BASE64_CHUNK_BYTES + 1, 5 * BASE64_CHUNK_BYTES + 2]) {
+      const parts = ['{"a":"Grüße ✓","d":"', { base64: bytes(n, n + 1) }, '"', Buffer.from(',"x":1}')];
+      const built = await slicedBody(parts, { sha256: true });
+      expect(await hashBody(parts)).toEqual({ length: built.body.length, sha256: built.sha256 });
+      const chunks: Buffer[] = [];
+      for await (const c of bodyReadable(parts)) chunks.push(c as Buffer);
+      expect(Buffer.concat(chunks).equals(built.body)).toBe(true);
+      // No chunk larger than one base64 chunk: nothing of the body's size is allocated.
+      expect(Math.max(...chunks.map((c) => c.length))).toBeLessThanOrEqual(Math.max((BASE64_CHUNK_BYTES / 3) * 4, 32));
+    }
+  });
+
+  it('give the event loop turns over 8 MB', async () => {
+    const parts = [{ base64: bytes(8 * 1024 * 1024, 3) }];
+    let counter = countTurns();
+    await hashBody(parts);
+    counter.stop();
+    expect(counter.turns).toBeGreaterThan(1);
+    counter = countTurns();
+    let n = 0;
+    for await (const c of bodyReadable(parts)) n += (c as Buffer).length;
+    counter.stop();
+    expect(n).toBe(Math.ceil((8 * 1024 * 1024) / 3) * 4);
     expect(counter.turns).toBeGreaterThan(1);
   });
 });
