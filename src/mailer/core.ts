@@ -14,6 +14,7 @@ import type { JobEventBase } from '../events.js';
 import { IdTable } from '../queue/id-index.js';
 import { indexOfItem, itemsOf, oneOrMany, withAdded, withRemoved } from '../queue/one-or-many.js';
 import type { OneOrMany } from '../queue/one-or-many.js';
+import { RecentMap } from '../queue/recent-map.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { Clock, Job, NormalizedMessage, Transport } from '../types.js';
 import type { DeliveryReport, RecipientResult } from './options.js';
@@ -214,7 +215,7 @@ export class MailerCore {
 
   /** A send's attempt is over (whatever the outcome): it no longer counts as in flight. */
   sendEnded(jobId: string): void {
-    if (this.inflight.delete(jobId)) return;
+    if (this.inflight.size !== 0 && this.inflight.delete(jobId)) return;
     if (--this.sharedInflight > 0) return;
     const waiters = this.sharedWaiters;
     if (waiters.length === 0) return;
@@ -229,7 +230,7 @@ export class MailerCore {
     return Promise.all(own);
   }
   /** Finished reports, newest last, bounded. */
-  readonly recent = new Map<string, DeliveryReport>();
+  readonly recent = new RecentMap<string, DeliveryReport>(RECENT_REPORTS);
   readonly totals = { queued: 0, sent: 0, deferred: 0, failed: 0, expired: 0, throttled: 0 };
   /** Set once by the mailer right after construction (the scheduler dispatches into the stages). */
   scheduler!: Scheduler;
@@ -302,23 +303,9 @@ export class MailerCore {
   }
 
   rememberReport(report: DeliveryReport): void {
-    // The oldest id comes from a ring, not from `recent.keys().next()`: a Map used as a FIFO
-    // leaves deleted slots at its front, and every keys().next() walked over them (up to the
-    // table's size: ~8 µs per message, the largest cost of dispatch).
-    // The size tells a new id from a replaced one: one lookup per report instead of two.
-    const id = report.id;
-    const size = this.recent.size;
-    this.recent.set(id, report);
-    if (this.recent.size === size) return;
-    const old = this.recentOrder[this.recentNext];
-    if (old !== undefined) this.recent.delete(old);
-    this.recentOrder[this.recentNext] = id;
-    this.recentNext = this.recentNext + 1 === RECENT_REPORTS ? 0 : this.recentNext + 1;
+    // Two array writes: the index is built only if `status()` or `done()` looks a report up.
+    this.recent.set(report.id, report);
   }
-
-  /** Ids of {@link recent} in the order first remembered (a ring of RECENT_REPORTS). */
-  private readonly recentOrder: (string | undefined)[] = [];
-  private recentNext = 0;
 
   /** Nothing queued, scheduled, in flight or waiting on disk. */
   get idle(): boolean {
@@ -333,9 +320,12 @@ export class MailerCore {
     if (this.wasIdle) return;
     this.wasIdle = true;
     const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
-    this.emitter.emit('idle', { at: this.clock.now() });
+    if (waiters.length > 0) {
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+    // A mailer fed one message at a time goes idle after each: no event (and no clock) unheard.
+    if (this.emitter.has('idle')) this.emitter.emit('idle', { at: this.clock.now() });
   }
 
   onIdle(): Promise<void> {
