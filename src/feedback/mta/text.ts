@@ -495,8 +495,9 @@ export function recipientBlocks(lines: readonly string[], scan: TextScan): Map<s
   for (const [address, list] of scan.occurrences) for (const i of list) if (!owner.has(i)) owner.set(i, address);
   const blocks = new Map<string, number[]>();
   // Whether an owned line only names its address (0 not known yet, 1 yes, 2 no): lists are stepped over often.
-  const bareCache = new Uint8Array(lines.length);
+  let bareCache: Uint8Array | undefined;
   const bare = (j: number, address: string): boolean => {
+    bareCache ??= new Uint8Array(lines.length);
     if (bareCache[j] === 0) bareCache[j] = bareAddressLine(lines[j]!, address) ? 1 : 2;
     return bareCache[j] === 1;
   };
@@ -510,16 +511,17 @@ export function recipientBlocks(lines: readonly string[], scan: TextScan): Map<s
       // A list of bare addresses (`a@x.example`, `b@y.example`, then `Reason: ...`) shares the
       // lines after it: the other addresses of the list are stepped over while this one has no
       // line of its own yet.
-      let inList = owner.get(start) === address ? bare(start, address) : bareAddressLine(lines[start]!, address);
+      let ownLines = false;
+      let inList: boolean | undefined;
       for (let j = start + 1, end = start + 16; j < lines.length && j < end; j++) {
         const other = owner.get(j);
         if (other !== undefined && other !== address) {
-          if (!inList || !bare(j, other)) break;
+          if (ownLines || !(inList ??= owner.get(start) === address ? bare(start, address) : bareAddressLine(lines[start]!, address)) || !bare(j, other)) break;
           end = Math.min(j + 16, start + MAX_LIST_STEP);
           continue;
         }
         if (lines[j]!.trim() === '') break;
-        inList = false;
+        ownLines = true;
         set.add(j);
       }
     }

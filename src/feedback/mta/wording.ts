@@ -26,7 +26,8 @@ export const BOUNCE_BODY =
  */
 export const RETURNED_MESSAGE_MARKERS: readonly RegExp[] = Object.freeze([
   // Not a banner that says there is nothing to resend (Sendmail's `**  YOU DO NOT NEED TO RESEND YOUR MESSAGE  **`).
-  /^[ \t]*[-=_*#]{2,}(?!.{0,40}\bresend\b).{0,40}\b(?:original|returned|unsent|undelivered|rejected|attached|your) (?:message|mail|e-?mail)\b/i,
+  // The same framed titles in other languages (`--- Nachfolgend eine Kopie der Nachricht.`, `----- Message d'origine -----`).
+  /^[ \t]*[-=_*#]{2,}.{0,40}(?:\b(?:original|returned|unsent|undelivered|rejected|attached|(?<!resend )your) (?:message|mail|e-?mail)\b|\bKopie (?:der|Ihrer) (?:urspr(?:ü|ue)nglichen )?Nachricht|\bOriginal(?:nachricht|meldung)\b|Urspr(?:ü|ue)ngliche Nachricht|\bMessage d'origine|\bcopie du message|\bMensaje original|\bcopia del mensaje|\bMessaggio originale|\bcopia del messaggio|\bOorspronkelijk bericht|元のメッセージ|元メール|原始邮件|原邮件)/i,
   /copy of (?:the|your) (?:original )?(?:message|mail)\b/i,
   /^[ \t]*(?:original|returned|unsent|undelivered) (?:message|mail)(?: (?:(?:as )?follows|headers?|is (?:below|attached)|was)\b|\s*:?\s*$)/i,
   /^[ \t]*(?:the )?(?:original )?message headers? (?:follows?|are|below)\b/i,
@@ -37,8 +38,6 @@ export const RETURNED_MESSAGE_MARKERS: readonly RegExp[] = Object.freeze([
   /^[ \t]*The original message (?:follows|headers|was):?\s*$/i,
   /^[ \t]*[-=]{2,}[ \t]*(?:Message|Mail) (?:text|body|headers?) (?:follows|below)/i,
   /^[ \t]*[-=*]{2,}.{0,10}(?:Returned|Original) (?:Message|Mail|content)/i,
-  // The same framed titles in other languages (`--- Nachfolgend eine Kopie der Nachricht.`, `----- Message d'origine -----`).
-  /^[ \t]*[-=_*]{2,}.{0,30}(?:\bKopie (?:der|Ihrer) (?:urspr(?:ü|ue)nglichen )?Nachricht|\bOriginal(?:nachricht|meldung)\b|Urspr(?:ü|ue)ngliche Nachricht|\bMessage d'origine|\bcopie du message|\bMensaje original|\bcopia del mensaje|\bMessaggio originale|\bcopia del messaggio|\bOorspronkelijk bericht|元のメッセージ|元メール|原始邮件|原邮件)/i,
   // qmail: `--- Enclosed are the original headers of the message.`, `--- Below this line is the original bounce.`
   /^[ \t]*-{2,}[ \t]*(?:Below this line is|Enclosed (?:is|are)) (?:a copy of )?(?:the )?(?:original |returned )?(?:headers?|message|mail|bounce)\b/i,
 ]);
