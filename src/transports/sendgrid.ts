@@ -20,7 +20,7 @@ import { classifiedError, MAX_TEXT_LENGTH, normalizeResponseText } from '../clas
 import { configError, describeValue, isMailError, MailError, MailErrorCode } from '../errors.js';
 import { knownKeys, rejectUnknownKeys } from '../validation/known-keys.js';
 import { checkTransportName, namedTransport } from './named.js';
-import { bodyStream, slicedBody } from './sliced-body.js';
+import { bodyLength, bodyStream, slicedBody } from './sliced-body.js';
 import type { BodyPart } from './sliced-body.js';
 import type { ErrorScope } from '../errors.js';
 import type { Address, Attachment, NormalizedMessage, PreparedMessage, SendResult, Transport, TransportCapabilities, TransportSendContext } from '../types.js';
@@ -435,13 +435,13 @@ function attachmentBytes(a: Attachment): Buffer {
 
 /**
  * The JSON request body: `JSON.stringify(toBody(...))` for a small message. With large
- * attachments, the same JSON as UTF-8 bytes, written in slices: the base64 of each attachment
- * in chunks straight into the body (base64 needs no JSON escaping) with a turn of the event
- * loop whenever the slice is used up, everything else through JSON.stringify of small parts.
+ * attachments, the pieces of the same JSON: text from JSON.stringify of small parts, and each
+ * attachment's bytes, whose base64 goes between two of them (it needs no JSON escaping), for
+ * `slicedBody` or `bodyStream` to write in chunks with turns of the event loop between them.
  * Built at once, a 10 MB attachment held the loop ~45 ms (CPU) in one turn: its base64, the
  * JSON.stringify of a 13 MB string, and the UTF-8 encoding of the body in fetch.
  */
-async function sendBody(prepared: PreparedMessage, o: BodyOptions): Promise<string | Buffer> {
+function sendBody(prepared: PreparedMessage, o: BodyOptions): string | BodyPart[] {
   const attachments = prepared.message.attachments;
   let size = 0;
   for (const a of attachments) size += typeof a.content === 'string' ? a.content.length : a.content.byteLength;
@@ -465,7 +465,7 @@ async function sendBody(prepared: PreparedMessage, o: BodyOptions): Promise<stri
   }
   const rest = JSON.stringify(after);
   segments.push(rest === '{}' ? ']}' : `],${rest.slice(1)}`);
-  return (await slicedBody(segments)).body;
+  return segments;
 }
 
 const CONTENT_OPEN = '{"content":"';
@@ -768,9 +768,13 @@ export default function sendgridTransport(options: SendGridTransportOptions): Tr
     const { signal } = context;
     if (closed) throw closedError();
     if (signal.aborted) throw abortedError(signal);
-    let json: string | Buffer;
+    let init: RequestInit & { duplex?: 'half' };
     try {
-      json = await sendBody(prepared, bodyOptions);
+      const json = sendBody(prepared, bodyOptions);
+      if (typeof json === 'string') init = { method: 'POST', headers: requestHeaders, body: json };
+      // With the built-in fetch, a large body is made while it is sent (a Buffer would be copied whole in one turn).
+      else if (o.fetch === undefined) init = { method: 'POST', headers: { ...requestHeaders, 'content-length': String(bodyLength(json)) }, body: bodyStream(json), duplex: 'half' };
+      else init = { method: 'POST', headers: requestHeaders, body: (await slicedBody(json)).body };
     } catch (err) {
       if (isMailError(err)) throw err;
       throw new MailError(`Could not build the SendGrid request: ${err instanceof Error ? err.message : String(err)}`, { code: MailErrorCode.VALIDATION, transport: TRANSPORT_NAME, cause: err });
@@ -778,11 +782,6 @@ export default function sendgridTransport(options: SendGridTransportOptions): Tr
     // Building a large body yields the event loop: the send may have been cancelled meanwhile.
     if (closed) throw closedError();
     if (signal.aborted) throw abortedError(signal);
-    // With the built-in fetch a large body goes as a stream of views (a Buffer would be copied whole in one turn).
-    const init: RequestInit & { duplex?: 'half' } =
-      typeof json !== 'string' && o.fetch === undefined
-        ? { method: 'POST', headers: { ...requestHeaders, 'content-length': String(json.length) }, body: bodyStream(json), duplex: 'half' }
-        : { method: 'POST', headers: requestHeaders, body: json };
     const res = await request(sendUrl, init, signal);
     if (res.status >= 200 && res.status < 300) {
       const id = res.headers.get('x-message-id');

@@ -81,35 +81,62 @@ export async function slicedBody(parts: readonly BodyPart[], options: { readonly
   return { body, sha256: hash?.digest('hex') };
 }
 
-/** Bytes per chunk of {@link bodyStream}. */
+/** Bytes per chunk of {@link bodyStream} and {@link bodyReadable} for byte parts. */
 export const STREAM_CHUNK_BYTES = 64 * 1024;
 
+/** Length in bytes of the body {@link slicedBody} builds from `parts`. */
+export function bodyLength(parts: readonly BodyPart[]): number {
+  let total = 0;
+  for (const p of parts) total += typeof p === 'string' ? Buffer.byteLength(p) : p instanceof Uint8Array ? p.byteLength : Math.ceil(p.base64.byteLength / 3) * 4;
+  return total;
+}
+
 /**
- * A stream of views into `body`, {@link STREAM_CHUNK_BYTES} each, for fetch (with
- * `duplex: 'half'` and a `content-length` header), that waits for a turn of the event loop
- * whenever the time slice is used up. Given the buffer itself, Node's fetch (undici) copies it
- * whole into a new ArrayBuffer in one turn (~5 ms for 13 MB, most of it page faults of the new
- * memory); and undici writes a stream to the socket in a chain of microtasks for as long as
- * the socket takes the chunks, which on a fast link held the loop 10-25 ms for 13 MB.
+ * The bytes of the body {@link slicedBody} builds from `parts`, chunk by chunk as they are
+ * asked for: text as one chunk, byte arrays as views of {@link STREAM_CHUNK_BYTES}, base64 made
+ * per {@link BASE64_CHUNK_BYTES} of input; a turn of the event loop first whenever the slice
+ * is used up. A consumer that takes chunks as fast as they come (undici writing to a fast
+ * socket: a chain of microtasks) would otherwise hold the loop for the whole body.
+ */
+async function* bodyChunks(parts: readonly BodyPart[]): AsyncGenerator<Buffer, void, undefined> {
+  for (const p of parts) {
+    if (typeof p === 'string') {
+      yield Buffer.from(p, 'utf8');
+      continue;
+    }
+    const bytes = p instanceof Uint8Array ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : Buffer.from(p.base64.buffer, p.base64.byteOffset, p.base64.byteLength);
+    const step = p instanceof Uint8Array ? STREAM_CHUNK_BYTES : BASE64_CHUNK_BYTES;
+    for (let from = 0; from < bytes.length; from += step) {
+      const y = slice();
+      if (y !== undefined) await y;
+      const to = Math.min(from + step, bytes.length);
+      yield p instanceof Uint8Array ? bytes.subarray(from, to) : Buffer.from(bytes.toString('base64', from, to), 'latin1');
+    }
+  }
+}
+
+/**
+ * The body {@link slicedBody} would build from `parts`, as a web stream made while it is read
+ * (see {@link bodyChunks}), for fetch with `duplex: 'half'` and a `content-length` of
+ * {@link bodyLength}. Nothing of the size of the body is allocated. Given a buffer instead,
+ * Node's fetch (undici) copies it whole into a new ArrayBuffer in one turn (~5 ms for 13 MB,
+ * most of it page faults of the new memory).
  *
  * @example
  * ```ts
- * await fetch(url, { method: 'POST', body: bodyStream(body), duplex: 'half', headers: { 'content-length': String(body.length) } });
+ * await fetch(url, { method: 'POST', body: bodyStream(parts), duplex: 'half', headers: { 'content-length': String(bodyLength(parts)) } });
  * ```
  */
-export function bodyStream(body: Uint8Array): ReadableStream<Uint8Array> {
-  let at = 0;
+export function bodyStream(parts: readonly BodyPart[]): ReadableStream<Uint8Array> {
+  const chunks = bodyChunks(parts);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const y = slice();
-      if (y !== undefined) await y;
-      if (at >= body.byteLength) {
-        controller.close();
-        return;
-      }
-      const end = Math.min(at + STREAM_CHUNK_BYTES, body.byteLength);
-      controller.enqueue(body.subarray(at, end));
-      at = end;
+      const next = await chunks.next();
+      if (next.done === true) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await chunks.return(undefined);
     },
   });
 }
@@ -151,9 +178,9 @@ export async function hashBody(parts: readonly BodyPart[], check?: () => void): 
 }
 
 /**
- * The bytes {@link slicedBody} would build from `parts`, as a byte stream made while it is
- * read: base64 in chunks of {@link BASE64_CHUNK_BYTES}, with a turn of the event loop when the
- * slice is used up. Nothing of the size of the body is allocated; a stream can be read once.
+ * The body {@link slicedBody} would build from `parts`, as a Node byte stream made while it is
+ * read (see {@link bodyChunks}). Nothing of the size of the body is allocated; a stream can be
+ * read once.
  *
  * @example
  * ```ts
@@ -161,20 +188,6 @@ export async function hashBody(parts: readonly BodyPart[], check?: () => void): 
  * ```
  */
 export function bodyReadable(parts: readonly BodyPart[]): Readable {
-  async function* chunks(): AsyncGenerator<Buffer> {
-    for (const p of parts) {
-      if (typeof p === 'string') yield Buffer.from(p, 'utf8');
-      else if (p instanceof Uint8Array) yield Buffer.from(p.buffer, p.byteOffset, p.byteLength);
-      else {
-        const bytes = Buffer.from(p.base64.buffer, p.base64.byteOffset, p.base64.byteLength);
-        for (let from = 0; from < bytes.length; from += BASE64_CHUNK_BYTES) {
-          const y = slice();
-          if (y !== undefined) await y;
-          yield Buffer.from(bytes.toString('base64', from, Math.min(from + BASE64_CHUNK_BYTES, bytes.length)), 'latin1');
-        }
-      }
-    }
-  }
   // Not object mode: the default 16 KiB high-water mark keeps at most one chunk ahead of the socket.
-  return Readable.from(chunks(), { objectMode: false });
+  return Readable.from(bodyChunks(parts), { objectMode: false });
 }

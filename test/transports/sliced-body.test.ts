@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BASE64_CHUNK_BYTES, bodyReadable, bodyStream, hashBody, slicedBody, STREAM_CHUNK_BYTES } from '../../src/transports/sliced-body.js';
+import { BASE64_CHUNK_BYTES, bodyLength, bodyReadable, bodyStream, hashBody, slicedBody, STREAM_CHUNK_BYTES } from '../../src/transports/sliced-body.js';
 import { countTurns } from '../helpers/turns.js';
 
 function bytes(n: number, seed: number): Buffer {
@@ -38,14 +38,18 @@ describe('slicedBody', () => {
 });
 
 describe('bodyStream', () => {
-  it('streams views of the body in 64 KiB chunks, the same bytes', async () => {
+  it('streams the body slicedBody builds: text whole, bytes as 64 KiB views, base64 per chunk', async () => {
     const body = bytes(3 * STREAM_CHUNK_BYTES + 5, 2);
+    const data = bytes(2 * BASE64_CHUNK_BYTES + 1, 4);
+    const parts = ['{"a":"ü","b":"', body, '","d":"', { base64: data }, '"}'];
     const chunks: Uint8Array[] = [];
-    for await (const c of bodyStream(body)) chunks.push(c);
-    expect(chunks.map((c) => c.byteLength)).toEqual([STREAM_CHUNK_BYTES, STREAM_CHUNK_BYTES, STREAM_CHUNK_BYTES, 5]);
-    expect(Buffer.concat(chunks).equals(body)).toBe(true);
+    for await (const c of bodyStream(parts)) chunks.push(c);
+    expect(chunks.map((c) => c.byteLength)).toEqual([Buffer.byteLength('{"a":"ü","b":"'), STREAM_CHUNK_BYTES, STREAM_CHUNK_BYTES, STREAM_CHUNK_BYTES, 5, 7, (BASE64_CHUNK_BYTES / 3) * 4, (BASE64_CHUNK_BYTES / 3) * 4, 4, 2]);
+    const built = await slicedBody(parts);
+    expect(Buffer.concat(chunks).equals(built.body)).toBe(true);
+    expect(bodyLength(parts)).toBe(built.body.length);
     // Views, not copies.
-    expect(chunks[1]!.buffer).toBe(body.buffer);
+    expect(chunks[2]!.buffer).toBe(body.buffer);
   });
 
   it('gives the event loop turns to a reader that takes chunks as fast as they come', async () => {
@@ -53,10 +57,17 @@ describe('bodyStream', () => {
     const counter = countTurns();
     let sum = 0;
     // Reading alone is a chain of microtasks: without the stream's own yields, no turn at all.
-    for await (const c of bodyStream(body)) sum += c[0]! + c.byteLength;
+    for await (const c of bodyStream([body])) sum += c[0]! + c.byteLength;
     counter.stop();
     expect(sum).toBe(body.length + body.length / STREAM_CHUNK_BYTES);
     expect(counter.turns).toBeGreaterThan(1);
+  });
+
+  it('stops making chunks when the stream is cancelled', async () => {
+    const reader = bodyStream([{ base64: bytes(10 * BASE64_CHUNK_BYTES, 5) }]).getReader();
+    expect((await reader.read()).value?.byteLength).toBe((BASE64_CHUNK_BYTES / 3) * 4);
+    await reader.cancel();
+    expect((await reader.read()).done).toBe(true);
   });
 });
 
