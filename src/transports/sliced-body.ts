@@ -1,9 +1,10 @@
 /**
- * Large JSON request bodies built without holding the event loop: text pieces and the base64
- * of byte pieces written in chunks into one buffer of the final size, with a turn of the event
- * loop whenever the time slice is used up, and (for SigV4) the SHA-256 of the body computed
- * along the way. Shared by the SendGrid transport (attachments) and the SES transport (the raw
- * MIME message).
+ * Large JSON request bodies made without holding the event loop, from text pieces and byte
+ * pieces whose base64 goes into the JSON: built into one buffer of the final size
+ * ({@link slicedBody}), hashed for SigV4 ({@link hashBody}), or made chunk by chunk while a
+ * request sends them ({@link bodyStream}, {@link bodyReadable}); with a turn of the event loop
+ * whenever the time slice is used up. Shared by the SendGrid transport (attachments) and the
+ * SES transport (the raw MIME message).
  *
  * @module
  * @internal
@@ -15,7 +16,8 @@ import { slice } from '../queue/slice.js';
 
 /**
  * Source bytes per base64 chunk: a multiple of 57 (and so of 3), so that chunks join without
- * padding. ~300 KB of base64 per chunk: well under a millisecond to encode and hash.
+ * padding. Its 78 KB of base64 text stays under V8's 128 KiB limit for young objects (larger
+ * strings go to the large-object space, which only full collections free).
  */
 export const BASE64_CHUNK_BYTES = 57 * 1024;
 
@@ -38,8 +40,9 @@ export interface SlicedBody {
 /**
  * Writes `parts` into one buffer: strings as UTF-8, byte arrays as they are, and the bytes of
  * a {@link Base64Part} as standard base64 with padding and no line breaks (what
- * `Buffer#toString('base64')` gives for the whole array), in chunks of {@link BASE64_CHUNK_BYTES} with a `slice()` yield between them when the slice
- * is used up. `check` runs after each yield (to stop a cancelled send); it throws to stop.
+ * `Buffer#toString('base64')` gives for the whole array), in chunks of
+ * {@link BASE64_CHUNK_BYTES} with a `slice()` yield between them when the slice is used up.
+ * `check` runs after each yield (to stop a cancelled send); it throws to stop.
  *
  * @example
  * ```ts
@@ -47,8 +50,7 @@ export interface SlicedBody {
  * ```
  */
 export async function slicedBody(parts: readonly BodyPart[], options: { readonly sha256?: boolean; readonly check?: () => void } = {}): Promise<SlicedBody> {
-  let total = 0;
-  for (const p of parts) total += typeof p === 'string' ? Buffer.byteLength(p) : p instanceof Uint8Array ? p.byteLength : Math.ceil(p.base64.byteLength / 3) * 4;
+  const total = bodyLength(parts);
   const out = Buffer.allocUnsafe(total);
   const hash = options.sha256 === true ? createHash('sha256') : undefined;
   let at = 0;
@@ -84,7 +86,14 @@ export async function slicedBody(parts: readonly BodyPart[], options: { readonly
 /** Bytes per chunk of {@link bodyStream} and {@link bodyReadable} for byte parts. */
 export const STREAM_CHUNK_BYTES = 64 * 1024;
 
-/** Length in bytes of the body {@link slicedBody} builds from `parts`. */
+/**
+ * Length in bytes of the body {@link slicedBody} builds from `parts`.
+ *
+ * @example
+ * ```ts
+ * bodyLength(['{"d":"', { base64: new Uint8Array(4) }, '"}']); // 6 + 8 + 2 = 16
+ * ```
+ */
 export function bodyLength(parts: readonly BodyPart[]): number {
   let total = 0;
   for (const p of parts) total += typeof p === 'string' ? Buffer.byteLength(p) : p instanceof Uint8Array ? p.byteLength : Math.ceil(p.base64.byteLength / 3) * 4;
