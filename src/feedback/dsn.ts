@@ -377,6 +377,8 @@ function bounceScore(view: ReportView, report: ReportText, returnPathEmpty: bool
 interface Context {
   readonly lines: readonly string[];
   readonly blocks: Map<string, number[]>;
+  /** The address each recipient named in the text was expanded from (its `originalRecipient`). */
+  readonly expandedFrom: ReadonlyMap<string, string>;
   /** Error lines of the report that belong to no recipient (the shared explanation). */
   readonly commonErrors: () => readonly string[];
   /** Whether the report is a delay warning (computed on first use: DSNs with Action fields never ask). */
@@ -504,6 +506,8 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
   });
 
   const r: Mutable<BouncedRecipient> = { address, action, reason: verdict.reason, hard: verdict.hard, decidedBy: verdict.decidedBy };
+  const expandedFrom = ctx.expandedFrom.get(address);
+  if (expandedFrom !== undefined) r.originalRecipient = expandedFrom;
   if (status !== undefined) r.status = status;
   if (reply.code !== undefined) r.replyCode = reply.code;
   if (diagText !== '') {
@@ -605,6 +609,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
   const ctx: Context = {
     lines: report.lines,
     blocks,
+    expandedFrom: scan.expandedFrom,
     commonErrors: common,
     delayedReport,
     fallback: mta?.fallbackReason,

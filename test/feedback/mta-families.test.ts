@@ -574,3 +574,12 @@ describe('refused command: CHUNKING', () => {
     expect(readCommand('SMTP error from remote mail server after sending data block: 554 rejected')).toBe('DATA');
   });
 });
+
+describe('an address a recipient was expanded from', () => {
+  it("Postfix's `<bob@host> (expanded from <info@...>)` in text is one recipient whose originalRecipient is the alias", () => {
+    const r = parseBounce(
+      plain('MAILER-DAEMON@mx.sender.example (Mail Delivery System)', 'Undelivered Mail Returned to Sender', 'This is the mail system at host mx.sender.example.\n\n<bob@mx.dest.example> (expanded from <info@dest.example>): unknown user:\n    "bob"\n'),
+    );
+    expect(r.recipients.map((x) => [x.address, x.originalRecipient])).toEqual([['bob@mx.dest.example', 'info@dest.example']]);
+  });
+});

@@ -332,16 +332,28 @@ export interface TextScan {
   readonly recipients: string[];
   /** Lines (index) that mention each recipient in a recipient context. */
   readonly occurrences: Map<string, number[]>;
+  /**
+   * The address each recipient was expanded from, when the report says so after it on the same
+   * line (Postfix's `<bob@host> (expanded from <info@example.org>): ...`): the address the sender
+   * used, reported as `originalRecipient`, not as another recipient.
+   */
+  readonly expandedFrom: Map<string, string>;
 }
+
+/** `(expanded from <` right before an address (Postfix, Sendmail). */
+const EXPANDED_FROM_BEFORE = /\(?expanded from:?\s{0,3}<?$/i;
 
 /** Finds the bounced recipients named in report lines, skipping `excluded` (our sender) and system addresses. */
 export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<string>): TextScan {
   const recipients: string[] = [];
   const occurrences = new Map<string, number[]>();
+  const expandedFrom = new Map<string, string>();
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (!line.includes('@') || HEADER_ECHO_LINE.test(line)) continue;
     const matches = line.includes('"@') ? [...line.matchAll(ADDRESS_IN_TEXT), ...line.matchAll(QUOTED_ADDRESS_IN_TEXT)] : line.matchAll(ADDRESS_IN_TEXT);
+    /** The recipient named before on this line, which an `(expanded from <...>)` address belongs to. */
+    let previous: string | undefined;
     for (const m of matches) {
       let at = m.index;
       let text = m[0];
@@ -360,6 +372,11 @@ export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<s
       if (SYSTEM_LOCAL.test(local)) continue;
       const before = line.slice(Math.max(0, at - 40), at);
       if (SENDER_BEFORE.test(before) || OTHER_BEFORE.test(before) || HELP_BEFORE.test(before)) continue;
+      if (previous !== undefined && previous !== address && EXPANDED_FROM_BEFORE.test(before)) {
+        if (!expandedFrom.has(previous)) expandedFrom.set(previous, address);
+        continue;
+      }
+      previous = address;
       let list = occurrences.get(address);
       if (list === undefined) {
         if (recipients.length >= MAX_BOUNCE_RECIPIENTS) continue;
@@ -370,7 +387,7 @@ export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<s
       if (list[list.length - 1] !== i) list.push(i);
     }
   }
-  return { recipients, occurrences };
+  return { recipients, occurrences, expandedFrom };
 }
 
 /**
