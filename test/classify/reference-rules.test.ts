@@ -117,6 +117,11 @@ describe('requireptr: the reference sentences decide, other PTR wording is only 
   it('wider PTR wording still marks a report line as an error line', () => {
     expect(hasReasonWording('Client host rejected: cannot find your reverse hostname, [192.0.2.4]')).toBe(true);
     expect(hasReasonWording('the reverse DNS of your host is generic')).toBe(true);
+    // So does the client and moved-mailbox wording that no longer decides blocked or hasmoved.
+    expect(hasReasonWording('Client host rejected: Access denied')).toBe(true);
+    expect(hasReasonWording('551 User not local; please try <x@new.example>')).toBe(true);
+    expect(hasReasonWording('your IP 192.0.2.1 has been blocked')).toBe(true);
+    expect(hasReasonWording('Hello, this is the mail system at host mx.example.org.')).toBe(false);
   });
 
   it('but decides nothing: the status or the block-list wording does', () => {
