@@ -11,9 +11,8 @@
  *
  * Each measurement runs in a fresh child process started with `--expose-gc` (RSS never
  * shrinks back reliably, so one process per measurement), after two forced collections.
- * "heap" is `heapUsed` plus `arrayBuffers`: the contents of typed arrays (the memory store's
- * and the mailer's id indexes are Int32Arrays) live outside the JS heap, and `heapUsed` alone
- * would not count them.
+ * "heap" is `heapUsed` plus `arrayBuffers`: the contents of typed arrays and Buffers live
+ * outside the JS heap, and `heapUsed` alone would not count a structure kept in them.
  *
  * Run: npx tsx bench/memory.ts [--quick] [--rounds N]
  *  (it starts `node --expose-gc --import tsx bench/memory.ts --child <mode> <count>` itself)
