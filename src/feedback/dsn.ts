@@ -532,10 +532,9 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
   if (isComplaintMail(view)) return Object.freeze(base);
 
   const report = splitReportText(view.texts);
-  const text = report.lines.join('\n');
   // The returned message: a MIME part, the text after a "copy of the message follows" line, else
   // a header block quoted inline (found by its Message-ID line).
-  const originalList = view.returned ?? (report.returned !== '' ? headersInText(report.returned) : QUOTED_ID.test(text) ? inlineHeaders(report.lines) : undefined);
+  const originalList = view.returned ?? (report.returned !== '' ? headersInText(report.returned) : inlineHeaders(report.lines));
   const original: OriginalHeaders | undefined = originalList === undefined ? undefined : readOriginalHeaders(originalList);
 
   // RFC 3464 fields, from delivery-status parts or written into the text.
@@ -572,6 +571,7 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
   const excluded = senderAddresses(view, originalList, dsn?.message);
   const scan = scanRecipients(report.lines, excluded);
   const blocks = recipientBlocks(report.lines, scan);
+  const text = report.lines.join('\n');
   let delayed: boolean | undefined;
   const delayedReport = (): boolean => {
     if (delayed === undefined) {
@@ -679,8 +679,6 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
 }
 
 const MESSAGE_ID_FIELD = /Message-ID:[ \t]*(<[^<>\s]{1,900}>)/gi;
-/** Whether a text quotes a Message-ID or job-id field at all (most reports without a returned part do not). */
-const QUOTED_ID = /Message-ID[ \t]*:|X-Mailpush-Job-Id[ \t]*:/i;
 
 /**
  * The `Message-ID:` of a returned copy quoted in the text, at the start of a line (after

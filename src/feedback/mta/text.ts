@@ -471,7 +471,8 @@ const QUOTED_ID_LINE = /^[ \t>]*(?:Message-ID|X-Mailpush-Job-Id)[ \t]*:[ \t]*\S/
 export function inlineHeaders(lines: readonly string[]): HeaderList | undefined {
   for (let i = 0; i < lines.length && i < MAX_REPORT_LINES; i++) {
     const line = lines[i]!;
-    if (line.length > 1000 || !line.includes(':') || !QUOTED_ID_LINE.test(line)) continue;
+    // Most lines name no such field: a substring test before the pattern.
+    if (line.length > 1000 || !(line.includes('-ID') || line.includes('-Id') || line.includes('-id')) || !QUOTED_ID_LINE.test(line)) continue;
     // Back to the start of the block: header lines and their continuations, up to 60 lines.
     let start = i;
     while (start > 0 && i - start < 60) {
