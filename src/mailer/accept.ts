@@ -72,8 +72,12 @@ export const SEND_OPTION_KEYS: KnownKeys = knownKeys([
   'track', 'skipMarketingCompliance',
 ]);
 
+/** The options of a `send()` given none: one frozen object, not a new `{}` per call (and nothing to check). */
+export const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
+
 /** Checks the parts of {@link SendOptions} that need no message; throws VALIDATION or ABORTED. */
 export function checkSendOptions(options: SendOptions): void {
+  if (options === NO_SEND_OPTIONS) return;
   if (typeof options !== 'object' || options === null) throw new MailError(`Expected send options to be an object, got ${describeValue(options)}`, { code: MailErrorCode.VALIDATION });
   const unknown = findUnknownKey(options, SEND_OPTION_KEYS);
   if (unknown !== undefined) throw unknownKeyError('send option', unknown, SEND_OPTION_KEYS, MailErrorCode.VALIDATION);

@@ -30,7 +30,7 @@ import { resolveRetryOptions } from '../retry/schedule.js';
 import { memoryStore } from '../stores/memory-store.js';
 import { PRIORITIES, systemClock } from '../types.js';
 import type { Clock, Job, MailerStore, MessageInput, NormalizedMessage, Priority, QueueStore, StoredEntry, SubscriptionStore, SuppressionStore, Transport } from '../types.js';
-import { acceptMessage, checkSendOptions } from './accept.js';
+import { NO_SEND_OPTIONS, acceptMessage, checkSendOptions } from './accept.js';
 import type { AcceptSettings } from './accept.js';
 import { Backlog } from './backlog.js';
 import { CampaignControl } from './campaign.js';
@@ -108,8 +108,6 @@ interface SpilledWait {
   readonly waiters: ((report: DeliveryReport) => void)[];
 }
 
-/** The options of a `send()` given none: one frozen object, not a new `{}` per call. */
-const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
 
 class MailerImpl implements Mailer {
   readonly transport: Transport;

@@ -35,3 +35,40 @@ it('memory correlation store: a re-recorded job is the newest, expired ones leav
   expect(store.size).toBe(1);
   expect(store.find('j9000')?.jobId).toBe('j9000');
 });
+
+it('memory correlation store: agrees with a list of the last maxEntries distinct jobs over random records, finds and expiries (its ring grows and its index is rebuilt many times)', () => {
+  let seed = 11;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (const maxEntries of [1, 7, 300]) {
+    let t = 1_000_000;
+    const retentionMs = 5_000;
+    const store = memoryCorrelationStore({ maxEntries, retentionMs, now: () => t });
+    // The reference: records oldest first, one per job (a record again moves it last).
+    let model: { jobId: string; sentAt: number; n: number }[] = [];
+    for (let n = 0; n < 20_000; n++) {
+      const jobId = `m${rnd(maxEntries * 4)}/${rnd(2)}`;
+      const op = rnd(10);
+      if (op < 6) {
+        const sentAt = t - rnd(retentionMs + 1_000);
+        store.record({ jobId, id: jobId.slice(0, -2), messageId: `<${n}@x>`, recipients: [`r${n}@x.test`], sentAt });
+        model = model.filter((r) => r.jobId !== jobId);
+        model.push({ jobId, sentAt, n });
+        if (model.length > maxEntries) model.shift();
+        // The oldest expired go first (at most 16 per record).
+        for (let k = 0; k < 16 && model.length > 0 && model[0]!.sentAt + retentionMs <= t; k++) model.shift();
+      } else if (op < 9) {
+        const i = model.findIndex((r) => r.jobId === jobId);
+        const want = i < 0 || model[i]!.sentAt + retentionMs <= t ? undefined : model[i]!;
+        if (i >= 0 && want === undefined) model.splice(i, 1);
+        const got = store.find(jobId);
+        expect(got === undefined ? undefined : [got.jobId, got.messageId]).toEqual(want === undefined ? undefined : [want.jobId, `<${want.n}@x>`]);
+      } else {
+        t += rnd(300);
+      }
+      expect(store.size).toBe(model.length);
+    }
+  }
+});

@@ -62,6 +62,8 @@ export class Holds {
 
   /** Forgets the job (it was sent, failed, or let go); undefined when it was not held. */
   unhold(jobId: string): Held | undefined {
+    // Called for every sent or failed job; held jobs are rare (a paused campaign or domain).
+    if (this.held.size === 0) return undefined;
     const h = this.held.get(jobId);
     if (h === undefined) return undefined;
     this.held.delete(jobId);
