@@ -11,7 +11,8 @@
  *    after 1 ms; time from the `send()` call until its promise resolves (with the SQLite store:
  *    until the group commit that holds the message), memory vs sqlite normal vs sqlite full.
  * 3. **Recovery**: a child process queues 100,000 messages (`sendAt` 30 days ahead) and closes;
- *    then, in a fresh child process per round on a copy of that file, the time of
+ *    then, in a fresh child process per round on a copy of that file (and of its -lock sidecar, as a
+ *    restart finds them), the time of
  *    `createMailer({ store: sqliteStore({ path }) })` + `await mailer.ready()` (the first window
  *    of `maxJobsInMemory` jobs back in memory), and how long the event loop was blocked
  *    meanwhile (a 10 ms setInterval: ticks seen and the longest gap between ticks; and the
@@ -305,7 +306,7 @@ let workDir = '';
 let fileSeq = 0;
 const newPath = (label: string): string => join(workDir, `${label}-${++fileSeq}.db`);
 const removeDb = (path: string): void => {
-  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(path + suffix, { force: true });
+  for (const suffix of ['', '-wal', '-shm', '-journal', '-lock']) rmSync(path + suffix, { force: true });
 };
 
 /** The store of a variant, on a new file; the mailer closes it. */
@@ -527,7 +528,9 @@ async function recoveryPart(flags: { quick: boolean; rounds: number }): Promise<
   const empty: RecoverySample[] = [];
   for (let r = 0; r < flags.rounds; r++) {
     const copy = newPath('recover');
-    for (const suffix of ['', '-wal']) if (existsSync(pristine + suffix)) copyFileSync(pristine + suffix, copy + suffix);
+    // With the -lock sidecar, as a restart finds it (a store never deletes it): a copy without
+    // it would make the open create it, and its first page is fsynced (one-off, once per file).
+    for (const suffix of ['', '-wal', '-lock']) if (existsSync(pristine + suffix)) copyFileSync(pristine + suffix, copy + suffix);
     const fresh = newPath('empty');
     const order: [RecoverySample[], string][] = [
       [full, copy],
