@@ -85,6 +85,15 @@ const message = (i: number) => ({ from: 'App <app@example.com>', to: `user${i}@d
 
 type Ticks = Awaited<ReturnType<typeof ticksDuring>>;
 
+/** A batch of `n` hard bounces, as the host's JSON.parse of a webhook body or an export gives it. */
+function hardBounces(n: number): FeedbackEvent[] {
+  const events: FeedbackEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    events.push({ type: 'bounced', provider: 'dsn', recipient: `user${i}@d${i % 100}.example`, timestamp: Date.now(), hard: true, raw: {} } as unknown as FeedbackEvent);
+  }
+  return events;
+}
+
 /**
  * The share of ticks that the best-behaved CPU-bound work keeps on this machine right now: a
  * spin that yields every millisecond for `ms`. On an idle machine it is ~95-100%; when other
@@ -185,10 +194,7 @@ describe('event-loop health', () => {
   }, 60_000);
 
   it('keeps the ticks of the interval while the feedback processor works through a batch of 50,000 bounces', async () => {
-    const events: FeedbackEvent[] = [];
-    for (let i = 0; i < 50_000; i++) {
-      events.push({ type: 'bounced', provider: 'dsn', recipient: `user${i}@d${i % 100}.example`, timestamp: Date.now(), hard: true, raw: {} } as unknown as FeedbackEvent);
-    }
+    const events = hardBounces(50_000);
     await expectHealthy(async () => {
       const suppression = memorySuppressionStore();
       const processor = createFeedbackProcessor({ suppression });
@@ -201,10 +207,7 @@ describe('event-loop health', () => {
   it('keeps the ticks of the interval while the feedback processor works through 50,000 bounces with keepEvents: false', async () => {
     // Only the suppression entries survive the batch (~120 bytes per event against ~400 when the
     // result lists every event), so the young-generation GC pauses are about a third as long.
-    const events: FeedbackEvent[] = [];
-    for (let i = 0; i < 50_000; i++) {
-      events.push({ type: 'bounced', provider: 'dsn', recipient: `user${i}@d${i % 100}.example`, timestamp: Date.now(), hard: true, raw: {} } as unknown as FeedbackEvent);
-    }
+    const events = hardBounces(50_000);
     await expectHealthy(async () => {
       const suppression = memorySuppressionStore();
       const processor = createFeedbackProcessor({ suppression });
