@@ -198,8 +198,17 @@ const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 const CHECKPOINT_COMMITS = 512;
 /** Longest time commits wait for the second pass of a checkpoint. */
 const HOLD_MAX_MS = 250;
-/** busy_timeout of the store's connection while the worker may hold the write lock (its restart commit; the worker waits as long for ours). */
-const SHARED_BUSY_MS = 5000;
+/**
+ * busy_timeout of the store's connection once the file is open. The one-writer rule is the
+ * sidecar lock (`<path>-lock`), not this: other connections to the file are the checkpoint
+ * worker and readers. The worker holds the write lock for its restart commit (a header write
+ * and an fsync), and any connection takes it for a moment when it finds the WAL index header
+ * torn by a commit in progress (SQLite's wal-index recovery): with a timeout of 0 such a moment
+ * failed a commit with SQLITE_BUSY ("one writer per file") in about one run in two of 1,000,000
+ * awaited sends (bench/store.ts --only rss). The open itself keeps 0, so that a file an older
+ * mailpush holds in exclusive mode is refused at once.
+ */
+const BUSY_MS = 5000;
 /** Page cache: negative = KiB (16 MiB). */
 const CACHE_SIZE = -16_384;
 
@@ -443,6 +452,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     owner = { pid: process.pid, host: hostname(), driver: conn.driver, openedAt: new Date(clock.now()).toISOString(), jobs: jobCount };
     // No write at open: the first write to an empty WAL fsyncs its header (tens of ms on a busy
     // disk). The owner row is written with the first commit, or at close().
+    conn.exec(`PRAGMA busy_timeout = ${BUSY_MS}`);
     for (const [name, value] of pragmas) conn.exec(`PRAGMA ${name} = ${value}`);
   } catch (err) {
     try {
@@ -569,8 +579,6 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     if (ckpt === undefined) return;
     checkpointing = true;
     commitsSinceCheckpoint = 0;
-    /** The worker may hold the write lock (its restart commit): this thread's commits wait for it. */
-    let sharing = false;
     const release = (): void => {
       if (holdTimer !== undefined) clearTimeout(holdTimer);
       holdTimer = undefined;
@@ -582,13 +590,6 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
         setImmediate(commitSoon);
       }
     };
-    const passDone = (): void => {
-      if (sharing && !closed) {
-        sharing = false;
-        conn.exec('PRAGMA busy_timeout = 0');
-      }
-      release();
-    };
     // The first pass's own count cannot tell whether commits came meanwhile: it reads the WAL's
     // length when it starts.
     void ckpt.run().then(() => {
@@ -596,13 +597,11 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       holding = true;
       // The second pass ends with the worker's restart commit (see sqlite-checkpointer.ts). A
       // commit that cannot wait for the hold (a read's flush, flush(), close()) may meet its
-      // write lock: it waits for it (the worker's header write and fsync: what this thread
-      // did itself at every restart before) rather than failing with SQLITE_BUSY.
-      sharing = true;
-      conn.exec(`PRAGMA busy_timeout = ${SHARED_BUSY_MS}`);
+      // write lock: it waits for it (BUSY_MS; the worker's header write and fsync, what this
+      // thread did itself at every restart before) rather than failing with SQLITE_BUSY.
       // A worker stuck on a slow disk must not hold the commits for long.
       holdTimer = setTimeout(release, HOLD_MAX_MS);
-      void ckpt.run(true).then(passDone);
+      void ckpt.run(true).then(release);
     });
   }
 
