@@ -69,7 +69,6 @@ try {
   db = undefined;
 }
 const checkpoint = db && db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-let mark;
 parentPort.on('message', (m) => {
   if (m === 'close') {
     try { if (db) db.close(); } catch {}
@@ -79,7 +78,6 @@ parentPort.on('message', (m) => {
   if (!checkpoint) return;
   const start = performance.now();
   let row;
-  let restarted = false;
   try {
     // The writer may add frames meanwhile: go again while that leaves some behind (a WAL that
     // is fully copied is restarted by the next commit instead of growing).
@@ -87,15 +85,7 @@ parentPort.on('message', (m) => {
       row = checkpoint.get();
       if (!row || row.busy !== 0 || row.log === row.checkpointed) break;
     }
-    // 'restart': the store holds its commits; when the whole WAL is in the file, a one-row
-    // commit here starts the WAL over, so the header write and its fsync (which SQLite makes at
-    // every restart) happen on this thread rather than in the store's next commit.
-    if (m === 'restart' && row && row.busy === 0 && row.log > 0 && row.log === row.checkpointed) {
-      mark = mark || db.prepare("INSERT INTO meta (key, value) VALUES ('checkpoint', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-      mark.run(new Date().toISOString());
-      restarted = true;
-    }
-    parentPort.postMessage({ type: 'done', log: row && row.log, checkpointed: row && row.checkpointed, restarted, ms: performance.now() - start });
+    parentPort.postMessage({ type: 'done', log: row && row.log, checkpointed: row && row.checkpointed, ms: performance.now() - start });
   } catch (err) {
     parentPort.postMessage({ type: 'failed', message: String((err && err.message) || err) });
   }
@@ -107,11 +97,9 @@ if (db) parentPort.postMessage({ type: 'ready' });
 export interface Checkpointer {
   /**
    * Runs a checkpoint; resolves true when it copied the whole WAL, false when frames remain or
-   * it failed (or the worker is gone). While one runs, returns that one. With `restart`, a WAL
-   * copied whole is then started over by a one-row commit on the worker (the store's own
-   * commits must wait meanwhile, or may find the write lock taken).
+   * it failed (or the worker is gone). While one runs, returns that one.
    */
-  run(restart?: boolean): Promise<boolean>;
+  run(): Promise<boolean>;
   /** Checkpoints run and their total time in the worker (ms). */
   readonly stats: () => { readonly checkpoints: number; readonly ms: number };
   /** Stops the worker (its connection closes first), after one last checkpoint when `final`. */
@@ -189,13 +177,13 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer | 
   void exited.then(() => fail('the checkpoint worker exited'));
   let closing: Promise<void> | undefined;
   return {
-    run(restart = false) {
+    run() {
       if (running !== undefined) return running.promise;
       if (failed || closing !== undefined) return Promise.resolve(false);
       let settle!: (copiedAll: boolean) => void;
       const promise = new Promise<boolean>((resolveRun) => (settle = resolveRun));
       running = { promise, settle };
-      worker.postMessage(restart ? 'restart' : 'checkpoint');
+      worker.postMessage('checkpoint');
       return promise;
     },
     stats: () => ({ checkpoints, ms }),

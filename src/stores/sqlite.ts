@@ -25,10 +25,9 @@
  *   worker starts with the first checkpoint, not at open, as `new Worker()` holds the loop); the
  *   store's connection never checkpoints inside a commit (`wal_autocheckpoint=0`). A second,
  *   short pass copies what was committed during the first while new commits wait (a few ms,
- *   250 ms at most; the event loop runs on and writes keep queueing), and then the worker
- *   starts the WAL over with a one-row commit (`meta` key `checkpoint`): SQLite writes and
- *   fsyncs a new WAL header at every restart, and that fsync now happens on the worker instead
- *   of in the store's next commit, which appends to the restarted WAL. Where the
+ *   250 ms at most; the event loop runs on and writes keep queueing), so the next commit
+ *   restarts the WAL instead of growing it (that commit writes and fsyncs the new WAL header:
+ *   moving it to the worker held the commits through that fsync and cost SMTP throughput). Where the
  *   worker cannot run (a user-supplied `lib`, `':memory:'`, a worker that fails), SQLite
  *   checkpoints inside commits every 10,000 pages as before. `sqliteStore()` itself writes
  *   nothing (the first write to an empty WAL fsyncs its header): the owner row goes with the
@@ -201,10 +200,9 @@ const HOLD_MAX_MS = 250;
 /**
  * busy_timeout of the store's connection once the file is open. The one-writer rule is the
  * sidecar lock (`<path>-lock`), not this: other connections to the file are the checkpoint
- * worker and readers. The worker holds the write lock for its restart commit (a header write
- * and an fsync), and any connection takes it for a moment when it finds the WAL index header
- * torn by a commit in progress (SQLite's wal-index recovery): with a timeout of 0 such a moment
- * failed a commit with SQLITE_BUSY ("one writer per file") in about one run in two of 1,000,000
+ * worker and readers, and any of them takes the write lock for a moment when it finds the WAL
+ * index header torn by a commit in progress (SQLite's wal-index recovery): with a timeout of 0 such a moment
+ * failed a commit with SQLITE_BUSY ("one writer per file") in each of 3 runs of 1,000,000
  * awaited sends (bench/store.ts --only rss). The open itself keeps 0, so that a file an older
  * mailpush holds in exclusive mode is refused at once.
  */
@@ -595,13 +593,9 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     void ckpt.run().then(() => {
       if (closed || checkpointer === undefined) return release();
       holding = true;
-      // The second pass ends with the worker's restart commit (see sqlite-checkpointer.ts). A
-      // commit that cannot wait for the hold (a read's flush, flush(), close()) may meet its
-      // write lock: it waits for it (BUSY_MS; the worker's header write and fsync, what this
-      // thread did itself at every restart before) rather than failing with SQLITE_BUSY.
       // A worker stuck on a slow disk must not hold the commits for long.
       holdTimer = setTimeout(release, HOLD_MAX_MS);
-      void ckpt.run(true).then(release);
+      void ckpt.run().then(release);
     });
   }
 
