@@ -10,8 +10,8 @@
  * addresses is reported `suppressed`. A raw bounce mail (for hosts that read a bounce
  * mailbox) goes through the same processor.
  *
- *   npx tsx examples/feedback-server.ts                             # 200 extra SendGrid events
- *   MAILPUSH_EXAMPLE_QUICK=1 npx tsx examples/feedback-server.ts    # 20
+ *   npx tsx examples/feedback-server.ts                             # 200 extra SendGrid events, an export of 20,000 bounces
+ *   MAILPUSH_EXAMPLE_QUICK=1 npx tsx examples/feedback-server.ts    # 20 and 2,000
  *
  * In production: drop the test signers and the `fetcher` option, give SNS your topic ARN and
  * SendGrid's verification key (Mail Settings > Event Webhook > Signature Verification), and
@@ -30,6 +30,7 @@ import { createSendGridTestSigner, createSnsTestSigner } from '../src/testing/fe
 
 const QUICK = process.env.MAILPUSH_EXAMPLE_QUICK === '1';
 const EXTRA_EVENTS = QUICK ? 20 : 200;
+const EXPORT_EVENTS = QUICK ? 2_000 : 20_000;
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:ses-feedback';
 
 // 1. The mailer whose suppression list the feedback updates, and the host's "database".
@@ -182,6 +183,27 @@ for (const to of ['jane@example.com', 'kim@example.net', 'mary@example.org']) {
 // mailer's own List-Unsubscribe requirement for this message.
 const marketing = await mailer.send({ from: 'shop@shop.example', to: 'cleo@example.com', subject: 'Spring sale', text: 'Sale!', category: 'marketing', tags: { list: '42' } }, { skipMarketingCompliance: true });
 console.log(`marketing to cleo@example.com (list 42): ${(await marketing.done()).recipients[0]?.status ?? 'unknown'}`);
+
+// 9. A large batch: a nightly export of hard bounces from the provider's API (here made up),
+// already parsed by the host. With `keepEvents: false` the result lists no event and each one is
+// garbage once it has been through the hooks (see the README's event-loop section); the batch's
+// own `onEvent` counts what it needs.
+const exported: FeedbackEvent[] = Array.from({ length: EXPORT_EVENTS }, (_, i) => ({
+  type: 'bounced',
+  provider: 'sendgrid',
+  recipient: `gone${i}@example.net`,
+  timestamp: Date.now(),
+  eventId: `export-${i}`,
+  hard: true,
+  reason: 'userunknown',
+  status: '5.1.1',
+  raw: {},
+}));
+let exportedHard = 0;
+const nightly = await processor.ingest(exported, { keepEvents: false, onEvent: (event) => void (event.hard === true && exportedHard++) });
+console.log(`nightly export: ${nightly.processed} events processed (${nightly.events.length} kept in the result), ${exportedHard} hard, ${nightly.suppressed} suppressed`);
+const afterExport = await mailer.send({ from: 'shop@shop.example', to: 'gone7@example.net', subject: 'Your order', text: 'Thanks!' });
+console.log(`send to gone7@example.net: ${(await afterExport.done()).recipients[0]?.status ?? 'unknown'}`);
 
 await new Promise<void>((resolve) => server.close(() => resolve()));
 await mailer.close();

@@ -80,6 +80,9 @@ const expectations: Record<string, (out: string) => void> = {
     expect(out).toMatch(/^bounce mailbox: bounce, 1 event, 1 suppressed$/m);
     expect(out).toMatch(/^send to jane@example\.com: suppressed$/m);
     expect(out).toMatch(/^send to kim@example\.net: sent$/m);
+    // A large export ingested with keepEvents: false: nothing kept in the result, every event through the hooks.
+    expect(out).toMatch(/^nightly export: 2000 events processed \(0 kept in the result\), 2000 hard, 2000 suppressed$/m);
+    expect(out).toMatch(/^send to gone7@example\.net: suppressed$/m);
     expect(out).toContain('Server closed; the memory transport sent 2 message(s).');
   },
   'scale-out.ts': (out) => {
