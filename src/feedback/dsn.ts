@@ -53,6 +53,7 @@ import {
   MAILER_TEXT,
   MAX_BOUNCE_RECIPIENTS,
   commandToken,
+  dominoRecipients,
   echoedRecipients,
   errorLines,
   findStatus,
@@ -501,7 +502,15 @@ function fromText(address: string, ctx: Context, single: boolean, wholeText: str
     diagnosticType: MAILER_TEXT.test(diagText) ? 'X-Unix' : undefined,
     remoteHost: hostInText(diagText),
     address,
-    fallback: state?.reason ?? statusReason(ctx.statusTable, status) ?? provisionalReason(ctx.mta, diagText) ?? ctx.mda() ?? ctx.fallback,
+    // A report that gives this recipient no line of its own nor any shared error line: its
+    // family's own wording anywhere in the report (Verizon's `Error: No valid recipients for this MM`).
+    fallback:
+      state?.reason ??
+      statusReason(ctx.statusTable, status) ??
+      provisionalReason(ctx.mta, diagText) ??
+      (diagText === '' && ctx.mta !== undefined ? provisionalReason(ctx.mta, ctx.text.slice(0, 8192)) : undefined) ??
+      ctx.mda() ??
+      ctx.fallback,
     classifier: ctx.classifier,
   });
 
@@ -625,9 +634,12 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
 
   const recipients: BouncedRecipient[] = [];
   const seen = new Set<string>();
+  // Lotus Domino: the recipient its text names under "was not delivered to:" is the one, as the
+  // reference reads it, when its delivery-status part names a single other address.
+  const domino = mta?.id === 'domino' && dsnRecipients.length === 1 ? dominoRecipients(report.lines, excluded) : [];
   if (dsnRecipients.length > 0) {
     for (const fields of dsnRecipients) {
-      const address = dsnAddress(fields)!;
+      const address = domino.length === 1 ? domino[0]! : dsnAddress(fields)!;
       if (seen.has(address.toLowerCase())) continue;
       seen.add(address.toLowerCase());
       recipients.push(fromDsn(fields, address, ctx, dsnRecipients.length === 1));

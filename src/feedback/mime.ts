@@ -763,10 +763,16 @@ function removeBlocks(html: string, tag: string): string {
   return out + html.slice(pos);
 }
 
-/** HTML as plain text: blocks become lines, tags go, entities are decoded. Linear time. */
+/** An `<a href="mailto:...">text</a>` link: the address (group 1) and the link text (group 2). */
+const MAILTO_LINK = /<a\b[^>]{0,500}?\bhref\s{0,3}=\s{0,3}["']?mailto:([^"'<>\s?&]{3,320})[^>]{0,500}>([^<]{0,500})<\/a\s{0,3}>/gi;
+
+/** HTML as plain text: blocks become lines, tags go, `mailto:` links keep their address, entities are decoded. Linear time. */
 export function htmlToText(html: string): string {
   let h = html.length > MAX_HTML ? html.slice(0, MAX_HTML) : html;
   h = removeBlocks(removeBlocks(removeBlocks(h, 'style'), 'script'), 'head');
+  // A link whose text is a name (`<a href="mailto:ann@b.example">Ann Lee</a>`, Exchange's HTML-only
+  // reports): the address stays, written after the name, since the tags go.
+  if (h.includes('mailto:')) h = h.replace(MAILTO_LINK, (m, address: string, text: string) => (text.includes('@') ? text : `${text} &lt;${address}&gt;`));
   h = h
     .replace(/<(?:br|\/p|\/div|\/tr|\/li|\/h\d|\/table|p|div|tr|li|hr)\b[^>]{0,1000}>/gi, '\n')
     .replace(/<\/?(?:td|th)\b[^>]{0,1000}>/gi, ' ')
@@ -802,6 +808,8 @@ const ADDRESS_ONE = new RegExp(ADDRESS_IN_TEXT.source);
 
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+)*$/;
 const QUOTED_LOCAL = /^"(?:[^"\\\r\n]|\\[^\r\n]){1,62}"$/;
+/** `local@[192.0.2.1]` or `local@[IPv6:2001:db8::1]`: the local part (1) and the address literal (2). */
+const ADDRESS_LITERAL = /^([^@\s]{1,64})@(\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[\da-f:.]{2,45})\])$/i;
 const DOMAIN_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?$/u;
 
 /**
@@ -820,6 +828,9 @@ export function sanitizeAddress(value: string | undefined): string | undefined {
   const angle = /<([^<>]*)>/.exec(v);
   if (angle) v = angle[1]!;
   v = v.trim().replace(/^mailto:/i, '').replace(/^['`]+|['`.,;:]+$/g, '');
+  // An address literal as the domain (`ann@[192.0.2.1]`, RFC 5321): kept as it is written.
+  const literal = ADDRESS_LITERAL.exec(v);
+  if (literal !== null) return LOCAL_PART.test(literal[1]!) && literal[1]!.length <= 64 ? `${literal[1]!}@${literal[2]!.toLowerCase()}` : undefined;
   if (v.length === 0 || v.length > 254 || /[\s\u0000-\u001f\u007f<>()[\],;:\\]/.test(v.replace(/^"[^"]*"/, 'q'))) return undefined;
   const at = v.lastIndexOf('@');
   if (at <= 0 || at === v.length - 1) return undefined;

@@ -63,7 +63,7 @@ export const MTA_SIGNATURES: readonly MtaSignature[] = Object.freeze([
   { id: 'facebook', from: /@(?:[\w-]+\.)*facebook\.com\b/i },
   { id: 'messagelabs', from: /@messagelabs\.com\b/i },
   { id: 'apple', from: /@(?:[\w-]+\.)*(?:apple|icloud|mac|me)\.com\b/i, body: /Delivery Notification|Internet Mail Delivery|Reporting-MTA/i },
-  { id: 'verizon', from: /@(?:[\w-]+\.)*(?:vtext|verizon(?:wireless)?)\.(?:com|net)\b/i },
+  { id: 'verizon', from: /@(?:[\w-]+\.)*(?:vtext|vzwpix|verizon(?:wireless)?)\.(?:com|net)\b/i },
   // au (EZweb): a recipient's spam filter marks the report `X-SPASIGN: NG`.
   { id: 'ezweb', from: /@(?:[\w-]+\.)*(?:ezweb\.ne\.jp|au\.com)\b/i, headers: /^X-SPASIGN:[ \t]*NG\b/im, fallbackReason: 'filtered' },
   { id: 'ezweb', from: /@(?:[\w-]+\.)*(?:ezweb\.ne\.jp|au\.com)\b/i },

@@ -306,8 +306,13 @@ export const MAILER_TEXT = /\bpipe to \||\bcommand output:|\bmailer error\b|\bpr
 
 /** Local parts that are never the bounced recipient of a report. */
 const SYSTEM_LOCAL = /^(?:mailer-?daemon|post_?master|mail-?daemon|mdaemon|double-bounce)$/i;
-/** Text just before an address that makes it a forwarding address or a contact, not a recipient. */
-const OTHER_BEFORE = /(?:please try|\btry|forward(?:ed|ing)? to|new (?:e-?mail )?address(?: is)?|\bcontact|write to|reply to|send (?:it |mail )?to)\s{0,3}[:=]?\s{0,3}[<"'(]{0,2}$/i;
+/**
+ * Text just before an address that makes it a forwarding address or a contact, not a recipient.
+ * `send to` only as advice (`please send mail to`), not where sending failed (`Failed to send to
+ * <ann@...>`, `Unable to send to ann@...`: that address is the recipient).
+ */
+const OTHER_BEFORE =
+  /(?:please try|\btry|forward(?:ed|ing)? to|new (?:e-?mail )?address(?: is)?|\bcontact|write to|reply to|(?<!(?:fail(?:ed|ure)?|unable|trying|attempting|attempted|tried|error) to |(?:could|can|did|will|was) ?not |(?:couldn|can|didn|won|wasn)'?t )send (?:it |mail )?to)\s{0,3}[:=]?\s{0,3}[<"'(]{0,2}$/i;
 /**
  * Text just before an address that makes it a help or complaint address of the reporting
  * system (`please email support@...`, `contact your administrator at admin@...`, `report false
@@ -437,6 +442,29 @@ export function subjectRecipients(subject: string, excluded: ReadonlySet<string>
   if (!subject.includes('@')) return [];
   const found = recipientOnly(allAddresses(subject.length > 998 ? subject.slice(0, 998) : subject, 5), excluded);
   return found.length === 1 ? found : [];
+}
+
+/** Lotus Domino's title of its recipient list: `was not delivered to:`, then the addresses, then `because:`. */
+const NOT_DELIVERED_TO = /^\s*was not delivered to:\s*$/i;
+
+/**
+ * The recipients a Lotus Domino report lists under `was not delivered to:` (up to `because:`),
+ * which the reference's reader takes as the recipients even when the report's delivery-status
+ * part names another address (the address after Domino rewrote it).
+ *
+ * @example
+ * dominoRecipients(['Your message', 'was not delivered to:', '', '  ann@b.example', '', 'because:'], new Set()); // ['ann@b.example']
+ */
+export function dominoRecipients(lines: readonly string[], excluded: ReadonlySet<string>): string[] {
+  const start = lines.findIndex((l) => l.length < 80 && NOT_DELIVERED_TO.test(l));
+  if (start < 0) return [];
+  const out: string[] = [];
+  for (let i = start + 1; i < lines.length && i < start + 40; i++) {
+    const line = lines[i]!;
+    if (/^\s*because:\s*$/i.test(line)) break;
+    for (const a of recipientOnly(allAddresses(line, 5), excluded)) if (!out.includes(a)) out.push(a);
+  }
+  return out;
 }
 
 /** Envelope-recipient fields of a returned message, most specific first (the first found is the one the message was delivered to). */
