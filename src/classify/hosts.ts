@@ -286,7 +286,10 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
   {
     id: 'microsoft',
     hosts: ['.prod.outlook.com', '.protection.outlook.com'],
-    tokens: ['resolver.adr.', 'resolver.rst.', '.prod.outlook.com', '.protection.outlook.com'],
+    // Also Microsoft's own three-digit X.4.3NN statuses (DNS and queue failures of Exchange
+    // Online), which the reference's Office 365 reader maps by code: 4/5.4.312 networkerror,
+    // 5.4.316 expired; no other mail system uses them.
+    tokens: ['resolver.adr.', 'resolver.rst.', '.prod.outlook.com', '.protection.outlook.com', '4.4.312', '5.4.312', '4.4.316', '5.4.316', '5.4.310', '5.4.311'],
     decide(f: HostFacts): HostAnswer | undefined {
       const st = f.status;
       if (st === undefined) return undefined;

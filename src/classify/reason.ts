@@ -28,6 +28,7 @@ import { findHostRule, HOST_RULES } from './hosts.js';
 import type { HostRule } from './hosts.js';
 import { matchPhrases, REASON_PHRASES } from './phrases.js';
 import type { Phrase, ReasonFamily } from './phrases.js';
+import { OVERRIDE_ONLY, REFERENCE_PHRASES, referenceWording } from './reference.js';
 
 /**
  * Which rule decided a recipient's reason, for debugging and for users who extend the rules.
@@ -65,6 +66,12 @@ export interface BounceDecision {
   readonly matched?: string;
   /** The SMTP command the decision took into account, when known. */
   readonly command?: string;
+  /**
+   * An earlier family that matched only through mailpush's wider wording and was overridden by
+   * the reference's own evidence for this one (`'blocked: ip blocked'`): the reference's rule
+   * for the earlier family would not have fired on this text.
+   */
+  readonly overrode?: string;
 }
 
 /** What the decision reads about one recipient. */
@@ -271,6 +278,26 @@ interface Facts {
 interface Hit {
   readonly rule: string;
   readonly matched?: string;
+  /**
+   * A phrase hit whose family has a reference list (`./reference.ts`) that the text does not
+   * match: only mailpush's wider wording found it. Such a hit yields to a later family that
+   * the reference's own evidence decides (see {@link decideBounceReason}).
+   */
+  readonly wider?: boolean;
+  /** The held wider-wording hit this one overrode (`family: phrase`). */
+  readonly overrode?: string;
+}
+
+/**
+ * A phrase hit of `family`: marked `wider` when the family has a reference list that the text
+ * does not match; with the reference's own phrase as `matched` when it does.
+ */
+function phraseHit(f: Facts, family: ReasonFamily, rule: string, matched: string): Hit {
+  const list = REFERENCE_PHRASES[family];
+  if (list === undefined) return { rule, matched };
+  const own = matchPhrases(f.text, list);
+  if (own !== undefined) return { rule, matched: own };
+  return OVERRIDE_ONLY.has(family) ? { rule, matched } : { rule, matched, wider: true };
 }
 
 function phrase(f: Facts, family: ReasonFamily): string | undefined {
@@ -287,7 +314,7 @@ function common(f: Facts, family: ReasonFamily, useStatus = true): Hit | undefin
   if (f.provisional === family) return { rule: 'first-pass/provisional' };
   if (useStatus && f.statusFamily === family) return { rule: 'first-pass/status', matched: f.status! };
   const m = phrase(f, family);
-  return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
+  return m === undefined ? undefined : phraseHit(f, family, 'first-pass/phrase', m);
 }
 
 /** Quotas of the sender (per day, per hour, per message rate): rate limits, not a full mailbox. */
@@ -325,6 +352,18 @@ const NOT_REALLY_UNKNOWN: readonly ReasonFamily[] = ['norelaying', 'blocked', 'm
  * rule), so "Recipient address rejected: sender unknown" is not `rejected`.
  */
 const NOT_SENDER: readonly Phrase[] = ['recipient address rejected', 'sender ip address rejected', '5.1.0 address rejected'];
+
+/**
+ * Whether `other`'s wording keeps a user-unknown status from deciding. Where the reference has
+ * its own list of the family (blocked, rejected, notaccept), only that list counts, as in the
+ * reference's UserUnknown rule (`Sisimai::Reason::<other>->match`): mailpush's wider wording
+ * of those families ("your IP is blocked", "sender unknown") does not turn a 5.1.1 into them.
+ */
+function vetoesUnknown(f: Facts, other: ReasonFamily): boolean {
+  if (other === 'rejected') return senderPhrase(f) !== undefined;
+  if (phrase(f, other) === undefined) return false;
+  return referenceWording(f.text, other) !== 'wider';
+}
 
 /** Sender wording, unless the text says a recipient or the client IP was refused. */
 function senderPhrase(f: Facts): string | undefined {
@@ -410,12 +449,13 @@ const CLIENT_REFUSED: readonly Phrase[] = ['helo command rejected', 'ehlo comman
 /**
  * Host-unknown wording that is not part of a DNS-failure or null-MX phrase: "host not found"
  * inside "host not found, try again" (a temporary lookup failure) or "name server: .: host not
- * found" (an MX of ".", RFC 7505 null MX) does not say the domain does not exist.
+ * found" (an MX of ".", RFC 7505 null MX) does not say the domain does not exist. With
+ * `referenceOnly`, the reference's own wording only (HOST_UNKNOWN_REFERENCE).
  */
-function hostUnknownPhrase(f: Facts): string | undefined {
+function hostUnknownPhrase(f: Facts, referenceOnly = false): string | undefined {
   // A specific null-MX status (5.1.10, 4.3.2) is not overridden by wording about the domain.
   if (f.statusFamily === 'notaccept') return undefined;
-  const list = f.statusFamily !== undefined && LOOKUP_EXPLAINED.has(f.statusFamily) ? HOST_UNKNOWN_REFERENCE : REASON_PHRASES.hostunknown;
+  const list = referenceOnly || (f.statusFamily !== undefined && LOOKUP_EXPLAINED.has(f.statusFamily)) ? HOST_UNKNOWN_REFERENCE : REASON_PHRASES.hostunknown;
   const m = list === REASON_PHRASES.hostunknown ? phrase(f, 'hostunknown') : matchPhrases(f.text, list);
   if (m === undefined) return undefined;
   // The recipient's domain is judged from RCPT on: "host not found" before it, or in a refusal
@@ -467,7 +507,7 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
       if (f.statusFamily === 'userunknown') {
         // X.1.1 is "bad destination mailbox", unless the text says the refusal was about
         // relaying, the client, the quota, a move, the sender or a domain accepting no mail.
-        for (const other of NOT_REALLY_UNKNOWN) if ((other === 'rejected' ? senderPhrase(f) : phrase(f, other)) !== undefined) return undefined;
+        for (const other of NOT_REALLY_UNKNOWN) if (vetoesUnknown(f, other)) return undefined;
         return { rule: 'first-pass/status', matched: f.status! };
       }
       // Unknown-user wording is an unknown user when it answers RCPT TO, or when it is the
@@ -526,7 +566,7 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
         s === 'systemerror';
       if (!counts) return undefined;
       const m = senderPhrase(f);
-      return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
+      return m === undefined ? undefined : phraseHit(f, 'rejected', 'first-pass/phrase', m);
     },
   ],
   [
@@ -543,7 +583,11 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
         return { rule: 'first-pass/status', matched: f.status! };
       }
       const m = hostUnknownPhrase(f);
-      return m === undefined ? undefined : { rule: 'first-pass/phrase', matched: m };
+      if (m === undefined) return undefined;
+      // The reference's own wording (HOST_UNKNOWN_REFERENCE) decides; wider wording ("host not
+      // found", "NXDOMAIN") yields to a later family that the reference's wording decides.
+      const own = hostUnknownPhrase(f, true) !== undefined;
+      return own ? { rule: 'first-pass/phrase', matched: m } : { rule: 'first-pass/phrase', matched: m, wider: true };
     },
   ],
   [
@@ -564,6 +608,7 @@ function verdict(family: ReasonFamily, hit: Hit, f: Facts, action: string | unde
   const decidedBy: { -readonly [K in keyof BounceDecision]: BounceDecision[K] } = { rule: hit.rule, family };
   if (hit.matched !== undefined) decidedBy.matched = hit.matched.length > 120 ? hit.matched.slice(0, 120) : hit.matched;
   if (f.command !== undefined) decidedBy.command = f.command;
+  if (hit.overrode !== undefined) decidedBy.overrode = hit.overrode.length > 120 ? hit.overrode.slice(0, 120) : hit.overrode;
   return { reason: CATEGORY[family], hard: hardFlag(family, action, hardSource), decidedBy: Object.freeze(decidedBy) };
 }
 
@@ -592,6 +637,17 @@ export function hardFlag(family: ReasonFamily, action: string | undefined, statu
   const code = /(?:^|[^\d.])([245])\.\d{1,3}\.\d{1,3}/.exec(s)?.[1] ?? /(?:^|[^\d.])([245])\d\d(?![\d.])/.exec(s)?.[1];
   if (code === '5') return true;
   return !TEMPORARY.test(s);
+}
+
+/**
+ * Whether a hit rests on the reference's own evidence: a status, a provisional reason, a reply
+ * code, or a phrase of a family whose reference list (`./reference.ts`) matches. A phrase of a
+ * family with no reference list there is mailpush's wording as a whole, which does not
+ * override a held hit that came earlier in the order.
+ */
+function referenceEvidence(hit: Hit, family: ReasonFamily, f: Facts): boolean {
+  if (!hit.rule.endsWith('/phrase') && !hit.rule.endsWith('/own-verdict') && !hit.rule.endsWith('/no-account')) return true;
+  return referenceWording(f.text, family) === 'reference';
 }
 
 /** The SMTP command in the reference's spelling: a real verb or `CONN`, else undefined. */
@@ -689,11 +745,25 @@ function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): Reaso
   // 3. Success.
   if (facts.statusFamily === 'delivered') return done('delivered', { rule: 'delivered', matched: status! });
 
-  // 4. First pass.
+  // 4. First pass. A hit found only by wider wording (`Hit.wider`) is held: the reference's
+  // rule for that family would not fire, so a later family that the reference's own evidence
+  // decides (a status, a provisional reason, its own list) wins; anything else does not, and
+  // the held hit stands as it did in the order.
+  let held: [ReasonFamily, Hit] | undefined;
+  const wins = (family: ReasonFamily, hit: Hit): ReasonVerdict | undefined => {
+    if (hit.wider === true) {
+      held ??= [family, hit];
+      return undefined;
+    }
+    if (held === undefined) return done(family, hit);
+    if (!referenceEvidence(hit, family, facts)) return done(held[0], held[1]);
+    return done(family, { ...hit, overrode: `${held[0]}: ${held[1].matched ?? ''}` });
+  };
   if (facts.smtp) {
     for (const [family, test] of FIRST_PASS) {
       const hit = test(facts);
-      if (hit !== undefined) return done(family, hit);
+      const v = hit === undefined ? undefined : wins(family, hit);
+      if (v !== undefined) return v;
     }
   }
 
@@ -713,8 +783,13 @@ function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): Reaso
     // domain accepts no mail (null MX, no mail exchanger), which says what the lookup found.
     if (family === 'networkerror' && matchPhrases(text, NETWORK_FAILURE) === undefined && phrase(facts, 'notaccept') !== undefined) continue;
     const m = phrase(facts, family);
-    if (m !== undefined) return done(family, { rule: 'second-pass/phrase', matched: m });
+    const v = m === undefined ? undefined : wins(family, phraseHit(facts, family, 'second-pass/phrase', m));
+    if (v !== undefined) return v;
   }
+  // A held hit of wider wording stands over the generic status and the fallbacks, as it did in
+  // the order; not over a local delivery program's report (X-Unix), which the reference calls
+  // mailererror when no list of its own matched: wider remote-system wording does not describe it.
+  if (held !== undefined && (facts.smtp || held[0] === 'mailererror')) return done(held[0], held[1]);
   if (sr !== undefined) return done(sr, { rule: 'second-pass/status', matched: status! });
 
   // 6. Fallbacks.
