@@ -24,8 +24,15 @@ export interface MemoryQueueStore extends QueueStore {
 /** Jobs of a done slot (none): the slot keeps no job alive until compaction. */
 const NO_JOBS: Job[] = [];
 
-/** Done slots that may wait for compaction before the columns are rebuilt. */
-const MAX_DONE_SLOTS = 1024;
+/**
+ * Slots per chunk. Compaction rebuilds one chunk at a time (at most this many entries moved and
+ * re-indexed in one turn), never the whole store: with 100,000 queued messages a whole-store
+ * rebuild was one synchronous turn of several milliseconds.
+ */
+const CHUNK = 1024;
+
+/** Done slots a chunk may hold before it is compacted (with more than half of it done). */
+const MIN_DONE_TO_COMPACT = 32;
 
 /** Index of the job with this id among `held`, or -1. Messages hold few jobs: a scan. */
 function indexOfId(held: OneOrMany<Job>, id: string): number {
@@ -35,10 +42,23 @@ function indexOfId(held: OneOrMany<Job>, id: string): number {
 }
 
 /**
+ * Up to {@link CHUNK} slots in the order added, as columns. A done slot (no unfinished job left)
+ * has no message and waits for the chunk's compaction; only its sequence is read then.
+ */
+class Chunk {
+  messages: (NormalizedMessage | undefined)[] = [];
+  jobs: OneOrMany<Job>[] = [];
+  /** Insertion sequence of each slot, increasing (across chunks too): the cursors of `page()`. */
+  seqs: number[] = [];
+  done = 0;
+}
+
+/**
  * Creates an in-memory {@link QueueStore}. It keeps the scheduler's own job objects (no copy)
- * in columns, one slot per message in the order added: a queued message costs its three
- * column entries (message, jobs, sequence) and a `Map` entry from its id to its slot, no
- * object of its own (~60 B; with an entry object per message it was ~100 B).
+ * in columns, one slot per message in the order added, in chunks of 1,024 slots: a queued
+ * message costs its three column entries (message, jobs, sequence) and a `Map` entry from its
+ * id to its slot, no object of its own (~60 B; with an entry object per message it was ~100 B).
+ * A chunk more than half done is compacted on its own (at most 1,024 entries moved in a turn).
  * `status(id)` answers while the message has unfinished jobs; a finished message is forgotten at once.
  *
  * @example
@@ -48,60 +68,81 @@ function indexOfId(held: OneOrMany<Job>, id: string): number {
  * ```
  */
 export default function memoryQueueStore(): MemoryQueueStore {
-  // Columns by slot, in the order messages were added. A done slot (no unfinished job left)
-  // has no message and waits for compaction; only its sequence is read then.
-  let messages: (NormalizedMessage | undefined)[] = [];
-  let jobsOf: OneOrMany<Job>[] = [];
-  /** Insertion sequence of each slot, increasing: the cursors of `page()`. */
-  let seqs: number[] = [];
-  let doneSlots = 0;
-  /** Rebuilt columns: a `recover()` walk finds its place again by sequence. */
-  let generation = 0;
+  /** The chunks in order; `chunks[k]` is chunk number `firstChunk + k`. */
+  const chunks: Chunk[] = [new Chunk()];
+  let firstChunk = 0;
+  /** Bumped when slots move (a chunk compacted or dropped): a walk finds its place again by sequence. */
+  let moves = 0;
   /** Results recorded so far, by message id: only messages that have some (few while queued). */
   const resultsOf = new Map<string, StoredResult[]>();
   /**
-   * Slot of each unfinished message by id: a small integer per entry, no object (an open-
-   * addressing Int32Array index in JS saved ~26 B more per message but hashed each 36-character
-   * id in JS on every lookup, ~0.2 us per message against V8's cached string hashes).
+   * Slot of each unfinished message by id, `chunk number * CHUNK + index`: a small integer per
+   * entry, no object (an open-addressing Int32Array index in JS saved ~26 B more per message
+   * but hashed each 36-character id in JS on every lookup, ~0.2 us per message against V8's
+   * cached string hashes).
    */
   const slotOf = new Map<string, number>();
   let jobCount = 0;
   let seq = 0;
 
-  /** Slot of the unfinished message with this id, or -1. */
-  const find = (id: string): number => slotOf.get(id) ?? -1;
+  /** The chunk of a slot (its index in the chunk is `slot % CHUNK`). */
+  const chunkOf = (slot: number): Chunk => chunks[Math.floor(slot / CHUNK) - firstChunk] as Chunk;
 
-  /** Drops the done slots from the columns and indexes the rest again. */
-  const compact = (): void => {
+  /** Drops the done slots of chunk `k` and indexes its other slots again (at most CHUNK). */
+  const compact = (k: number): void => {
+    const c = chunks[k] as Chunk;
+    moves++;
+    if (c.done === c.messages.length) {
+      if (k === 0 && chunks.length > 1) {
+        // Empty chunks at the front go (a queue mostly finishes its oldest messages first).
+        chunks.shift();
+        firstChunk++;
+        while (chunks.length > 1 && (chunks[0] as Chunk).done === (chunks[0] as Chunk).messages.length) {
+          chunks.shift();
+          firstChunk++;
+        }
+        return;
+      }
+      c.messages = [];
+      c.jobs = [];
+      c.seqs = [];
+      c.done = 0;
+      return;
+    }
+    const base = (firstChunk + k) * CHUNK;
     const m: (NormalizedMessage | undefined)[] = [];
     const j: OneOrMany<Job>[] = [];
     const q: number[] = [];
-    for (let i = 0; i < messages.length; i++) {
-      if (messages[i] === undefined) continue;
-      m.push(messages[i]);
-      j.push(jobsOf[i] as OneOrMany<Job>);
-      q.push(seqs[i] as number);
+    for (let i = 0; i < c.messages.length; i++) {
+      const message = c.messages[i];
+      if (message === undefined) continue;
+      if (i !== m.length) slotOf.set(message.id, base + m.length);
+      m.push(message);
+      j.push(c.jobs[i] as OneOrMany<Job>);
+      q.push(c.seqs[i] as number);
     }
-    messages = m;
-    jobsOf = j;
-    seqs = q;
-    doneSlots = 0;
-    generation++;
-    for (let i = 0; i < messages.length; i++) slotOf.set((messages[i] as NormalizedMessage).id, i);
+    c.messages = m;
+    c.jobs = j;
+    c.seqs = q;
+    c.done = 0;
   };
 
   const finish = (slot: number): void => {
-    const id = (messages[slot] as NormalizedMessage).id;
+    const k = Math.floor(slot / CHUNK) - firstChunk;
+    const c = chunks[k] as Chunk;
+    const i = slot % CHUNK;
+    const id = (c.messages[i] as NormalizedMessage).id;
     slotOf.delete(id);
     if (resultsOf.size > 0) resultsOf.delete(id);
     // Only the sequence is read from a done slot: let the message and its jobs go now (a busy
     // mailer finishes ~1,000 messages between compactions; kept, they would all survive the
     // next young-generation GC and be copied).
-    messages[slot] = undefined;
-    jobsOf[slot] = NO_JOBS;
-    doneSlots++;
-    // Compaction keeps the columns within twice the live messages: amortized O(1) per message.
-    if (doneSlots > MAX_DONE_SLOTS && doneSlots * 2 > messages.length) compact();
+    c.messages[i] = undefined;
+    c.jobs[i] = NO_JOBS;
+    const done = ++c.done;
+    // A chunk is compacted when more than half of it is done: amortized O(1) per message, and
+    // never more than one chunk (CHUNK slots) in one turn.
+    if (done === c.messages.length ? (k === 0 && chunks.length > 1) || done >= MIN_DONE_TO_COMPACT : done >= MIN_DONE_TO_COMPACT && done * 2 > c.messages.length) compact(k);
   };
 
   const settle = (id: string, results: readonly StoredResult[] | undefined): void => {
@@ -111,15 +152,30 @@ export default function memoryQueueStore(): MemoryQueueStore {
     else for (const r of results) held.push(r);
   };
 
-  const entryAt = (slot: number): StoredEntry => {
-    const message = messages[slot] as NormalizedMessage;
-    const jobs = copyOf(jobsOf[slot] as OneOrMany<Job>);
+  const entryAt = (c: Chunk, i: number): StoredEntry => {
+    const message = c.messages[i] as NormalizedMessage;
+    const jobs = copyOf(c.jobs[i] as OneOrMany<Job>);
     const results = resultsOf.size === 0 ? undefined : resultsOf.get(message.id);
     return results === undefined ? { message, jobs } : { message, jobs, results: results.slice() };
   };
 
-  /** First slot whose sequence is above `after` (binary search: sequences increase). */
+  /**
+   * Position (`k * CHUNK + i`: chunk `chunks[k]`, index `i`) of the first slot whose sequence is
+   * above `after`. Sequences increase across chunks: the chunks are scanned from the last (few
+   * per 1,024 messages), then one is searched.
+   */
   const firstAfter = (after: number): number => {
+    let k = chunks.length - 1;
+    // The first chunk whose last sequence is above `after` (empty chunks are passed over).
+    let found = chunks.length;
+    for (; k >= 0; k--) {
+      const seqs = (chunks[k] as Chunk).seqs;
+      if (seqs.length === 0) continue;
+      if ((seqs[seqs.length - 1] as number) <= after) break;
+      found = k;
+    }
+    if (found === chunks.length) return found * CHUNK;
+    const seqs = (chunks[found] as Chunk).seqs;
     let lo = 0;
     let hi = seqs.length;
     while (lo < hi) {
@@ -127,7 +183,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
       if ((seqs[mid] as number) <= after) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    return found * CHUNK + lo;
   };
 
   return {
@@ -137,37 +193,48 @@ export default function memoryQueueStore(): MemoryQueueStore {
       if (jobs.length === 0) return;
       const message = entry.message;
       // The same message added again replaces the one held.
-      const old = find(message.id);
-      if (old >= 0) {
-        jobCount -= countOf(jobsOf[old] as OneOrMany<Job>);
+      const old = slotOf.get(message.id);
+      if (old !== undefined) {
+        jobCount -= countOf(chunkOf(old).jobs[old % CHUNK] as OneOrMany<Job>);
         finish(old);
       }
-      const slot = messages.length;
-      messages.push(message);
-      jobsOf.push(oneOrMany(jobs));
-      seqs.push(++seq);
+      let k = chunks.length - 1;
+      let c = chunks[k] as Chunk;
+      if (c.messages.length === CHUNK) {
+        c = new Chunk();
+        chunks.push(c);
+        k++;
+      }
+      const slot = (firstChunk + k) * CHUNK + c.messages.length;
+      c.messages.push(message);
+      c.jobs.push(oneOrMany(jobs));
+      c.seqs.push(++seq);
       jobCount += jobs.length;
       const results = entry.results;
       if (results !== undefined && results.length > 0) resultsOf.set(message.id, results.slice());
       slotOf.set(message.id, slot);
     },
     update(job: Job, results?: readonly StoredResult[]) {
-      const slot = find(job.messageRef);
-      if (slot < 0) return;
-      const held = jobsOf[slot] as OneOrMany<Job>;
+      const slot = slotOf.get(job.messageRef);
+      if (slot === undefined) return;
+      const c = chunkOf(slot);
+      const s = slot % CHUNK;
+      const held = c.jobs[s] as OneOrMany<Job>;
       const i = indexOfId(held, job.id);
       if (i < 0) {
-        jobsOf[slot] = withAdded(held, [job]);
+        c.jobs[s] = withAdded(held, [job]);
         jobCount++;
       } else if (itemAt(held, i) !== job) {
-        jobsOf[slot] = withReplaced(held, i, job);
+        c.jobs[s] = withReplaced(held, i, job);
       }
       settle(job.messageRef, results);
     },
     remove(job: Job, results?: readonly StoredResult[]) {
-      const slot = find(job.messageRef);
-      if (slot < 0) return;
-      const held = jobsOf[slot] as OneOrMany<Job>;
+      const slot = slotOf.get(job.messageRef);
+      if (slot === undefined) return;
+      const c = chunkOf(slot);
+      const s = slot % CHUNK;
+      const held = c.jobs[s] as OneOrMany<Job>;
       const i = indexOfId(held, job.id);
       if (i < 0) {
         settle(job.messageRef, results);
@@ -178,23 +245,38 @@ export default function memoryQueueStore(): MemoryQueueStore {
       if (countOf(held) === 1) finish(slot);
       else {
         settle(job.messageRef, results);
-        jobsOf[slot] = withRemoved(held, i);
+        c.jobs[s] = withRemoved(held, i);
       }
     },
     *recover() {
-      // Messages may finish (and the columns be compacted) between two entries: the walk
+      // Messages may finish (and chunks be compacted or dropped) between two entries: the walk
       // goes on after the sequence of the last entry given.
-      let gen = generation;
+      let seen = moves;
       let last = 0;
-      for (let i = 0; ; i++) {
-        if (gen !== generation) {
-          gen = generation;
-          i = firstAfter(last);
+      let k = 0;
+      let i = 0;
+      for (;;) {
+        if (seen !== moves) {
+          seen = moves;
+          const at = firstAfter(last);
+          k = Math.floor(at / CHUNK);
+          i = at % CHUNK;
         }
-        if (i >= messages.length) return;
-        if (messages[i] === undefined) continue;
-        last = seqs[i] as number;
-        yield entryAt(i);
+        const c = chunks[k];
+        if (c === undefined) return;
+        if (i >= c.messages.length) {
+          k++;
+          i = 0;
+          continue;
+        }
+        if (c.messages[i] === undefined) {
+          i++;
+          continue;
+        }
+        last = c.seqs[i] as number;
+        const entry = entryAt(c, i);
+        i++;
+        yield entry;
       }
     },
     page(cursor: string | undefined, limit: number): StoredPage {
@@ -208,37 +290,45 @@ export default function memoryQueueStore(): MemoryQueueStore {
       }
       const entries: StoredEntry[] = [];
       let last = after;
-      for (let i = firstAfter(after); i < messages.length; i++) {
-        if (messages[i] === undefined) continue;
-        if (entries.length === limit) return { entries, cursor: String(last) };
-        entries.push(entryAt(i));
-        last = seqs[i] as number;
+      const at = firstAfter(after);
+      for (let k = Math.floor(at / CHUNK), i = at % CHUNK; k < chunks.length; k++, i = 0) {
+        const c = chunks[k] as Chunk;
+        for (; i < c.messages.length; i++) {
+          if (c.messages[i] === undefined) continue;
+          if (entries.length === limit) return { entries, cursor: String(last) };
+          entries.push(entryAt(c, i));
+          last = c.seqs[i] as number;
+        }
       }
       return { entries, cursor: undefined };
     },
     status(id: string): StoredStatus | undefined {
       if (typeof id !== 'string') throw configError('id', 'a message id', id);
-      const slot = find(id);
-      if (slot < 0) return undefined;
+      const slot = slotOf.get(id);
+      if (slot === undefined) return undefined;
+      const c = chunkOf(slot);
+      const s = slot % CHUNK;
       const results = resultsOf.size === 0 ? undefined : resultsOf.get(id);
-      return { id, messageId: (messages[slot] as NormalizedMessage).messageId, jobs: copyOf(jobsOf[slot] as OneOrMany<Job>), results: results?.slice() ?? [] };
+      return { id, messageId: (c.messages[s] as NormalizedMessage).messageId, jobs: copyOf(c.jobs[s] as OneOrMany<Job>), results: results?.slice() ?? [] };
     },
     size: () => jobCount,
     get: (id: string) => {
       // A job id is `<message id>/<n>`: its message holds it.
       if (typeof id !== 'string') return undefined;
-      const slot = find(id.slice(0, id.lastIndexOf('/')));
-      if (slot >= 0) {
-        const held = jobsOf[slot] as OneOrMany<Job>;
+      const slot = slotOf.get(id.slice(0, id.lastIndexOf('/')));
+      if (slot !== undefined) {
+        const held = chunkOf(slot).jobs[slot % CHUNK] as OneOrMany<Job>;
         const i = indexOfId(held, id);
         if (i >= 0) return itemAt(held, i);
       }
       // Jobs given with other ids: look through every message.
-      for (let s = 0; s < messages.length; s++) {
-        if (messages[s] === undefined) continue;
-        const held = jobsOf[s] as OneOrMany<Job>;
-        const i = indexOfId(held, id);
-        if (i >= 0) return itemAt(held, i);
+      for (const c of chunks) {
+        for (let s = 0; s < c.messages.length; s++) {
+          if (c.messages[s] === undefined) continue;
+          const held = c.jobs[s] as OneOrMany<Job>;
+          const i = indexOfId(held, id);
+          if (i >= 0) return itemAt(held, i);
+        }
       }
       return undefined;
     },

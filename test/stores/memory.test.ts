@@ -146,6 +146,40 @@ describe('memory queue store layout', () => {
     expect(seen).toEqual(entries.filter((_, i) => i % 4 === 0).map((e) => e.message.id));
   });
 
+  it('compacts a chunk at a time: no call re-indexes more than 1,024 messages, whatever the order they finish in', () => {
+    // With 100,000 queued, the whole-store compaction moved and re-indexed every live message in
+    // one remove() (49,999 Map writes once half of them were done): one long synchronous turn.
+    const n = 100_000;
+    const entries = Array.from({ length: n }, (_, i) => oneJob(`msg_${i}`));
+    const set = Map.prototype.set;
+    let writes = 0;
+    Map.prototype.set = function (this: Map<unknown, unknown>, k: unknown, v: unknown) {
+      writes++;
+      return set.call(this, k, v);
+    } as typeof set;
+    try {
+      for (const order of ['oldest first', 'newest first', 'scattered']) {
+        const queue = memoryQueueStore();
+        for (const e of entries) queue.add(e);
+        const jobs = entries.map((e) => e.jobs[0]!);
+        if (order === 'newest first') jobs.reverse();
+        if (order === 'scattered') jobs.sort((a, b) => ((Number(a.messageRef.slice(4)) * 7919) % n) - ((Number(b.messageRef.slice(4)) * 7919) % n));
+        let most = 0;
+        for (let i = 0; i < jobs.length; i++) {
+          writes = 0;
+          queue.remove(jobs[i]!);
+          most = Math.max(most, writes);
+          if (i % 9973 === 0) expect(queue.size()).toBe(n - i - 1);
+        }
+        expect(queue.size(), order).toBe(0);
+        expect(most, order).toBeLessThanOrEqual(1024);
+        expect(queue.page(undefined, 10).entries, order).toEqual([]);
+      }
+    } finally {
+      Map.prototype.set = set;
+    }
+  });
+
   it('keeps no object of its own per queued message (under 75 B each)', () => {
     // Before: an entry object (56 B), a Map entry by id (~37-45 B) and a slot, ~100 B per
     // message; now three column slots and a Map entry from the id to the slot.
