@@ -79,6 +79,10 @@ export const REFERENCE_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly P
     'barracudacentral.org',
     ['access from ip address ', ' blocked'],
     ['client host ', ' blocked using'],
+    // DNSBL refusals name the client in other words too ("client [ip] blocked using", "host
+    // [ip] blocked using"): the reference reads them as blocked. Kept whole so that such
+    // refusals are never taken as wider wording.
+    'blocked using',
     ['connections will not be accepted from ', 'spamhaus'],
     ['dnsbl:', 'rbl'],
     ['ip ', ' is blocked by earthlink'],
@@ -152,6 +156,8 @@ export const REFERENCE_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly P
     'sender policy framework violation',
     'spf (sender policy framework) domain authentication fail',
     'spf check: fail',
+    // Google's 5.7.26 sentence, which the reference reads as authfailure.
+    'does not have authentication information or fails to pass',
     [' is not allowed to send mail.', '_401'],
     ['is not allowed to send from <', ' per it\'s spf record'],
   ],

@@ -62,7 +62,7 @@ describe('userunknown and filtered: who refused, and when', () => {
 
   it('a user-unknown status yields when the text says relaying, a block, the quota or a filter refused', () => {
     expect(reasonOf({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 relaying denied', command: 'RCPT' })).toBe('norelaying');
-    expect(reasonOf({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 client host [192.0.2.9] blocked using bl.example.net', command: 'RCPT' })).toBe('blocked');
+    expect(reasonOf({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 client blocked using bl.example.net', command: 'RCPT' })).toBe('blocked');
     expect(reasonOf({ status: '5.1.1', replyCode: 552, text: '552 5.1.1 mailbox is full', command: 'RCPT' })).toBe('mailboxfull');
     expect(reasonOf({ status: '5.1.1', replyCode: 550, text: '550 5.1.1 refused due to recipient preferences', command: 'RCPT' })).toBe('filtered');
   });
