@@ -59,6 +59,7 @@ import {
   findStatus,
   hasEvidence,
   inlineHeaders,
+  listedRecipients,
   oneLine,
   preferStatus,
   readCommand,
@@ -656,6 +657,13 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     if (candidates.length === 0 && (score >= 4 || returnPathEmpty || isSystemSender(view.fromHeader))) candidates.push(...subjectRecipients(view.subject, excluded));
     if (candidates.length === 0 && (score >= 4 || returnPathEmpty || isSystemSender(view.fromHeader)) && originalList !== undefined) {
       candidates.push(...returnedRecipients(originalList, excluded));
+    }
+    // Nobody else: a message its sender sent to itself (the sender's own full mailbox). The
+    // addresses the report lists as recipients at the start of a line, our sender's included.
+    if (candidates.length === 0 && (score >= 4 || returnPathEmpty || isSystemSender(view.fromHeader))) {
+      const own = listedRecipients(report.lines, new Set(fromAddress !== undefined ? [fromAddress.toLowerCase()] : []));
+      for (const [address, list] of recipientBlocks(report.lines, own)) blocks.set(address, list);
+      candidates.push(...own.recipients);
     }
     // A delivery-status part with one recipient block whose address is not usable (`Final-Recipient:
     // LOCAL; ann`, `rfc822; @mx.example`), and one recipient named in the text: the block's fields

@@ -444,6 +444,39 @@ export function subjectRecipients(subject: string, excluded: ReadonlySet<string>
   return found.length === 1 ? found : [];
 }
 
+/** A line that lists an address as a recipient: the address first (after bullets, quotes, `<`), then `:`, `...`, a blank or the end. */
+const LISTED_LINE = /^[\s*\u2022>-]{0,12}[<"'(\[]{0,2}(?:mailto:)?$/i;
+const LISTED_AFTER = /^[>"')\]]{0,2}(?::|\.{3}|\s|,|$)/;
+
+/**
+ * The recipients a report lists at the start of a line (`<ann@b.example>:`, `ann@b.example`,
+ * `<ann@b.example>... User unknown`, `  * ann@b.example`), our own addresses included: for a report
+ * about a message its sender sent to itself (a full mailbox of one's own), where every other way
+ * finds nobody since the address is also the sender's. `excluded` holds the reporting system's own
+ * address only.
+ *
+ * @example
+ * listedRecipients(['<ann@b.example>:', 'mailbox full'], new Set()).recipients; // ['ann@b.example']
+ * listedRecipients(['Your message from ann@b.example was not delivered'], new Set()).recipients; // []
+ */
+export function listedRecipients(lines: readonly string[], excluded: ReadonlySet<string>): TextScan {
+  const scan = scanRecipients(lines, excluded);
+  const recipients: string[] = [];
+  const occurrences = new Map<string, number[]>();
+  for (const address of scan.recipients) {
+    const list = scan.occurrences.get(address)!;
+    const listed = list.some((i) => {
+      const line = lines[i]!;
+      const at = line.toLowerCase().indexOf(address.toLowerCase());
+      return at >= 0 && LISTED_LINE.test(line.slice(0, at)) && LISTED_AFTER.test(line.slice(at + address.length));
+    });
+    if (!listed) continue;
+    recipients.push(address);
+    occurrences.set(address, list);
+  }
+  return { recipients, occurrences, expandedFrom: scan.expandedFrom };
+}
+
 /** Lotus Domino's title of its recipient list: `was not delivered to:`, then the addresses, then `because:`. */
 const NOT_DELIVERED_TO = /^\s*was not delivered to:\s*$/i;
 
