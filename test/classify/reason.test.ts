@@ -157,7 +157,9 @@ describe('second pass and fallbacks', () => {
   it('a generic status leaves the decision to phrases, in order', () => {
     expect(decide({ status: '5.0.0', replyCode: 554, text: '554 5.0.0 message contains a virus' })).toMatchObject({ reason: 'virusdetected', decidedBy: { rule: 'second-pass/phrase' } });
     expect(reasonOf({ status: '5.7.0', replyCode: 554, text: '554 5.7.0 rejected for policy reasons', command: 'DATA' })).toBe('policyviolation');
-    expect(reasonOf({ status: '4.4.7', text: 'dns error while delivering; message expired' })).toBe('networkerror');
+    expect(reasonOf({ status: '4.4.7', text: 'no route to host while delivering; message expired' })).toBe('networkerror');
+    // mailpush's wider DNS wording ("dns error") yields to the reference's expired wording (src/classify/reference.ts).
+    expect(reasonOf({ status: '4.4.7', text: 'dns error while delivering; message expired' })).toBe('expired');
     expect(reasonOf({ status: '4.4.7', text: 'delivery time expired' })).toBe('expired');
     expect(reasonOf({ status: '4.3.0', replyCode: 451, text: '451 4.3.0 local configuration error' })).toBe('systemerror');
   });

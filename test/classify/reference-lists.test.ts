@@ -54,8 +54,11 @@ describe('wider wording of an earlier family yields to the reference wording of 
   });
 
   it("systemerror (wider) yields to mailererror (reference): a local delivery program's failure", () => {
-    expect(decide({ diagnosticType: 'X-Unix', text: 'internal error: Command died with status 75: /usr/bin/procmail' })).toMatchObject({ reason: 'mailererror' });
-    expect(decide({ text: 'internal error: Command died with status 75: /usr/bin/procmail' })).toMatchObject({ reason: 'mailererror' });
+    const text = 'Command died with status 126: /usr/local/bin/filter: bad interpreter';
+    expect(decide({ diagnosticType: 'X-Unix', text })).toMatchObject({ reason: 'mailererror', decidedBy: { matched: 'command died with status ', overrode: 'systemerror: bad interpreter' } });
+    expect(decide({ text })).toMatchObject({ reason: 'mailererror' });
+    // The reference's own system-error wording still comes first.
+    expect(decide({ diagnosticType: 'X-Unix', text: 'local configuration error; Command died with status 1' })).toMatchObject({ reason: 'systemerror' });
   });
 
   it('a held wider hit stands when nothing later has the reference wording (unchanged decisions)', () => {
