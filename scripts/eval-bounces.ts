@@ -102,8 +102,11 @@ const verboseLines: string[] = [];
 
 function describeDecision(r: BouncedRecipient): string {
   const d = r.decidedBy;
-  return d === undefined ? '' : ` [${d.rule}${d.family !== undefined && d.family !== r.reason ? ` ${d.family}` : ''}${d.matched !== undefined ? ` "${d.matched}"` : ''}]`;
+  if (d === undefined) return '';
+  return ` [${d.rule}${d.family !== undefined && d.family !== r.reason ? ` ${d.family}` : ''}${d.matched !== undefined ? ` "${d.matched}"` : ''}${d.overrode !== undefined ? ` over ${d.overrode}` : ''}]`;
 }
+/** Decisions where the reference's own wording overrode mailpush's wider wording of an earlier family, by part. */
+const overrides: Record<Part, number> = { tuning: 0, 'held-out': 0 };
 const misses: string[] = [];
 const other = { complaintOk: 0, complaintTotal: 0, autoreplyOk: 0, autoreplyTotal: 0, notBounceOk: 0, notBounceTotal: 0, extraRecipients: 0 };
 
@@ -177,6 +180,7 @@ for (const label of labels) {
       parts[part].add(f, checks[f]);
       tally.add(f, checks[f]);
     }
+    if (got?.decidedBy?.overrode !== undefined) overrides[part]++;
     const expReason = mapReason(exp.reason);
     const gotReason = got === undefined ? '(none)' : mapReason(got.reason);
     const row = confusion[part].get(expReason) ?? new Map<string, number>();
@@ -234,6 +238,7 @@ console.log(`complaints (recipient + feedback type): ${other.complaintOk}/${othe
 console.log(`auto-replies (kind + sender):           ${other.autoreplyOk}/${other.autoreplyTotal}`);
 console.log(`not bounces:                            ${other.notBounceOk}/${other.notBounceTotal}`);
 console.log(`extra recipients reported:              ${other.extraRecipients}`);
+console.log(`reference wording over wider wording:   ${overrides.tuning} tuning, ${overrides['held-out']} held-out (decidedBy.overrode)`);
 if (verbose) {
   console.log('\nEvery recipient (T tuning, H held-out; [rule family "matched"]):');
   for (const l of verboseLines) console.log(`  ${l}`);
