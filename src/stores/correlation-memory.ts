@@ -50,15 +50,13 @@ interface Extra {
 /** Most expired entries dropped from the oldest end per call, so that one call stays cheap. */
 const PRUNE_PER_CALL = 16;
 
-/** Smallest ring (a power of two). */
-const MIN_RING = 16;
-
-/** Index entry of a slot that was removed (open addressing: probing goes on past it). */
-const REMOVED = -1;
+/** Smallest index (a power of two). */
+const MIN_INDEX = 32;
 
 /**
  * Hash of a job id for the index: FNV-1a over every character, then mixed (murmur3's
- * finalizer) so that the low bits, which pick the index entry, depend on all of them.
+ * finalizer) so that the low bits, which pick the index entry, depend on all of them. 30 bits:
+ * a small integer, so that the hash column holds no heap numbers.
  */
 function hashOf(jobId: string): number {
   let h = 0x811c9dc5 | 0;
@@ -66,7 +64,14 @@ function hashOf(jobId: string): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  return h;
+  return h & 0x3fffffff;
+}
+
+/** Smallest power of two >= n. */
+function powerOfTwoAtLeast(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
 }
 
 /**
@@ -88,31 +93,41 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
   const now = options.now ?? Date.now;
 
   // The records, one ring slot each in the order recorded (`head` is the oldest), in columns:
-  // a record costs its column entries and ~12 B of index, no object of its own (a record object,
+  // a record costs its column entries and ~8 B of index, no object of its own (a record object,
   // its boxed `sentAt` and a Map entry by job id cost ~3x the CPU per record at 100,000 records,
   // most of it in the garbage collector and the Map's table). A slot whose job was recorded
   // again, found expired or evicted has no job id: it is skipped.
-  let cap = MIN_RING;
-  let jobIds: (string | undefined)[] = new Array<string | undefined>(cap);
-  let ids: string[] = new Array<string>(cap);
-  let messageIds: string[] = new Array<string>(cap);
+  //
+  // The ring's size is fixed from the start (room for `maxEntries` and a quarter more for
+  // skipped slots), but its columns are arrays that start empty and grow as the ring's end
+  // first passes through them (the engine's amortized growth, a native copy): no turn copies
+  // the ring and indexes it again while records come in (that took 2-28 ms at 16,384-65,536
+  // records, in the host's event loop). Only a ring filled with skipped slots (more than a
+  // quarter of `maxEntries` of jobs recorded again or found expired behind a live oldest one)
+  // is doubled, in one turn.
+  let cap = powerOfTwoAtLeast(Math.max(16, max + Math.ceil(max / 4)));
+  let jobIds: (string | undefined)[] = [];
+  let ids: string[] = [];
+  let messageIds: string[] = [];
   /** The only recipient, or a frozen list of them. */
-  let tos: (string | readonly string[])[] = new Array<string | readonly string[]>(cap);
-  let froms: (string | undefined)[] = new Array<string | undefined>(cap);
-  let extras: (Extra | undefined)[] = new Array<Extra | undefined>(cap);
-  let sentAts = new Float64Array(cap);
-  let hashes = new Int32Array(cap);
+  let tos: (string | readonly string[])[] = [];
+  let froms: (string | undefined)[] = [];
+  let extras: (Extra | undefined)[] = [];
+  let sentAts: number[] = [];
+  let hashes: number[] = [];
   let head = 0;
   /** Slots in use from `head` (live and skipped ones). */
   let used = 0;
   /** Live records. */
   let live = 0;
   /**
-   * Open-addressing index by job id (linear probing): ring slot + 1, 0 = free, {@link REMOVED}.
-   * Kept at most half full counting removed entries; rebuilt when it is not.
+   * Open-addressing index by job id (linear probing): ring slot + 1, 0 = free. At most half
+   * full; a removal shifts the entries after it back (no tombstones, so the index is rebuilt
+   * only when it doubles: O(live) a handful of times in a store's life).
    */
-  let index = new Int32Array(cap * 2);
-  let removed = 0;
+  let index = new Int32Array(MIN_INDEX);
+  /** The From of the last record: the same address in a new string each time is kept once. */
+  let lastFrom: string | undefined;
 
   const expired = (slot: number, at: number): boolean => (sentAts[slot] as number) + retentionMs <= at;
 
@@ -122,30 +137,28 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const e = index[i] as number;
       if (e === 0) return -1;
-      if (e !== REMOVED && hashes[e - 1] === hash && jobIds[e - 1] === jobId) return i;
+      if (hashes[e - 1] === hash && jobIds[e - 1] === jobId) return i;
     }
   };
 
-  /** Indexes `slot` (its job id is not indexed yet): the first free or removed entry on its path. */
+  /** Indexes `slot` (its job id is not indexed yet): the first free entry on its path. */
   const place = (slot: number): void => {
     const mask = index.length - 1;
     let i = (hashes[slot] as number) & mask;
-    for (let e = index[i] as number; e !== 0 && e !== REMOVED; e = index[i] as number) i = (i + 1) & mask;
-    if (index[i] === REMOVED) removed--;
+    while (index[i] !== 0) i = (i + 1) & mask;
     index[i] = slot + 1;
   };
 
-  /** Makes the index twice the ring, without removed entries. */
-  const reindex = (): void => {
-    index = new Int32Array(cap * 2);
-    removed = 0;
+  /** Makes the index `size` entries long, with the live slots. */
+  const reindex = (size: number): void => {
+    index = new Int32Array(size);
     for (let k = 0; k < used; k++) {
       const slot = (head + k) & (cap - 1);
       if (jobIds[slot] !== undefined) place(slot);
     }
   };
 
-  /** Doubles the ring, keeping the order (the index is rebuilt for the new slots). */
+  /** Doubles the ring, keeping the order (its skipped slots fill it: see above). */
   const grow = (): void => {
     const next = cap * 2;
     const j = new Array<string | undefined>(next);
@@ -154,8 +167,8 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
     const t = new Array<string | readonly string[]>(next);
     const f = new Array<string | undefined>(next);
     const x = new Array<Extra | undefined>(next);
-    const s = new Float64Array(next);
-    const h = new Int32Array(next);
+    const s = new Array<number>(next).fill(0);
+    const h = new Array<number>(next).fill(0);
     for (let k = 0; k < used; k++) {
       const slot = (head + k) & (cap - 1);
       j[k] = jobIds[slot];
@@ -177,14 +190,25 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
     hashes = h;
     cap = next;
     head = 0;
-    reindex();
+    reindex(index.length);
   };
 
   /** Forgets the live record at index entry `at` (its slot stays, skipped, until it is the oldest). */
   const drop = (at: number): void => {
     const slot = (index[at] as number) - 1;
-    index[at] = REMOVED;
-    removed++;
+    // Backward-shift deletion: the entries after `at` in its run move back over the hole
+    // unless their own start position lies after the hole (cyclically).
+    const mask = index.length - 1;
+    let hole = at;
+    for (let i = (at + 1) & mask; ; i = (i + 1) & mask) {
+      const e = index[i] as number;
+      if (e === 0) break;
+      const home = (hashes[e - 1] as number) & mask;
+      if (hole <= i ? home > hole && home <= i : home > hole || home <= i) continue;
+      index[hole] = e;
+      hole = i;
+    }
+    index[hole] = 0;
     live--;
     jobIds[slot] = undefined;
     // Let the strings go now: the slot may wait a long time before it is reused.
@@ -245,7 +269,7 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       while (live >= max) dropOldest();
       skipDead();
       if (used === cap) grow();
-      if ((live + removed + 1) * 2 > index.length) reindex();
+      if ((live + 1) * 2 > index.length) reindex(index.length * 2);
       const slot = (head + used) & (cap - 1);
       used++;
       live++;
@@ -257,7 +281,10 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       ids[slot] = entry.id;
       messageIds[slot] = entry.messageId;
       tos[slot] = r.length === 1 && typeof r[0] === 'string' ? r[0] : Object.isFrozen(r) ? r : Object.freeze(r.slice());
-      froms[slot] = entry.from;
+      // Most records of a mailer have the same From, each in its own string: keep one.
+      const from = entry.from;
+      if (from !== lastFrom) lastFrom = from;
+      froms[slot] = lastFrom;
       const { providerMessageId, tags, campaign } = entry;
       extras[slot] =
         providerMessageId === undefined && tags === undefined && campaign === undefined
@@ -286,17 +313,18 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       return recordAt(slot);
     },
     close() {
-      cap = MIN_RING;
-      jobIds = new Array<string | undefined>(cap);
-      ids = new Array<string>(cap);
-      messageIds = new Array<string>(cap);
-      tos = new Array<string | readonly string[]>(cap);
-      froms = new Array<string | undefined>(cap);
-      extras = new Array<Extra | undefined>(cap);
-      sentAts = new Float64Array(cap);
-      hashes = new Int32Array(cap);
-      index = new Int32Array(cap * 2);
-      head = used = live = removed = 0;
+      cap = powerOfTwoAtLeast(Math.max(16, max + Math.ceil(max / 4)));
+      jobIds = [];
+      ids = [];
+      messageIds = [];
+      tos = [];
+      froms = [];
+      extras = [];
+      sentAts = [];
+      hashes = [];
+      index = new Int32Array(MIN_INDEX);
+      lastFrom = undefined;
+      head = used = live = 0;
     },
   };
 }
