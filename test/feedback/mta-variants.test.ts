@@ -250,6 +250,14 @@ add('self-sent sendmail', self('Mail Delivery Subsystem <MAILER-DAEMON@mx.self.e
 add('sender named only in prose', self('MAILER-DAEMON@mx.self.example', 'Undeliverable mail', 'Your message from me@self.example could not be delivered: mailbox unavailable.\n', false), [], 'not-bounce');
 add('sender only as bounce-to, nobody listed', self('MAILER-DAEMON@mx.self.example', 'Undeliverable mail', 'This message was sent to me@self.example because a delivery failed.\nMailbox unavailable.\n', false), [], 'not-bounce');
 
+// ---- localized subjects of reports from a sender that is not a mailer daemon (the subject is the evidence)
+add('spanish subject, isp sender', plain('Correo <correo@isp.example>', 'Notificación del estado del envío (error)',
+  'No se pudo entregar su mensaje a <e1@dest.example>.\n\n550 5.1.1 Usuario desconocido\n', ['Return-Path: <>']), [{ a: 'e1@dest.example', s: '5.1.1', c: 550 }]);
+add('french subject, isp sender', plain('Messagerie <messagerie@isp.example>', 'Échec de la remise : hello',
+  'Votre message à <e2@dest.example> n\'a pas pu être remis.\n\n550 5.1.1 Destinataire inconnu\n', ['Return-Path: <>']), [{ a: 'e2@dest.example', s: '5.1.1', c: 550 }]);
+add('japanese subject, isp sender', plain('Mail Server <mail@isp.example>', '=?UTF-8?B?44Oh44O844Or6YWN5L+h44Gr5aSx5pWX44GX44G+44GX44Gf?=',
+  '\u5b9b\u5148: e3@dest.example\n550 5.1.1 User unknown\n', ['Return-Path: <>']), [{ a: 'e3@dest.example', s: '5.1.1', c: 550 }]);
+
 describe('family variants: every recipient, its status and reply code', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const r = parseBounce(c.raw);
