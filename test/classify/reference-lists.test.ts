@@ -75,13 +75,18 @@ describe('wider wording of an earlier family yields to the reference wording of 
   });
 });
 
-describe('a user-unknown status yields only to the reference wording of blocked and notaccept', () => {
+describe('a user-unknown status yields only to the reference wording of blocked, notaccept and filtered', () => {
   it('5.1.1 with wider client-block wording stays userunknown (hard)', () => {
     expect(decide({ status: '5.1.1', replyCode: 550, command: 'RCPT', text: '550 5.1.1 <bob@example.org>: unknown, ip blocked' })).toMatchObject({
       reason: 'userunknown',
       hard: true,
       decidedBy: { rule: 'first-pass/status' },
     });
+  });
+
+  it("5.1.1 yields to the reference's own filter sentences only", () => {
+    expect(decide({ status: '5.1.1', replyCode: 550, command: 'RCPT', text: '550 5.1.1 mailbox unavailable: the recipient has blocked this sender' })).toMatchObject({ reason: 'userunknown', hard: true });
+    expect(decide({ status: '5.1.1', replyCode: 550, command: 'RCPT', text: '550 5.1.1 refused due to recipient preferences' })).toMatchObject({ reason: 'filtered', hard: false });
   });
 
   it("5.1.1 with the reference's block-list wording is blocked", () => {
