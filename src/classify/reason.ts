@@ -773,9 +773,11 @@ function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): Reaso
   // timeout exceeded", a gateway's own "user unknown") that no first-pass rule replaced stands:
   // the reference's second pass returns it unread. Only an `Action: delayed/expired` (not a
   // verdict of the format) leaves the second pass to find a more specific reason.
-  if (prov !== undefined && !(prov === 'expired' && (action === 'delayed' || action === 'expired'))) return done(prov, { rule: 'provisional' });
+  // Both are the reference's own evidence: they override a held hit of wider wording.
+  const over = held === undefined ? {} : { overrode: `${held[0]}: ${held[1].matched ?? ''}` };
+  if (prov !== undefined && !(prov === 'expired' && (action === 'delayed' || action === 'expired'))) return done(prov, { rule: 'provisional', ...over });
   const sr = facts.statusFamily;
-  if (sr !== undefined && !RETRY_REASONS.has(sr) && facts.smtp) return done(sr, { rule: 'second-pass/status', matched: status! });
+  if (sr !== undefined && !RETRY_REASONS.has(sr) && facts.smtp) return done(sr, { rule: 'second-pass/status', matched: status!, ...over });
   for (const family of SECOND_PASS) {
     if (family === 'mailboxfull' && matchPhrases(text, SENDING_QUOTA) !== undefined) continue;
     if (family === 'spamdetected' && matchPhrases(text, CLIENT_SPAM) !== undefined) continue;

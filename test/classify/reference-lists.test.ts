@@ -69,6 +69,17 @@ describe('wider wording of an earlier family yields to the reference wording of 
     expect(decide({ replyCode: 554, command: 'RCPT', text: '554 ip blocked' }).decidedBy.overrode).toBeUndefined();
   });
 
+  it("the format's generic provisional reason and a specific status override a held wider hit, and say so", () => {
+    expect(decide({ provisional: 'systemerror', replyCode: 550, command: 'RCPT', text: '550 ip blocked' })).toMatchObject({
+      reason: 'systemerror',
+      decidedBy: { rule: 'provisional', overrode: 'blocked: ip blocked' },
+    });
+    expect(decide({ status: '5.2.0', replyCode: 550, command: 'RCPT', text: '550 5.2.0 ip blocked' })).toMatchObject({
+      reason: 'filtered',
+      decidedBy: { rule: 'second-pass/status', overrode: 'blocked: ip blocked' },
+    });
+  });
+
   it('a later status overrides a held wider hit (the reference reaches it by the status)', () => {
     expect(decide({ status: '5.2.2', replyCode: 552, command: 'RCPT', text: '552 5.2.2 sender not allowed' })).toMatchObject({ reason: 'mailboxfull' });
     expect(decide({ status: '4.7.1', replyCode: 450, command: 'RCPT', text: '450 4.7.1 sender unknown' })).toMatchObject({ reason: 'blocked', decidedBy: { rule: 'first-pass/status' } });
