@@ -764,7 +764,9 @@ function removeBlocks(html: string, tag: string): string {
 }
 
 /** An `<a href="mailto:...">text</a>` link: the address (group 1) and the link text (group 2). */
-const MAILTO_LINK = /<a\b[^>]{0,500}?\bhref\s{0,3}=\s{0,3}["']?mailto:([^"'<>\s?&]{3,320})[^>]{0,500}>([^<]{0,500})<\/a\s{0,3}>/gi;
+// Each piece after the address can only start where the one before it stopped (no two bounded
+// runs over the same characters), so a hostile page costs linear time.
+const MAILTO_LINK = /<a\b[^>]{0,500}?\bhref\s{0,3}=\s{0,3}["']?mailto:([^"'<>\s?&]{3,320})(?:[?&][^"'<>\s]{0,500})?["']?(?:\s[^>]{0,500})?>([^<]{0,500})<\/a\s{0,3}>/gi;
 
 /** HTML as plain text: blocks become lines, tags go, `mailto:` links keep their address, entities are decoded. Linear time. */
 export function htmlToText(html: string): string {
