@@ -193,8 +193,10 @@ export class TypedEmitter {
 
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof MailerEvents>(event: K, listener: MailerListener<K>): () => void {
-    const list = (this.listeners[event] ??= []) as MailerListener<K>[];
-    list.push(listener);
+    // Lists are replaced, never changed in place: `emit` walks the list it read without a copy,
+    // and a listener added or removed meanwhile takes effect from the next emit.
+    const list = this.listeners[event] as MailerListener<K>[] | undefined;
+    (this.listeners as Record<K, MailerListener<K>[]>)[event] = list === undefined ? [listener] : [...list, listener];
     return () => this.off(event, listener);
   }
 
@@ -212,7 +214,7 @@ export class TypedEmitter {
     const list = this.listeners[event] as MailerListener<K>[] | undefined;
     if (list === undefined) return;
     const i = list.indexOf(listener);
-    if (i >= 0) list.splice(i, 1);
+    if (i >= 0) (this.listeners as Record<K, MailerListener<K>[]>)[event] = [...list.slice(0, i), ...list.slice(i + 1)];
   }
 
   /** True when someone listens to `event` (lets the mailer skip building payloads). */
@@ -224,10 +226,10 @@ export class TypedEmitter {
   /** Calls the listeners of `event`. */
   emit<K extends keyof MailerEvents>(event: K, payload: MailerEvents[K]): void {
     const list = this.listeners[event] as MailerListener<K>[] | undefined;
-    if (list === undefined || list.length === 0) return;
-    for (const listener of list.length === 1 ? list : [...list]) {
+    if (list === undefined) return;
+    for (let i = 0; i < list.length; i++) {
       try {
-        listener(payload);
+        (list[i] as MailerListener<K>)(payload);
       } catch (err) {
         if (event !== 'error') this.emit('error', { error: toMailError(err), context: `listener:${event}` });
       }

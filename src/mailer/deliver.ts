@@ -241,6 +241,8 @@ export class Deliverer {
 
   /** Throttles the domain (or the transport) before the released slot lets the next job go out. */
   private throttleOn(job: Job, result: SendResult | undefined, error: MailError | undefined): void {
+    // Most answers: accepted, nothing refused (no callback made to search an empty list).
+    if (error === undefined && (result?.rejected as readonly unknown[] | undefined)?.length === 0) return;
     const core = this.core;
     const rejected = result?.rejected ?? [];
     const throttleError = error !== undefined && isThrottle(error) ? error : rejected.find((r) => isThrottle(r.error))?.error;

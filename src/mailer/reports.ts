@@ -83,7 +83,11 @@ export function completeRecord(core: MailerCore, rec: MessageRecord, closing: bo
   // Read before the report is set: the record keeps the waiters and the report in one field.
   const waiters = rec.waiters;
   rec.waiters = undefined;
-  const done = closing ? reportOf(rec) : report(rec.message.id, rec.message.messageId, rec.results === undefined ? [] : rec.results.slice());
+  // The record's results become the report's (frozen there), not a copy: nothing adds to them
+  // once the last job is final, and the record keeps none after this.
+  const results = closing ? undefined : rec.results;
+  if (results !== undefined) rec.results = undefined;
+  const done = closing ? reportOf(rec) : report(rec.message.id, rec.message.messageId, results ?? []);
   rec.report = done;
   // With a shared queue this is only the part of the message sent from here: not its report.
   if (!closing && !core.shared) core.rememberReport(done);

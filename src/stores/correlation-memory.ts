@@ -54,13 +54,17 @@ const PRUNE_PER_CALL = 16;
 const MIN_INDEX = 32;
 
 /**
- * Hash of a job id for the index: FNV-1a over every character, then mixed (murmur3's
- * finalizer) so that the low bits, which pick the index entry, depend on all of them. 30 bits:
- * a small integer, so that the hash column holds no heap numbers.
+ * Hash of a job id for the index: FNV-1a over every character (two UTF-16 units per step, half
+ * the multiplications of one per step), then mixed (murmur3's finalizer) so that the low bits,
+ * which pick the index entry, depend on all of them. 30 bits: a small integer, so that the hash
+ * column holds no heap numbers.
  */
 function hashOf(jobId: string): number {
   let h = 0x811c9dc5 | 0;
-  for (let i = 0; i < jobId.length; i++) h = Math.imul(h ^ jobId.charCodeAt(i), 0x01000193);
+  const n = jobId.length;
+  let i = 0;
+  for (; i + 1 < n; i += 2) h = Math.imul(h ^ (jobId.charCodeAt(i) | (jobId.charCodeAt(i + 1) << 16)), 0x01000193);
+  if (i < n) h = Math.imul(h ^ jobId.charCodeAt(i), 0x01000193);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
