@@ -833,6 +833,8 @@ export const REASON_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly Phra
     'work.drbl.imedia.ru',
     'our filters rate at and above',
     ['mail rejete. mail rejected. ', '506'],
+    // MailMarshal's "Rule imposed as <rule> is blacklisted on ..." (the reference's SpamDetected pair).
+    ['rule imposed as ', ' is blacklisted on'],
   ],
   // Malware found in the message.
   virusdetected: [

@@ -357,7 +357,6 @@ export const REFERENCE_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly P
     'server configuration error',
     'service currently unavailable',
     'system config error',
-    'temporary failure',
     'timeout waiting for input',
     'transaction failed ',
   ],

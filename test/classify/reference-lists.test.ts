@@ -114,3 +114,9 @@ describe("Microsoft's own X.4.3NN statuses select its table without a host name"
     expect(decide({ status: '5.4.316', replyCode: 550, text: '550 5.4.316 Message expired, connection refused' })).toMatchObject({ reason: 'expired', decidedBy: { rule: 'host/microsoft' } });
   });
 });
+
+describe("the reference's own phrases are in mailpush's families", () => {
+  it("MailMarshal's 'rule imposed as ... is blacklisted on' after DATA is spamdetected (the reference's SpamDetected pair), not a block list", () => {
+    expect(decide({ replyCode: 554, command: 'DATA', text: '554 Rule imposed as Bulk Mail is blacklisted on this server' })).toMatchObject({ reason: 'spamdetected' });
+  });
+});
