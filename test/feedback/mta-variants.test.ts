@@ -258,6 +258,12 @@ add('french subject, isp sender', plain('Messagerie <messagerie@isp.example>', '
 add('japanese subject, isp sender', plain('Mail Server <mail@isp.example>', '=?UTF-8?B?44Oh44O844Or6YWN5L+h44Gr5aSx5pWX44GX44G+44GX44Gf?=',
   '\u5b9b\u5148: e3@dest.example\n550 5.1.1 User unknown\n', ['Return-Path: <>']), [{ a: 'e3@dest.example', s: '5.1.1', c: 550 }]);
 
+// ---- log-style lines: the key before the address is not part of it; an address inside a URL is never a recipient
+add('postfix log line to=', plain('MAILER-DAEMON@mx.sender.example', 'Undelivered Mail',
+  'Delivery failed.\n\nto=f1@dest.example, relay=mx.dest.example[192.0.2.5]:25, status=bounced (host said: 550 5.1.1 user unknown)\n'), [{ a: 'f1@dest.example', s: '5.1.1', c: 550 }]);
+add('recipient= key', plain('MAILER-DAEMON@mx.sender.example', 'Undelivered Mail', 'Delivery failed.\n\nrecipient=f2@dest.example reason=550 5.1.1 user unknown\n'), [{ a: 'f2@dest.example', s: '5.1.1', c: 550 }]);
+add('address only inside a URL', plain('MAILER-DAEMON@mx.sender.example', 'Undelivered Mail', 'Delivery failed: see https://help.example/?email=f3@dest.example\n550 5.1.1 user unknown\n'), [], 'not-bounce');
+
 describe('family variants: every recipient, its status and reply code', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const r = parseBounce(c.raw);

@@ -328,6 +328,8 @@ const SENDER_BEFORE = /(?:(?<!expanded )\bfrom|\bsender(?: address)?|\bmail from
  * `RFC822=` or `rfc822;` prefix): not part of the local part.
  */
 const TYPE_PREFIX = /^(?:smtp|rfc822|x400|ex)=/i;
+/** A key written before an address in log-style lines (`to=`, `rcpt=`, `recipient=`, `orcpt=rfc822;`): not part of the local part. */
+const KEY_PREFIX = /^(?:to|rcpt|recipient|orcpt|address|addr|mailbox|user|e-?mail)=(?:rfc822;)?/i;
 /** An address with a quoted local part (`"ann lee"@example.org`), which {@link ADDRESS_IN_TEXT} does not match. */
 const QUOTED_ADDRESS_IN_TEXT = /"(?:[^"\\\r\n@<>]|\\[^\r\n]){1,62}"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])/g;
 
@@ -367,9 +369,15 @@ export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<s
         at += type[0].length;
         text = text.slice(type[0].length);
       }
+      // A log-style `to=ann@b.example` or `recipient=ann@b.example`: the key is not part of the local part.
+      const key = type === null ? KEY_PREFIX.exec(text) : null;
+      if (key !== null) {
+        at += key[0].length;
+        text = text.slice(key[0].length);
+      }
       const token = tokenAround(line, at, text.length);
       if (token.includes('://') || /^[\w.+-]*=[^@]*$/.test(line.slice(Math.max(0, at - 1), at)) || /[/?&=]$/.test(line.slice(Math.max(0, at - 1), at))) {
-        if (type === null) continue;
+        if (type === null && key === null) continue;
       }
       const address = sanitizeAddress(text.replace(/^[.'=/-]+/, ''));
       if (address === undefined || excluded.has(address.toLowerCase())) continue;
