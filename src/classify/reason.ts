@@ -17,6 +17,11 @@
  * 6. fallbacks by status subject, diagnostic type, reply code, action and command; then
  *    `onhold` (text that no rule explains) or `undefined` (no text).
  *
+ * Where mailpush's wording of a family is wider than the reference's own list of it
+ * (`./reference.ts`), a hit found only by the wider wording yields to a later family that the
+ * reference's own evidence decides (`decidedBy.overrode`), as the reference would never have
+ * fired the earlier one.
+ *
  * The hard flag follows from the reason alone: userunknown, hostunknown and hasmoved are hard,
  * notaccept is hard unless temporary, everything else is soft.
  *
@@ -671,7 +676,11 @@ function normalizeCommand(command: string | undefined): string | undefined {
  *    block, quota, moved, sender and null-MX wording; user-unknown wording counts only at RCPT;
  *    after DATA (or with no command) filter and user-unknown wording mean `filtered`; sender
  *    wording counts at MAIL, at DATA, or with a generic status; relaying is never refused
- *    before the envelope; spam is content, judged after the envelope.
+ *    before the envelope; spam is content, judged after the envelope. A phrase hit that only
+ *    mailpush's wider wording found (the family's reference list in `./reference.ts` does not
+ *    match) is held: a later hit on the reference's own evidence (status, provisional reason,
+ *    the later family's reference list) wins and names it in `decidedBy.overrode`; otherwise
+ *    the held hit stands (before the generic status and the fallbacks; not for X-Unix).
  * 5. Second pass: a generic provisional reason of the report's format that the first pass did
  *    not replace stands (the reference returns it unread; a provisional `expired` that only
  *    reflects `Action: delayed` does not count). Otherwise a specific status reason (not in
