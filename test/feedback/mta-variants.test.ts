@@ -264,6 +264,11 @@ add('postfix log line to=', plain('MAILER-DAEMON@mx.sender.example', 'Undelivere
 add('recipient= key', plain('MAILER-DAEMON@mx.sender.example', 'Undelivered Mail', 'Delivery failed.\n\nrecipient=f2@dest.example reason=550 5.1.1 user unknown\n'), [{ a: 'f2@dest.example', s: '5.1.1', c: 550 }]);
 add('address only inside a URL', plain('MAILER-DAEMON@mx.sender.example', 'Undelivered Mail', 'Delivery failed: see https://help.example/?email=f3@dest.example\n550 5.1.1 user unknown\n'), [], 'not-bounce');
 
+// ---- Messaging Server without a delivery-status part: `Original address:` is the recipient's original, not a second recipient
+add('messaging server text only, original address', plain('Internet Mail Delivery <postmaster@mx.sender.example>', 'Delivery Notification: Delivery has failed',
+  'This report relates to a message you sent with the following header fields:\n\n  Message-id: <m1@sender.example>\n  From: app@sender.example\n  To: g1@dest.example\n  Subject: hello\n\nYour message cannot be delivered to the following recipients:\n\n  Recipient address: g1@mx.dest.example\n  Original address: g1@dest.example\n  Reason: Remote SMTP server has rejected address\n  Diagnostic code: smtp;550 5.1.1 unknown or illegal alias: g1@mx.dest.example\n  Remote system: dns;mx.dest.example (TCP|192.0.2.1|1234|192.0.2.5|25)\n'),
+  [{ a: 'g1@mx.dest.example', s: '5.1.1', c: 550 }]);
+
 describe('family variants: every recipient, its status and reply code', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const r = parseBounce(c.raw);
@@ -274,5 +279,12 @@ describe('family variants: every recipient, its status and reply code', () => {
       if (w.s !== undefined) expect(got.status ?? null, `${w.a} status`).toBe(w.s);
       if (w.c !== undefined) expect(got.replyCode ?? null, `${w.a} reply code`).toBe(w.c);
     }
+  });
+});
+
+describe('an original address named after a recipient', () => {
+  it("Messaging Server's `Original address:` line is the recipient's originalRecipient", () => {
+    const c = cases.find((x) => x.name === 'messaging server text only, original address')!;
+    expect(parseBounce(c.raw).recipients.map((x) => [x.address, x.originalRecipient])).toEqual([['g1@mx.dest.example', 'g1@dest.example']]);
   });
 });

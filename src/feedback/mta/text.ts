@@ -347,6 +347,8 @@ export interface TextScan {
   readonly expandedFrom: Map<string, string>;
 }
 
+/** `Original address:` / `Original recipient:` at the start of a line right before an address. */
+const ORIGINAL_ADDRESS_BEFORE = /^\s{0,12}original[- ](?:address|recipient)\s{0,3}:\s{0,3}(?:rfc822;\s{0,3})?[<"']?$/i;
 /** `(expanded from <` right before an address (Postfix, Sendmail). */
 const EXPANDED_FROM_BEFORE = /\(?expanded from:?\s{0,3}<?$/i;
 
@@ -355,6 +357,9 @@ export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<s
   const recipients: string[] = [];
   const occurrences = new Map<string, number[]>();
   const expandedFrom = new Map<string, string>();
+  /** The last recipient named, and its line: an `Original address:` line just after it is its original. */
+  let lastRecipient: string | undefined;
+  let lastLine = -10;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (!line.includes('@') || HEADER_ECHO_LINE.test(line)) continue;
@@ -389,7 +394,15 @@ export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<s
         if (!expandedFrom.has(previous)) expandedFrom.set(previous, address);
         continue;
       }
+      // `Original address: ann@b.example` a line or two after `Recipient address: ann@mx.b.example`
+      // (Sun/Oracle Messaging Server): the address the sender used, not a second recipient.
+      if (lastRecipient !== undefined && lastRecipient !== address && i - lastLine <= 3 && ORIGINAL_ADDRESS_BEFORE.test(before)) {
+        if (!expandedFrom.has(lastRecipient)) expandedFrom.set(lastRecipient, address);
+        continue;
+      }
       previous = address;
+      lastRecipient = address;
+      lastLine = i;
       let list = occurrences.get(address);
       if (list === undefined) {
         if (recipients.length >= MAX_BOUNCE_RECIPIENTS) continue;
