@@ -209,11 +209,17 @@ async function childRecover(path: string): Promise<RecoverySample> {
 
 interface RssSample {
   readonly count: number;
+  /** RSS when the child started, before the store was opened: Node, tsx and the loaded modules (not the store's). */
+  readonly startRssBytes: number;
   /** RSS after start-up and a warm-up of 1,000 sends, before the measured sends. */
   readonly baseRssBytes: number;
   /** Peak RSS of the process (`resourceUsage().maxRSS`). */
   readonly peakRssBytes: number;
-  /** The highest RSS seen by sampling every 1,000 sends, after how many sends, and V8's heapTotal then. */
+  /**
+   * The highest RSS seen by sampling every 1,000 sends, after how many sends, and V8's heapTotal
+   * then: RSS minus heapTotal is native memory (SQLite's page cache, the checkpoint worker's
+   * thread and heap, malloc, Node and tsx themselves).
+   */
   readonly sampledPeak: { readonly rssBytes: number; readonly atSend: number; readonly heapTotalBytes: number };
   readonly endRssBytes: number;
   readonly heapUsedBytes: number;
@@ -231,6 +237,7 @@ interface RssSample {
 
 /** Queues `count` messages one `await send()` at a time for a transport that never answers. */
 async function childRss(kind: 'memory' | 'sqlite', path: string, count: number): Promise<RssSample> {
+  const startRssBytes = process.memoryUsage().rss;
   const store = kind === 'sqlite' ? sqliteStore({ path, driver: DRIVER }) : undefined;
   const mailer = createMailer({ transport: stalledTransport(), ...(store === undefined ? {} : { store }) });
   mailer.on('sent', () => undefined);
@@ -261,6 +268,7 @@ async function childRss(kind: 'memory' | 'sqlite', path: string, count: number):
   return {
     liveHeapBytes,
     count,
+    startRssBytes,
     baseRssBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     sampledPeak: { rssBytes: peak.rss, atSend: peak.at, heapTotalBytes: peak.heapTotal },
@@ -585,7 +593,7 @@ async function rssPart(flags: { quick: boolean; rounds: number }): Promise<void>
     [`sqlite (${sql.driver})`, sql],
   ] as const) {
     console.log(
-      `   ${label}: ${fmt(s.count)} messages in ${s.seconds.toFixed(1)} s (${fmt(s.count / s.seconds)}/s); RSS base ${mb(s.baseRssBytes)}, peak ${mb(s.peakRssBytes)} (sampled: ${mb(s.sampledPeak.rssBytes)} after ${fmt(s.sampledPeak.atSend)} sends, V8 heapTotal ${mb(s.sampledPeak.heapTotalBytes)}), end ${mb(s.endRssBytes)}, heapUsed ${mb(s.heapUsedBytes)} (live after GC ${mb(s.liveHeapBytes)}); ${fmt(s.inMemory)} jobs in memory${s.backlog ? ', rest on disk' : ''}, ${fmt(s.pending)} pending${s.fileBytes > 0 ? `, file ${mb(s.fileBytes)}` : ''}`,
+      `   ${label}: ${fmt(s.count)} messages in ${s.seconds.toFixed(1)} s (${fmt(s.count / s.seconds)}/s); RSS at start ${mb(s.startRssBytes)}, base ${mb(s.baseRssBytes)}, peak ${mb(s.peakRssBytes)} (sampled: ${mb(s.sampledPeak.rssBytes)} after ${fmt(s.sampledPeak.atSend)} sends, V8 heapTotal ${mb(s.sampledPeak.heapTotalBytes)}, the rest ${mb(s.sampledPeak.rssBytes - s.sampledPeak.heapTotalBytes)}), end ${mb(s.endRssBytes)}, heapUsed ${mb(s.heapUsedBytes)} (live after GC ${mb(s.liveHeapBytes)}); ${fmt(s.inMemory)} jobs in memory${s.backlog ? ', rest on disk' : ''}, ${fmt(s.pending)} pending${s.fileBytes > 0 ? `, file ${mb(s.fileBytes)}` : ''}`,
     );
   }
   if (sql.pending < SQLITE_N) throw new Error(`sqlite: ${sql.pending} pending, expected at least ${SQLITE_N}`);

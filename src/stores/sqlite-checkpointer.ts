@@ -9,7 +9,8 @@
  *
  * Two connections on one file cannot use `locking_mode=EXCLUSIVE` (the second could not read
  * the WAL), so the one-writer-per-file guarantee comes from a sidecar file, `<path>-lock`: a
- * tiny SQLite database whose exclusive lock a store takes at open and holds until `close()`.
+ * SQLite database file that stays empty, whose exclusive lock a store takes at open and holds
+ * until `close()`.
  * The OS drops it when the process dies, also on SIGKILL.
  *
  * @module
@@ -34,10 +35,13 @@ export function takeWriterLock(path: string, driver: SqliteDriverName, lib: Bett
   try {
     conn.exec('PRAGMA busy_timeout = 0');
     conn.exec('PRAGMA locking_mode = EXCLUSIVE');
-    // No journal file beside the lock file: the lock transaction writes nothing.
+    // No journal file beside the lock file.
     conn.exec('PRAGMA journal_mode = MEMORY');
+    // In exclusive locking mode the lock taken by BEGIN EXCLUSIVE stays after the transaction
+    // ends. ROLLBACK, not COMMIT: committing on a new (empty) file wrote its first page and
+    // fsynced it, one of the fsyncs of a new store; the lock file never needs any content.
     conn.exec('BEGIN EXCLUSIVE');
-    conn.exec('COMMIT');
+    conn.exec('ROLLBACK');
     return conn;
   } catch (err) {
     try {
@@ -69,6 +73,7 @@ try {
   db = undefined;
 }
 const checkpoint = db && db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+let mark;
 parentPort.on('message', (m) => {
   if (m === 'close') {
     try { if (db) db.close(); } catch {}
@@ -78,6 +83,7 @@ parentPort.on('message', (m) => {
   if (!checkpoint) return;
   const start = performance.now();
   let row;
+  let restarted = false;
   try {
     // The writer may add frames meanwhile: go again while that leaves some behind (a WAL that
     // is fully copied is restarted by the next commit instead of growing).
@@ -85,7 +91,15 @@ parentPort.on('message', (m) => {
       row = checkpoint.get();
       if (!row || row.busy !== 0 || row.log === row.checkpointed) break;
     }
-    parentPort.postMessage({ type: 'done', log: row && row.log, checkpointed: row && row.checkpointed, ms: performance.now() - start });
+    // 'restart': the store holds its commits; when the whole WAL is in the file, a one-row
+    // commit here starts the WAL over, so the header write and its fsync (which SQLite makes at
+    // every restart) happen on this thread rather than in the store's next commit.
+    if (m === 'restart' && row && row.busy === 0 && row.log > 0 && row.log === row.checkpointed) {
+      mark = mark || db.prepare("INSERT INTO meta (key, value) VALUES ('checkpoint', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+      mark.run(new Date().toISOString());
+      restarted = true;
+    }
+    parentPort.postMessage({ type: 'done', log: row && row.log, checkpointed: row && row.checkpointed, restarted, ms: performance.now() - start });
   } catch (err) {
     parentPort.postMessage({ type: 'failed', message: String((err && err.message) || err) });
   }
@@ -97,9 +111,11 @@ if (db) parentPort.postMessage({ type: 'ready' });
 export interface Checkpointer {
   /**
    * Runs a checkpoint; resolves true when it copied the whole WAL, false when frames remain or
-   * it failed (or the worker is gone). While one runs, returns that one.
+   * it failed (or the worker is gone). While one runs, returns that one. With `restart`, a WAL
+   * copied whole is then started over by a one-row commit on the worker (the store holds its
+   * own commits meanwhile).
    */
-  run(): Promise<boolean>;
+  run(restart?: boolean): Promise<boolean>;
   /** Checkpoints run and their total time in the worker (ms). */
   readonly stats: () => { readonly checkpoints: number; readonly ms: number };
   /** Stops the worker (its connection closes first), after one last checkpoint when `final`. */
@@ -177,13 +193,13 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer | 
   void exited.then(() => fail('the checkpoint worker exited'));
   let closing: Promise<void> | undefined;
   return {
-    run() {
+    run(restart = false) {
       if (running !== undefined) return running.promise;
       if (failed || closing !== undefined) return Promise.resolve(false);
       let settle!: (copiedAll: boolean) => void;
       const promise = new Promise<boolean>((resolveRun) => (settle = resolveRun));
       running = { promise, settle };
-      worker.postMessage('checkpoint');
+      worker.postMessage(restart ? 'restart' : 'checkpoint');
       return promise;
     },
     stats: () => ({ checkpoints, ms }),

@@ -25,9 +25,12 @@
  *   worker starts with the first checkpoint, not at open, as `new Worker()` holds the loop); the
  *   store's connection never checkpoints inside a commit (`wal_autocheckpoint=0`). A second,
  *   short pass copies what was committed during the first while new commits wait (a few ms,
- *   250 ms at most; the event loop runs on and writes keep queueing), so the next commit
- *   restarts the WAL instead of growing it (that commit writes and fsyncs the new WAL header:
- *   moving it to the worker held the commits through that fsync and cost SMTP throughput). Where the
+ *   250 ms at most; the event loop runs on and writes keep queueing), and then the worker
+ *   starts the WAL over with a one-row commit (`meta` key `checkpoint`): SQLite writes and
+ *   fsyncs a new WAL header at every restart, and that fsync happens on the worker inside the
+ *   same wait instead of in the store's next commit on the event loop (which then appends to
+ *   the restarted WAL). The commits wait about as long as before (the second pass and one
+ *   header fsync either way); what changes is that the event loop runs on meanwhile. Where the
  *   worker cannot run (a user-supplied `lib`, `':memory:'`, a worker that fails), SQLite
  *   checkpoints inside commits every 10,000 pages as before. `sqliteStore()` itself writes
  *   nothing (the first write to an empty WAL fsyncs its header): the owner row goes with the
@@ -37,7 +40,7 @@
  *   index of open messages (page() finds them through the jobs table's key): 8.8% fewer frames
  *   for a sent message.
  * - **One writer per file.** At open the store takes an exclusive lock on a sidecar file,
- *   `<path>-lock` (a tiny SQLite database, never deleted), held until `close()`. A second store
+ *   `<path>-lock` (an empty file, never deleted), held until `close()`. A second store
  *   on the same file, in this or another process, is refused with a STORE error; the lock is
  *   released when the holder closes or its process dies (also on SIGKILL), and the next opener
  *   takes over. Two processes never send the same queue. A writer that locks the database file
@@ -200,15 +203,25 @@ const HOLD_MAX_MS = 250;
 /**
  * busy_timeout of the store's connection once the file is open. The one-writer rule is the
  * sidecar lock (`<path>-lock`), not this: other connections to the file are the checkpoint
- * worker and readers, and any of them takes the write lock for a moment when it finds the WAL
+ * worker and readers. The worker holds the write lock for its restart commit (while the store
+ * holds its commits; a read's flush, `flush()` or `close()` in that moment waits for it, a
+ * header write and an fsync), and any connection takes it for a moment when it finds the WAL
  * index header torn by a commit in progress (SQLite's wal-index recovery): with a timeout of 0 such a moment
  * failed a commit with SQLITE_BUSY ("one writer per file") in each of 3 runs of 1,000,000
  * awaited sends (bench/store.ts --only rss). The open itself keeps 0, so that a file an older
  * mailpush holds in exclusive mode is refused at once.
  */
 const BUSY_MS = 5000;
-/** Page cache: negative = KiB (16 MiB). */
-const CACHE_SIZE = -16_384;
+/**
+ * Page cache: negative = KiB (4 MiB, 1,024 pages). What a commit needs again is small: the
+ * right-hand paths of the append-only keys (messages, jobs, results, the finished and sent-at
+ * indexes) and the inner pages of the two random-key indexes (`messages.id`, `correlation`),
+ * about 150 pages at 1,000,000 messages; their leaves (50 MB at that size) miss in any cache
+ * the store could afford and are read from the OS's file cache. 16 MiB held 12 MB more RSS
+ * (bench/store.ts --only rss) for no measurable CPU per message. Hosts can raise it with
+ * `pragmas: { cache_size: ... }`.
+ */
+const CACHE_SIZE = -4_096;
 
 /** Pragmas the store sets itself or relies on. */
 const RESERVED_PRAGMAS: ReadonlySet<string> = new Set([
@@ -595,7 +608,9 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       holding = true;
       // A worker stuck on a slow disk must not hold the commits for long.
       holdTimer = setTimeout(release, HOLD_MAX_MS);
-      void ckpt.run().then(release);
+      // The second pass ends with the worker's restart commit (see sqlite-checkpointer.ts): the
+      // WAL header's write and fsync happen there, not in this thread's next commit.
+      void ckpt.run(true).then(release);
     });
   }
 

@@ -366,6 +366,8 @@ for (const driver of DRIVERS) {
           other.close();
         }
         expect(existsSync(`${path}-lock`)).toBe(true);
+        // The lock is a lock only: the file stays empty (nothing written, nothing fsynced).
+        expect(statSync(`${path}-lock`).size).toBe(0);
         await store.queue.add(entry());
         await store.close();
         const again = sqliteStore({ path, driver });
@@ -445,6 +447,31 @@ for (const driver of DRIVERS) {
         expect(existsSync(`${path}-wal`)).toBe(false);
         const again = sqliteStore({ path, driver });
         expect(again.queue.size()).toBe(1700);
+        await again.close();
+      }, 90_000);
+
+      it('starts the WAL over on the worker after a checkpoint, so the next commit of this thread appends (no WAL-header fsync here)', async () => {
+        const path = tmp.file();
+        const store = sqliteStore({ path, driver });
+        // Bytes 12-15 of the WAL header count its restarts (SQLite's "checkpoint sequence number").
+        const restarts = (): number => readFileSync(`${path}-wal`).readUInt32BE(12);
+        // Exactly the commits that start the first checkpoint (512), then nothing from this thread.
+        while (store.stats().commits < 512) await store.queue.add(entry());
+        const before = restarts();
+        for (let i = 0; i < 1500 && store.stats().checkpoints < 2; i++) await new Promise((r) => setTimeout(r, 20));
+        expect(store.stats().checkpoints).toBeGreaterThanOrEqual(2);
+        // The worker's one-row commit restarted the WAL while this thread wrote nothing.
+        for (let i = 0; i < 250 && restarts() === before; i++) await new Promise((r) => setTimeout(r, 20));
+        expect(restarts()).toBe(before + 1);
+        const walBytes = statSync(`${path}-wal`).size;
+        // This thread's next commit appends to the restarted WAL: no second restart.
+        await store.queue.add(entry());
+        expect(restarts()).toBe(before + 1);
+        expect(statSync(`${path}-wal`).size).toBeLessThanOrEqual(walBytes);
+        await store.close();
+        const again = sqliteStore({ path, driver });
+        expect(again.queue.size()).toBe(513);
+        expect((await recoveredIds(again)).length).toBe(513);
         await again.close();
       }, 90_000);
 
