@@ -817,7 +817,7 @@ const DOMAIN_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?$/u;
 /**
  * Cleans an address read from a report: drops `rfc822;` types, angle brackets, quotes and a
  * `mailto:` prefix, lower-cases the domain, and checks the shape (no CR/LF or spaces, local
- * part at most 64 characters, valid domain labels, at most 254 characters in all).
+ * part at most 64 characters, valid domain labels or an address literal such as `[192.0.2.1]`, at most 254 characters in all).
  *
  * @returns The address, or `undefined` when it is not one.
  */
