@@ -56,8 +56,7 @@ const MIN_INDEX = 32;
 /**
  * Hash of a job id for the index: FNV-1a over every character (two UTF-16 units per step, half
  * the multiplications of one per step), then mixed (murmur3's finalizer) so that the low bits,
- * which pick the index entry, depend on all of them. 30 bits: a small integer, so that the hash
- * column holds no heap numbers.
+ * which pick the index entry, depend on all of them.
  */
 function hashOf(jobId: string): number {
   let h = 0x811c9dc5 | 0;
@@ -68,13 +67,44 @@ function hashOf(jobId: string): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  return h & 0x3fffffff;
+  return h;
 }
 
-/** Smallest power of two >= n. */
-function powerOfTwoAtLeast(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
+/** Slots per chunk of the ring's columns (a power of two; a chunk is ~37 KB). */
+const CHUNK_BITS = 10;
+const CHUNK = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK - 1;
+
+/** CHUNK slots of each column. */
+interface Chunk {
+  readonly jobIds: (string | undefined)[];
+  readonly ids: string[];
+  readonly messageIds: string[];
+  /** The only recipient, or a frozen list of them. */
+  readonly tos: (string | readonly string[])[];
+  readonly froms: (string | undefined)[];
+  readonly extras: (Extra | undefined)[];
+  readonly sentAts: Float64Array;
+  readonly hashes: Int32Array;
+}
+
+function newChunk(): Chunk {
+  return {
+    jobIds: new Array<string | undefined>(CHUNK).fill(undefined),
+    ids: new Array<string>(CHUNK).fill(''),
+    messageIds: new Array<string>(CHUNK).fill(''),
+    tos: new Array<string | readonly string[]>(CHUNK).fill(''),
+    froms: new Array<string | undefined>(CHUNK).fill(undefined),
+    extras: new Array<Extra | undefined>(CHUNK).fill(undefined),
+    sentAts: new Float64Array(CHUNK),
+    hashes: new Int32Array(CHUNK),
+  };
+}
+
+/** Slots of the ring for `max` records: a power of two >= `max` + a quarter, at least one chunk. */
+function ringSize(max: number): number {
+  let p = CHUNK;
+  while (p < max + Math.ceil(max / 4)) p *= 2;
   return p;
 }
 
@@ -103,22 +133,14 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
   // again, found expired or evicted has no job id: it is skipped.
   //
   // The ring's size is fixed from the start (room for `maxEntries` and a quarter more for
-  // skipped slots), but its columns are arrays that start empty and grow as the ring's end
-  // first passes through them (the engine's amortized growth, a native copy): no turn copies
-  // the ring and indexes it again while records come in (that took 2-28 ms at 16,384-65,536
-  // records, in the host's event loop). Only a ring filled with skipped slots (more than a
+  // skipped slots), and its columns come in chunks of CHUNK slots made as the ring's end first
+  // reaches them: no turn copies the columns while records come in (doubling a ring of 65,536
+  // and indexing it again took 4-10 ms of CPU in one turn of the host's event loop; growing
+  // whole-ring arrays in place, 5-17 ms). Only a ring filled with skipped slots (more than a
   // quarter of `maxEntries` of jobs recorded again or found expired behind a live oldest one)
   // is doubled, in one turn.
-  let cap = powerOfTwoAtLeast(Math.max(16, max + Math.ceil(max / 4)));
-  let jobIds: (string | undefined)[] = [];
-  let ids: string[] = [];
-  let messageIds: string[] = [];
-  /** The only recipient, or a frozen list of them. */
-  let tos: (string | readonly string[])[] = [];
-  let froms: (string | undefined)[] = [];
-  let extras: (Extra | undefined)[] = [];
-  let sentAts: number[] = [];
-  let hashes: number[] = [];
+  let cap = ringSize(max);
+  let chunks: Chunk[] = [];
   let head = 0;
   /** Slots in use from `head` (live and skipped ones). */
   let used = 0;
@@ -127,13 +149,16 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
   /**
    * Open-addressing index by job id (linear probing): ring slot + 1, 0 = free. At most half
    * full; a removal shifts the entries after it back (no tombstones, so the index is rebuilt
-   * only when it doubles: O(live) a handful of times in a store's life).
+   * only when it doubles: O(live) a handful of times in a store's life, 1-4 ms at 65,536).
    */
   let index = new Int32Array(MIN_INDEX);
   /** The From of the last record: the same address in a new string each time is kept once. */
   let lastFrom: string | undefined;
 
-  const expired = (slot: number, at: number): boolean => (sentAts[slot] as number) + retentionMs <= at;
+  const chunkOf = (slot: number): Chunk => chunks[slot >> CHUNK_BITS] as Chunk;
+  const jobIdAt = (slot: number): string | undefined => chunkOf(slot).jobIds[slot & CHUNK_MASK];
+  const hashAt = (slot: number): number => chunkOf(slot).hashes[slot & CHUNK_MASK] as number;
+  const expired = (slot: number, at: number): boolean => (chunkOf(slot).sentAts[slot & CHUNK_MASK] as number) + retentionMs <= at;
 
   /** Index entry (position) of the live slot holding `jobId`, or -1. */
   const lookup = (jobId: string, hash: number): number => {
@@ -141,14 +166,16 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const e = index[i] as number;
       if (e === 0) return -1;
-      if (hashes[e - 1] === hash && jobIds[e - 1] === jobId) return i;
+      const c = chunks[(e - 1) >> CHUNK_BITS] as Chunk;
+      const k = (e - 1) & CHUNK_MASK;
+      if (c.hashes[k] === hash && c.jobIds[k] === jobId) return i;
     }
   };
 
   /** Indexes `slot` (its job id is not indexed yet): the first free entry on its path. */
-  const place = (slot: number): void => {
+  const place = (slot: number, hash: number): void => {
     const mask = index.length - 1;
-    let i = (hashes[slot] as number) & mask;
+    let i = hash & mask;
     while (index[i] !== 0) i = (i + 1) & mask;
     index[i] = slot + 1;
   };
@@ -158,41 +185,30 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
     index = new Int32Array(size);
     for (let k = 0; k < used; k++) {
       const slot = (head + k) & (cap - 1);
-      if (jobIds[slot] !== undefined) place(slot);
+      if (jobIdAt(slot) !== undefined) place(slot, hashAt(slot));
     }
   };
 
   /** Doubles the ring, keeping the order (its skipped slots fill it: see above). */
   const grow = (): void => {
-    const next = cap * 2;
-    const j = new Array<string | undefined>(next);
-    const i = new Array<string>(next);
-    const m = new Array<string>(next);
-    const t = new Array<string | readonly string[]>(next);
-    const f = new Array<string | undefined>(next);
-    const x = new Array<Extra | undefined>(next);
-    const s = new Array<number>(next).fill(0);
-    const h = new Array<number>(next).fill(0);
+    const next: Chunk[] = [];
+    for (let k = 0; k < (cap * 2) >> CHUNK_BITS; k++) next.push(newChunk());
     for (let k = 0; k < used; k++) {
-      const slot = (head + k) & (cap - 1);
-      j[k] = jobIds[slot];
-      i[k] = ids[slot] as string;
-      m[k] = messageIds[slot] as string;
-      t[k] = tos[slot] as string;
-      f[k] = froms[slot];
-      x[k] = extras[slot];
-      s[k] = sentAts[slot] as number;
-      h[k] = hashes[slot] as number;
+      const from = chunkOf((head + k) & (cap - 1));
+      const f = (head + k) & CHUNK_MASK;
+      const to = next[k >> CHUNK_BITS] as Chunk;
+      const t = k & CHUNK_MASK;
+      to.jobIds[t] = from.jobIds[f];
+      to.ids[t] = from.ids[f] as string;
+      to.messageIds[t] = from.messageIds[f] as string;
+      to.tos[t] = from.tos[f] as string;
+      to.froms[t] = from.froms[f];
+      to.extras[t] = from.extras[f];
+      to.sentAts[t] = from.sentAts[f] as number;
+      to.hashes[t] = from.hashes[f] as number;
     }
-    jobIds = j;
-    ids = i;
-    messageIds = m;
-    tos = t;
-    froms = f;
-    extras = x;
-    sentAts = s;
-    hashes = h;
-    cap = next;
+    chunks = next;
+    cap *= 2;
     head = 0;
     reindex(index.length);
   };
@@ -207,22 +223,24 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
     for (let i = (at + 1) & mask; ; i = (i + 1) & mask) {
       const e = index[i] as number;
       if (e === 0) break;
-      const home = (hashes[e - 1] as number) & mask;
+      const home = hashAt(e - 1) & mask;
       if (hole <= i ? home > hole && home <= i : home > hole || home <= i) continue;
       index[hole] = e;
       hole = i;
     }
     index[hole] = 0;
     live--;
-    jobIds[slot] = undefined;
+    const c = chunkOf(slot);
+    const k = slot & CHUNK_MASK;
+    c.jobIds[k] = undefined;
     // Let the strings go now: the slot may wait a long time before it is reused.
-    ids[slot] = messageIds[slot] = tos[slot] = '';
-    froms[slot] = extras[slot] = undefined;
+    c.ids[k] = c.messageIds[k] = c.tos[k] = '';
+    c.froms[k] = c.extras[k] = undefined;
   };
 
   /** Drops skipped slots at the oldest end. */
   const skipDead = (): void => {
-    while (used > 0 && jobIds[head] === undefined) {
+    while (used > 0 && jobIdAt(head) === undefined) {
       head = (head + 1) & (cap - 1);
       used--;
     }
@@ -231,25 +249,27 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
   /** Forgets the oldest live record (there is one). */
   const dropOldest = (): void => {
     skipDead();
-    drop(lookup(jobIds[head] as string, hashes[head] as number));
+    drop(lookup(jobIdAt(head) as string, hashAt(head)));
     skipDead();
   };
 
   /** The record in slot `slot`, as given (absent fields stay absent), frozen. */
   const recordAt = (slot: number): SentRecord => {
-    const to = tos[slot] as string | readonly string[];
+    const c = chunkOf(slot);
+    const k = slot & CHUNK_MASK;
+    const to = c.tos[k] as string | readonly string[];
     const out: { -readonly [K in keyof SentRecord]: SentRecord[K] } = {
-      jobId: jobIds[slot] as string,
-      id: ids[slot] as string,
-      messageId: messageIds[slot] as string,
+      jobId: c.jobIds[k] as string,
+      id: c.ids[k] as string,
+      messageId: c.messageIds[k] as string,
       recipients: typeof to === 'string' ? Object.freeze([to]) : to,
-      sentAt: sentAts[slot] as number,
+      sentAt: c.sentAts[k] as number,
     };
-    const x = extras[slot];
+    const x = c.extras[k];
     if (x?.providerMessageId !== undefined) out.providerMessageId = x.providerMessageId;
     if (x?.tags !== undefined) out.tags = x.tags;
     if (x?.campaign !== undefined) out.campaign = x.campaign;
-    const from = froms[slot];
+    const from = c.froms[k];
     if (from !== undefined) out.from = from;
     return Object.freeze(out);
   };
@@ -277,26 +297,29 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       const slot = (head + used) & (cap - 1);
       used++;
       live++;
+      if (chunks.length <= slot >> CHUNK_BITS) chunks.push(newChunk());
+      const c = chunkOf(slot);
+      const k = slot & CHUNK_MASK;
       // Kept compact (every sent job passes here and up to `maxEntries` survive): one recipient
       // as a string, the rare fields in one object. It is the store's own: arrays and tags are
       // copied unless frozen (the mailer's tags are).
       const r = entry.recipients;
-      jobIds[slot] = jobId;
-      ids[slot] = entry.id;
-      messageIds[slot] = entry.messageId;
-      tos[slot] = r.length === 1 && typeof r[0] === 'string' ? r[0] : Object.isFrozen(r) ? r : Object.freeze(r.slice());
+      c.jobIds[k] = jobId;
+      c.ids[k] = entry.id;
+      c.messageIds[k] = entry.messageId;
+      c.tos[k] = r.length === 1 && typeof r[0] === 'string' ? r[0] : Object.isFrozen(r) ? r : Object.freeze(r.slice());
       // Most records of a mailer have the same From, each in its own string: keep one.
       const from = entry.from;
       if (from !== lastFrom) lastFrom = from;
-      froms[slot] = lastFrom;
+      c.froms[k] = lastFrom;
       const { providerMessageId, tags, campaign } = entry;
-      extras[slot] =
+      c.extras[k] =
         providerMessageId === undefined && tags === undefined && campaign === undefined
           ? undefined
           : { providerMessageId, tags: tags === undefined || Object.isFrozen(tags) ? tags : Object.freeze({ ...tags }), campaign };
-      sentAts[slot] = entry.sentAt;
-      hashes[slot] = hash;
-      place(slot);
+      c.sentAts[k] = entry.sentAt;
+      c.hashes[k] = hash;
+      place(slot, hash);
       const at = now();
       for (let pruned = 0; pruned < PRUNE_PER_CALL && live > 0; pruned++) {
         skipDead();
@@ -317,15 +340,8 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       return recordAt(slot);
     },
     close() {
-      cap = powerOfTwoAtLeast(Math.max(16, max + Math.ceil(max / 4)));
-      jobIds = [];
-      ids = [];
-      messageIds = [];
-      tos = [];
-      froms = [];
-      extras = [];
-      sentAts = [];
-      hashes = [];
+      cap = ringSize(max);
+      chunks = [];
       index = new Int32Array(MIN_INDEX);
       lastFrom = undefined;
       head = used = live = 0;
