@@ -30,9 +30,25 @@ const NO_JOBS: Job[] = [];
  * rebuild was one synchronous turn of several milliseconds.
  */
 const CHUNK = 1024;
+/** log2 of {@link CHUNK}. */
+const CHUNK_BITS = 10;
 
-/** Done slots a chunk may hold before it is compacted (with more than half of it done). */
-const MIN_DONE_TO_COMPACT = 32;
+/** Chunk number of a slot: a shift while the slot is a 32-bit integer (2^31 slots, ~2 billion messages). */
+function chunkNumber(slot: number): number {
+  return slot < 0x80000000 ? slot >> CHUNK_BITS : Math.floor(slot / CHUNK);
+}
+
+/** Index of a slot in its chunk (the low bits: exact for any slot below 2^53). */
+function indexInChunk(slot: number): number {
+  return slot & (CHUNK - 1);
+}
+
+/**
+ * Done slots a chunk holds before it is compacted (and more than half of it). A busy mailer
+ * with few messages in flight moves its few live ones once per ~512 messages (with 32 it
+ * re-indexed about one message per message finished).
+ */
+const MIN_DONE_TO_COMPACT = CHUNK / 2;
 
 /** Index of the job with this id among `held`, or -1. Messages hold few jobs: a scan. */
 function indexOfId(held: OneOrMany<Job>, id: string): number {
@@ -97,8 +113,8 @@ export default function memoryQueueStore(): MemoryQueueStore {
   let jobCount = 0;
   let seq = 0;
 
-  /** The chunk of a slot (its index in the chunk is `slot % CHUNK`). */
-  const chunkOf = (slot: number): Chunk => chunks[Math.floor(slot / CHUNK) - firstChunk] as Chunk;
+  /** The chunk of a slot (its index in the chunk is `indexInChunk(slot)`). */
+  const chunkOf = (slot: number): Chunk => chunks[chunkNumber(slot) - firstChunk] as Chunk;
 
   /** Drops the done slots of chunk `k` and indexes its other slots again (at most CHUNK). */
   const compact = (k: number): void => {
@@ -140,9 +156,9 @@ export default function memoryQueueStore(): MemoryQueueStore {
   };
 
   const finish = (slot: number): void => {
-    const k = Math.floor(slot / CHUNK) - firstChunk;
+    const k = chunkNumber(slot) - firstChunk;
     const c = chunks[k] as Chunk;
-    const i = slot % CHUNK;
+    const i = indexInChunk(slot);
     const id = (c.messages[i] as NormalizedMessage).id;
     slotOf.delete(id);
     if (resultsOf.size > 0) resultsOf.delete(id);
@@ -154,7 +170,9 @@ export default function memoryQueueStore(): MemoryQueueStore {
     const done = ++c.done;
     // A chunk is compacted when more than half of it is done: amortized O(1) per message, and
     // never more than one chunk (CHUNK slots) in one turn.
-    if (done === c.messages.length ? (k === 0 && chunks.length > 1) || done >= MIN_DONE_TO_COMPACT : done >= MIN_DONE_TO_COMPACT && done * 2 > c.messages.length) compact(k);
+    // A done chunk goes at once (the front one) or is emptied (the last one once it held many).
+    const last = k === chunks.length - 1;
+    if (done === c.messages.length ? !last || done >= MIN_DONE_TO_COMPACT : done >= MIN_DONE_TO_COMPACT && done * 2 > c.messages.length) compact(k);
   };
 
   const settle = (id: string, results: readonly StoredResult[] | undefined): void => {
@@ -207,7 +225,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
       // The same message added again replaces the one held.
       const old = slotOf.get(message.id);
       if (old !== undefined) {
-        jobCount -= countOf(chunkOf(old).jobs[old % CHUNK] as OneOrMany<Job>);
+        jobCount -= countOf(chunkOf(old).jobs[indexInChunk(old)] as OneOrMany<Job>);
         finish(old);
       }
       let k = chunks.length - 1;
@@ -231,7 +249,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
       const slot = slotOf.get(job.messageRef);
       if (slot === undefined) return;
       const c = chunkOf(slot);
-      const s = slot % CHUNK;
+      const s = indexInChunk(slot);
       const held = c.jobs[s] as OneOrMany<Job>;
       const i = indexOfId(held, job.id);
       if (i < 0) {
@@ -246,7 +264,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
       const slot = slotOf.get(job.messageRef);
       if (slot === undefined) return;
       const c = chunkOf(slot);
-      const s = slot % CHUNK;
+      const s = indexInChunk(slot);
       const held = c.jobs[s] as OneOrMany<Job>;
       const i = indexOfId(held, job.id);
       if (i < 0) {
@@ -320,7 +338,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
       const slot = slotOf.get(id);
       if (slot === undefined) return undefined;
       const c = chunkOf(slot);
-      const s = slot % CHUNK;
+      const s = indexInChunk(slot);
       const results = resultsOf.size === 0 ? undefined : resultsOf.get(id);
       return { id, messageId: (c.messages[s] as NormalizedMessage).messageId, jobs: copyOf(c.jobs[s] as OneOrMany<Job>), results: results?.slice() ?? [] };
     },
@@ -330,7 +348,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
       if (typeof id !== 'string') return undefined;
       const slot = slotOf.get(id.slice(0, id.lastIndexOf('/')));
       if (slot !== undefined) {
-        const held = chunkOf(slot).jobs[slot % CHUNK] as OneOrMany<Job>;
+        const held = chunkOf(slot).jobs[indexInChunk(slot)] as OneOrMany<Job>;
         const i = indexOfId(held, id);
         if (i >= 0) return itemAt(held, i);
       }
