@@ -72,3 +72,18 @@ it('memory correlation store: agrees with a list of the last maxEntries distinct
     }
   }
 });
+
+it('memory correlation store: a ring filled with re-recorded slots behind a live oldest record doubles and keeps order', () => {
+  const store = memoryCorrelationStore({ maxEntries: 3, now: () => 0 });
+  const rec = (jobId: string, n: number): void => store.record({ jobId, id: jobId, messageId: `<${n}@x>`, recipients: ['a@x.test'], sentAt: 0 });
+  rec('a', 0);
+  // Each re-record of 'b' leaves a skipped slot behind 'a', which stays the oldest: the ring
+  // (1,024 slots for 3 entries) fills with them and must grow, several times.
+  for (let n = 1; n <= 5_000; n++) rec('b', n);
+  expect([store.find('a')?.messageId, store.find('b')?.messageId, store.size]).toEqual(['<0@x>', '<5000@x>', 2]);
+  rec('c', 5_001);
+  rec('d', 5_002); // evicts 'a', the oldest
+  expect([store.find('a'), store.find('b')?.messageId, store.find('c')?.messageId, store.find('d')?.messageId, store.size]).toEqual([undefined, '<5000@x>', '<5001@x>', '<5002@x>', 3]);
+  rec('e', 5_003); // evicts 'b'
+  expect([store.find('b'), store.find('c')?.jobId, store.find('e')?.jobId, store.size]).toEqual([undefined, 'c', 'e', 3]);
+});
