@@ -27,7 +27,8 @@ import type { Phrase, ReasonFamily } from './phrases.js';
  * @example
  * ```ts
  * import { matchPhrases } from './phrases.js';
- * matchPhrases('550 relay access denied', REFERENCE_PHRASES.norelaying); // undefined: no list for norelaying
+ * matchPhrases('550 relay access denied', REFERENCE_PHRASES.norelaying); // 'relay access denied'
+ * REFERENCE_PHRASES.syntaxerror; // undefined: the reference decides it by reply code, not wording
  * matchPhrases('554 denied by policy', REFERENCE_PHRASES.policyviolation); // 'denied by policy'
  * ```
  */
@@ -401,15 +402,302 @@ export const REFERENCE_PHRASES: Readonly<Partial<Record<ReasonFamily, readonly P
     'pipe to |/',
     'x-unix; ',
   ],
+  // Sisimai::Reason::HasMoved: the address was replaced by another.
+  hasmoved: [' has been replaced by '],
+  // Sisimai::Reason::NoRelaying: the destination does not relay for us.
+  norelaying: [
+    'as a relay',
+    'insecure mail relay',
+    'is not permitted to relay through this server without authentication',
+    'mail server requires authentication when attempting to send to a non-local e-mail address',
+    'no relaying',
+    'not a gateway',
+    'not allowed to relay',
+    'not local host',
+    'not permitted to relay',
+    'not our customer',
+    'relay access denied',
+    'relay denied',
+    'relay not permitted',
+    'relaying denied',
+    'relaying mail to ',
+    'specified domain is not allowed',
+    "that domain isn't in my list of allowed rcpthost",
+    'this system is not configured to relay mail',
+    'unable to relay',
+    "we don't handle mail for",
+  ],
+  // Sisimai::Reason::RequirePTR: the client has no (or a bad) reverse DNS.
+  requireptr: [
+    'access denied. ip name lookup failed',
+    'all mail servers must have a ptr record with a valid reverse dns entry',
+    'bad dns ptr resource record',
+    'cannot find your hostname',
+    'fix reverse dns for ',
+    'ips with missing ptr records',
+    'no ptr record found.',
+    'please get a custom reverse dns name from your isp for your host',
+    'ptr record setup',
+    'reverse dns failed',
+    'reverse dns required',
+    'sender ip reverse lookup rejected',
+    'the corresponding forward dns entry does not point to the sending ip',
+    'this system will not accept messages from servers/devices with no reverse dns',
+    'unresolvable relay host name',
+    'we do not accept mail from hosts with dynamic ip or generic dns ptr-records',
+    // The reference's pair ['domain ', ' mismatches client ip'], by its distinctive half.
+    ' mismatches client ip',
+    ['dns lookup failure: ', ' try again later'],
+    ['reverse dns lookup for host ', ' failed permanently'],
+    ['server access ', ' forbidden by invalid rdns record of your mail server'],
+    ['service permits ', ' unverifyable sending ips'],
+  ],
+  // Sisimai::Reason::ContentError: the header or MIME structure.
+  contenterror: [
+    'duplicate header',
+    'header size exceeds maximum permitted',
+    'improper use of 8-bit data in message header',
+    'message header size, or recipient list, exceeds policy limit',
+    'message mime complexity exceeds the policy maximum',
+    'routing loop detected -- too many received: headers',
+    'this message contain invalid mime headers',
+    'this message contain improperly-formatted binary content',
+    'this message contain text that uses unnecessary base64 encoding',
+  ],
+  // Sisimai::Reason::NotCompliantRFC (override only: as a full list it demoted a tuning
+  // recipient the reference labels notcompliantrfc, Google's "multiple addresses in From:", so
+  // the recalled list is incomplete).
+  notcompliantrfc: ['this message is not rfc 5322 compliant', 'https://support.google.com/mail/?p=rfcmessagenoncompliant'],
+  // Sisimai::Reason::VirusDetected (override only).
+  virusdetected: [
+    'it has a potentially executable attachment',
+    'the message was rejected because it contains prohibited virus or spam content',
+    'this form of attachment has been used by recent viruses or other malware',
+    'virus detected',
+    'virus phishing/malicious_url detected',
+    'your message was infected with a virus',
+  ],
+  // Sisimai::Reason::MesgTooBig (override only).
+  mesgtoobig: [
+    'exceeded maximum inbound message size',
+    'line limit exceeded',
+    'max message size exceeded',
+    'message file too big',
+    'message length exceeds administrative limit',
+    'message size exceeds fixed limit',
+    'message size exceeds fixed maximum message size',
+    'message size exceeds maximum value',
+    'message too big',
+    'message too large',
+    'size limit',
+    'taille limite du message atteinte',
+  ],
+  // Sisimai::Reason::ExceedLimit (override only).
+  exceedlimit: ['message header size exceeds limit'],
+  // Sisimai::Reason::Speeding (override only).
+  speeding: ['please try again slower', 'receiving mail at a rate that prevents additional messages from being delivered'],
+  // Sisimai::Reason::TooManyConn (override only).
+  toomanyconn: [
+    'all available ips are at maximum connection limit',
+    'connection rate limit exceeded',
+    'exceeds per-domain connection limit for',
+    'has exceeded the max emails per hour ',
+    'throttling failure: daily message quota exceeded',
+    'throttling failure: maximum sending rate exceeded',
+    'too many connections',
+    'too many connections from your host.',
+    'too many concurrent smtp connections',
+    'too many errors from your ip',
+    'too many smtp sessions for this host',
+    'trop de connexions, ',
+    'we have already made numerous attempts to deliver this message',
+  ],
+  // Sisimai::Reason::BadReputation (override only).
+  badreputation: [
+    'a poor email reputation score',
+    'has been temporarily rate limited due to ip reputation',
+    'ip/domain reputation problems',
+    'likely suspicious due to the very low reputation',
+    "the sending mta's poor reputation",
+  ],
+  // Sisimai::Reason::SecurityError (override only).
+  securityerror: [
+    'account not subscribed to ses',
+    'authentication credentials invalid',
+    'authentication failure',
+    'authentication required',
+    'authentication turned on in your email client',
+    'executable files are not allowed in compressed files',
+    'tls required but not supported',
+    'unauthenticated senders not allowed',
+    'verification failure',
+    'you are not authorized to send mail, authentication is required',
+    ['authentication failed; server ', ' said: '],
+    ['user ', ' is not authorized to perform ses:sendrawemail on resource'],
+  ],
+  // Sisimai::Reason::MailboxFull (override only: a long list, partly remembered).
+  mailboxfull: [
+    'account is exceeding their quota',
+    'account is over quota',
+    'account is temporarily over quota',
+    'boite du destinataire pleine',
+    'delivery failed: over quota',
+    'disc quota exceeded',
+    'diskspace quota',
+    'does not have enough space',
+    'exceeded storage allocation',
+    'exceeding its mailbox quota',
+    'full mailbox',
+    'is over disk quota',
+    'is over quota temporarily',
+    'mail file size exceeds the maximum size allowed for mail delivery',
+    'mail quota exceeded',
+    'mailbox exceeded the local limit',
+    'mailbox full',
+    'mailbox has exceeded its disk space limit',
+    'mailbox is full',
+    'mailbox over quota',
+    'mailbox quota usage exceeded',
+    'mailbox size limit exceeded',
+    'maildir over quota',
+    'maildir delivery failed: userdisk quota ',
+    'maildir delivery failed: domaindisk quota ',
+    'mailfolder is full',
+    'not enough disk space',
+    'not enough storage space in',
+    'not sufficient disk space',
+    'over the allowed quota',
+    'quota exceeded',
+    'quota violation for',
+    'recipient reached disk quota',
+    'recipient rejected: mailbox would exceed maximum allowed storage',
+    "the user's space has been used up",
+    'the user you are trying to reach is over quota',
+    'too much mail data',
+    'user has exceeded quota, bouncing mail',
+    'user has too many messages on the server',
+    'user is over quota',
+    'user is over the quota',
+    'user over quota',
+    'was automatically rejected: quota exceeded',
+    'would be over the allowed quota',
+  ],
+  // Sisimai::Reason::UserUnknown (override only: a long list, partly remembered).
+  userunknown: [
+    '#5.1.1 bad address',
+    '550 address invalid',
+    'address does not exist',
+    'address not present in directory',
+    'address unknown',
+    "can't accept user",
+    'destination addresses were unknown',
+    'destination server rejected recipients',
+    'email address does not exist',
+    'email address could not be found',
+    'invalid address',
+    'invalid mailbox',
+    'invalid mailbox path',
+    'invalid recipient',
+    'is not a known user',
+    'is not a valid mailbox',
+    'is not an active address at this host',
+    'mailbox does not exist',
+    'mailbox invalid',
+    'mailbox is inactive',
+    'mailbox is unavailable',
+    'mailbox not present',
+    'mailbox not found',
+    'nessun utente simile in questo indirizzo',
+    'no account by that name',
+    'no existe dicha persona',
+    'no mail box available for this user',
+    'no mailbox by that name',
+    'no mailbox found',
+    'no such address',
+    'no such email address',
+    'no such mail drop defined',
+    'no such mailbox',
+    'no such person at this address',
+    'no such recipient',
+    'no such user',
+    'no valid recipients, bye',
+    'not a valid recipient',
+    'not a valid user here',
+    'not a local address',
+    'not listed in domino directory',
+    'not listed in public name & address book',
+    'recipient address rejected: invalid user',
+    'recipient address rejected: invalid-recipient',
+    'recipient address rejected: unknown user',
+    'recipient address rejected: userunknown',
+    'recipient does not exist',
+    'recipient is not accepted',
+    'recipient is not local',
+    'recipient not exist',
+    'recipient not found',
+    'recipient not ok',
+    'recipient unknown',
+    'requested action not taken: mailbox unavailable',
+    'resolver.adr.recipient notfound',
+    'sorry, user unknown',
+    'sorry, badrcptto',
+    'sorry, no mailbox here by that name',
+    'sorry, your envelope recipient has been denied',
+    "that domain or user isn't in my list of allowed rcpthosts",
+    'the email account that you tried to reach does not exist',
+    "the user's email name is not found",
+    'there is no one at this address',
+    'this recipient is in my badrecipientto list',
+    'this recipient is not in my validrcptto list',
+    'unknown mailbox',
+    'unknown recipient',
+    'unknown user',
+    'user does not exist',
+    'user missing home directory',
+    'user not active',
+    'user not exist',
+    'user not found',
+    'user not known',
+    'user unknown',
+    'utilisateur inconnu !',
+    'vuser not found',
+    'your envelope recipient is in my badrcptto list',
+    ['<', '> not found'],
+    ['account ', ' does not exist at the organization'],
+    ['recipient ', ' was not found in'],
+    ['recipient address rejected: user ', ' does not exist'],
+    ["this user doesn't have a ", ' account'],
+    ['user ', ' does not exist'],
+  ],
 });
 
 /**
  * Families whose reference list here is known to be incomplete (long lists, partly
- * remembered): their own wording may override a held hit of another family, but a text that
- * misses this list is not taken as wider wording of the family (that could be a phrase of the
- * reference's list that is not here).
+ * remembered, or a short one that the corpus showed to miss a phrase: notcompliantrfc): their
+ * own wording may override a held hit of another family, but a text that misses this list is
+ * not taken as wider wording of the family (that could be a phrase of the reference's list that
+ * is not here). SyntaxError has no list at all: the reference decides it by reply code.
+ *
+ * @example
+ * ```ts
+ * OVERRIDE_ONLY.has('userunknown'); // true: 'no such user' overrides held wider relay wording
+ * OVERRIDE_ONLY.has('norelaying'); // false: wider relay wording is held and can yield
+ * ```
  */
-export const OVERRIDE_ONLY: ReadonlySet<ReasonFamily> = new Set<ReasonFamily>(['spamdetected', 'suspend']);
+export const OVERRIDE_ONLY: ReadonlySet<ReasonFamily> = new Set<ReasonFamily>([
+  'spamdetected',
+  'suspend',
+  'virusdetected',
+  'mesgtoobig',
+  'exceedlimit',
+  'speeding',
+  'toomanyconn',
+  'badreputation',
+  'securityerror',
+  'mailboxfull',
+  'userunknown',
+  'notcompliantrfc',
+]);
 
 /**
  * Whether `text` (lower case) holds the reference's own wording of `family`: `'reference'` when
@@ -421,7 +709,9 @@ export const OVERRIDE_ONLY: ReadonlySet<ReasonFamily> = new Set<ReasonFamily>(['
  * ```ts
  * referenceWording('554 message rejected due to local policy', 'policyviolation'); // 'reference'
  * referenceWording('550 your ip is blocked', 'blocked'); // 'wider'
- * referenceWording('550 mailbox full', 'mailboxfull'); // 'unlisted'
+ * referenceWording('550 mailbox full', 'mailboxfull'); // 'reference'
+ * referenceWording('552 storage allotment used up', 'mailboxfull'); // 'unlisted': a partial list
+ * referenceWording('501 bad address syntax', 'syntaxerror'); // 'unlisted': no list
  * ```
  */
 export function referenceWording(text: string, family: ReasonFamily): 'reference' | 'wider' | 'unlisted' {

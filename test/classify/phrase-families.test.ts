@@ -209,7 +209,10 @@ describe('blocked, requireptr, badreputation, norelaying: the connecting client'
 
   it('relay wording before the envelope is only read in the second pass, after the client checks', () => {
     expect(decide({ replyCode: 554, text: '554 insecure mail relay', command: 'EHLO' }).decidedBy.rule).toBe('second-pass/phrase');
-    expect(reasonOf({ replyCode: 554, text: '554 insecure mail relay from a host listed at bl.example.net', command: 'EHLO' })).toBe('blocked');
+    // The client checks decide in the first pass with the reference's block wording; wider
+    // block wording ("listed at <zone>") yields to the reference's relay sentence, as there.
+    expect(reasonOf({ replyCode: 554, text: '554 insecure mail relay; client host [192.0.2.1] blocked using bl.example.net', command: 'EHLO' })).toBe('blocked');
+    expect(reasonOf({ replyCode: 554, text: '554 insecure mail relay from a host listed at bl.example.net', command: 'EHLO' })).toBe('norelaying');
     expect(reasonOf(rcpt('554 insecure mail relay from a host listed at bl.example.net'))).toBe('norelaying');
   });
 });

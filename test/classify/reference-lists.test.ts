@@ -13,7 +13,7 @@ describe('referenceWording', () => {
   it('tells the reference list, wider wording and unlisted families apart', () => {
     expect(referenceWording('554 5.7.1 message not accepted for policy reasons', 'policyviolation')).toBe('reference');
     expect(referenceWording('550 ip blocked', 'blocked')).toBe('wider');
-    expect(referenceWording('552 mailbox full', 'mailboxfull')).toBe('unlisted');
+    expect(referenceWording('501 5.1.3 bad recipient address syntax', 'syntaxerror')).toBe('unlisted');
   });
 });
 
