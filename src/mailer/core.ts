@@ -51,11 +51,9 @@ export interface MessageRecord {
 /**
  * The fields of a record that a queued message rarely has (results, journal backlog, waiters
  * or report, abort link): made with the first of them, so a message waiting in the queue holds
- * no field of its own for them (the pending count is kept in their place until then).
+ * one empty field instead of four (24 B per queued message).
  */
 interface RecordExtras {
-  /** {@link MessageRecord.pending}, moved here from the record's field when the extras are made. */
-  pending: number;
   results: RecipientResult[] | undefined;
   unsaved: StoredResult[] | undefined;
   /** The `done()` waiters until the message completes, then its report (see `waiters`, `report`). */
@@ -70,11 +68,8 @@ interface RecordExtras {
 /** A {@link MessageRecord}: accessors over the packed fields (see their comments). */
 class HeldMessage implements MessageRecord {
   held: OneOrMany<Job>;
-  /**
-   * The pending count while the record has no extras (a queued message: one field, not two,
-   * 8 B per queued message), else the extras, which hold the count.
-   */
-  private state: number | RecordExtras;
+  pending: number;
+  private extras: RecordExtras | undefined = undefined;
   readonly dueAfterDate: number;
 
   constructor(
@@ -84,32 +79,13 @@ class HeldMessage implements MessageRecord {
     results: RecipientResult[] | undefined,
   ) {
     this.held = oneOrMany(jobs);
-    this.state = jobs.length;
+    this.pending = jobs.length;
     this.dueAfterDate = dueAfterDate;
     if (results !== undefined) this.more().results = results;
   }
 
   private more(): RecordExtras {
-    const s = this.state;
-    if (typeof s !== 'number') return s;
-    return (this.state = { pending: s, results: undefined, unsaved: undefined, outcome: undefined, abortLink: undefined });
-  }
-
-  /** The extras, if made. */
-  private get extras(): RecordExtras | undefined {
-    const s = this.state;
-    return typeof s === 'number' ? undefined : s;
-  }
-
-  get pending(): number {
-    const s = this.state;
-    return typeof s === 'number' ? s : s.pending;
-  }
-
-  set pending(pending: number) {
-    const s = this.state;
-    if (typeof s === 'number') this.state = pending;
-    else s.pending = pending;
+    return (this.extras ??= { results: undefined, unsaved: undefined, outcome: undefined, abortLink: undefined });
   }
 
   get results(): RecipientResult[] | undefined {
