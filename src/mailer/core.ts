@@ -13,11 +13,11 @@ import { TypedEmitter } from '../events.js';
 import type { JobEventBase } from '../events.js';
 import { indexOfItem, itemsOf, oneOrMany, withAdded, withRemoved } from '../queue/one-or-many.js';
 import type { OneOrMany } from '../queue/one-or-many.js';
-import { RecentMap } from '../queue/recent-map.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { Clock, Job, NormalizedMessage, Transport } from '../types.js';
 import type { DeliveryReport, RecipientResult } from './options.js';
 import type { StoredResult } from '../types.js';
+import { RecentReports } from './recent-reports.js';
 
 /** A message held in memory with its jobs, results so far and the callers waiting on it. */
 export interface MessageRecord {
@@ -229,7 +229,7 @@ export class MailerCore {
     return Promise.all(own);
   }
   /** Finished reports, newest last, bounded. */
-  readonly recent = new RecentMap<string, DeliveryReport>(RECENT_REPORTS);
+  readonly recent = new RecentReports(RECENT_REPORTS);
   readonly totals = { queued: 0, sent: 0, deferred: 0, failed: 0, expired: 0, throttled: 0 };
   /** Set once by the mailer right after construction (the scheduler dispatches into the stages). */
   scheduler!: Scheduler;
@@ -302,8 +302,7 @@ export class MailerCore {
   }
 
   rememberReport(report: DeliveryReport): void {
-    // Two array writes: the index is built only if `status()` or `done()` looks a report up.
-    this.recent.set(report.id, report);
+    this.recent.set(report);
   }
 
   /** Nothing queued, scheduled, in flight or waiting on disk. */

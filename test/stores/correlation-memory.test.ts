@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import memoryCorrelationStore from '../../src/stores/correlation-memory.js';
+import type { SentRecord } from '../../src/types.js';
 import { testCorrelationStore } from '../../src/testing/correlation-store-conformance.js';
 
 testCorrelationStore({ name: 'memory correlation store', create: ({ now }) => memoryCorrelationStore({ now, retentionMs: 86_400_000 }), retentionMs: 86_400_000 });
@@ -86,4 +87,48 @@ it('memory correlation store: a ring filled with re-recorded slots behind a live
   expect([store.find('a'), store.find('b')?.messageId, store.find('c')?.messageId, store.find('d')?.messageId, store.size]).toEqual([undefined, '<5000@x>', '<5001@x>', '<5002@x>', 3]);
   rec('e', 5_003); // evicts 'b'
   expect([store.find('b'), store.find('c')?.jobId, store.find('e')?.jobId, store.size]).toEqual([undefined, 'c', 'e', 3]);
+});
+
+it('memory correlation store: gives back every field as recorded over random records of every size (its text arena wraps, grows and is compacted many times)', () => {
+  let seed = 29;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const word = (): string => ['a', 'ü', '日本', 'xy', 'postmaster', '\u{1F4E7}'][rnd(6)]!.repeat(1 + rnd(rnd(10) === 0 ? 300 : 8));
+  for (const maxEntries of [1, 5, 200]) {
+    const store = memoryCorrelationStore({ maxEntries, now: () => 0 });
+    let model: SentRecord[] = [];
+    for (let n = 0; n < 10_000; n++) {
+      const jobId = `${word()}/${rnd(maxEntries * 3)}`;
+      if (rnd(3) > 0) {
+        const count = rnd(4);
+        const record: SentRecord = {
+          jobId,
+          id: word(),
+          messageId: `<${word()}@${word()}>`,
+          recipients: Array.from({ length: count }, () => `${word()}@${word()}.test`),
+          sentAt: n,
+          ...(rnd(2) === 0 ? { from: `${word()}@x.test` } : {}),
+          ...(rnd(8) === 0 ? { providerMessageId: word(), tags: { k: word() }, campaign: word() } : {}),
+        };
+        store.record(record);
+        model = model.filter((r) => r.jobId !== jobId);
+        model.push(record);
+        if (model.length > maxEntries) model.shift();
+      } else {
+        expect(store.find(jobId)).toEqual(model.find((r) => r.jobId === jobId));
+      }
+      expect(store.size).toBe(model.length);
+    }
+    for (const r of model) expect(store.find(r.jobId)).toEqual(r);
+  }
+});
+
+it('memory correlation store: a recipient list that does not fit its text is kept as given', () => {
+  const store = memoryCorrelationStore({ now: () => 0 });
+  const recipients = ['a\0b@x.test', 'c@x.test'];
+  store.record({ jobId: 'j', id: 'm', messageId: '<1@x>', recipients, sentAt: 0 });
+  expect(store.find('j')?.recipients).toEqual(recipients);
+  expect(() => store.record({ jobId: 'k', id: 1 as unknown as string, messageId: '<1@x>', recipients: [], sentAt: 0 })).toThrow(/entry\.id/);
 });

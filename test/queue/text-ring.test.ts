@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { TextRing, hashOfKey, nulCount } from '../../src/queue/text-ring.js';
+
+describe('TextRing', () => {
+  it('agrees with a FIFO model over random adds, drops and finds, with colliding hashes wrapping the index', () => {
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (const hashes of [3, 1_000, 0x3fffffff]) {
+      const ring = new TextRing<number>();
+      // Keys oldest first, with their texts; a key added again moves last.
+      let model: { key: string; text: string; time: number }[] = [];
+      // Few hash values: long probe runs that wrap around the end of the index.
+      const hashOf = (key: string): number => (hashes === 0x3fffffff ? hashOfKey(key) : (hashOfKey(key) % hashes) + 0x3ffffff0);
+      for (let n = 0; n < 20_000; n++) {
+        const key = `k${rnd(400)}`;
+        const op = rnd(10);
+        if (op < 5) {
+          const text = `${key}\0${'é'.repeat(rnd(rnd(20) === 0 ? 500 : 20))}${n}`;
+          ring.add(key, hashOf(key), text, n, n % 7 === 0 ? n : undefined);
+          model = model.filter((r) => r.key !== key);
+          model.push({ key, text, time: n });
+        } else if (op < 7 && model.length > 0) {
+          // Drop the oldest, or one by key.
+          const victim = op === 5 ? model[0]! : model[rnd(model.length)]!;
+          const slot = op === 5 ? ring.oldest() : ring.find(victim.key, hashOf(victim.key));
+          expect(ring.textAt(slot)).toBe(victim.text);
+          ring.drop(slot);
+          model = model.filter((r) => r !== victim);
+        } else {
+          const slot = ring.find(key, hashOf(key));
+          const want = model.find((r) => r.key === key);
+          expect(slot < 0 ? undefined : [ring.textAt(slot), ring.timeAt(slot), ring.auxAt(slot)]).toEqual(want === undefined ? undefined : [want.text, want.time, want.time % 7 === 0 ? want.time : undefined]);
+        }
+        expect(ring.size).toBe(model.length);
+      }
+      for (const r of model) expect(ring.textAt(ring.find(r.key, hashOf(r.key)))).toBe(r.text);
+      ring.clear();
+      expect([ring.size, ring.oldest()]).toEqual([0, -1]);
+    }
+  });
+
+  it('counts the NUL separators of a text', () => {
+    expect([nulCount(''), nulCount('a'), nulCount('a\0b\0'), nulCount('\0\0\0')]).toEqual([0, 0, 2, 3]);
+  });
+});
