@@ -100,6 +100,11 @@ export class TextRing<A> {
     return this.live;
   }
 
+  /** Slots the ring has now (live, dead and free): for tests. */
+  get slots(): number {
+    return this.cap;
+  }
+
   /** The oldest live slot, or -1. */
   oldest(): number {
     this.skipDead();
@@ -133,7 +138,9 @@ export class TextRing<A> {
     const before = this.lookup(key, hash);
     if (before >= 0) this.dropAt(before);
     this.skipDead();
-    if (this.used === this.cap) this.grow();
+    // Full: drop the dead slots (a record re-added again and again behind a live oldest one
+    // leaves one each), and double only if most slots are live.
+    if (this.used === this.cap) this.resize(this.live * 2 < this.cap ? this.cap : this.cap * 2);
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     const start = this.room(text.length * 3);
     const slot = (this.head + this.used) & (this.cap - 1);
@@ -236,9 +243,8 @@ export class TextRing<A> {
     }
   }
 
-  /** Doubles the ring, keeping the order from slot 0 (the index is rebuilt). */
-  private grow(): void {
-    const next = this.cap * 2;
+  /** Copies the live slots, in order, to the front of a ring of `next` slots (the index is rebuilt). */
+  private resize(next: number): void {
     const alive = new Uint8Array(next);
     const starts = new Int32Array(next);
     const sizes = new Int32Array(next);
@@ -246,16 +252,20 @@ export class TextRing<A> {
     const hashes = new Int32Array(next);
     const times = new Float64Array(next);
     const auxes = new Array<A | undefined>(next);
-    for (let k = 0; k < this.used; k++) {
-      const slot = (this.head + k) & (this.cap - 1);
-      alive[k] = this.alive[slot] as number;
+    let k = 0;
+    for (let n = 0; n < this.used; n++) {
+      const slot = (this.head + n) & (this.cap - 1);
+      if (this.alive[slot] !== 1) continue;
+      alive[k] = 1;
       starts[k] = this.starts[slot] as number;
       sizes[k] = this.sizes[slot] as number;
       keyLens[k] = this.keyLens[slot] as number;
       hashes[k] = this.hashes[slot] as number;
       times[k] = this.times[slot] as number;
       auxes[k] = this.auxes[slot];
+      k++;
     }
+    this.used = k;
     this.alive = alive;
     this.starts = starts;
     this.sizes = sizes;

@@ -42,6 +42,16 @@ describe('TextRing', () => {
     }
   });
 
+  it('stays small when one key is added again and again behind a live oldest record', () => {
+    const ring = new TextRing<never>();
+    ring.add('a', hashOfKey('a'), 'a\0first', 0, undefined);
+    // Each add of 'b' leaves the slot of the one before dead, behind the live 'a'.
+    for (let n = 1; n <= 100_000; n++) ring.add('b', hashOfKey('b'), `b\0${n}`, n, undefined);
+    expect(ring.size).toBe(2);
+    expect(ring.slots).toBeLessThanOrEqual(32);
+    expect([ring.textAt(ring.oldest()), ring.textAt(ring.find('b', hashOfKey('b')))]).toEqual(['a\0first', `b\0${100_000}`]);
+  });
+
   it('counts the NUL separators of a text', () => {
     expect([nulCount(''), nulCount('a'), nulCount('a\0b\0'), nulCount('\0\0\0')]).toEqual([0, 0, 2, 3]);
   });
