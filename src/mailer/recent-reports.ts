@@ -92,11 +92,10 @@ export class RecentReports {
     const id = report.id;
     const hash = hashOfKey(id);
     const ring = this.ring;
-    if (ring.size >= this.capacity && ring.find(id, hash) < 0) ring.drop(ring.oldest());
     const text = textOf(report);
     // Kept as text when it splits back into its fields (no field holds a NUL).
-    if (text !== undefined && nulCount(text) === 2 + RECIPIENT_FIELDS * report.recipients.length) ring.add(id, hash, text, 0, undefined);
-    else ring.add(id, hash, id, 0, report);
+    if (text !== undefined && nulCount(text) === 2 + RECIPIENT_FIELDS * report.recipients.length) ring.add(id, hash, text, 0, undefined, this.capacity);
+    else ring.add(id, hash, id, 0, report, this.capacity);
   }
 
   /** The newest report held for `id`, or undefined. */

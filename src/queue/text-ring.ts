@@ -132,11 +132,13 @@ export class TextRing<A> {
 
   /**
    * Adds a record as the newest: `text` starts with `key` (`hash` = {@link hashOfKey}). A live
-   * record of the same key is dropped first.
+   * record of the same key is dropped first; then the oldest go until fewer than `limit` are
+   * left (a record replacing one of its key evicts nothing).
    */
-  add(key: string, hash: number, text: string, time: number, aux: A | undefined): void {
+  add(key: string, hash: number, text: string, time: number, aux: A | undefined, limit = Number.POSITIVE_INFINITY): void {
     const before = this.lookup(key, hash);
     if (before >= 0) this.dropAt(before);
+    while (this.live >= limit) this.drop(this.oldest());
     this.skipDead();
     // Full: drop the dead slots (a record re-added again and again behind a live oldest one
     // leaves one each), and double only if most slots are live.

@@ -125,8 +125,6 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       for (let i = 0; i < r.length; i++) if (typeof r[i] !== 'string') throw configError('entry.recipients', 'an array of addresses', r);
       const jobId = entry.jobId;
       const hash = hashOfKey(jobId);
-      // A second record of the job replaces the first (the ring drops it) and is the newest.
-      if (ring.size >= max && ring.find(jobId, hash) < 0) while (ring.size >= max) ring.drop(ring.oldest());
       const { providerMessageId, tags, campaign } = entry;
       let text = textOf(entry);
       let extra: Extra | undefined;
@@ -141,7 +139,8 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
         if (campaign !== undefined) x.campaign = campaign;
         extra = x;
       }
-      ring.add(jobId, hash, text, entry.sentAt, extra);
+      // A second record of the job replaces the first and is the newest; the oldest go beyond `max`.
+      ring.add(jobId, hash, text, entry.sentAt, extra, max);
       const at = now();
       for (let pruned = 0; pruned < PRUNE_PER_CALL; pruned++) {
         const oldest = ring.oldest();
