@@ -112,6 +112,9 @@ export class ComplaintGuard {
   private readonly domains = new Map<string, DomainCounts>();
   private readonly bucketMs: number;
   private pausedCount = 0;
+  /** The domain `delivered` counted last, as given, and its counts. */
+  private lastDomain = '';
+  private lastCounts: DomainCounts | undefined;
 
   constructor(
     readonly settings: ResolvedComplaintGuard,
@@ -123,7 +126,15 @@ export class ComplaintGuard {
   /** Counts `count` delivered recipients of mail from `domain`. */
   delivered(domain: string, count = 1): void {
     if (!this.settings.enabled) return;
-    const d = this.roll(domain.toLowerCase());
+    // Called for every sent message, mostly with the same domain: its counts without a map lookup.
+    let d = this.lastCounts;
+    if (d === undefined || domain !== this.lastDomain) {
+      d = this.roll(domain.toLowerCase());
+      this.lastDomain = domain;
+      this.lastCounts = d;
+    } else {
+      this.rollCounts(d);
+    }
     d.delivered[d.head]! += count;
   }
 
@@ -198,13 +209,16 @@ export class ComplaintGuard {
 
   /** The domain's counts with the buckets older than the window emptied. */
   private roll(domain: string): DomainCounts {
+    const d = this.domains.get(domain);
+    if (d !== undefined) return this.rollCounts(d);
+    const fresh: DomainCounts = { delivered: new Array<number>(BUCKETS).fill(0), complaints: new Array<number>(BUCKETS).fill(0), head: 0, bucketStart: this.now(), warned: false, paused: false };
+    this.domains.set(domain, fresh);
+    return fresh;
+  }
+
+  /** `d` with the buckets older than the window emptied. */
+  private rollCounts(d: DomainCounts): DomainCounts {
     const now = this.now();
-    let d = this.domains.get(domain);
-    if (d === undefined) {
-      d = { delivered: new Array<number>(BUCKETS).fill(0), complaints: new Array<number>(BUCKETS).fill(0), head: 0, bucketStart: now, warned: false, paused: false };
-      this.domains.set(domain, d);
-      return d;
-    }
     const steps = Math.floor((now - d.bucketStart) / this.bucketMs);
     if (steps <= 0) return d;
     for (let i = 0; i < Math.min(steps, BUCKETS); i++) {

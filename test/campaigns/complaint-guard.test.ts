@@ -32,6 +32,28 @@ describe('ComplaintGuard (bookkeeping)', () => {
     expect(guard.complaint('news.example.com')).toMatchObject({ action: 'pause' });
   });
 
+  it('counts repeated deliveries from one domain in the right bucket, also between other domains and across the window', () => {
+    let now = 0;
+    const hour = 3_600_000;
+    const guard = new ComplaintGuard(resolveComplaintGuard({ minVolume: 1 }), () => now);
+    // Same domain again and again (the path that skips the map lookup), mixed case, another in between.
+    for (let i = 0; i < 10; i++) guard.delivered(i % 2 === 0 ? 'a.test' : 'A.Test');
+    guard.delivered('b.test', 5);
+    guard.delivered('a.test', 2);
+    expect(guard.status('a.test')).toMatchObject({ delivered: 12 });
+    expect(guard.status('b.test')).toMatchObject({ delivered: 5 });
+    // Half a window later the same domain again, then past the window: only the later counts remain.
+    now += 12 * hour;
+    guard.delivered('a.test', 3);
+    expect(guard.status('a.test')).toMatchObject({ delivered: 15 });
+    now += 12 * hour + 1;
+    guard.delivered('a.test', 4);
+    expect(guard.status('a.test')).toMatchObject({ delivered: 7 });
+    expect(guard.status('b.test')).toMatchObject({ delivered: 0 });
+    // A complaint after memoised deliveries sees them.
+    expect(guard.complaint('A.TEST')).toMatchObject({ complaints: 1, delivered: 7 });
+  });
+
   it('rolls: counts older than the window no longer count', () => {
     let now = 0;
     const hour = 3_600_000;
