@@ -47,14 +47,20 @@ export interface HeaderField {
 export class HeaderList {
   /** Fields in order. */
   readonly fields: readonly HeaderField[];
+  /** First value of each field name, trimmed: built on the first lookup (a report's headers are asked for often). */
+  #first: Map<string, string> | undefined;
   constructor(fields: readonly HeaderField[]) {
     this.fields = fields;
   }
   /** First value of a field (name in any case), trimmed. */
   get(name: string): string | undefined {
-    const n = name.toLowerCase();
-    for (const f of this.fields) if (f.name === n) return f.value.trim();
-    return undefined;
+    let first = this.#first;
+    if (first === undefined) {
+      first = new Map();
+      for (const f of this.fields) if (!first.has(f.name)) first.set(f.name, f.value.trim());
+      this.#first = first;
+    }
+    return first.get(name) ?? first.get(name.toLowerCase());
   }
   /** Every value of a field, trimmed. */
   getAll(name: string): string[] {
@@ -270,7 +276,7 @@ function skimHeaderEnd(src: SkimSource, start: number, end: number, top: boolean
     const line = src.text(pos, Math.min(nl, pos + 1000)).replace(/\r$/, '');
     if (first) {
       first = false;
-      if (!(FIELD_LINE.test(line) || (top && line.startsWith('From ')))) return start;
+      if (!(fieldValueStart(line) !== -1 || (top && line.startsWith('From ')))) return start;
     } else if (line === '') return Math.min(nl + 1, end);
     pos = nl + 1;
   }
@@ -400,7 +406,29 @@ export function skimMime(raw: string | Uint8Array, budget: number): string | Uin
 // Headers
 // ---------------------------------------------------------------------------------------
 
-const FIELD_LINE = /^([!-9;-~]{1,76}):[ \t]*(.*)$/;
+/**
+ * Where the value of a header field line starts, or -1 when the line is not one: the pattern
+ * `^([!-9;-~]{1,76}):[ \t]*(.*)$` read by hand (a name of 1-76 printable characters other than
+ * `:`, then `:`, blanks, and a value without a line terminator), since every line of every
+ * header block is tested.
+ */
+function fieldValueStart(line: string): number {
+  const n = line.length;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = line.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || c === 0x3a) break;
+  }
+  if (i === 0 || i > 76 || i === n || line.charCodeAt(i) !== 0x3a) return -1;
+  let v = i + 1;
+  while (v < n && (line.charCodeAt(v) === 0x20 || line.charCodeAt(v) === 0x09)) v++;
+  // `.` matches no line terminator: a value with one is no field line.
+  for (let j = v; j < n; j++) {
+    const c = line.charCodeAt(j);
+    if (c === 0x0d || c === 0x0a || c === 0x2028 || c === 0x2029) return -1;
+  }
+  return v;
+}
 
 /**
  * Parses a header block (lines up to the first empty line). Continuation lines are unfolded
@@ -412,34 +440,36 @@ export function parseHeaderBlock(block: string, lenient = false): HeaderList {
   const text = block.length > MAX_HEADER_BLOCK ? block.slice(0, MAX_HEADER_BLOCK) : block;
   let name: string | undefined;
   let value = '';
-  const flush = (): void => {
-    if (name !== undefined && fields.length < MAX_HEADER_FIELDS) fields.push({ name, value });
-    name = undefined;
-  };
-  for (const line of text.split('\n')) {
-    if ((line.startsWith(' ') || line.startsWith('\t')) && name !== undefined) {
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    const first = line.charCodeAt(0);
+    if ((first === 0x20 || first === 0x09) && name !== undefined) {
       value += ' ' + line.trim();
       continue;
     }
-    const m = FIELD_LINE.exec(line);
-    if (!m && lenient && name !== undefined && line.trim() !== '') {
+    const at = fieldValueStart(line);
+    if (at === -1 && lenient && name !== undefined && line.trim() !== '') {
       // Broken folding (a multi-line reply pasted without indentation): keep it with its field.
       value += ' ' + line.trim();
       continue;
     }
-    flush();
-    if (m) {
-      name = m[1]!.toLowerCase();
-      value = m[2]!;
+    if (name !== undefined && fields.length < MAX_HEADER_FIELDS) fields.push({ name, value });
+    name = undefined;
+    if (at !== -1) {
+      name = line.slice(0, line.indexOf(':')).toLowerCase();
+      value = line.slice(at);
     }
   }
-  flush();
+  if (name !== undefined && fields.length < MAX_HEADER_FIELDS) fields.push({ name, value });
   return new HeaderList(fields);
 }
 
 /** Whether a line looks like the start of a header field. */
 export function isHeaderLine(line: string): boolean {
-  return FIELD_LINE.test(line);
+  return fieldValueStart(line) !== -1;
 }
 
 /**
@@ -456,7 +486,7 @@ export function splitMessage(text: string): { headers: string; body: string } {
   while (text.charCodeAt(start) === 10) start++;
   const firstEnd = text.indexOf('\n', start);
   const firstLine = text.slice(start, firstEnd === -1 ? text.length : firstEnd);
-  if (!FIELD_LINE.test(firstLine)) return { headers: '', body: text.slice(start) };
+  if (fieldValueStart(firstLine) === -1) return { headers: '', body: text.slice(start) };
   const sep = text.indexOf('\n\n', start);
   if (sep === -1) return { headers: text.slice(start), body: '' };
   return { headers: text.slice(start, sep), body: text.slice(sep + 2) };
@@ -468,28 +498,36 @@ export function splitMessage(text: string): { headers: string; body: string } {
 
 /** Splits `a/b; x=1; y="2;3"` into the value and its parameters (RFC 2231 continuations joined). */
 export function parseParams(value: string): { value: string; params: Record<string, string> } {
-  const parts: string[] = [];
-  let cur = '';
-  let quoted = false;
   const v = value.length > 4096 ? value.slice(0, 4096) : value;
-  for (let i = 0; i < v.length; i++) {
-    const c = v[i]!;
-    if (c === '"' && v[i - 1] !== '\\') quoted = !quoted;
-    if (c === ';' && !quoted) {
-      parts.push(cur);
-      cur = '';
-    } else cur += c;
+  let parts: string[];
+  if (!v.includes('"')) {
+    // Nothing quoted: every `;` separates.
+    parts = v.split(';');
+  } else {
+    parts = [];
+    let cur = '';
+    let quoted = false;
+    for (let i = 0; i < v.length; i++) {
+      const c = v[i]!;
+      if (c === '"' && v[i - 1] !== '\\') quoted = !quoted;
+      if (c === ';' && !quoted) {
+        parts.push(cur);
+        cur = '';
+      } else cur += c;
+    }
+    parts.push(cur);
   }
-  parts.push(cur);
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
-  const continued: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
-  for (const p of parts.slice(1)) {
+  let continued: Record<string, string[]> | undefined;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
     const eq = p.indexOf('=');
     if (eq <= 0) continue;
     let key = p.slice(0, eq).trim().toLowerCase();
     let val = p.slice(eq + 1).trim();
     if (val.startsWith('"')) val = val.slice(1, val.endsWith('"') && val.length > 1 ? -1 : undefined).replace(/\\(.)/g, '$1');
-    const ext = /^(.+?)\*(\d+)?\*?$/.exec(key);
+    // RFC 2231 names (`title*`, `title*0*`) are the only ones with a `*`.
+    const ext = key.includes('*') ? /^(.+?)\*(\d+)?\*?$/.exec(key) : null;
     if (ext) {
       key = ext[1]!;
       if (p.slice(0, eq).trim().endsWith('*')) {
@@ -497,13 +535,14 @@ export function parseParams(value: string): { value: string; params: Record<stri
         val = m ? decodePercent(m[2]!, m[1]!) : decodePercent(val, 'utf-8');
       }
       if (ext[2] !== undefined) {
+        continued ??= Object.create(null) as Record<string, string[]>;
         (continued[key] ??= [])[Number(ext[2])] = val;
         continue;
       }
     }
     if (!(key in params)) params[key] = val;
   }
-  for (const [key, pieces] of Object.entries(continued)) if (!(key in params)) params[key] = pieces.join('');
+  if (continued !== undefined) for (const [key, pieces] of Object.entries(continued)) if (!(key in params)) params[key] = pieces.join('');
   return { value: parts[0]!.trim(), params };
 }
 
@@ -729,7 +768,7 @@ function splitPart(part: string): { headers: string; body: string } {
   if (part.startsWith('\n')) return { headers: '', body: part.slice(1) };
   const firstEnd = part.indexOf('\n');
   const firstLine = part.slice(0, firstEnd === -1 ? part.length : firstEnd);
-  if (!FIELD_LINE.test(firstLine)) return { headers: '', body: part };
+  if (fieldValueStart(firstLine) === -1) return { headers: '', body: part };
   const sep = part.indexOf('\n\n');
   if (sep === -1) return { headers: part, body: '' };
   return { headers: part.slice(0, sep), body: part.slice(sep + 2) };
@@ -807,6 +846,8 @@ export const ADDRESS_IN_TEXT =
 // Without the g flag: exec on the shared global pattern would leave a lastIndex behind that
 // later matchAll calls start from.
 const ADDRESS_ONE = new RegExp(ADDRESS_IN_TEXT.source);
+/** {@link ADDRESS_IN_TEXT} for {@link allAddresses} alone (its `lastIndex` is reset around each use). */
+const ADDRESS_SCAN = new RegExp(ADDRESS_IN_TEXT.source, 'g');
 
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+)*$/;
 const QUOTED_LOCAL = /^"(?:[^"\\\r\n]|\\[^\r\n]){1,62}"$/;
@@ -825,22 +866,58 @@ export function sanitizeAddress(value: string | undefined): string | undefined {
   if (typeof value !== 'string') return undefined;
   let v = value.length > 600 ? value.slice(0, 600) : value;
   v = v.trim();
-  const semi = /^[A-Za-z][\w.-]{0,20}\s*;\s*/.exec(v);
+  // Each pattern only where the character it needs is there: most values are a plain address.
+  const semi = v.includes(';') ? ADDRESS_TYPE.exec(v) : null;
   if (semi) v = v.slice(semi[0].length);
-  const angle = /<([^<>]*)>/.exec(v);
+  const angle = v.includes('<') ? IN_ANGLES.exec(v) : null;
   if (angle) v = angle[1]!;
-  v = v.trim().replace(/^mailto:/i, '').replace(/^['`]+|['`.,;:]+$/g, '');
+  v = v.trim();
+  if ((v.charCodeAt(0) | 0x20) === 0x6d /* m */) v = v.replace(/^mailto:/i, '');
+  if (QUOTE_EDGE.has(v.charCodeAt(0)) || TRAILING_EDGE.has(v.charCodeAt(v.length - 1))) v = v.replace(/^['`]+|['`.,;:]+$/g, '');
   // An address literal as the domain (`ann@[192.0.2.1]`, RFC 5321): kept as it is written.
-  const literal = ADDRESS_LITERAL.exec(v);
+  const literal = v.endsWith(']') ? ADDRESS_LITERAL.exec(v) : null;
   if (literal !== null) return LOCAL_PART.test(literal[1]!) && literal[1]!.length <= 64 ? `${literal[1]!}@${literal[2]!.toLowerCase()}` : undefined;
-  if (v.length === 0 || v.length > 254 || /[\s\u0000-\u001f\u007f<>()[\],;:\\]/.test(v.replace(/^"[^"]*"/, 'q'))) return undefined;
+  if (v.length === 0 || v.length > 254 || NOT_IN_ADDRESS.test(v.charCodeAt(0) === 0x22 ? v.replace(/^"[^"]*"/, 'q') : v)) return undefined;
   const at = v.lastIndexOf('@');
   if (at <= 0 || at === v.length - 1) return undefined;
   const local = v.slice(0, at);
-  const domain = v.slice(at + 1).toLowerCase().replace(/\.$/, '');
+  let domain = v.slice(at + 1).toLowerCase();
+  if (domain.endsWith('.')) domain = domain.slice(0, -1);
   if (local.length > 64 || (!LOCAL_PART.test(local) && !QUOTED_LOCAL.test(local))) return undefined;
-  if (domain.length > 253 || !domain.split('.').every((l) => DOMAIN_LABEL.test(l))) return undefined;
+  if (domain.length > 253 || !(asciiDomainLabels(domain) ?? domain.split('.').every((l) => DOMAIN_LABEL.test(l)))) return undefined;
   return `${local}@${domain}`;
+}
+
+const ADDRESS_TYPE = /^[A-Za-z][\w.-]{0,20}\s*;\s*/;
+const IN_ANGLES = /<([^<>]*)>/;
+const NOT_IN_ADDRESS = /[\s\u0000-\u001f\u007f<>()[\],;:\\]/;
+/** First and last characters that {@link sanitizeAddress} strips (`'`, `` ` ``; and `.`, `,`, `;`, `:` at the end). */
+const QUOTE_EDGE: ReadonlySet<number> = new Set([0x27, 0x60]);
+const TRAILING_EDGE: ReadonlySet<number> = new Set([0x27, 0x60, 0x2e, 0x2c, 0x3b, 0x3a]);
+
+/**
+ * Whether every label of an ASCII domain is {@link DOMAIN_LABEL} (1-63 letters, digits and
+ * inner hyphens), read by hand; `undefined` when the domain has a non-ASCII character (the
+ * Unicode pattern decides).
+ */
+function asciiDomainLabels(domain: string): boolean | undefined {
+  const n = domain.length;
+  let start = 0;
+  let ok = true;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? domain.charCodeAt(i) : 0x2e;
+    if (c >= 0x80) return undefined;
+    if (c === 0x2e) {
+      const length = i - start;
+      if (length < 1 || length > 63 || !asciiAlnum(domain.charCodeAt(start)) || !asciiAlnum(domain.charCodeAt(i - 1))) ok = false;
+      start = i + 1;
+    } else if (c !== 0x2d && !asciiAlnum(c)) ok = false;
+  }
+  return ok;
+}
+
+function asciiAlnum(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
 }
 
 /** The first address in a header value such as `"Ann" <ann@example.com>` or `ann@example.com (Ann)`. */
@@ -860,11 +937,17 @@ export function allAddresses(value: string | undefined, max = 100): string[] {
   if (value === undefined) return [];
   const out: string[] = [];
   const text = value.length > 20000 ? value.slice(0, 20000) : value;
-  for (const m of text.matchAll(ADDRESS_IN_TEXT)) {
+  // Every address has an `@`: most values without one need no scan.
+  if (!text.includes('@')) return out;
+  // exec on a private global pattern rather than matchAll, which copies the pattern each call.
+  const re = ADDRESS_SCAN;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     const a = sanitizeAddress(m[0]);
     if (a !== undefined && !out.includes(a)) out.push(a);
     if (out.length >= max) break;
   }
+  re.lastIndex = 0;
   return out;
 }
 
