@@ -686,7 +686,11 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
 
   let kind: BounceKind = 'bounce';
   if (!recipients.some((r) => r.action === 'failed')) kind = recipients.some((r) => r.action === 'delayed') ? 'delay' : 'not-bounce';
-  const result: Mutable<BounceResult> = { ...base, kind, recipients: Object.freeze(recipients) };
+  // Built field by field rather than spread from `base`: the spread's copies of the report
+  // objects' many shapes made every later field store a slow one.
+  const result: Mutable<BounceResult> = { kind, recipients: Object.freeze(recipients) };
+  if (base.from !== undefined) result.from = base.from;
+  if (base.subject !== undefined) result.subject = base.subject;
   const reportingMta = clean(splitTyped(dsn?.message.get('reporting-mta')).text || (REPORTING_HOST.exec(text.slice(0, 4096))?.[1] ?? ''), 255);
   if (reportingMta !== '') result.reportingMta = reportingMta;
   const arrival = parseDate(dsn?.message.get('arrival-date'));

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { isAscii } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { slice } from '../queue/slice.js';
 import type { OriginalHeaders } from './types.js';
@@ -43,24 +44,36 @@ export interface HeaderField {
   readonly value: string;
 }
 
+/** Lookups of a header block answered by a scan of its fields before they are indexed. */
+const INDEX_AFTER = 3;
+
 /** A parsed header block with case-insensitive lookup. */
 export class HeaderList {
   /** Fields in order. */
   readonly fields: readonly HeaderField[];
-  /** First value of each field name, trimmed: built on the first lookup (a report's headers are asked for often). */
-  #first: Map<string, string> | undefined;
+  /**
+   * Index of the first field of each name, built once a block has been asked {@link INDEX_AFTER}
+   * times (a report's top headers are asked for often, a part's headers once or twice).
+   */
+  #first: Map<string, HeaderField> | undefined;
+  #lookups = 0;
   constructor(fields: readonly HeaderField[]) {
     this.fields = fields;
   }
   /** First value of a field (name in any case), trimmed. */
   get(name: string): string | undefined {
+    const n = name.toLowerCase();
     let first = this.#first;
     if (first === undefined) {
+      if (++this.#lookups <= INDEX_AFTER) {
+        for (const f of this.fields) if (f.name === n) return f.value.trim();
+        return undefined;
+      }
       first = new Map();
-      for (const f of this.fields) if (!first.has(f.name)) first.set(f.name, f.value.trim());
+      for (const f of this.fields) if (!first.has(f.name)) first.set(f.name, f);
       this.#first = first;
     }
-    return first.get(name) ?? first.get(name.toLowerCase());
+    return first.get(n)?.value.trim();
   }
   /** Every value of a field, trimmed. */
   getAll(name: string): string[] {
@@ -100,6 +113,8 @@ const UTF8_FATAL = new TextDecoder('utf-8', { fatal: true });
 
 /** Bytes as text: UTF-8 when valid, else ISO-8859-1 (byte for byte, so charsets can be applied later). */
 function bytesToText(bytes: Uint8Array): string {
+  // ASCII (most mail) reads the same either way; the one-byte copy is much cheaper than a checked UTF-8 decode.
+  if (isAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   try {
     return UTF8_FATAL.decode(bytes);
   } catch {
@@ -412,7 +427,7 @@ export function skimMime(raw: string | Uint8Array, budget: number): string | Uin
  * `:`, then `:`, blanks, and a value without a line terminator), since every line of every
  * header block is tested.
  */
-function fieldValueStart(line: string): number {
+function fieldValueStart(line: string, terminators = true): number {
   const n = line.length;
   let i = 0;
   for (; i < n; i++) {
@@ -423,12 +438,14 @@ function fieldValueStart(line: string): number {
   let v = i + 1;
   while (v < n && (line.charCodeAt(v) === 0x20 || line.charCodeAt(v) === 0x09)) v++;
   // `.` matches no line terminator: a value with one is no field line.
-  for (let j = v; j < n; j++) {
+  if (terminators) for (let j = v; j < n; j++) {
     const c = line.charCodeAt(j);
     if (c === 0x0d || c === 0x0a || c === 0x2028 || c === 0x2029) return -1;
   }
   return v;
 }
+
+const LINE_TERMINATOR = /[\r\u2028\u2029]/;
 
 /**
  * Parses a header block (lines up to the first empty line). Continuation lines are unfolded
@@ -440,6 +457,8 @@ export function parseHeaderBlock(block: string, lenient = false): HeaderList {
   const text = block.length > MAX_HEADER_BLOCK ? block.slice(0, MAX_HEADER_BLOCK) : block;
   let name: string | undefined;
   let value = '';
+  // Line terminators other than LF are rare: without any, no line needs the check for them.
+  const terminators = LINE_TERMINATOR.test(text);
   for (let start = 0; start <= text.length; ) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
@@ -450,7 +469,7 @@ export function parseHeaderBlock(block: string, lenient = false): HeaderList {
       value += ' ' + line.trim();
       continue;
     }
-    const at = fieldValueStart(line);
+    const at = fieldValueStart(line, terminators);
     if (at === -1 && lenient && name !== undefined && line.trim() !== '') {
       // Broken folding (a multi-line reply pasted without indentation): keep it with its field.
       value += ' ' + line.trim();
@@ -1056,7 +1075,8 @@ const LOOKS_LIKE_HEADERS = /^(?:Received|Return-Path|From|Message-ID|Date|Subjec
 
 /** Reads a mail (text from {@link inputToText}) into a {@link ReportView}. */
 export function readReport(text: string): ReportView {
-  return viewOf(parseMessage(text), splitMessage(text).headers);
+  const { headers, body } = splitMessage(text);
+  return viewOf(buildNode(parseHeaderBlock(headers), body, 0, { parts: 0 }), headers);
 }
 
 /**
