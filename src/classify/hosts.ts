@@ -488,13 +488,33 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
   },
 ] satisfies HostRule[]);
 
-/** Each rule's host strings with one dot on each side (`.host.`), computed once per rule list. */
-const DOTTED = new WeakMap<readonly HostRule[], readonly (readonly string[])[]>();
-function dottedHosts(rules: readonly HostRule[]): readonly (readonly string[])[] {
-  let d = DOTTED.get(rules);
+/**
+ * What {@link findHostRule} needs of a rule list, computed once per list: each rule's host
+ * strings with one dot on each side (`.host.`), and first tests that tell when no rule can
+ * match (most recipients are at no listed provider): every host string in one pattern (for the
+ * remote host), the dotted ones joined (for the recipient's domain), every token in one pattern.
+ */
+interface HostIndex {
+  readonly dotted: readonly (readonly string[])[];
+  readonly anyHost: RegExp;
+  readonly allDotted: string;
+  readonly anyToken: RegExp;
+}
+const INDEX = new WeakMap<readonly HostRule[], HostIndex>();
+const escapeLiteral = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A pattern that matches where any of the strings occurs (none: never). */
+const anyOf = (strings: readonly string[]): RegExp => (strings.length === 0 ? /(?!)/ : new RegExp(strings.map(escapeLiteral).join('|')));
+function hostIndex(rules: readonly HostRule[]): HostIndex {
+  let d = INDEX.get(rules);
   if (d === undefined) {
-    d = rules.map((r) => r.hosts.map((h) => `.${h.replace(/^\./, '')}.`));
-    DOTTED.set(rules, d);
+    const dotted = rules.map((r) => r.hosts.map((h) => `.${h.replace(/^\./, '')}.`));
+    d = {
+      dotted,
+      anyHost: anyOf(rules.flatMap((r) => r.hosts)),
+      allDotted: dotted.flat().join('\n'),
+      anyToken: anyOf(rules.flatMap((r) => r.tokens ?? [])),
+    };
+    INDEX.set(rules, d);
   }
   return d;
 }
@@ -519,7 +539,10 @@ export function findHostRule(
   const host = remoteHost?.toLowerCase();
   // Whole labels only: mail to `k.com` is not Microsoft's because `outlook.com` ends in `k.com`.
   const domain = recipientDomain !== undefined && recipientDomain.includes('.') ? `.${recipientDomain.toLowerCase()}.` : undefined;
-  const dotted = dottedHosts(rules);
+  const index = hostIndex(rules);
+  // No host string in the remote host, the domain in no dotted host, no token in the text: no rule.
+  if (!(host !== undefined && host !== '' && index.anyHost.test(host)) && !(domain !== undefined && index.allDotted.includes(domain)) && !(text !== '' && index.anyToken.test(text))) return undefined;
+  const dotted = index.dotted;
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
     const hosts = rule.hosts;

@@ -239,6 +239,8 @@ const MAX_TEXT = 2048;
  * ("receiving mail at a rate that 550-5.2.1 prevents additional messages" is its speeding phrase).
  */
 const CONTINUATION = /(?<=\S) [245]\d\d-(?:[245]\.\d{1,3}\.\d{1,3} )?/g;
+/** White space that `\s+` -> `' '` changes: a white space character other than a space, or two spaces. */
+const UNEVEN_SPACE = /[^\S ]| {2}/;
 /** Diagnostic types of local delivery programs; every other type (SMTP, X-Postfix, unknown) reads as SMTP. */
 const LOCAL_TYPES: ReadonlySet<string> = new Set(['X-UNIX', 'X-LOCAL', 'X-PIPE']);
 const BEFORE_ENVELOPE: ReadonlySet<string> = new Set(['CONN', 'EHLO', 'HELO']);
@@ -716,7 +718,11 @@ const DELIVERED_ACTIONS: ReadonlySet<string> = new Set(['delivered', 'relayed', 
 
 function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): ReasonVerdict {
   const rawText = typeof input.text === 'string' ? input.text : '';
-  const text = (rawText.length > MAX_TEXT ? rawText.slice(0, MAX_TEXT) : rawText).toLowerCase().replace(/\s+/g, ' ').replace(CONTINUATION, ' ').trim();
+  let text = (rawText.length > MAX_TEXT ? rawText.slice(0, MAX_TEXT) : rawText).toLowerCase();
+  // Each rewrite only where it changes something: white space other than single spaces, a `-`.
+  if (UNEVEN_SPACE.test(text)) text = text.replace(/\s+/g, ' ');
+  if (text.includes('-')) text = text.replace(CONTINUATION, ' ');
+  text = text.trim();
   const status = typeof input.status === 'string' && /^[245]\.\d{1,3}\.\d{1,3}$/.test(input.status) ? input.status : undefined;
   const code = typeof input.replyCode === 'number' && Number.isInteger(input.replyCode) ? input.replyCode : undefined;
   const type = typeof input.diagnosticType === 'string' ? input.diagnosticType.toUpperCase() : '';

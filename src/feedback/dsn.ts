@@ -710,11 +710,18 @@ const MESSAGE_ID_FIELD = /Message-ID:[ \t]*(<[^<>\s]{1,900}>)/gi;
  * than a multi-line `^` pattern over 64 KiB.
  */
 function quotedMessageId(text: string): string | undefined {
-  for (const m of text.matchAll(MESSAGE_ID_FIELD)) {
+  // exec rather than matchAll (which copies the pattern on each call); lastIndex reset on the way out.
+  const re = MESSAGE_ID_FIELD;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     let i = m.index - 1;
     while (i >= 0 && (text[i] === ' ' || text[i] === '\t' || text[i] === '>')) i--;
-    if (i < 0 || text[i] === '\n') return m[1];
+    if (i < 0 || text[i] === '\n') {
+      re.lastIndex = 0;
+      return m[1];
+    }
   }
+  re.lastIndex = 0;
   return undefined;
 }
 

@@ -524,17 +524,17 @@ export function parseParams(value: string): { value: string; params: Record<stri
     parts = v.split(';');
   } else {
     parts = [];
-    let cur = '';
+    let from = 0;
     let quoted = false;
     for (let i = 0; i < v.length; i++) {
-      const c = v[i]!;
-      if (c === '"' && v[i - 1] !== '\\') quoted = !quoted;
-      if (c === ';' && !quoted) {
-        parts.push(cur);
-        cur = '';
-      } else cur += c;
+      const c = v.charCodeAt(i);
+      if (c === 0x22 /* " */ && v.charCodeAt(i - 1) !== 0x5c /* \\ */) quoted = !quoted;
+      else if (c === 0x3b /* ; */ && !quoted) {
+        parts.push(v.slice(from, i));
+        from = i + 1;
+      }
     }
-    parts.push(cur);
+    parts.push(v.slice(from));
   }
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
   let continued: Record<string, string[]> | undefined;

@@ -40,8 +40,28 @@ export interface ReportText {
   readonly returned: string;
 }
 
-/** The markers as one pattern: one test per line instead of one per marker. */
-const RETURNED_MARKER = new RegExp(RETURNED_MESSAGE_MARKERS.map((re) => `(?:${re.source})`).join('|'), 'i');
+/**
+ * The markers as two patterns: those anchored at the start of the line (tried there only) and
+ * the others (searched along the line): one test each per line instead of one per marker. As one
+ * pattern, every anchored marker was tried at every position of every line.
+ */
+const RETURNED_MARKER_AT_START = new RegExp(`^(?:${RETURNED_MESSAGE_MARKERS.filter((re) => re.source.startsWith('^')).map((re) => `(?:${re.source.slice(1)})`).join('|')})`, 'i');
+const RETURNED_MARKER_ANYWHERE = new RegExp(RETURNED_MESSAGE_MARKERS.filter((re) => !re.source.startsWith('^')).map((re) => `(?:${re.source})`).join('|'), 'i');
+
+/**
+ * Every match of a global pattern in a text, by `exec` (`matchAll` copies the pattern on each
+ * call). The pattern must be this module's own: its `lastIndex` is reset before and after.
+ */
+function execAll(re: RegExp, text: string): RegExpExecArray[] {
+  const out: RegExpExecArray[] = [];
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    out.push(m);
+    if (m[0] === '') re.lastIndex++;
+  }
+  re.lastIndex = 0;
+  return out;
+}
 
 /** Joins the report's texts and cuts them at the first "copy of the message follows" line (bounded). */
 export function splitReportText(texts: readonly string[]): ReportText {
@@ -53,7 +73,7 @@ export function splitReportText(texts: readonly string[]): ReportText {
     let end = all.indexOf('\n', start);
     if (end < 0) end = all.length;
     const line = all.slice(start, end);
-    if (line.length <= 200 && line.trim() !== '' && RETURNED_MARKER.test(line)) return { lines, returned: all.slice(end + 1) };
+    if (line.length <= 200 && line.trim() !== '' && (RETURNED_MARKER_AT_START.test(line) || RETURNED_MARKER_ANYWHERE.test(line))) return { lines, returned: all.slice(end + 1) };
     lines.push(capLine(line));
     start = end + 1;
   }
@@ -117,7 +137,7 @@ export function findStatus(text: string, replyCode?: number): string | undefined
   let bestClass = 9;
   let fallback: string | undefined;
   let fallbackClass = 9;
-  for (const m of t.matchAll(STATUS_IN_TEXT)) {
+  for (const m of execAll(STATUS_IN_TEXT, t)) {
     const c = m[1]!;
     if (wanted !== undefined && c !== wanted) continue;
     const rank = CLASS_RANK[c]!;
@@ -147,7 +167,7 @@ export function findReplyCode(text: string, status?: string): number | undefined
   if (status?.[0] === '2') return undefined;
   const t = HAS_IPV4.test(text) ? text.replace(IPV4, '*') : text;
   let best: string | undefined;
-  for (const m of t.matchAll(LOOSE_CODE)) {
+  for (const m of execAll(LOOSE_CODE, t)) {
     const code = m[0];
     const rank = CODE_RANK.get(code);
     if (rank === undefined || (status !== undefined && code[0] !== status[0])) continue;
@@ -288,7 +308,7 @@ const TOKEN_COMMAND: Readonly<Record<string, string>> = { HELO: 'HELO', EHLO: 'H
 export function commandToken(text: string): string | undefined {
   const t = text.length > 4096 ? text.slice(0, 4096) : text;
   let best: string | undefined;
-  for (const m of t.matchAll(COMMAND_TOKEN)) {
+  for (const m of execAll(COMMAND_TOKEN, t)) {
     const token = m[1]!.startsWith('MAIL') ? 'MAIL F' : m[1]!;
     if (best === undefined || TOKEN_STAGE[token]! > TOKEN_STAGE[best]!) best = token;
   }
@@ -333,6 +353,9 @@ const KEY_PREFIX = /^(?:to|rcpt|recipient|orcpt|address|addr|mailbox|user|e-?mai
 /** An address with a quoted local part (`"ann lee"@example.org`), which {@link ADDRESS_IN_TEXT} does not match. */
 const QUOTED_ADDRESS_IN_TEXT = /"(?:[^"\\\r\n@<>]|\\[^\r\n]){1,62}"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])/g;
 
+/** {@link ADDRESS_IN_TEXT} for this module's scans alone (see execAll). */
+const ADDRESS_SCAN = new RegExp(ADDRESS_IN_TEXT.source, 'g');
+
 /** Where the bounced recipients of a report are named. */
 export interface TextScan {
   /** Recipients in order of first appearance. */
@@ -363,7 +386,7 @@ export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<s
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (!line.includes('@') || HEADER_ECHO_LINE.test(line)) continue;
-    const matches = line.includes('"@') ? [...line.matchAll(ADDRESS_IN_TEXT), ...line.matchAll(QUOTED_ADDRESS_IN_TEXT)] : line.matchAll(ADDRESS_IN_TEXT);
+    const matches = line.includes('"@') ? [...execAll(ADDRESS_SCAN, line), ...execAll(QUOTED_ADDRESS_IN_TEXT, line)] : execAll(ADDRESS_SCAN, line);
     /** The recipient named before on this line, which an `(expanded from <...>)` address belongs to. */
     let previous: string | undefined;
     for (const m of matches) {
