@@ -44,36 +44,19 @@ export interface HeaderField {
   readonly value: string;
 }
 
-/** Lookups of a header block answered by a scan of its fields before they are indexed. */
-const INDEX_AFTER = 3;
-
 /** A parsed header block with case-insensitive lookup. */
 export class HeaderList {
   /** Fields in order. */
   readonly fields: readonly HeaderField[];
-  /**
-   * Index of the first field of each name, built once a block has been asked {@link INDEX_AFTER}
-   * times (a report's top headers are asked for often, a part's headers once or twice).
-   */
-  #first: Map<string, HeaderField> | undefined;
-  #lookups = 0;
   constructor(fields: readonly HeaderField[]) {
     this.fields = fields;
   }
   /** First value of a field (name in any case), trimmed. */
   get(name: string): string | undefined {
     const n = name.toLowerCase();
-    let first = this.#first;
-    if (first === undefined) {
-      if (++this.#lookups <= INDEX_AFTER) {
-        for (const f of this.fields) if (f.name === n) return f.value.trim();
-        return undefined;
-      }
-      first = new Map();
-      for (const f of this.fields) if (!first.has(f.name)) first.set(f.name, f);
-      this.#first = first;
-    }
-    return first.get(n)?.value.trim();
+    const fields = this.fields;
+    for (let i = 0; i < fields.length; i++) if (fields[i]!.name === n) return fields[i]!.value.trim();
+    return undefined;
   }
   /** Every value of a field, trimmed. */
   getAll(name: string): string[] {
@@ -544,7 +527,10 @@ export function parseParams(value: string): { value: string; params: Record<stri
     if (eq <= 0) continue;
     let key = p.slice(0, eq).trim().toLowerCase();
     let val = p.slice(eq + 1).trim();
-    if (val.startsWith('"')) val = val.slice(1, val.endsWith('"') && val.length > 1 ? -1 : undefined).replace(/\\(.)/g, '$1');
+    if (val.startsWith('"')) {
+      val = val.slice(1, val.endsWith('"') && val.length > 1 ? -1 : undefined);
+      if (val.includes('\\')) val = val.replace(/\\(.)/g, '$1');
+    }
     // RFC 2231 names (`title*`, `title*0*`) are the only ones with a `*`.
     const ext = key.includes('*') ? /^(.+?)\*(\d+)?\*?$/.exec(key) : null;
     if (ext) {

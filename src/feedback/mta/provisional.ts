@@ -154,11 +154,36 @@ export const PROVISIONAL_RULES: readonly ProvisionalRule[] = Object.freeze([
 export function provisionalReason(mta: string | undefined, text: string): ReasonFamily | undefined {
   if (text === '') return undefined;
   const t = text.length > 8192 ? text.slice(0, 8192) : text;
-  for (const rule of PROVISIONAL_RULES) {
-    if (rule.mta !== undefined && (typeof rule.mta === 'string' ? rule.mta !== mta : mta === undefined || !rule.mta.includes(mta))) continue;
-    if (rule.pattern.test(t)) return rule.reason;
-  }
+  const { rules, any } = rulesFor(mta);
+  // Most texts match no rule: one scan per group of patterns tells, before the ordered search.
+  if (!any.some((re) => re.test(t))) return undefined;
+  for (const rule of rules) if (rule.pattern.test(t)) return rule.reason;
   return undefined;
+}
+
+/** The rules that read a family's reports, in order, and their patterns joined by flags ("does any match"). */
+interface FamilyRules {
+  readonly rules: readonly ProvisionalRule[];
+  readonly any: readonly RegExp[];
+}
+const BY_FAMILY = new Map<string | undefined, FamilyRules>();
+
+function rulesFor(mta: string | undefined): FamilyRules {
+  let r = BY_FAMILY.get(mta);
+  if (r === undefined) {
+    const rules = PROVISIONAL_RULES.filter((rule) => rule.mta === undefined || (typeof rule.mta === 'string' ? rule.mta === mta : mta !== undefined && rule.mta.includes(mta)));
+    const byFlags = new Map<string, string[]>();
+    for (const rule of rules) {
+      const flags = rule.pattern.flags.replace(/[gy]/g, '');
+      let list = byFlags.get(flags);
+      if (list === undefined) byFlags.set(flags, (list = []));
+      list.push(`(?:${rule.pattern.source})`);
+    }
+    r = { rules, any: [...byFlags].map(([flags, sources]) => new RegExp(sources.join('|'), flags)) };
+    // Family ids come from ./families.ts: a few dozen at most.
+    if (BY_FAMILY.size < 256) BY_FAMILY.set(mta, r);
+  }
+  return r;
 }
 
 /**
