@@ -30,8 +30,11 @@ export interface MessageRecord {
   held: OneOrMany<Job>;
   /** The jobs as an array (a new array of one when there is one job: do not change it). */
   readonly jobs: readonly Job[];
-  /** Jobs not yet final. */
-  pending: number;
+  /**
+   * Jobs held that are not yet final (sent, failed or expired): counted from `held` (one job
+   * for most messages), not kept in a field of its own (8 B per queued message).
+   */
+  readonly pending: number;
   /** Final results so far; made with the first (a queued message holds no empty arrays). */
   results: RecipientResult[] | undefined;
   /** Results settled since the last journal write of this message, written with the next one. */
@@ -68,7 +71,6 @@ interface RecordExtras {
 /** A {@link MessageRecord}: accessors over the packed fields (see their comments). */
 class HeldMessage implements MessageRecord {
   held: OneOrMany<Job>;
-  pending: number;
   private extras: RecordExtras | undefined = undefined;
   readonly dueAfterDate: number;
 
@@ -79,9 +81,16 @@ class HeldMessage implements MessageRecord {
     results: RecipientResult[] | undefined,
   ) {
     this.held = oneOrMany(jobs);
-    this.pending = jobs.length;
     this.dueAfterDate = dueAfterDate;
     if (results !== undefined) this.more().results = results;
+  }
+
+  get pending(): number {
+    const held = this.held;
+    if (!Array.isArray(held)) return isFinal(held) ? 0 : 1;
+    let n = 0;
+    for (let i = 0; i < held.length; i++) if (!isFinal(held[i] as Job)) n++;
+    return n;
   }
 
   private more(): RecordExtras {
@@ -151,6 +160,19 @@ class HeldMessage implements MessageRecord {
   get jobs(): readonly Job[] {
     return itemsOf(this.held);
   }
+}
+
+/**
+ * True when a job reached a final state (it is not attempted again).
+ *
+ * @example
+ * ```ts
+ * if (isFinal(job)) cache.drop(job);
+ * ```
+ */
+export function isFinal(job: Job): boolean {
+  const s = job.state;
+  return s === 'sent' || s === 'failed' || s === 'expired';
 }
 
 /** Creates the record of a message entering memory. */
@@ -293,7 +315,7 @@ export class MailerCore {
    */
   dropJob(job: Job, rec: MessageRecord): void {
     removeJob(rec, job);
-    if (--rec.pending === 0) {
+    if (rec.pending === 0) {
       this.records.delete(rec.message.id);
       rec.detach?.();
       rec.detach = undefined;

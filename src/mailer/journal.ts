@@ -8,16 +8,24 @@
  */
 
 import { MailError, MailErrorCode } from '../errors.js';
-import { STORE_NAME as MEMORY_QUEUE_STORE } from '../stores/memory.js';
+import { STORE_NAME as MEMORY_QUEUE_STORE, forgetsFinishedResults } from '../stores/memory.js';
 import type { Job, QueueStore, SharedQueue, StoredEntry, StoredPage, StoredResult, StoredStatus } from '../types.js';
 import type { MailerCore, MessageRecord } from './core.js';
 
 /** Writes job transitions to a {@link QueueStore}. */
 export class Journal {
+  /**
+   * False when the store forgets a finished message with its results (the memory store): the
+   * results of a message's last job then need no stored form (see `Settler.finish`).
+   */
+  readonly keepsFinishedResults: boolean;
+
   constructor(
     readonly store: QueueStore,
     private readonly core: MailerCore,
-  ) {}
+  ) {
+    this.keepsFinishedResults = !forgetsFinishedResults(store);
+  }
 
   /**
    * True when the store keeps a backlog larger than memory: it pages, and it is not the memory
@@ -50,12 +58,25 @@ export class Journal {
 
   /** Records a state change of `job`, with the results its message settled since the last write. */
   update(job: Job, rec: MessageRecord | undefined): void {
-    this.write('update', job, rec);
+    const results = takeUnsaved(rec);
+    try {
+      // Called by name, not as `store[method]`: a keyed call per write for the two methods.
+      const r = results === undefined ? this.store.update(job) : this.store.update(job, results);
+      if (r !== undefined) r.catch((err: unknown) => this.failed('update', err));
+    } catch (err) {
+      this.failed('update', err);
+    }
   }
 
   /** Records that `job` reached a final state. */
   remove(job: Job, rec: MessageRecord | undefined): void {
-    this.write('remove', job, rec);
+    const results = takeUnsaved(rec);
+    try {
+      const r = results === undefined ? this.store.remove(job) : this.store.remove(job, results);
+      if (r !== undefined) r.catch((err: unknown) => this.failed('remove', err));
+    } catch (err) {
+      this.failed('remove', err);
+    }
   }
 
   /**
@@ -79,14 +100,8 @@ export class Journal {
     return this.store.status?.(id);
   }
 
-  private write(method: 'update' | 'remove', job: Job, rec: MessageRecord | undefined): void {
-    const results = takeUnsaved(rec);
-    try {
-      const r = results === undefined ? this.store[method](job) : this.store[method](job, results);
-      if (r !== undefined) r.catch((err: unknown) => this.core.reportError(`store.${method}`, `Queue store (${this.store.name}) ${method}`, err));
-    } catch (err) {
-      this.core.reportError(`store.${method}`, `Queue store (${this.store.name}) ${method}`, err);
-    }
+  private failed(method: 'update' | 'remove', err: unknown): void {
+    this.core.reportError(`store.${method}`, `Queue store (${this.store.name}) ${method}`, err);
   }
 }
 

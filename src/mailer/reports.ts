@@ -78,11 +78,14 @@ export function reportFromStatus(status: StoredStatus): DeliveryReport {
  */
 export function completeRecord(core: MailerCore, rec: MessageRecord, closing: boolean): void {
   core.records.delete(rec.message.id);
-  rec.detach?.();
-  rec.detach = undefined;
-  // Read before the report is set: the record keeps the waiters and the report in one field.
+  const detach = rec.detach;
+  if (detach !== undefined) {
+    detach();
+    rec.detach = undefined;
+  }
+  // Read before the report is set: the record keeps the waiters and the report in one field
+  // (setting the report below replaces them).
   const waiters = rec.waiters;
-  rec.waiters = undefined;
   // The record's results become the report's (frozen there), not a copy: nothing adds to them
   // once the last job is final, and the record keeps none after this.
   const results = closing ? undefined : rec.results;

@@ -37,7 +37,7 @@ export class Settler {
       // The common case, without a Set and arrays per job.
       if (job.recipients.length > 0) {
         this.core.scheduler.recordSuccess(job.domain);
-        this.finish(job, rec, job.recipients, 'sent', undefined, result, undefined, now);
+        this.finish(job, rec, job.recipients, 'sent', undefined, result, undefined, now, this.lastWrite(rec));
       }
       this.jobDone(job, rec);
       return;
@@ -112,11 +112,24 @@ export class Settler {
   }
 
   finalFailure(job: Job, rec: MessageRecord, recipients: readonly string[], reason: FailureReason, error: MailError): void {
-    this.finish(job, rec, recipients, reason === 'expired' || reason === 'aborted' || reason === 'suppressed' ? reason : 'failed', error, undefined, reason);
+    const status = reason === 'expired' || reason === 'aborted' || reason === 'suppressed' ? reason : 'failed';
+    this.finish(job, rec, recipients, status, error, undefined, reason, this.core.clock.now(), this.lastWrite(rec));
     this.jobDone(job, rec, reason === 'expired' ? 'expired' : 'failed');
   }
 
-  /** Records final results for some recipients of a job and emits `sent` or `failed`. */
+  /**
+   * True when results settled now go to the store only with the `remove` of the message's last
+   * job (the caller calls {@link jobDone} right after) and the store forgets them with the
+   * message (the memory store): they need no stored form.
+   */
+  private lastWrite(rec: MessageRecord): boolean {
+    return rec.pending === 1 && !this.journal.keepsFinishedResults;
+  }
+
+  /**
+   * Records final results for some recipients of a job and emits `sent` or `failed`.
+   * `unjournaled`: see {@link lastWrite}.
+   */
   finish(
     job: Job,
     rec: MessageRecord,
@@ -126,6 +139,7 @@ export class Settler {
     result: SendResult | undefined,
     reason?: FailureReason,
     now: number = this.core.clock.now(),
+    unjournaled = false,
   ): void {
     const core = this.core;
     const transport = result?.transport ?? core.transport.name;
@@ -137,13 +151,16 @@ export class Settler {
       if (response !== undefined) r.response = response;
       if (providerMessageId !== undefined) r.providerMessageId = providerMessageId;
       if (error !== undefined) r.error = error;
-      const stored = toStored(r, now);
       // A first result makes arrays of one slot: `[]` and push reserved 17 slots each (~300 B
       // per message for the two).
-      if (rec.results === undefined) rec.results = [r];
-      else rec.results.push(r);
-      if (rec.unsaved === undefined) rec.unsaved = [stored];
-      else rec.unsaved.push(stored);
+      const results = rec.results;
+      if (results === undefined) rec.results = [r];
+      else results.push(r);
+      if (unjournaled) continue;
+      const stored = toStored(r, now);
+      const unsaved = rec.unsaved;
+      if (unsaved === undefined) rec.unsaved = [stored];
+      else unsaved.push(stored);
     }
     if (status === 'sent') {
       core.totals.sent++;
@@ -186,7 +203,8 @@ export class Settler {
   jobDone(job: Job, rec: MessageRecord, state: 'sent' | 'failed' | 'expired' = 'sent'): void {
     job.state = state;
     this.journal.remove(job, rec);
-    if (--rec.pending === 0) completeRecord(this.core, rec, false);
+    // The job is final now: the message completes when none of its jobs is left.
+    if (rec.pending === 0 && rec.report === undefined) completeRecord(this.core, rec, false);
     this.core.jobLeft();
   }
 }

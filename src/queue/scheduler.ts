@@ -166,6 +166,13 @@ export class Scheduler {
   scheduled = 0;
   /** Ready jobs per lane. */
   readonly laneCounts: number[] = new Array<number>(LANES).fill(0);
+  /** Ready jobs in all lanes: the sum of {@link laneCounts}, kept so `idle` (asked after every send) adds nothing up. */
+  private readyCount = 0;
+  /**
+   * Domain states (and the transport's) with a throttle in force: while there is none (most of
+   * the time), an accepted send looks up no domain for the throttle recovery.
+   */
+  private throttled = 0;
 
   constructor(options: SchedulerOptions) {
     this.clock = options.clock;
@@ -185,20 +192,20 @@ export class Scheduler {
 
   /** Ready jobs in all lanes. */
   get ready(): number {
-    let n = 0;
-    for (const c of this.laneCounts) n += c;
-    return n;
+    return this.readyCount;
   }
 
   /** True when nothing is ready, scheduled or in flight. */
   get idle(): boolean {
-    return this.inflight === 0 && this.scheduled === 0 && this.ready === 0;
+    return this.inflight === 0 && this.scheduled === 0 && this.readyCount === 0;
   }
 
   /**
    * Adds a job: into its lane when due (a retry, `attempt > 0`, before fresh jobs), else into the
    * heap. A job due when it was made (`runAt <= createdAt`: a send without `sendAt`) is due now
-   * without reading the clock, as is one due at `now` when the caller has read it.
+   * without reading the clock, as is one due at `now` when the caller has read it. `now`, when
+   * given, is also the time the pump starts with (the caller read it in the same synchronous
+   * turn): one clock read per send instead of two.
    */
   enqueue(job: Job, now?: number): void {
     if (job.runAt > job.createdAt && job.runAt > (now ?? this.clock.now())) {
@@ -209,7 +216,7 @@ export class Scheduler {
     } else {
       job.state = 'ready';
       this.toLane(job, false);
-      this.pump();
+      this.pump(now);
     }
   }
 
@@ -239,6 +246,7 @@ export class Scheduler {
       const d = this.domains.get(job.domain);
       if (d !== undefined) d.queued--;
       this.laneCounts[PRIORITY_INDEX[job.priority]]!--;
+      this.readyCount--;
       return true;
     }
     if (job.state === 'scheduled') {
@@ -289,6 +297,7 @@ export class Scheduler {
       const observed = Math.max(d.lastRate, (d.winCount * 1000) / Math.max(250, now - d.winStart));
       const current = d.throttle?.rate ?? (Number.isFinite(configured) ? configured : Math.max(observed, t.minRatePerSecond));
       const rate = Math.max(t.minRatePerSecond, current * t.decreaseFactor);
+      if (d.throttle === undefined) this.throttled++;
       d.throttle = {
         rate,
         concurrency: 1,
@@ -304,6 +313,7 @@ export class Scheduler {
 
   /** Records an accepted send for the throttle recovery (additive increase) of its domain and of the transport. */
   recordSuccess(domain: string): void {
+    if (this.throttled === 0) return;
     const d = this.domains.get(domain);
     const stepped = (d !== undefined && this.stepUp(d)) || this.stepUp(this.transport);
     if (stepped) this.pump();
@@ -318,6 +328,7 @@ export class Scheduler {
     const now = this.clock.now();
     if (th.rate >= th.ceilingRate && th.concurrency >= th.ceilingConcurrency) {
       d.throttle = undefined;
+      this.throttled--;
       d.bucket.setRate(d.limits.ratePerSecond, d.limits.burst, now);
     } else {
       d.bucket.setRate(th.rate, 1, now);
@@ -428,6 +439,7 @@ export class Scheduler {
     else lane.push(job);
     d.queued++;
     this.laneCounts[p]!++;
+    this.readyCount++;
     if (!d.parked) this.addToRing(d, p);
   }
 
@@ -466,8 +478,11 @@ export class Scheduler {
     return best;
   }
 
-  /** Dispatches as much as the limits allow. Re-entrant calls are folded into the running one. */
-  pump(): void {
+  /**
+   * Dispatches as much as the limits allow. Re-entrant calls are folded into the running one.
+   * `now`: the time, when the caller has just read it (the first pick uses it).
+   */
+  pump(now?: number): void {
     if (this.pumping) {
       this.repump = true;
       return;
@@ -476,20 +491,21 @@ export class Scheduler {
     try {
       do {
         this.repump = false;
-        this.pumpOnce();
+        this.pumpOnce(now);
+        now = undefined;
       } while (this.repump);
     } finally {
       this.pumping = false;
     }
   }
 
-  private pumpOnce(): void {
+  private pumpOnce(given: number | undefined): void {
     if (this.paused) return;
     const t = this.transport;
     const concurrency = this.limits.concurrency;
     const reserve = this.limits.criticalReserve;
     // Read when a lane is picked, not before: most pumps (a send ended, nothing ready) pick none.
-    let now: number | undefined;
+    let now = given;
     while (this.inflight < concurrency + reserve) {
       // Once the normal slots (global or the transport's) are taken, only the critical lane
       // may go on, into the reserve: stuck sends of other priorities never hold it.
@@ -525,6 +541,7 @@ export class Scheduler {
       this.take(t, now);
       d.queued--;
       this.laneCounts[p]!--;
+      this.readyCount--;
       this.inflight++;
       this.vtime = this.pass[p] as number;
       this.pass[p] = this.vtime + (this.stride[p] as number);

@@ -21,6 +21,24 @@ export interface MemoryQueueStore extends QueueStore {
   status(id: string): StoredStatus | undefined;
 }
 
+/** The stores made by {@link memoryQueueStore}: see {@link forgetsFinishedResults}. */
+const MEMORY_QUEUE_STORES = new WeakSet<QueueStore>();
+
+/**
+ * True when `store` is a memory queue store, which forgets a message with its results when its
+ * last job is removed: the journal need not build the stored form of results that only go
+ * with that last `remove`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * forgetsFinishedResults(memoryQueueStore()); // true
+ * ```
+ */
+export function forgetsFinishedResults(store: QueueStore): boolean {
+  return MEMORY_QUEUE_STORES.has(store);
+}
+
 /** Jobs of a done slot (none): the slot keeps no job alive until compaction. */
 const NO_JOBS: Job[] = [];
 
@@ -218,7 +236,7 @@ export default function memoryQueueStore(): MemoryQueueStore {
     return found * CHUNK + lo;
   };
 
-  return {
+  const store: MemoryQueueStore = {
     name: STORE_NAME,
     add(entry: StoredEntry) {
       const jobs = entry.jobs;
@@ -366,4 +384,6 @@ export default function memoryQueueStore(): MemoryQueueStore {
       return undefined;
     },
   };
+  MEMORY_QUEUE_STORES.add(store);
+  return store;
 }

@@ -128,6 +128,8 @@ export default function memorySuppressionStore(initial: readonly SuppressionEntr
       return true;
     },
     find(address, scopes, now) {
+      // An empty list (most mailers, most of the time) answers without lower-casing the address.
+      if (size === 0) return undefined;
       const at = address.lastIndexOf('@');
       return lookup(addresses.get(address.toLowerCase()), scopes, now) ?? (at < 0 || domains.size === 0 ? undefined : lookup(domains.get(address.slice(at + 1).toLowerCase()), scopes, now));
     },
