@@ -497,13 +497,23 @@ export const HOST_RULES: readonly HostRule[] = Object.freeze([
 interface HostIndex {
   readonly dotted: readonly (readonly string[])[];
   readonly anyHost: RegExp;
-  readonly allDotted: string;
+  /** Every run of whole labels of every dotted host (`.a.b.`, `.b.c.`, `.a.b.c.` of `.a.b.c.`): a domain's `.d.` occurs in a dotted host exactly when it is one of them. */
+  readonly domainRuns: ReadonlySet<string>;
   readonly anyToken: RegExp;
 }
 const INDEX = new WeakMap<readonly HostRule[], HostIndex>();
 const escapeLiteral = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A pattern that matches where any of the strings occurs (none: never). */
 const anyOf = (strings: readonly string[]): RegExp => (strings.length === 0 ? /(?!)/ : new RegExp(strings.map(escapeLiteral).join('|')));
+/** The substrings of a dotted host that start and end with a dot. */
+function labelRuns(dotted: string): string[] {
+  const dots: number[] = [];
+  for (let i = 0; i < dotted.length; i++) if (dotted[i] === '.') dots.push(i);
+  const out: string[] = [];
+  for (let a = 0; a < dots.length; a++) for (let b = a + 1; b < dots.length; b++) out.push(dotted.slice(dots[a]!, dots[b]! + 1));
+  return out;
+}
+
 function hostIndex(rules: readonly HostRule[]): HostIndex {
   let d = INDEX.get(rules);
   if (d === undefined) {
@@ -511,7 +521,7 @@ function hostIndex(rules: readonly HostRule[]): HostIndex {
     d = {
       dotted,
       anyHost: anyOf(rules.flatMap((r) => r.hosts)),
-      allDotted: dotted.flat().join('\n'),
+      domainRuns: new Set(dotted.flat().flatMap(labelRuns)),
       anyToken: anyOf(rules.flatMap((r) => r.tokens ?? [])),
     };
     INDEX.set(rules, d);
@@ -541,7 +551,7 @@ export function findHostRule(
   const domain = recipientDomain !== undefined && recipientDomain.includes('.') ? `.${recipientDomain.toLowerCase()}.` : undefined;
   const index = hostIndex(rules);
   // No host string in the remote host, the domain in no dotted host, no token in the text: no rule.
-  if (!(host !== undefined && host !== '' && index.anyHost.test(host)) && !(domain !== undefined && index.allDotted.includes(domain)) && !(text !== '' && index.anyToken.test(text))) return undefined;
+  if (!(host !== undefined && host !== '' && index.anyHost.test(host)) && !(domain !== undefined && index.domainRuns.has(domain)) && !(text !== '' && index.anyToken.test(text))) return undefined;
   const dotted = index.dotted;
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;

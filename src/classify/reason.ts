@@ -278,8 +278,8 @@ interface Facts {
   readonly smtp: boolean;
   readonly statusFamily: ReasonFamily | undefined;
   readonly provisional: ReasonFamily | undefined;
-  /** Phrase results already looked up for this text (families are asked more than once). */
-  readonly seen: Map<ReasonFamily, string | null>;
+  /** Phrase results already looked up for this text, by {@link FAMILY_SLOT} (families are asked more than once). */
+  readonly seen: (string | null | undefined)[];
 }
 
 interface Hit {
@@ -307,11 +307,15 @@ function phraseHit(f: Facts, family: ReasonFamily, rule: string, matched: string
   return OVERRIDE_ONLY.has(family) ? { rule, matched } : { rule, matched, wider: true };
 }
 
+/** Each family's slot in {@link Facts.seen} (an array: a Map per decision cost more than its lookups). */
+const FAMILY_SLOT: Readonly<Record<ReasonFamily, number>> = Object.freeze(Object.fromEntries(Object.keys(CATEGORY).map((family, i) => [family, i])) as Record<ReasonFamily, number>);
+
 function phrase(f: Facts, family: ReasonFamily): string | undefined {
-  let m = f.seen.get(family);
+  const slot = FAMILY_SLOT[family];
+  let m = f.seen[slot];
   if (m === undefined) {
     m = matchPhrases(f.text, REASON_PHRASES[family]) ?? null;
-    f.seen.set(family, m);
+    f.seen[slot] = m;
   }
   return m ?? undefined;
 }
@@ -613,12 +617,13 @@ const FIRST_PASS: readonly (readonly [ReasonFamily, (f: Facts) => Hit | undefine
   ['blocked', (f) => common(f, 'blocked')],
 ];
 
-function verdict(family: ReasonFamily, hit: Hit, f: Facts, action: string | undefined, hardSource: string): ReasonVerdict {
+function verdict(family: ReasonFamily, hit: Hit, f: Facts, action: string | undefined, hardSource: () => string): ReasonVerdict {
   const decidedBy: { -readonly [K in keyof BounceDecision]: BounceDecision[K] } = { rule: hit.rule, family };
   if (hit.matched !== undefined) decidedBy.matched = hit.matched.length > 120 ? hit.matched.slice(0, 120) : hit.matched;
   if (f.command !== undefined) decidedBy.command = f.command;
   if (hit.overrode !== undefined) decidedBy.overrode = hit.overrode.length > 120 ? hit.overrode.slice(0, 120) : hit.overrode;
-  return { reason: CATEGORY[family], hard: hardFlag(family, action, hardSource), decidedBy: Object.freeze(decidedBy) };
+  // The status and text are only read for notaccept: the string is built for it alone.
+  return { reason: CATEGORY[family], hard: hardFlag(family, action, family === 'notaccept' ? hardSource() : ''), decidedBy: Object.freeze(decidedBy) };
 }
 
 const TEMPORARY = /(?:^|[^\d.])4\d\d(?![\d.])|(?:^|[^\d])4\.\d{1,3}\.\d{1,3}| temporar| persistent/;
@@ -734,10 +739,10 @@ function decideUnsafe(input: ReasonInput, hostRules: readonly HostRule[]): Reaso
     smtp: !LOCAL_TYPES.has(type),
     statusFamily: statusReason(status),
     provisional: isFamily(input.provisional) ? input.provisional : undefined,
-    seen: new Map(),
+    seen: [],
   };
   const action = typeof input.action === 'string' ? input.action : undefined;
-  const hardSource = `${status ?? ''} ${rawText.slice(0, 2000)}`;
+  const hardSource = (): string => `${status ?? ''} ${rawText.slice(0, 2000)}`;
   const done = (family: ReasonFamily, hit: Hit): ReasonVerdict => verdict(family, hit, facts, action, hardSource);
 
   // 0. A recipient the report says was delivered (or relayed, expanded) did not bounce.
