@@ -36,6 +36,12 @@ function kind(value: unknown): string {
 }
 
 /**
+ * The objects {@link isJsonData} is inside of (to find cycles); shared by every call, which
+ * leaves it as it found it. Empty metadata, the common case, allocates nothing.
+ */
+const inside: object[] = [];
+
+/**
  * True when `value` reads back equal after JSON. The fast path of {@link checkJson}: it builds
  * no paths (a path string per property cost ~15 µs per message on the send path).
  */
@@ -73,9 +79,19 @@ function isJsonData(value: unknown, seen: object[]): boolean {
  * Checks that `value` reads back equal after JSON: throws a VALIDATION MailError naming the
  * path of the first value that would not (a Date, a Map, NaN, a function, a cycle).
  */
-export function checkJson(value: unknown, where: string, seen: object[] = []): void {
-  if (seen.length === 0 && isJsonData(value, [])) return;
-  checkJsonPaths(value, where, seen);
+export function checkJson(value: unknown, where: string, seen?: object[]): void {
+  if (seen === undefined || seen.length === 0) {
+    const depth = inside.length;
+    let ok: boolean;
+    try {
+      ok = isJsonData(value, inside);
+    } finally {
+      // A getter that threw (or a `false` on the way down) leaves entries behind.
+      inside.length = depth;
+    }
+    if (ok) return;
+  }
+  checkJsonPaths(value, where, seen ?? []);
 }
 
 function checkJsonPaths(value: unknown, where: string, seen: object[]): void {
@@ -107,9 +123,15 @@ function checkJsonPaths(value: unknown, where: string, seen: object[]): void {
   seen.pop();
 }
 
+function isTextAttachment(a: Attachment): boolean {
+  return typeof a.content === 'string';
+}
+
 /** Encodes a message; throws a VALIDATION MailError when its metadata is not JSON data. */
 export function encodeMessage(message: NormalizedMessage): EncodedMessage {
   checkJson(message.metadata, 'metadata');
+  // Text-only attachments (or none, the common case): the message is stored as it is.
+  if (message.attachments.every(isTextAttachment)) return { json: JSON.stringify(message), bytes: null };
   let chunks: Uint8Array[] | undefined;
   let offset = 0;
   const attachments = message.attachments.map((a): Attachment | StoredAttachment => {

@@ -282,6 +282,50 @@ interface Op {
   readonly reject: (error: unknown) => void;
 }
 
+/** The resolving functions of the promise being built by {@link capture}; read right after `new Promise(capture)`. */
+let capturedResolve: (value: unknown) => void = () => undefined;
+let capturedReject: (error: unknown) => void = () => undefined;
+
+/**
+ * A promise executor that keeps the resolving functions in module variables: `new Promise(capture)`
+ * needs no executor closure per write (one allocation less on the send path).
+ */
+function capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
+ * Entries per generation of the store's job-to-row map (`seqOf`). A WeakMap's table only drops
+ * the entries of dead keys at a GC and never shrinks: with a backlog on disk, every message
+ * sent beyond the mailer's window adds an entry whose job is garbage at once, and one WeakMap
+ * grew to a 2 MB table after 150,000 such sends (for 10,000 live jobs), which V8 then counts
+ * as live heap and grows its old generation around (up to 4x). Two generations of 8,192
+ * entries hold 2 x 256 KB at most; a job the mailer keeps longer than two generations costs one
+ * lookup by its message id when it next changes.
+ */
+const SEQ_GENERATION = 8192;
+
+/** Shared by the writes that carry no results (most of them). */
+const NO_RESULTS: readonly string[] = [];
+
+// The statements of the send path, called with their parameters as arguments (no array per call).
+const UPSERT_OWNER = "INSERT INTO meta (key, value) VALUES ('owner', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+const INSERT_MESSAGE = 'INSERT INTO messages (id, message_id, body, bytes, finished_at) VALUES (?, ?, ?, ?, ?)';
+const INSERT_JOB = 'INSERT INTO jobs (msg_seq, id, data) VALUES (?, ?, ?)';
+const UPDATE_JOB = 'UPDATE jobs SET data = ? WHERE msg_seq = ? AND id = ?';
+const DELETE_JOB = 'DELETE FROM jobs WHERE msg_seq = ? AND id = ?';
+const INSERT_RESULT = 'INSERT INTO results (msg_seq, data) VALUES (?, ?)';
+const ANY_JOB = 'SELECT 1 AS x FROM jobs WHERE msg_seq = ? LIMIT 1';
+const FINISH_MESSAGE = 'UPDATE messages SET finished_at = ?, body = NULL, bytes = NULL WHERE seq = ?';
+const FIND_SUPPRESSION = 'SELECT target, scope, data FROM suppression WHERE target IN (?, ?)';
+const UPSERT_CORRELATION = 'INSERT INTO correlation (job_id, sent_at, data) VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET sent_at = excluded.sent_at, data = excluded.data';
+
+/** Encodes results for a write; none (the common case) allocates nothing. */
+function encodeResults(results: readonly StoredResult[] | undefined): readonly string[] {
+  return results === undefined || results.length === 0 ? NO_RESULTS : results.map(encodeResult);
+}
+
 function checkMs(options: SqliteStoreOptions, name: 'resultRetentionMs' | 'correlationRetentionMs' | 'softBounceRetentionMs', fallback: number): number {
   const value = options[name];
   if (value === undefined) return fallback;
@@ -407,7 +451,8 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     throw storeError(err, 'opening the file');
   }
   let jobCount = 0;
-  let owner: { pid: number; host: string; driver: string; openedAt: string; jobs: number } | undefined;
+  /** The owner row's JSON up to its job count: `{"pid":..,"host":..,"driver":..,"openedAt":..,"jobs":` (the count and `}` follow). */
+  let ownerHead = '';
   try {
     conn.exec('PRAGMA busy_timeout = 0');
     const get = (sql: string): SqliteRow | undefined => conn.prepare(sql).get();
@@ -460,7 +505,10 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     // counted once.
     const kept = readKeptCount(conn);
     jobCount = kept ?? num(conn.prepare('SELECT count(*) AS n FROM jobs').get(), 'n');
-    owner = { pid: process.pid, host: hostname(), driver: conn.driver, openedAt: new Date(clock.now()).toISOString(), jobs: jobCount };
+    // The same JSON as JSON.stringify({ pid, host, driver, openedAt, jobs }), without building
+    // an object and a string builder per commit (the row is rewritten by every commit that
+    // changes the job count: once per send).
+    ownerHead = `${JSON.stringify({ pid: process.pid, host: hostname(), driver: conn.driver, openedAt: new Date(clock.now()).toISOString() }).slice(0, -1)},"jobs":`;
     // No write at open: the first write to an empty WAL fsyncs its header (tens of ms on a busy
     // disk). The owner row is written with the first commit, or at close().
     conn.exec(`PRAGMA busy_timeout = ${BUSY_MS}`);
@@ -513,6 +561,20 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   const all = (text: string, ...params: SqliteValue[]): SqliteRow[] => sql(text).all(...params);
 
   let ops: Op[] = [];
+  /**
+   * The messages added by the running transaction: their jobs and seq, in pairs
+   * (`[jobs, seq, jobs, seq, ...]`, `addedLength` entries); {@link seqOf} learns them once the
+   * commit succeeded. Reused from commit to commit (`length = 0` would drop its storage).
+   */
+  const added: (readonly Job[] | number | undefined)[] = [];
+  let addedLength = 0;
+  /** Empties {@link added}, keeping its storage and nothing it pointed to. */
+  const clearAdded = (): void => {
+    // A large batch (sendMany) does not keep its storage.
+    if (added.length > 512) added.length = 0;
+    else for (let i = 0; i < addedLength; i++) added[i] = undefined;
+    addedLength = 0;
+  };
   const dirty = new Set<Part>();
   let scheduled = false;
   /** The timer that commits lazy writes when no other commit comes first. */
@@ -552,10 +614,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     try {
       conn.exec('BEGIN IMMEDIATE');
       for (let i = 0; i < batch.length; i++) values[i] = batch[i]!.run();
-      if (jobDelta !== 0 || ownerStale) {
-        (owner as NonNullable<typeof owner>).jobs = jobCount + jobDelta;
-        run("INSERT INTO meta (key, value) VALUES ('owner', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", JSON.stringify(owner));
-      }
+      if (jobDelta !== 0 || ownerStale) sql(UPSERT_OWNER).run(`${ownerHead}${jobCount + jobDelta}}`);
       conn.exec('COMMIT');
     } catch (err) {
       try {
@@ -563,6 +622,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       } catch {
         // SQLite may have rolled back already (SQLITE_FULL, I/O errors).
       }
+      clearAdded();
       failedCommits++;
       const error = storeError(err, `committing ${batch.length} write${batch.length === 1 ? '' : 's'}`);
       for (const op of batch) op.reject(error);
@@ -571,6 +631,12 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     jobCount += jobDelta;
     ownerStale = false;
     commits++;
+    // Committed: the scheduler's job objects of the added messages now lead straight to their rows.
+    for (let i = 0; i < addedLength; i += 2) {
+      const jobs = added[i] as readonly Job[];
+      for (let j = 0; j < jobs.length; j++) rememberSeq(jobs[j]!, added[i + 1] as number);
+    }
+    clearAdded();
     if (++commitsSinceCheckpoint >= CHECKPOINT_COMMITS) checkpoint();
     writes += batch.length;
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(values[i]);
@@ -628,17 +694,18 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   /** Queues a write into the next group commit; `lazy`: see {@link LAZY_COMMIT_MS}. */
   const write = <T>(part: Part, fn: () => T, lazy = false): Promise<T> => {
     if (closed) return rejectWith(closedError());
-    return new Promise<T>((resolveOp, rejectOp) => {
-      ops.push({ run: fn, resolve: resolveOp as (v: unknown) => void, reject: rejectOp });
-      dirty.add(part);
-      if (scheduled) return;
+    const promise = new Promise<unknown>(capture) as Promise<T>;
+    ops.push({ run: fn, resolve: capturedResolve, reject: capturedReject });
+    dirty.add(part);
+    if (!scheduled) {
       if (lazy && ops.length < LAZY_MAX_OPS) {
         lazyTimer ??= setTimeout(onLazyTimer, LAZY_COMMIT_MS);
       } else {
         scheduled = true;
         setImmediate(commitSoon);
       }
-    });
+    }
+    return promise;
   };
 
   const read = <T>(part: Part, doing: string, fn: () => T): T => {
@@ -691,30 +758,48 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   /**
    * The seq of the message of each job object the store handed out or was given, so that
    * update/remove find the job's row without a lookup by message id. Weak: the entries go with
-   * the scheduler's job objects.
+   * the scheduler's job objects. Two generations of {@link SEQ_GENERATION} entries each (see
+   * there): a job older than both is found by its message id once and remembered again.
    */
-  const seqOf = new WeakMap<Job, number>();
+  let seqOf = new WeakMap<Job, number>();
+  let seqOfOlder = new WeakMap<Job, number>();
+  let seqSets = 0;
+  const rememberSeq = (job: Job, seq: number): void => {
+    if (++seqSets > SEQ_GENERATION) {
+      seqOfOlder = seqOf;
+      seqOf = new WeakMap();
+      seqSets = 1;
+    }
+    seqOf.set(job, seq);
+  };
 
   /** The seq of the job's unfinished message, or undefined. */
   const messageSeq = (job: Job): number | undefined => {
     const known = seqOf.get(job);
     if (known !== undefined) return known;
+    const older = seqOfOlder.get(job);
+    if (older !== undefined) {
+      rememberSeq(job, older);
+      return older;
+    }
     const row = one('SELECT seq FROM messages WHERE id = ? AND finished_at IS NULL', job.messageRef);
-    return row === undefined ? undefined : (row.seq as number);
+    if (row === undefined) return undefined;
+    rememberSeq(job, row.seq as number);
+    return row.seq as number;
   };
 
   const insertResults = (seq: number, results: readonly string[]): void => {
-    for (const r of results) run('INSERT INTO results (msg_seq, data) VALUES (?, ?)', seq, r);
+    for (let i = 0; i < results.length; i++) sql(INSERT_RESULT).run(seq, results[i]!);
   };
 
   /** Marks a message without jobs finished (or drops it when results are not retained). */
   const finishIfDone = (seq: number): void => {
-    if (one('SELECT 1 AS x FROM jobs WHERE msg_seq = ? LIMIT 1', seq) !== undefined) return;
+    if (sql(ANY_JOB).get(seq) !== undefined) return;
     if (resultRetentionMs === 0) {
       run('DELETE FROM results WHERE msg_seq = ?', seq);
       run('DELETE FROM messages WHERE seq = ?', seq);
     } else {
-      run('UPDATE messages SET finished_at = ?, body = NULL, bytes = NULL WHERE seq = ?', clock.now(), seq);
+      sql(FINISH_MESSAGE).run(clock.now(), seq);
     }
   };
 
@@ -728,7 +813,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       const held = bySeq.get(row.msg_seq as number);
       if (held === undefined) continue;
       const job = decodeJob(row.id as string, held.id, row.data as string);
-      seqOf.set(job, row.msg_seq as number);
+      rememberSeq(job, row.msg_seq as number);
       held.jobs.push(job);
     }
     for (const row of all('SELECT msg_seq, data FROM results WHERE msg_seq BETWEEN ? AND ? ORDER BY rowid', first, last)) {
@@ -765,71 +850,71 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
     name: STORE_NAME,
     add(entry: StoredEntry) {
       let encoded: ReturnType<typeof encodeMessage>;
-      let jobs: (readonly [string, string])[];
-      let results: string[];
+      /** The jobs as they are now: id and encoded data, in pairs. */
+      let jobs: string[];
+      let results: readonly string[];
       const message = entry?.message;
       try {
         if (!isString(message?.id) || typeof message.messageId !== 'string') throw configError('entry.message', 'a normalized message with an id', message);
         if (!Array.isArray(entry.jobs)) throw configError('entry.jobs', 'an array of jobs', entry.jobs);
         encoded = encodeMessage(message);
-        jobs = entry.jobs.map((job) => [job.id, encodeJob(job)] as const);
-        results = (entry.results ?? []).map(encodeResult);
+        jobs = new Array<string>(entry.jobs.length * 2);
+        for (let i = 0; i < entry.jobs.length; i++) {
+          const job = entry.jobs[i]!;
+          jobs[2 * i] = job.id;
+          jobs[2 * i + 1] = encodeJob(job);
+        }
+        results = encodeResults(entry.results);
       } catch (err) {
         return rejectWith(err);
       }
-      return write('queue', () => {
+      return write('queue', (): undefined => {
         const done = jobs.length === 0;
         const seq = Number(
-          sql('INSERT INTO messages (id, message_id, body, bytes, finished_at) VALUES (?, ?, ?, ?, ?)').run(
-            message.id,
-            message.messageId,
-            done ? null : encoded.json,
-            done ? null : encoded.bytes,
-            done ? clock.now() : null,
-          ).lastInsertRowid,
+          sql(INSERT_MESSAGE).run(message.id, message.messageId, done ? null : encoded.json, done ? null : encoded.bytes, done ? clock.now() : null).lastInsertRowid,
         );
-        for (const [id, data] of jobs) run('INSERT INTO jobs (msg_seq, id, data) VALUES (?, ?, ?)', seq, id, data);
+        for (let i = 0; i < jobs.length; i += 2) sql(INSERT_JOB).run(seq, jobs[i]!, jobs[i + 1]!);
         insertResults(seq, results);
-        jobDelta += jobs.length;
-        return seq;
-      }).then((seq) => {
-        // Committed: the scheduler's job objects now lead straight to their rows.
-        for (const job of entry.jobs) seqOf.set(job, seq);
+        jobDelta += jobs.length / 2;
+        // The job objects learn their seq when the commit succeeds (see flush()).
+        added[addedLength++] = entry.jobs;
+        added[addedLength++] = seq;
+        return undefined;
       });
     },
     update(job: Job, results?: readonly StoredResult[]) {
       // The job is the scheduler's live object: encode it now, as it is at this transition.
       let data: string;
-      let encodedResults: string[];
+      let encodedResults: readonly string[];
       try {
         data = encodeJob(job);
-        encodedResults = (results ?? []).map(encodeResult);
+        encodedResults = encodeResults(results);
       } catch (err) {
         return rejectWith(err);
       }
       return write('queue', () => {
         const seq = messageSeq(job);
         if (seq === undefined) return;
-        if (run('UPDATE jobs SET data = ? WHERE msg_seq = ? AND id = ?', data, seq, job.id) === 0) {
+        if (Number(sql(UPDATE_JOB).run(data, seq, job.id).changes) === 0) {
           // A job the store has not seen, of a message it holds: keep it too.
           if (one('SELECT 1 AS x FROM messages WHERE seq = ? AND finished_at IS NULL', seq) === undefined) return;
-          run('INSERT INTO jobs (msg_seq, id, data) VALUES (?, ?, ?)', seq, job.id, data);
+          sql(INSERT_JOB).run(seq, job.id, data);
           jobDelta++;
         }
         insertResults(seq, encodedResults);
       }, true);
     },
     remove(job: Job, results?: readonly StoredResult[]) {
-      let encodedResults: string[];
+      let encodedResults: readonly string[];
       try {
-        encodedResults = (results ?? []).map(encodeResult);
+        encodedResults = encodeResults(results);
       } catch (err) {
         return rejectWith(err);
       }
       return write('queue', () => {
         const seq = messageSeq(job);
         if (seq === undefined) return;
-        if (run('DELETE FROM jobs WHERE msg_seq = ? AND id = ?', seq, job.id) === 0) return;
+        if (Number(sql(DELETE_JOB).run(seq, job.id).changes) === 0) return;
         insertResults(seq, encodedResults);
         jobDelta--;
         finishIfDone(seq);
@@ -896,7 +981,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
       const byAddress = `a:${address.toLowerCase()}`;
       const byDomain = at < 0 ? '' : suppressionTargetKey({ domain: address.slice(at + 1) });
       return read('suppression', 'looking up the suppression list', () => {
-        const rows = all('SELECT target, scope, data FROM suppression WHERE target IN (?, ?)', byAddress, byDomain);
+        const rows = sql(FIND_SUPPRESSION).all(byAddress, byDomain);
         if (rows.length === 0) return undefined;
         // Same precedence as the memory store: the address before its domain, unscoped first.
         for (const target of [byAddress, byDomain]) {
@@ -987,7 +1072,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
         return rejectWith(err);
       }
       return write('correlation', () => {
-        run('INSERT INTO correlation (job_id, sent_at, data) VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET sent_at = excluded.sent_at, data = excluded.data', entry.jobId, entry.sentAt, data);
+        sql(UPSERT_CORRELATION).run(entry.jobId, entry.sentAt, data);
       }, true);
     },
     find(jobId: string) {
