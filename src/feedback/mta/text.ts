@@ -73,11 +73,18 @@ export function splitReportText(texts: readonly string[]): ReportText {
     let end = all.indexOf('\n', start);
     if (end < 0) end = all.length;
     const line = all.slice(start, end);
-    if (line.length <= 200 && line.trim() !== '' && (RETURNED_MARKER_AT_START.test(line) || RETURNED_MARKER_ANYWHERE.test(line))) return { lines, returned: all.slice(end + 1) };
+    if (line.length <= 200 && !isBlank(line) && (RETURNED_MARKER_AT_START.test(line) || RETURNED_MARKER_ANYWHERE.test(line))) return { lines, returned: all.slice(end + 1) };
     lines.push(capLine(line));
     start = end + 1;
   }
   return { lines, returned: '' };
+}
+
+/** Whether a line is empty or only white space (`trim() === ''`), without a trimmed copy: most lines start with a printable ASCII character. */
+export function isBlank(line: string): boolean {
+  const c = line.charCodeAt(0);
+  if (c > 0x20 && c < 0x7f) return false;
+  return line.trim() === '';
 }
 
 function capLine(line: string): string {
@@ -375,6 +382,9 @@ const ORIGINAL_ADDRESS_BEFORE = /^\s{0,12}original[- ](?:address|recipient)\s{0,
 /** `(expanded from <` right before an address (Postfix, Sendmail). */
 const EXPANDED_FROM_BEFORE = /\(?expanded from:?\s{0,3}<?$/i;
 
+/** Characters stripped from the start of an address found in text (`.`, `'`, `=`, `/`, `-`). */
+const LEADING_PUNCTUATION: ReadonlySet<number> = new Set([0x2e, 0x27, 0x3d, 0x2f, 0x2d]);
+
 /** Finds the bounced recipients named in report lines, skipping `excluded` (our sender) and system addresses. */
 export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<string>): TextScan {
   const recipients: string[] = [];
@@ -404,10 +414,12 @@ export function scanRecipients(lines: readonly string[], excluded: ReadonlySet<s
         text = text.slice(key[0].length);
       }
       const token = tokenAround(line, at, text.length);
-      if (token.includes('://') || /^[\w.+-]*=[^@]*$/.test(line.slice(Math.max(0, at - 1), at)) || /[/?&=]$/.test(line.slice(Math.max(0, at - 1), at))) {
+      // A URL, or a value after `=`, `/`, `?` or `&` (a query string, a path).
+      const before1 = at > 0 ? line.charCodeAt(at - 1) : -1;
+      if (token.includes('://') || before1 === 0x3d /* = */ || before1 === 0x2f /* / */ || before1 === 0x3f /* ? */ || before1 === 0x26 /* & */) {
         if (type === null && key === null) continue;
       }
-      const address = sanitizeAddress(text.replace(/^[.'=/-]+/, ''));
+      const address = sanitizeAddress(LEADING_PUNCTUATION.has(text.charCodeAt(0)) ? text.replace(/^[.'=/-]+/, '') : text);
       if (address === undefined || excluded.has(address.toLowerCase())) continue;
       const local = address.slice(0, address.lastIndexOf('@'));
       if (SYSTEM_LOCAL.test(local)) continue;
@@ -643,7 +655,7 @@ export function recipientBlocks(lines: readonly string[], scan: TextScan): Map<s
           end = Math.min(j + 16, start + MAX_LIST_STEP);
           continue;
         }
-        if (lines[j]!.trim() === '') break;
+        if (isBlank(lines[j]!)) break;
         ownLines = true;
         set.add(j);
       }
@@ -666,7 +678,7 @@ const FAILURE_WORDING =
  * its rules know.
  */
 export function hasEvidence(text: string, classifier: Classifier): boolean {
-  if (text.trim() === '') return false;
+  if (isBlank(text)) return false;
   const reply = readReply(text, false);
   if (reply.code !== undefined || reply.status !== undefined) return true;
   if (hasReasonWording(text) || FAILURE_WORDING.test(text)) return true;
