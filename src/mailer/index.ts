@@ -333,8 +333,9 @@ class MailerImpl implements Mailer {
       if (key !== undefined) await this.release(key, message.id);
       throw err;
     }
-    // A refill of the backlog may already have read it back.
-    const loaded = core.records.get(message.id);
+    // A refill of the backlog may already have read it back (only while the store's write was
+    // awaited: nothing else runs between a synchronous write and here).
+    const loaded = pumpAt === undefined ? core.records.get(message.id) : undefined;
     if (loaded !== undefined) return receiptOf(core, loaded, false);
     if (core.closing) {
       // Closed while the store wrote: the jobs stay in the store for the next run.

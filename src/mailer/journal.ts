@@ -19,20 +19,19 @@ export class Journal {
    * results of a message's last job then need no stored form (see `Settler.finish`).
    */
   readonly keepsFinishedResults: boolean;
+  /**
+   * True when the store keeps a backlog larger than memory: it pages, and it is not the memory
+   * store (which holds everything in this process anyway, so paging would only cost time).
+   * Read once (asked for every send).
+   */
+  readonly pages: boolean;
 
   constructor(
     readonly store: QueueStore,
     private readonly core: MailerCore,
   ) {
     this.keepsFinishedResults = !forgetsFinishedResults(store);
-  }
-
-  /**
-   * True when the store keeps a backlog larger than memory: it pages, and it is not the memory
-   * store (which holds everything in this process anyway, so paging would only cost time).
-   */
-  get pages(): boolean {
-    return typeof this.store.page === 'function' && this.store.name !== MEMORY_QUEUE_STORE;
+    this.pages = typeof store.page === 'function' && store.name !== MEMORY_QUEUE_STORE;
   }
 
   /**
