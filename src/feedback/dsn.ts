@@ -599,8 +599,9 @@ function analyze(view: ReportView, classifier: Classifier): BounceResult {
     if (commonErrors !== undefined) return commonErrors;
     commonErrors = [];
     for (let i = 0, tested = 0; i < report.lines.length && tested < MAX_COMMON_LINES; i++) {
+      if (inBlocks.has(i)) continue;
       const line = report.lines[i]!.trim();
-      if (inBlocks.has(i) || line.length < 8) continue;
+      if (line.length < 8) continue;
       tested++;
       if (hasEvidence(line, classifier)) commonErrors.push(line);
     }
