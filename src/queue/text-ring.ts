@@ -1,5 +1,5 @@
 /**
- * A ring of records kept as UTF-8 text in one byte arena, found by key. What a mailer keeps of
+ * A ring of records kept as UTF-8 text in byte chunks, found by key. What a mailer keeps of
  * every message it finished (the correlation records of what was sent, the recent reports)
  * would otherwise be a few small objects and strings per message that the young-generation GC
  * copies once or twice before they are promoted: pauses no yield can split (bench/loop.ts).
@@ -7,9 +7,10 @@
  *
  * Records are added at the newest end and leave from the oldest end (or anywhere, by key,
  * leaving a dead slot that is skipped). Each has a text (which starts with its key), a time and
- * an optional object for what the text cannot hold. The arena is a byte ring in slot order:
- * the live texts lie between the oldest slot's start and the newest text's end, so a record
- * costs its text's bytes, ~40 B of columns and ~8 B of index, and no object of its own.
+ * an optional object for what the text cannot hold. Texts go into 64 KiB chunks in the order
+ * they come; a chunk whose records are all gone is written again, so texts are never moved
+ * (growing one arena moved up to 13 MB of them in a 5 ms turn). A record costs its text's
+ * bytes, ~30 B of columns and ~8 B of index, and no object of its own.
  *
  * @module
  * @internal
@@ -18,8 +19,19 @@
 /** Smallest ring (a power of two). */
 const MIN_SLOTS = 16;
 
-/** Arena bytes per slot to begin with. */
-const BYTES_PER_SLOT = 160;
+/** Bytes of a chunk; a text that does not fit in one gets a chunk of its own. */
+const CHUNK = 65_536;
+
+/** Free chunks kept for reuse; more are left to the GC. */
+const SPARE_CHUNKS = 4;
+
+/** The buffer before the first chunk: no room, so the first record takes a chunk. */
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** `Buffer#utf8Write`: `Buffer#write` in UTF-8 without its argument checks (not in Node's types). */
+interface Utf8Writer {
+  utf8Write(text: string, offset: number, length: number): number;
+}
 
 /**
  * Hash of a key for {@link TextRing}: FNV-1a over every character, then mixed (murmur3's
@@ -57,7 +69,7 @@ export function nulCount(s: string): number {
 }
 
 /**
- * Records as text in a byte ring, indexed by key (see the module comment). Slots are numbers,
+ * Records as text in byte chunks, indexed by key (see the module comment). Slots are numbers,
  * valid until the next `add` or drop.
  *
  * @example
@@ -71,18 +83,18 @@ export function nulCount(s: string): number {
  */
 export class TextRing<A> {
   private cap = MIN_SLOTS;
+  /** 0: dead; 1: live; 2: live, with an object in `auxes`. */
   private alive = new Uint8Array(this.cap);
-  /** Start of the slot's text in the arena, and its bytes. */
+  /** The slot's chunk, the start of its text there, and the text's bytes. */
+  private chunkOf = new Int32Array(this.cap);
   private starts = new Int32Array(this.cap);
   private sizes = new Int32Array(this.cap);
   /** UTF-16 length of the slot's key (the start of its text). */
   private keyLens = new Int32Array(this.cap);
   private hashes = new Int32Array(this.cap);
   private times = new Float64Array(this.cap);
-  private auxes: (A | undefined)[] = new Array<A | undefined>(this.cap);
-  private arena = Buffer.allocUnsafeSlow(this.cap * BYTES_PER_SLOT);
-  /** Where the next text goes. */
-  private writeAt = 0;
+  /** The objects of the slots that have one (alive 2): few, so not a column. */
+  private auxes = new Map<number, A>();
   /** Oldest slot. */
   private head = 0;
   /** Slots in use from `head`, live and dead. */
@@ -95,6 +107,16 @@ export class TextRing<A> {
    */
   private index = new Int32Array(this.cap * 2);
 
+  /** The chunks by number (null: its number is free), and the live texts in each. */
+  private chunks: (Buffer | null)[] = [];
+  private chunkLive = new Int32Array(8);
+  /** Chunk numbers free to use, each with its buffer when it has one. */
+  private freeChunks: number[] = [];
+  /** The chunk being written (-1: none yet), its buffer, where the next byte goes, where the open record began. */
+  private cur = -1;
+  private buf: Buffer = EMPTY;
+  private writeAt = 0;
+
   /** Live records. */
   get size(): number {
     return this.live;
@@ -103,6 +125,13 @@ export class TextRing<A> {
   /** Slots the ring has now (live, dead and free): for tests. */
   get slots(): number {
     return this.cap;
+  }
+
+  /** Bytes of the chunks held (in use and spare): for tests. */
+  get bytes(): number {
+    let n = 0;
+    for (const c of this.chunks) if (c !== null) n += c.length;
+    return n;
   }
 
   /** The oldest live slot, or -1. */
@@ -119,7 +148,7 @@ export class TextRing<A> {
 
   textAt(slot: number): string {
     const start = this.starts[slot] as number;
-    return this.arena.toString('utf8', start, start + (this.sizes[slot] as number));
+    return (this.chunks[this.chunkOf[slot] as number] as Buffer).toString('utf8', start, start + (this.sizes[slot] as number));
   }
 
   timeAt(slot: number): number {
@@ -127,7 +156,7 @@ export class TextRing<A> {
   }
 
   auxAt(slot: number): A | undefined {
-    return this.auxes[slot];
+    return this.alive[slot] === 2 ? this.auxes.get(slot) : undefined;
   }
 
   /**
@@ -143,20 +172,25 @@ export class TextRing<A> {
     // Full: drop the dead slots (a record re-added again and again behind a live oldest one
     // leaves one each), and double only if most slots are live.
     if (this.used === this.cap) this.resize(this.live * 2 < this.cap ? this.cap : this.cap * 2);
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const start = this.room(text.length * 3);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (and the first record finds no chunk).
+    const need = text.length * 3 + 1;
+    if (this.writeAt + need > this.buf.length) this.nextChunk(need);
+    const start = this.writeAt;
+    // Buffer#write without its argument checks (they were 3-4% of a dispatch loop's CPU).
+    const size = (this.buf as unknown as Utf8Writer).utf8Write(text, start, need);
+    this.writeAt = start + size;
     const slot = (this.head + this.used) & (this.cap - 1);
     this.used++;
     this.live++;
-    const size = this.arena.write(text, start, 'utf8');
-    this.writeAt = start + size;
-    this.alive[slot] = 1;
+    this.alive[slot] = aux === undefined ? 1 : 2;
+    if (aux !== undefined) this.auxes.set(slot, aux);
+    this.chunkOf[slot] = this.cur;
     this.starts[slot] = start;
     this.sizes[slot] = size;
+    (this.chunkLive[this.cur] as number)++;
     this.keyLens[slot] = key.length;
     this.hashes[slot] = hash;
     this.times[slot] = time;
-    this.auxes[slot] = aux;
     this.place(slot);
   }
 
@@ -173,15 +207,56 @@ export class TextRing<A> {
   clear(): void {
     this.cap = MIN_SLOTS;
     this.alive = new Uint8Array(this.cap);
+    this.chunkOf = new Int32Array(this.cap);
     this.starts = new Int32Array(this.cap);
     this.sizes = new Int32Array(this.cap);
     this.keyLens = new Int32Array(this.cap);
     this.hashes = new Int32Array(this.cap);
     this.times = new Float64Array(this.cap);
-    this.auxes = new Array<A | undefined>(this.cap);
-    this.arena = Buffer.allocUnsafeSlow(this.cap * BYTES_PER_SLOT);
+    this.auxes = new Map();
     this.index = new Int32Array(this.cap * 2);
+    this.chunks = [];
+    this.chunkLive = new Int32Array(8);
+    this.freeChunks = [];
+    this.cur = -1;
+    this.buf = EMPTY;
     this.writeAt = this.head = this.used = this.live = 0;
+  }
+
+  /**
+   * Makes a chunk with room for `need` bytes the one written: a free one, a new one, or one of
+   * its own when `need` is more than a chunk.
+   */
+  private nextChunk(need: number): void {
+    const old = this.cur;
+    let id: number;
+    let buf: Buffer | null = null;
+    if (this.freeChunks.length > 0) {
+      id = this.freeChunks.pop() as number;
+      buf = this.chunks[id] as Buffer | null;
+      if (buf !== null && buf.length < need) buf = null;
+    } else {
+      id = this.chunks.length;
+      this.chunks.push(null);
+      if (id === this.chunkLive.length) {
+        const grown = new Int32Array(id * 2);
+        grown.set(this.chunkLive);
+        this.chunkLive = grown;
+      }
+    }
+    if (buf === null) buf = Buffer.allocUnsafeSlow(Math.max(CHUNK, need));
+    this.chunks[id] = buf;
+    this.cur = id;
+    this.buf = buf;
+    this.writeAt = 0;
+    if (old >= 0 && this.chunkLive[old] === 0) this.freeChunk(old);
+  }
+
+  /** Chunk `id` holds no live text and is not written: free for reuse. */
+  private freeChunk(id: number): void {
+    const buf = this.chunks[id] as Buffer;
+    if (buf.length !== CHUNK || this.freeChunks.length >= SPARE_CHUNKS) this.chunks[id] = null;
+    this.freeChunks.push(id);
   }
 
   /** Index entry (position) of the live slot holding `key`, or -1. */
@@ -192,8 +267,21 @@ export class TextRing<A> {
       const e = index[i] as number;
       if (e === 0) return -1;
       // Same 30-bit hash and key length: rare unless it is the key, so the text is read only then.
-      if (this.hashes[e - 1] === hash && this.keyLens[e - 1] === key.length && this.textAt(e - 1).startsWith(key)) return i;
+      if (this.hashes[e - 1] === hash && this.keyLens[e - 1] === key.length && this.keyIs(e - 1, key)) return i;
     }
+  }
+
+  /** Whether the text of `slot` starts with `key`. */
+  private keyIs(slot: number, key: string): boolean {
+    const b = this.chunks[this.chunkOf[slot] as number] as Buffer;
+    const start = this.starts[slot] as number;
+    if (key.length > (this.sizes[slot] as number)) return false;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      if (c >= 0x80) return this.textAt(slot).startsWith(key);
+      if (b[start + i] !== c) return false;
+    }
+    return true;
   }
 
   /** Removes index entry `at` and its record; later entries of the probe run shift back. */
@@ -216,8 +304,10 @@ export class TextRing<A> {
       }
     }
     this.live--;
+    if (this.alive[slot] === 2) this.auxes.delete(slot);
     this.alive[slot] = 0;
-    this.auxes[slot] = undefined;
+    const chunk = this.chunkOf[slot] as number;
+    if (--(this.chunkLive[chunk] as number) === 0 && chunk !== this.cur) this.freeChunk(chunk);
   }
 
   private skipDead(): void {
@@ -236,39 +326,53 @@ export class TextRing<A> {
     index[i] = slot + 1;
   }
 
-  /** Makes the index twice the ring. */
-  private reindex(): void {
-    this.index = new Int32Array(this.cap * 2);
-    for (let k = 0; k < this.used; k++) {
-      const slot = (this.head + k) & (this.cap - 1);
-      if (this.alive[slot] === 1) this.place(slot);
-    }
-  }
-
   /** Copies the live slots, in order, to the front of a ring of `next` slots (the index is rebuilt). */
   private resize(next: number): void {
     const alive = new Uint8Array(next);
+    const chunkOf = new Int32Array(next);
     const starts = new Int32Array(next);
     const sizes = new Int32Array(next);
     const keyLens = new Int32Array(next);
     const hashes = new Int32Array(next);
     const times = new Float64Array(next);
-    const auxes = new Array<A | undefined>(next);
+    const auxes = new Map<number, A>();
     let k = 0;
-    for (let n = 0; n < this.used; n++) {
-      const slot = (this.head + n) & (this.cap - 1);
-      if (this.alive[slot] !== 1) continue;
-      alive[k] = 1;
-      starts[k] = this.starts[slot] as number;
-      sizes[k] = this.sizes[slot] as number;
-      keyLens[k] = this.keyLens[slot] as number;
-      hashes[k] = this.hashes[slot] as number;
-      times[k] = this.times[slot] as number;
-      auxes[k] = this.auxes[slot];
-      k++;
+    if (this.live === this.used) {
+      // No dead slot (the ring doubles): the columns are copied as two runs, not slot by slot.
+      const first = Math.min(this.used, this.cap - this.head);
+      const rest = this.used - first;
+      const runs = <T extends Uint8Array | Int32Array | Float64Array>(to: T, from: T): void => {
+        to.set(from.subarray(this.head, this.head + first));
+        if (rest > 0) to.set(from.subarray(0, rest), first);
+      };
+      runs(alive, this.alive);
+      runs(chunkOf, this.chunkOf);
+      runs(starts, this.starts);
+      runs(sizes, this.sizes);
+      runs(keyLens, this.keyLens);
+      runs(hashes, this.hashes);
+      runs(times, this.times);
+      for (const [slot, aux] of this.auxes) auxes.set((slot - this.head) & (this.cap - 1), aux);
+      k = this.used;
+    } else {
+      for (let n = 0; n < this.used; n++) {
+        const slot = (this.head + n) & (this.cap - 1);
+        const a = this.alive[slot] as number;
+        if (a === 0) continue;
+        alive[k] = a;
+        chunkOf[k] = this.chunkOf[slot] as number;
+        starts[k] = this.starts[slot] as number;
+        sizes[k] = this.sizes[slot] as number;
+        keyLens[k] = this.keyLens[slot] as number;
+        hashes[k] = this.hashes[slot] as number;
+        times[k] = this.times[slot] as number;
+        if (a === 2) auxes.set(k, this.auxes.get(slot) as A);
+        k++;
+      }
     }
     this.used = k;
     this.alive = alive;
+    this.chunkOf = chunkOf;
     this.starts = starts;
     this.sizes = sizes;
     this.keyLens = keyLens;
@@ -277,45 +381,7 @@ export class TextRing<A> {
     this.auxes = auxes;
     this.cap = next;
     this.head = 0;
-    this.reindex();
-  }
-
-  /** Where `need` bytes can go after the newest text; the arena is compacted or grown when they cannot. */
-  private room(need: number): number {
-    const oldest = this.used === 0 ? (this.writeAt = 0) : (this.starts[this.head] as number);
-    if (this.used === 0 || this.writeAt > oldest) {
-      // Not wrapped: free after the newest text, and before the oldest.
-      if (this.writeAt + need <= this.arena.length) return this.writeAt;
-      if (need <= oldest) return (this.writeAt = 0);
-    } else if (this.writeAt + need <= oldest) {
-      return this.writeAt;
-    }
-    this.compact(need);
-    return this.writeAt;
-  }
-
-  /** Moves the live texts, in slot order, to the front of an arena with at least `need` bytes free after them. */
-  private compact(need: number): void {
-    let bytes = 0;
-    for (let k = 0; k < this.used; k++) {
-      const slot = (this.head + k) & (this.cap - 1);
-      if (this.alive[slot] === 1) bytes += this.sizes[slot] as number;
-    }
-    const old = this.arena;
-    const arena = Buffer.allocUnsafeSlow(Math.max(old.length, 2 * (bytes + need)));
-    let at = 0;
-    for (let k = 0; k < this.used; k++) {
-      const slot = (this.head + k) & (this.cap - 1);
-      const start = this.starts[slot] as number;
-      this.starts[slot] = at;
-      if (this.alive[slot] !== 1) {
-        this.sizes[slot] = 0;
-        continue;
-      }
-      old.copy(arena, at, start, start + (this.sizes[slot] as number));
-      at += this.sizes[slot] as number;
-    }
-    this.arena = arena;
-    this.writeAt = at;
+    this.index = new Int32Array(next * 2);
+    for (let slot = 0; slot < k; slot++) this.place(slot);
   }
 }

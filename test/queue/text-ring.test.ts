@@ -49,7 +49,51 @@ describe('TextRing', () => {
     for (let n = 1; n <= 100_000; n++) ring.add('b', hashOfKey('b'), `b\0${n}`, n, undefined);
     expect(ring.size).toBe(2);
     expect(ring.slots).toBeLessThanOrEqual(32);
+    // 'a' holds its chunk; the chunks 'b' leaves behind are written again.
+    expect(ring.bytes).toBeLessThanOrEqual(6 * 65_536);
     expect([ring.textAt(ring.oldest()), ring.textAt(ring.find('b', hashOfKey('b')))]).toEqual(['a\0first', `b\0${100_000}`]);
+  });
+
+  it('writes texts again into chunks whose records are gone: bytes stay bounded over 200,000 adds', () => {
+    const ring = new TextRing<never>();
+    let most = 0;
+    for (let n = 0; n < 200_000; n++) {
+      const key = `job-${n}`;
+      ring.add(key, hashOfKey(key), `${key}\0${'x'.repeat(n % 300)}`, n, undefined, 1_000);
+      most = Math.max(most, ring.bytes);
+    }
+    expect(ring.size).toBe(1_000);
+    // 1,000 texts of ~160 B: 160 KB, in 64 KiB chunks (plus the spare ones kept).
+    expect(most).toBeLessThanOrEqual(12 * 65_536);
+    for (const n of [199_000, 199_500, 199_999]) expect(ring.textAt(ring.find(`job-${n}`, hashOfKey(`job-${n}`)))).toBe(`job-${n}\0${'x'.repeat(n % 300)}`);
+    expect(ring.find('job-198999', hashOfKey('job-198999'))).toBe(-1);
+  });
+
+  it('keeps texts longer than a chunk, non-ASCII keys and texts, and objects across resizes', () => {
+    const ring = new TextRing<{ n: number }>();
+    const texts = new Map<string, string>();
+    for (let n = 0; n < 3_000; n++) {
+      const key = n % 3 === 0 ? `clé-${n}-😀` : `k${n}`;
+      const body = n % 500 === 0 ? 'é'.repeat(40_000) + '\uD800' + '😀'.repeat(10) : `${n}\0ü`;
+      const text = `${key}\0${body}`;
+      ring.add(key, hashOfKey(key), text, n, n % 5 === 0 ? { n } : undefined);
+      // A lone surrogate comes back as U+FFFD, as Buffer#write writes it.
+      texts.set(key, text.replace('\uD800', '\uFFFD'));
+      // Every tenth record is dropped by key: dead slots, so later resizes copy slot by slot.
+      if (n % 10 === 9) {
+        const victim = n % 3 === 0 ? `clé-${n - 3}-😀` : `k${n - 3}`;
+        if (texts.delete(victim)) ring.drop(ring.find(victim, hashOfKey(victim)));
+      }
+    }
+    expect(ring.size).toBe(texts.size);
+    for (const [key, text] of texts) {
+      const slot = ring.find(key, hashOfKey(key));
+      const n = ring.timeAt(slot);
+      expect([ring.textAt(slot), ring.auxAt(slot)]).toEqual([text, n % 5 === 0 ? { n } : undefined]);
+    }
+    // A key replaced by a record of the same key: one record, the new text and object.
+    ring.add('k1', hashOfKey('k1'), 'k1\0again', 5_000, { n: 5_000 });
+    expect([ring.size, ring.textAt(ring.find('k1', hashOfKey('k1'))), ring.auxAt(ring.find('k1', hashOfKey('k1')))]).toEqual([texts.size, 'k1\0again', { n: 5_000 }]);
   });
 
   it('counts the NUL separators of a text', () => {
