@@ -89,7 +89,7 @@ it('memory correlation store: a ring filled with re-recorded slots behind a live
   expect([store.find('b'), store.find('c')?.jobId, store.find('e')?.jobId, store.size]).toEqual([undefined, 'c', 'e', 3]);
 });
 
-it('memory correlation store: gives back every field as recorded over random records of every size (its text arena wraps, grows and is compacted many times)', () => {
+it('memory correlation store: gives back every field as recorded over random records of every size (its texts fill, free and reuse many chunks)', () => {
   let seed = 29;
   const rnd = (n: number): number => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
