@@ -7,7 +7,8 @@
  */
 
 import { MailError, MailErrorCode, describeValue } from '../errors.js';
-import { allRecipients, domainOf, normalizeMessage, recipientsByDomain } from '../message/index.js';
+import { allRecipients, domainOf, recipientsByDomain } from '../message/index.js';
+import { normalizeMessageAt } from '../message/normalize.js';
 import type { validateMessageLimits } from '../message/index.js';
 import { PRIORITIES } from '../types.js';
 import type { Job, MessageInput, NormalizedMessage, Priority, Transport } from '../types.js';
@@ -96,9 +97,9 @@ export function acceptMessage(input: MessageInput, options: SendOptions, setting
   const shapers = settings.shapers;
   const ctx = shapers.length === 0 ? undefined : { options, now };
   if (ctx !== undefined) input = shapeInput(shapers, input, ctx);
-  // One literal of a fixed shape (undefined options stay undefined): spreads of `{}` cost two
-  // objects and a slow clone per send.
-  let message = normalizeMessage(input, { now, limits: settings.limits, messageIdDomain: settings.messageIdDomain, allowLocalDomains: settings.allowLocalDomains });
+  // The settings are the normalize options (limits, messageIdDomain, allowLocalDomains): no
+  // options object per send.
+  let message = normalizeMessageAt(input, now, settings);
   if (ctx !== undefined) message = shapeMessage(shapers, message, ctx);
   const priority = options.priority ?? settings.defaultPriority[message.category];
   if (!(PRIORITIES as readonly unknown[]).includes(priority)) {

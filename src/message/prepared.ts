@@ -56,20 +56,26 @@ export function prepareJob(job: PreparedJob, message: NormalizedMessage, envelop
   return new JobAttempt(job, message, envelope, signer, cache);
 }
 
+/** `Object.prototype.__defineGetter__` (ECMAScript Annex B), which TypeScript's lib does not declare. */
+interface LegacyAccessors {
+  __defineGetter__(key: string, getter: () => unknown): void;
+}
+
 /**
  * One attempt of a job, as {@link prepareJob} returns it (this runs for every message, so it
  * is one object of a fixed shape plus one closure). `message` is an own enumerable getter,
- * shared by all attempts and defined from one shared descriptor, so that `{ ...prepared }` in
- * a wrapping transport still carries `message`; `raw` is an own arrow, so that it works
- * detached and on a spread copy. `signer` is an own property only when set.
+ * shared by all attempts, so that `{ ...prepared }` in a wrapping transport still carries
+ * `message`; `raw` is an own arrow, so that it works detached and on a spread copy. `signer`
+ * is an own property only when set.
  */
 class JobAttempt implements PreparedMessage {
-  /** The descriptor of `message`: an own getter that builds the copy on first read. */
-  static readonly messageProperty: PropertyDescriptor = {
-    get(this: JobAttempt): NormalizedMessage {
-      return (this.#withId ??= withJobId(this.#message, this.jobId));
-    },
-    enumerable: true,
+  /**
+   * The getter of `message`: builds the copy on first read. Defined with `__defineGetter__`
+   * (enumerable and configurable): `Object.defineProperty` first reads a descriptor object,
+   * and took ~190 ns per attempt where this takes ~150 ns (a plain object: ~30 ns).
+   */
+  static readonly messageGetter = function (this: JobAttempt): NormalizedMessage {
+    return (this.#withId ??= withJobId(this.#message, this.jobId));
   };
 
   declare readonly message: NormalizedMessage;
@@ -94,7 +100,7 @@ class JobAttempt implements PreparedMessage {
     const self = this as { jobId: string; [MESSAGE_ID]: string; envelope: Envelope; raw: () => Promise<Buffer> };
     self.jobId = job.id;
     self[MESSAGE_ID] = message.messageId;
-    Object.defineProperty(this, 'message', JobAttempt.messageProperty);
+    (this as unknown as LegacyAccessors).__defineGetter__('message', JobAttempt.messageGetter);
     self.envelope = envelope;
     self.raw = () => (this.#raw ??= this.#signer === undefined ? this.#composed() : signed(this.#composed(), this.#signer));
     if (signer !== undefined) (this as { signer?: MimeSigner }).signer = signer;
