@@ -90,12 +90,12 @@ export class RecentReports {
   /** Remembers `report` (the newest for its id), forgetting the oldest when full. */
   set(report: DeliveryReport): void {
     const id = report.id;
-    const hash = hashOfKey(id);
     const ring = this.ring;
     const text = textOf(report);
     // Kept as text when it splits back into its fields (no field holds a NUL).
-    if (text !== undefined && nulCount(text) === 2 + RECIPIENT_FIELDS * report.recipients.length) ring.add(id, hash, text, 0, undefined, this.capacity);
-    else ring.add(id, hash, id, 0, report, this.capacity);
+    // The ring hashes the id (-1), from the text's bytes when it is ASCII.
+    if (text !== undefined && nulCount(text) === 2 + RECIPIENT_FIELDS * report.recipients.length) ring.add(id, -1, text, 0, undefined, this.capacity);
+    else ring.add(id, -1, id, 0, report, this.capacity);
   }
 
   /** The newest report held for `id`, or undefined. */

@@ -52,6 +52,16 @@ export function hashOfKey(key: string): number {
   return h & 0x3fffffff;
 }
 
+/** {@link hashOfKey} of an ASCII key from its bytes `b[from, to)`: a byte loop is cheaper than `charCodeAt`. */
+function hashOfBytes(b: Buffer, from: number, to: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h & 0x3fffffff;
+}
+
 /**
  * Number of NUL characters in `s`: a text made of fields joined by NUL splits back into them
  * only if no field held one.
@@ -160,18 +170,13 @@ export class TextRing<A> {
   }
 
   /**
-   * Adds a record as the newest: `text` starts with `key` (`hash` = {@link hashOfKey}). A live
+   * Adds a record as the newest: `text` starts with `key` (`hash` = {@link hashOfKey}, or -1 to
+   * have it computed here, from the written bytes when the text is ASCII). A live
    * record of the same key is dropped first; then the oldest go until fewer than `limit` are
    * left (a record replacing one of its key evicts nothing).
    */
   add(key: string, hash: number, text: string, time: number, aux: A | undefined, limit = Number.POSITIVE_INFINITY): void {
-    const before = this.lookup(key, hash);
-    if (before >= 0) this.dropAt(before);
-    while (this.live >= limit) this.drop(this.oldest());
-    this.skipDead();
-    // Full: drop the dead slots (a record re-added again and again behind a live oldest one
-    // leaves one each), and double only if most slots are live.
-    if (this.used === this.cap) this.resize(this.live * 2 < this.cap ? this.cap : this.cap * 2);
+    // The text is written first: its bytes give the hash of an ASCII key cheaper than its string.
     // UTF-8 takes at most 3 bytes per UTF-16 unit (and the first record finds no chunk).
     const need = text.length * 3 + 1;
     if (this.writeAt + need > this.buf.length) this.nextChunk(need);
@@ -179,6 +184,14 @@ export class TextRing<A> {
     // Buffer#write without its argument checks (they were 3-4% of a dispatch loop's CPU).
     const size = (this.buf as unknown as Utf8Writer).utf8Write(text, start, need);
     this.writeAt = start + size;
+    if (hash < 0) hash = size === text.length ? hashOfBytes(this.buf, start, start + key.length) : hashOfKey(key);
+    const before = this.lookup(key, hash);
+    if (before >= 0) this.dropAt(before);
+    while (this.live >= limit) this.drop(this.oldest());
+    this.skipDead();
+    // Full: drop the dead slots (a record re-added again and again behind a live oldest one
+    // leaves one each), and double only if most slots are live.
+    if (this.used === this.cap) this.resize(this.live * 2 < this.cap ? this.cap : this.cap * 2);
     const slot = (this.head + this.used) & (this.cap - 1);
     this.used++;
     this.live++;

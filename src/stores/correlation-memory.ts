@@ -124,7 +124,6 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
       const r = entry.recipients;
       for (let i = 0; i < r.length; i++) if (typeof r[i] !== 'string') throw configError('entry.recipients', 'an array of addresses', r);
       const jobId = entry.jobId;
-      const hash = hashOfKey(jobId);
       const { providerMessageId, tags, campaign } = entry;
       let text = textOf(entry);
       let extra: Extra | undefined;
@@ -140,7 +139,8 @@ export default function memoryCorrelationStore(options: MemoryCorrelationStoreOp
         extra = x;
       }
       // A second record of the job replaces the first and is the newest; the oldest go beyond `max`.
-      ring.add(jobId, hash, text, entry.sentAt, extra, max);
+      // The ring hashes the job id (-1), from the text's bytes when it is ASCII.
+      ring.add(jobId, -1, text, entry.sentAt, extra, max);
       const at = now();
       for (let pruned = 0; pruned < PRUNE_PER_CALL; pruned++) {
         const oldest = ring.oldest();

@@ -96,6 +96,18 @@ describe('TextRing', () => {
     expect([ring.size, ring.textAt(ring.find('k1', hashOfKey('k1'))), ring.auxAt(ring.find('k1', hashOfKey('k1')))]).toEqual([texts.size, 'k1\0again', { n: 5_000 }]);
   });
 
+  it('computes the hash itself (-1) as hashOfKey does, from the bytes of an ASCII text or from a non-ASCII key', () => {
+    const ring = new TextRing<never>();
+    const keys = ['a', 'job-1/0', 'clé', 'k😀', 'ascii-key', 'x'.repeat(300)];
+    // An ASCII key with a non-ASCII text takes the string's hash too.
+    for (const key of keys) ring.add(key, -1, `${key}\0${key === 'ascii-key' ? 'ü' : 'v'}`, 0, undefined);
+    for (const key of keys) expect(ring.textAt(ring.find(key, hashOfKey(key)))).toBe(`${key}\0${key === 'ascii-key' ? 'ü' : 'v'}`);
+    // Replacing through -1 finds the record added with hashOfKey, and the other way round.
+    ring.add('job-1/0', hashOfKey('job-1/0'), 'job-1/0\0w', 1, undefined);
+    ring.add('a', -1, 'a\0w', 1, undefined);
+    expect([ring.size, ring.textAt(ring.find('job-1/0', hashOfKey('job-1/0'))), ring.textAt(ring.find('a', hashOfKey('a')))]).toEqual([keys.length, 'job-1/0\0w', 'a\0w']);
+  });
+
   it('counts the NUL separators of a text', () => {
     expect([nulCount(''), nulCount('a'), nulCount('a\0b\0'), nulCount('\0\0\0')]).toEqual([0, 0, 2, 3]);
   });
