@@ -222,17 +222,51 @@ function uuidOf(at: number): string {
  * sends from few addresses, so the same frozen {@link Address} (and its strings) is shared by
  * every message from it instead of a copy per message. Pure: the same input gives the same value.
  */
-let lastFrom: { readonly input: string; readonly address: Address; readonly domain: string } | undefined;
+let lastFrom: FromParts | undefined;
 /** The last `messageIdDomain` option and its normalized form. */
 let lastIdDomain: { readonly input: string; readonly domain: string } | undefined;
+
+interface FromParts {
+  readonly input: string;
+  readonly address: Address;
+  readonly domain: string;
+}
+
+/** Most From strings {@link fromMemo} holds; it is emptied when full (a bound, not an LRU). */
+const FROM_MEMO_SIZE = 32;
+/**
+ * From strings parsed before, behind {@link lastFrom}: a service that alternates between a few
+ * senders (`noreply@`, `news@`) shares each one's frozen Address too. Only strings that parsed
+ * are kept; objects are never kept (they could change).
+ */
+const fromMemo = new Map<string, FromParts>();
+
+/**
+ * How many From strings the memo holds (at most 32), for tests.
+ *
+ * @example
+ * ```ts
+ * fromMemoSize(); // 0 before any message, never more than 32
+ * ```
+ * @internal
+ */
+export function fromMemoSize(): number {
+  return fromMemo.size;
+}
 
 function readFrom(input: unknown): { readonly address: Address; readonly domain: string } {
   if (typeof input === 'string') {
     const last = lastFrom;
     if (last !== undefined && last.input === input) return last;
-    const address = parseAddress(input, 'from');
-    lastFrom = { input, address, domain: domainOf(address.address) };
-    return lastFrom;
+    let parts = fromMemo.get(input);
+    if (parts === undefined) {
+      const address = parseAddress(input, 'from');
+      parts = Object.freeze({ input, address, domain: domainOf(address.address) });
+      if (fromMemo.size >= FROM_MEMO_SIZE) fromMemo.clear();
+      fromMemo.set(input, parts);
+    }
+    lastFrom = parts;
+    return parts;
   }
   const address = parseAddress(input as AddressInput, 'from');
   return { address, domain: domainOf(address.address) };

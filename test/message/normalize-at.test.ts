@@ -86,3 +86,42 @@ describe('generated ids across refills of the random pool (4,096 ids per fill)',
     expect(mids.size).toBe(9_000);
   });
 });
+
+describe('the memo of From strings', () => {
+  it('shares one frozen Address per sender when senders alternate, and stays bounded', async () => {
+    const { fromMemoSize } = await import('../../src/message/normalize.js');
+    const now = Date.now();
+    const a1 = normalizeMessageAt({ ...base, from: 'News <news@example.com>' }, now, {});
+    const b1 = normalizeMessageAt({ ...base, from: 'noreply@Example.com' }, now, {});
+    const a2 = normalizeMessageAt({ ...base, from: 'News <news@example.com>' }, now, {});
+    const b2 = normalizeMessageAt({ ...base, from: 'noreply@Example.com' }, now, {});
+    expect(a2.from).toBe(a1.from);
+    expect(b2.from).toBe(b1.from);
+    expect(a1.from).toEqual({ address: 'news@example.com', name: 'News' });
+    expect(b1.from).toEqual({ address: 'noreply@example.com' });
+    expect(Object.isFrozen(a1.from) && Object.isFrozen(b1.from)).toBe(true);
+    // Many distinct senders: each still parsed right, the memo never over 32.
+    for (let i = 0; i < 200; i++) {
+      const m = normalizeMessageAt({ ...base, from: ` Sender ${i} <S${i}@D${i % 7}.Example.com> ` }, now, {});
+      expect(m.from).toEqual({ address: `S${i}@d${i % 7}.example.com`, name: `Sender ${i}` });
+      expect(m.returnPath).toBe(`S${i}@d${i % 7}.example.com`);
+      expect(m.messageId.endsWith(`@d${i % 7}.example.com>`)).toBe(true);
+      expect(fromMemoSize()).toBeLessThanOrEqual(32);
+    }
+    expect(normalizeMessageAt({ ...base, from: 'News <news@example.com>' }, now, {}).from).toEqual({ address: 'news@example.com', name: 'News' });
+  });
+
+  it('never keeps a From that failed, nor an object', () => {
+    const now = Date.now();
+    for (let i = 0; i < 2; i++) {
+      expect(() => normalizeMessageAt({ ...base, from: 'bad@@example.com' }, now, {})).toThrow(expect.objectContaining({ code: MailErrorCode.INVALID_ADDRESS }));
+      expect(() => normalizeMessageAt({ ...base, from: 'a@b.com, c@d.com' }, now, {})).toThrow(expect.objectContaining({ code: MailErrorCode.INVALID_ADDRESS }));
+    }
+    const from = { address: 'ann@example.com', name: 'Ann' };
+    const m1 = normalizeMessageAt({ ...base, from }, now, {});
+    from.name = 'Bob';
+    const m2 = normalizeMessageAt({ ...base, from }, now, {});
+    expect(m1.from.name).toBe('Ann');
+    expect(m2.from.name).toBe('Bob');
+  });
+});
