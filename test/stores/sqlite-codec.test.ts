@@ -6,27 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { checkJson, decodeMessage, encodeMessage } from '../../src/stores/sqlite-codec.js';
 import type { NormalizedMessage } from '../../src/types.js';
+import { plainMessage } from './sqlite-helpers.js';
 
 function message(attachments: NormalizedMessage['attachments'] = []): NormalizedMessage {
-  return {
-    id: 'msg_codec',
-    messageId: '<msg_codec@test.example>',
-    from: { address: 'app@example.com' },
-    to: [{ address: 'user@a.test' }],
-    cc: [],
-    bcc: [],
-    replyTo: [],
-    subject: 'hi',
-    text: 'hello',
-    headers: [],
-    attachments,
-    tags: {},
-    metadata: { order: 7, lines: [{ sku: 'a' }] },
-    category: 'transactional',
-    returnPath: 'app@example.com',
-    date: 0,
-    sizeBytes: 100,
-  };
+  return plainMessage('msg_codec', 'user@a.test', { attachments, metadata: { order: 7, lines: [{ sku: 'a' }] } });
 }
 
 describe('sqlite codec', () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBetterSqlite3, loadNodeSqlite } from '../../src/stores/sqlite-driver.js';
 import type { SqliteDriverName } from '../../src/stores/sqlite-driver.js';
+import type { NormalizedMessage } from '../../src/types.js';
 
 function usable(driver: SqliteDriverName): boolean {
   try {
@@ -27,5 +28,29 @@ export function tempDir(prefix = 'mailpush-sqlite-'): { readonly dir: string; fi
     dir,
     file: (name) => join(dir, name ?? `store-${++n}.db`),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A normalized one-recipient message `id` to `to`, with the given fields over the defaults. */
+export function plainMessage(id: string, to: string, fields: Partial<NormalizedMessage> = {}): NormalizedMessage {
+  return {
+    id,
+    messageId: `<${id}@test.example>`,
+    from: { address: 'app@example.com' },
+    to: [{ address: to }],
+    cc: [],
+    bcc: [],
+    replyTo: [],
+    subject: 'hi',
+    text: 'hello',
+    headers: [],
+    attachments: [],
+    tags: {},
+    metadata: {},
+    category: 'transactional',
+    returnPath: 'app@example.com',
+    date: 0,
+    sizeBytes: 100,
+    ...fields,
   };
 }

@@ -6,8 +6,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { sqliteStore } from '../../src/stores/sqlite.js';
-import type { Job, NormalizedMessage, StoredEntry } from '../../src/types.js';
-import { DRIVERS, tempDir } from './sqlite-helpers.js';
+import type { Job, StoredEntry } from '../../src/types.js';
+import { DRIVERS, plainMessage, tempDir } from './sqlite-helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -15,25 +15,7 @@ afterAll(() => tmp.cleanup());
 let n = 0;
 function entry(): StoredEntry {
   const id = `msg_seq_${++n}`;
-  const message = {
-    id,
-    messageId: `<${id}@test.example>`,
-    from: { address: 'app@example.com' },
-    to: [{ address: `user${n}@a.test` }],
-    cc: [],
-    bcc: [],
-    replyTo: [],
-    subject: 'hi',
-    text: 'hello',
-    headers: [],
-    attachments: [],
-    tags: {},
-    metadata: {},
-    category: 'transactional',
-    returnPath: 'app@example.com',
-    date: 0,
-    sizeBytes: 100,
-  } satisfies NormalizedMessage;
+  const message = plainMessage(id, `user${n}@a.test`);
   const job: Job = { id: `${id}/0`, messageRef: id, domain: 'a.test', recipients: [`user${n}@a.test`], priority: 'normal', state: 'ready', attempt: 0, createdAt: 0, runAt: 0 };
   return { message, jobs: [job] };
 }
