@@ -57,25 +57,12 @@ export class Journal {
 
   /** Records a state change of `job`, with the results its message settled since the last write. */
   update(job: Job, rec: MessageRecord | undefined): void {
-    const results = takeUnsaved(rec);
-    try {
-      // Called by name, not as `store[method]`: a keyed call per write for the two methods.
-      const r = results === undefined ? this.store.update(job) : this.store.update(job, results);
-      if (r !== undefined) r.catch((err: unknown) => this.failed('update', err));
-    } catch (err) {
-      this.failed('update', err);
-    }
+    this.write(false, job, rec);
   }
 
   /** Records that `job` reached a final state. */
   remove(job: Job, rec: MessageRecord | undefined): void {
-    const results = takeUnsaved(rec);
-    try {
-      const r = results === undefined ? this.store.remove(job) : this.store.remove(job, results);
-      if (r !== undefined) r.catch((err: unknown) => this.failed('remove', err));
-    } catch (err) {
-      this.failed('remove', err);
-    }
+    this.write(true, job, rec);
   }
 
   /**
@@ -99,7 +86,23 @@ export class Journal {
     return this.store.status?.(id);
   }
 
-  private failed(method: 'update' | 'remove', err: unknown): void {
+  /** `store.remove` (`remove`) or `store.update` of `job`, with the results not yet saved; failures are reported. */
+  private write(remove: boolean, job: Job, rec: MessageRecord | undefined): void {
+    const results = takeUnsaved(rec);
+    const store = this.store;
+    try {
+      // Called by name, not as `store[method]`: a keyed call per write for the two methods.
+      const r = remove
+        ? results === undefined ? store.remove(job) : store.remove(job, results)
+        : results === undefined ? store.update(job) : store.update(job, results);
+      if (r !== undefined) r.catch((err: unknown) => this.failed(remove, err));
+    } catch (err) {
+      this.failed(remove, err);
+    }
+  }
+
+  private failed(remove: boolean, err: unknown): void {
+    const method = remove ? 'remove' : 'update';
     this.core.reportError(`store.${method}`, `Queue store (${this.store.name}) ${method}`, err);
   }
 }
